@@ -1,0 +1,84 @@
+"""The only place decimal strings become engine integers, and integers become strings.
+
+Inside the engine every amount is an integer count of a unit (a price tick, a quantity
+step, an asset's minor unit). At the edges amounts are decimal strings. Conversion is
+exact: a value that does not sit on the unit's grid is rejected with a code saying why,
+never rounded.
+"""
+
+import re
+from decimal import Decimal, InvalidOperation, localcontext
+from typing import Final
+
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
+
+# Plain decimal notation only: no exponent, no spaces, no thousands separators.
+_PLAIN: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_MAX_TEXT: Final = 64
+_PRECISION: Final = 200
+
+
+def parse_decimal(text: object, field: str) -> Decimal:
+    """Parse a decimal string strictly; JSON numbers (floats) are refused on purpose."""
+    if not isinstance(text, str) or not text or len(text) > _MAX_TEXT:
+        raise TradeEngineError(ErrorCode.INVALID_NUMBER, f"{field} must be a decimal string", field=field)
+    if _PLAIN.fullmatch(text) is None:
+        try:
+            special = Decimal(text)
+        except InvalidOperation:
+            special = None
+        if special is not None and not special.is_finite():
+            raise TradeEngineError(ErrorCode.NOT_FINITE, f"{field} must be a finite number", field=field)
+        raise TradeEngineError(
+            ErrorCode.INVALID_NUMBER, f"{field} is not a plain decimal number", field=field
+        )
+    return Decimal(text)
+
+
+def decimal_places(unit: Decimal) -> int:
+    """How many digits after the point a multiple of `unit` can need."""
+    exponent = unit.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def to_units(
+    text: object,
+    unit: Decimal,
+    field: str,
+    *,
+    off_grid: ErrorCode,
+    max_units: int,
+    allow_zero: bool = False,
+) -> int:
+    """Convert a decimal string to a whole number of `unit`s, or reject it."""
+    value = parse_decimal(text, field)
+    if value < 0:
+        raise TradeEngineError(ErrorCode.NEGATIVE_VALUE, f"{field} must not be negative", field=field)
+    if value == 0:
+        if allow_zero:
+            return 0
+        raise TradeEngineError(ErrorCode.ZERO_VALUE, f"{field} must be greater than zero", field=field)
+    if decimal_places(value) > decimal_places(unit):
+        raise TradeEngineError(
+            ErrorCode.TOO_PRECISE,
+            f"{field} has more than {decimal_places(unit)} decimal places",
+            field=field,
+        )
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        units = value / unit
+        if units != units.to_integral_value():
+            raise TradeEngineError(off_grid, f"{field} must be a multiple of {unit}", field=field)
+    count = int(units)
+    if count > max_units:
+        raise TradeEngineError(ErrorCode.VALUE_OUT_OF_RANGE, f"{field} is too large", field=field)
+    return count
+
+
+def from_units(count: int, unit: Decimal, places: int) -> str:
+    """Format `count` units as a decimal string with exactly `places` digits after the point."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        value = Decimal(count) * unit
+        return f"{value:.{places}f}"

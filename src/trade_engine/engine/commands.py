@@ -1,0 +1,90 @@
+"""Commands: what a caller asks the engine to do, already converted to engine integers.
+
+Every command carries `ts`, its time in Unix nanoseconds, stamped by the sequencer; the
+engine never asks a clock. Amounts are integers: prices in ticks, quantities in lots,
+quote amounts and asset amounts in minor units (see `trade_engine.domain.market`).
+"""
+
+import msgspec
+
+from trade_engine.domain.market import Market
+from trade_engine.domain.vocabulary import GTC, LIMIT
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    ts: int
+
+
+class PlaceOrder(Command, frozen=True):
+    """Place an order.
+
+    `quantity` (lots) or, for MARKET and STOP_MARKET orders, `quote_quantity` (quote
+    minor units: spend that much when buying, receive that much when selling) sets the
+    size. `price` is the limit price (LIMIT, STOP_LIMIT); `stop_price` the trigger price.
+    `stp_mode` None means the market's default.
+    """
+
+    user_id: str
+    market: str
+    side: str
+    order_type: str = LIMIT
+    time_in_force: str = GTC
+    quantity: int = 0
+    quote_quantity: int = 0
+    price: int = 0
+    stop_price: int = 0
+    client_order_id: str | None = None
+    stp_mode: str | None = None
+    post_only: bool = False
+
+
+class CancelOrder(Command, frozen=True):
+    """Cancel one open order (or pending stop), named by id or by client order id."""
+
+    user_id: str
+    order_id: int | None = None
+    client_order_id: str | None = None
+
+
+class CancelAllOrders(Command, frozen=True):
+    """Cancel every open order and pending stop of a user, optionally in one market."""
+
+    user_id: str
+    market: str | None = None
+
+
+class AmendOrder(Command, frozen=True):
+    """Change the price and/or the total quantity of a resting limit order.
+
+    Reducing the quantity keeps time priority; a new price or a larger quantity re-enters
+    the book at the back of its level and may cross, filling at the makers' prices.
+    """
+
+    user_id: str
+    order_id: int | None = None
+    client_order_id: str | None = None
+    price: int | None = None
+    quantity: int | None = None
+
+
+class Deposit(Command, frozen=True):
+    user_id: str
+    asset: str
+    amount: int
+
+
+class Withdraw(Command, frozen=True):
+    user_id: str
+    asset: str
+    amount: int
+
+
+class AddMarket(Command, frozen=True):
+    market: Market
+
+
+class SetMarketStatus(Command, frozen=True):
+    """Halt, resume or restrict a market to cancels only."""
+
+    market: str
+    status: str

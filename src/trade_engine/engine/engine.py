@@ -1,0 +1,1090 @@
+"""The engine: applies commands to markets and accounts, returns the events they cause.
+
+Handlers follow one shape: validate everything (raising `TradeEngineError`, which
+`apply` turns into a `CommandRejected` event), then mutate, emitting events as they
+happen. No handler raises after its first mutation.
+"""
+
+from bisect import bisect_left, insort
+from collections.abc import Callable
+from copy import copy
+from typing import Any, NamedTuple
+
+import msgspec
+
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
+from trade_engine.domain.market import Market
+from trade_engine.domain.vocabulary import (
+    BUY,
+    CANCEL_ONLY,
+    EXPIRE_BOTH,
+    EXPIRE_MAKER,
+    EXPIRE_TAKER,
+    FEE_ACCOUNT,
+    FEE_SCALE,
+    FOK,
+    GTC,
+    HALT,
+    IOC,
+    LIMIT,
+    MARKET,
+    MARKET_STATUSES,
+    MAX_AMOUNT,
+    SELL,
+    SIDES,
+    STOP_LIMIT,
+    STOP_MARKET,
+    STP_MODES,
+    STP_NONE,
+    TIMES_IN_FORCE,
+    TRADING,
+)
+from trade_engine.engine.accounts import Account
+from trade_engine.engine.book import BookSide, Level
+from trade_engine.engine.commands import (
+    AddMarket,
+    AmendOrder,
+    CancelAllOrders,
+    CancelOrder,
+    Command,
+    Deposit,
+    PlaceOrder,
+    SetMarketStatus,
+    Withdraw,
+)
+from trade_engine.engine.events import (
+    BookLevelChanged,
+    CommandRejected,
+    Event,
+    FundsDeposited,
+    FundsWithdrawn,
+    MarketAdded,
+    MarketStatusChanged,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    StopTriggered,
+    TradeExecuted,
+)
+from trade_engine.engine.holds import affordable_lots, buy_hold
+from trade_engine.engine.order import Order
+
+# How a taker's matching ended, when it ended before the taker was exhausted.
+_RAN_OUT = "RAN_OUT"  # the book (within the limit price) has no more liquidity
+_STP = "SELF_TRADE_PREVENTION"
+_BUDGET = "INSUFFICIENT_FUNDS"  # a market order's funds cannot pay for one more lot
+_TARGET = "TARGET"  # a quote-sized order reached its amount (up to one lot of dust)
+
+
+def _reject(code: ErrorCode, message: str) -> TradeEngineError:
+    return TradeEngineError(code, message)
+
+
+class Balance(NamedTuple):
+    available: int
+    locked: int
+
+
+def _levels(side: BookSide) -> list[Level]:
+    return [side.levels[key * side.sign] for key in reversed(side.keys)]
+
+
+class MarketState:
+    """A market's rules, status, books, stop books and counters."""
+
+    __slots__ = (
+        "asks",
+        "bids",
+        "buy_stops",
+        "last_price",
+        "market",
+        "max_fee",
+        "sell_stops",
+        "seq",
+        "status",
+        "touched",
+    )
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        self.status = market.status
+        self.seq = 0
+        self.bids = BookSide(BUY, 1)
+        self.asks = BookSide(SELL, -1)
+        # Pending stops in trigger order: buys by (stop price, id) ascending (they fire
+        # as the price rises), sells by (-stop price, id) ascending.
+        self.buy_stops: list[tuple[int, int]] = []
+        self.sell_stops: list[tuple[int, int]] = []
+        self.last_price = 0
+        self.max_fee = max(market.maker_fee, market.taker_fee)
+        # Book keys (price for bids, -price for asks) changed by the current command.
+        self.touched: dict[int, None] = {}
+
+
+class Engine:
+    """The single-writer matching engine. See the package docstring for its rules."""
+
+    def __init__(self) -> None:
+        self._markets: dict[str, MarketState] = {}
+        self._accounts: dict[str, Account] = {}
+        self._assets: dict[str, int] = {}
+        self._stops: dict[int, Order] = {}
+        self._next_order_id = 1
+        self._next_trade_id = 1
+        self._handlers: dict[type[Command], Callable[[Any, list[Event]], None]] = {
+            PlaceOrder: self._place,
+            CancelOrder: self._cancel,
+            CancelAllOrders: self._cancel_all,
+            AmendOrder: self._amend,
+            Deposit: self._deposit,
+            Withdraw: self._withdraw,
+            AddMarket: self._add_market,
+            SetMarketStatus: self._set_status,
+        }
+
+    # -- QUERIES ----------------------------------------------------------------------
+    # Orders handed out are copies: callers can never change engine state through them.
+
+    def market(self, symbol: str) -> Market | None:
+        """The market's rules, with its current status."""
+        m = self._markets.get(symbol)
+        if m is None:
+            return None
+        return msgspec.structs.replace(m.market, status=m.status)
+
+    def markets(self) -> list[Market]:
+        return [market for symbol in self._markets if (market := self.market(symbol))]
+
+    def balance(self, user_id: str, asset: str) -> Balance:
+        account = self._accounts.get(user_id)
+        if account is None:
+            return Balance(0, 0)
+        return Balance(account.available.get(asset, 0), account.locked.get(asset, 0))
+
+    def balances(self) -> dict[str, dict[str, Balance]]:
+        """Every account's non-empty balances: {user: {asset: Balance}}."""
+        result: dict[str, dict[str, Balance]] = {}
+        for user_id, account in self._accounts.items():
+            assets = sorted(set(account.available) | set(account.locked))
+            per_asset = {asset: self.balance(user_id, asset) for asset in assets}
+            result[user_id] = {asset: b for asset, b in per_asset.items() if b.available or b.locked}
+        return result
+
+    def open_order(
+        self, user_id: str, order_id: int | None = None, client_order_id: str | None = None
+    ) -> Order | None:
+        """An open order or pending stop of this user, by id or client order id."""
+        try:
+            _, order = self._find_open(user_id, order_id, client_order_id)
+        except TradeEngineError:
+            return None
+        return copy(order)
+
+    def open_orders(self, user_id: str, market: str | None = None) -> list[Order]:
+        account = self._accounts.get(user_id)
+        if account is None:
+            return []
+        return [copy(o) for o in account.orders.values() if market is None or o.market == market]
+
+    def all_open_orders(self) -> list[Order]:
+        return [copy(o) for account in self._accounts.values() for o in account.orders.values()]
+
+    def hold_of(self, order: Order) -> int:
+        """What an open order or pending stop holds (quote for buys, base for sells)."""
+        return self._hold_of(self._markets[order.market], order)
+
+    def depth(self, symbol: str, limit: int = 0) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Aggregated (price, quantity) levels, best first: (bids, asks). 0 = all levels."""
+        m = self._markets[symbol]
+        return m.bids.depth(limit), m.asks.depth(limit)
+
+    def queue(self, symbol: str, side: str, price: int) -> list[int]:
+        """Ids of the orders resting at one price, in time priority."""
+        m = self._markets[symbol]
+        book = m.bids if side == BUY else m.asks
+        return [order.id for order in book.orders_at(price)]
+
+    def pending_stops(self, symbol: str) -> list[Order]:
+        """Pending stops in trigger order (buys, then sells)."""
+        m = self._markets[symbol]
+        ids = [order_id for _, order_id in m.buy_stops] + [order_id for _, order_id in m.sell_stops]
+        return [copy(self._stops[order_id]) for order_id in ids]
+
+    def last_price(self, symbol: str) -> int:
+        """Price of the market's last trade; 0 before the first."""
+        return self._markets[symbol].last_price
+
+    def sequence(self, symbol: str) -> int:
+        """The sequence number of the market's latest event."""
+        return self._markets[symbol].seq
+
+    def snapshot(self) -> bytes:
+        """Every piece of engine state, encoded deterministically (for comparisons)."""
+        state = {
+            "next_order_id": self._next_order_id,
+            "next_trade_id": self._next_trade_id,
+            "assets": self._assets,
+            "markets": {
+                symbol: {
+                    "status": m.status,
+                    "seq": m.seq,
+                    "last_price": m.last_price,
+                    "bids": [(lvl.price, lvl.total, lvl.live_orders()) for lvl in _levels(m.bids)],
+                    "asks": [(lvl.price, lvl.total, lvl.live_orders()) for lvl in _levels(m.asks)],
+                    "buy_stops": m.buy_stops,
+                    "sell_stops": m.sell_stops,
+                }
+                for symbol, m in self._markets.items()
+            },
+            "accounts": {
+                user_id: {
+                    "available": account.available,
+                    "locked": account.locked,
+                    "orders": list(account.orders.values()),
+                    "client_ids": {k: o.id for k, o in account.client_ids.items()},
+                }
+                for user_id, account in self._accounts.items()
+            },
+            "stops": sorted(self._stops),
+        }
+        return msgspec.msgpack.encode(state)
+
+    # -- COMMANDS ---------------------------------------------------------------------
+
+    def apply(self, command: Command) -> list[Event]:
+        """Apply one command; return its events (a lone `CommandRejected` if refused)."""
+        events: list[Event] = []
+        try:
+            self._handlers[type(command)](command, events)
+        except TradeEngineError as error:
+            return [
+                CommandRejected(
+                    ts=command.ts,
+                    code=error.code.value,
+                    message=error.message,
+                    user_id=getattr(command, "user_id", None),
+                    client_order_id=getattr(command, "client_order_id", None),
+                )
+            ]
+        return events
+
+    def _place(self, cmd: PlaceOrder, events: list[Event]) -> None:
+        m = self._markets.get(cmd.market)
+        if m is None:
+            raise _reject(ErrorCode.UNKNOWN_MARKET, f"unknown market {cmd.market!r}")
+        self._require_trading(m)
+        mk = m.market
+        side, order_type = cmd.side, cmd.order_type
+        if side not in SIDES:
+            raise _reject(ErrorCode.INVALID_ORDER, f"side must be BUY or SELL, not {side!r}")
+        if cmd.user_id == FEE_ACCOUNT or not cmd.user_id:
+            raise _reject(ErrorCode.INVALID_ORDER, "this account cannot place orders")
+        stp = mk.stp_mode if cmd.stp_mode is None else cmd.stp_mode
+        if stp not in STP_MODES:
+            raise _reject(ErrorCode.INVALID_ORDER, f"unknown self-trade prevention mode {stp!r}")
+        account = self._accounts.get(cmd.user_id)
+        coid = cmd.client_order_id
+        if coid is not None and account is not None and coid in account.client_ids:
+            raise _reject(
+                ErrorCode.DUPLICATE_CLIENT_ORDER_ID,
+                f"client order id {coid!r} is already used by an open order",
+            )
+        quantity, quote_quantity, price, stop = (
+            cmd.quantity,
+            cmd.quote_quantity,
+            cmd.price,
+            cmd.stop_price,
+        )
+        is_market = order_type in (MARKET, STOP_MARKET)
+        if order_type in (LIMIT, STOP_LIMIT):
+            tif = cmd.time_in_force
+            if tif not in TIMES_IN_FORCE:
+                raise _reject(ErrorCode.INVALID_ORDER, f"unknown time in force {tif!r}")
+            if quote_quantity:
+                raise _reject(ErrorCode.INVALID_ORDER, "limit orders are sized by quantity")
+            self._check_price(mk, price, "price")
+            self._check_quantity(mk, quantity)
+            if quantity * price * mk.quote_per_tick_lot < mk.min_notional:
+                raise _reject(ErrorCode.NOTIONAL_BELOW_MIN, "price × quantity is below the minimum")
+            if cmd.post_only and (tif != GTC or order_type != LIMIT):
+                raise _reject(ErrorCode.INVALID_ORDER, "post-only applies to GTC limit orders")
+        elif is_market:
+            if cmd.time_in_force == FOK:
+                raise _reject(ErrorCode.INVALID_ORDER, "market orders cannot be fill-or-kill")
+            if cmd.time_in_force not in TIMES_IN_FORCE:
+                raise _reject(ErrorCode.INVALID_ORDER, f"unknown time in force {cmd.time_in_force!r}")
+            tif = IOC
+            if price:
+                raise _reject(ErrorCode.INVALID_ORDER, "market orders take no limit price")
+            if cmd.post_only:
+                raise _reject(ErrorCode.INVALID_ORDER, "market orders cannot be post-only")
+            if (quantity > 0) == (quote_quantity > 0):
+                raise _reject(ErrorCode.INVALID_ORDER, "give exactly one of quantity and quote_quantity")
+            if quantity:
+                self._check_quantity(mk, quantity)
+            else:
+                if quote_quantity < 0 or quote_quantity >= MAX_AMOUNT:
+                    raise _reject(ErrorCode.VALUE_OUT_OF_RANGE, "quote_quantity is out of range")
+                if quote_quantity < mk.min_notional:
+                    raise _reject(ErrorCode.NOTIONAL_BELOW_MIN, "quote_quantity is below the minimum")
+                if order_type == STOP_MARKET and side == SELL:
+                    raise _reject(ErrorCode.INVALID_ORDER, "stop-market sells are sized by quantity")
+        else:
+            raise _reject(ErrorCode.INVALID_ORDER, f"unknown order type {order_type!r}")
+        is_stop = order_type in (STOP_LIMIT, STOP_MARKET)
+        if is_stop:
+            self._check_price(mk, stop, "stop_price")
+            last = m.last_price
+            if last and ((side == BUY and stop <= last) or (side == SELL and stop >= last)):
+                raise _reject(ErrorCode.STOP_WOULD_TRIGGER, "the stop price would trigger at once")
+        elif stop:
+            raise _reject(ErrorCode.INVALID_ORDER, "only stop orders take a stop price")
+
+        # The hold: what this order can spend, taken from available before matching.
+        quote, base = mk.quote, mk.base
+        budget = -1  # market buys and quote-sized market sells spend from a budget
+        if side == BUY:
+            asset = quote
+            if order_type in (LIMIT, STOP_LIMIT):
+                hold = buy_hold(quantity, price, mk.quote_per_tick_lot, 0, m.max_fee)
+            elif quote_quantity:
+                hold = quote_quantity
+            elif order_type == STOP_MARKET:
+                hold = buy_hold(quantity, stop, mk.quote_per_tick_lot, 0, m.max_fee)
+            else:
+                hold = account.available.get(quote, 0) if account is not None else 0
+                if hold <= 0:
+                    raise _reject(ErrorCode.INSUFFICIENT_BALANCE, f"no {quote} available")
+            if order_type == MARKET:
+                budget = hold
+        else:
+            asset = base
+            if quantity:
+                hold = quantity * mk.base_per_lot
+            else:
+                hold = budget = account.available.get(base, 0) if account is not None else 0
+                if hold <= 0:
+                    raise _reject(ErrorCode.INSUFFICIENT_BALANCE, f"no {base} available")
+        if account is None or account.available.get(asset, 0) < hold:
+            raise _reject(ErrorCode.INSUFFICIENT_BALANCE, f"insufficient {asset} balance")
+        if cmd.post_only and self._crosses(m, side, price):
+            raise _reject(ErrorCode.POST_ONLY_WOULD_TAKE, "the post-only order would take liquidity")
+
+        # -- from here on nothing is rejected --
+        order_id = self._next_order_id
+        self._next_order_id = order_id + 1
+        order = Order(
+            id=order_id,
+            user_id=cmd.user_id,
+            market=mk.symbol,
+            side=side,
+            order_type=order_type,
+            time_in_force=tif,
+            price=price,
+            stop_price=stop,
+            quantity=quantity,
+            quote_quantity=quote_quantity,
+            remaining=quantity,
+            ts=cmd.ts,
+            client_order_id=coid,
+            stp_mode=stp,
+            post_only=cmd.post_only,
+            pending=is_stop,
+        )
+        available = account.available
+        available[asset] -= hold
+        locked = account.locked
+        locked[asset] = locked.get(asset, 0) + hold
+        account.orders[order_id] = order
+        if coid is not None:
+            account.client_ids[coid] = order
+        m.seq += 1
+        events.append(
+            OrderAccepted(
+                ts=cmd.ts,
+                seq=m.seq,
+                market=mk.symbol,
+                order_id=order_id,
+                user_id=cmd.user_id,
+                client_order_id=coid,
+                side=side,
+                order_type=order_type,
+                time_in_force=tif,
+                price=price,
+                stop_price=stop,
+                quantity=quantity,
+                quote_quantity=quote_quantity,
+                stp_mode=stp,
+                post_only=cmd.post_only,
+                hold=hold,
+            )
+        )
+        if is_stop:
+            self._stops[order_id] = order
+            if side == BUY:
+                insort(m.buy_stops, (stop, order_id))
+            else:
+                insort(m.sell_stops, (-stop, order_id))
+            return
+        if is_market:
+            self._take_market(m, order, account, budget, cmd.ts, events)
+        else:
+            self._take_limit(m, order, account, cmd.ts, events)
+        if m.buy_stops or m.sell_stops:
+            self._fire_stops(m, cmd.ts, events)
+        if m.touched:
+            self._flush_levels(m, cmd.ts, events)
+
+    def _cancel(self, cmd: CancelOrder, events: list[Event]) -> None:
+        account, order = self._find_open(cmd.user_id, cmd.order_id, cmd.client_order_id)
+        m = self._markets[order.market]
+        if m.status == HALT:
+            raise _reject(ErrorCode.MARKET_HALTED, f"market {m.market.symbol} is halted")
+        self._remove_open(m, account, order, cmd.ts, events, None, "USER")
+        if m.touched:
+            self._flush_levels(m, cmd.ts, events)
+
+    def _cancel_all(self, cmd: CancelAllOrders, events: list[Event]) -> None:
+        symbol = cmd.market
+        if symbol is not None:
+            m = self._markets.get(symbol)
+            if m is None:
+                raise _reject(ErrorCode.UNKNOWN_MARKET, f"unknown market {symbol!r}")
+            if m.status == HALT:
+                raise _reject(ErrorCode.MARKET_HALTED, f"market {symbol} is halted")
+        account = self._accounts.get(cmd.user_id)
+        if account is None:
+            return
+        markets = self._markets
+        touched: dict[str, MarketState] = {}
+        for order in list(account.orders.values()):
+            m = markets[order.market]
+            if (symbol is not None and order.market != symbol) or m.status == HALT:
+                continue
+            self._remove_open(m, account, order, cmd.ts, events, None, "CANCEL_ALL")
+            touched[order.market] = m
+        for m in touched.values():
+            if m.touched:
+                self._flush_levels(m, cmd.ts, events)
+
+    def _amend(self, cmd: AmendOrder, events: list[Event]) -> None:
+        account, order = self._find_open(cmd.user_id, cmd.order_id, cmd.client_order_id)
+        m = self._markets[order.market]
+        self._require_trading(m)
+        mk = m.market
+        if order.pending:
+            raise _reject(ErrorCode.ORDER_NOT_AMENDABLE, "a pending stop order cannot be amended")
+        price = order.price if cmd.price is None else cmd.price
+        quantity = order.quantity if cmd.quantity is None else cmd.quantity
+        if price == order.price and quantity == order.quantity:
+            raise _reject(ErrorCode.INVALID_ORDER, "the amendment changes nothing")
+        self._check_price(mk, price, "price")
+        self._check_quantity(mk, quantity)
+        filled = order.quantity - order.remaining
+        if quantity <= filled:
+            raise _reject(ErrorCode.INVALID_ORDER, "the new quantity must exceed the filled quantity")
+        if quantity * price * mk.quote_per_tick_lot < mk.min_notional:
+            raise _reject(ErrorCode.NOTIONAL_BELOW_MIN, "price × quantity is below the minimum")
+        remaining = quantity - filled
+        if order.side == BUY:
+            asset = mk.quote
+            rate, per = m.max_fee, mk.quote_per_tick_lot
+            old_hold = buy_hold(order.remaining, order.price, per, order.fee_numer, rate)
+            new_hold = buy_hold(remaining, price, per, order.fee_numer, rate)
+        else:
+            asset = mk.base
+            old_hold = order.remaining * mk.base_per_lot
+            new_hold = remaining * mk.base_per_lot
+        change = new_hold - old_hold
+        if change > account.available.get(asset, 0):
+            raise _reject(ErrorCode.INSUFFICIENT_BALANCE, f"insufficient {asset} balance")
+        keeps_priority = price == order.price and quantity < order.quantity
+        if not keeps_priority and order.post_only and self._crosses(m, order.side, price):
+            raise _reject(ErrorCode.POST_ONLY_WOULD_TAKE, "the post-only order would take liquidity")
+
+        # -- from here on nothing is rejected --
+        account.available[asset] -= change
+        account.locked[asset] += change
+        book = m.bids if order.side == BUY else m.asks
+        m.seq += 1
+        amended = OrderAmended(
+            ts=cmd.ts,
+            seq=m.seq,
+            market=mk.symbol,
+            order_id=order.id,
+            user_id=order.user_id,
+            price=price,
+            quantity=quantity,
+            remaining=remaining,
+            hold_change=change,
+            priority_kept=keeps_priority,
+        )
+        events.append(amended)
+        if keeps_priority:
+            book.levels[price].total -= order.remaining - remaining
+            order.quantity = quantity
+            order.remaining = remaining
+            m.touched[price * book.sign] = None
+        else:
+            m.touched[order.price * book.sign] = None
+            fresh = msgspec.structs.replace(order, price=price, quantity=quantity, remaining=remaining)
+            book.remove(order)
+            account.orders[fresh.id] = fresh
+            if fresh.client_order_id is not None:
+                account.client_ids[fresh.client_order_id] = fresh
+            self._take_limit(m, fresh, account, cmd.ts, events)
+            if m.buy_stops or m.sell_stops:
+                self._fire_stops(m, cmd.ts, events)
+        self._flush_levels(m, cmd.ts, events)
+
+    def _deposit(self, cmd: Deposit, events: list[Event]) -> None:
+        self._check_funds_command(cmd.user_id, cmd.asset, cmd.amount)
+        account = self._accounts.get(cmd.user_id)
+        held = 0
+        if account is not None:
+            held = account.available.get(cmd.asset, 0) + account.locked.get(cmd.asset, 0)
+        if held + cmd.amount > MAX_AMOUNT:
+            raise _reject(ErrorCode.BALANCE_LIMIT_EXCEEDED, "the balance would exceed its limit")
+        account = self._account(cmd.user_id)
+        account.available[cmd.asset] = account.available.get(cmd.asset, 0) + cmd.amount
+        events.append(FundsDeposited(ts=cmd.ts, user_id=cmd.user_id, asset=cmd.asset, amount=cmd.amount))
+
+    def _withdraw(self, cmd: Withdraw, events: list[Event]) -> None:
+        self._check_funds_command(cmd.user_id, cmd.asset, cmd.amount)
+        account = self._accounts.get(cmd.user_id)
+        if account is None or account.available.get(cmd.asset, 0) < cmd.amount:
+            raise _reject(ErrorCode.INSUFFICIENT_BALANCE, f"insufficient {cmd.asset} balance")
+        account.available[cmd.asset] -= cmd.amount
+        events.append(FundsWithdrawn(ts=cmd.ts, user_id=cmd.user_id, asset=cmd.asset, amount=cmd.amount))
+
+    def _add_market(self, cmd: AddMarket, events: list[Event]) -> None:
+        market = cmd.market
+        if market.symbol in self._markets:
+            raise _reject(ErrorCode.MARKET_EXISTS, f"market {market.symbol} already exists")
+        for asset, decimals in (
+            (market.base, market.base_decimals),
+            (market.quote, market.quote_decimals),
+        ):
+            known = self._assets.get(asset)
+            if known is not None and known != decimals:
+                raise _reject(
+                    ErrorCode.INVALID_MARKET,
+                    f"{asset} already has {known} decimals, not {decimals}",
+                )
+        self._assets[market.base] = market.base_decimals
+        self._assets[market.quote] = market.quote_decimals
+        m = self._markets[market.symbol] = MarketState(market)
+        m.seq += 1
+        events.append(MarketAdded(ts=cmd.ts, seq=m.seq, market=market))
+
+    def _set_status(self, cmd: SetMarketStatus, events: list[Event]) -> None:
+        m = self._markets.get(cmd.market)
+        if m is None:
+            raise _reject(ErrorCode.UNKNOWN_MARKET, f"unknown market {cmd.market!r}")
+        if cmd.status not in MARKET_STATUSES:
+            raise _reject(ErrorCode.INVALID_MARKET, f"unknown market status {cmd.status!r}")
+        if cmd.status == m.status:
+            raise _reject(ErrorCode.INVALID_MARKET, f"market {cmd.market} is already {cmd.status}")
+        m.status = cmd.status
+        m.seq += 1
+        events.append(MarketStatusChanged(ts=cmd.ts, seq=m.seq, market=cmd.market, status=cmd.status))
+
+    # -- MATCHING ---------------------------------------------------------------------
+
+    def _take_limit(
+        self, m: MarketState, order: Order, account: Account, ts: int, events: list[Event]
+    ) -> None:
+        """Match a limit order as taker, then rest it (GTC) or expire the rest."""
+        opp = m.asks if order.side == BUY else m.bids
+        limit_key = opp.sign * order.price
+        if order.time_in_force == FOK and not self._fok_fillable(order, opp, limit_key):
+            self._finish(m, account, order, ts, events, "FOK_NOT_FILLABLE", self._hold_of(m, order))
+            return
+        keys = opp.keys
+        end = ""
+        if keys and keys[-1] >= limit_key:
+            end, _ = self._match(m, order, account, opp, limit_key, -1, ts, events)
+        if order.remaining == 0:
+            self._finish(m, account, order, ts, events, None, 0)
+        elif end == _STP:
+            self._finish(m, account, order, ts, events, _STP, self._hold_of(m, order))
+        elif order.time_in_force == GTC:
+            book = m.bids if order.side == BUY else m.asks
+            book.add(order)
+            m.touched[order.price * book.sign] = None
+        else:
+            self._finish(m, account, order, ts, events, "IOC_REMAINDER", self._hold_of(m, order))
+
+    def _take_market(
+        self,
+        m: MarketState,
+        order: Order,
+        account: Account,
+        budget: int,
+        ts: int,
+        events: list[Event],
+    ) -> None:
+        """Match a market order; whatever it cannot fill expires, unspent funds return."""
+        opp = m.asks if order.side == BUY else m.bids
+        end, spent = _RAN_OUT, 0
+        if opp.keys:
+            end, spent = self._match(m, order, account, opp, -MAX_AMOUNT, budget, ts, events)
+        left = budget - spent if budget >= 0 else order.remaining * m.market.base_per_lot
+        if order.quote_quantity:
+            done = order.filled_quote > 0 and (end == _TARGET or (end == _BUDGET and order.side == BUY))
+        else:
+            done = order.remaining == 0
+        if done:
+            self._finish(m, account, order, ts, events, None, left)
+        else:
+            reason = "NO_LIQUIDITY" if end in (_RAN_OUT, _TARGET) else end
+            self._finish(m, account, order, ts, events, reason, left)
+
+    def _match(
+        self,
+        m: MarketState,
+        taker: Order,
+        taker_account: Account,
+        opp: BookSide,
+        limit_key: int,
+        budget: int,
+        ts: int,
+        events: list[Event],
+    ) -> tuple[str, int]:
+        """Trade `taker` against `opp` from the best price while it crosses `limit_key`.
+
+        `budget` < 0: the taker spends from its hold (limit orders, market sells sized by
+        quantity). Otherwise it is the quote (buy) or base (sell) the taker may spend.
+        Returns why matching stopped early ("" when the taker was exhausted) and how much
+        of the budget it spent.
+        """
+        mk = m.market
+        per = mk.quote_per_tick_lot
+        per_lot = mk.base_per_lot
+        maker_rate, taker_rate, max_rate = mk.maker_fee, mk.taker_fee, m.max_fee
+        base, quote, symbol = mk.base, mk.quote, mk.symbol
+        keys, levels, sign = opp.keys, opp.levels, opp.sign
+        accounts = self._accounts
+        fee_account = self._account(FEE_ACCOUNT)
+        fee_available = fee_account.available
+        taker_buys = taker.side == BUY
+        taker_side = taker.side
+        taker_user = taker.user_id
+        stp = taker.stp_mode
+        by_quote = taker.quote_quantity > 0
+        touched = m.touched
+        spent = 0  # of the budget
+        while keys:
+            key = keys[-1]
+            if key < limit_key:
+                return _RAN_OUT, spent
+            price = key * sign
+            level = levels[price]
+            orders = level.orders
+            touched[key] = None
+            unit_cost = price * per
+            while True:
+                maker = orders[0]
+                maker_left = maker.remaining
+                if maker_left == 0:
+                    orders.popleft()
+                    level.dead -= 1
+                    continue
+                if stp != STP_NONE and maker.user_id == taker_user:
+                    if stp != EXPIRE_TAKER:
+                        # Removing the maker also drops its level once that is empty.
+                        self._remove_open(m, accounts[maker.user_id], maker, ts, events, _STP, "")
+                    if stp != EXPIRE_MAKER:
+                        return _STP, spent
+                    if level.total == 0:
+                        break
+                    continue
+                lots = maker_left
+                if not by_quote and taker.remaining < lots:
+                    lots = taker.remaining
+                if budget >= 0:
+                    if taker_buys:
+                        affordable = affordable_lots(budget - spent, unit_cost, taker.fee_numer, taker_rate)
+                        lots = min(lots, affordable)
+                        if lots == 0:
+                            return _BUDGET, spent
+                    else:
+                        if by_quote:
+                            target = (taker.quote_quantity - taker.filled_quote) // unit_cost
+                            lots = min(lots, target)
+                            if lots == 0:
+                                return _TARGET, spent
+                        can_sell = (budget - spent) // per_lot
+                        lots = min(lots, can_sell)
+                        if lots == 0:
+                            return _BUDGET, spent
+                elif by_quote:
+                    target = (taker.quote_quantity - taker.filled_quote) // unit_cost
+                    lots = min(lots, target)
+                    if lots == 0:
+                        return _TARGET, spent
+                notional = lots * unit_cost
+                base_amount = lots * per_lot
+                # Fees: cumulative per order, rounded up once (see holds.py).
+                maker_numer = maker.fee_numer
+                new_maker_numer = maker_numer + notional * maker_rate
+                maker_fee = -(-new_maker_numer // FEE_SCALE) - (-(-maker_numer // FEE_SCALE))
+                taker_numer = taker.fee_numer
+                new_taker_numer = taker_numer + notional * taker_rate
+                taker_fee = -(-new_taker_numer // FEE_SCALE) - (-(-taker_numer // FEE_SCALE))
+                maker.fee_numer = new_maker_numer
+                taker.fee_numer = new_taker_numer
+                maker.remaining = maker_left - lots
+                maker.filled_quote += notional
+                level.total -= lots
+                taker_before = taker.remaining
+                if not by_quote:
+                    taker.remaining = taker_before - lots
+                taker.filled_quote += notional
+                maker_account = accounts[maker.user_id]
+                if taker_buys:
+                    buyer, seller = taker_account, maker_account
+                    buyer_fee, seller_fee = taker_fee, maker_fee
+                    if budget >= 0:
+                        released = 0
+                        spent += notional + taker_fee
+                    else:
+                        limit = taker.price
+                        released = (
+                            buy_hold(taker_before, limit, per, taker_numer, max_rate)
+                            - buy_hold(taker.remaining, limit, per, new_taker_numer, max_rate)
+                            - notional
+                            - taker_fee
+                        )
+                else:
+                    buyer, seller = maker_account, taker_account
+                    buyer_fee, seller_fee = maker_fee, taker_fee
+                    released = (
+                        buy_hold(maker_left, price, per, maker_numer, max_rate)
+                        - buy_hold(maker.remaining, price, per, new_maker_numer, max_rate)
+                        - notional
+                        - maker_fee
+                    )
+                    if budget >= 0:
+                        spent += base_amount
+                buyer_locked = buyer.locked
+                buyer_locked[quote] -= notional + buyer_fee + released
+                buyer_available = buyer.available
+                if released:
+                    buyer_available[quote] += released
+                buyer_available[base] = buyer_available.get(base, 0) + base_amount
+                seller.locked[base] -= base_amount
+                seller_available = seller.available
+                seller_available[quote] = seller_available.get(quote, 0) + notional - seller_fee
+                fee_available[quote] = fee_available.get(quote, 0) + maker_fee + taker_fee
+                trade_id = self._next_trade_id
+                self._next_trade_id = trade_id + 1
+                m.last_price = price
+                m.seq += 1
+                events.append(
+                    TradeExecuted(
+                        ts=ts,
+                        seq=m.seq,
+                        market=symbol,
+                        trade_id=trade_id,
+                        price=price,
+                        quantity=lots,
+                        base_amount=base_amount,
+                        quote_amount=notional,
+                        taker_side=taker_side,
+                        maker_order_id=maker.id,
+                        taker_order_id=taker.id,
+                        maker_user_id=maker.user_id,
+                        taker_user_id=taker_user,
+                        maker_fee=maker_fee,
+                        taker_fee=taker_fee,
+                        maker_remaining=maker.remaining,
+                        taker_remaining=taker.remaining,
+                        buyer_released=released,
+                    )
+                )
+                if maker.remaining == 0:
+                    orders.popleft()
+                    self._finish(m, maker_account, maker, ts, events, None, 0)
+                if level.total == 0:
+                    break
+                if not by_quote and taker.remaining == 0:
+                    return "", spent
+            if price in levels:
+                opp.drop(level)
+            if not by_quote and taker.remaining == 0:
+                return "", spent
+        return _RAN_OUT, spent
+
+    def _fok_fillable(self, order: Order, opp: BookSide, limit_key: int) -> bool:
+        """Whether a fill-or-kill order would fill completely (self-trade rules included)."""
+        need = order.remaining
+        stp, user = order.stp_mode, order.user_id
+        sign, levels = opp.sign, opp.levels
+        for key in reversed(opp.keys):
+            if key < limit_key:
+                return False
+            level = levels[key * sign]
+            if stp == STP_NONE:
+                need -= level.total
+            else:
+                for maker in level.orders:
+                    if maker.remaining == 0:
+                        continue
+                    if maker.user_id == user:
+                        if stp in (EXPIRE_TAKER, EXPIRE_BOTH):
+                            return False
+                        continue
+                    need -= maker.remaining
+                    if need <= 0:
+                        return True
+            if need <= 0:
+                return True
+        return False
+
+    def _fire_stops(self, m: MarketState, ts: int, events: list[Event]) -> None:
+        """Trigger every stop the last trade price has reached, cascades included.
+
+        Buy stops fire in ascending stop price, sell stops in descending stop price, each
+        in time order within a price; when both sides have a triggered stop, the older
+        order goes first.
+        """
+        buys, sells = m.buy_stops, m.sell_stops
+        while True:
+            last = m.last_price
+            if not last:
+                return
+            buy = buys[0] if buys and buys[0][0] <= last else None
+            sell = sells[0] if sells and -sells[0][0] >= last else None
+            if buy is None and sell is None:
+                return
+            if buy is not None and (sell is None or buy[1] < sell[1]):
+                del buys[0]
+                order_id = buy[1]
+            else:
+                del sells[0]
+                assert sell is not None
+                order_id = sell[1]
+            order = self._stops.pop(order_id)
+            self._trigger(m, order, ts, events)
+
+    def _trigger(self, m: MarketState, order: Order, ts: int, events: list[Event]) -> None:
+        account = self._accounts[order.user_id]
+        mk = m.market
+        order.pending = False
+        extra = 0
+        if order.order_type == STOP_MARKET and order.side == BUY and not order.quote_quantity:
+            # A stop-market buy sized by quantity held its cost at the stop price; once
+            # triggered it may spend everything available, like any market buy, and
+            # returns what it does not use.
+            extra = account.available.get(mk.quote, 0)
+            account.available[mk.quote] = 0
+            account.locked[mk.quote] += extra
+        m.seq += 1
+        events.append(
+            StopTriggered(
+                ts=ts,
+                seq=m.seq,
+                market=mk.symbol,
+                order_id=order.id,
+                user_id=order.user_id,
+                last_price=m.last_price,
+                hold_change=extra,
+            )
+        )
+        if order.order_type == STOP_LIMIT:
+            self._take_limit(m, order, account, ts, events)
+        elif order.side == SELL:
+            self._take_market(m, order, account, -1, ts, events)
+        elif order.quote_quantity:
+            self._take_market(m, order, account, order.quote_quantity, ts, events)
+        else:
+            held = buy_hold(order.quantity, order.stop_price, mk.quote_per_tick_lot, 0, m.max_fee)
+            self._take_market(m, order, account, held + extra, ts, events)
+
+    # -- BOOKKEEPING -------------------------------------------------------------------
+
+    def _finish(
+        self,
+        m: MarketState,
+        account: Account,
+        order: Order,
+        ts: int,
+        events: list[Event],
+        expire_reason: str | None,
+        released: int,
+    ) -> None:
+        """An order leaves the engine filled (reason None) or expired, releasing its hold."""
+        self._release(m, account, order, released)
+        m.seq += 1
+        if expire_reason is None:
+            events.append(
+                OrderFilled(
+                    ts=ts,
+                    seq=m.seq,
+                    market=order.market,
+                    order_id=order.id,
+                    user_id=order.user_id,
+                    released=released,
+                )
+            )
+        else:
+            events.append(
+                OrderExpired(
+                    ts=ts,
+                    seq=m.seq,
+                    market=order.market,
+                    order_id=order.id,
+                    user_id=order.user_id,
+                    remaining=order.remaining,
+                    released=released,
+                    reason=expire_reason,
+                )
+            )
+
+    def _remove_open(
+        self,
+        m: MarketState,
+        account: Account,
+        order: Order,
+        ts: int,
+        events: list[Event],
+        expire_reason: str | None,
+        cancel_reason: str,
+    ) -> None:
+        """Take an open order or pending stop out of the engine: cancelled, or expired."""
+        released = self._hold_of(m, order)
+        remaining = order.remaining
+        if order.pending:
+            del self._stops[order.id]
+            stops, key = (
+                (m.buy_stops, (order.stop_price, order.id))
+                if order.side == BUY
+                else (m.sell_stops, (-order.stop_price, order.id))
+            )
+            del stops[bisect_left(stops, key)]
+        else:
+            book = m.bids if order.side == BUY else m.asks
+            m.touched[order.price * book.sign] = None
+            book.remove(order)  # marks the order stale: remaining becomes 0
+        self._release(m, account, order, released)
+        m.seq += 1
+        event_type = OrderCancelled if expire_reason is None else OrderExpired
+        events.append(
+            event_type(
+                ts=ts,
+                seq=m.seq,
+                market=order.market,
+                order_id=order.id,
+                user_id=order.user_id,
+                remaining=remaining,
+                released=released,
+                reason=expire_reason or cancel_reason,
+            )
+        )
+
+    def _release(self, m: MarketState, account: Account, order: Order, released: int) -> None:
+        """Return an order's unused hold and forget it as an open order."""
+        if released:
+            asset = m.market.quote if order.side == BUY else m.market.base
+            account.locked[asset] -= released
+            account.available[asset] += released
+        del account.orders[order.id]
+        if order.client_order_id is not None:
+            del account.client_ids[order.client_order_id]
+
+    def _hold_of(self, m: MarketState, order: Order) -> int:
+        """What an open order or pending stop still holds (see holds.py)."""
+        mk = m.market
+        if order.side == SELL:
+            return order.remaining * mk.base_per_lot
+        if order.order_type in (LIMIT, STOP_LIMIT):
+            price = order.price
+        elif order.quote_quantity:
+            return order.quote_quantity
+        else:
+            price = order.stop_price
+        return buy_hold(order.remaining, price, mk.quote_per_tick_lot, order.fee_numer, m.max_fee)
+
+    def _flush_levels(self, m: MarketState, ts: int, events: list[Event]) -> None:
+        """Announce the new aggregate quantity of every level the command changed."""
+        symbol = m.market.symbol
+        bids, asks = m.bids.levels, m.asks.levels
+        for key in m.touched:
+            if key > 0:
+                side, price, level = BUY, key, bids.get(key)
+            else:
+                side, price, level = SELL, -key, asks.get(-key)
+            m.seq += 1
+            events.append(
+                BookLevelChanged(
+                    ts=ts,
+                    seq=m.seq,
+                    market=symbol,
+                    side=side,
+                    price=price,
+                    quantity=level.total if level is not None else 0,
+                )
+            )
+        m.touched.clear()
+
+    def _crosses(self, m: MarketState, side: str, price: int) -> bool:
+        best = m.asks.best_price() if side == BUY else m.bids.best_price()
+        if best is None:
+            return False
+        return best <= price if side == BUY else best >= price
+
+    def _find_open(
+        self, user_id: str, order_id: int | None, client_order_id: str | None
+    ) -> tuple[Account, Order]:
+        account = self._accounts.get(user_id)
+        order = None
+        if account is not None:
+            if order_id is not None:
+                order = account.orders.get(order_id)
+                if (
+                    order is not None
+                    and client_order_id is not None
+                    and order.client_order_id != client_order_id
+                ):
+                    order = None
+            elif client_order_id is not None:
+                order = account.client_ids.get(client_order_id)
+        if account is None or order is None:
+            raise _reject(ErrorCode.ORDER_NOT_FOUND, "no such open order")
+        return account, order
+
+    def _require_trading(self, m: MarketState) -> None:
+        if m.status == HALT:
+            raise _reject(ErrorCode.MARKET_HALTED, f"market {m.market.symbol} is halted")
+        if m.status == CANCEL_ONLY:
+            raise _reject(ErrorCode.MARKET_CANCEL_ONLY, f"market {m.market.symbol} is cancel-only")
+        assert m.status == TRADING
+
+    @staticmethod
+    def _check_price(mk: Market, price: int, field: str) -> None:
+        if not mk.min_price <= price <= mk.max_price:
+            raise _reject(ErrorCode.PRICE_OUT_OF_RANGE, f"{field} is outside the market's range")
+
+    @staticmethod
+    def _check_quantity(mk: Market, quantity: int) -> None:
+        if quantity < mk.min_quantity:
+            raise _reject(ErrorCode.QUANTITY_BELOW_MIN, "quantity is below the market minimum")
+        if quantity > mk.max_quantity:
+            raise _reject(ErrorCode.QUANTITY_ABOVE_MAX, "quantity is above the market maximum")
+
+    def _check_funds_command(self, user_id: str, asset: str, amount: int) -> None:
+        if not user_id:
+            raise _reject(ErrorCode.INVALID_ORDER, "user id is required")
+        if asset not in self._assets:
+            raise _reject(ErrorCode.UNKNOWN_ASSET, f"unknown asset {asset!r}")
+        if amount <= 0 or amount > MAX_AMOUNT:
+            raise _reject(ErrorCode.VALUE_OUT_OF_RANGE, "amount must be positive and in range")
+
+    def _account(self, user_id: str) -> Account:
+        account = self._accounts.get(user_id)
+        if account is None:
+            account = self._accounts[user_id] = Account()
+        return account

@@ -1,0 +1,157 @@
+"""Events: every change of engine state, in the order it happened.
+
+Market events carry `seq`, a per-market sequence number that increases by exactly one
+per event, so any consumer can detect a gap. Events are frozen and carry only integers
+and strings, so they encode to identical bytes on every replay.
+
+Balance effects (the ledger) are fully determined by the events:
+
+- `OrderAccepted.hold` moves from available to locked (quote for buys, base for sells);
+- `TradeExecuted` moves `base_amount` from the seller's locked base to the buyer's
+  available base, `quote_amount + buyer_fee + buyer_released` out of the buyer's locked
+  quote (of which `buyer_released` goes back to the buyer's available quote),
+  `quote_amount - seller_fee` to the seller's available quote, and both fees to the fee
+  account;
+- `OrderFilled`, `OrderCancelled`, `OrderExpired` move `released` from locked back to
+  available; `OrderAmended.hold_change` and `StopTriggered.hold_change` move from
+  available to locked (a negative amendment change moves back).
+"""
+
+import msgspec
+
+from trade_engine.domain.market import Market
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):
+    ts: int
+
+
+class OrderAccepted(Event, frozen=True):
+    seq: int
+    market: str
+    order_id: int
+    user_id: str
+    client_order_id: str | None
+    side: str
+    order_type: str
+    time_in_force: str
+    price: int
+    stop_price: int
+    quantity: int
+    quote_quantity: int
+    stp_mode: str
+    post_only: bool
+    hold: int
+
+
+class StopTriggered(Event, frozen=True):
+    seq: int
+    market: str
+    order_id: int
+    user_id: str
+    last_price: int
+    # A stop-market buy sized by quantity locks the rest of its owner's available quote
+    # when it fires (it becomes a market buy); released again when it finishes.
+    hold_change: int
+
+
+class TradeExecuted(Event, frozen=True):
+    seq: int
+    market: str
+    trade_id: int
+    price: int
+    quantity: int
+    base_amount: int
+    quote_amount: int
+    taker_side: str
+    maker_order_id: int
+    taker_order_id: int
+    maker_user_id: str
+    taker_user_id: str
+    maker_fee: int
+    taker_fee: int
+    maker_remaining: int
+    taker_remaining: int
+    buyer_released: int
+
+
+class OrderFilled(Event, frozen=True):
+    seq: int
+    market: str
+    order_id: int
+    user_id: str
+    released: int
+
+
+class OrderCancelled(Event, frozen=True):
+    seq: int
+    market: str
+    order_id: int
+    user_id: str
+    remaining: int
+    released: int
+    reason: str
+
+
+class OrderExpired(Event, frozen=True):
+    seq: int
+    market: str
+    order_id: int
+    user_id: str
+    remaining: int
+    released: int
+    reason: str
+
+
+class OrderAmended(Event, frozen=True):
+    seq: int
+    market: str
+    order_id: int
+    user_id: str
+    price: int
+    quantity: int
+    remaining: int
+    hold_change: int
+    priority_kept: bool
+
+
+class BookLevelChanged(Event, frozen=True):
+    """The aggregate resting quantity at one price after a command (0: level gone)."""
+
+    seq: int
+    market: str
+    side: str
+    price: int
+    quantity: int
+
+
+class MarketAdded(Event, frozen=True):
+    seq: int
+    market: Market
+
+
+class MarketStatusChanged(Event, frozen=True):
+    seq: int
+    market: str
+    status: str
+
+
+class FundsDeposited(Event, frozen=True):
+    user_id: str
+    asset: str
+    amount: int
+
+
+class FundsWithdrawn(Event, frozen=True):
+    user_id: str
+    asset: str
+    amount: int
+
+
+class CommandRejected(Event, frozen=True):
+    """The command was refused and changed nothing."""
+
+    code: str
+    message: str
+    user_id: str | None = None
+    client_order_id: str | None = None
