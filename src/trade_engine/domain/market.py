@@ -176,8 +176,8 @@ def market_from_spec(spec: MarketSpec) -> Market:
         quote=quote,
         base_decimals=spec.base_decimals,
         quote_decimals=spec.quote_decimals,
-        tick_size=str(tick),
-        step_size=str(step),
+        tick_size=format(tick, "f"),  # plain notation: str() would give "1E-7"
+        step_size=format(step, "f"),
         quote_per_tick_lot=quote_per_tick_lot,
         base_per_lot=base_per_lot,
         min_price=1,

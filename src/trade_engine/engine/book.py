@@ -51,6 +51,8 @@ class BookSide:
         if level is None:
             level = self.levels[price] = Level(price)
             insort(self.keys, price * self.sign)
+        else:
+            order.price = level.price  # share one int object per level: memory
         level.orders.append(order)
         level.total += order.remaining
 

@@ -7,7 +7,6 @@ happen. No handler raises after its first mutation.
 
 from bisect import bisect_left, insort
 from collections.abc import Callable
-from copy import copy
 from typing import Any, NamedTuple
 
 import msgspec
@@ -180,16 +179,16 @@ class Engine:
             _, order = self._find_open(user_id, order_id, client_order_id)
         except TradeEngineError:
             return None
-        return copy(order)
+        return order.copy()
 
     def open_orders(self, user_id: str, market: str | None = None) -> list[Order]:
         account = self._accounts.get(user_id)
         if account is None:
             return []
-        return [copy(o) for o in account.orders.values() if market is None or o.market == market]
+        return [o.copy() for o in account.orders.values() if market is None or o.market == market]
 
     def all_open_orders(self) -> list[Order]:
-        return [copy(o) for account in self._accounts.values() for o in account.orders.values()]
+        return [o.copy() for account in self._accounts.values() for o in account.orders.values()]
 
     def hold_of(self, order: Order) -> int:
         """What an open order or pending stop holds (quote for buys, base for sells)."""
@@ -210,7 +209,7 @@ class Engine:
         """Pending stops in trigger order (buys, then sells)."""
         m = self._markets[symbol]
         ids = [order_id for _, order_id in m.buy_stops] + [order_id for _, order_id in m.sell_stops]
-        return [copy(self._stops[order_id]) for order_id in ids]
+        return [self._stops[order_id].copy() for order_id in ids]
 
     def last_price(self, symbol: str) -> int:
         """Price of the market's last trade; 0 before the first."""
@@ -231,8 +230,14 @@ class Engine:
                     "status": m.status,
                     "seq": m.seq,
                     "last_price": m.last_price,
-                    "bids": [(lvl.price, lvl.total, lvl.live_orders()) for lvl in _levels(m.bids)],
-                    "asks": [(lvl.price, lvl.total, lvl.live_orders()) for lvl in _levels(m.asks)],
+                    "bids": [
+                        (lvl.price, lvl.total, [o.to_dict() for o in lvl.live_orders()])
+                        for lvl in _levels(m.bids)
+                    ],
+                    "asks": [
+                        (lvl.price, lvl.total, [o.to_dict() for o in lvl.live_orders()])
+                        for lvl in _levels(m.asks)
+                    ],
                     "buy_stops": m.buy_stops,
                     "sell_stops": m.sell_stops,
                 }
@@ -242,7 +247,7 @@ class Engine:
                 user_id: {
                     "available": account.available,
                     "locked": account.locked,
-                    "orders": list(account.orders.values()),
+                    "orders": [o.to_dict() for o in account.orders.values()],
                     "client_ids": {k: o.id for k, o in account.client_ids.items()},
                 }
                 for user_id, account in self._accounts.items()
@@ -376,22 +381,21 @@ class Engine:
         order_id = self._next_order_id
         self._next_order_id = order_id + 1
         order = Order(
-            id=order_id,
-            user_id=cmd.user_id,
-            market=mk.symbol,
-            side=side,
-            order_type=order_type,
-            time_in_force=tif,
-            price=price,
-            stop_price=stop,
-            quantity=quantity,
-            quote_quantity=quote_quantity,
-            remaining=quantity,
-            ts=cmd.ts,
-            client_order_id=coid,
-            stp_mode=stp,
-            post_only=cmd.post_only,
-            pending=is_stop,
+            order_id,
+            cmd.user_id,
+            mk.symbol,
+            side,
+            order_type,
+            tif,
+            price,
+            stop,
+            quantity,
+            quote_quantity,
+            quantity,
+            coid,
+            stp,
+            cmd.post_only,
+            is_stop,
         )
         available = account.available
         available[asset] -= hold
@@ -403,22 +407,22 @@ class Engine:
         m.seq += 1
         events.append(
             OrderAccepted(
-                ts=cmd.ts,
-                seq=m.seq,
-                market=mk.symbol,
-                order_id=order_id,
-                user_id=cmd.user_id,
-                client_order_id=coid,
-                side=side,
-                order_type=order_type,
-                time_in_force=tif,
-                price=price,
-                stop_price=stop,
-                quantity=quantity,
-                quote_quantity=quote_quantity,
-                stp_mode=stp,
-                post_only=cmd.post_only,
-                hold=hold,
+                cmd.ts,
+                m.seq,
+                mk.symbol,
+                order_id,
+                cmd.user_id,
+                coid,
+                side,
+                order_type,
+                tif,
+                price,
+                stop,
+                quantity,
+                quote_quantity,
+                stp,
+                cmd.post_only,
+                hold,
             )
         )
         if is_stop:
@@ -510,16 +514,16 @@ class Engine:
         book = m.bids if order.side == BUY else m.asks
         m.seq += 1
         amended = OrderAmended(
-            ts=cmd.ts,
-            seq=m.seq,
-            market=mk.symbol,
-            order_id=order.id,
-            user_id=order.user_id,
-            price=price,
-            quantity=quantity,
-            remaining=remaining,
-            hold_change=change,
-            priority_kept=keeps_priority,
+            cmd.ts,
+            m.seq,
+            mk.symbol,
+            order.id,
+            order.user_id,
+            price,
+            quantity,
+            remaining,
+            change,
+            keeps_priority,
         )
         events.append(amended)
         if keeps_priority:
@@ -529,7 +533,7 @@ class Engine:
             m.touched[price * book.sign] = None
         else:
             m.touched[order.price * book.sign] = None
-            fresh = msgspec.structs.replace(order, price=price, quantity=quantity, remaining=remaining)
+            fresh = order.with_terms(price, quantity, remaining)
             book.remove(order)
             account.orders[fresh.id] = fresh
             if fresh.client_order_id is not None:
@@ -633,7 +637,11 @@ class Engine:
             end, spent = self._match(m, order, account, opp, -MAX_AMOUNT, budget, ts, events)
         left = budget - spent if budget >= 0 else order.remaining * m.market.base_per_lot
         if order.quote_quantity:
-            done = order.filled_quote > 0 and (end == _TARGET or (end == _BUDGET and order.side == BUY))
+            # Reaching the amount exactly fills the order, even if it also emptied the book.
+            reached = spent == budget if order.side == BUY else order.filled_quote == order.quote_quantity
+            done = order.filled_quote > 0 and (
+                reached or end == _TARGET or (end == _BUDGET and order.side == BUY)
+            )
         else:
             done = order.remaining == 0
         if done:
@@ -785,24 +793,24 @@ class Engine:
                 m.seq += 1
                 events.append(
                     TradeExecuted(
-                        ts=ts,
-                        seq=m.seq,
-                        market=symbol,
-                        trade_id=trade_id,
-                        price=price,
-                        quantity=lots,
-                        base_amount=base_amount,
-                        quote_amount=notional,
-                        taker_side=taker_side,
-                        maker_order_id=maker.id,
-                        taker_order_id=taker.id,
-                        maker_user_id=maker.user_id,
-                        taker_user_id=taker_user,
-                        maker_fee=maker_fee,
-                        taker_fee=taker_fee,
-                        maker_remaining=maker.remaining,
-                        taker_remaining=taker.remaining,
-                        buyer_released=released,
+                        ts,
+                        m.seq,
+                        symbol,
+                        trade_id,
+                        price,
+                        lots,
+                        base_amount,
+                        notional,
+                        taker_side,
+                        maker.id,
+                        taker.id,
+                        maker.user_id,
+                        taker_user,
+                        maker_fee,
+                        taker_fee,
+                        maker.remaining,
+                        taker.remaining,
+                        released,
                     )
                 )
                 if maker.remaining == 0:
@@ -883,17 +891,7 @@ class Engine:
             account.available[mk.quote] = 0
             account.locked[mk.quote] += extra
         m.seq += 1
-        events.append(
-            StopTriggered(
-                ts=ts,
-                seq=m.seq,
-                market=mk.symbol,
-                order_id=order.id,
-                user_id=order.user_id,
-                last_price=m.last_price,
-                hold_change=extra,
-            )
-        )
+        events.append(StopTriggered(ts, m.seq, mk.symbol, order.id, order.user_id, m.last_price, extra))
         if order.order_type == STOP_LIMIT:
             self._take_limit(m, order, account, ts, events)
         elif order.side == SELL:
@@ -920,27 +918,11 @@ class Engine:
         self._release(m, account, order, released)
         m.seq += 1
         if expire_reason is None:
-            events.append(
-                OrderFilled(
-                    ts=ts,
-                    seq=m.seq,
-                    market=order.market,
-                    order_id=order.id,
-                    user_id=order.user_id,
-                    released=released,
-                )
-            )
+            events.append(OrderFilled(ts, m.seq, order.market, order.id, order.user_id, released))
         else:
             events.append(
                 OrderExpired(
-                    ts=ts,
-                    seq=m.seq,
-                    market=order.market,
-                    order_id=order.id,
-                    user_id=order.user_id,
-                    remaining=order.remaining,
-                    released=released,
-                    reason=expire_reason,
+                    ts, m.seq, order.market, order.id, order.user_id, order.remaining, released, expire_reason
                 )
             )
 
@@ -1019,14 +1001,7 @@ class Engine:
                 side, price, level = SELL, -key, asks.get(-key)
             m.seq += 1
             events.append(
-                BookLevelChanged(
-                    ts=ts,
-                    seq=m.seq,
-                    market=symbol,
-                    side=side,
-                    price=price,
-                    quantity=level.total if level is not None else 0,
-                )
+                BookLevelChanged(ts, m.seq, symbol, side, price, level.total if level is not None else 0)
             )
         m.touched.clear()
 

@@ -1,34 +1,136 @@
 """The engine's record of one open order (resting limit order or pending stop).
 
-Orders are mutable and live only inside the engine. They are `gc=False` structs: they
-never reference containers, so the garbage collector need not scan a million of them.
+Orders are mutable and live only inside the engine; queries hand out copies. It is a
+plain slotted class rather than a dataclass or struct so that mypyc compiles it to a
+native object: ints are then stored unboxed in the object and attribute access in the
+matching loop is a memory load (see `make compiled` and docs/engine.md).
+
+An order's acceptance time is not kept here: it is in `OrderAccepted`, and storage
+keeps it; the engine needs only the queue position for time priority.
 """
 
-import msgspec
+from typing import Any, Final
+
+# Field names, in constructor order (used by to_dict).
+FIELDS: Final = (
+    "id",
+    "user_id",
+    "market",
+    "side",
+    "order_type",
+    "time_in_force",
+    "price",
+    "stop_price",
+    "quantity",
+    "quote_quantity",
+    "remaining",
+    "client_order_id",
+    "stp_mode",
+    "post_only",
+    "pending",
+    "filled_quote",
+    "fee_numer",
+)
 
 
-class Order(msgspec.Struct, kw_only=True, gc=False):
-    id: int
-    user_id: str
-    market: str
-    side: str
-    order_type: str
-    time_in_force: str
-    price: int
-    stop_price: int
-    quantity: int
-    quote_quantity: int
-    # Lots still to fill (0 for orders sized by quote amount). A cancelled or replaced
-    # order is set to 0, which is how a book level recognises a stale queue entry.
-    remaining: int
-    # Quote minor units traded so far.
-    filled_quote: int = 0
-    # Sum of notional × fee rate over all fills, in millionths of a quote minor unit.
-    # The fee charged so far is always ceil(fee_numer / FEE_SCALE): see holds.py.
-    fee_numer: int = 0
-    ts: int
-    client_order_id: str | None
-    stp_mode: str
-    post_only: bool
-    # True while a stop order waits for its trigger price.
-    pending: bool = False
+class Order:
+    __slots__ = (
+        "client_order_id",
+        "fee_numer",
+        "filled_quote",
+        "id",
+        "market",
+        "order_type",
+        "pending",
+        "post_only",
+        "price",
+        "quantity",
+        "quote_quantity",
+        "remaining",
+        "side",
+        "stop_price",
+        "stp_mode",
+        "time_in_force",
+        "user_id",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        user_id: str,
+        market: str,
+        side: str,
+        order_type: str,
+        time_in_force: str,
+        price: int,
+        stop_price: int,
+        quantity: int,
+        quote_quantity: int,
+        remaining: int,
+        client_order_id: str | None,
+        stp_mode: str,
+        post_only: bool,
+        pending: bool = False,
+        filled_quote: int = 0,
+        fee_numer: int = 0,
+    ) -> None:
+        self.id = id
+        self.user_id = user_id
+        self.market = market
+        self.side = side
+        self.order_type = order_type
+        self.time_in_force = time_in_force
+        self.price = price
+        self.stop_price = stop_price
+        self.quantity = quantity
+        self.quote_quantity = quote_quantity
+        # Lots still to fill (0 for orders sized by quote amount). A cancelled or
+        # replaced order is set to 0: that is how a book level recognises a stale entry.
+        self.remaining = remaining
+        self.client_order_id = client_order_id
+        self.stp_mode = stp_mode
+        self.post_only = post_only
+        # True while a stop order waits for its trigger price.
+        self.pending = pending
+        # Quote minor units traded so far.
+        self.filled_quote = filled_quote
+        # Sum of notional × fee rate over all fills, in millionths of a quote minor
+        # unit; the fee charged so far is always ceil(fee_numer / FEE_SCALE) (holds.py).
+        self.fee_numer = fee_numer
+
+    def with_terms(self, price: int, quantity: int, remaining: int) -> "Order":
+        """A copy with new price and size: an amended order that re-enters the book."""
+        return Order(
+            self.id,
+            self.user_id,
+            self.market,
+            self.side,
+            self.order_type,
+            self.time_in_force,
+            price,
+            self.stop_price,
+            quantity,
+            self.quote_quantity,
+            remaining,
+            self.client_order_id,
+            self.stp_mode,
+            self.post_only,
+            self.pending,
+            self.filled_quote,
+            self.fee_numer,
+        )
+
+    def copy(self) -> "Order":
+        return self.with_terms(self.price, self.quantity, self.remaining)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in FIELDS}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Order) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{key}={value!r}" for key, value in self.to_dict().items())
+        return f"Order({fields})"

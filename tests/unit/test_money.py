@@ -1,0 +1,92 @@
+"""Decimal strings to engine integers and back: exact, or rejected with a reason."""
+
+from decimal import Decimal
+
+import pytest
+
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
+from trade_engine.domain.money import decimal_places, from_units, parse_decimal, to_units
+
+CENT = Decimal("0.01")
+
+
+def units(text: object, unit: Decimal = CENT, *, allow_zero: bool = False) -> int:
+    return to_units(text, unit, "price", off_grid=ErrorCode.OFF_TICK, max_units=10**12, allow_zero=allow_zero)
+
+
+def code_of(text: object, unit: Decimal = CENT) -> ErrorCode:
+    with pytest.raises(TradeEngineError) as caught:
+        units(text, unit)
+    return caught.value.code
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1", 100), ("0.01", 1), ("123.45", 12345), ("+2.5", 250), (".5", 50), ("7.", 700), ("1.2300", 123)],
+)
+def test_plain_decimal_converts_to_exact_units(text, expected):
+    assert units(text) == expected
+
+
+@pytest.mark.parametrize("text", ["abc", "1e5", "1E5", "", " 1", "1 ", "1,000", "1.2.3", "0x10", "--1"])
+def test_text_that_is_not_a_plain_decimal_is_invalid_number(text):
+    assert code_of(text) == ErrorCode.INVALID_NUMBER
+
+
+@pytest.mark.parametrize("value", [1.5, 1, None, b"1", Decimal("1")])
+def test_non_string_values_are_invalid_number(value):
+    assert code_of(value) == ErrorCode.INVALID_NUMBER
+
+
+def test_overlong_text_is_invalid_number():
+    assert code_of("1" + "0" * 64) == ErrorCode.INVALID_NUMBER
+
+
+@pytest.mark.parametrize("text", ["NaN", "nan", "sNaN", "Infinity", "-Infinity", "inf"])
+def test_nan_and_infinity_are_not_finite(text):
+    assert code_of(text) == ErrorCode.NOT_FINITE
+
+
+@pytest.mark.parametrize("text", ["-1", "-0.01"])
+def test_negative_value_is_rejected(text):
+    assert code_of(text) == ErrorCode.NEGATIVE_VALUE
+
+
+@pytest.mark.parametrize("text", ["0", "0.00", "-0", ".0"])
+def test_zero_is_rejected_unless_allowed(text):
+    assert code_of(text) == ErrorCode.ZERO_VALUE
+    assert units(text, allow_zero=True) == 0
+
+
+def test_more_decimals_than_the_unit_is_too_precise():
+    assert code_of("1.001") == ErrorCode.TOO_PRECISE
+
+
+def test_value_between_grid_points_is_off_grid():
+    assert code_of("1.01", unit=Decimal("0.05")) == ErrorCode.OFF_TICK
+    assert units("1.05", unit=Decimal("0.05")) == 21
+
+
+def test_value_beyond_max_units_is_out_of_range():
+    assert units("10000000000") == 10**12
+    assert code_of("10000000000.01") == ErrorCode.VALUE_OUT_OF_RANGE
+
+
+def test_rejection_names_the_field():
+    with pytest.raises(TradeEngineError) as caught:
+        parse_decimal("abc", "stop_price")
+    assert caught.value.details == {"field": "stop_price"}
+    assert "stop_price" in caught.value.message
+
+
+def test_from_units_prints_exactly_the_unit_places():
+    assert from_units(12345, CENT, 2) == "123.45"
+    assert from_units(1, Decimal("0.00001"), 5) == "0.00001"
+    assert from_units(0, CENT, 2) == "0.00"
+    assert from_units(10**30, Decimal("0.00000001"), 8) == "10000000000000000000000.00000000"
+
+
+def test_decimal_places_ignores_trailing_zeros():
+    assert decimal_places(Decimal("0.0100")) == 2
+    assert decimal_places(Decimal("100")) == 0
+    assert decimal_places(Decimal("0.00000001")) == 8
