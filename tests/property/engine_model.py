@@ -12,7 +12,8 @@ engine's own queries against the engine invariants:
 - every asset conserved: the sum of all balances equals deposits minus withdrawals;
 - locked equals the sum of the holds of a user's open orders and pending stops, and each
   hold equals the documented formula (holds.py);
-- 0 <= remaining <= quantity, no negative balance, no pending stop left triggerable.
+- 0 <= remaining <= quantity, no negative balance, none above MAX_AMOUNT, no pending
+  stop left triggerable.
 """
 
 from collections import defaultdict
@@ -26,6 +27,7 @@ from trade_engine.domain.vocabulary import (
     FEE_SCALE,
     GTC,
     LIMIT,
+    MAX_AMOUNT,
     SELL,
     STOP_LIMIT,
     STOP_MARKET,
@@ -298,6 +300,8 @@ def check_engine(engine: Engine, model: EventModel, net_supply: dict[str, int]) 
         for asset, balance in assets.items():
             assert balance.available >= 0, (user, asset, balance)
             assert balance.locked >= 0, (user, asset, balance)
+            # Every balance fits the engine's 62-bit amounts (storage uses signed 64-bit columns).
+            assert balance.available + balance.locked <= MAX_AMOUNT, (user, asset, balance)
             totals[asset] += balance.available + balance.locked
     # Conservation: every asset's total equals deposits minus withdrawals.
     assert {a: t for a, t in totals.items() if t} == {a: n for a, n in net_supply.items() if n}

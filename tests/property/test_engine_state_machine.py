@@ -37,6 +37,7 @@ from trade_engine.domain.vocabulary import (
     IOC,
     LIMIT,
     MARKET,
+    MAX_AMOUNT,
     SELL,
     STOP_LIMIT,
     STOP_MARKET,
@@ -163,6 +164,11 @@ class EngineMachine(RuleBasedStateMachine):
         events = self.execute(Deposit(ts=self.next_ts(), user_id=user, asset=asset, amount=amount))
         if not isinstance(events[0], CommandRejected):
             self.net_supply[asset] += amount
+
+    @rule(user=users, asset=st.sampled_from(ASSETS), share=st.sampled_from([1, 2, 3]))
+    def deposit_fortune(self, user: str, asset: str, share: int) -> None:
+        """A deposit near the largest amount a balance may hold."""
+        self.deposit(user, asset, MAX_AMOUNT // share)
 
     @rule(
         user=st.sampled_from([*USERS, FEE_ACCOUNT]),

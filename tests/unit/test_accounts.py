@@ -4,7 +4,7 @@ import msgspec
 import pytest
 
 from trade_engine.domain.market import market_from_spec
-from trade_engine.domain.vocabulary import BUY, MAX_AMOUNT, SELL
+from trade_engine.domain.vocabulary import BUY, FEE_ACCOUNT, MAX_AMOUNT, SELL
 from trade_engine.engine import (
     AddMarket,
     AmendOrder,
@@ -34,6 +34,7 @@ from .helpers import (
     QUOTE_FUNDS,
     SPEC,
     SYMBOL,
+    TRADERS,
     assert_rejected,
     asset_total,
     buy,
@@ -184,14 +185,18 @@ def test_every_asset_is_conserved_through_a_busy_scenario():
         sell(engine, ("bob", "carol")[i % 2], 1 + i % 4, 10_000 + i)
         buy(engine, ("alice", "carol")[i % 2], 1 + i % 3, 9_990 - i)
     place(engine, "carol", SELL, order_type="STOP_MARKET", quantity=5, stop_price=9_985)
-    buy(engine, "alice", 17, 10_010, client_order_id="sweep")
+    buy(engine, "alice", 40, 10_005, client_order_id="sweep")
+    amended = engine.apply(AmendOrder(ts=ts(), user_id="alice", client_order_id="sweep", price=10_012))
+    assert of_type(amended, TradeExecuted)
     place(engine, "alice", BUY, order_type="MARKET", quote_quantity=3_333_333)
     sell(engine, "bob", 25, 9_980, time_in_force="IOC")
     place(engine, "carol", SELL, order_type="MARKET", quote_quantity=777_777)
-    engine.apply(CancelAllOrders(ts=ts(), user_id="carol"))
-    engine.apply(AmendOrder(ts=ts(), user_id="alice", client_order_id="sweep", price=10_015))
+    sell(engine, "bob", 3, 12_000)
+    buy(engine, "carol", 2, 8_000)
+    cancelled = [e for user in TRADERS for e in engine.apply(CancelAllOrders(ts=ts(), user_id=user))]
+    assert of_type(cancelled, OrderCancelled)
     assert engine.last_price(SYMBOL) > 0
-    assert engine.balance("exchange:fees", QUOTE).available > 0
+    assert engine.balance(FEE_ACCOUNT, QUOTE).available > 0
     for asset, amount in deposited.items():
         assert asset_total(engine, asset) == amount
 

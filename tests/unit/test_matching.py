@@ -1,6 +1,6 @@
 """Price-time matching of limit orders: who trades with whom, at what price, in what order."""
 
-from trade_engine.domain.vocabulary import BUY, SELL
+from trade_engine.domain.vocabulary import BUY, FEE_ACCOUNT, SELL
 from trade_engine.engine import (
     BookLevelChanged,
     CancelOrder,
@@ -219,7 +219,7 @@ def test_sweeping_five_thousand_resting_orders():
         assert engine.balance(maker, QUOTE) == (QUOTE_FUNDS + received, 0)
         assert engine.balance(maker, BASE) == (BASE_FUNDS - 2_500 * LOT, 0)
     fees = fee(total, TAKER_RATE) + sum(fee(notional(10_000 + i // 100, 1), MAKER_RATE) for i in range(5_000))
-    assert engine.balance("exchange:fees", QUOTE) == (fees, 0)
+    assert engine.balance(FEE_ACCOUNT, QUOTE) == (fees, 0)
 
 
 def test_fok_that_cannot_fill_completely_leaves_no_trace():

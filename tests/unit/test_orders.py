@@ -4,7 +4,7 @@ import msgspec
 import pytest
 
 from trade_engine.domain.market import market_from_spec
-from trade_engine.domain.vocabulary import BUY, SELL
+from trade_engine.domain.vocabulary import BUY, FEE_ACCOUNT, SELL
 from trade_engine.engine import (
     AmendOrder,
     BookLevelChanged,
@@ -21,6 +21,7 @@ from .helpers import (
     BASE,
     BASE_FUNDS,
     LOT,
+    MAKER_RATE,
     MARKET,
     MAX_RATE,
     OTHER,
@@ -33,6 +34,7 @@ from .helpers import (
     assert_rejected,
     buy,
     buy_hold,
+    fee,
     make_engine,
     notional,
     of_type,
@@ -79,7 +81,7 @@ def test_partial_fill_then_cancel_releases_exactly_the_remaining_hold():
     assert engine.balance("alice", QUOTE).locked == remaining_hold
     (cancelled,) = of_type(cancel(engine, "alice", oid), OrderCancelled)
     assert (cancelled.remaining, cancelled.released) == (6, remaining_hold)
-    spent = notional(10_000, 4) + -(-notional(10_000, 4) * MARKET.maker_fee // 1_000_000)
+    spent = notional(10_000, 4) + fee(notional(10_000, 4), MAKER_RATE)
     assert engine.balance("alice", QUOTE) == (QUOTE_FUNDS - spent, 0)
     assert engine.balance("alice", BASE) == (BASE_FUNDS + 4 * LOT, 0)
 
@@ -284,12 +286,12 @@ def test_cancel_all_for_a_user_without_orders_does_nothing():
         ({"price": MARKET.max_price + 1}, "PRICE_OUT_OF_RANGE"),
         ({"quote_quantity": 100}, "INVALID_ORDER"),
         ({"stop_price": 9_000}, "INVALID_ORDER"),
-        ({"user_id": "exchange:fees"}, "INVALID_ORDER"),
+        ({"user_id": FEE_ACCOUNT}, "INVALID_ORDER"),
         ({"user_id": ""}, "INVALID_ORDER"),
     ],
 )
 def test_invalid_limit_order_is_rejected(fields, code):
-    engine = make_engine("alice", "exchange:fees")
+    engine = make_engine("alice", FEE_ACCOUNT)
     command = limit("alice", BUY, 1, 10_000)
     assert_rejected(engine, msgspec.structs.replace(command, **fields), code)
 

@@ -95,19 +95,47 @@ class MarketState:
 
     __slots__ = (
         "asks",
+        "base",
+        "base_per_lot",
         "bids",
         "buy_stops",
         "last_price",
+        "maker_fee",
         "market",
         "max_fee",
+        "max_price",
+        "max_quantity",
+        "min_notional",
+        "min_price",
+        "min_quantity",
+        "quote",
+        "quote_per_tick_lot",
         "sell_stops",
         "seq",
         "status",
+        "stp_mode",
+        "symbol",
+        "taker_fee",
         "touched",
     )
 
     def __init__(self, market: Market) -> None:
         self.market = market
+        # The rules again as native attributes: read on every command, and reading a
+        # compiled class's attribute is far cheaper than reading a msgspec struct's.
+        self.symbol = market.symbol
+        self.base = market.base
+        self.quote = market.quote
+        self.quote_per_tick_lot = market.quote_per_tick_lot
+        self.base_per_lot = market.base_per_lot
+        self.min_price = market.min_price
+        self.max_price = market.max_price
+        self.min_quantity = market.min_quantity
+        self.max_quantity = market.max_quantity
+        self.min_notional = market.min_notional
+        self.maker_fee = market.maker_fee
+        self.taker_fee = market.taker_fee
+        self.stp_mode = market.stp_mode
         self.status = market.status
         self.seq = 0
         self.bids = BookSide(BUY, 1)
@@ -276,35 +304,34 @@ class Engine:
         return events
 
     def _place(self, cmd: PlaceOrder, events: list[Event]) -> None:
-        m = self._markets.get(cmd.market)
+        # Every field is read once: attribute reads on a command struct are not free.
+        ts, user_id, symbol, side, order_type = cmd.ts, cmd.user_id, cmd.market, cmd.side, cmd.order_type
+        quantity, quote_quantity, price, stop = cmd.quantity, cmd.quote_quantity, cmd.price, cmd.stop_price
+        coid, post_only, requested_tif = cmd.client_order_id, cmd.post_only, cmd.time_in_force
+        m = self._markets.get(symbol)
         if m is None:
-            raise _reject(ErrorCode.UNKNOWN_MARKET, f"unknown market {cmd.market!r}")
-        self._require_trading(m)
-        mk = m.market
-        side, order_type = cmd.side, cmd.order_type
+            raise _reject(ErrorCode.UNKNOWN_MARKET, f"unknown market {symbol!r}")
+        if m.status != TRADING:
+            self._require_trading(m)
+        mk = m
         if side not in SIDES:
             raise _reject(ErrorCode.INVALID_ORDER, f"side must be BUY or SELL, not {side!r}")
-        if cmd.user_id == FEE_ACCOUNT or not cmd.user_id:
+        if user_id == FEE_ACCOUNT or not user_id:
             raise _reject(ErrorCode.INVALID_ORDER, "this account cannot place orders")
-        stp = mk.stp_mode if cmd.stp_mode is None else cmd.stp_mode
-        if stp not in STP_MODES:
+        stp = cmd.stp_mode
+        if stp is None:
+            stp = m.stp_mode
+        elif stp not in STP_MODES:
             raise _reject(ErrorCode.INVALID_ORDER, f"unknown self-trade prevention mode {stp!r}")
-        account = self._accounts.get(cmd.user_id)
-        coid = cmd.client_order_id
+        account = self._accounts.get(user_id)
         if coid is not None and account is not None and coid in account.client_ids:
             raise _reject(
                 ErrorCode.DUPLICATE_CLIENT_ORDER_ID,
                 f"client order id {coid!r} is already used by an open order",
             )
-        quantity, quote_quantity, price, stop = (
-            cmd.quantity,
-            cmd.quote_quantity,
-            cmd.price,
-            cmd.stop_price,
-        )
         is_market = order_type in (MARKET, STOP_MARKET)
         if order_type in (LIMIT, STOP_LIMIT):
-            tif = cmd.time_in_force
+            tif = requested_tif
             if tif not in TIMES_IN_FORCE:
                 raise _reject(ErrorCode.INVALID_ORDER, f"unknown time in force {tif!r}")
             if quote_quantity:
@@ -313,17 +340,17 @@ class Engine:
             self._check_quantity(mk, quantity)
             if quantity * price * mk.quote_per_tick_lot < mk.min_notional:
                 raise _reject(ErrorCode.NOTIONAL_BELOW_MIN, "price × quantity is below the minimum")
-            if cmd.post_only and (tif != GTC or order_type != LIMIT):
+            if post_only and (tif != GTC or order_type != LIMIT):
                 raise _reject(ErrorCode.INVALID_ORDER, "post-only applies to GTC limit orders")
         elif is_market:
-            if cmd.time_in_force == FOK:
+            if requested_tif == FOK:
                 raise _reject(ErrorCode.INVALID_ORDER, "market orders cannot be fill-or-kill")
-            if cmd.time_in_force not in TIMES_IN_FORCE:
-                raise _reject(ErrorCode.INVALID_ORDER, f"unknown time in force {cmd.time_in_force!r}")
+            if requested_tif not in TIMES_IN_FORCE:
+                raise _reject(ErrorCode.INVALID_ORDER, f"unknown time in force {requested_tif!r}")
             tif = IOC
             if price:
                 raise _reject(ErrorCode.INVALID_ORDER, "market orders take no limit price")
-            if cmd.post_only:
+            if post_only:
                 raise _reject(ErrorCode.INVALID_ORDER, "market orders cannot be post-only")
             if (quantity > 0) == (quote_quantity > 0):
                 raise _reject(ErrorCode.INVALID_ORDER, "give exactly one of quantity and quote_quantity")
@@ -374,7 +401,7 @@ class Engine:
                     raise _reject(ErrorCode.INSUFFICIENT_BALANCE, f"no {base} available")
         if account is None or account.available.get(asset, 0) < hold:
             raise _reject(ErrorCode.INSUFFICIENT_BALANCE, f"insufficient {asset} balance")
-        if cmd.post_only and self._crosses(m, side, price):
+        if post_only and self._crosses(m, side, price):
             raise _reject(ErrorCode.POST_ONLY_WOULD_TAKE, "the post-only order would take liquidity")
 
         # -- from here on nothing is rejected --
@@ -382,7 +409,7 @@ class Engine:
         self._next_order_id = order_id + 1
         order = Order(
             order_id,
-            cmd.user_id,
+            user_id,
             mk.symbol,
             side,
             order_type,
@@ -394,7 +421,7 @@ class Engine:
             quantity,
             coid,
             stp,
-            cmd.post_only,
+            post_only,
             is_stop,
         )
         available = account.available
@@ -407,11 +434,11 @@ class Engine:
         m.seq += 1
         events.append(
             OrderAccepted(
-                cmd.ts,
+                ts,
                 m.seq,
                 mk.symbol,
                 order_id,
-                cmd.user_id,
+                user_id,
                 coid,
                 side,
                 order_type,
@@ -421,7 +448,7 @@ class Engine:
                 quantity,
                 quote_quantity,
                 stp,
-                cmd.post_only,
+                post_only,
                 hold,
             )
         )
@@ -433,19 +460,19 @@ class Engine:
                 insort(m.sell_stops, (-stop, order_id))
             return
         if is_market:
-            self._take_market(m, order, account, budget, cmd.ts, events)
+            self._take_market(m, order, account, budget, ts, events)
         else:
-            self._take_limit(m, order, account, cmd.ts, events)
+            self._take_limit(m, order, account, ts, events)
         if m.buy_stops or m.sell_stops:
-            self._fire_stops(m, cmd.ts, events)
+            self._fire_stops(m, ts, events)
         if m.touched:
-            self._flush_levels(m, cmd.ts, events)
+            self._flush_levels(m, ts, events)
 
     def _cancel(self, cmd: CancelOrder, events: list[Event]) -> None:
         account, order = self._find_open(cmd.user_id, cmd.order_id, cmd.client_order_id)
         m = self._markets[order.market]
         if m.status == HALT:
-            raise _reject(ErrorCode.MARKET_HALTED, f"market {m.market.symbol} is halted")
+            raise _reject(ErrorCode.MARKET_HALTED, f"market {m.symbol} is halted")
         self._remove_open(m, account, order, cmd.ts, events, None, "USER")
         if m.touched:
             self._flush_levels(m, cmd.ts, events)
@@ -477,7 +504,7 @@ class Engine:
         account, order = self._find_open(cmd.user_id, cmd.order_id, cmd.client_order_id)
         m = self._markets[order.market]
         self._require_trading(m)
-        mk = m.market
+        mk = m
         if order.pending:
             raise _reject(ErrorCode.ORDER_NOT_AMENDABLE, "a pending stop order cannot be amended")
         price = order.price if cmd.price is None else cmd.price
@@ -635,7 +662,7 @@ class Engine:
         end, spent = _RAN_OUT, 0
         if opp.keys:
             end, spent = self._match(m, order, account, opp, -MAX_AMOUNT, budget, ts, events)
-        left = budget - spent if budget >= 0 else order.remaining * m.market.base_per_lot
+        left = budget - spent if budget >= 0 else order.remaining * m.base_per_lot
         if order.quote_quantity:
             # Reaching the amount exactly fills the order, even if it also emptied the book.
             reached = spent == budget if order.side == BUY else order.filled_quote == order.quote_quantity
@@ -668,7 +695,7 @@ class Engine:
         Returns why matching stopped early ("" when the taker was exhausted) and how much
         of the budget it spent.
         """
-        mk = m.market
+        mk = m
         per = mk.quote_per_tick_lot
         per_lot = mk.base_per_lot
         maker_rate, taker_rate, max_rate = mk.maker_fee, mk.taker_fee, m.max_fee
@@ -714,10 +741,14 @@ class Engine:
                     lots = taker.remaining
                 if budget >= 0:
                     if taker_buys:
-                        affordable = affordable_lots(budget - spent, unit_cost, taker.fee_numer, taker_rate)
-                        lots = min(lots, affordable)
-                        if lots == 0:
-                            return _BUDGET, spent
+                        left = budget - spent
+                        numer = taker.fee_numer
+                        want = lots * unit_cost
+                        paid = -(-numer // FEE_SCALE)
+                        if want + (-(-(numer + want * taker_rate) // FEE_SCALE)) - paid > left:
+                            lots = affordable_lots(left, unit_cost, numer, taker_rate)
+                            if lots == 0:
+                                return _BUDGET, spent
                     else:
                         if by_quote:
                             target = (taker.quote_quantity - taker.filled_quote) // unit_cost
@@ -880,7 +911,7 @@ class Engine:
 
     def _trigger(self, m: MarketState, order: Order, ts: int, events: list[Event]) -> None:
         account = self._accounts[order.user_id]
-        mk = m.market
+        mk = m
         order.pending = False
         extra = 0
         if order.order_type == STOP_MARKET and order.side == BUY and not order.quote_quantity:
@@ -970,7 +1001,7 @@ class Engine:
     def _release(self, m: MarketState, account: Account, order: Order, released: int) -> None:
         """Return an order's unused hold and forget it as an open order."""
         if released:
-            asset = m.market.quote if order.side == BUY else m.market.base
+            asset = m.quote if order.side == BUY else m.base
             account.locked[asset] -= released
             account.available[asset] += released
         del account.orders[order.id]
@@ -979,7 +1010,7 @@ class Engine:
 
     def _hold_of(self, m: MarketState, order: Order) -> int:
         """What an open order or pending stop still holds (see holds.py)."""
-        mk = m.market
+        mk = m
         if order.side == SELL:
             return order.remaining * mk.base_per_lot
         if order.order_type in (LIMIT, STOP_LIMIT):
@@ -992,7 +1023,7 @@ class Engine:
 
     def _flush_levels(self, m: MarketState, ts: int, events: list[Event]) -> None:
         """Announce the new aggregate quantity of every level the command changed."""
-        symbol = m.market.symbol
+        symbol = m.symbol
         bids, asks = m.bids.levels, m.asks.levels
         for key in m.touched:
             if key > 0:
@@ -1033,18 +1064,18 @@ class Engine:
 
     def _require_trading(self, m: MarketState) -> None:
         if m.status == HALT:
-            raise _reject(ErrorCode.MARKET_HALTED, f"market {m.market.symbol} is halted")
+            raise _reject(ErrorCode.MARKET_HALTED, f"market {m.symbol} is halted")
         if m.status == CANCEL_ONLY:
-            raise _reject(ErrorCode.MARKET_CANCEL_ONLY, f"market {m.market.symbol} is cancel-only")
+            raise _reject(ErrorCode.MARKET_CANCEL_ONLY, f"market {m.symbol} is cancel-only")
         assert m.status == TRADING
 
     @staticmethod
-    def _check_price(mk: Market, price: int, field: str) -> None:
+    def _check_price(mk: MarketState, price: int, field: str) -> None:
         if not mk.min_price <= price <= mk.max_price:
             raise _reject(ErrorCode.PRICE_OUT_OF_RANGE, f"{field} is outside the market's range")
 
     @staticmethod
-    def _check_quantity(mk: Market, quantity: int) -> None:
+    def _check_quantity(mk: MarketState, quantity: int) -> None:
         if quantity < mk.min_quantity:
             raise _reject(ErrorCode.QUANTITY_BELOW_MIN, "quantity is below the market minimum")
         if quantity > mk.max_quantity:

@@ -31,15 +31,15 @@ def buy_hold(remaining: int, price: int, quote_per_tick_lot: int, fee_numer: int
 
 def affordable_lots(budget: int, unit_cost: int, fee_numer: int, rate: int) -> int:
     """The most lots at `unit_cost` quote each that `budget` pays for, fees included."""
-    paid = -(-fee_numer // FEE_SCALE)
-
-    def cost(lots: int) -> int:
-        notional = lots * unit_cost
-        return notional + (-(-(fee_numer + notional * rate) // FEE_SCALE)) - paid
-
     lots = budget * FEE_SCALE // (unit_cost * (FEE_SCALE + rate))
-    while lots > 0 and cost(lots) > budget:
+    while lots > 0 and _cost(lots, unit_cost, fee_numer, rate) > budget:
         lots -= 1
-    while cost(lots + 1) <= budget:
+    while _cost(lots + 1, unit_cost, fee_numer, rate) <= budget:
         lots += 1
     return lots
+
+
+def _cost(lots: int, unit_cost: int, fee_numer: int, rate: int) -> int:
+    """What buying `lots` more costs an order that has accumulated `fee_numer`."""
+    notional = lots * unit_cost
+    return notional + (-(-(fee_numer + notional * rate) // FEE_SCALE)) - (-(-fee_numer // FEE_SCALE))
