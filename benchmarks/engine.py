@@ -117,14 +117,14 @@ def generate_mixed_flow(count: int, seed: int) -> tuple[list[Command], list[Comm
     """Build the warm-up book and a mixed flow, using a live engine to track open ids."""
     rng = random.Random(seed)
     engine = Engine()
-    for command in setup_commands():
-        engine.apply(command)
+    for setup in setup_commands():
+        engine.apply(setup)
     open_orders = OpenOrders()
     warmup: list[Command] = []
     for n in range(10_000):
-        command = resting_order(rng, n, 200)
-        warmup.append(command)
-        open_orders.track(engine.apply(command))
+        resting = resting_order(rng, n, 200)
+        warmup.append(resting)
+        open_orders.track(engine.apply(resting))
     flow: list[Command] = []
     ts = 10_000
     for _ in range(count):

@@ -165,10 +165,11 @@ class EngineMachine(RuleBasedStateMachine):
         if not isinstance(events[0], CommandRejected):
             self.net_supply[asset] += amount
 
-    @rule(user=users, asset=st.sampled_from(ASSETS), share=st.sampled_from([1, 2, 3]))
-    def deposit_fortune(self, user: str, asset: str, share: int) -> None:
-        """A deposit near the largest amount a balance may hold."""
-        self.deposit(user, asset, MAX_AMOUNT // share)
+    @rule(user=users, asset=st.sampled_from(ASSETS), headroom=st.integers(0, 5_000))
+    def deposit_fortune(self, user: str, asset: str, headroom: int) -> None:
+        """A deposit that brings a balance within `headroom` of the most it may hold."""
+        balance = self.engine.balance(user, asset)
+        self.deposit(user, asset, max(1, MAX_AMOUNT - balance.available - balance.locked - headroom))
 
     @rule(
         user=st.sampled_from([*USERS, FEE_ACCOUNT]),

@@ -294,3 +294,23 @@ def test_market_disagreeing_on_an_assets_decimals_is_rejected():
         msgspec.structs.replace(SPEC, symbol="ETH-USDT", quote_decimals=9, max_quantity="100")
     )
     assert_rejected(engine, AddMarket(ts=ts(), market=clash), "INVALID_MARKET")
+
+
+def test_deposits_that_would_take_an_assets_total_past_the_limit_are_rejected():
+    # Regression: only each balance was capped, so trading could gather several
+    # deposits into one balance above MAX_AMOUNT.
+    engine = make_engine(quote=0, base=0)
+    half = MAX_AMOUNT // 2 + 1
+    engine.apply(Deposit(ts=ts(), user_id="alice", asset=QUOTE, amount=half))
+    assert_rejected(
+        engine, Deposit(ts=ts(), user_id="bob", asset=QUOTE, amount=half), "BALANCE_LIMIT_EXCEEDED"
+    )
+    assert engine.supply(QUOTE) == half
+
+
+def test_supply_is_deposits_minus_withdrawals():
+    engine = make_engine(quote=0, base=0)
+    engine.apply(Deposit(ts=ts(), user_id="alice", asset=QUOTE, amount=700))
+    engine.apply(Deposit(ts=ts(), user_id="bob", asset=QUOTE, amount=300))
+    engine.apply(Withdraw(ts=ts(), user_id="alice", asset=QUOTE, amount=250))
+    assert engine.supply(QUOTE) == 750 == asset_total(engine, QUOTE)

@@ -4,7 +4,14 @@ import msgspec
 
 from trade_engine.domain.market import market_from_spec
 from trade_engine.domain.vocabulary import BUY, SELL
-from trade_engine.engine import OrderAccepted, OrderExpired, OrderFilled, TradeExecuted
+from trade_engine.engine import (
+    BookLevelChanged,
+    CancelOrder,
+    OrderAccepted,
+    OrderExpired,
+    OrderFilled,
+    TradeExecuted,
+)
 
 from .helpers import (
     BASE,
@@ -24,6 +31,7 @@ from .helpers import (
     order_id,
     place,
     sell,
+    ts,
 )
 
 
@@ -159,3 +167,26 @@ def test_fok_under_expire_maker_counts_only_other_users_liquidity():
     assert maker_fills(fits) == [(first, 2), (last, 4)]
     assert of_type(fits, OrderFilled)[-1].order_id == order_id(fits)
     assert engine.depth(SYMBOL) == ([], [])
+
+
+def test_expire_taker_meeting_its_own_order_at_once_announces_no_level_change():
+    engine = make_engine()
+    sell(engine, "alice", 3, 10_000)
+    events = buy(engine, "alice", 2, 10_000, stp_mode="EXPIRE_TAKER")
+    assert of_type(events, BookLevelChanged) == []
+    assert engine.depth(SYMBOL) == ([], [(10_000, 3)])
+
+
+def test_expiring_own_maker_that_compacts_the_level_keeps_its_stale_count_exact():
+    # Regression: compacting a level's queue used to replace the deque that the matching
+    # loop was walking, which drove the level's count of stale entries negative.
+    engine = make_engine()
+    own = order_id(sell(engine, "alice", 1, 10_000))
+    others = [order_id(sell(engine, "bob", 1, 10_000)) for _ in range(79)]
+    for stale in others[:40]:
+        engine.apply(CancelOrder(ts=ts(), user_id="bob", order_id=stale))
+    events = buy(engine, "alice", 5, 10_000, stp_mode="EXPIRE_MAKER")
+    assert expiries(events) == [(own, 1, "SELF_TRADE_PREVENTION")]
+    assert maker_fills(events) == [(maker, 1) for maker in others[40:45]]
+    level = engine._markets[SYMBOL].asks.levels[10_000]
+    assert (level.dead, len(level.orders), level.total) == (0, 34, 34)

@@ -68,7 +68,10 @@ class BookSide:
         if level.total == 0:
             self.drop(level)
         elif level.dead > _COMPACT_AT and level.dead * 2 > len(level.orders):
-            level.orders = deque(level.live_orders())
+            # In place: a matching loop may hold a reference to this very deque.
+            live = level.live_orders()
+            level.orders.clear()
+            level.orders.extend(live)
             level.dead = 0
 
     def drop(self, level: Level) -> None:

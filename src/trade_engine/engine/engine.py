@@ -157,6 +157,8 @@ class Engine:
         self._markets: dict[str, MarketState] = {}
         self._accounts: dict[str, Account] = {}
         self._assets: dict[str, int] = {}
+        # Per asset: deposits minus withdrawals, which every balance must add up to.
+        self._supply: dict[str, int] = {}
         self._stops: dict[int, Order] = {}
         self._next_order_id = 1
         self._next_trade_id = 1
@@ -239,6 +241,10 @@ class Engine:
         ids = [order_id for _, order_id in m.buy_stops] + [order_id for _, order_id in m.sell_stops]
         return [self._stops[order_id].copy() for order_id in ids]
 
+    def supply(self, asset: str) -> int:
+        """Deposits minus withdrawals of `asset`: what all its balances must sum to."""
+        return self._supply.get(asset, 0)
+
     def last_price(self, symbol: str) -> int:
         """Price of the market's last trade; 0 before the first."""
         return self._markets[symbol].last_price
@@ -253,6 +259,7 @@ class Engine:
             "next_order_id": self._next_order_id,
             "next_trade_id": self._next_trade_id,
             "assets": self._assets,
+            "supply": self._supply,
             "markets": {
                 symbol: {
                     "status": m.status,
@@ -572,12 +579,12 @@ class Engine:
 
     def _deposit(self, cmd: Deposit, events: list[Event]) -> None:
         self._check_funds_command(cmd.user_id, cmd.asset, cmd.amount)
-        account = self._accounts.get(cmd.user_id)
-        held = 0
-        if account is not None:
-            held = account.available.get(cmd.asset, 0) + account.locked.get(cmd.asset, 0)
-        if held + cmd.amount > MAX_AMOUNT:
-            raise _reject(ErrorCode.BALANCE_LIMIT_EXCEEDED, "the balance would exceed its limit")
+        supply = self._supply.get(cmd.asset, 0) + cmd.amount
+        if supply > MAX_AMOUNT:
+            # Every balance is part of the supply, so capping the supply caps every
+            # balance, however trading moves it around.
+            raise _reject(ErrorCode.BALANCE_LIMIT_EXCEEDED, f"total {cmd.asset} would exceed the limit")
+        self._supply[cmd.asset] = supply
         account = self._account(cmd.user_id)
         account.available[cmd.asset] = account.available.get(cmd.asset, 0) + cmd.amount
         events.append(FundsDeposited(ts=cmd.ts, user_id=cmd.user_id, asset=cmd.asset, amount=cmd.amount))
@@ -588,6 +595,7 @@ class Engine:
         if account is None or account.available.get(cmd.asset, 0) < cmd.amount:
             raise _reject(ErrorCode.INSUFFICIENT_BALANCE, f"insufficient {cmd.asset} balance")
         account.available[cmd.asset] -= cmd.amount
+        self._supply[cmd.asset] -= cmd.amount
         events.append(FundsWithdrawn(ts=cmd.ts, user_id=cmd.user_id, asset=cmd.asset, amount=cmd.amount))
 
     def _add_market(self, cmd: AddMarket, events: list[Event]) -> None:
@@ -718,7 +726,6 @@ class Engine:
             price = key * sign
             level = levels[price]
             orders = level.orders
-            touched[key] = None
             unit_cost = price * per
             while True:
                 maker = orders[0]
@@ -778,6 +785,7 @@ class Engine:
                 maker.remaining = maker_left - lots
                 maker.filled_quote += notional
                 level.total -= lots
+                touched[key] = None
                 taker_before = taker.remaining
                 if not by_quote:
                     taker.remaining = taker_before - lots
