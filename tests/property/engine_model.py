@@ -152,10 +152,7 @@ class EventModel:
             order = self.orders[event.order_id]
             assert order.pending
             assert event.last_price == self.last_price[order.market]
-            if order.side == BUY:
-                assert event.last_price >= order.stop_price, event
-            else:
-                assert event.last_price <= order.stop_price, event
+            assert event.order_id == self._next_stop(order.market), event
             assert event.hold_change >= 0
             order.pending = False
             self._lock(order, event.hold_change)
@@ -193,6 +190,19 @@ class EventModel:
                 self.levels.pop(key, None)
         else:
             assert isinstance(event, CommandRejected), event
+
+    def _next_stop(self, market: str) -> int | None:
+        """The stop that fires next at the market's last price (engine.py `_fire_stops`).
+
+        Triggered buy stops go in ascending stop price, triggered sell stops in descending
+        stop price, each in time order; between the two, the older order goes first.
+        """
+        last = self.last_price[market]
+        pending = [(i, o) for i, o in self.orders.items() if o.market == market and o.pending]
+        buys = sorted((o.stop_price, i) for i, o in pending if o.side == BUY and o.stop_price <= last)
+        sells = sorted((-o.stop_price, i) for i, o in pending if o.side == SELL and o.stop_price >= last)
+        heads = [queue[0][1] for queue in (buys, sells) if queue]
+        return min(heads) if heads else None
 
     def _accepted(self, event: OrderAccepted) -> None:
         assert event.order_id not in self.orders
@@ -305,6 +315,8 @@ def check_engine(engine: Engine, model: EventModel, net_supply: dict[str, int]) 
             totals[asset] += balance.available + balance.locked
     # Conservation: every asset's total equals deposits minus withdrawals.
     assert {a: t for a, t in totals.items() if t} == {a: n for a, n in net_supply.items() if n}
+    for asset, amount in net_supply.items():
+        assert engine.supply(asset) == amount, asset
 
     # Open orders and locks.
     open_orders = engine.all_open_orders()

@@ -122,6 +122,28 @@ def random_spec(rng: random.Random) -> Spec:
     return (kind, pick, as_owner, user, price, quantity)
 
 
+def deep_spec(rng: random.Random) -> Spec:
+    """Flows that pile many small orders on a few levels and cancel most from the middle.
+
+    Long queues full of cancelled (stale) entries exercise the book's lazy deletion and
+    compaction, also while a taker walks the queue and self-trade prevention removes
+    makers under it.
+    """
+    kind = rng.choices(["rest", "cancel", "amend", "take"], weights=[55, 38, 4, 3])[0]
+    user, market, side = rng.choice(USERS), rng.choice(sorted(DEFAULT_STP)), rng.choice([BUY, SELL])
+    if kind == "rest":
+        price = LOW + 2 if side == BUY else HIGH - 2
+        return ("limit", user, market, side, price, rng.randint(1, 3), GTC, False, rng.choice(STPS))
+    if kind == "cancel":
+        return ("cancel", rng.randint(0, 10**6), True, user)
+    if kind == "amend":
+        return ("amend", rng.randint(0, 10**6), True, user, None, rng.randint(1, 3))
+    if rng.random() < 0.5:
+        return ("market", user, market, side, rng.randint(1, 60), rng.choice(STPS))
+    price = HIGH if side == BUY else LOW
+    return ("limit", user, market, side, price, rng.randint(1, 60), rng.choice([IOC, GTC, FOK]), False, rng.choice(STPS))
+
+
 class Harness:
     """One engine and one reference, fed the same flow."""
 
@@ -270,6 +292,14 @@ def test_engine_matches_reference_on_long_seeded_flows() -> None:
         harness = Harness()
         for _ in range(400):
             harness.step(random_spec(rng))
+
+
+def test_engine_matches_reference_on_deep_queues_with_many_cancels() -> None:
+    for seed in range(6):
+        rng = random.Random(1000 + seed)
+        harness = Harness()
+        for _ in range(800):
+            harness.step(deep_spec(rng))
 
 
 def test_reference_matcher_examples() -> None:

@@ -62,7 +62,8 @@ def set_status(engine, status, market=SYMBOL):
 def test_deposit_credits_available_balance():
     engine = make_engine("bob")
     events = engine.apply(Deposit(ts=7, user_id="alice", asset=QUOTE, amount=500))
-    assert events == [FundsDeposited(ts=7, user_id="alice", asset=QUOTE, amount=500)]
+    # bob's two deposits took transfer ids 1 and 2
+    assert events == [FundsDeposited(ts=7, transfer_id=3, user_id="alice", asset=QUOTE, amount=500)]
     engine.apply(Deposit(ts=ts(), user_id="alice", asset=QUOTE, amount=250))
     assert engine.balance("alice", QUOTE) == (750, 0)
 
@@ -70,7 +71,7 @@ def test_deposit_credits_available_balance():
 def test_withdrawal_debits_available_balance():
     engine = make_engine("alice")
     events = engine.apply(Withdraw(ts=8, user_id="alice", asset=BASE, amount=BASE_FUNDS - 1))
-    assert events == [FundsWithdrawn(ts=8, user_id="alice", asset=BASE, amount=BASE_FUNDS - 1)]
+    assert events == [FundsWithdrawn(ts=8, transfer_id=3, user_id="alice", asset=BASE, amount=BASE_FUNDS - 1)]
     assert engine.balance("alice", BASE) == (1, 0)
 
 

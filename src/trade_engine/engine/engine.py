@@ -90,6 +90,14 @@ def _levels(side: BookSide) -> list[Level]:
     return [side.levels[key * side.sign] for key in reversed(side.keys)]
 
 
+def _level_state(level: Level) -> tuple[int, int, list[dict[str, Any]]]:
+    return level.price, level.total, [order.to_dict() for order in level.live_orders()]
+
+
+def _order_id(order: Order) -> int:
+    return order.id
+
+
 class MarketState:
     """A market's rules, status, books, stop books and counters."""
 
@@ -162,6 +170,7 @@ class Engine:
         self._stops: dict[int, Order] = {}
         self._next_order_id = 1
         self._next_trade_id = 1
+        self._next_transfer_id = 1
         self._handlers: dict[type[Command], Callable[[Any, list[Event]], None]] = {
             PlaceOrder: self._place,
             CancelOrder: self._cancel,
@@ -215,7 +224,8 @@ class Engine:
         account = self._accounts.get(user_id)
         if account is None:
             return []
-        return [o.copy() for o in account.orders.values() if market is None or o.market == market]
+        orders = sorted(account.orders.values(), key=_order_id)
+        return [o.copy() for o in orders if market is None or o.market == market]
 
     def all_open_orders(self) -> list[Order]:
         return [o.copy() for account in self._accounts.values() for o in account.orders.values()]
@@ -254,42 +264,86 @@ class Engine:
         return self._markets[symbol].seq
 
     def snapshot(self) -> bytes:
-        """Every piece of engine state, encoded deterministically (for comparisons)."""
+        """Every piece of engine state, encoded canonically (for comparisons).
+
+        Canonical: keys sorted, zero balances and empty accounts left out, so two engines
+        that hold the same state compare equal however they came to hold it.
+        """
+        accounts = {}
+        for user_id, account in self._accounts.items():
+            entry = {
+                "available": {asset: v for asset, v in account.available.items() if v},
+                "locked": {asset: v for asset, v in account.locked.items() if v},
+                "orders": [o.to_dict() for o in sorted(account.orders.values(), key=_order_id)],
+                "client_ids": {k: o.id for k, o in account.client_ids.items()},
+            }
+            if any(entry.values()):
+                accounts[user_id] = entry
         state = {
             "next_order_id": self._next_order_id,
             "next_trade_id": self._next_trade_id,
+            "next_transfer_id": self._next_transfer_id,
             "assets": self._assets,
-            "supply": self._supply,
+            "supply": {asset: v for asset, v in self._supply.items() if v},
             "markets": {
                 symbol: {
                     "status": m.status,
                     "seq": m.seq,
                     "last_price": m.last_price,
-                    "bids": [
-                        (lvl.price, lvl.total, [o.to_dict() for o in lvl.live_orders()])
-                        for lvl in _levels(m.bids)
-                    ],
-                    "asks": [
-                        (lvl.price, lvl.total, [o.to_dict() for o in lvl.live_orders()])
-                        for lvl in _levels(m.asks)
-                    ],
+                    "bids": [_level_state(level) for level in _levels(m.bids)],
+                    "asks": [_level_state(level) for level in _levels(m.asks)],
                     "buy_stops": m.buy_stops,
                     "sell_stops": m.sell_stops,
                 }
                 for symbol, m in self._markets.items()
             },
-            "accounts": {
-                user_id: {
-                    "available": account.available,
-                    "locked": account.locked,
-                    "orders": [o.to_dict() for o in account.orders.values()],
-                    "client_ids": {k: o.id for k, o in account.client_ids.items()},
-                }
-                for user_id, account in self._accounts.items()
-            },
+            "accounts": accounts,
             "stops": sorted(self._stops),
         }
-        return msgspec.msgpack.encode(state)
+        return msgspec.msgpack.encode(state, order="sorted")
+
+    # -- RECOVERY ---------------------------------------------------------------------
+    # Rebuilding the state a durable store recorded, on start. These calls trust their
+    # input; storage's consistency check (`trade-engine verify`) runs on the result.
+
+    def restore_market(self, market: Market, *, status: str, seq: int, last_price: int) -> None:
+        self._assets[market.base] = market.base_decimals
+        self._assets[market.quote] = market.quote_decimals
+        m = self._markets[market.symbol] = MarketState(market)
+        m.status, m.seq, m.last_price = status, seq, last_price
+
+    def restore_balance(self, user_id: str, asset: str, available: int, locked: int) -> None:
+        account = self._account(user_id)
+        account.available[asset] = available
+        account.locked[asset] = locked
+
+    def restore_supply(self, asset: str, amount: int) -> None:
+        self._supply[asset] = amount
+
+    def restore_order(self, order: Order) -> None:
+        """Put back an open order or pending stop; call in each book's time priority."""
+        m = self._markets[order.market]
+        account = self._account(order.user_id)
+        account.orders[order.id] = order
+        if order.client_order_id is not None:
+            account.client_ids[order.client_order_id] = order
+        if order.pending:
+            self._stops[order.id] = order
+            if order.side == BUY:
+                insort(m.buy_stops, (order.stop_price, order.id))
+            else:
+                insort(m.sell_stops, (-order.stop_price, order.id))
+        else:
+            (m.bids if order.side == BUY else m.asks).add(order)
+
+    def restore_counters(self, *, next_order_id: int, next_trade_id: int, next_transfer_id: int) -> None:
+        self._next_order_id = next_order_id
+        self._next_trade_id = next_trade_id
+        self._next_transfer_id = next_transfer_id
+
+    def counters(self) -> tuple[int, int, int]:
+        """The next order id, trade id and transfer id the engine will assign."""
+        return self._next_order_id, self._next_trade_id, self._next_transfer_id
 
     # -- COMMANDS ---------------------------------------------------------------------
 
@@ -429,6 +483,7 @@ class Engine:
             coid,
             stp,
             post_only,
+            ts,
             is_stop,
         )
         available = account.available
@@ -497,7 +552,8 @@ class Engine:
             return
         markets = self._markets
         touched: dict[str, MarketState] = {}
-        for order in list(account.orders.values()):
+        # In id order (acceptance order), whatever order the index was built in.
+        for order in sorted(account.orders.values(), key=_order_id):
             m = markets[order.market]
             if (symbol is not None and order.market != symbol) or m.status == HALT:
                 continue
@@ -553,6 +609,7 @@ class Engine:
             mk.symbol,
             order.id,
             order.user_id,
+            order.side,
             price,
             quantity,
             remaining,
@@ -587,7 +644,15 @@ class Engine:
         self._supply[cmd.asset] = supply
         account = self._account(cmd.user_id)
         account.available[cmd.asset] = account.available.get(cmd.asset, 0) + cmd.amount
-        events.append(FundsDeposited(ts=cmd.ts, user_id=cmd.user_id, asset=cmd.asset, amount=cmd.amount))
+        events.append(
+            FundsDeposited(
+                ts=cmd.ts,
+                transfer_id=self._new_transfer_id(),
+                user_id=cmd.user_id,
+                asset=cmd.asset,
+                amount=cmd.amount,
+            )
+        )
 
     def _withdraw(self, cmd: Withdraw, events: list[Event]) -> None:
         self._check_funds_command(cmd.user_id, cmd.asset, cmd.amount)
@@ -596,7 +661,15 @@ class Engine:
             raise _reject(ErrorCode.INSUFFICIENT_BALANCE, f"insufficient {cmd.asset} balance")
         account.available[cmd.asset] -= cmd.amount
         self._supply[cmd.asset] -= cmd.amount
-        events.append(FundsWithdrawn(ts=cmd.ts, user_id=cmd.user_id, asset=cmd.asset, amount=cmd.amount))
+        events.append(
+            FundsWithdrawn(
+                ts=cmd.ts,
+                transfer_id=self._new_transfer_id(),
+                user_id=cmd.user_id,
+                asset=cmd.asset,
+                amount=cmd.amount,
+            )
+        )
 
     def _add_market(self, cmd: AddMarket, events: list[Event]) -> None:
         market = cmd.market
@@ -783,12 +856,14 @@ class Engine:
                 maker.fee_numer = new_maker_numer
                 taker.fee_numer = new_taker_numer
                 maker.remaining = maker_left - lots
+                maker.executed += lots
                 maker.filled_quote += notional
                 level.total -= lots
                 touched[key] = None
                 taker_before = taker.remaining
                 if not by_quote:
                     taker.remaining = taker_before - lots
+                taker.executed += lots
                 taker.filled_quote += notional
                 maker_account = accounts[maker.user_id]
                 if taker_buys:
@@ -930,7 +1005,9 @@ class Engine:
             account.available[mk.quote] = 0
             account.locked[mk.quote] += extra
         m.seq += 1
-        events.append(StopTriggered(ts, m.seq, mk.symbol, order.id, order.user_id, m.last_price, extra))
+        events.append(
+            StopTriggered(ts, m.seq, mk.symbol, order.id, order.user_id, order.side, m.last_price, extra)
+        )
         if order.order_type == STOP_LIMIT:
             self._take_limit(m, order, account, ts, events)
         elif order.side == SELL:
@@ -957,11 +1034,35 @@ class Engine:
         self._release(m, account, order, released)
         m.seq += 1
         if expire_reason is None:
-            events.append(OrderFilled(ts, m.seq, order.market, order.id, order.user_id, released))
+            events.append(
+                OrderFilled(
+                    ts,
+                    m.seq,
+                    order.market,
+                    order.id,
+                    order.user_id,
+                    order.side,
+                    released,
+                    order.executed,
+                    order.filled_quote,
+                    -(-order.fee_numer // FEE_SCALE),
+                )
+            )
         else:
             events.append(
                 OrderExpired(
-                    ts, m.seq, order.market, order.id, order.user_id, order.remaining, released, expire_reason
+                    ts,
+                    m.seq,
+                    order.market,
+                    order.id,
+                    order.user_id,
+                    order.side,
+                    order.remaining,
+                    released,
+                    expire_reason,
+                    order.executed,
+                    order.filled_quote,
+                    -(-order.fee_numer // FEE_SCALE),
                 )
             )
 
@@ -1000,9 +1101,13 @@ class Engine:
                 market=order.market,
                 order_id=order.id,
                 user_id=order.user_id,
+                side=order.side,
                 remaining=remaining,
                 released=released,
                 reason=expire_reason or cancel_reason,
+                executed=order.executed,
+                filled_quote=order.filled_quote,
+                fee=-(-order.fee_numer // FEE_SCALE),
             )
         )
 
@@ -1096,6 +1201,11 @@ class Engine:
             raise _reject(ErrorCode.UNKNOWN_ASSET, f"unknown asset {asset!r}")
         if amount <= 0 or amount > MAX_AMOUNT:
             raise _reject(ErrorCode.VALUE_OUT_OF_RANGE, "amount must be positive and in range")
+
+    def _new_transfer_id(self) -> int:
+        transfer_id = self._next_transfer_id
+        self._next_transfer_id = transfer_id + 1
+        return transfer_id
 
     def _account(self, user_id: str) -> Account:
         account = self._accounts.get(user_id)

@@ -53,6 +53,7 @@ class StopTriggered(Event, frozen=True):
     market: str
     order_id: int
     user_id: str
+    side: str
     last_price: int
     # A stop-market buy sized by quantity locks the rest of its owner's available quote
     # when it fires (it becomes a market buy); released again when it finishes.
@@ -84,7 +85,13 @@ class OrderFilled(Event, frozen=True):
     market: str
     order_id: int
     user_id: str
+    side: str
     released: int
+    # The order's final totals (terminal events carry them so that a consumer can record
+    # the order without remembering its earlier fills).
+    executed: int
+    filled_quote: int
+    fee: int
 
 
 class OrderCancelled(Event, frozen=True):
@@ -92,9 +99,13 @@ class OrderCancelled(Event, frozen=True):
     market: str
     order_id: int
     user_id: str
+    side: str
     remaining: int
     released: int
     reason: str
+    executed: int
+    filled_quote: int
+    fee: int
 
 
 class OrderExpired(Event, frozen=True):
@@ -102,9 +113,13 @@ class OrderExpired(Event, frozen=True):
     market: str
     order_id: int
     user_id: str
+    side: str
     remaining: int
     released: int
     reason: str
+    executed: int
+    filled_quote: int
+    fee: int
 
 
 class OrderAmended(Event, frozen=True):
@@ -112,6 +127,7 @@ class OrderAmended(Event, frozen=True):
     market: str
     order_id: int
     user_id: str
+    side: str
     price: int
     quantity: int
     remaining: int
@@ -141,12 +157,14 @@ class MarketStatusChanged(Event, frozen=True):
 
 
 class FundsDeposited(Event, frozen=True):
+    transfer_id: int
     user_id: str
     asset: str
     amount: int
 
 
 class FundsWithdrawn(Event, frozen=True):
+    transfer_id: int
     user_id: str
     asset: str
     amount: int

@@ -5,8 +5,8 @@ plain slotted class rather than a dataclass or struct so that mypyc compiles it 
 native object: ints are then stored unboxed in the object and attribute access in the
 matching loop is a memory load (see `make compiled` and docs/engine.md).
 
-An order's acceptance time is not kept here: it is in `OrderAccepted`, and storage
-keeps it; the engine needs only the queue position for time priority.
+Time priority is the order's position in its level's queue; `created_ts` is kept for
+queries and for storage, whose orders table is partitioned by it.
 """
 
 from typing import Any, Final
@@ -27,7 +27,9 @@ FIELDS: Final = (
     "client_order_id",
     "stp_mode",
     "post_only",
+    "created_ts",
     "pending",
+    "executed",
     "filled_quote",
     "fee_numer",
 )
@@ -36,6 +38,8 @@ FIELDS: Final = (
 class Order:
     __slots__ = (
         "client_order_id",
+        "created_ts",
+        "executed",
         "fee_numer",
         "filled_quote",
         "id",
@@ -70,7 +74,9 @@ class Order:
         client_order_id: str | None,
         stp_mode: str,
         post_only: bool,
+        created_ts: int,
         pending: bool = False,
+        executed: int = 0,
         filled_quote: int = 0,
         fee_numer: int = 0,
     ) -> None:
@@ -90,8 +96,11 @@ class Order:
         self.client_order_id = client_order_id
         self.stp_mode = stp_mode
         self.post_only = post_only
+        self.created_ts = created_ts
         # True while a stop order waits for its trigger price.
         self.pending = pending
+        # Lots traded so far (quote-sized orders count here too).
+        self.executed = executed
         # Quote minor units traded so far.
         self.filled_quote = filled_quote
         # Sum of notional × fee rate over all fills, in millionths of a quote minor
@@ -115,7 +124,9 @@ class Order:
             self.client_order_id,
             self.stp_mode,
             self.post_only,
+            self.created_ts,
             self.pending,
+            self.executed,
             self.filled_quote,
             self.fee_numer,
         )
