@@ -90,3 +90,10 @@ def test_decimal_places_ignores_trailing_zeros():
     assert decimal_places(Decimal("0.0100")) == 2
     assert decimal_places(Decimal("100")) == 0
     assert decimal_places(Decimal("0.00000001")) == 8
+
+
+def test_more_significant_digits_than_the_default_context_is_too_precise():
+    # Regression: decimal_places normalised at the default 28-digit precision, which
+    # rounded a long value and reported it as off-tick instead of too precise.
+    assert code_of("1234567890123456789012345678.001") == ErrorCode.TOO_PRECISE
+    assert decimal_places(Decimal("1234567890123456789012345678.001")) == 3

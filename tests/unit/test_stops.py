@@ -253,3 +253,19 @@ def test_stop_market_with_nothing_to_take_expires_when_triggered():
     (expired,) = [e for e in of_type(events, OrderExpired) if e.order_id == stop]
     assert (expired.reason, expired.released) == ("NO_LIQUIDITY", 2 * LOT)
     assert engine.balance("alice", BASE) == (BASE_FUNDS, 0)
+
+
+def test_a_sweep_that_trades_through_a_sell_stop_price_triggers_it():
+    # Regression: stops were compared with the last trade price only, so a buy sweep
+    # that traded at 9,000 and then at 11,000 left a sell stop at 9,500 pending.
+    engine = make_engine("alice", "bob", "carol", "dave")
+    trade_at(engine, 10_000)
+    stop = order_id(stop_market(engine, "alice", SELL, 9_500, quantity=1))
+    sell(engine, "bob", 1, 9_000)
+    sell(engine, "bob", 1, 11_000)
+    buy(engine, "dave", 3, 8_800)  # a bid, below the sweep, for the stop to sell into
+    events = buy(engine, "carol", 2, 11_000)
+    assert [t.price for t in of_type(events, TradeExecuted)][:2] == [9_000, 11_000]
+    (triggered,) = of_type(events, StopTriggered)
+    assert triggered.order_id == stop
+    assert [t.price for t in of_type(events, TradeExecuted) if t.taker_order_id == stop] == [8_800]

@@ -37,7 +37,9 @@ def parse_decimal(text: object, field: str) -> Decimal:
 
 def decimal_places(unit: Decimal) -> int:
     """How many digits after the point a multiple of `unit` can need."""
-    exponent = unit.normalize().as_tuple().exponent
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION  # normalize() rounds to the context's precision
+        exponent = unit.normalize().as_tuple().exponent
     assert isinstance(exponent, int)
     return max(0, -exponent)
 

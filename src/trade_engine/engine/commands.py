@@ -68,15 +68,23 @@ class AmendOrder(Command, frozen=True):
 
 
 class Deposit(Command, frozen=True):
+    """Credit funds from outside (the operator's wallet system).
+
+    `reference` is the caller's idempotency key; the engine only carries it into the
+    event, the sequencer refuses a reference it has seen before.
+    """
+
     user_id: str
     asset: str
     amount: int
+    reference: str | None = None
 
 
 class Withdraw(Command, frozen=True):
     user_id: str
     asset: str
     amount: int
+    reference: str | None = None
 
 
 class AddMarket(Command, frozen=True):

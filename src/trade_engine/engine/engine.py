@@ -125,6 +125,8 @@ class MarketState:
         "symbol",
         "taker_fee",
         "touched",
+        "trade_high",
+        "trade_low",
     )
 
     def __init__(self, market: Market) -> None:
@@ -154,6 +156,9 @@ class MarketState:
         self.sell_stops: list[tuple[int, int]] = []
         self.last_price = 0
         self.max_fee = max(market.maker_fee, market.taker_fee)
+        # Highest and lowest trade price of the current command (stops compare them).
+        self.trade_high = 0
+        self.trade_low = MAX_AMOUNT
         # Book keys (price for bids, -price for asks) changed by the current command.
         self.touched: dict[int, None] = {}
 
@@ -377,6 +382,8 @@ class Engine:
         mk = m
         if side not in SIDES:
             raise _reject(ErrorCode.INVALID_ORDER, f"side must be BUY or SELL, not {side!r}")
+        if quantity < 0 or quote_quantity < 0 or price < 0 or stop < 0:
+            raise _reject(ErrorCode.VALUE_OUT_OF_RANGE, "sizes and prices cannot be negative")
         if user_id == FEE_ACCOUNT or not user_id:
             raise _reject(ErrorCode.INVALID_ORDER, "this account cannot place orders")
         stp = cmd.stp_mode
@@ -521,6 +528,7 @@ class Engine:
             else:
                 insort(m.sell_stops, (-stop, order_id))
             return
+        m.trade_high, m.trade_low = 0, MAX_AMOUNT
         if is_market:
             self._take_market(m, order, account, budget, ts, events)
         else:
@@ -629,6 +637,7 @@ class Engine:
             account.orders[fresh.id] = fresh
             if fresh.client_order_id is not None:
                 account.client_ids[fresh.client_order_id] = fresh
+            m.trade_high, m.trade_low = 0, MAX_AMOUNT
             self._take_limit(m, fresh, account, cmd.ts, events)
             if m.buy_stops or m.sell_stops:
                 self._fire_stops(m, cmd.ts, events)
@@ -651,6 +660,7 @@ class Engine:
                 user_id=cmd.user_id,
                 asset=cmd.asset,
                 amount=cmd.amount,
+                reference=cmd.reference,
             )
         )
 
@@ -668,6 +678,7 @@ class Engine:
                 user_id=cmd.user_id,
                 asset=cmd.asset,
                 amount=cmd.amount,
+                reference=cmd.reference,
             )
         )
 
@@ -904,6 +915,10 @@ class Engine:
                 trade_id = self._next_trade_id
                 self._next_trade_id = trade_id + 1
                 m.last_price = price
+                if price > m.trade_high:
+                    m.trade_high = price
+                if price < m.trade_low:
+                    m.trade_low = price
                 m.seq += 1
                 events.append(
                     TradeExecuted(
@@ -967,7 +982,7 @@ class Engine:
         return False
 
     def _fire_stops(self, m: MarketState, ts: int, events: list[Event]) -> None:
-        """Trigger every stop the last trade price has reached, cascades included.
+        """Trigger every stop a trade price of this command has reached, cascades included.
 
         Buy stops fire in ascending stop price, sell stops in descending stop price, each
         in time order within a price; when both sides have a triggered stop, the older
@@ -975,11 +990,11 @@ class Engine:
         """
         buys, sells = m.buy_stops, m.sell_stops
         while True:
-            last = m.last_price
-            if not last:
-                return
-            buy = buys[0] if buys and buys[0][0] <= last else None
-            sell = sells[0] if sells and -sells[0][0] >= last else None
+            # Every price traded since the command began counts, not only the last one:
+            # a sweep through several levels passes each of their prices.
+            high, low = m.trade_high, m.trade_low
+            buy = buys[0] if buys and buys[0][0] <= high else None
+            sell = sells[0] if sells and -sells[0][0] >= low else None
             if buy is None and sell is None:
                 return
             if buy is not None and (sell is None or buy[1] < sell[1]):

@@ -161,6 +161,7 @@ class FundsDeposited(Event, frozen=True):
     user_id: str
     asset: str
     amount: int
+    reference: str | None = None
 
 
 class FundsWithdrawn(Event, frozen=True):
@@ -168,6 +169,7 @@ class FundsWithdrawn(Event, frozen=True):
     user_id: str
     asset: str
     amount: int
+    reference: str | None = None
 
 
 class CommandRejected(Event, frozen=True):

@@ -1,0 +1,225 @@
+"""The database schema, one definition for SQLite and PostgreSQL (SQLAlchemy Core).
+
+Every amount is an integer in engine units (ticks, lots, minor units); every time is
+Unix nanoseconds. Constraints carry names so that migrations (and SQLite's batch
+mode) can refer to them.
+
+PostgreSQL partitions `trades` by day (`ts`) and `orders` by month (`created_ts`); the
+migration creates those tables with partition-aware DDL (primary keys that include the
+partition key). PostgreSQL cannot enforce a unique index across partitions that leaves
+out the partition key, so there the uniqueness of a client order id among a user's
+open orders is enforced by the engine alone (SQLite enforces it with a partial index
+too); see docs/storage.md.
+"""
+
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+NAMING: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+# Statuses an order can be recorded with (Binance's names, which clients know).
+OPEN_STATUSES: Final = ("NEW", "PARTIALLY_FILLED")
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Text, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Text, nullable=False),
+    Column("user_id", Text, ForeignKey("users.id"), nullable=False),
+    Column("label", Text, nullable=False, server_default=""),
+    Column("permissions", Text, nullable=False),
+    # The secret, encrypted with the configured key: HMAC verification needs the secret.
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    Column("revoked_ts", BigInteger, nullable=True),
+    PrimaryKeyConstraint("id"),
+    Index(None, "user_id"),
+)
+
+markets = Table(
+    "markets",
+    metadata,
+    Column("symbol", Text, nullable=False),
+    # The validated `Market` (engine integers), msgspec JSON.
+    Column("definition", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("last_price", BigInteger, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    Column("updated_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("symbol"),
+    CheckConstraint("status IN ('TRADING', 'HALT', 'CANCEL_ONLY')", name="status_known"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigInteger, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    Column("updated_ts", BigInteger, nullable=False),
+    Column("user_id", Text, ForeignKey("users.id"), nullable=False),
+    Column("market", Text, ForeignKey("markets.symbol"), nullable=False),
+    Column("side", Text, nullable=False),
+    Column("order_type", Text, nullable=False),
+    Column("time_in_force", Text, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("stop_price", BigInteger, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("quote_quantity", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("executed", BigInteger, nullable=False),
+    Column("filled_quote", BigInteger, nullable=False),
+    # The engine's exact fee state: fee_numer = fee_paid * 1e6 - fee_residue (holds.py).
+    Column("fee_paid", BigInteger, nullable=False),
+    Column("fee_residue", BigInteger, nullable=False),
+    Column("client_order_id", Text, nullable=True),
+    Column("stp_mode", Text, nullable=False),
+    Column("post_only", Boolean, nullable=False),
+    Column("pending", Boolean, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("reason", Text, nullable=True),
+    # Time priority within its price level: the market sequence number at which the
+    # order (re-)entered the book.
+    Column("priority", BigInteger, nullable=False),
+    # The partition key is part of the key (PostgreSQL requires it); ids alone are unique
+    # too, and SQLite, which does not partition, enforces that with an index.
+    PrimaryKeyConstraint("id", "created_ts"),
+    CheckConstraint("quantity > 0 OR quote_quantity > 0", name="quantity_positive"),
+    CheckConstraint("executed <= quantity OR quantity = 0", name="filled_within_quantity"),
+    CheckConstraint("remaining >= 0 AND executed >= 0", name="amounts_not_negative"),
+    CheckConstraint("side IN ('BUY', 'SELL')", name="side_known"),
+    Index(None, "user_id", "status", "id"),
+    Index(None, "user_id", "created_ts"),
+    Index(None, "market", "status", "priority"),
+    Index("uq_orders_id", "id", unique=True).ddl_if(dialect="sqlite"),
+    Index(
+        "uq_orders_user_id_client_order_id_open",
+        "user_id",
+        "client_order_id",
+        unique=True,
+        sqlite_where=text("client_order_id IS NOT NULL AND status IN ('NEW', 'PARTIALLY_FILLED')"),
+    ).ddl_if(dialect="sqlite"),
+    postgresql_partition_by="RANGE (created_ts)",
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("id", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("market", Text, ForeignKey("markets.symbol"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("base_amount", BigInteger, nullable=False),
+    Column("quote_amount", BigInteger, nullable=False),
+    Column("taker_side", Text, nullable=False),
+    Column("maker_order_id", BigInteger, nullable=False),
+    Column("taker_order_id", BigInteger, nullable=False),
+    Column("buyer_user_id", Text, nullable=False),
+    Column("seller_user_id", Text, nullable=False),
+    Column("maker_fee", BigInteger, nullable=False),
+    Column("taker_fee", BigInteger, nullable=False),
+    PrimaryKeyConstraint("id", "ts"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    Index(None, "market", "ts"),
+    Index(None, "buyer_user_id", "ts"),
+    Index(None, "seller_user_id", "ts"),
+    Index(None, "maker_order_id"),
+    Index(None, "taker_order_id"),
+    Index("uq_trades_id", "id", unique=True).ddl_if(dialect="sqlite"),
+    postgresql_partition_by="RANGE (ts)",
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("user_id", Text, ForeignKey("users.id"), nullable=False),
+    Column("asset", Text, nullable=False),
+    Column("available", BigInteger, nullable=False),
+    Column("locked", BigInteger, nullable=False),
+    Column("updated_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "asset"),
+    CheckConstraint("available >= 0 AND locked >= 0", name="not_negative"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("ts", BigInteger, nullable=False),
+    # The event that caused the movement: (market symbol, event seq) or, for deposits and
+    # withdrawals, ("$transfer", transfer id); `leg` numbers its movements. Unique, so
+    # writing a batch twice cannot double an entry.
+    Column("source", Text, nullable=False),
+    Column("source_seq", BigInteger, nullable=False),
+    Column("leg", SmallInteger, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("asset", Text, nullable=False),
+    Column("available_delta", BigInteger, nullable=False),
+    Column("locked_delta", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    # The order, trade or transfer id the movement belongs to.
+    Column("ref_id", BigInteger, nullable=False),
+    UniqueConstraint("source", "source_seq", "leg"),
+    Index(None, "user_id", "asset"),
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("user_id", Text, ForeignKey("users.id"), nullable=False),
+    Column("asset", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    PrimaryKeyConstraint("id"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("kind IN ('DEPOSIT', 'WITHDRAWAL')", name="kind_known"),
+    Index(None, "user_id", "ts"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # What the key guards ("transfer") and the caller's key; a repeat returns `ref_id`.
+    Column("scope", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("ref_id", BigInteger, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("scope", "key"),
+)
