@@ -90,6 +90,8 @@ class ModelOrder:
     pending: bool
     fee_numer: int = 0
     fee_paid: int = 0
+    executed: int = 0  # lots traded
+    filled_quote: int = 0  # quote minor units traded
     # When the order (last) entered its price level; -1 while it is not resting.
     entry: int = -1
 
@@ -107,6 +109,10 @@ class EventModel:
         self.levels: dict[tuple[str, str, int], int] = {}
         self._entries = 0
         self.trades = 0
+        self.transfers = 0
+        self.trade_ids = 0
+        # Per market, the highest and lowest price traded by the current command.
+        self.traded: dict[str, tuple[int, int]] = {}
 
     # -- folding events ------------------------------------------------------------
 
@@ -125,6 +131,8 @@ class EventModel:
         order.entry = self._entries
 
     def apply(self, events: list[Event], ts: int) -> None:
+        """Fold the events of one command."""
+        self.traded.clear()
         for event in events:
             assert event.ts == ts, event
             seq = getattr(event, "seq", None)
@@ -142,10 +150,13 @@ class EventModel:
             self.last_price[event.market.symbol] = 0
         elif isinstance(event, MarketStatusChanged):
             self.status[event.market] = event.status
-        elif isinstance(event, FundsDeposited):
-            self._move(event.user_id, event.asset, event.amount, 0)
-        elif isinstance(event, FundsWithdrawn):
-            self._move(event.user_id, event.asset, -event.amount, 0)
+        elif isinstance(event, FundsDeposited | FundsWithdrawn):
+            # Transfer ids are assigned by the engine, one after another.
+            self.transfers += 1
+            assert event.transfer_id == self.transfers, event
+            assert event.amount > 0
+            sign = 1 if isinstance(event, FundsDeposited) else -1
+            self._move(event.user_id, event.asset, sign * event.amount, 0)
         elif isinstance(event, OrderAccepted):
             self._accepted(event)
         elif isinstance(event, StopTriggered):
@@ -153,6 +164,7 @@ class EventModel:
             assert order.pending
             assert event.last_price == self.last_price[order.market]
             assert event.order_id == self._next_stop(order.market), event
+            assert (event.user_id, event.side) == (order.user, order.side), event
             assert event.hold_change >= 0
             order.pending = False
             self._lock(order, event.hold_change)
@@ -164,19 +176,19 @@ class EventModel:
             order = self.orders.pop(event.order_id)
             if not order.quote_quantity:
                 assert order.remaining == 0, event
-            assert event.released >= 0
-            self._lock(order, -event.released)
+            assert order.executed > 0, event
+            self._closed(order, event)
         elif isinstance(event, OrderCancelled | OrderExpired):
             order = self.orders.pop(event.order_id)
             assert event.remaining == order.remaining, (event, order)
-            assert event.released >= 0
-            self._lock(order, -event.released)
+            self._closed(order, event)
         elif isinstance(event, OrderAmended):
             order = self.orders[event.order_id]
             assert not order.pending
             filled = order.quantity - order.remaining
             assert event.remaining == event.quantity - filled > 0, (event, order)
             assert event.priority_kept == (event.price == order.price and event.quantity < order.quantity)
+            assert (event.user_id, event.side) == (order.user, order.side), event
             order.price, order.quantity, order.remaining = event.price, event.quantity, event.remaining
             self._lock(order, event.hold_change)
             if not event.priority_kept:
@@ -191,16 +203,31 @@ class EventModel:
         else:
             assert isinstance(event, CommandRejected), event
 
-    def _next_stop(self, market: str) -> int | None:
-        """The stop that fires next at the market's last price (engine.py `_fire_stops`).
+    def _closed(self, order: ModelOrder, event: OrderFilled | OrderCancelled | OrderExpired) -> None:
+        """An order leaves the engine: its hold is released, its final totals reported."""
+        assert (event.market, event.user_id, event.side) == (order.market, order.user, order.side), event
+        assert (event.executed, event.filled_quote, event.fee) == (
+            order.executed,
+            order.filled_quote,
+            order.fee_paid,
+        ), (event, order)
+        if not order.quote_quantity:
+            assert event.executed == order.quantity - order.remaining, (event, order)
+        assert event.released >= 0
+        self._lock(order, -event.released)
 
-        Triggered buy stops go in ascending stop price, triggered sell stops in descending
-        stop price, each in time order; between the two, the older order goes first.
+    def _next_stop(self, market: str) -> int | None:
+        """The stop that fires next (engine.py `_fire_stops`).
+
+        A stop is reached by any price the current command traded at (a sweep through
+        several levels passes each of their prices). Reached buy stops go in ascending
+        stop price, reached sell stops in descending stop price, each in time order;
+        between the two, the older order goes first.
         """
-        last = self.last_price[market]
+        high, low = self.traded[market]
         pending = [(i, o) for i, o in self.orders.items() if o.market == market and o.pending]
-        buys = sorted((o.stop_price, i) for i, o in pending if o.side == BUY and o.stop_price <= last)
-        sells = sorted((-o.stop_price, i) for i, o in pending if o.side == SELL and o.stop_price >= last)
+        buys = sorted((o.stop_price, i) for i, o in pending if o.side == BUY and o.stop_price <= high)
+        sells = sorted((-o.stop_price, i) for i, o in pending if o.side == SELL and o.stop_price >= low)
         heads = [queue[0][1] for queue in (buys, sells) if queue]
         return min(heads) if heads else None
 
@@ -250,6 +277,11 @@ class EventModel:
                 assert event.price >= taker.price, event
         lots = event.quantity
         assert lots > 0
+        self.trade_ids += 1
+        assert event.trade_id == self.trade_ids, event
+        for order in (maker, taker):
+            order.executed += lots
+            order.filled_quote += event.quote_amount
         assert event.quote_amount == lots * event.price * market.quote_per_tick_lot
         assert event.base_amount == lots * market.base_per_lot
         maker.remaining -= lots
@@ -282,6 +314,8 @@ class EventModel:
         self._move(seller, quote, event.quote_amount - seller_fee, 0)
         self._move(FEE_ACCOUNT, quote, event.maker_fee + event.taker_fee, 0)
         self.last_price[event.market] = event.price
+        high, low = self.traded.get(event.market, (event.price, event.price))
+        self.traded[event.market] = (max(high, event.price), min(low, event.price))
         self.trades += 1
 
     # -- comparing with the engine -------------------------------------------------
@@ -403,13 +437,16 @@ def _check_stops(engine: Engine, model: EventModel, symbol: str, by_id: dict[int
     assert buys == sorted(buys)
     assert sells == sorted(sells)
     last = model.last_price[symbol]
+    high, low = model.traded.get(symbol, (0, MAX_AMOUNT))
     for order in stops:
         assert order.pending
         assert by_id[order.id].pending
         assert order.order_type in (STOP_LIMIT, STOP_MARKET)
-        # A stop the last price has reached would have fired.
-        if last:
-            if order.side == BUY:
-                assert order.stop_price > last, (order, last)
-            else:
-                assert order.stop_price < last, (order, last)
+        # A stop the last price, or any price the last command traded at, has reached
+        # would have fired.
+        if order.side == BUY:
+            assert order.stop_price > high, (order, high)
+            assert not last or order.stop_price > last, (order, last)
+        else:
+            assert order.stop_price < low, (order, low)
+            assert not last or order.stop_price < last, (order, last)

@@ -5,16 +5,19 @@ price grids and small balances, so orders cross often and funds run short now an
 Every kind of command is generated, valid or not: limit orders (GTC, IOC, FOK,
 post-only), market orders by quantity and by quote amount, stop-limit and stop-market
 orders, cancels (of open, closed and unknown ids, by client order id, by the wrong
-user), cancel-all, amendments, market halts / cancel-only / resumes, deposits and
-withdrawals. After every command:
+user), cancel-all, amendments, market halts / cancel-only / resumes, deposits (some up
+to the 62-bit supply limit) and withdrawals. After every command:
 
 - a rejected command returned exactly one `CommandRejected` and left `snapshot()`
   byte-identical;
 - the events are internally consistent and rebuild the engine's balances, open orders,
-  book and sequence numbers (`EventModel`);
-- all invariants of `check_engine` hold: no crossed book, FIFO per level, aggregates,
-  conservation of every asset, locks equal holds, filled <= quantity, no negative
-  balance, no triggerable pending stop.
+  book and per-market sequence numbers (`EventModel`): trades at the maker's price and
+  within the taker's limit, fees rounded up once per order, stops fired in the
+  documented order, gap-free sequence, trade and transfer ids, terminal events carrying
+  the order's true totals;
+- all invariants of `check_engine` hold: no crossed book, FIFO per level, level
+  aggregates, conservation of every asset, locks equal holds, 0 < remaining <= quantity,
+  no negative balance and none above MAX_AMOUNT, no triggerable pending stop.
 """
 
 from collections import defaultdict

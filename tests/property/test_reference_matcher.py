@@ -141,7 +141,17 @@ def deep_spec(rng: random.Random) -> Spec:
     if rng.random() < 0.5:
         return ("market", user, market, side, rng.randint(1, 60), rng.choice(STPS))
     price = HIGH if side == BUY else LOW
-    return ("limit", user, market, side, price, rng.randint(1, 60), rng.choice([IOC, GTC, FOK]), False, rng.choice(STPS))
+    return (
+        "limit",
+        user,
+        market,
+        side,
+        price,
+        rng.randint(1, 60),
+        rng.choice([IOC, GTC, FOK]),
+        False,
+        rng.choice(STPS),
+    )
 
 
 class Harness:

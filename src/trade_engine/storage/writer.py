@@ -164,7 +164,7 @@ class PostgresBatchWriter:
         if self._connection is None or self._connection.is_closed():
             try:
                 self._connection = await asyncpg.connect(self._dsn, timeout=10)
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as error:
+            except (TimeoutError, OSError, asyncpg.PostgresError) as error:
                 raise TransientStorageError(f"cannot connect: {error}") from error
         return self._connection
 
@@ -177,8 +177,8 @@ class PostgresBatchWriter:
                     if batch:
                         await connection.executemany(sql, batch)
         except (
+            TimeoutError,
             OSError,
-            asyncio.TimeoutError,
             asyncpg.InterfaceError,
             asyncpg.PostgresConnectionError,
             asyncpg.exceptions.SerializationError,
