@@ -9,7 +9,7 @@ COMPILED := build/compiled
 CORE_MODULES := engine/engine.py engine/book.py engine/holds.py engine/accounts.py engine/order.py
 CORE_SOURCES := $(addprefix src/trade_engine/,$(CORE_MODULES))
 
-.PHONY: test lint typecheck unit unit-compiled compiled bench clean
+.PHONY: test lint typecheck unit unit-compiled compiled bench clean postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+postgres:
+	bash scripts/postgres-up.sh
+
+unit: $(STAMP) postgres
 	$(BIN)/pytest -q
 
 # The engine's tests once more against the compiled core (tests/conftest.py checks

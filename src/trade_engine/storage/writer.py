@@ -85,11 +85,13 @@ def statements(mark: Marks) -> list[tuple[str, str]]:
             _insert("markets", MARKET_COLUMNS, _upsert_tail(("symbol",), MARKET_COLUMNS[2:]), mark),
         ),
         ("market_updates", market_update),
+        # Updates first: they only close orders or change their terms, so a client order
+        # id freed by a cancel in this batch is free before a new order takes it.
+        ("order_updates", order_update),
         (
             "new_orders",
             _insert("orders", ORDER_COLUMNS, _upsert_tail(("id", "created_ts"), ORDER_COLUMNS), mark),
         ),
-        ("order_updates", order_update),
         ("trades", _insert("trades", TRADE_COLUMNS, nothing, mark)),
         (
             "balances",

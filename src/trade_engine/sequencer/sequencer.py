@@ -1,0 +1,287 @@
+"""The sequencer: the single writer between callers, the engine and the database.
+
+Callers `submit` commands; one task takes them from a bounded queue in batches, stamps
+each with the time, applies them to the engine, writes everything the batch caused in
+one transaction (group commit), and only then answers the callers and hands the events
+to subscribers. Batches grow with load: the task takes whatever has queued up, up to
+`max_batch`, so a busy system commits many commands per fsync and an idle one commits
+each at once.
+
+Failure rules:
+- A full queue answers `Busy` at once rather than growing without bound.
+- Transient database errors are retried with exponential backoff; every write is
+  idempotent, so a retry cannot double anything.
+- If the database stays unavailable, the sequencer stops: the batch in hand and every
+  later command get `Unavailable`. The engine then holds state the database lacks, so
+  it must not serve again; the service recovers by restarting from the database, where
+  nothing acknowledged is missing and nothing unacknowledged was half-written.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+
+from trade_engine.engine import (
+    Command,
+    CommandRejected,
+    Deposit,
+    Engine,
+    Event,
+    FundsDeposited,
+    FundsWithdrawn,
+    Withdraw,
+)
+from trade_engine.storage.projection import BatchRows, Projection
+from trade_engine.storage.writer import BatchWriter, TransientStorageError
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[Sequence[Event]], None]
+
+
+class Busy(Exception):
+    """The command queue is full; try again shortly."""
+
+
+class Unavailable(Exception):
+    """The sequencer is not taking commands (stopped, shutting down, or storage failed)."""
+
+
+class DuplicateReference(Exception):
+    """A deposit or withdrawal reused an idempotency key: it was applied already."""
+
+    def __init__(self, reference: str, transfer_id: int | None) -> None:
+        super().__init__(f"reference {reference!r} was already used")
+        self.reference = reference
+        self.transfer_id = transfer_id
+
+
+@dataclass
+class SequencerStats:
+    """Counters the metrics endpoint reads."""
+
+    commands: int = 0
+    batches: int = 0
+    rejected: int = 0
+    commit_retries: int = 0
+    last_batch_size: int = 0
+    last_commit_seconds: float = 0.0
+    # Seconds between applying a batch (matching, settlement in the engine) and its
+    # commit: how far durable settlement trails matching.
+    last_settlement_lag_seconds: float = 0.0
+
+
+@dataclass
+class _Pending:
+    command: Command
+    future: asyncio.Future[list[Event]]
+    submitted: float
+
+
+_STOP: Final = object()
+
+
+class Sequencer:
+    def __init__(
+        self,
+        engine: Engine,
+        writer: BatchWriter,
+        projection: Projection,
+        *,
+        max_queue: int = 10_000,
+        max_batch: int = 1_000,
+        retry_initial_seconds: float = 0.01,
+        retry_max_seconds: float = 2.0,
+        retry_total_seconds: float = 30.0,
+        clock_ns: Callable[[], int] = time.time_ns,
+        reference_lookup: Callable[[str], Awaitable[int | None]] | None = None,
+    ) -> None:
+        self.engine = engine
+        self._writer = writer
+        self._projection = projection
+        self._queue: asyncio.Queue[_Pending | object] = asyncio.Queue(max_queue)
+        self._max_batch = max_batch
+        self._retry_initial = retry_initial_seconds
+        self._retry_max = retry_max_seconds
+        self._retry_total = retry_total_seconds
+        self._clock_ns = clock_ns
+        self._last_ts = 0
+        self._subscribers: list[Subscriber] = []
+        # Idempotency keys of transfers seen since start (None: still in flight); older
+        # ones are found through `reference_lookup` (the database).
+        self._references: dict[str, int | None] = {}
+        self._reference_lookup = reference_lookup
+        self._task: asyncio.Task[None] | None = None
+        self._accepting = False
+        self.failure: BaseException | None = None
+        self.stats = SequencerStats()
+
+    # -- lifecycle --
+
+    def start(self) -> None:
+        self._accepting = True
+        self._task = asyncio.create_task(self._run(), name="sequencer")
+
+    async def stop(self) -> None:
+        """Stop taking commands, commit everything queued, then end."""
+        if self._task is None:
+            return
+        self._accepting = False
+        if not self._task.done():
+            await self._queue.put(_STOP)
+            await self._task
+        self._task = None
+
+    @property
+    def available(self) -> bool:
+        return self._accepting and self.failure is None
+
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Receive every committed batch's events, in order, after the commit."""
+        self._subscribers.append(subscriber)
+
+    def remember_reference(self, reference: str, transfer_id: int | None) -> None:
+        """A reference known to be used (e.g. found in the database by the caller)."""
+        self._references[reference] = transfer_id
+
+    # -- submitting --
+
+    async def submit(self, command: Command) -> list[Event]:
+        """Apply `command` durably; returns its events once they are committed.
+
+        A refused command returns `[CommandRejected]` (nothing was written).
+        """
+        if self.failure is not None:
+            raise Unavailable("storage is unavailable; the service must be restarted") from self.failure
+        if not self._accepting:
+            raise Unavailable("the sequencer is not accepting commands")
+        if isinstance(command, Deposit | Withdraw) and command.reference is not None:
+            reference = command.reference
+            if reference in self._references:
+                raise DuplicateReference(reference, self._references[reference])
+            self._references[reference] = None  # reserved before any await: no race
+            if self._reference_lookup is not None:
+                found = await self._reference_lookup(reference)
+                if found is not None:
+                    self._references[reference] = found
+                    raise DuplicateReference(reference, found)
+        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait(_Pending(command, future, time.perf_counter()))
+        except asyncio.QueueFull:
+            if isinstance(command, Deposit | Withdraw) and command.reference is not None:
+                del self._references[command.reference]
+            raise Busy("too many commands in flight") from None
+        return await future
+
+    # -- the writer task --
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            batch: list[_Pending] = []
+            if first is _STOP:
+                stopping = True
+            else:
+                assert isinstance(first, _Pending)
+                batch.append(first)
+            while len(batch) < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is _STOP:
+                    stopping = True
+                    continue
+                assert isinstance(item, _Pending)
+                batch.append(item)
+            if not batch:
+                continue
+            if self.failure is not None:
+                self._fail(batch)
+                continue
+            try:
+                await self._process(batch)
+            except Exception as error:  # storage gave up: stop for good
+                log.error(
+                    "sequencer stopped: storage failed",
+                    extra={"error": repr(error), "batch_size": len(batch)},
+                )
+                self.failure = error
+                self._fail(batch)
+        # Whatever is still queued after a stop request was not taken.
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, _Pending):
+                self._fail([item])
+
+    def _fail(self, batch: list[_Pending]) -> None:
+        for pending in batch:
+            if not pending.future.done():
+                pending.future.set_exception(Unavailable("storage is unavailable"))
+
+    def _stamp(self) -> int:
+        now = self._clock_ns()
+        if now <= self._last_ts:
+            now = self._last_ts + 1
+        self._last_ts = now
+        return now
+
+    async def _process(self, batch: list[_Pending]) -> None:
+        apply = self.engine.apply
+        results: list[list[Event]] = []
+        committed: list[Event] = []
+        for pending in batch:
+            command = msgspec.structs.replace(pending.command, ts=self._stamp())
+            events = apply(command)
+            results.append(events)
+            if len(events) == 1 and isinstance(events[0], CommandRejected):
+                self.stats.rejected += 1
+                if isinstance(command, Deposit | Withdraw) and command.reference is not None:
+                    self._references.pop(command.reference, None)
+            else:
+                committed.extend(events)
+        applied = time.perf_counter()
+        if committed:
+            rows = self._projection.project(committed, self.engine, self._last_ts)
+            await self._commit(rows)
+        done = time.perf_counter()
+        stats = self.stats
+        stats.commands += len(batch)
+        stats.batches += 1
+        stats.last_batch_size = len(batch)
+        stats.last_commit_seconds = done - applied
+        stats.last_settlement_lag_seconds = done - applied
+        for pending, events in zip(batch, results, strict=True):
+            for event in events:
+                if isinstance(event, FundsDeposited | FundsWithdrawn) and event.reference is not None:
+                    self._references[event.reference] = event.transfer_id
+            if not pending.future.done():
+                pending.future.set_result(events)
+        if committed:
+            for subscriber in self._subscribers:
+                try:
+                    subscriber(committed)
+                except Exception:
+                    log.exception("event subscriber failed")
+
+    async def _commit(self, rows: BatchRows) -> None:
+        delay = self._retry_initial
+        deadline = time.monotonic() + self._retry_total
+        while True:
+            try:
+                await self._writer.write(rows)
+                return
+            except TransientStorageError as error:
+                if time.monotonic() + delay > deadline:
+                    raise
+                self.stats.commit_retries += 1
+                log.warning("commit failed, retrying", extra={"error": str(error), "retry_in_seconds": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)

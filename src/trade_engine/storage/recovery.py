@@ -1,0 +1,210 @@
+"""Recovery: rebuild the engine from the database, and check the store is consistent.
+
+On start the service loads every market, balance and open order (in time priority)
+and the id counters, then verifies the result before it takes a single command:
+
+- conservation: for every asset, the balances sum to deposits minus withdrawals;
+- holds: every user's locked balance equals what their open orders and stops hold;
+- ledger: for every account, the ledger entries add up to its balance.
+
+An inconsistent store is refused with the list of what is wrong (`InconsistentStore`);
+`trade-engine verify` runs the same checks on demand.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from trade_engine.domain.market import Market
+from trade_engine.domain.vocabulary import BUY, FEE_SCALE
+from trade_engine.engine import Engine, Order
+from trade_engine.storage import schema
+
+
+class InconsistentStore(Exception):
+    """The database contradicts itself; the service must not start on it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = "; ".join(problems[:20])
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        super().__init__(f"inconsistent store: {shown}{more}")
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    markets: int
+    accounts: int
+    open_orders: int
+
+
+_ORDER_FIELDS = (
+    schema.orders.c.id,
+    schema.orders.c.user_id,
+    schema.orders.c.market,
+    schema.orders.c.side,
+    schema.orders.c.order_type,
+    schema.orders.c.time_in_force,
+    schema.orders.c.price,
+    schema.orders.c.stop_price,
+    schema.orders.c.quantity,
+    schema.orders.c.quote_quantity,
+    schema.orders.c.remaining,
+    schema.orders.c.client_order_id,
+    schema.orders.c.stp_mode,
+    schema.orders.c.post_only,
+    schema.orders.c.created_ts,
+    schema.orders.c.pending,
+    schema.orders.c.executed,
+    schema.orders.c.filled_quote,
+    schema.orders.c.fee_paid,
+    schema.orders.c.fee_residue,
+)
+
+
+async def load_engine(database: AsyncEngine) -> tuple[Engine, RecoveryReport]:
+    """An engine holding exactly the state the database recorded."""
+    engine = Engine()
+    async with database.connect() as connection:
+        markets = (await connection.execute(select(schema.markets))).mappings().all()
+        for row in markets:
+            market = msgspec.json.decode(row["definition"], type=Market)
+            engine.restore_market(market, status=row["status"], seq=row["seq"], last_price=row["last_price"])
+        accounts = set()
+        for user_id, asset, available, locked in await connection.execute(
+            select(
+                schema.balances.c.user_id,
+                schema.balances.c.asset,
+                schema.balances.c.available,
+                schema.balances.c.locked,
+            )
+        ):
+            engine.restore_balance(user_id, asset, available, locked)
+            accounts.add(user_id)
+        for asset, amount in (await _supply(connection)).items():
+            engine.restore_supply(asset, amount)
+        open_orders = 0
+        query = (
+            select(*_ORDER_FIELDS)
+            .where(schema.orders.c.status.in_(schema.OPEN_STATUSES))
+            .order_by(schema.orders.c.market, schema.orders.c.priority)
+        )
+        result = await connection.stream(query.execution_options(yield_per=20_000))
+        async for partition in result.partitions():
+            for values in partition:
+                engine.restore_order(_order(tuple(values)))
+                open_orders += 1
+        next_order = await _next_id(connection, schema.orders.c.id)
+        next_trade = await _next_id(connection, schema.trades.c.id)
+        next_transfer = await _next_id(connection, schema.transfers.c.id)
+    engine.restore_counters(
+        next_order_id=next_order, next_trade_id=next_trade, next_transfer_id=next_transfer
+    )
+    return engine, RecoveryReport(markets=len(markets), accounts=len(accounts), open_orders=open_orders)
+
+
+def _order(values: tuple[Any, ...]) -> Order:
+    """An engine order from a row of `_ORDER_FIELDS`."""
+    (order_id, user, market, side, kind, tif, price, stop, quantity, quote, remaining) = values[:11]
+    (client_id, stp, post_only, created, pending, executed, filled_quote, paid, residue) = values[11:]
+    return Order(
+        order_id,
+        user,
+        market,
+        side,
+        kind,
+        tif,
+        price,
+        stop,
+        quantity,
+        quote,
+        remaining,
+        client_id,
+        stp,
+        bool(post_only),
+        created,
+        bool(pending),
+        executed,
+        filled_quote,
+        paid * FEE_SCALE - residue,
+    )
+
+
+async def _supply(connection: AsyncConnection) -> dict[str, int]:
+    query = select(
+        schema.transfers.c.asset, schema.transfers.c.kind, func.sum(schema.transfers.c.amount)
+    ).group_by(schema.transfers.c.asset, schema.transfers.c.kind)
+    supply: dict[str, int] = defaultdict(int)
+    for asset, kind, total in await connection.execute(query):
+        supply[asset] += int(total) if kind == "DEPOSIT" else -int(total)
+    return dict(supply)
+
+
+async def _next_id(connection: AsyncConnection, column: ColumnElement[int]) -> int:
+    highest = (await connection.execute(select(func.max(column)))).scalar()
+    return int(highest or 0) + 1
+
+
+async def verify(database: AsyncEngine, engine: Engine) -> list[str]:
+    """Everything wrong with the store (and the engine loaded from it); empty if sound."""
+    problems: list[str] = []
+    balances = engine.balances()
+    totals: dict[str, int] = defaultdict(int)
+    for per_asset in balances.values():
+        for asset, balance in per_asset.items():
+            totals[asset] += balance.available + balance.locked
+    async with database.connect() as connection:
+        supply = await _supply(connection)
+        for asset in sorted(set(totals) | set(supply)):
+            if totals.get(asset, 0) != supply.get(asset, 0):
+                problems.append(
+                    f"{asset}: balances sum to {totals.get(asset, 0)} but deposits minus "
+                    f"withdrawals are {supply.get(asset, 0)}"
+                )
+        ledger = select(
+            schema.ledger_entries.c.user_id,
+            schema.ledger_entries.c.asset,
+            func.sum(schema.ledger_entries.c.available_delta),
+            func.sum(schema.ledger_entries.c.locked_delta),
+        ).group_by(schema.ledger_entries.c.user_id, schema.ledger_entries.c.asset)
+        folded = {
+            (user, asset): (int(available), int(locked))
+            for user, asset, available, locked in await connection.execute(ledger)
+        }
+    recorded = {
+        (user, asset): (balance.available, balance.locked)
+        for user, per_asset in balances.items()
+        for asset, balance in per_asset.items()
+    }
+    for key in sorted(set(folded) | set(recorded)):
+        if folded.get(key, (0, 0)) != recorded.get(key, (0, 0)):
+            problems.append(
+                f"{key[0]}/{key[1]}: ledger adds up to {folded.get(key, (0, 0))} "
+                f"but the balance is {recorded.get(key, (0, 0))} (available, locked)"
+            )
+    holds: dict[tuple[str, str], int] = defaultdict(int)
+    for order in engine.all_open_orders():
+        market = engine.market(order.market)
+        if market is None:
+            problems.append(f"order {order.id} is in unknown market {order.market}")
+            continue
+        asset = market.quote if order.side == BUY else market.base
+        holds[(order.user_id, asset)] += engine.hold_of(order)
+    for key in sorted(set(holds) | {k for k, v in recorded.items() if v[1]}):
+        locked = recorded.get(key, (0, 0))[1]
+        if holds.get(key, 0) != locked:
+            problems.append(f"{key[0]}/{key[1]}: locked is {locked} but open orders hold {holds.get(key, 0)}")
+    return problems
+
+
+async def recover(database: AsyncEngine) -> tuple[Engine, RecoveryReport]:
+    """Load and verify; refuse an inconsistent store."""
+    engine, report = await load_engine(database)
+    problems = await verify(database, engine)
+    if problems:
+        raise InconsistentStore(problems)
+    return engine, report

@@ -1,0 +1,44 @@
+"""Real databases for integration tests: a SQLite file, and a throwaway PostgreSQL
+database per test on the server `make test` starts (scripts/postgres-up.sh)."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+
+PG_ADMIN_URL = os.environ.get(
+    "TRADE_ENGINE_TEST_PG", "postgresql://trade_engine:trade_engine@127.0.0.1:5432/postgres"
+)
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def postgres_database() -> Iterator[str]:
+    name = f"te_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/trade-engine.db"
+    else:
+        yield from postgres_database()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from postgres_database()

@@ -1,0 +1,269 @@
+"""Storage on SQLite and PostgreSQL: what the sequencer commits is what recovery loads."""
+
+import asyncio
+import random
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from tests.flows import ASSETS, MARKETS, USERS, random_command
+from trade_engine.bootstrap import start_core
+from trade_engine.engine import CommandRejected, Deposit, Event, OrderAccepted, PlaceOrder, TradeExecuted
+from trade_engine.sequencer import Busy, DuplicateReference, Unavailable
+from trade_engine.storage import schema
+from trade_engine.storage.database import open_database
+from trade_engine.storage.migrate import upgrade
+from trade_engine.storage.recovery import InconsistentStore, load_engine, recover, verify
+from trade_engine.storage.writer import TransientStorageError
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+async def fund(core) -> None:
+    for user in USERS:
+        for asset, amount in ASSETS.items():
+            await core.sequencer.submit(Deposit(ts=0, user_id=user, asset=asset, amount=amount))
+
+
+async def random_flow(core, seed: int, count: int, concurrency: int = 20) -> list[Event]:
+    """Submit `count` random commands, `concurrency` at a time (so batches form)."""
+    rng = random.Random(seed)
+    ids: list[tuple[int, str]] = [(o.id, o.user_id) for o in core.engine.all_open_orders()]
+    events: list[Event] = []
+    for start in range(0, count, concurrency):
+        commands = [random_command(rng, 0, ids) for _ in range(min(concurrency, count - start))]
+        for result in await asyncio.gather(*(core.sequencer.submit(c) for c in commands)):
+            events += result
+            ids += [(e.order_id, e.user_id) for e in result if isinstance(e, OrderAccepted)]
+    return events
+
+
+def test_migrations_create_every_table(database_url):
+    async def scenario():
+        database = open_database(database_url)
+        await upgrade(database)
+        await upgrade(database)  # idempotent
+        async with database.connect() as connection:
+            names = await connection.run_sync(lambda c: set(c.dialect.get_table_names(c)))
+        await database.dispose()
+        return names
+
+    names = run(scenario())
+    assert set(schema.metadata.tables) <= names
+
+
+def test_postgres_partitions_trades_by_day_and_orders_by_month(postgres_url):
+    async def scenario():
+        core = await start_core(postgres_url, markets=MARKETS)
+        async with core.database.connect() as connection:
+            kinds = dict(
+                (
+                    await connection.execute(
+                        text(
+                            "SELECT relname, relkind::text FROM pg_class "
+                            "WHERE relname IN ('orders', 'trades')"
+                        )
+                    )
+                ).all()
+            )
+            children = [
+                name
+                for (name,) in await connection.execute(
+                    text(
+                        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                        "JOIN pg_class p ON p.oid = i.inhparent ORDER BY 1"
+                    )
+                )
+            ]
+        await core.close()
+        return kinds, children
+
+    kinds, children = run(scenario())
+    assert kinds == {"orders": "p", "trades": "p"}
+    assert "orders_default" in children
+    assert "trades_default" in children
+    assert sum(name.startswith("trades_p") for name in children) >= 8
+    assert sum(name.startswith("orders_p") for name in children) >= 3
+
+
+def test_committed_state_is_exactly_what_recovery_loads(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS)
+        await fund(core)
+        events = await random_flow(core, seed=1, count=1_500)
+        snapshot = core.engine.snapshot()
+        await core.close()
+        restarted = await start_core(database_url, markets=MARKETS)
+        restored = restarted.engine.snapshot()
+        more = await random_flow(restarted, seed=2, count=300)
+        await restarted.close()
+        return events, more, snapshot, restored
+
+    events, more, snapshot, restored = run(scenario())
+    assert any(isinstance(e, TradeExecuted) for e in events)
+    assert restored == snapshot
+    assert any(isinstance(e, OrderAccepted) for e in more)
+
+
+def test_every_committed_trade_and_ledger_entry_is_recorded_once(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS)
+        await fund(core)
+        events = await random_flow(core, seed=3, count=800)
+        async with core.database.connect() as connection:
+            trades = (await connection.execute(select(func.count()).select_from(schema.trades))).scalar()
+            problems = await verify(core.database, core.engine)
+        await core.close()
+        return events, trades, problems
+
+    events, trades, problems = run(scenario())
+    assert trades == sum(isinstance(e, TradeExecuted) for e in events)
+    assert problems == []
+
+
+def test_a_rejected_command_writes_nothing(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS)
+        async with core.database.connect() as connection:
+            before = (
+                await connection.execute(select(func.count()).select_from(schema.ledger_entries))
+            ).scalar()
+        result = await core.sequencer.submit(
+            PlaceOrder(ts=0, user_id="u1", market="BTC-USDT", side="BUY", price=200, quantity=1)
+        )
+        async with core.database.connect() as connection:
+            after = (
+                await connection.execute(select(func.count()).select_from(schema.ledger_entries))
+            ).scalar()
+            orders = (await connection.execute(select(func.count()).select_from(schema.orders))).scalar()
+        await core.close()
+        return result, before, after, orders
+
+    result, before, after, orders = run(scenario())
+    assert isinstance(result[0], CommandRejected)
+    assert result[0].code == "INSUFFICIENT_BALANCE"
+    assert (before, after, orders) == (0, 0, 0)
+
+
+def test_a_repeated_transfer_reference_is_refused_even_after_a_restart(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS)
+        deposit = Deposit(ts=0, user_id="u1", asset="USDT", amount=500, reference="wallet-tx-1")
+        (first,) = await core.sequencer.submit(deposit)
+        with pytest.raises(DuplicateReference) as again:
+            await core.sequencer.submit(deposit)
+        await core.close()
+        restarted = await start_core(database_url)
+        with pytest.raises(DuplicateReference) as after_restart:
+            await restarted.sequencer.submit(deposit)
+        balance = restarted.engine.balance("u1", "USDT")
+        await restarted.close()
+        return first, again.value, after_restart.value, balance
+
+    first, again, after_restart, balance = run(scenario())
+    assert again.transfer_id == after_restart.transfer_id == first.transfer_id
+    assert balance.available == 500
+
+
+def test_recovery_refuses_a_store_whose_balances_do_not_add_up(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS)
+        await fund(core)
+        await random_flow(core, seed=4, count=200)
+        await core.close()
+        database = open_database(database_url)
+        async with database.begin() as connection:
+            await connection.execute(
+                update(schema.balances)
+                .where(schema.balances.c.user_id == "u1", schema.balances.c.asset == "USDT")
+                .values(available=schema.balances.c.available + 1)
+            )
+        engine, _ = await load_engine(database)
+        problems = await verify(database, engine)
+        with pytest.raises(InconsistentStore) as refused:
+            await recover(database)
+        await database.dispose()
+        return problems, refused.value
+
+    problems, refused = run(scenario())
+    assert any("USDT: balances sum to" in p for p in problems)
+    assert any("u1/USDT: ledger adds up to" in p for p in problems)
+    assert "inconsistent store" in str(refused)
+
+
+class FlakyWriter:
+    """Wraps the real writer; fails the first `failures` writes as transient errors."""
+
+    def __init__(self, inner, failures: int) -> None:
+        self.inner, self.failures, self.attempts = inner, failures, 0
+
+    async def write(self, rows) -> None:
+        self.attempts += 1
+        if self.failures:
+            self.failures -= 1
+            raise TransientStorageError("connection reset (simulated)")
+        await self.inner.write(rows)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def test_transient_commit_failures_are_retried_without_doubling(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS)
+        flaky = FlakyWriter(core.writer, failures=3)
+        core.sequencer._writer = flaky
+        await fund(core)
+        events = await random_flow(core, seed=5, count=200)
+        snapshot = core.engine.snapshot()
+        retries = core.sequencer.stats.commit_retries
+        await core.close()
+        restarted = await start_core(database_url)
+        restored = restarted.engine.snapshot()
+        await restarted.close()
+        return events, snapshot, restored, retries
+
+    _events, snapshot, restored, retries = run(scenario())
+    assert retries == 3
+    assert restored == snapshot
+
+
+def test_storage_that_stays_down_stops_the_sequencer_and_loses_nothing_acknowledged(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS, retry_total_seconds=0.3)
+        await fund(core)
+        await random_flow(core, seed=6, count=200)
+        acknowledged = core.engine.snapshot()
+        core.sequencer._writer = FlakyWriter(core.writer, failures=10**9)
+        command = PlaceOrder(ts=0, user_id="u1", market="BTC-USDT", side="BUY", price=200, quantity=1)
+        with pytest.raises(Unavailable):
+            await core.sequencer.submit(command)
+        with pytest.raises(Unavailable):
+            await core.sequencer.submit(command)
+        await core.close()
+        restarted = await start_core(database_url)
+        restored = restarted.engine.snapshot()
+        await restarted.close()
+        return acknowledged, restored
+
+    acknowledged, restored = run(scenario())
+    assert restored == acknowledged
+
+
+def test_a_full_queue_answers_busy(tmp_path):
+    async def scenario():
+        core = await start_core(f"sqlite:///{tmp_path}/busy.db", markets=MARKETS, max_queue=5)
+        command = Deposit(ts=0, user_id="u1", asset="USDT", amount=1)
+        tasks = [asyncio.ensure_future(core.sequencer.submit(command)) for _ in range(50)]
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        await core.close()
+        return results
+
+    results = run(scenario())
+    busy = [r for r in results if isinstance(r, Busy)]
+    done = [r for r in results if isinstance(r, list)]
+    assert busy
+    assert done
+    assert len(busy) + len(done) == 50
