@@ -58,7 +58,7 @@ def test_postgres_partitions_trades_by_day_and_orders_by_month(postgres_url):
     async def scenario():
         core = await start_core(postgres_url, markets=MARKETS)
         async with core.database.connect() as connection:
-            kinds = dict(
+            kinds: dict[str, str] = dict(
                 (
                     await connection.execute(
                         text(
