@@ -9,7 +9,7 @@ COMPILED := build/compiled
 CORE_MODULES := engine/engine.py engine/book.py engine/holds.py engine/accounts.py engine/order.py
 CORE_SOURCES := $(addprefix src/trade_engine/,$(CORE_MODULES))
 
-.PHONY: test lint typecheck unit unit-compiled compiled bench clean postgres
+.PHONY: test lint typecheck unit unit-compiled compiled bench bench-durable clean postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test: lint typecheck unit unit-compiled
 
 bench: compiled
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/engine.py
+
+# Through the sequencer into SQLite and PostgreSQL: durable throughput and restart time.
+# BENCH_ARGS=--quick for a smoke run.
+bench-durable: compiled postgres
+	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/durable.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache

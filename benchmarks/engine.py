@@ -10,6 +10,8 @@
 (b) deep book: 1,000,000 resting orders; memory per resting order from the growth of
     the process's resident set (and, separately, of Python's traced allocations).
 
+The flow and its set-up live in benchmarks/flows.py (shared with durable.py).
+
 Prints one JSON object. Run: `.venv/bin/python benchmarks/engine.py [--quick]`.
 """
 
@@ -24,179 +26,15 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 
-import msgspec
-
-from trade_engine.domain.market import MarketSpec, market_from_spec
-from trade_engine.engine import (
-    AddMarket,
-    AmendOrder,
-    CancelOrder,
-    Command,
-    Deposit,
-    Engine,
-    OrderAccepted,
-    OrderCancelled,
-    OrderExpired,
-    OrderFilled,
-    PlaceOrder,
-    TradeExecuted,
+from flows import (
+    fresh_engine,
+    generate_mixed_flow,
+    materialize,
+    percentile,
+    resting_order,
+    setup_commands,
 )
-
-AnyCommand = AddMarket | AmendOrder | CancelOrder | Deposit | PlaceOrder
-SYMBOL = "BTC-USDT"
-SPEC = MarketSpec(
-    symbol=SYMBOL,
-    tick_size="0.01",
-    step_size="0.00001",
-    maker_fee="0.001",
-    taker_fee="0.002",
-    stp_mode="NONE",
-)
-MID = 5_000_000  # 50,000.00 in ticks
-USERS = [f"user-{n}" for n in range(1000)]
-
-
-def setup_commands() -> list[Command]:
-    commands: list[Command] = [AddMarket(ts=0, market=market_from_spec(SPEC))]
-    for user in USERS:
-        commands.append(Deposit(ts=0, user_id=user, asset="USDT", amount=10**17))
-        commands.append(Deposit(ts=0, user_id=user, asset="BTC", amount=10**13))
-    return commands
-
-
-def resting_order(rng: random.Random, ts: int, spread: int) -> PlaceOrder:
-    """A non-crossing limit order somewhere in the book."""
-    buy = rng.random() < 0.5
-    offset = rng.randint(1, spread)
-    return PlaceOrder(
-        ts=ts,
-        user_id=rng.choice(USERS),
-        market=SYMBOL,
-        side="BUY" if buy else "SELL",
-        price=MID - offset if buy else MID + offset,
-        quantity=rng.randint(1, 100),
-    )
-
-
-class OpenOrders:
-    """Ids of the orders open in the generating engine, with O(1) random pick and removal."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[int, str]] = []
-        self.index: dict[int, int] = {}
-
-    def add(self, order_id: int, user: str) -> None:
-        self.index[order_id] = len(self.items)
-        self.items.append((order_id, user))
-
-    def discard(self, order_id: int) -> None:
-        position = self.index.pop(order_id, None)
-        if position is None:
-            return
-        last = self.items.pop()
-        if last[0] != order_id:
-            self.items[position] = last
-            self.index[last[0]] = position
-
-    def pick(self, rng: random.Random) -> tuple[int, str]:
-        return self.items[rng.randrange(len(self.items))]
-
-    def track(self, events: Sequence[object]) -> None:
-        for event in events:
-            if isinstance(event, OrderAccepted):
-                if event.order_type == "LIMIT" and event.time_in_force == "GTC":
-                    self.add(event.order_id, event.user_id)
-            elif isinstance(event, TradeExecuted):
-                if event.maker_remaining == 0:
-                    self.discard(event.maker_order_id)
-            elif isinstance(event, OrderFilled | OrderCancelled | OrderExpired):
-                self.discard(event.order_id)
-
-
-def generate_mixed_flow(count: int, seed: int) -> tuple[list[Command], list[Command]]:
-    """Build the warm-up book and a mixed flow, using a live engine to track open ids."""
-    rng = random.Random(seed)
-    engine = Engine()
-    for setup in setup_commands():
-        engine.apply(setup)
-    open_orders = OpenOrders()
-    warmup: list[Command] = []
-    for n in range(10_000):
-        resting = resting_order(rng, n, 200)
-        warmup.append(resting)
-        open_orders.track(engine.apply(resting))
-    flow: list[Command] = []
-    ts = 10_000
-    for _ in range(count):
-        ts += 1
-        roll = rng.random()
-        user = rng.choice(USERS)
-        buy = rng.random() < 0.5
-        side = "BUY" if buy else "SELL"
-        command: Command
-        if roll < 0.40 or not open_orders.items:  # limit GTC near the touch; a few cross
-            offset = rng.randint(-3, 60)
-            price = MID - offset if buy else MID + offset
-            command = PlaceOrder(
-                ts=ts, user_id=user, market=SYMBOL, side=side, price=price, quantity=rng.randint(1, 100)
-            )
-        elif roll < 0.50:  # IOC at or through the touch
-            offset = rng.randint(0, 5)
-            price = MID + offset if buy else MID - offset
-            command = PlaceOrder(
-                ts=ts,
-                user_id=user,
-                market=SYMBOL,
-                side=side,
-                price=price,
-                quantity=rng.randint(1, 100),
-                time_in_force="IOC",
-            )
-        elif roll < 0.55:  # market, by quantity
-            command = PlaceOrder(
-                ts=ts,
-                user_id=user,
-                market=SYMBOL,
-                side=side,
-                order_type="MARKET",
-                quantity=rng.randint(1, 100),
-            )
-        elif roll < 0.85:  # cancel an open order
-            order_id, owner = open_orders.pick(rng)
-            command = CancelOrder(ts=ts, user_id=owner, order_id=order_id)
-        else:  # amend an open order: half shrink (keeps priority), half move price
-            order_id, owner = open_orders.pick(rng)
-            order = engine.open_order(owner, order_id)
-            assert order is not None
-            if rng.random() < 0.5 and order.quantity - order.remaining + 1 < order.quantity:
-                command = AmendOrder(ts=ts, user_id=owner, order_id=order_id, quantity=order.quantity - 1)
-            else:
-                step = rng.choice((-2, -1, 1, 2))
-                command = AmendOrder(ts=ts, user_id=owner, order_id=order_id, price=order.price + step)
-        flow.append(command)
-        open_orders.track(engine.apply(command))
-    return warmup, flow
-
-
-def fresh_engine(warmup: Sequence[Command]) -> Engine:
-    engine = Engine()
-    for command in setup_commands():
-        engine.apply(command)
-    for command in warmup:
-        engine.apply(command)
-    return engine
-
-
-def percentile(sorted_values: Sequence[int], fraction: float) -> float:
-    index = min(len(sorted_values) - 1, int(fraction * len(sorted_values)))
-    return sorted_values[index] / 1000.0
-
-
-def materialize(commands: list[Command]) -> list[Command]:
-    """Fresh copies of commands, laid out one after another as a network decoder would
-    hand them over: the timing then measures the engine, not the generator's heap."""
-    wire = msgspec.msgpack.encode(commands)
-    return list(msgspec.msgpack.decode(wire, type=list[AnyCommand]))
+from trade_engine.engine import Engine, TradeExecuted
 
 
 def bench_mixed(count: int) -> dict[str, object]:

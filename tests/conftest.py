@@ -1,15 +1,23 @@
-"""Suite-wide checks.
+"""Suite-wide checks and fixtures.
 
 `make unit-compiled` runs the engine tests a second time against the mypyc-compiled
 core; TRADE_ENGINE_EXPECT_COMPILED makes sure that run really imports compiled modules
 instead of silently testing the interpreted source twice.
 """
 
+import asyncio
 import os
+import uuid
+from collections.abc import Iterator
 
+import asyncpg
 import pytest
 
 import trade_engine.engine.engine as engine_module
+
+PG_ADMIN_URL = os.environ.get(
+    "TRADE_ENGINE_TEST_PG", "postgresql://trade_engine:trade_engine@127.0.0.1:5432/postgres"
+)
 
 
 def pytest_report_header() -> str:
@@ -20,3 +28,36 @@ def pytest_report_header() -> str:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("TRADE_ENGINE_EXPECT_COMPILED") == "1" and engine_module.__file__.endswith(".py"):
         raise pytest.UsageError(f"expected the compiled core, imported {engine_module.__file__}")
+
+
+# -- real databases: a SQLite file, and a throwaway PostgreSQL database per test --
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def postgres_database() -> Iterator[str]:
+    name = f"te_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/trade-engine.db"
+    else:
+        yield from postgres_database()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from postgres_database()

@@ -70,6 +70,8 @@ class SequencerStats:
     rejected: int = 0
     commit_retries: int = 0
     last_batch_size: int = 0
+    # Engine time for the last batch (matching, holds, settlement of every command).
+    last_apply_seconds: float = 0.0
     last_commit_seconds: float = 0.0
     # Seconds between applying a batch (matching, settlement in the engine) and its
     # commit: how far durable settlement trails matching.
@@ -235,6 +237,7 @@ class Sequencer:
 
     async def _process(self, batch: list[_Pending]) -> None:
         apply = self.engine.apply
+        began = time.perf_counter()
         results: list[list[Event]] = []
         committed: list[Event] = []
         for pending in batch:
@@ -257,6 +260,7 @@ class Sequencer:
         stats.batches += 1
         stats.last_batch_size = len(batch)
         stats.last_commit_seconds = done - applied
+        stats.last_apply_seconds = applied - began
         stats.last_settlement_lag_seconds = done - applied
         for pending, events in zip(batch, results, strict=True):
             for event in events:

@@ -1,0 +1,511 @@
+"""Durable benchmark: the engine behind the sequencer, committing to SQLite and PostgreSQL.
+
+Everything goes through `start_core` (migrations, partitions, recovery, sequencer) and
+`core.sequencer.submit`, as the service runs it, minus HTTP. Each database is a
+throwaway: a file in a temporary directory, or a PostgreSQL database created for the
+run and dropped after it.
+
+(a) throughput: the mixed flow of the engine benchmark (benchmarks/flows.py: 1,000
+    funded accounts, a warm-up book of about 10,000 resting orders, then 40% limit GTC
+    near the touch, 10% IOC, 5% market, 30% cancel, 15% amend) submitted by `--window`
+    concurrent submitters, so group commit forms batches. The submitters take commands
+    from one shared iterator and call `submit` without yielding in between, and the
+    sequencer's queue is FIFO: application order is the flow's order however the
+    acknowledgements interleave. That is checked afterwards: the sequencer's timestamps
+    rise with submission order, a plain `Engine` fed the same commands (with the stamped
+    times) returns the same events and ends in the same state, and a restart recovers
+    that state from the database. Reported: commands/s, time from `submit` to durable
+    acknowledgement (p50/p99/p99.9/max), batch sizes, commit retries, and how much of
+    the wall time the sequencer spent waiting on its writer.
+(b) restart: a store holding `--orders` resting, non-crossing limit orders of 1,000
+    accounts, built through the sequencer itself with large batches (so the rows are
+    exactly what the sequencer writes), then `start_core` timed on it in a fresh process
+    (recovery, verification, sequencer start), and once more phase by phase.
+
+The funding differs from the engine benchmark's on purpose: at its 10**17 USDT per
+account the engine's supply cap refuses the deposits of all but 46 accounts (see
+flows.py); `--engine-funding` reproduces that flow exactly.
+
+Prints one JSON object. Run: `make bench-durable`, or
+`PYTHONPATH=build/compiled .venv/bin/python benchmarks/durable.py [--quick]`.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import hashlib
+import itertools
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import msgspec
+from sqlalchemy import select
+
+from flows import (
+    ENGINE_BENCH_USDT,
+    FUNDED_USDT,
+    generate_mixed_flow,
+    materialize,
+    percentile,
+    resting_order,
+    setup_commands,
+)
+from trade_engine.bootstrap import Core, start_core
+from trade_engine.engine import Command, CommandRejected, Engine, Event, TradeExecuted
+from trade_engine.sequencer import Sequencer
+from trade_engine.storage import schema
+from trade_engine.storage.database import open_database
+from trade_engine.storage.migrate import upgrade
+from trade_engine.storage.partitions import ensure_partitions
+from trade_engine.storage.projection import BatchRows
+from trade_engine.storage.recovery import load_engine, verify
+
+PG_ADMIN_URL = os.environ.get(
+    "TRADE_ENGINE_BENCH_PG", "postgresql://trade_engine:trade_engine@127.0.0.1:5432/postgres"
+)
+TARGET_COMMANDS_PER_S = 20_000
+TARGET_RESTART_SECONDS = 20.0
+DEEP_SPREAD = 10_000  # resting orders spread over 10,000 ticks each side of the mid
+
+
+def log(message: str) -> None:
+    print(f"[durable {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- databases ---------------------------------------------------------------------
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def throwaway_database(kind: str) -> AsyncIterator[str]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="te-bench-") as directory:
+            yield f"sqlite:///{directory}/trade-engine.db"
+        return
+    name = f"te_bench_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- submitting in order, many in flight -------------------------------------------
+
+
+@dataclass
+class Submitted:
+    count: int
+    seconds: float
+    stamps: list[int]  # the sequencer's time stamp of each command (its first event's ts)
+    latencies_ns: list[int]
+    events: list[list[Event]] | None
+    rejected: int
+
+
+async def submit_in_order(
+    sequencer: Sequencer,
+    commands: Iterable[Command],
+    count: int,
+    window: int,
+    *,
+    keep_events: bool = False,
+    progress_every: float = 0.0,
+) -> Submitted:
+    """Submit `commands` with up to `window` awaiting their acknowledgement.
+
+    Each submitter takes the next command and calls `submit`, which queues it before its
+    first suspension point, so the queue (FIFO) receives the commands in their order.
+    """
+    numbered: Iterator[tuple[int, Command]] = enumerate(commands)
+    stamps = [0] * count
+    latencies = [0] * count
+    events_out: list[list[Event]] | None = [[] for _ in range(count)] if keep_events else None
+    rejected = 0
+    submit = sequencer.submit
+    clock = time.perf_counter_ns
+    started = time.perf_counter()
+    next_report = started + progress_every
+
+    async def submitter() -> None:
+        nonlocal rejected, next_report
+        for index, command in numbered:
+            began = clock()
+            events = await submit(command)
+            latencies[index] = clock() - began
+            first = events[0]
+            stamps[index] = first.ts
+            if type(first) is CommandRejected:
+                rejected += 1
+            if events_out is not None:
+                events_out[index] = events
+            if progress_every and index % 10_000 == 0 and time.perf_counter() > next_report:
+                next_report = time.perf_counter() + progress_every
+                log(f"  {index:,} of {count:,} submitted ({time.perf_counter() - started:.0f} s)")
+
+    await asyncio.gather(*(submitter() for _ in range(min(window, count))))
+    return Submitted(count, time.perf_counter() - started, stamps, latencies, events_out, rejected)
+
+
+# -- watching the sequencer and its writer (benchmark-side wrappers, no src changes) --
+
+
+@dataclass
+class Watch:
+    """Batch sizes (from a subscriber, read after each commit) and time spent writing."""
+
+    batch_sizes: list[int] = field(default_factory=list)
+    write_seconds: float = 0.0
+    writes: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def attach(self, core: Core) -> None:
+        stats = core.sequencer.stats
+        original = core.writer.write
+
+        def committed(_events: Sequence[Event]) -> None:
+            self.batch_sizes.append(stats.last_batch_size)
+
+        async def timed_write(rows: BatchRows) -> None:
+            began = time.perf_counter()
+            await original(rows)
+            self.write_seconds += time.perf_counter() - began
+            self.writes += 1
+            for table, table_rows in vars(rows).items():
+                self.rows[table] = self.rows.get(table, 0) + len(table_rows)
+
+        core.sequencer.subscribe(committed)
+        # The sequencer holds the same writer object; an instance attribute shadows the method.
+        setattr(core.writer, "write", timed_write)  # noqa: B010
+
+    def reset(self) -> None:
+        self.batch_sizes.clear()
+        self.write_seconds, self.writes, self.rows = 0.0, 0, {}
+
+
+def latency_ms(latencies_ns: list[int]) -> dict[str, float]:
+    ordered = sorted(latencies_ns)
+    return {
+        "p50": round(percentile(ordered, 0.50) / 1000, 3),
+        "p99": round(percentile(ordered, 0.99) / 1000, 3),
+        "p99_9": round(percentile(ordered, 0.999) / 1000, 3),
+        "max": round(ordered[-1] / 1e6, 3),
+    }
+
+
+def snapshot_digest(engine: Engine) -> str:
+    return hashlib.sha256(engine.snapshot()).hexdigest()
+
+
+# -- (a) throughput ----------------------------------------------------------------
+
+
+def replay_matches(
+    commands: Sequence[Command], submitted: Submitted, live: Engine
+) -> tuple[bool, bool, int | None]:
+    """(events equal, snapshots equal, first differing index): a plain engine fed the
+    commands in submission order, each with the time the sequencer stamped on it."""
+    assert submitted.events is not None
+    reference = Engine()
+    replace = msgspec.structs.replace
+    first_difference = None
+    for index, command in enumerate(commands):
+        events = reference.apply(replace(command, ts=submitted.stamps[index]))
+        if first_difference is None and events != submitted.events[index]:
+            first_difference = index
+    return first_difference is None, reference.snapshot() == live.snapshot(), first_difference
+
+
+async def bench_throughput(
+    kind: str, warmup: list[Command], flow: list[Command], usdt: int, window: int, max_batch: int
+) -> dict[str, object]:
+    async with throwaway_database(kind) as url:
+        core = await start_core(url, max_queue=max(10_000, 2 * window), max_batch=max_batch)
+        watch = Watch()
+        watch.attach(core)
+        setup = setup_commands(usdt)
+        prepared = await submit_in_order(
+            core.sequencer, setup + warmup, len(setup) + len(warmup), window, keep_events=True
+        )
+        resting_at_start = len(core.engine.all_open_orders())
+        # As after recovery: the long-lived book leaves the collector's scans.
+        gc.collect()
+        gc.freeze()
+        before = dataclasses.asdict(core.sequencer.stats)
+        watch.reset()
+        log(f"{kind}: submitting {len(flow):,} commands, window {window}")
+        timed = await submit_in_order(core.sequencer, flow, len(flow), window, keep_events=True)
+        after = dataclasses.asdict(core.sequencer.stats)
+        await core.sequencer.stop()
+        resting_at_end = len(core.engine.all_open_orders())
+        gc.unfreeze()
+
+        commands = setup + warmup + flow
+        stamps = prepared.stamps + timed.stamps
+        assert prepared.events is not None
+        assert timed.events is not None
+        everything = Submitted(
+            len(commands), 0.0, stamps, [], prepared.events + timed.events, prepared.rejected
+        )
+        order_kept = all(a < b for a, b in itertools.pairwise(stamps))
+        events_equal, state_equal, first_difference = replay_matches(commands, everything, core.engine)
+        live_digest = snapshot_digest(core.engine)
+        trades = sum(1 for events in timed.events for event in events if type(event) is TradeExecuted)
+        await core.writer.close()
+        await core.database.dispose()
+
+        restarted = await start_core(url)
+        recovered_equal = snapshot_digest(restarted.engine) == live_digest
+        small_restart = round(restarted.recovery_seconds, 3)
+        await restarted.close()
+        gc.collect()
+
+    commands_run = after["commands"] - before["commands"]
+    batches = after["batches"] - before["batches"]
+    sizes = sorted(watch.batch_sizes)
+    return {
+        "commands": len(flow),
+        "window": window,
+        "max_batch": max_batch,
+        "seconds": round(timed.seconds, 3),
+        "commands_per_s": round(len(flow) / timed.seconds),
+        "meets_target": len(flow) / timed.seconds >= TARGET_COMMANDS_PER_S,
+        "ack_latency_ms": latency_ms(timed.latencies_ns),
+        "batches": batches,
+        "batch_size": {
+            "mean": round(commands_run / batches, 1),
+            "max": sizes[-1] if sizes else 0,
+            "p50": sizes[len(sizes) // 2] if sizes else 0,
+            "note": "max and p50 over batches that committed something",
+        },
+        "commit_retries": after["commit_retries"] - before["commit_retries"],
+        "rejected": after["rejected"] - before["rejected"],
+        "trades": trades,
+        "writer_seconds": round(watch.write_seconds, 3),
+        "writer_share_of_wall": round(watch.write_seconds / timed.seconds, 3),
+        "rows_written": watch.rows,
+        "rows_per_command": round(sum(watch.rows.values()) / len(flow), 2),
+        "resting_orders_at_start": resting_at_start,
+        "resting_orders_at_end": resting_at_end,
+        "order_kept": {
+            "stamps_rise_with_submission_order": order_kept,
+            "replay_events_equal": events_equal,
+            "replay_snapshot_equal": state_equal,
+            "first_difference": first_difference,
+            "recovered_snapshot_equal": recovered_equal,
+        },
+        "restart_seconds_after_run": small_restart,
+    }
+
+
+# -- (b) restart -------------------------------------------------------------------
+
+
+def deep_orders(count: int) -> Iterator[Command]:
+    rng = random.Random(11)
+    for _ in range(count):
+        yield resting_order(rng, 0, DEEP_SPREAD)
+
+
+async def build_store(url: str, orders: int, batch: int) -> dict[str, Any]:
+    window = 2 * batch
+    core = await start_core(url, max_queue=2 * window, max_batch=batch)
+    setup = setup_commands(FUNDED_USDT)
+    started = time.perf_counter()
+    funded = await submit_in_order(core.sequencer, setup, len(setup), window)
+    placed = await submit_in_order(core.sequencer, deep_orders(orders), orders, window, progress_every=15.0)
+    seconds = time.perf_counter() - started
+    batches = core.sequencer.stats.batches
+    await core.sequencer.stop()
+    resting = sum(1 for _ in core.engine.all_open_orders())
+    digest = snapshot_digest(core.engine)
+    await core.writer.close()
+    await core.database.dispose()
+    gc.unfreeze()
+    del core
+    gc.collect()
+    return {
+        "orders_submitted": orders,
+        "resting_orders": resting,
+        "rejected": funded.rejected + placed.rejected,
+        "build_seconds": round(seconds, 1),
+        "build_orders_per_s": round(orders / placed.seconds),
+        "build_batches": batches,
+        "digest": digest,
+    }
+
+
+async def restart_probe(url: str) -> dict[str, Any]:
+    """Time `start_core` on an existing store (run in a fresh process)."""
+    gc.collect()
+    started = time.perf_counter()
+    core = await start_core(url)
+    seconds = time.perf_counter() - started
+    digest = snapshot_digest(core.engine)
+    report = dataclasses.asdict(core.recovery)
+    await core.close()
+    return {
+        "start_core_seconds": round(seconds, 3),
+        "recovery_seconds": round(core.recovery_seconds, 3),
+        "report": report,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "digest": digest,
+    }
+
+
+async def phases_probe(url: str) -> dict[str, Any]:
+    """The same start-up, phase by phase (run in another fresh process)."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter
+    began = clock()
+    database = open_database(url)
+    await upgrade(database)
+    timings["migrations"] = clock() - began
+    began = clock()
+    await ensure_partitions(database, time.time_ns())
+    timings["partitions"] = clock() - began
+    began = clock()
+    engine, _report = await load_engine(database)
+    timings["load_engine"] = clock() - began
+    began = clock()
+    problems = await verify(database, engine)
+    timings["verify"] = clock() - began
+    began = clock()
+    async with database.connect() as connection:
+        users = len(list(await connection.execute(select(schema.users.c.id))))
+    timings["known_users"] = clock() - began
+    began = clock()
+    gc.collect()
+    gc.freeze()
+    timings["gc_collect_freeze"] = clock() - began
+    await database.dispose()
+    result: dict[str, Any] = {name: round(value, 3) for name, value in timings.items()}
+    result["users"] = users
+    result["problems"] = len(problems)
+    return result
+
+
+def run_probe(mode: str, url: str) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), f"--{mode}-probe", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    parsed: dict[str, Any] = json.loads(completed.stdout)
+    return parsed
+
+
+async def bench_restart(kind: str, orders: int, batch: int) -> dict[str, object]:
+    async with throwaway_database(kind) as url:
+        log(f"{kind}: building a store with {orders:,} resting orders (batches of {batch:,})")
+        built = await build_store(url, orders, batch)
+        log(f"{kind}: built in {built['build_seconds']} s; timing start_core in a fresh process")
+        probe = run_probe("restart", url)
+        phases = run_probe("phases", url)
+    digest = built.pop("digest")
+    recovered = probe.pop("digest") == digest
+    return {
+        **built,
+        "start_core_seconds": probe["start_core_seconds"],
+        "meets_target": probe["start_core_seconds"] <= TARGET_RESTART_SECONDS,
+        "recovery_report": probe["report"],
+        "recovered_snapshot_equal": recovered,
+        "peak_rss_mb": probe["peak_rss_mb"],
+        "phases_seconds": phases,
+    }
+
+
+# -- main --------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="20k commands, 50k resting orders")
+    parser.add_argument("--commands", type=int, default=None, help="mixed-flow commands (200,000)")
+    parser.add_argument("--orders", type=int, default=None, help="resting orders for restart (1,000,000)")
+    parser.add_argument("--window", type=int, default=500, help="commands in flight (500)")
+    parser.add_argument("--max-batch", type=int, default=1_000, help="sequencer max_batch (1,000)")
+    parser.add_argument("--build-batch", type=int, default=5_000, help="max_batch building the store")
+    parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated")
+    parser.add_argument("--only", choices=("throughput", "restart"), default=None)
+    parser.add_argument("--engine-funding", action="store_true", help="the engine benchmark's deposits")
+    parser.add_argument("--restart-probe", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--phases-probe", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.restart_probe:
+        print(json.dumps(asyncio.run(restart_probe(args.restart_probe))))
+        return
+    if args.phases_probe:
+        print(json.dumps(asyncio.run(phases_probe(args.phases_probe))))
+        return
+
+    commands = args.commands or (20_000 if args.quick else 200_000)
+    orders = args.orders or (50_000 if args.quick else 1_000_000)
+    usdt = ENGINE_BENCH_USDT if args.engine_funding else FUNDED_USDT
+    databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    result: dict[str, object] = {
+        "benchmark": "durable",
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "cpus": os.cpu_count(),
+        "core": "compiled (mypyc)" if _compiled() else "interpreted",
+        "settings": {
+            "commands": commands,
+            "resting_orders": orders,
+            "window": args.window,
+            "max_batch": args.max_batch,
+            "build_batch": args.build_batch,
+            "usdt_per_account": usdt,
+            "gc": "enabled, default thresholds; gc.freeze() after warm-up",
+        },
+        "targets": {"commands_per_s": TARGET_COMMANDS_PER_S, "restart_seconds": TARGET_RESTART_SECONDS},
+    }
+    flow_parts: tuple[list[Command], list[Command]] | None = None
+    if args.only in (None, "throughput"):
+        log(f"generating the mixed flow ({commands:,} commands)")
+        warmup, flow = generate_mixed_flow(commands, seed=7, usdt=usdt)
+        flow_parts = materialize(warmup), materialize(flow)
+        del warmup, flow
+        gc.collect()
+    for kind in databases:
+        per_database: dict[str, object] = {}
+        if flow_parts is not None:
+            per_database["throughput"] = asyncio.run(
+                bench_throughput(kind, *flow_parts, usdt, args.window, args.max_batch)
+            )
+        if args.only in (None, "restart"):
+            per_database["restart"] = asyncio.run(bench_restart(kind, orders, args.build_batch))
+        result[kind] = per_database
+    print(json.dumps(result, indent=2))
+
+
+def _compiled() -> bool:
+    import trade_engine.engine.engine as engine_module
+
+    return not (engine_module.__file__ or "").endswith(".py")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,244 @@
+"""Request and response bodies of the native API (msgspec structs: validated, documented).
+
+Amounts travel as decimal strings in both directions; a JSON number where a decimal
+string belongs is refused, so no client ever loses precision to a float.
+"""
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+import msgspec
+from msgspec import Meta, Struct
+
+from trade_engine.domain.market import MarketSpec
+
+T = TypeVar("T")
+
+Decimal = Annotated[str, Meta(min_length=1, max_length=64, examples=["0.01"], description="a decimal string")]
+ClientOrderId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,36}$")]
+Reference = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+UserId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.@:-]{1,64}$")]
+Symbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$", examples=["BTC-USDT"])]
+
+
+class PlaceOrderBody(Struct, kw_only=True, forbid_unknown_fields=True):
+    market: Symbol
+    side: Literal["BUY", "SELL"]
+    type: Literal["LIMIT", "MARKET", "STOP_LIMIT", "STOP_MARKET"] = "LIMIT"
+    time_in_force: Literal["GTC", "IOC", "FOK"] = "GTC"
+    quantity: Decimal | None = None
+    quote_quantity: Decimal | None = None
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    client_order_id: ClientOrderId | None = None
+    stp_mode: Literal["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"] | None = None
+    post_only: bool = False
+
+
+class AmendOrderBody(Struct, kw_only=True, forbid_unknown_fields=True):
+    price: Decimal | None = None
+    quantity: Decimal | None = None
+
+
+class TransferBody(Struct, kw_only=True, forbid_unknown_fields=True):
+    user_id: UserId
+    asset: Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,12}$")]
+    amount: Decimal
+    reference: Reference | None = None
+
+
+class MarketBody(MarketSpec, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A market to add, as in the configuration file."""
+
+
+class ApiKeyBody(Struct, kw_only=True, forbid_unknown_fields=True):
+    user_id: UserId
+    permissions: list[Literal["read", "trade"]] = msgspec.field(default_factory=lambda: ["read", "trade"])
+    label: Annotated[str, Meta(max_length=100)] = ""
+
+
+# -- responses --
+
+
+class Envelope(Struct, Generic[T], kw_only=True):
+    """`{"success": true, "data": ...}`; errors use the same envelope (api/errors.py)."""
+
+    success: bool = True
+    data: T
+
+
+class Fill(Struct, kw_only=True):
+    trade_id: int
+    price: str
+    quantity: str
+    quote_amount: str
+    fee: str
+    fee_asset: str
+    role: Literal["MAKER", "TAKER"]
+    time: int
+
+
+class OrderView(Struct, kw_only=True):
+    order_id: int
+    client_order_id: str | None
+    market: str
+    side: str
+    type: str
+    time_in_force: str
+    status: str
+    reason: str | None
+    price: str | None
+    stop_price: str | None
+    quantity: str | None
+    quote_quantity: str | None
+    executed_quantity: str
+    executed_quote: str
+    fee: str
+    fee_asset: str
+    post_only: bool
+    stp_mode: str
+    created_at: int
+    updated_at: int
+    fills: list[Fill] | None = None
+
+
+class OrderPage(Struct, kw_only=True):
+    orders: list[OrderView]
+    total: int
+    limit: int
+    offset: int
+    has_more: bool
+
+
+class FillView(Struct, kw_only=True):
+    trade_id: int
+    order_id: int
+    market: str
+    side: str
+    role: Literal["MAKER", "TAKER"]
+    price: str
+    quantity: str
+    quote_amount: str
+    fee: str
+    fee_asset: str
+    time: int
+
+
+class FillPage(Struct, kw_only=True):
+    fills: list[FillView]
+    total: int
+    limit: int
+    offset: int
+    has_more: bool
+
+
+class BalanceView(Struct, kw_only=True):
+    asset: str
+    available: str
+    locked: str
+    total: str
+
+
+class CancelAllView(Struct, kw_only=True):
+    cancelled: list[int]
+
+
+class MarketView(Struct, kw_only=True):
+    symbol: str
+    base: str
+    quote: str
+    status: str
+    tick_size: str
+    step_size: str
+    min_price: str
+    max_price: str
+    min_quantity: str
+    max_quantity: str
+    min_notional: str
+    maker_fee: str
+    taker_fee: str
+    stp_mode: str
+
+
+class DepthView(Struct, kw_only=True):
+    market: str
+    sequence: int
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+
+
+class TradeView(Struct, kw_only=True):
+    trade_id: int
+    price: str
+    quantity: str
+    quote_amount: str
+    taker_side: str
+    time: int
+
+
+class TradePage(Struct, kw_only=True):
+    trades: list[TradeView]
+    total: int
+    limit: int
+    offset: int
+    has_more: bool
+
+
+class CandleView(Struct, kw_only=True):
+    open_time: int
+    close_time: int
+    open: str | None
+    high: str | None
+    low: str | None
+    close: str | None
+    volume: str
+    quote_volume: str
+    trades: int
+
+
+class TickerView(Struct, kw_only=True):
+    market: str
+    open: str | None
+    high: str | None
+    low: str | None
+    last: str | None
+    volume: str
+    quote_volume: str
+    change: str | None
+    change_percent: str | None
+    best_bid: str | None
+    best_ask: str | None
+    trades: int
+    open_time: int
+    close_time: int
+
+
+class TransferView(Struct, kw_only=True):
+    transfer_id: int
+    user_id: str
+    asset: str
+    amount: str
+    kind: Literal["DEPOSIT", "WITHDRAWAL"]
+    reference: str | None
+    balance: BalanceView
+    replayed: bool = False
+
+
+class ApiKeyCreated(Struct, kw_only=True):
+    api_key: str
+    secret: str
+    user_id: str
+    permissions: list[str]
+    label: str
+
+
+class ApiKeyView(Struct, kw_only=True):
+    api_key: str
+    user_id: str
+    permissions: list[str]
+    label: str
+    created_at: int
+    revoked_at: int | None
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"success": True, "data": data}

@@ -1,0 +1,156 @@
+"""What the HTTP layer needs, in one object: configuration, the core, auth, limits.
+
+The service starts listening before recovery is done (so `/health` answers and
+`/ready` says "not yet"); `require_core` turns every trading request away with 503
+until the engine is rebuilt and verified.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+
+from trade_engine.api.auth import Authenticator
+from trade_engine.api.errors import ApiError
+from trade_engine.api.ratelimit import RateLimiter
+from trade_engine.bootstrap import Core, start_core
+from trade_engine.config import Config
+from trade_engine.engine import CommandRejected, Event, OrderAccepted, TradeExecuted
+from trade_engine.engine.commands import Command
+from trade_engine.marketdata.depth import DepthBook
+from trade_engine.observability.metrics import Metrics
+from trade_engine.sequencer import Busy, Unavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    config: Config
+    metrics: Metrics = field(default_factory=Metrics)
+    core: Core | None = None
+    depth: DepthBook = field(default_factory=DepthBook)
+    startup_error: BaseException | None = None
+    ready_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self._retries_seen = 0
+        self.auth = Authenticator(self.config)
+        limits = self.config.rate_limits
+        self.limiter = RateLimiter(
+            enabled=limits.enabled,
+            per_user_per_second=limits.per_user_per_second,
+            per_user_burst=limits.per_user_burst,
+            per_ip_per_second=limits.per_ip_per_second,
+            per_ip_burst=limits.per_ip_burst,
+        )
+
+    # -- lifecycle --
+
+    async def start(self) -> None:
+        """Recover and start the core; called in the background at start-up."""
+        config = self.config
+        try:
+            core = await start_core(
+                config.database.url,
+                markets=config.validated_markets(),
+                max_queue=config.sequencer.max_queue,
+                max_batch=config.sequencer.max_batch,
+                retry_total_seconds=config.sequencer.retry_total_seconds,
+            )
+        except Exception as error:
+            self.startup_error = error
+            log.exception("start-up failed; the service will not become ready")
+            return
+        self.depth = DepthBook.from_engine(core.engine)
+        core.sequencer.subscribe(self.depth.apply)
+        core.sequencer.subscribe(self._count)
+        self.core = core
+        self.metrics.ready.set(1)
+        self.ready_event.set()
+        log.info(
+            "ready",
+            extra={
+                "markets": core.recovery.markets,
+                "accounts": core.recovery.accounts,
+                "open_orders": core.recovery.open_orders,
+                "recovery_seconds": round(core.recovery_seconds, 3),
+            },
+        )
+
+    async def stop(self) -> None:
+        """Stop taking orders, commit what is queued, close the database."""
+        self.metrics.ready.set(0)
+        if self.core is not None:
+            await self.core.close()
+            log.info("stopped: queued commands committed")
+
+    # -- requests --
+
+    def require_core(self) -> Core:
+        core = self.core
+        if core is None:
+            if self.startup_error is not None:
+                raise ApiError("UNAVAILABLE", "the service failed to start; see its log")
+            raise ApiError(
+                "NOT_READY", "the service is recovering; retry shortly", headers={"Retry-After": "1"}
+            )
+        if not core.sequencer.available:
+            raise ApiError(
+                "UNAVAILABLE", "the service is not taking orders (storage unavailable or stopping)"
+            )
+        return core
+
+    async def submit(self, command: Command) -> list[Event]:
+        core = self.require_core()
+        try:
+            events = await core.sequencer.submit(command)
+        except Busy as error:
+            raise ApiError(
+                "BUSY", "too many orders in flight; retry shortly", headers={"Retry-After": "1"}
+            ) from error
+        except Unavailable as error:
+            raise ApiError("UNAVAILABLE", "the service is not taking orders (storage unavailable)") from error
+        first = events[0]
+        if isinstance(first, CommandRejected):
+            market = getattr(command, "market", None)
+            if isinstance(market, str):
+                self.metrics.orders.labels(market, "rejected").inc()
+            raise ApiError(first.code, first.message)
+        return events
+
+    async def database_reachable(self) -> bool:
+        core = self.core
+        if core is None:
+            return False
+        try:
+            async with asyncio.timeout(2):
+                async with core.database.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    def _count(self, events: Sequence[Event]) -> None:
+        """Metrics from committed events."""
+        metrics = self.metrics
+        for event in events:
+            if isinstance(event, OrderAccepted):
+                metrics.orders.labels(event.market, "accepted").inc()
+            elif isinstance(event, TradeExecuted):
+                metrics.trades.labels(event.market).inc()
+        core = self.core
+        if core is not None:
+            stats = core.sequencer.stats
+            metrics.batch_size.observe(stats.last_batch_size)
+            if stats.last_batch_size:
+                metrics.matching_seconds.observe(stats.last_apply_seconds / stats.last_batch_size)
+            retries = stats.commit_retries - self._retries_seen
+            if retries > 0:
+                metrics.commit_retries.inc(retries)
+                self._retries_seen = stats.commit_retries
+            metrics.commit_seconds.observe(stats.last_commit_seconds)
+            metrics.settlement_lag.set(stats.last_settlement_lag_seconds)
+            metrics.queue_depth.set(core.sequencer.queue_depth())

@@ -1,0 +1,145 @@
+"""`trade-engine`: serve, migrate, verify, mint a token, deposit, run benchmarks."""
+
+import argparse
+import asyncio
+import json
+import runpy
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from trade_engine.config import ConfigError, load_config
+
+
+def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    try:
+        return load_config(args.config)
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from trade_engine.service import serve
+
+    serve(_config(args))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from trade_engine.storage.database import normalise_url, open_database
+    from trade_engine.storage.migrate import upgrade
+
+    config = _config(args)
+
+    async def run() -> None:
+        database = open_database(normalise_url(config.database.url))
+        await upgrade(database)
+        await database.dispose()
+
+    asyncio.run(run())
+    print("migrations applied")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from trade_engine.storage.database import normalise_url, open_database
+    from trade_engine.storage.recovery import load_engine, verify
+
+    config = _config(args)
+
+    async def run() -> list[str]:
+        database = open_database(normalise_url(config.database.url))
+        try:
+            engine, report = await load_engine(database)
+            problems = await verify(database, engine)
+        finally:
+            await database.dispose()
+        print(
+            json.dumps(
+                {"markets": report.markets, "accounts": report.accounts, "open_orders": report.open_orders}
+            )
+        )
+        return problems
+
+    problems = asyncio.run(run())
+    for problem in problems:
+        print(f"INCONSISTENT: {problem}")
+    print("store is consistent" if not problems else f"{len(problems)} problem(s) found")
+    return 0 if not problems else 1
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from trade_engine.api.auth import mint_token
+
+    config = _config(args)
+    print(mint_token(config, args.user, args.role or ["trader"], args.ttl))
+    return 0
+
+
+def cmd_deposit(args: argparse.Namespace) -> int:
+    """Deposit through the running service's admin API (the engine must see it)."""
+    from trade_engine.api.auth import mint_token
+
+    config = _config(args)
+    token = mint_token(config, "cli-admin", ["admin"], 300)
+    url = args.url or f"http://{config.http.host}:{config.http.port}"
+    body = {"user_id": args.user, "asset": args.asset, "amount": args.amount}
+    if args.reference:
+        body["reference"] = args.reference
+    request = urllib.request.Request(
+        f"{url}/api/v1/admin/deposits",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            print(response.read().decode())
+            return 0
+    except urllib.error.HTTPError as error:
+        print(error.read().decode(), file=sys.stderr)
+        return 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    script = Path("benchmarks") / f"{args.which}.py"
+    if not script.is_file():
+        print(f"run from the project root: {script} not found", file=sys.stderr)
+        return 2
+    sys.argv = [str(script), *args.rest]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="trade-engine", description=__doc__)
+    parser.add_argument("--config", help="YAML configuration file (default: TRADE_ENGINE_CONFIG or built-in)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the service").set_defaults(func=cmd_serve)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    commands.add_parser("verify", help="check the store's consistency").set_defaults(func=cmd_verify)
+    token = commands.add_parser("token", help="mint a JWT from the configured secret (development)")
+    token.add_argument("--user", required=True)
+    token.add_argument("--role", action="append", choices=["trader", "admin"])
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.set_defaults(func=cmd_token)
+    deposit = commands.add_parser("deposit", help="credit a user through the running service")
+    deposit.add_argument("--user", required=True)
+    deposit.add_argument("--asset", required=True)
+    deposit.add_argument("--amount", required=True, help="decimal string, e.g. 1000.5")
+    deposit.add_argument("--reference", help="idempotency key")
+    deposit.add_argument("--url", help="service base URL (default from the configuration)")
+    deposit.set_defaults(func=cmd_deposit)
+    bench = commands.add_parser("bench", help="run a benchmark from benchmarks/")
+    bench.add_argument("which", choices=["engine", "durable", "http", "ws_fanout"])
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

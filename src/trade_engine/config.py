@@ -1,0 +1,235 @@
+"""Configuration: one YAML file plus `TRADE_ENGINE_*` environment overrides.
+
+Configuration is data: frozen structs, validated once at start with messages that say
+what is wrong and where. Every field has a default that runs, so the service starts
+with no file at all (SQLite under ./data, three markets, a development JWT secret
+that is announced loudly in the log).
+
+Environment overrides name a section and a field: `TRADE_ENGINE_HTTP_PORT=9000`,
+`TRADE_ENGINE_DATABASE_URL=postgresql://...`, `TRADE_ENGINE_AUTH_SECRET=...`.
+`TRADE_ENGINE_CONFIG` names the YAML file when `--config` is not given.
+"""
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+import yaml
+
+from trade_engine.domain.errors import TradeEngineError
+from trade_engine.domain.market import Market, MarketSpec, market_from_spec
+
+ENV_PREFIX: Final = "TRADE_ENGINE_"
+DEV_SECRET: Final = "development-secret-change-me-please-0123456789"
+JWT_ALGORITHMS: Final = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 64 * 1024
+    # Seconds a graceful shutdown waits for queued orders to commit.
+    shutdown_timeout_seconds: float = 30.0
+
+
+class DatabaseConfig(msgspec.Struct, frozen=True, kw_only=True):
+    url: str = "sqlite:///./data/trade-engine.db"
+    pool_size: int = 5
+
+
+class AuthConfig(msgspec.Struct, frozen=True, kw_only=True):
+    algorithm: str = "HS256"
+    # HS*: the shared secret. RS*/ES*: a PEM public key, inline or as a file path.
+    secret: str | None = DEV_SECRET
+    public_key: str | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    leeway_seconds: int = 0
+    # Key that encrypts API-key secrets at rest (32+ characters).
+    api_key_encryption_key: str = DEV_SECRET
+
+
+class RateLimitConfig(msgspec.Struct, frozen=True, kw_only=True):
+    enabled: bool = True
+    per_user_per_second: float = 200.0
+    per_user_burst: int = 400
+    per_ip_per_second: float = 400.0
+    per_ip_burst: int = 800
+
+
+class SequencerConfig(msgspec.Struct, frozen=True, kw_only=True):
+    max_queue: int = 10_000
+    max_batch: int = 1_000
+    retry_total_seconds: float = 30.0
+
+
+class WebSocketConfig(msgspec.Struct, frozen=True, kw_only=True):
+    heartbeat_seconds: float = 20.0
+    idle_timeout_seconds: float = 60.0
+    max_clients: int = 2_000
+    max_subscriptions: int = 100
+    queue_size: int = 1_000
+
+
+class LoggingConfig(msgspec.Struct, frozen=True, kw_only=True):
+    level: str = "INFO"
+
+
+DEFAULT_MARKETS: Final = (
+    MarketSpec(
+        symbol="BTC-USDT",
+        tick_size="0.01",
+        step_size="0.00001",
+        min_quantity="0.00001",
+        max_quantity="1000",
+        max_price="10000000",
+        min_notional="1",
+        maker_fee="0.001",
+        taker_fee="0.001",
+    ),
+    MarketSpec(
+        symbol="ETH-USDT",
+        tick_size="0.01",
+        step_size="0.0001",
+        min_quantity="0.0001",
+        max_quantity="10000",
+        max_price="1000000",
+        min_notional="1",
+        maker_fee="0.001",
+        taker_fee="0.001",
+    ),
+    MarketSpec(
+        symbol="ETH-BTC",
+        tick_size="0.00001",
+        step_size="0.001",
+        min_quantity="0.001",
+        max_quantity="10000",
+        max_price="100",
+        min_notional="0.0001",
+        maker_fee="0.001",
+        taker_fee="0.001",
+    ),
+)
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    http: HttpConfig = HttpConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    auth: AuthConfig = AuthConfig()
+    rate_limits: RateLimitConfig = RateLimitConfig()
+    sequencer: SequencerConfig = SequencerConfig()
+    websocket: WebSocketConfig = WebSocketConfig()
+    logging: LoggingConfig = LoggingConfig()
+    markets: tuple[MarketSpec, ...] = DEFAULT_MARKETS
+
+    def validated_markets(self) -> list[Market]:
+        markets = []
+        for spec in self.markets:
+            try:
+                markets.append(market_from_spec(spec))
+            except TradeEngineError as error:
+                raise ConfigError(f"markets: {spec.symbol}: {error.message}") from error
+        return markets
+
+    def verification_key(self) -> str:
+        """The key that checks JWT signatures under the configured algorithm."""
+        auth = self.auth
+        if auth.algorithm.startswith("HS"):
+            assert auth.secret is not None
+            return auth.secret
+        assert auth.public_key is not None
+        key = auth.public_key
+        if "BEGIN" not in key and Path(key).is_file():
+            key = Path(key).read_text()
+        return key
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    sections = set(_section_types())
+    overrides: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section = next((s for s in sorted(sections, key=len, reverse=True) if rest.startswith(s + "_")), None)
+        if section is None:
+            raise ConfigError(
+                f"{name}: no configuration section matches (known: {', '.join(sorted(sections))})"
+            )
+        field = rest[len(section) + 1 :]
+        if field not in _section_types()[section].__struct_fields__:
+            raise ConfigError(f"{name}: section {section!r} has no setting {field!r}")
+        overrides.setdefault(section, {})[field] = value
+    return overrides
+
+
+def _section_types() -> dict[str, type[msgspec.Struct]]:
+    return {
+        "http": HttpConfig,
+        "database": DatabaseConfig,
+        "auth": AuthConfig,
+        "rate_limits": RateLimitConfig,
+        "sequencer": SequencerConfig,
+        "websocket": WebSocketConfig,
+        "logging": LoggingConfig,
+    }
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, merge and validate the configuration; raise ConfigError with reasons."""
+    environ = os.environ if environ is None else environ
+    path = path or environ.get(ENV_PREFIX + "CONFIG")
+    raw: dict[str, Any] = {}
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except OSError as error:
+            raise ConfigError(f"cannot read configuration file {path}: {error.strerror}") from error
+        except yaml.YAMLError as error:
+            raise ConfigError(f"configuration file {path} is not valid YAML: {error}") from error
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"configuration file {path} must hold a mapping of sections")
+        raw = loaded or {}
+    for section, values in _env_overrides(environ).items():
+        merged = dict(raw.get(section) or {})
+        merged.update(values)
+        raw[section] = merged
+    try:
+        config = msgspec.convert(raw, Config, strict=False)
+    except msgspec.ValidationError as error:
+        raise ConfigError(f"invalid configuration: {error}") from error
+    _check(config)
+    return config
+
+
+def _check(config: Config) -> None:
+    auth = config.auth
+    if auth.algorithm not in JWT_ALGORITHMS:
+        raise ConfigError(
+            f"auth.algorithm must be one of {', '.join(JWT_ALGORITHMS)}, not {auth.algorithm!r}"
+        )
+    if auth.algorithm.startswith("HS"):
+        if not auth.secret or len(auth.secret) < 32:
+            raise ConfigError("auth.secret must be set, at least 32 characters, for HS* algorithms")
+    elif not auth.public_key:
+        raise ConfigError(f"auth.public_key (PEM text or file) is required for {auth.algorithm}")
+    if len(auth.api_key_encryption_key) < 32:
+        raise ConfigError("auth.api_key_encryption_key must be at least 32 characters")
+    if not 0 < config.http.port < 65536:
+        raise ConfigError(f"http.port must be within 1..65535, not {config.http.port}")
+    if config.http.max_body_bytes < 1024:
+        raise ConfigError("http.max_body_bytes must be at least 1024")
+    if config.sequencer.max_batch < 1 or config.sequencer.max_queue < 1:
+        raise ConfigError("sequencer.max_batch and sequencer.max_queue must be positive")
+    if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("logging.level must be DEBUG, INFO, WARNING or ERROR")
+    symbols = [spec.symbol for spec in config.markets]
+    if len(set(symbols)) != len(symbols):
+        raise ConfigError("markets: a symbol is listed twice")
+    config.validated_markets()

@@ -1,0 +1,1 @@
+"""Market data built from committed events: depth, candles, tickers."""

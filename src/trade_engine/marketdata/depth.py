@@ -1,0 +1,67 @@
+"""Committed order book depth per market, kept from `BookLevelChanged` events.
+
+The sequencer publishes events only after their batch is committed, so this view never
+shows a level that a crash could take back; the engine's own book may be a batch
+ahead while a commit is in flight. `sequence` is the market sequence number of the
+last event applied, which lets a client line a snapshot up with the delta stream.
+"""
+
+from collections.abc import Iterable
+
+from trade_engine.domain.vocabulary import BUY
+from trade_engine.engine import BookLevelChanged, Engine, Event
+
+
+class MarketDepth:
+    __slots__ = ("asks", "bids", "sequence")
+
+    def __init__(self) -> None:
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self.sequence = 0
+
+    def levels(self, limit: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        bids = sorted(self.bids.items(), reverse=True)
+        asks = sorted(self.asks.items())
+        if limit > 0:
+            bids, asks = bids[:limit], asks[:limit]
+        return bids, asks
+
+    def best(self) -> tuple[int | None, int | None]:
+        return (max(self.bids) if self.bids else None, min(self.asks) if self.asks else None)
+
+
+class DepthBook:
+    def __init__(self) -> None:
+        self._markets: dict[str, MarketDepth] = {}
+
+    @classmethod
+    def from_engine(cls, engine: Engine) -> "DepthBook":
+        """At start, when the engine holds exactly the committed state."""
+        book = cls()
+        for market in engine.markets():
+            depth = book.market(market.symbol)
+            bids, asks = engine.depth(market.symbol)
+            depth.bids, depth.asks = dict(bids), dict(asks)
+            depth.sequence = engine.sequence(market.symbol)
+        return book
+
+    def market(self, symbol: str) -> MarketDepth:
+        depth = self._markets.get(symbol)
+        if depth is None:
+            depth = self._markets[symbol] = MarketDepth()
+        return depth
+
+    def apply(self, events: Iterable[Event]) -> None:
+        for event in events:
+            symbol = getattr(event, "market", None)
+            if not isinstance(symbol, str):
+                continue
+            depth = self.market(symbol)
+            if isinstance(event, BookLevelChanged):
+                side = depth.bids if event.side == BUY else depth.asks
+                if event.quantity:
+                    side[event.price] = event.quantity
+                else:
+                    side.pop(event.price, None)
+            depth.sequence = event.seq  # type: ignore[attr-defined]

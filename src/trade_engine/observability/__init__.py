@@ -1,0 +1,1 @@
+"""Logs and metrics: JSON log lines with request ids, Prometheus metrics."""

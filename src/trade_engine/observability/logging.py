@@ -1,0 +1,60 @@
+"""Structured logs: one JSON object per line, with the request id of the request.
+
+Extra context goes in `extra={...}`; secrets never do (tokens, API secrets and
+passwords are not logged anywhere in the service).
+"""
+
+import logging
+import sys
+import time
+from contextvars import ContextVar
+from typing import Any, Final
+
+import msgspec
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+_STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_encoder = msgspec.json.Encoder()
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = request_id.get()
+        if rid is not None:
+            line["request_id"] = rid
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return _encoder.encode(line).decode() if _encodable(line) else repr(line)
+
+
+def _encodable(line: dict[str, Any]) -> bool:
+    try:
+        _encoder.encode(line)
+    except (TypeError, msgspec.EncodeError):
+        for key, value in line.items():
+            line[key] = value if isinstance(value, str | int | float | bool | None) else repr(value)
+    return True
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("uvicorn.access",):
+        logging.getLogger(noisy).disabled = True
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

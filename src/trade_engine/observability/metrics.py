@@ -1,0 +1,69 @@
+"""Prometheus metrics of one service process (one engine: no multiprocess mode)."""
+
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS: Final = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+)  # fmt: skip
+MATCH_BUCKETS: Final = (
+    0.000002, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005,
+)  # fmt: skip
+BATCH_BUCKETS: Final = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.orders = Counter(
+            "trade_engine_orders_total",
+            "Order commands by market and outcome",
+            ["market", "outcome"],
+            registry=r,
+        )
+        self.trades = Counter("trade_engine_trades_total", "Trades by market", ["market"], registry=r)
+        self.matching_seconds = Histogram(
+            "trade_engine_matching_seconds",
+            "Engine time per command (matching, holds, settlement)",
+            buckets=MATCH_BUCKETS,
+            registry=r,
+        )
+        self.api_seconds = Histogram(
+            "trade_engine_api_request_seconds",
+            "HTTP request latency by route and method",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.api_responses = Counter(
+            "trade_engine_api_responses_total", "HTTP responses by status", ["status"], registry=r
+        )
+        self.queue_depth = Gauge("trade_engine_sequencer_queue_depth", "Commands waiting", registry=r)
+        self.batch_size = Histogram(
+            "trade_engine_batch_size", "Commands per group commit", buckets=BATCH_BUCKETS, registry=r
+        )
+        self.commit_seconds = Histogram(
+            "trade_engine_commit_seconds", "Duration of one group commit", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.settlement_lag = Gauge(
+            "trade_engine_settlement_lag_seconds",
+            "Time from matching to durable settlement of the latest batch",
+            registry=r,
+        )
+        self.commit_retries = Counter(
+            "trade_engine_commit_retries_total", "Group commits retried after transient errors", registry=r
+        )
+        self.open_orders = Gauge("trade_engine_open_orders", "Open orders and pending stops", registry=r)
+        self.ready = Gauge("trade_engine_ready", "1 once recovered and the database is reachable", registry=r)
+        self.ws_clients = Gauge("trade_engine_websocket_clients", "Connected WebSocket clients", registry=r)
+        self.ws_messages = Counter(
+            "trade_engine_websocket_messages_total", "Messages sent to WebSocket clients", registry=r
+        )
+        self.ws_latency = Histogram(
+            "trade_engine_websocket_delivery_seconds",
+            "Time from commit to a message being written to a client",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )

@@ -1,0 +1,90 @@
+"""A real service process for end-to-end tests: started, killed, restarted on demand."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from trade_engine.api.auth import mint_token
+from trade_engine.config import load_config
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    def __init__(self, database_url: str, workdir: Path, **settings: str) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "TRADE_ENGINE_HTTP_PORT": str(self.port),
+            "TRADE_ENGINE_DATABASE_URL": database_url,
+            "TRADE_ENGINE_RATE_LIMITS_ENABLED": "false",
+            **settings,
+        }
+        self.config = load_config(None, {k: v for k, v in self.env.items() if k.startswith("TRADE_ENGINE_")})
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "server.log"
+        self.starts = 0
+
+    def start(self, *, wait: bool = True, timeout: float = 60.0) -> None:
+        self.starts += 1
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "trade_engine.cli", "serve"],
+                env=self.env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if wait:
+            self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server not ready after {timeout} s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        """SIGTERM: graceful shutdown; returns the exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=timeout)
+        return int(self.process.returncode)
+
+    def token(self, user: str, *roles: str, ttl: int = 3600) -> str:
+        return mint_token(self.config, user, list(roles) or ["trader"], ttl)
+
+    def headers(self, user: str, *roles: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user, *roles)}"}
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
