@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -33,7 +34,7 @@ TERMINAL = {"FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH"}
 @dataclass
 class Acknowledged:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    orders: dict[int, tuple[str, dict]] = field(default_factory=dict)  # id -> (user, order view)
+    orders: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # id -> (user, view)
     cancels: dict[int, str] = field(default_factory=dict)  # id -> user
     deposits: dict[str, tuple[str, str]] = field(default_factory=dict)  # reference -> (user, amount)
 
