@@ -1,4 +1,4 @@
-# The two commands a newcomer needs: `make test` (and, with the API, `make run`).
+# The two commands a newcomer needs: `make run` (start the service) and `make test`.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,6 +27,14 @@ $(COMPILED)/.built: $(STAMP) $(shell find src -name '*.py')
 
 compiled: $(COMPILED)/.built
 
+# Start the service on its embedded default (SQLite under ./data, default markets),
+# running the compiled core. Prints where the docs are and how to get a token.
+run: compiled
+	@echo "API docs:  http://127.0.0.1:8000/docs   (OpenAPI: /openapi.json)"
+	@echo "A token:   .venv/bin/trade-engine token --user alice            (trader)"
+	@echo "           .venv/bin/trade-engine token --user ops --role admin  (admin)"
+	PYTHONPATH=$(COMPILED) $(BIN)/trade-engine --config config/default.yaml serve
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,7 +45,7 @@ typecheck: $(STAMP)
 postgres:
 	bash scripts/postgres-up.sh
 
-unit: $(STAMP) postgres
+tests: $(STAMP) postgres
 	$(BIN)/pytest -q
 
 # The engine's tests once more against the compiled core (tests/conftest.py checks
@@ -45,7 +53,7 @@ unit: $(STAMP) postgres
 unit-compiled: compiled
 	TRADE_ENGINE_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED) $(BIN)/pytest -q -p no:cacheprovider tests/unit tests/property
 
-test: lint typecheck unit unit-compiled
+test: lint typecheck tests unit-compiled
 
 bench: compiled
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/engine.py
