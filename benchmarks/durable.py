@@ -282,6 +282,13 @@ async def bench_throughput(
         gc.collect()
 
     commands_run = after["commands"] - before["commands"]
+    # The sequencer stamps each command when it applies it: rates over each quarter of
+    # the flow show whether throughput holds as the tables and their indexes grow.
+    quarter = len(flow) // 4
+    by_quarter = [
+        round(quarter / ((timed.stamps[(q + 1) * quarter - 1] - timed.stamps[q * quarter]) / 1e9))
+        for q in range(4)
+    ]
     batches = after["batches"] - before["batches"]
     sizes = sorted(watch.batch_sizes)
     return {
@@ -291,6 +298,7 @@ async def bench_throughput(
         "seconds": round(timed.seconds, 3),
         "commands_per_s": round(len(flow) / timed.seconds),
         "meets_target": len(flow) / timed.seconds >= TARGET_COMMANDS_PER_S,
+        "commands_per_s_by_quarter": by_quarter,
         "ack_latency_ms": latency_ms(timed.latencies_ns),
         "batches": batches,
         "batch_size": {
@@ -371,6 +379,7 @@ async def restart_probe(url: str) -> dict[str, Any]:
         "report": report,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "digest": digest,
+        "core": core_build(),
     }
 
 
@@ -403,6 +412,7 @@ async def phases_probe(url: str) -> dict[str, Any]:
     result: dict[str, Any] = {name: round(value, 3) for name, value in timings.items()}
     result["users"] = users
     result["problems"] = len(problems)
+    result["core"] = core_build()
     return result
 
 
@@ -434,6 +444,8 @@ async def bench_restart(kind: str, orders: int, batch: int) -> dict[str, object]
         "recovered_snapshot_equal": recovered,
         "peak_rss_mb": probe["peak_rss_mb"],
         "phases_seconds": phases,
+        # The probes are fresh processes: say which build of the core they imported.
+        "probe_core": probe["core"],
     }
 
 
@@ -470,7 +482,7 @@ def main(argv: Sequence[str]) -> None:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "cpus": os.cpu_count(),
-        "core": "compiled (mypyc)" if _compiled() else "interpreted",
+        "core": core_build(),
         "settings": {
             "commands": commands,
             "resting_orders": orders,
@@ -501,10 +513,11 @@ def main(argv: Sequence[str]) -> None:
     print(json.dumps(result, indent=2))
 
 
-def _compiled() -> bool:
+def core_build() -> str:
+    """Which engine was imported: `make bench-durable` runs on the mypyc build."""
     import trade_engine.engine.engine as engine_module
 
-    return not (engine_module.__file__ or "").endswith(".py")
+    return "interpreted" if (engine_module.__file__ or "").endswith(".py") else "compiled (mypyc)"
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ balances and trades come from the database (committed state); depth from the
 committed depth view.
 """
 
+import itertools
 import logging
 import time
 import uuid
@@ -18,7 +19,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.openapi import OpenAPIConfig
+from litestar.handlers import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
@@ -37,6 +39,7 @@ from trade_engine.api.schemas import (
     CandleView,
     DepthView,
     Envelope,
+    ErrorEnvelope,
     FillPage,
     MarketBody,
     MarketView,
@@ -104,8 +107,16 @@ async def _admin(principal: Principal) -> Principal:
 
 
 def _market(services: Services, symbol: str) -> Market:
-    core = services.require_core()
-    market = core.engine.market(symbol)
+    """A market's rules (for conversions and rendering; its status may be stale)."""
+    market = services.rules(symbol)
+    if market is None:
+        raise ApiError(ErrorCode.UNKNOWN_MARKET.value, f"unknown market {symbol!r}")
+    return market
+
+
+def _current_market(services: Services, symbol: str) -> Market:
+    """A market with its current status."""
+    market = services.require_core().engine.market(symbol)
     if market is None:
         raise ApiError(ErrorCode.UNKNOWN_MARKET.value, f"unknown market {symbol!r}")
     return market
@@ -122,7 +133,25 @@ def _range(start_time: int | None, end_time: int | None) -> tuple[int | None, in
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="page size (max 1000)")]
 Offset = Annotated[int, Parameter(ge=0, le=10_000_000)]
-TimeMs = Annotated[int | None, Parameter(ge=0, le=2**52, description="Unix time in milliseconds")]
+# Times become nanoseconds in 64-bit columns: larger values could not be compared there.
+TimeMs = Annotated[
+    int | None, Parameter(ge=0, le=(2**63 - 1) // NS_PER_MS, description="Unix time in milliseconds")
+]
+OrderId = Annotated[int, Parameter(ge=1, le=2**63 - 1, description="an order id")]
+ClientOrderIdParam = Annotated[
+    str, Parameter(pattern=r"^[A-Za-z0-9_-]{1,36}$", description="a client order id")
+]
+MarketFilter = Annotated[
+    str | None, Parameter(pattern=r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$", description="a market symbol")
+]
+
+# Every error answers with the envelope of api/errors.py; the OpenAPI document says so.
+_ERROR_SPEC = ResponseSpec(data_container=ErrorEnvelope, generate_examples=False, description="An error")
+_PUBLIC: dict[str, Any] = {"responses": dict.fromkeys((400, 404, 429, 503), _ERROR_SPEC)}
+_PRIVATE: dict[str, Any] = {
+    "responses": dict.fromkeys((400, 401, 403, 404, 409, 413, 422, 429, 503), _ERROR_SPEC),
+    "security": [{"bearer": []}],
+}
 
 
 # -- orders -------------------------------------------------------------------------------
@@ -146,7 +175,7 @@ def _place_command(user_id: str, market: Market, body: PlaceOrderBody) -> PlaceO
     )
 
 
-@post(f"{API}/orders", status_code=HTTP_201_CREATED, tags=["orders"])
+@post(f"{API}/orders", status_code=HTTP_201_CREATED, tags=["orders"], **_PRIVATE)
 async def place_order(data: PlaceOrderBody, trader: Principal, services: Services) -> Envelope[OrderView]:
     """Place an order. Answered once the order and everything it caused are committed."""
     market = _market(services, data.market)
@@ -164,24 +193,24 @@ async def _own_order_view(
     return views.order_from_row(row, _market(services, row["market"]))
 
 
-@get(f"{API}/orders/{{order_id:int}}", tags=["orders"])
-async def get_order(order_id: int, principal: Principal, services: Services) -> Envelope[OrderView]:
+@get(f"{API}/orders/{{order_id:int}}", tags=["orders"], **_PRIVATE)
+async def get_order(order_id: OrderId, principal: Principal, services: Services) -> Envelope[OrderView]:
     return Envelope(data=await _own_order_view(services, principal.user_id, order_id=order_id))
 
 
-@get(f"{API}/orders/by-client-id/{{client_order_id:str}}", tags=["orders"])
+@get(f"{API}/orders/by-client-id/{{client_order_id:str}}", tags=["orders"], **_PRIVATE)
 async def get_order_by_client_id(
-    client_order_id: str, principal: Principal, services: Services
+    client_order_id: ClientOrderIdParam, principal: Principal, services: Services
 ) -> Envelope[OrderView]:
     """The newest of the user's orders with this client order id."""
     return Envelope(data=await _own_order_view(services, principal.user_id, client_order_id=client_order_id))
 
 
-@get(f"{API}/orders", tags=["orders"])
+@get(f"{API}/orders", tags=["orders"], **_PRIVATE)
 async def list_orders(
     principal: Principal,
     services: Services,
-    market: str | None = None,
+    market: MarketFilter = None,
     status: Literal["open", "closed", "all"] = "all",
     start_time: TimeMs = None,
     end_time: TimeMs = None,
@@ -228,32 +257,38 @@ async def _not_open(
 async def _cancel(
     services: Services, user_id: str, order_id: int | None, client_order_id: str | None
 ) -> OrderView:
-    command = CancelOrder(ts=0, user_id=user_id, order_id=order_id, client_order_id=client_order_id)
+    core = services.require_core()
+    # Terms that never change (type, time in force, creation time...) come from the
+    # open order; everything that can change comes with the cancellation event.
+    order = core.engine.open_order(user_id, order_id, client_order_id)
+    if order is None:
+        raise await _not_open(services, user_id, order_id, client_order_id)
+    command = CancelOrder(ts=0, user_id=user_id, order_id=order.id)
     try:
         events = await services.submit(command)
     except ApiError as error:
         if error.code == ErrorCode.ORDER_NOT_FOUND.value:
-            raise await _not_open(services, user_id, order_id, client_order_id) from error
+            raise await _not_open(services, user_id, order.id, None) from error
         raise
     cancelled = next(e for e in events if isinstance(e, OrderCancelled))
-    return await _own_order_view(services, user_id, order_id=cancelled.order_id)
+    return views.order_from_cancel(order, cancelled, _market(services, order.market))
 
 
-@delete(f"{API}/orders/{{order_id:int}}", status_code=200, tags=["orders"])
-async def cancel_order(order_id: int, trader: Principal, services: Services) -> Envelope[OrderView]:
+@delete(f"{API}/orders/{{order_id:int}}", status_code=200, tags=["orders"], **_PRIVATE)
+async def cancel_order(order_id: OrderId, trader: Principal, services: Services) -> Envelope[OrderView]:
     return Envelope(data=await _cancel(services, trader.user_id, order_id, None))
 
 
-@delete(f"{API}/orders/by-client-id/{{client_order_id:str}}", status_code=200, tags=["orders"])
+@delete(f"{API}/orders/by-client-id/{{client_order_id:str}}", status_code=200, tags=["orders"], **_PRIVATE)
 async def cancel_order_by_client_id(
-    client_order_id: str, trader: Principal, services: Services
+    client_order_id: ClientOrderIdParam, trader: Principal, services: Services
 ) -> Envelope[OrderView]:
     return Envelope(data=await _cancel(services, trader.user_id, None, client_order_id))
 
 
-@delete(f"{API}/orders", status_code=200, tags=["orders"])
+@delete(f"{API}/orders", status_code=200, tags=["orders"], **_PRIVATE)
 async def cancel_all_orders(
-    trader: Principal, services: Services, market: str | None = None
+    trader: Principal, services: Services, market: MarketFilter = None
 ) -> Envelope[CancelAllView]:
     """Cancel every open order and pending stop of the user (in one market if given)."""
     if market is not None:
@@ -289,17 +324,17 @@ async def _amend(
     return await _own_order_view(services, user_id, order_id=order.id)
 
 
-@patch(f"{API}/orders/{{order_id:int}}", tags=["orders"])
+@patch(f"{API}/orders/{{order_id:int}}", tags=["orders"], **_PRIVATE)
 async def amend_order(
-    order_id: int, data: AmendOrderBody, trader: Principal, services: Services
+    order_id: OrderId, data: AmendOrderBody, trader: Principal, services: Services
 ) -> Envelope[OrderView]:
     """Change price and/or total quantity. A smaller quantity keeps time priority."""
     return Envelope(data=await _amend(services, trader.user_id, order_id, None, data))
 
 
-@patch(f"{API}/orders/by-client-id/{{client_order_id:str}}", tags=["orders"])
+@patch(f"{API}/orders/by-client-id/{{client_order_id:str}}", tags=["orders"], **_PRIVATE)
 async def amend_order_by_client_id(
-    client_order_id: str, data: AmendOrderBody, trader: Principal, services: Services
+    client_order_id: ClientOrderIdParam, data: AmendOrderBody, trader: Principal, services: Services
 ) -> Envelope[OrderView]:
     return Envelope(data=await _amend(services, trader.user_id, None, client_order_id, data))
 
@@ -307,11 +342,11 @@ async def amend_order_by_client_id(
 # -- account ------------------------------------------------------------------------------
 
 
-@get(f"{API}/fills", tags=["account"])
+@get(f"{API}/fills", tags=["account"], **_PRIVATE)
 async def list_fills(
     principal: Principal,
     services: Services,
-    market: str | None = None,
+    market: MarketFilter = None,
     start_time: TimeMs = None,
     end_time: TimeMs = None,
     limit: Limit = 100,
@@ -345,7 +380,7 @@ def _decimals(services: Services) -> dict[str, int]:
     return decimals
 
 
-@get(f"{API}/balances", tags=["account"])
+@get(f"{API}/balances", tags=["account"], **_PRIVATE)
 async def list_balances(principal: Principal, services: Services) -> Envelope[list[BalanceView]]:
     """The user's committed balances per asset."""
     core = services.require_core()
@@ -370,18 +405,18 @@ async def list_balances(principal: Principal, services: Services) -> Envelope[li
 # -- markets (public) -----------------------------------------------------------------------
 
 
-@get(f"{API}/markets", tags=["markets"])
+@get(f"{API}/markets", tags=["markets"], **_PUBLIC)
 async def list_markets(services: Services) -> Envelope[list[MarketView]]:
     core = services.require_core()
     return Envelope(data=[views.market_view(market) for market in core.engine.markets()])
 
 
-@get(f"{API}/markets/{{symbol:str}}", tags=["markets"])
+@get(f"{API}/markets/{{symbol:str}}", tags=["markets"], **_PUBLIC)
 async def get_market(symbol: str, services: Services) -> Envelope[MarketView]:
-    return Envelope(data=views.market_view(_market(services, symbol)))
+    return Envelope(data=views.market_view(_current_market(services, symbol)))
 
 
-@get(f"{API}/markets/{{symbol:str}}/depth", tags=["markets"])
+@get(f"{API}/markets/{{symbol:str}}/depth", tags=["markets"], **_PUBLIC)
 async def get_depth(
     symbol: str, services: Services, limit: Annotated[int, Parameter(ge=1, le=5000)] = 100
 ) -> Envelope[DepthView]:
@@ -399,7 +434,7 @@ async def get_depth(
     )
 
 
-@get(f"{API}/markets/{{symbol:str}}/trades", tags=["markets"])
+@get(f"{API}/markets/{{symbol:str}}/trades", tags=["markets"], **_PUBLIC)
 async def list_trades(
     symbol: str,
     services: Services,
@@ -423,7 +458,7 @@ async def list_trades(
     )
 
 
-@get(f"{API}/markets/{{symbol:str}}/candles", tags=["markets"])
+@get(f"{API}/markets/{{symbol:str}}/candles", tags=["markets"], **_PUBLIC)
 async def list_candles(
     symbol: str,
     services: Services,
@@ -443,7 +478,7 @@ async def list_candles(
     return Envelope(data=[candle_data.candle_view(candle, market) for candle in candles])
 
 
-@get(f"{API}/markets/{{symbol:str}}/ticker", tags=["markets"])
+@get(f"{API}/markets/{{symbol:str}}/ticker", tags=["markets"], **_PUBLIC)
 async def get_ticker(symbol: str, services: Services) -> Envelope[TickerView]:
     """Rolling 24-hour statistics."""
     market = _market(services, symbol)
@@ -507,58 +542,67 @@ async def _transfer(
     )
 
 
-@post(f"{API}/admin/deposits", status_code=HTTP_201_CREATED, tags=["admin"])
+@post(f"{API}/admin/deposits", status_code=HTTP_201_CREATED, tags=["admin"], **_PRIVATE)
 async def deposit(data: TransferBody, admin: Principal, services: Services) -> Envelope[TransferView]:
     """Credit a user (the wallet system's integration point); idempotent by `reference`."""
     return Envelope(data=await _transfer(services, data, "DEPOSIT"))
 
 
-@post(f"{API}/admin/withdrawals", status_code=HTTP_201_CREATED, tags=["admin"])
+@post(f"{API}/admin/withdrawals", status_code=HTTP_201_CREATED, tags=["admin"], **_PRIVATE)
 async def withdraw(data: TransferBody, admin: Principal, services: Services) -> Envelope[TransferView]:
     """Debit a user's available balance; idempotent by `reference`."""
     return Envelope(data=await _transfer(services, data, "WITHDRAWAL"))
 
 
-@post(f"{API}/admin/markets", status_code=HTTP_201_CREATED, tags=["admin"])
+@post(f"{API}/admin/markets", status_code=HTTP_201_CREATED, tags=["admin"], **_PRIVATE)
 async def add_market(data: MarketBody, admin: Principal, services: Services) -> Envelope[MarketView]:
     market = market_from_spec(data)
     await services.submit(AddMarket(ts=0, market=market))
-    return Envelope(data=views.market_view(_market(services, market.symbol)))
+    return Envelope(data=views.market_view(_current_market(services, market.symbol)))
 
 
 async def _set_status(services: Services, symbol: str, status: str) -> MarketView:
     _market(services, symbol)
     await services.submit(SetMarketStatus(ts=0, market=symbol, status=status))
-    return views.market_view(_market(services, symbol))
+    return views.market_view(_current_market(services, symbol))
 
 
-@post(f"{API}/admin/markets/{{symbol:str}}/halt", status_code=200, tags=["admin"])
+@post(f"{API}/admin/markets/{{symbol:str}}/halt", status_code=200, tags=["admin"], **_PRIVATE)
 async def halt_market(symbol: str, admin: Principal, services: Services) -> Envelope[MarketView]:
     """Stop all activity in the market (new orders, amends and cancels)."""
     return Envelope(data=await _set_status(services, symbol, "HALT"))
 
 
-@post(f"{API}/admin/markets/{{symbol:str}}/cancel-only", status_code=200, tags=["admin"])
+@post(f"{API}/admin/markets/{{symbol:str}}/cancel-only", status_code=200, tags=["admin"], **_PRIVATE)
 async def cancel_only_market(symbol: str, admin: Principal, services: Services) -> Envelope[MarketView]:
     """Allow cancels only."""
     return Envelope(data=await _set_status(services, symbol, "CANCEL_ONLY"))
 
 
-@post(f"{API}/admin/markets/{{symbol:str}}/resume", status_code=200, tags=["admin"])
+@post(f"{API}/admin/markets/{{symbol:str}}/resume", status_code=200, tags=["admin"], **_PRIVATE)
 async def resume_market(symbol: str, admin: Principal, services: Services) -> Envelope[MarketView]:
     return Envelope(data=await _set_status(services, symbol, "TRADING"))
 
 
 # -- operations ------------------------------------------------------------------------------
 
+# Probes and scrapes are not rate limited: behind a proxy they share an address with
+# the traffic, and a limited probe would take a healthy instance out of service.
+_PROBE: dict[str, Any] = {"rate_limited": False}
 
-@get("/health", tags=["operations"])
+
+@get("/health", tags=["operations"], opt=_PROBE)
 async def health() -> dict[str, str]:
     """Alive (the process answers); says nothing about readiness."""
     return {"status": "ok"}
 
 
-@get("/ready", tags=["operations"])
+@get(
+    "/ready",
+    tags=["operations"],
+    opt=_PROBE,
+    responses={503: ResponseSpec(dict[str, Any], description="Not ready")},
+)
 async def ready(services: Services) -> Response[dict[str, Any]]:
     """200 once recovered, verified and the database answers; 503 before and after."""
     core = services.core
@@ -573,7 +617,7 @@ async def ready(services: Services) -> Response[dict[str, Any]]:
     return Response(body, status_code=200 if is_ready else 503)
 
 
-@get("/metrics", tags=["operations"], media_type=CONTENT_TYPE_LATEST)
+@get("/metrics", tags=["operations"], opt=_PROBE, media_type=CONTENT_TYPE_LATEST)
 async def metrics(services: Services) -> Response[bytes]:
     core = services.core
     if core is not None:
@@ -620,6 +664,10 @@ def _on_unexpected(_: Request[Any, Any, Any], error: Exception) -> Response[dict
 # -- middleware -------------------------------------------------------------------------------------
 
 
+_ID_PREFIX = uuid.uuid4().hex[:12]  # unique per process; a counter within it
+_ids = itertools.count(1)
+
+
 def request_context(app: ASGIApp) -> ASGIApp:
     """Request id on every log line and response; API latency and status metrics."""
 
@@ -628,7 +676,7 @@ def request_context(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
+        rid = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else f"{_ID_PREFIX}-{next(_ids):x}"
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
@@ -721,7 +769,6 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),
-            security=[{"bearer": []}],
         ),
         on_startup=on_startup or [],
         on_shutdown=on_shutdown or [],
@@ -730,5 +777,6 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
     )
 
 
-async def _ip_guard(connection: ASGIConnection[Any, Any, Any, Any], _: Any) -> None:
-    await _limit_ip(connection)
+async def _ip_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    if handler.opt.get("rate_limited", True):
+        await _limit_ip(connection)

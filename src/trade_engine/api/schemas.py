@@ -66,6 +66,19 @@ class Envelope(Struct, Generic[T], kw_only=True):
     data: T
 
 
+class ErrorBody(Struct, kw_only=True):
+    code: Annotated[str, Meta(examples=["ORDER_NOT_FOUND"])]
+    message: str
+    details: Any = None
+
+
+class ErrorEnvelope(Struct, kw_only=True):
+    """`{"success": false, "error": {"code", "message", "details"}}` (api/errors.py)."""
+
+    success: bool = False
+    error: ErrorBody
+
+
 class Fill(Struct, kw_only=True):
     trade_id: int
     price: str

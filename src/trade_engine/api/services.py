@@ -17,6 +17,7 @@ from trade_engine.api.errors import ApiError
 from trade_engine.api.ratelimit import RateLimiter
 from trade_engine.bootstrap import Core, start_core
 from trade_engine.config import Config
+from trade_engine.domain.market import Market
 from trade_engine.engine import CommandRejected, Event, OrderAccepted, TradeExecuted
 from trade_engine.engine.commands import Command
 from trade_engine.marketdata.depth import DepthBook
@@ -37,6 +38,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self._retries_seen = 0
+        self._rules: dict[str, Market] = {}
         self.auth = Authenticator(self.config)
         limits = self.config.rate_limits
         self.limiter = RateLimiter(
@@ -103,6 +105,15 @@ class Services:
             )
         return core
 
+    def rules(self, symbol: str) -> Market | None:
+        """A market's rules, cached: they never change once added (its status may)."""
+        market = self._rules.get(symbol)
+        if market is None:
+            market = self.require_core().engine.market(symbol)
+            if market is not None:
+                self._rules[symbol] = market
+        return market
+
     async def submit(self, command: Command) -> list[Event]:
         core = self.require_core()
         try:
@@ -113,7 +124,8 @@ class Services:
             ) from error
         except Unavailable as error:
             raise ApiError("UNAVAILABLE", "the service is not taking orders (storage unavailable)") from error
-        first = events[0]
+        # A command can cause no event at all (cancel-all with nothing open).
+        first = events[0] if events else None
         if isinstance(first, CommandRejected):
             market = getattr(command, "market", None)
             if isinstance(market, str):

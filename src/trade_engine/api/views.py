@@ -15,6 +15,7 @@ from trade_engine.engine import (
     OrderFilled,
     TradeExecuted,
 )
+from trade_engine.engine.order import Order
 
 NS_PER_MS = 1_000_000
 
@@ -120,6 +121,32 @@ def order_from_events(events: Sequence[Event], market: Market) -> OrderView:
         created_at=ms(accepted.ts),
         updated_at=ms(updated),
         fills=fills,
+    )
+
+
+def order_from_cancel(order: Order, cancelled: OrderCancelled, market: Market) -> OrderView:
+    """A cancelled order: fixed terms from the open order, final state from the event."""
+    return OrderView(
+        order_id=order.id,
+        client_order_id=order.client_order_id,
+        market=order.market,
+        side=order.side,
+        type=order.order_type,
+        time_in_force=order.time_in_force,
+        status="CANCELED",
+        reason=cancelled.reason,
+        price=market.price_text(cancelled.price) if cancelled.price else None,
+        stop_price=market.price_text(order.stop_price) if order.stop_price else None,
+        quantity=market.quantity_text(cancelled.quantity) if cancelled.quantity else None,
+        quote_quantity=market.quote_text(order.quote_quantity) if order.quote_quantity else None,
+        executed_quantity=market.quantity_text(cancelled.executed),
+        executed_quote=market.quote_text(cancelled.filled_quote),
+        fee=market.quote_text(cancelled.fee),
+        fee_asset=market.quote,
+        post_only=order.post_only,
+        stp_mode=order.stp_mode,
+        created_at=ms(order.created_ts),
+        updated_at=ms(cancelled.ts),
     )
 
 

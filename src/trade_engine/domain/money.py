@@ -8,6 +8,7 @@ never rounded.
 
 import re
 from decimal import Decimal, InvalidOperation, localcontext
+from functools import lru_cache
 from typing import Final
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
@@ -44,6 +45,17 @@ def decimal_places(unit: Decimal) -> int:
     return max(0, -exponent)
 
 
+@lru_cache(maxsize=256)
+def _unit_parts(unit: Decimal) -> tuple[int, int]:
+    """unit = mantissa * 10**exponent, the mantissa without trailing zeros."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        sign, digits, exponent = unit.normalize().as_tuple()
+    assert isinstance(exponent, int)
+    assert sign == 0
+    return int("".join(map(str, digits))), exponent
+
+
 def to_units(
     text: object,
     unit: Decimal,
@@ -53,26 +65,39 @@ def to_units(
     max_units: int,
     allow_zero: bool = False,
 ) -> int:
-    """Convert a decimal string to a whole number of `unit`s, or reject it."""
-    value = parse_decimal(text, field)
-    if value < 0:
+    """Convert a decimal string to a whole number of `unit`s, or reject it.
+
+    Integer arithmetic only: this runs for every amount of every request.
+    """
+    if not isinstance(text, str) or not text or len(text) > _MAX_TEXT:
+        raise TradeEngineError(ErrorCode.INVALID_NUMBER, f"{field} must be a decimal string", field=field)
+    if _PLAIN.fullmatch(text) is None:
+        parse_decimal(text, field)  # raises the precise reason (not finite, not plain)
+        raise AssertionError("unreachable: parse_decimal accepts only plain decimals")
+    sign = text[0] if text[0] in "+-" else ""
+    whole, _, fraction = text[len(sign) :].partition(".")
+    fraction = fraction.rstrip("0")
+    number = int(whole + fraction) if whole or fraction else 0
+    if sign == "-" and number:
         raise TradeEngineError(ErrorCode.NEGATIVE_VALUE, f"{field} must not be negative", field=field)
-    if value == 0:
+    if number == 0:
         if allow_zero:
             return 0
         raise TradeEngineError(ErrorCode.ZERO_VALUE, f"{field} must be greater than zero", field=field)
-    if decimal_places(value) > decimal_places(unit):
+    mantissa, exponent = _unit_parts(unit)
+    places = len(fraction)
+    if places > max(0, -exponent):
         raise TradeEngineError(
             ErrorCode.TOO_PRECISE,
-            f"{field} has more than {decimal_places(unit)} decimal places",
+            f"{field} has more than {max(0, -exponent)} decimal places",
             field=field,
         )
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        units = value / unit
-        if units != units.to_integral_value():
-            raise TradeEngineError(off_grid, f"{field} must be a multiple of {unit}", field=field)
-    count = int(units)
+    # value / unit = number * 10**-places / (mantissa * 10**exponent)
+    shift = -places - exponent
+    numerator, denominator = (number * 10**shift, mantissa) if shift >= 0 else (number, mantissa * 10**-shift)
+    count, rest = divmod(numerator, denominator)
+    if rest:
+        raise TradeEngineError(off_grid, f"{field} must be a multiple of {unit}", field=field)
     if count > max_units:
         raise TradeEngineError(ErrorCode.VALUE_OUT_OF_RANGE, f"{field} is too large", field=field)
     return count
@@ -80,7 +105,8 @@ def to_units(
 
 def from_units(count: int, unit: Decimal, places: int) -> str:
     """Format `count` units as a decimal string with exactly `places` digits after the point."""
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        value = Decimal(count) * unit
-        return f"{value:.{places}f}"
+    mantissa, exponent = _unit_parts(unit)
+    scaled = count * mantissa * 10 ** (exponent + places)  # exponent + places >= 0
+    whole, fraction = divmod(abs(scaled), 10**places)
+    sign = "-" if scaled < 0 else ""
+    return f"{sign}{whole}.{fraction:0{places}d}" if places else f"{sign}{whole}"

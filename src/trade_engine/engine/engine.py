@@ -1061,6 +1061,8 @@ class Engine:
                     order.executed,
                     order.filled_quote,
                     -(-order.fee_numer // FEE_SCALE),
+                    order.price,
+                    order.quantity,
                 )
             )
         else:
@@ -1078,6 +1080,8 @@ class Engine:
                     order.executed,
                     order.filled_quote,
                     -(-order.fee_numer // FEE_SCALE),
+                    order.price,
+                    order.quantity,
                 )
             )
 
@@ -1123,6 +1127,8 @@ class Engine:
                 executed=order.executed,
                 filled_quote=order.filled_quote,
                 fee=-(-order.fee_numer // FEE_SCALE),
+                price=order.price,
+                quantity=order.quantity,
             )
         )
 

@@ -92,6 +92,9 @@ class OrderFilled(Event, frozen=True):
     executed: int
     filled_quote: int
     fee: int
+    # Its final terms (an amendment may have changed them since acceptance).
+    price: int
+    quantity: int
 
 
 class OrderCancelled(Event, frozen=True):
@@ -106,6 +109,9 @@ class OrderCancelled(Event, frozen=True):
     executed: int
     filled_quote: int
     fee: int
+    # Its final terms (an amendment may have changed them since acceptance).
+    price: int
+    quantity: int
 
 
 class OrderExpired(Event, frozen=True):
@@ -120,6 +126,9 @@ class OrderExpired(Event, frozen=True):
     executed: int
     filled_quote: int
     fee: int
+    # Its final terms (an amendment may have changed them since acceptance).
+    price: int
+    quantity: int
 
 
 class OrderAmended(Event, frozen=True):
