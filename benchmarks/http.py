@@ -19,7 +19,7 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
 
-import argparse  # noqa: E402
+import argparse
 import asyncio
 import json
 import multiprocessing
@@ -35,9 +35,11 @@ import httpx
 
 sys.path.insert(0, str(_HERE.parent))
 
-from tests.e2e.server import Server  # noqa: E402
+from tests.e2e.server import Server
 
-PG_ADMIN = os.environ.get("TRADE_ENGINE_TEST_PG", "postgresql://trade_engine:trade_engine@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "TRADE_ENGINE_TEST_PG", "postgresql://trade_engine:trade_engine@127.0.0.1:5432/postgres"
+)
 
 
 def _request(method: str, path: str, token: str, body: bytes = b"") -> bytes:
@@ -91,7 +93,9 @@ async def _connection(
     return operations
 
 
-def _generator(port: int, tokens: list[str], offset: int, seconds: float, start_at: float, queue: object) -> None:
+def _generator(
+    port: int, tokens: list[str], offset: int, seconds: float, start_at: float, queue: object
+) -> None:
     async def run() -> tuple[int, list[float], list[int]]:
         await asyncio.sleep(max(0.0, start_at - time.time()))
         deadline = time.perf_counter() + seconds
@@ -119,7 +123,9 @@ def _percentile(values: Sequence[float], fraction: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000, 2)
 
 
-def bench(database_url: str, workdir: Path, seconds: float, processes: int, connections: int) -> dict[str, object]:
+def bench(
+    database_url: str, workdir: Path, seconds: float, processes: int, connections: int
+) -> dict[str, object]:
     server = Server(database_url, workdir, TRADE_ENGINE_LOGGING_LEVEL="WARNING")
     server.start()
     try:
@@ -127,7 +133,12 @@ def bench(database_url: str, workdir: Path, seconds: float, processes: int, conn
         admin = server.headers("bench-ops", "admin")
         with httpx.Client(base_url=server.url, timeout=30) as http:
             for user in users:
-                body = {"user_id": user, "asset": "USDT", "amount": "100000000", "reference": uuid.uuid4().hex}
+                body = {
+                    "user_id": user,
+                    "asset": "USDT",
+                    "amount": "100000000",
+                    "reference": uuid.uuid4().hex,
+                }
                 assert http.post("/api/v1/admin/deposits", json=body, headers=admin).status_code == 201
         tokens = [server.token(user) for user in users]
         context = multiprocessing.get_context("spawn")
