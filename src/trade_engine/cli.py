@@ -78,21 +78,18 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_deposit(args: argparse.Namespace) -> int:
-    """Deposit through the running service's admin API (the engine must see it)."""
+def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str, object] | None) -> int:
+    """Call the running service's admin API with a short-lived admin token."""
     from trade_engine.api.auth import mint_token
 
     config = _config(args)
     token = mint_token(config, "cli-admin", ["admin"], 300)
     url = args.url or f"http://{config.http.host}:{config.http.port}"
-    body = {"user_id": args.user, "asset": args.asset, "amount": args.amount}
-    if args.reference:
-        body["reference"] = args.reference
     request = urllib.request.Request(
-        f"{url}/api/v1/admin/deposits",
-        data=json.dumps(body).encode(),
+        f"{url}/api/v1/admin/{path}",
+        data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST",
+        method=method,
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -101,6 +98,33 @@ def cmd_deposit(args: argparse.Namespace) -> int:
     except urllib.error.HTTPError as error:
         print(error.read().decode(), file=sys.stderr)
         return 1
+
+
+def cmd_deposit(args: argparse.Namespace) -> int:
+    """Deposit through the running service's admin API (the engine must see it)."""
+    body: dict[str, object] = {"user_id": args.user, "asset": args.asset, "amount": args.amount}
+    if args.reference:
+        body["reference"] = args.reference
+    return _admin_call(args, "POST", "deposits", body)
+
+
+def cmd_api_key(args: argparse.Namespace) -> int:
+    if args.action == "create":
+        if not args.user:
+            print("--user is required to create a key", file=sys.stderr)
+            return 2
+        body = {
+            "user_id": args.user,
+            "permissions": args.permission or ["read", "trade"],
+            "label": args.label,
+        }
+        return _admin_call(args, "POST", "api-keys", body)
+    if args.action == "revoke":
+        if not args.key:
+            print("--key is required to revoke a key", file=sys.stderr)
+            return 2
+        return _admin_call(args, "DELETE", f"api-keys/{args.key}", None)
+    return _admin_call(args, "GET", "api-keys" + (f"?user_id={args.user}" if args.user else ""), None)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -132,6 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     deposit.add_argument("--reference", help="idempotency key")
     deposit.add_argument("--url", help="service base URL (default from the configuration)")
     deposit.set_defaults(func=cmd_deposit)
+    api_key = commands.add_parser("api-key", help="create, list or revoke API keys (running service)")
+    api_key.add_argument("action", choices=["create", "list", "revoke"])
+    api_key.add_argument("--user")
+    api_key.add_argument("--permission", action="append", choices=["read", "trade"])
+    api_key.add_argument("--label", default="")
+    api_key.add_argument("--key", help="the key to revoke")
+    api_key.add_argument("--url", help="service base URL (default from the configuration)")
+    api_key.set_defaults(func=cmd_api_key)
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/")
     bench.add_argument("which", choices=["engine", "durable", "http", "ws_fanout"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)

@@ -28,12 +28,16 @@ from litestar.status_codes import HTTP_201_CREATED
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from trade_engine.api import views
 from trade_engine.api.auth import TRADER, Principal
 from trade_engine.api.errors import STATUS_OF, ApiError, envelope
 from trade_engine.api.schemas import (
     AmendOrderBody,
+    ApiKeyBody,
+    ApiKeyCreated,
+    ApiKeyView,
     BalanceView,
     CancelAllView,
     CandleView,
@@ -72,6 +76,7 @@ from trade_engine.marketdata import candles as candle_data
 from trade_engine.observability.logging import request_id
 from trade_engine.sequencer import DuplicateReference
 from trade_engine.storage import reads, schema
+from trade_engine.storage.apikeys import ApiKey
 
 log = logging.getLogger(__name__)
 
@@ -584,6 +589,50 @@ async def resume_market(symbol: str, admin: Principal, services: Services) -> En
     return Envelope(data=await _set_status(services, symbol, "TRADING"))
 
 
+@post(f"{API}/admin/api-keys", status_code=HTTP_201_CREATED, tags=["admin"])
+async def create_api_key(data: ApiKeyBody, admin: Principal, services: Services) -> Envelope[ApiKeyCreated]:
+    """A new API key for a user; the secret is in this answer and nowhere else."""
+    key, secret = await services.key_store().create(
+        data.user_id, list(data.permissions), data.label, time.time_ns()
+    )
+    return Envelope(
+        data=ApiKeyCreated(
+            api_key=key.key,
+            secret=secret,
+            user_id=key.user_id,
+            permissions=list(key.permissions),
+            label=key.label,
+        )
+    )
+
+
+def _key_view(key: ApiKey) -> ApiKeyView:
+    return ApiKeyView(
+        api_key=key.key,
+        user_id=key.user_id,
+        permissions=list(key.permissions),
+        label=key.label,
+        created_at=key.created_ts // NS_PER_MS,
+        revoked_at=None if key.revoked_ts is None else key.revoked_ts // NS_PER_MS,
+    )
+
+
+@get(f"{API}/admin/api-keys", tags=["admin"])
+async def list_api_keys(
+    admin: Principal, services: Services, user_id: str | None = None
+) -> Envelope[list[ApiKeyView]]:
+    return Envelope(data=[_key_view(key) for key in await services.key_store().list(user_id=user_id)])
+
+
+@delete(f"{API}/admin/api-keys/{{api_key:str}}", status_code=200, tags=["admin"])
+async def revoke_api_key(api_key: str, admin: Principal, services: Services) -> Envelope[ApiKeyView]:
+    """Revoke a key at once; requests signed with it are refused from now on."""
+    key = await services.key_store().revoke(api_key, time.time_ns())
+    if key is None:
+        raise ApiError("NOT_FOUND", "no such API key")
+    return Envelope(data=_key_view(key))
+
+
 # -- operations ------------------------------------------------------------------------------
 
 # Probes and scrapes are not rate limited: behind a proxy they share an address with
@@ -654,6 +703,22 @@ def _on_http(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[s
         status, "VALIDATION_ERROR" if status < 500 else "INTERNAL_ERROR"
     )
     return _error_response(code, error.detail, None, dict(error.headers or {}), status)
+
+
+def _on_database_error(request: Request[Any, Any, Any], error: DBAPIError) -> Response[dict[str, Any]]:
+    """The database cannot be reached (refused, lost, locked): 503, as when the sequencer
+    stops for storage. Any other database error is a bug and answers 500."""
+    unreachable = (
+        error.connection_invalidated
+        or error.statement is None  # failed to connect
+        or isinstance(error, InterfaceError | OperationalError)
+    )
+    if not unreachable:
+        return _on_unexpected(request, error)
+    log.warning("database unavailable", extra={"error": f"{type(error.orig).__name__}: {error.orig}"})
+    return _error_response(
+        "UNAVAILABLE", "the database is unavailable; retry shortly", None, {"Retry-After": "1"}
+    )
 
 
 def _on_unexpected(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
@@ -736,6 +801,9 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
         halt_market,
         cancel_only_market,
         resume_market,
+        create_api_key,
+        list_api_keys,
+        revoke_api_key,
         health,
         ready,
         metrics,
@@ -757,6 +825,7 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
             ValidationException: _on_validation,
             NotFoundException: _on_http,
             HTTPException: _on_http,
+            DBAPIError: _on_database_error,
             Exception: _on_unexpected,
         },
         request_max_body_size=services.config.http.max_body_bytes,

@@ -23,6 +23,7 @@ from trade_engine.engine.commands import Command
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.observability.metrics import Metrics
 from trade_engine.sequencer import Busy, Unavailable
+from trade_engine.storage.apikeys import ApiKeyStore
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class Services:
     core: Core | None = None
     depth: DepthBook = field(default_factory=DepthBook)
     startup_error: BaseException | None = None
+    api_keys: ApiKeyStore | None = None
     ready_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -66,6 +68,7 @@ class Services:
             self.startup_error = error
             log.exception("start-up failed; the service will not become ready")
             return
+        self.api_keys = ApiKeyStore(core.database, config.auth.api_key_encryption_key)
         self.depth = DepthBook.from_engine(core.engine)
         core.sequencer.subscribe(self.depth.apply)
         core.sequencer.subscribe(self._count)
@@ -104,6 +107,11 @@ class Services:
                 "UNAVAILABLE", "the service is not taking orders (storage unavailable or stopping)"
             )
         return core
+
+    def key_store(self) -> ApiKeyStore:
+        self.require_core()
+        assert self.api_keys is not None
+        return self.api_keys
 
     def rules(self, symbol: str) -> Market | None:
         """A market's rules, cached: they never change once added (its status may)."""

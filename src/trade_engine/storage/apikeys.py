@@ -1,0 +1,128 @@
+"""API keys: created and revoked by an admin, secrets encrypted at rest.
+
+HMAC-signed requests (the Binance-compatible API) need the secret itself to verify a
+signature, so it cannot be stored as a hash. It is encrypted with AES-256-GCM under a
+key derived from `auth.api_key_encryption_key`, with the key id as associated data (a
+ciphertext copied to another key's row does not decrypt). The secret is shown once, at
+creation. Lookups are cached in memory; revoking through this process drops the entry.
+"""
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from trade_engine.storage import schema
+
+PERMISSIONS: Final = ("read", "trade")
+_NONCE: Final = 12
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key: str
+    user_id: str
+    permissions: tuple[str, ...]
+    label: str
+    created_ts: int
+    revoked_ts: int | None
+
+
+@dataclass(frozen=True)
+class ActiveKey:
+    user_id: str
+    permissions: frozenset[str]
+    secret: bytes
+
+
+class ApiKeyStore:
+    def __init__(self, database: AsyncEngine, encryption_key: str) -> None:
+        self._database = database
+        self._aead = AESGCM(hashlib.sha256(encryption_key.encode()).digest())
+        self._cache: dict[str, ActiveKey | None] = {}
+
+    def _seal(self, key: str, secret: str) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._aead.encrypt(nonce, secret.encode(), key.encode())
+
+    def _open(self, key: str, sealed: bytes) -> bytes:
+        return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], key.encode())
+
+    async def create(
+        self, user_id: str, permissions: list[str], label: str, now_ns: int
+    ) -> tuple[ApiKey, str]:
+        """A new key and its secret (the only time the secret leaves the store)."""
+        unknown = set(permissions) - set(PERMISSIONS)
+        if unknown or not permissions:
+            raise ValueError(f"permissions must be among {PERMISSIONS}")
+        key = secrets.token_hex(32)
+        secret = secrets.token_hex(32)
+        granted = tuple(sorted(set(permissions)))
+        async with self._database.begin() as connection:
+            exists = (
+                await connection.execute(select(schema.users.c.id).where(schema.users.c.id == user_id))
+            ).first()
+            if exists is None:
+                await connection.execute(insert(schema.users).values(id=user_id, created_ts=now_ns))
+            await connection.execute(
+                insert(schema.api_keys).values(
+                    id=key,
+                    user_id=user_id,
+                    label=label,
+                    permissions=",".join(granted),
+                    secret_ciphertext=self._seal(key, secret),
+                    created_ts=now_ns,
+                )
+            )
+        self._cache.pop(key, None)
+        return ApiKey(key, user_id, granted, label, now_ns, None), secret
+
+    async def revoke(self, key: str, now_ns: int) -> ApiKey | None:
+        keys = schema.api_keys
+        async with self._database.begin() as connection:
+            await connection.execute(
+                update(keys).where(keys.c.id == key, keys.c.revoked_ts.is_(None)).values(revoked_ts=now_ns)
+            )
+        self._cache.pop(key, None)
+        found = await self.list(key=key)
+        return found[0] if found else None
+
+    async def list(self, *, user_id: str | None = None, key: str | None = None) -> list[ApiKey]:
+        keys = schema.api_keys
+        query = select(
+            keys.c.id, keys.c.user_id, keys.c.permissions, keys.c.label, keys.c.created_ts, keys.c.revoked_ts
+        ).order_by(keys.c.created_ts)
+        if user_id is not None:
+            query = query.where(keys.c.user_id == user_id)
+        if key is not None:
+            query = query.where(keys.c.id == key)
+        async with self._database.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            ApiKey(k, user, tuple(p.split(",")) if p else (), label, created, revoked)
+            for k, user, p, label, created, revoked in rows
+        ]
+
+    async def active(self, key: str) -> ActiveKey | None:
+        """The user, permissions and secret of a key that is not revoked."""
+        if key in self._cache:
+            return self._cache[key]
+        keys = schema.api_keys
+        query = select(keys.c.user_id, keys.c.permissions, keys.c.secret_ciphertext).where(
+            keys.c.id == key, keys.c.revoked_ts.is_(None)
+        )
+        async with self._database.connect() as connection:
+            row = (await connection.execute(query)).first()
+        found = None
+        if row is not None:
+            user_id, permissions, sealed = row
+            found = ActiveKey(user_id, frozenset(permissions.split(",")), self._open(key, bytes(sealed)))
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[key] = found
+        return found
