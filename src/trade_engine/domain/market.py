@@ -13,12 +13,13 @@ integer in engine units, so the matching loop never touches a decimal:
 
 import re
 from decimal import Decimal
+from functools import lru_cache
 from typing import Final
 
 import msgspec
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
-from trade_engine.domain.money import decimal_places, from_units, parse_decimal, to_units
+from trade_engine.domain.money import from_units, parse_decimal, to_units, units_text
 from trade_engine.domain.vocabulary import (
     EXPIRE_MAKER,
     FEE_SCALE,
@@ -76,19 +77,15 @@ class Market(msgspec.Struct, frozen=True, kw_only=True):
     # -- edge conversion, decimal string -> integer --
 
     def price_ticks(self, text: object, field: str = "price") -> int:
-        return to_units(
-            text, Decimal(self.tick_size), field, off_grid=ErrorCode.OFF_TICK, max_units=MAX_AMOUNT
-        )
+        return to_units(text, self.tick_size, field, off_grid=ErrorCode.OFF_TICK, max_units=MAX_AMOUNT)
 
     def quantity_lots(self, text: object, field: str = "quantity") -> int:
-        return to_units(
-            text, Decimal(self.step_size), field, off_grid=ErrorCode.OFF_STEP, max_units=MAX_AMOUNT
-        )
+        return to_units(text, self.step_size, field, off_grid=ErrorCode.OFF_STEP, max_units=MAX_AMOUNT)
 
     def quote_units(self, text: object, field: str = "quote_quantity") -> int:
         return to_units(
             text,
-            Decimal(1).scaleb(-self.quote_decimals),
+            _minor_unit(self.quote_decimals),
             field,
             off_grid=ErrorCode.TOO_PRECISE,
             max_units=MAX_AMOUNT,
@@ -97,12 +94,10 @@ class Market(msgspec.Struct, frozen=True, kw_only=True):
     # -- edge conversion, integer -> decimal string --
 
     def price_text(self, ticks: int) -> str:
-        unit = Decimal(self.tick_size)
-        return from_units(ticks, unit, decimal_places(unit))
+        return units_text(ticks, self.tick_size)
 
     def quantity_text(self, lots: int) -> str:
-        unit = Decimal(self.step_size)
-        return from_units(lots, unit, decimal_places(unit))
+        return units_text(lots, self.step_size)
 
     def quote_text(self, units: int) -> str:
         return asset_text(units, self.quote_decimals)
@@ -115,7 +110,7 @@ def asset_units(text: object, decimals: int, field: str = "amount") -> int:
     """An asset amount (deposit, withdrawal, balance) in minor units."""
     return to_units(
         text,
-        Decimal(1).scaleb(-decimals),
+        _minor_unit(decimals),
         field,
         off_grid=ErrorCode.TOO_PRECISE,
         max_units=MAX_AMOUNT,
@@ -123,7 +118,13 @@ def asset_units(text: object, decimals: int, field: str = "amount") -> int:
 
 
 def asset_text(units: int, decimals: int) -> str:
-    return from_units(units, Decimal(1).scaleb(-decimals), decimals)
+    return from_units(units, _minor_unit(decimals), decimals)
+
+
+@lru_cache(maxsize=64)
+def _minor_unit(decimals: int) -> str:
+    """An asset's minor unit as a plain decimal string ("0.00000001" for 8 decimals)."""
+    return format(Decimal(1).scaleb(-decimals), "f")
 
 
 def fee_rate(text: str, field: str) -> int:

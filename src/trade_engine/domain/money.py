@@ -45,12 +45,15 @@ def decimal_places(unit: Decimal) -> int:
     return max(0, -exponent)
 
 
-@lru_cache(maxsize=256)
-def _unit_parts(unit: Decimal) -> tuple[int, int]:
-    """unit = mantissa * 10**exponent, the mantissa without trailing zeros."""
+@lru_cache(maxsize=512)
+def _unit_parts(unit: Decimal | str) -> tuple[int, int]:
+    """unit = mantissa * 10**exponent, the mantissa without trailing zeros.
+
+    Cached: markets pass their tick and step sizes as strings, converted once.
+    """
     with localcontext() as ctx:
         ctx.prec = _PRECISION
-        sign, digits, exponent = unit.normalize().as_tuple()
+        sign, digits, exponent = Decimal(unit).normalize().as_tuple()
     assert isinstance(exponent, int)
     assert sign == 0
     return int("".join(map(str, digits))), exponent
@@ -58,7 +61,7 @@ def _unit_parts(unit: Decimal) -> tuple[int, int]:
 
 def to_units(
     text: object,
-    unit: Decimal,
+    unit: Decimal | str,
     field: str,
     *,
     off_grid: ErrorCode,
@@ -103,7 +106,12 @@ def to_units(
     return count
 
 
-def from_units(count: int, unit: Decimal, places: int) -> str:
+def units_text(count: int, unit: Decimal | str) -> str:
+    """Format `count` units with as many decimal places as the unit has."""
+    return from_units(count, unit, max(0, -_unit_parts(unit)[1]))
+
+
+def from_units(count: int, unit: Decimal | str, places: int) -> str:
     """Format `count` units as a decimal string with exactly `places` digits after the point."""
     mantissa, exponent = _unit_parts(unit)
     scaled = count * mantissa * 10 ** (exponent + places)  # exponent + places >= 0
