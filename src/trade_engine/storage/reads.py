@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.storage import schema
@@ -38,6 +38,32 @@ async def order_row(
     return dict(row) if row is not None else None
 
 
+Page = tuple[list[dict[str, Any]], int]
+
+
+async def _page(
+    database: AsyncEngine,
+    table: Table,
+    conditions: list[ColumnElement[bool]],
+    time_column: ColumnElement[int],
+    start_ns: int | None,
+    end_ns: int | None,
+    limit: int,
+    offset: int,
+) -> Page:
+    """Rows newest first (by id) in [start, end) of `time_column`, and how many match in all."""
+    if start_ns is not None:
+        conditions.append(time_column >= start_ns)
+    if end_ns is not None:
+        conditions.append(time_column < end_ns)
+    page = select(table).where(*conditions).order_by(table.c.id.desc()).limit(limit).offset(offset)
+    total = select(func.count()).select_from(table).where(*conditions)
+    async with database.connect() as connection:
+        rows = [dict(row) for row in (await connection.execute(page)).mappings()]
+        count = (await connection.execute(total)).scalar() or 0
+    return rows, int(count)
+
+
 async def order_rows(
     database: AsyncEngine,
     user_id: str,
@@ -48,7 +74,7 @@ async def order_rows(
     end_ns: int | None,
     limit: int,
     offset: int,
-) -> tuple[list[dict[str, Any]], int]:
+) -> Page:
     """A page of the user's orders, newest first, and how many match in all."""
     orders = schema.orders
     conditions: list[ColumnElement[bool]] = [orders.c.user_id == user_id]
@@ -56,16 +82,7 @@ async def order_rows(
         conditions.append(orders.c.market == market)
     if statuses:
         conditions.append(orders.c.status.in_(statuses))
-    if start_ns is not None:
-        conditions.append(orders.c.created_ts >= start_ns)
-    if end_ns is not None:
-        conditions.append(orders.c.created_ts < end_ns)
-    page = select(orders).where(*conditions).order_by(orders.c.id.desc()).limit(limit).offset(offset)
-    total = select(func.count()).select_from(orders).where(*conditions)
-    async with database.connect() as connection:
-        rows = [dict(row) for row in (await connection.execute(page)).mappings()]
-        count = (await connection.execute(total)).scalar() or 0
-    return rows, int(count)
+    return await _page(database, orders, conditions, orders.c.created_ts, start_ns, end_ns, limit, offset)
 
 
 async def fill_rows(
@@ -77,7 +94,7 @@ async def fill_rows(
     end_ns: int | None,
     limit: int,
     offset: int,
-) -> tuple[list[dict[str, Any]], int]:
+) -> Page:
     """A page of the trades the user took part in, newest first."""
     trades = schema.trades
     conditions: list[ColumnElement[bool]] = [
@@ -85,16 +102,7 @@ async def fill_rows(
     ]
     if market is not None:
         conditions.append(trades.c.market == market)
-    if start_ns is not None:
-        conditions.append(trades.c.ts >= start_ns)
-    if end_ns is not None:
-        conditions.append(trades.c.ts < end_ns)
-    page = select(trades).where(*conditions).order_by(trades.c.id.desc()).limit(limit).offset(offset)
-    total = select(func.count()).select_from(trades).where(*conditions)
-    async with database.connect() as connection:
-        rows = [dict(row) for row in (await connection.execute(page)).mappings()]
-        count = (await connection.execute(total)).scalar() or 0
-    return rows, int(count)
+    return await _page(database, trades, conditions, trades.c.ts, start_ns, end_ns, limit, offset)
 
 
 # -- public market data ----------------------------------------------------------------
@@ -108,20 +116,11 @@ async def trade_rows(
     end_ns: int | None,
     limit: int,
     offset: int,
-) -> tuple[list[dict[str, Any]], int]:
+) -> Page:
     """A page of a market's trades, newest first, and how many match in all."""
     trades = schema.trades
     conditions: list[ColumnElement[bool]] = [trades.c.market == market]
-    if start_ns is not None:
-        conditions.append(trades.c.ts >= start_ns)
-    if end_ns is not None:
-        conditions.append(trades.c.ts < end_ns)
-    page = select(trades).where(*conditions).order_by(trades.c.id.desc()).limit(limit).offset(offset)
-    total = select(func.count()).select_from(trades).where(*conditions)
-    async with database.connect() as connection:
-        rows = [dict(row) for row in (await connection.execute(page)).mappings()]
-        count = (await connection.execute(total)).scalar() or 0
-    return rows, int(count)
+    return await _page(database, trades, conditions, trades.c.ts, start_ns, end_ns, limit, offset)
 
 
 async def trades_between(
