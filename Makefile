@@ -8,8 +8,13 @@ STAMP := $(VENV)/.installed
 COMPILED := build/compiled
 CORE_MODULES := engine/engine.py engine/book.py engine/holds.py engine/accounts.py engine/order.py
 CORE_SOURCES := $(addprefix src/trade_engine/,$(CORE_MODULES))
+# ccxt drives the Binance-compatible API in the tests. It pins exact versions of its own
+# dependencies, which clash with ours, so it gets a virtual environment of its own.
+CCXT_VERSION := 4.5.90
+CCXT_VENV := .venv-ccxt
+CCXT_STAMP := $(CCXT_VENV)/.installed-$(CCXT_VERSION)
 
-.PHONY: test lint typecheck unit unit-compiled compiled bench bench-durable clean postgres
+.PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws clean postgres ccxt
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +31,14 @@ $(COMPILED)/.built: $(STAMP) $(shell find src -name '*.py')
 	touch $@
 
 compiled: $(COMPILED)/.built
+
+$(CCXT_STAMP):
+	test -x $(CCXT_VENV)/bin/python || $(PYTHON) -m venv $(CCXT_VENV)
+	$(CCXT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CCXT_VENV)/bin/python -m pip install --quiet ccxt==$(CCXT_VERSION)
+	touch $@
+
+ccxt: $(CCXT_STAMP)
 
 # Start the service on its embedded default (SQLite under ./data, default markets),
 # running the compiled core. Prints where the docs are and how to get a token.
@@ -45,7 +58,7 @@ typecheck: $(STAMP)
 postgres:
 	bash scripts/postgres-up.sh
 
-tests: $(STAMP) postgres
+tests: $(STAMP) $(CCXT_STAMP) postgres
 	$(BIN)/pytest -q
 
 # The engine's tests once more against the compiled core (tests/conftest.py checks
@@ -63,5 +76,14 @@ bench: compiled
 bench-durable: compiled postgres
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/durable.py $(BENCH_ARGS)
 
+# WebSocket fan-out: 1,000 clients (4 processes) on one market's trades and book while
+# 1,000 orders/s flow over HTTP. BENCH_ARGS e.g. --seconds 5 --connections 50 for a smoke run.
+bench-ws: compiled
+	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/ws_fanout.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CCXT_VENV) build .mypy_cache .pytest_cache .ruff_cache
+
+# Orders over HTTP against a real server (SQLite and PostgreSQL), load generator included.
+bench-http: compiled postgres
+	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/http.py $(BENCH_ARGS)

@@ -22,10 +22,6 @@ run and dropped after it.
     exactly what the sequencer writes), then `start_core` timed on it in a fresh process
     (recovery, verification, sequencer start), and once more phase by phase.
 
-The funding differs from the engine benchmark's on purpose: at its 10**17 USDT per
-account the engine's supply cap refuses the deposits of all but 46 accounts (see
-flows.py); `--engine-funding` reproduces that flow exactly.
-
 Prints one JSON object. Run: `make bench-durable`, or
 `PYTHONPATH=build/compiled .venv/bin/python benchmarks/durable.py [--quick]`.
 """
@@ -56,7 +52,6 @@ import msgspec
 from sqlalchemy import select
 
 from flows import (
-    ENGINE_BENCH_USDT,
     FUNDED_USDT,
     generate_mixed_flow,
     materialize,
@@ -108,7 +103,24 @@ async def throwaway_database(kind: str) -> AsyncIterator[str]:
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database(name)
+
+
+async def drop_database(name: str) -> None:
+    """Drop a benchmark database once every connection to it is closed.
+
+    Plain DROP DATABASE stops autovacuum workers by itself, whereas WITH (FORCE) may not
+    terminate them (they are not ours to signal): so plain first, force if a session of
+    ours is somehow still open, and retry while either is refused.
+    """
+    for attempt in range(20):
+        force = " WITH (FORCE)" if attempt % 2 else ""
+        try:
+            await _admin(f'DROP DATABASE IF EXISTS "{name}"{force}')
+            return
+        except (asyncpg.ObjectInUseError, asyncpg.InsufficientPrivilegeError):
+            await asyncio.sleep(0.5)
+    log(f"could not drop database {name}; drop it by hand")
 
 
 # -- submitting in order, many in flight -------------------------------------------
@@ -279,6 +291,7 @@ async def bench_throughput(
         recovered_equal = snapshot_digest(restarted.engine) == live_digest
         small_restart = round(restarted.recovery_seconds, 3)
         await restarted.close()
+        gc.unfreeze()
         gc.collect()
 
     commands_run = after["commands"] - before["commands"]
@@ -286,8 +299,9 @@ async def bench_throughput(
     # the flow show whether throughput holds as the tables and their indexes grow.
     quarter = len(flow) // 4
     by_quarter = [
-        round(quarter / ((timed.stamps[(q + 1) * quarter - 1] - timed.stamps[q * quarter]) / 1e9))
+        round(quarter / max(1e-9, (timed.stamps[(q + 1) * quarter - 1] - timed.stamps[q * quarter]) / 1e9))
         for q in range(4)
+        if quarter > 1
     ]
     batches = after["batches"] - before["batches"]
     sizes = sorted(watch.batch_sizes)
@@ -419,10 +433,12 @@ async def phases_probe(url: str) -> dict[str, Any]:
 def run_probe(mode: str, url: str) -> dict[str, Any]:
     completed = subprocess.run(
         [sys.executable, os.path.abspath(__file__), f"--{mode}-probe", url],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{mode} probe failed:\n{completed.stderr}")
     parsed: dict[str, Any] = json.loads(completed.stdout)
     return parsed
 
@@ -462,7 +478,6 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--build-batch", type=int, default=5_000, help="max_batch building the store")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument("--only", choices=("throughput", "restart"), default=None)
-    parser.add_argument("--engine-funding", action="store_true", help="the engine benchmark's deposits")
     parser.add_argument("--restart-probe", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--phases-probe", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -475,7 +490,7 @@ def main(argv: Sequence[str]) -> None:
 
     commands = args.commands or (20_000 if args.quick else 200_000)
     orders = args.orders or (50_000 if args.quick else 1_000_000)
-    usdt = ENGINE_BENCH_USDT if args.engine_funding else FUNDED_USDT
+    usdt = FUNDED_USDT
     databases = [name.strip() for name in args.databases.split(",") if name.strip()]
     result: dict[str, object] = {
         "benchmark": "durable",
@@ -501,8 +516,10 @@ def main(argv: Sequence[str]) -> None:
         flow_parts = materialize(warmup), materialize(flow)
         del warmup, flow
         gc.collect()
+    # The machine may be shared: the load around each part says how quiet it was.
+    result["load_average_at_start"] = os.getloadavg()[0]
     for kind in databases:
-        per_database: dict[str, object] = {}
+        per_database: dict[str, object] = {"load_average_at_start": os.getloadavg()[0]}
         if flow_parts is not None:
             per_database["throughput"] = asyncio.run(
                 bench_throughput(kind, *flow_parts, usdt, args.window, args.max_batch)
@@ -510,6 +527,7 @@ def main(argv: Sequence[str]) -> None:
         if args.only in (None, "restart"):
             per_database["restart"] = asyncio.run(bench_restart(kind, orders, args.build_batch))
         result[kind] = per_database
+    result["load_average_at_end"] = os.getloadavg()[0]
     print(json.dumps(result, indent=2))
 
 

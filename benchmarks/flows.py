@@ -6,11 +6,8 @@ stream of 40% limit GTC near the touch, 10% IOC, 5% market, 30% cancel, 15% amen
 The flow is generated against a live engine, so cancels and amends name orders that
 are really open when they arrive: replaying it in the same order reproduces it exactly.
 
-Funding: `ENGINE_BENCH_USDT` is what the engine benchmark has always deposited. With
-the engine's cap on an asset's total supply (2**62 minor units) only the first 46
-accounts receive USDT at that amount; the other deposits are refused, so about a quarter
-of the flow's buys are rejected for lack of funds. The engine benchmark keeps it so that
-its numbers stay comparable; `FUNDED_USDT` funds all 1,000 accounts.
+Funding: every account gets `FUNDED_USDT`, far below the engine's cap on an asset's
+total supply (2**62 minor units), so no command of the flow is refused for lack of funds.
 """
 
 import random
@@ -46,14 +43,13 @@ SPEC = MarketSpec(
 )
 MID = 5_000_000  # 50,000.00 in ticks
 USERS = [f"user-{n}" for n in range(1000)]
-ENGINE_BENCH_USDT = 10**17
 # 10,000,000 USDT (8 decimals) per account: 1,000 accounts stay far below the supply cap,
 # and each can hold well over 100,000 resting buys of up to 100 lots near the mid.
 FUNDED_USDT = 10**15
 BTC = 10**13
 
 
-def setup_commands(usdt: int = ENGINE_BENCH_USDT) -> list[Command]:
+def setup_commands(usdt: int = FUNDED_USDT) -> list[Command]:
     commands: list[Command] = [AddMarket(ts=0, market=market_from_spec(SPEC))]
     for user in USERS:
         commands.append(Deposit(ts=0, user_id=user, asset="USDT", amount=usdt))
@@ -111,7 +107,7 @@ class OpenOrders:
 
 
 def generate_mixed_flow(
-    count: int, seed: int, usdt: int = ENGINE_BENCH_USDT
+    count: int, seed: int, usdt: int = FUNDED_USDT
 ) -> tuple[list[Command], list[Command]]:
     """Build the warm-up book and a mixed flow, using a live engine to track open ids."""
     rng = random.Random(seed)
@@ -177,7 +173,7 @@ def generate_mixed_flow(
     return warmup, flow
 
 
-def fresh_engine(warmup: Sequence[Command], usdt: int = ENGINE_BENCH_USDT) -> Engine:
+def fresh_engine(warmup: Sequence[Command], usdt: int = FUNDED_USDT) -> Engine:
     engine = Engine()
     for command in setup_commands(usdt):
         engine.apply(command)
