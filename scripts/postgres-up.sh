@@ -21,5 +21,8 @@ for _ in $(seq 1 50); do
 done
 exists=$(su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='$ROLE'\"")
 if [ "$exists" != "1" ]; then
-    su postgres -c "psql -qc \"CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD '$ROLE'\""
+    su postgres -c "psql -qc \"CREATE ROLE $ROLE LOGIN CREATEDB SUPERUSER PASSWORD '$ROLE'\""
 fi
+# Superuser on this throwaway test cluster: dropping a test database WITH (FORCE) must be
+# able to end any session in it (an autovacuum worker included).
+su postgres -c "psql -qc \"ALTER ROLE $ROLE SUPERUSER\""

@@ -116,3 +116,17 @@ def test_a_restored_engine_continues_exactly_like_the_original(seed):
         assert msgspec.json.encode(restored) == msgspec.json.encode(original)
         ids += [(e.order_id, e.user_id) for e in original if isinstance(e, OrderAccepted)]
     assert twin.snapshot() == engine.snapshot()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_what_open_orders_hold_is_exactly_every_locked_balance(seed):
+    engine, _, _ = run_flow(seed, 1_500)
+    locked = {
+        (user, asset): balance.locked
+        for user, per_asset in engine.balances().items()
+        for asset, balance in per_asset.items()
+        if balance.locked
+    }
+    holds = {key: amount for key, amount in engine.holds().items() if amount}
+    assert holds == locked
+    assert sum(engine.hold_of(order) for order in engine.all_open_orders()) == sum(locked.values())

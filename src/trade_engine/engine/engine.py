@@ -235,6 +235,16 @@ class Engine:
     def all_open_orders(self) -> list[Order]:
         return [o.copy() for account in self._accounts.values() for o in account.orders.values()]
 
+    def holds(self) -> dict[tuple[str, str], int]:
+        """What all open orders and stops hold, per (user, asset): what `locked` must be."""
+        totals: dict[tuple[str, str], int] = {}
+        for user_id, account in self._accounts.items():
+            for order in account.orders.values():
+                m = self._markets[order.market]
+                key = (user_id, m.quote if order.side == BUY else m.base)
+                totals[key] = totals.get(key, 0) + self._hold_of(m, order)
+        return totals
+
     def hold_of(self, order: Order) -> int:
         """What an open order or pending stop holds (quote for buys, base for sells)."""
         return self._hold_of(self._markets[order.market], order)

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from trade_engine.domain.market import Market
-from trade_engine.domain.vocabulary import BUY, FEE_SCALE
+from trade_engine.domain.vocabulary import FEE_SCALE
 from trade_engine.engine import Engine, Order
 from trade_engine.storage import schema
 
@@ -186,14 +186,7 @@ async def verify(database: AsyncEngine, engine: Engine) -> list[str]:
                 f"{key[0]}/{key[1]}: ledger adds up to {folded.get(key, (0, 0))} "
                 f"but the balance is {recorded.get(key, (0, 0))} (available, locked)"
             )
-    holds: dict[tuple[str, str], int] = defaultdict(int)
-    for order in engine.all_open_orders():
-        market = engine.market(order.market)
-        if market is None:
-            problems.append(f"order {order.id} is in unknown market {order.market}")
-            continue
-        asset = market.quote if order.side == BUY else market.base
-        holds[(order.user_id, asset)] += engine.hold_of(order)
+    holds = engine.holds()
     for key in sorted(set(holds) | {k for k, v in recorded.items() if v[1]}):
         locked = recorded.get(key, (0, 0))[1]
         if holds.get(key, 0) != locked:

@@ -117,7 +117,16 @@ class SqliteBatchWriter:
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
+        pragmas = (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "foreign_keys=ON",
+            "busy_timeout=10000",
+            # 256 MiB of page cache: the indexes keyed by user take inserts at scattered
+            # pages, and the default 2 MiB made inserts twice as slow as the file grew.
+            "cache_size=-262144",
+        )
+        for pragma in pragmas:
             connection.execute(f"PRAGMA {pragma}")
         return connection
 
