@@ -9,7 +9,7 @@ generator spends as little as possible of the machine's two cores.
 Prints one JSON object: per database, order operations per second (placements and
 cancels, each acknowledged only after its commit), p50/p99/p99.9 latency in ms seen
 by the clients, and the error count. Run: `.venv/bin/python benchmarks/http.py
-[--seconds 20] [--processes 2] [--connections 16] [--only sqlite|postgresql]`.
+[--seconds 20] [--processes 2] [--connections 32] [--only sqlite|postgresql]`.
 """
 
 import sys
@@ -201,7 +201,7 @@ def main(argv: Sequence[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=16, help="per load-generator process")
+    parser.add_argument("--connections", type=int, default=32, help="per load-generator process")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args(argv)
     result: dict[str, object] = {
