@@ -75,6 +75,9 @@ class WebSocketConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_clients: int = 2_000
     max_subscriptions: int = 100
     queue_size: int = 1_000
+    # Least time between two messages of one channel: under load a message carries
+    # every change since the previous one, so messages per client stay bounded.
+    flush_interval_ms: float = 40.0
 
 
 class LoggingConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -227,6 +230,11 @@ def _check(config: Config) -> None:
         raise ConfigError("http.max_body_bytes must be at least 1024")
     if config.sequencer.max_batch < 1 or config.sequencer.max_queue < 1:
         raise ConfigError("sequencer.max_batch and sequencer.max_queue must be positive")
+    ws = config.websocket
+    if min(ws.heartbeat_seconds, ws.idle_timeout_seconds) <= 0 or ws.flush_interval_ms < 0:
+        raise ConfigError("websocket: heartbeat and idle timeout must be positive, flush interval >= 0")
+    if min(ws.max_clients, ws.max_subscriptions, ws.queue_size) < 1:
+        raise ConfigError("websocket.max_clients, max_subscriptions and queue_size must be positive")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("logging.level must be DEBUG, INFO, WARNING or ERROR")
     symbols = [spec.symbol for spec in config.markets]

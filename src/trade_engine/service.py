@@ -9,6 +9,7 @@ the process exits.
 
 import asyncio
 import logging
+import socket
 import sys
 
 import uvicorn
@@ -19,6 +20,7 @@ from trade_engine.config import DEV_SECRET, Config
 from trade_engine.observability.logging import configure_logging
 
 log = logging.getLogger("trade_engine.service")
+WS_MAX_MESSAGE_BYTES = 64 * 1024
 
 
 def build(config: Config) -> tuple[Services, object]:
@@ -48,7 +50,7 @@ def serve(config: Config) -> None:
             "using the built-in development secret: set TRADE_ENGINE_AUTH_SECRET and "
             "TRADE_ENGINE_AUTH_API_KEY_ENCRYPTION_KEY before exposing this service"
         )
-    _, app = build(config)
+    services, app = build(config)
     base = f"http://{config.http.host}:{config.http.port}"
     log.info(
         "starting",
@@ -60,15 +62,40 @@ def serve(config: Config) -> None:
             "database": config.database.url.split("@")[-1],
         },
     )
-    uvicorn.run(
+    settings = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=config.http.host,
         port=config.http.port,
         loop="uvloop",
         http="httptools",
+        # WebSocket: no per-message compression (each message is encoded once and the
+        # same bytes go to every subscriber), small client messages, protocol pings
+        # that drop peers which stopped answering.
+        ws="websockets-sansio",
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
+        ws_per_message_deflate=False,
+        ws_ping_interval=config.websocket.heartbeat_seconds,
+        ws_ping_timeout=config.websocket.idle_timeout_seconds,
         log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=int(config.http.shutdown_timeout_seconds),
         server_header=False,
     )
+    server = _Server(settings, services)
+    server.run()
+    if not server.started:
+        sys.exit(3)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, with our close frame (1001) to every WebSocket client at shutdown: sent
+    before uvicorn closes the connections itself."""
+
+    def __init__(self, config: uvicorn.Config, services: Services) -> None:
+        super().__init__(config)
+        self._services = services
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self._services.streams.shutdown()
+        await super().shutdown(sockets)

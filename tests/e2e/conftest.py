@@ -53,7 +53,9 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session", params=DATABASES)
-def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def shared_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp(f"shared-{request.param}")
     settings = {"TRADE_ENGINE_HTTP_MAX_BODY_BYTES": str(SHARED_MAX_BODY_BYTES)}
     with running_server(request.param, directory, **settings) as running:

@@ -52,8 +52,11 @@ class MarketBody(MarketSpec, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
 class ApiKeyBody(Struct, kw_only=True, forbid_unknown_fields=True):
     user_id: UserId
-    permissions: list[Literal["read", "trade"]] = msgspec.field(default_factory=lambda: ["read", "trade"])
-    label: Annotated[str, Meta(max_length=100)] = ""
+    permissions: Annotated[list[Literal["read", "trade"]], Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["read", "trade"]
+    )
+    # Printable text only: PostgreSQL cannot store NUL, and labels are shown to operators.
+    label: Annotated[str, Meta(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")] = ""
 
 
 # -- responses --

@@ -7,6 +7,7 @@ until the engine is rebuilt and verified.
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,15 +16,18 @@ from sqlalchemy import text
 from trade_engine.api.auth import Authenticator
 from trade_engine.api.errors import ApiError
 from trade_engine.api.ratelimit import RateLimiter
+from trade_engine.binance.streams import StreamPublisher
 from trade_engine.bootstrap import Core, start_core
 from trade_engine.config import Config
 from trade_engine.domain.market import Market
 from trade_engine.engine import CommandRejected, Event, OrderAccepted, TradeExecuted
 from trade_engine.engine.commands import Command
 from trade_engine.marketdata.depth import DepthBook
+from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.observability.metrics import Metrics
 from trade_engine.sequencer import Busy, Unavailable
 from trade_engine.storage.apikeys import ApiKeyStore
+from trade_engine.ws.streams import Streams
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +38,10 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     core: Core | None = None
     depth: DepthBook = field(default_factory=DepthBook)
+    live: LiveMarketData = field(default_factory=LiveMarketData)
     startup_error: BaseException | None = None
     api_keys: ApiKeyStore | None = None
+    binance: StreamPublisher | None = None
     ready_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -49,6 +55,13 @@ class Services:
             per_user_burst=limits.per_user_burst,
             per_ip_per_second=limits.per_ip_per_second,
             per_ip_burst=limits.per_ip_burst,
+        )
+        self.streams = Streams(
+            self.config.websocket,
+            self.auth,
+            self.limiter,
+            self.metrics,
+            token_leeway_seconds=self.config.auth.leeway_seconds,
         )
 
     # -- lifecycle --
@@ -72,6 +85,19 @@ class Services:
         self.depth = DepthBook.from_engine(core.engine)
         core.sequencer.subscribe(self.depth.apply)
         core.sequencer.subscribe(self._count)
+        try:
+            # Before `core` is set no request is served, so no trade commits meanwhile.
+            symbols = [market.symbol for market in core.engine.markets()]
+            self.live = await LiveMarketData.load(core.database, symbols, time.time_ns())
+        except Exception as error:
+            self.startup_error = error
+            log.exception("start-up failed: market data could not be loaded")
+            return
+        self.streams.start(core, self.depth, self.live)  # after the depth view
+        # After the depth view: Binance diffs and REST snapshots share its sequence.
+        self.binance = StreamPublisher(core.engine, self.depth, core.database, self.streams.hub)
+        core.sequencer.subscribe(self.binance.apply)
+        self.binance.start()
         self.core = core
         self.metrics.ready.set(1)
         self.ready_event.set()
@@ -88,6 +114,9 @@ class Services:
     async def stop(self) -> None:
         """Stop taking orders, commit what is queued, close the database."""
         self.metrics.ready.set(0)
+        await self.streams.stop()
+        if self.binance is not None:
+            await self.binance.close()
         if self.core is not None:
             await self.core.close()
             log.info("stopped: queued commands committed")

@@ -4,20 +4,20 @@ Buckets are aligned to Unix time (a 1h candle covers [hh:00, hh+1:00)); a trade 
 the exact edge belongs to the bucket it opens. Open and close are the first and last
 trade of a bucket by trade id (ids follow execution order). A bucket without trades
 is returned with null prices and zero volume rather than left out, so a series has
-no holes. Both are recomputed from the database on request (cached for a second for
-tickers), so they are right after any restart.
+no holes. Candles are computed from the database on request, so they are right after
+any restart. The 24-hour ticker covers the 1,440 one-minute buckets ending with the
+current one (`open_ts <= ts < close_ts`, `close_ts` the end of the current minute); it
+is kept in memory from committed trades (`live.py`, loaded from the trades table at start).
 """
 
-import time
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.api.schemas import CandleView, TickerView
 from trade_engine.domain.market import Market
-from trade_engine.storage import reads, schema
+from trade_engine.storage import reads
 
 NS: Final = 1_000_000_000
 NS_PER_MS: Final = 1_000_000
@@ -103,52 +103,6 @@ class Ticker:
     volume: int
     quote_volume: int
     trades: int
-
-
-_cache: dict[tuple[int, str], tuple[float, Ticker]] = {}
-
-
-async def ticker(database: AsyncEngine, market: str, *, now_ns: int) -> Ticker:
-    """Statistics of the trades in the 24 hours before `now_ns` (cached for a second)."""
-    key = (id(database), market)
-    cached = _cache.get(key)
-    if cached is not None and time.monotonic() - cached[0] < 1.0:
-        return cached[1]
-    trades = schema.trades
-    start = now_ns - DAY
-    query = select(
-        func.count(),
-        func.coalesce(func.sum(trades.c.quantity), 0),
-        func.coalesce(func.sum(trades.c.quote_amount), 0),
-        func.max(trades.c.price),
-        func.min(trades.c.price),
-        func.min(trades.c.id),
-        func.max(trades.c.id),
-    ).where(trades.c.market == market, trades.c.ts >= start, trades.c.ts <= now_ns)
-    async with database.connect() as connection:
-        count, volume, quote_volume, high, low, first_id, last_id = (await connection.execute(query)).one()
-        prices = {}
-        if count:
-            prices = dict(
-                (
-                    await connection.execute(
-                        select(trades.c.id, trades.c.price).where(trades.c.id.in_([first_id, last_id]))
-                    )
-                ).all()
-            )
-    result = Ticker(
-        open_ts=start,
-        close_ts=now_ns,
-        open=prices.get(first_id) if count else None,
-        high=None if high is None else int(high),
-        low=None if low is None else int(low),
-        last=prices.get(last_id) if count else None,
-        volume=int(volume),
-        quote_volume=int(quote_volume),
-        trades=int(count),
-    )
-    _cache[key] = (time.monotonic(), result)
-    return result
 
 
 def ticker_view(ticker: Ticker, market: Market, best_bid: int | None, best_ask: int | None) -> TickerView:

@@ -9,7 +9,7 @@ last event applied, which lets a client line a snapshot up with the delta stream
 from collections.abc import Iterable
 
 from trade_engine.domain.vocabulary import BUY
-from trade_engine.engine import BookLevelChanged, Engine, Event
+from trade_engine.engine import BookLevelChanged, Engine, Event, MarketAdded
 
 
 class MarketDepth:
@@ -55,7 +55,9 @@ class DepthBook:
     def apply(self, events: Iterable[Event]) -> None:
         for event in events:
             symbol = getattr(event, "market", None)
-            if not isinstance(symbol, str):
+            if isinstance(event, MarketAdded):
+                symbol = event.market.symbol  # its first event (seq 1)
+            elif not isinstance(symbol, str):
                 continue
             depth = self.market(symbol)
             if isinstance(event, BookLevelChanged):

@@ -1,0 +1,81 @@
+"""Request parameters as Binance takes them: query string and/or form body, query wins.
+
+Values stay strings until a getter converts them; a getter that fails answers with
+Binance's code and wording for that failure.
+"""
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import parse_qsl
+
+from trade_engine.binance.errors import BinanceError, illegal, mandatory
+
+_FORM: Final = "application/x-www-form-urlencoded"
+_INTEGER: Final = re.compile(r"-?[0-9]{1,19}")
+_LONG_RANGE: Final = "^-?[0-9]{1,19}$"
+
+
+def parse(query: bytes, body: bytes, content_type: str) -> "Params":
+    values: dict[str, str] = {}
+    if body and content_type.split(";", maxsplit=1)[0].strip().lower() == _FORM:
+        values.update(_pairs(body))
+    values.update(_pairs(query))  # the query string wins
+    return Params(values)
+
+
+def _pairs(raw: bytes) -> dict[str, str]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BinanceError(-1100, "Illegal characters found in a parameter.") from error
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+class Params:
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
+
+    def __contains__(self, name: str) -> bool:
+        return bool(self.values.get(name))
+
+    def text(self, name: str) -> str | None:
+        """A parameter's value; an empty value counts as not sent."""
+        value = self.values.get(name)
+        return value if value else None
+
+    def required(self, name: str) -> str:
+        value = self.text(name)
+        if value is None:
+            raise mandatory(name)
+        return value
+
+    def integer(self, name: str, default: int | None = None) -> int | None:
+        value = self.text(name)
+        if value is None:
+            return default
+        if _INTEGER.fullmatch(value) is None:
+            raise illegal(name, _LONG_RANGE)
+        return int(value)
+
+    def limit(self, default: int, maximum: int) -> int:
+        """`limit`, clamped to `maximum` as Binance does; below 1 is refused."""
+        value = self.integer("limit", default)
+        assert value is not None
+        if value < 1:
+            raise BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
+        return min(value, maximum)
+
+    def symbol_list(self) -> list[str] | None:
+        """`symbols=["A","B"]` (a JSON array, URL-encoded), or None if not sent."""
+        raw = self.text("symbols")
+        if raw is None:
+            return None
+        try:
+            symbols = json.loads(raw)
+        except ValueError:
+            symbols = None
+        if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) for s in symbols):
+            raise illegal("symbols", '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$')
+        return [str(s) for s in symbols]

@@ -1,0 +1,220 @@
+"""One client of the native protocol: its requests, its identity, its life.
+
+The reader (`serve`) answers requests by queueing answers on the connection, in order
+with the data the channels publish; the connection's writer task sends them. Nothing
+here awaits a client's writes. A client that sends nothing for
+`websocket.idle_timeout_seconds` is closed (4000); a `ping` keeps it alive.
+"""
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import jwt
+import msgspec
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+
+from trade_engine.api.auth import Principal
+from trade_engine.api.errors import ApiError
+from trade_engine.ws import protocol
+from trade_engine.ws.connection import Connection, Frame
+from trade_engine.ws.protocol import (
+    CLOSE_IDLE,
+    Authenticate,
+    Authenticated,
+    Channel,
+    Ping,
+    Pong,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Unsubscribed,
+    parse_channel,
+)
+
+if TYPE_CHECKING:
+    from trade_engine.ws.streams import Streams
+
+log = logging.getLogger(__name__)
+
+
+class Session(Connection):
+    """A native-protocol connection: who it is (once authenticated) and until when."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.principal: Principal | None = None
+        self.expires_at: float | None = None
+
+    def answer(self, data: bytes) -> None:
+        self.offer(Frame(data))
+
+    def fail(self, request_id: protocol.RequestId, code: str, message: str, details: Any = None) -> None:
+        self.offer(Frame(protocol.error(request_id, code, message, details)))
+
+
+class _RequestId(msgspec.Struct):
+    id: protocol.RequestId = None
+
+
+async def serve(socket: WebSocket[Any, Any, Any], streams: "Streams") -> None:
+    """Run one connection from accept to close."""
+    await socket.accept()
+    refusal = streams.refusal(socket)
+    if refusal is not None:
+        await _refuse(socket, *refusal)
+        return
+    batching = socket.query_params.get("batch", "").lower() in ("1", "true")
+    session = streams.open_session(socket.send, batching=batching)
+    if session is None:
+        await _refuse(socket, *streams.too_many_clients())
+        return
+    try:
+        header = socket.headers.get("authorization")
+        if header:
+            authenticate(streams, session, None, header)
+        await _read(socket, streams, session)
+    finally:
+        streams.close_session(session)
+        await session.finish()
+
+
+async def _read(socket: WebSocket[Any, Any, Any], streams: "Streams", session: Session) -> None:
+    loop = asyncio.get_running_loop()
+    idle = streams.config.idle_timeout_seconds
+    try:
+        async with asyncio.timeout(idle) as deadline:
+            inside = True
+
+            def stop_reading() -> None:
+                if inside:
+                    deadline.reschedule(loop.time())
+
+            session.on_abort = stop_reading
+            try:
+                while True:
+                    message = await socket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        session.disconnected()
+                        return
+                    deadline.reschedule(loop.time() + idle)
+                    if not session.closing:
+                        text, raw = message.get("text"), message.get("bytes")
+                        data = text if isinstance(text, str) else raw if isinstance(raw, bytes) else b""
+                        try:
+                            handle(streams, session, data)
+                        except Exception:  # a bug: answer it like REST answers a 500
+                            log.exception("websocket request failed")
+                            session.fail(None, "INTERNAL_ERROR", "an internal error occurred")
+            finally:
+                inside = False
+                session.on_abort = None
+    except TimeoutError:
+        if not session.closing:
+            session.close(CLOSE_IDLE, "idle timeout")
+    except WebSocketDisconnect:
+        session.disconnected()
+
+
+async def _refuse(socket: WebSocket[Any, Any, Any], close_code: int, code: str, message: str) -> None:
+    try:
+        await socket.send_data(protocol.error(None, code, message).decode())
+        await socket.close(close_code, message)
+    except (OSError, WebSocketDisconnect, RuntimeError):
+        pass
+
+
+def handle(streams: "Streams", session: Session, data: str | bytes) -> None:
+    """Answer one client message."""
+    try:
+        request = protocol.client_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        try:
+            request_id = msgspec.json.decode(data, type=_RequestId).id
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            request_id = None
+        session.fail(request_id, "INVALID_MESSAGE", f"not a valid request: {error}")
+        return
+    if isinstance(request, Ping):
+        session.answer(protocol.encode(Pong(request.id, time.time_ns() // 1_000_000)))
+    elif isinstance(request, Authenticate):
+        authenticate(streams, session, request.id, f"Bearer {request.token}")
+    elif isinstance(request, Subscribe):
+        _subscribe(streams, session, request)
+    else:
+        _unsubscribe(streams, session, request)
+
+
+def authenticate(streams: "Streams", session: Session, request_id: protocol.RequestId, header: str) -> None:
+    try:
+        principal = streams.auth.authenticate(header)
+    except ApiError as error:
+        session.fail(request_id, error.code, error.message)
+        return
+    if session.principal is not None and session.principal.user_id != principal.user_id:
+        session.fail(request_id, "FORBIDDEN", "this connection is authenticated as another user")
+        return
+    # Verified just now; only the expiry is read again.
+    token = header.partition(" ")[2].strip()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    session.principal = principal
+    session.expires_at = float(claims["exp"])
+    session.answer(protocol.encode(Authenticated(request_id, principal.user_id)))
+
+
+def _channels(streams: "Streams", session: Session, request: Subscribe | Unsubscribe) -> list[Channel] | None:
+    """The request's channels, validated; None (and an error sent) if any is not valid."""
+    channels: dict[str, Channel] = {}
+    for name in request.channels:
+        channel = parse_channel(name)
+        if channel is None:
+            session.fail(request.id, "UNKNOWN_CHANNEL", f"no channel {name!r}", {"channel": name})
+            return None
+        if channel.market is not None and streams.channels.market(channel.market) is None:
+            message = f"unknown market {channel.market!r}"
+            session.fail(request.id, "UNKNOWN_MARKET", message, {"channel": name})
+            return None
+        if channel.private and session.principal is None:
+            message = f"authenticate before subscribing to {name!r}"
+            session.fail(request.id, "UNAUTHENTICATED", message, {"channel": name})
+            return None
+        channels[name] = channel
+    return list(channels.values())
+
+
+def _subscribe(streams: "Streams", session: Session, request: Subscribe) -> None:
+    channels = _channels(streams, session, request)
+    if channels is None:
+        return
+    user_id = session.principal.user_id if session.principal is not None else None
+    keys = [(channel, streams.channels.key(channel, user_id)) for channel in channels]
+    added = sum(1 for _, key in keys if key not in session.keys)
+    limit = streams.config.max_subscriptions
+    if len(session.keys) + added > limit:
+        message = f"at most {limit} subscriptions per connection"
+        session.fail(request.id, "TOO_MANY_SUBSCRIPTIONS", message, {"limit": limit})
+        return
+    session.answer(protocol.encode(Subscribed(request.id, [channel.name for channel in channels])))
+    # Subscribing and queueing the snapshot happen with no await in between, so the
+    # next published message of the channel follows the snapshot.
+    for channel, key in keys:
+        streams.hub.subscribe(key, session)
+        streams.channels.snapshot(session, channel, user_id)
+
+
+def _unsubscribe(streams: "Streams", session: Session, request: Unsubscribe) -> None:
+    channels: list[Channel] = []
+    for name in request.channels:
+        channel = parse_channel(name)
+        if channel is None:
+            session.fail(request.id, "UNKNOWN_CHANNEL", f"no channel {name!r}", {"channel": name})
+            return
+        channels.append(channel)
+    user_id = session.principal.user_id if session.principal is not None else None
+    for channel in channels:
+        if channel.private and user_id is None:
+            continue
+        streams.hub.unsubscribe(streams.channels.key(channel, user_id), session)
+    session.answer(protocol.encode(Unsubscribed(request.id, [channel.name for channel in channels])))

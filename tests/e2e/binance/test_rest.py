@@ -1,0 +1,360 @@
+"""The `/api/v3` REST API over raw HTTP: exact shapes, signature rules and error codes
+that ccxt does not show (it hides most of them behind its own objects)."""
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.binance.conftest import Account, Binance, SignedClient, binance_error
+from tests.e2e.client import QUOTE
+
+QUERY_ORDER_FIELDS = {
+    "symbol", "orderId", "orderListId", "clientOrderId", "price", "origQty", "executedQty",
+    "cummulativeQuoteQty", "status", "timeInForce", "type", "side", "stopPrice", "icebergQty",
+    "time", "updateTime", "isWorking", "workingTime", "origQuoteOrderQty", "selfTradePreventionMode",
+}  # fmt: skip
+ACK_FIELDS = {"symbol", "orderId", "orderListId", "clientOrderId", "transactTime"}
+RESULT_FIELDS = ACK_FIELDS | {
+    "price", "origQty", "executedQty", "origQuoteOrderQty", "cummulativeQuoteQty", "status",
+    "timeInForce", "type", "side", "workingTime", "selfTradePreventionMode",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def market(binance: Binance) -> tuple[str, str]:
+    """A fresh market: (native symbol, Binance symbol)."""
+    native, market_id, _ = binance.market()
+    return native, market_id
+
+
+@pytest.fixture(scope="module")
+def trader(binance: Binance, market: tuple[str, str]) -> Account:
+    return binance.account("trader", {QUOTE: "100000", market[0].split("-")[0]: "100"})
+
+
+@pytest.fixture(scope="module")
+def client(binance: Binance, trader: Account) -> SignedClient:
+    return SignedClient(binance, trader)
+
+
+def limit_order(market_id: str, side: str, quantity: str, price: str, **extra: str) -> str:
+    fields = {"symbol": market_id, "side": side, "type": "LIMIT", "timeInForce": "GTC"}
+    fields.update(quantity=quantity, price=price, **extra)
+    return "&".join(f"{k}={v}" for k, v in fields.items())
+
+
+# -- public ------------------------------------------------------------------------------------------
+
+
+def test_ping_and_time_answer(binance: Binance) -> None:
+    http = binance.api.http
+    assert http.get("/api/v3/ping").json() == {}
+    before = int(time.time() * 1000)
+    server_time = http.get("/api/v3/time").json()["serverTime"]
+    assert before - 5000 <= server_time <= int(time.time() * 1000) + 5000
+
+
+def test_exchange_info_has_the_filters_and_order_types_and_no_contract_fields(
+    binance: Binance, market: tuple[str, str]
+) -> None:
+    info = binance.api.http.get("/api/v3/exchangeInfo", params={"symbol": market[1]}).json()
+    assert info["timezone"] == "UTC"
+    (symbol,) = info["symbols"]
+    assert symbol["symbol"] == market[1]
+    assert (symbol["baseAsset"], symbol["quoteAsset"], symbol["status"]) == (
+        market[0].split("-")[0],
+        QUOTE,
+        "TRADING",
+    )
+    assert symbol["orderTypes"] == ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT"]
+    filters = {f["filterType"]: f for f in symbol["filters"]}
+    assert filters["PRICE_FILTER"] == {
+        "filterType": "PRICE_FILTER", "minPrice": "0.01000000", "maxPrice": "1000000.00000000",
+        "tickSize": "0.01000000",
+    }  # fmt: skip
+    assert filters["LOT_SIZE"] == {
+        "filterType": "LOT_SIZE", "minQty": "0.00100000", "maxQty": "1000.00000000", "stepSize": "0.00100000",
+    }  # fmt: skip
+    assert filters["NOTIONAL"]["minNotional"] == "1.00000000"
+    assert not {"contractType", "deliveryDate", "underlying"} & set(symbol)
+
+
+def test_exchange_info_takes_a_symbols_list(binance: Binance, market: tuple[str, str]) -> None:
+    query = f'["{market[1]}","BTCUSDT"]'
+    info = binance.api.http.get("/api/v3/exchangeInfo", params={"symbols": query}).json()
+    assert [s["symbol"] for s in info["symbols"]] == [market[1], "BTCUSDT"]
+
+
+def test_an_unknown_symbol_is_invalid(binance: Binance) -> None:
+    http = binance.api.http
+    for path in ("exchangeInfo", "depth", "trades", "aggTrades", "ticker/24hr", "ticker/price"):
+        binance_error(
+            http.get(f"/api/v3/{path}", params={"symbol": "NOPEUSDT"}), 400, -1121, "Invalid symbol."
+        )
+
+
+def test_klines_serve_our_intervals_and_refuse_others(binance: Binance, market: tuple[str, str]) -> None:
+    http = binance.api.http
+    for interval in ("1m", "5m", "15m", "1h", "4h", "1d"):
+        response = http.get("/api/v3/klines", params={"symbol": market[1], "interval": interval})
+        assert response.status_code == 200, response.text
+    for interval in ("1s", "3m", "1w", "1M", "1H"):
+        response = http.get("/api/v3/klines", params={"symbol": market[1], "interval": interval})
+        binance_error(response, 400, -1120, "Invalid interval.")
+
+
+def test_depth_last_update_id_is_the_committed_depth_sequence(
+    binance: Binance, market: tuple[str, str], client: SignedClient
+) -> None:
+    response = client.request("POST", "order", body=limit_order(market[1], "BUY", "0.5", "10"))
+    assert response.status_code == 200, response.text
+    depth = binance.api.http.get("/api/v3/depth", params={"symbol": market[1], "limit": 5}).json()
+    native = binance.api.depth(market[0])
+    assert depth["lastUpdateId"] == native["sequence"]
+    assert ["10.00000000", "0.50000000"] in depth["bids"]
+
+
+# -- signatures and keys -------------------------------------------------------------------------
+
+
+def test_the_signature_covers_query_and_body_and_the_query_string_wins(
+    market: tuple[str, str], client: SignedClient
+) -> None:
+    query = f"symbol={market[1]}&side=BUY&quantity=0.2"
+    body = "type=LIMIT&timeInForce=GTC&quantity=0.7&price=11"
+    response = client.request("POST", "order", query, body)
+    assert response.status_code == 200, response.text
+    assert response.json()["origQty"] == "0.20000000"
+
+
+def test_a_signature_is_accepted_in_upper_case(client: SignedClient) -> None:
+    response = client.request("GET", "account", transform=str.upper)
+    assert response.status_code == 200, response.text
+
+
+def test_a_wrong_signature_is_refused(client: SignedClient) -> None:
+    response = client.request("GET", "account", transform=lambda s: s[::-1])
+    binance_error(response, 400, -1022, "Signature for this request is not valid.")
+    response = client.request("GET", "account", secret="not the secret")
+    binance_error(response, 400, -1022, "Signature for this request is not valid.")
+
+
+@pytest.mark.parametrize(
+    ("offset_ms", "recv_window", "code"),
+    [(-10_000, None, -1021), (-70_000, "60000", -1021), (2_000, None, -1021), (0, "60001", -1131)],
+)
+def test_timestamps_outside_the_receive_window_are_refused(
+    client: SignedClient, offset_ms: int, recv_window: str | None, code: int
+) -> None:
+    stamp = int(time.time() * 1000) + offset_ms
+    response = client.request("GET", "account", timestamp=stamp, recv_window=recv_window)
+    binance_error(response, 400, code)
+
+
+def test_a_wider_receive_window_admits_an_older_timestamp(client: SignedClient) -> None:
+    stamp = int(time.time() * 1000) - 20_000
+    assert client.request("GET", "account", timestamp=stamp, recv_window="30000.5").status_code == 200
+
+
+def test_a_missing_or_malformed_key_is_refused(client: SignedClient) -> None:
+    binance_error(client.request("GET", "account", key=""), 401, -2014, "API-key format invalid.")
+    binance_error(client.request("GET", "account", key="not-a-key!"), 401, -2014)
+    binance_error(
+        client.request("GET", "account", key="A" * 64),
+        401,
+        -2015,
+        "Invalid API-key, IP, or permissions for action.",
+    )
+
+
+def test_a_revoked_key_is_refused_at_once(binance: Binance, trader: Account) -> None:
+    key, secret = binance.key(trader.user)
+    revocable = SignedClient(binance, Account(trader.user, key, secret))
+    assert revocable.request("GET", "account").status_code == 200
+    binance.revoke(key)
+    binance_error(revocable.request("GET", "account"), 401, -2015)
+
+
+def test_a_read_only_key_reads_but_cannot_trade(binance: Binance, market: tuple[str, str]) -> None:
+    reader = SignedClient(binance, binance.account("reader", {QUOTE: "100"}, permissions=("read",)))
+    assert reader.request("GET", "account").status_code == 200
+    assert reader.request("GET", "openOrders", f"symbol={market[1]}").status_code == 200
+    binance_error(reader.request("POST", "order", body=limit_order(market[1], "BUY", "1", "10")), 401, -2015)
+    binance_error(reader.request("DELETE", "openOrders", f"symbol={market[1]}"), 401, -2015)
+
+
+def test_a_trade_only_key_cannot_read(binance: Binance) -> None:
+    writer = SignedClient(binance, binance.account("writer", {QUOTE: "100"}, permissions=("trade",)))
+    binance_error(writer.request("GET", "account"), 401, -2015)
+
+
+def test_a_signed_endpoint_needs_timestamp_and_signature(binance: Binance, trader: Account) -> None:
+    http = binance.api.http
+    headers = {"X-MBX-APIKEY": trader.key}
+    binance_error(http.get("/api/v3/account", headers=headers), 400, -1102)
+    stamp = int(time.time() * 1000)
+    response = http.get(f"/api/v3/account?timestamp={stamp}", headers=headers)
+    binance_error(
+        response, 400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
+    )
+
+
+# -- orders -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("response_type", "fields"), [("ACK", ACK_FIELDS), ("RESULT", RESULT_FIELDS)])
+def test_new_order_answers_in_the_response_type_asked_for(
+    market: tuple[str, str], client: SignedClient, response_type: str, fields: set[str]
+) -> None:
+    body = limit_order(market[1], "BUY", "0.1", "12", newOrderRespType=response_type)
+    response = client.request("POST", "order", body=body)
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == fields
+
+
+def test_a_limit_order_answers_full_by_default_with_its_fills(
+    binance: Binance, market: tuple[str, str], client: SignedClient
+) -> None:
+    seller = SignedClient(binance, binance.account("seller", {market[0].split("-")[0]: "5"}))
+    resting = seller.request("POST", "order", body=limit_order(market[1], "SELL", "1", "20"))
+    assert resting.status_code == 200, resting.text
+    body = limit_order(market[1], "BUY", "0.4", "20", newClientOrderId="my-order_1")
+    order = client.request("POST", "order", body=body).json()
+    assert set(order) == RESULT_FIELDS | {"fills"}
+    assert (order["status"], order["clientOrderId"], order["executedQty"]) == (
+        "FILLED",
+        "my-order_1",
+        "0.40000000",
+    )
+    assert order["cummulativeQuoteQty"] == "8.00000000"
+    (fill,) = order["fills"]
+    assert fill == {
+        "price": "20.00000000", "qty": "0.40000000", "commission": "0.01600000",
+        "commissionAsset": QUOTE, "tradeId": fill["tradeId"],
+    }  # fmt: skip
+
+
+def test_query_order_has_binance_fields_by_id_and_by_client_id(
+    market: tuple[str, str], client: SignedClient
+) -> None:
+    placed = client.request(
+        "POST", "order", body=limit_order(market[1], "BUY", "0.3", "9", newClientOrderId="q-1")
+    )
+    order_id = placed.json()["orderId"]
+    by_id = client.request("GET", "order", f"symbol={market[1]}&orderId={order_id}").json()
+    assert set(by_id) == QUERY_ORDER_FIELDS
+    assert (by_id["status"], by_id["type"], by_id["isWorking"], by_id["origQty"]) == (
+        "NEW",
+        "LIMIT",
+        True,
+        "0.30000000",
+    )
+    by_client_id = client.request("GET", "order", f"symbol={market[1]}&origClientOrderId=q-1").json()
+    assert by_client_id == by_id
+
+
+def test_unknown_orders_are_reported_as_binance_does(market: tuple[str, str], client: SignedClient) -> None:
+    query = f"symbol={market[1]}&orderId=987654321"
+    binance_error(client.request("GET", "order", query), 400, -2013, "Order does not exist.")
+    binance_error(client.request("DELETE", "order", query), 400, -2011, "Unknown order sent.")
+    binance_error(client.request("GET", "order", f"symbol={market[1]}"), 400, -1102)
+
+
+def test_cancel_answers_the_cancelled_order_and_cancel_all_every_open_order(
+    binance: Binance, market: tuple[str, str]
+) -> None:
+    own = SignedClient(binance, binance.account("canceller", {QUOTE: "1000"}))
+    first = own.request(
+        "POST", "order", body=limit_order(market[1], "BUY", "1", "5", newClientOrderId="c-1")
+    ).json()
+    own.request("POST", "order", body=limit_order(market[1], "BUY", "1", "6"))
+    own.request("POST", "order", body=limit_order(market[1], "BUY", "1", "7"))
+    cancelled = own.request("DELETE", "order", f"symbol={market[1]}&origClientOrderId=c-1").json()
+    assert (cancelled["orderId"], cancelled["status"], cancelled["origClientOrderId"]) == (
+        first["orderId"], "CANCELED", "c-1",
+    )  # fmt: skip
+    open_orders = own.request("GET", "openOrders", f"symbol={market[1]}").json()
+    assert [o["price"] for o in open_orders] == ["6.00000000", "7.00000000"]
+    all_cancelled = own.request("DELETE", "openOrders", f"symbol={market[1]}").json()
+    assert [o["status"] for o in all_cancelled] == ["CANCELED", "CANCELED"]
+    binance_error(
+        own.request("DELETE", "openOrders", f"symbol={market[1]}"), 400, -2011, "Unknown order sent."
+    )
+
+
+def test_a_market_sell_by_quote_amount_receives_that_much(binance: Binance, market: tuple[str, str]) -> None:
+    base = market[0].split("-")[0]
+    buyer = SignedClient(binance, binance.account("bidder", {QUOTE: "1000"}))
+    buyer.request("POST", "order", body=limit_order(market[1], "BUY", "2", "50"))
+    seller = SignedClient(binance, binance.account("quote-seller", {base: "5"}))
+    body = f"symbol={market[1]}&side=SELL&type=MARKET&quoteOrderQty=25"
+    order = seller.request("POST", "order", body=body).json()
+    assert order["status"] == "FILLED"
+    assert order["executedQty"] == "0.50000000"
+    assert order["cummulativeQuoteQty"] == "25.00000000"
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "msg"),
+    [
+        ({"quantity": "0.0015"}, -1013, "Filter failure: LOT_SIZE"),
+        ({"price": "10.005"}, -1013, "Filter failure: PRICE_FILTER"),
+        ({"quantity": "0.001", "price": "10"}, -1013, "Filter failure: NOTIONAL"),
+        ({"quantity": "0.123456789"}, -1111, "Parameter 'quantity' has too much precision."),
+        ({"quantity": "abc"}, -1100, None),
+        ({"side": "UP"}, -1117, "Invalid side."),
+        ({"type": "ICEBERG"}, -1116, "Invalid orderType."),
+        (
+            {"type": "TAKE_PROFIT_LIMIT", "stopPrice": "20"},
+            -2010,
+            "Order type not supported for this symbol.",
+        ),
+        ({"timeInForce": "GTD"}, -1115, "Invalid timeInForce."),
+        (
+            {"quantity": "999", "price": "1000"},
+            -2010,
+            "Account has insufficient balance for requested action.",
+        ),
+    ],
+)
+def test_new_order_rejections_carry_binance_codes_and_messages(
+    market: tuple[str, str], client: SignedClient, changes: dict[str, str], code: int, msg: str | None
+) -> None:
+    fields = {
+        "symbol": market[1],
+        "side": "BUY",
+        "type": "LIMIT",
+        "timeInForce": "GTC",
+        "quantity": "1",
+        "price": "10",
+    }
+    fields.update(changes)
+    body = "&".join(f"{k}={v}" for k, v in fields.items())
+    binance_error(client.request("POST", "order", body=body), 400, code, msg)
+
+
+def test_a_stop_loss_that_would_trigger_at_once_is_refused(binance: Binance) -> None:
+    native, market_id, _ = binance.market()  # its own book: the last price is 30
+    maker = SignedClient(binance, binance.account("stop-maker", {native.split("-")[0]: "1"}))
+    taker = SignedClient(binance, binance.account("stop-taker", {QUOTE: "100"}))
+    maker.request("POST", "order", body=limit_order(market_id, "SELL", "0.1", "30"))
+    taker.request("POST", "order", body=limit_order(market_id, "BUY", "0.1", "30"))
+    body = f"symbol={market_id}&side=SELL&type=STOP_LOSS&quantity=0.1&stopPrice=31"
+    refused = maker.request("POST", "order", body=body)
+    binance_error(refused, 400, -2010, "Stop price would trigger immediately.")
+    accepted = maker.request("POST", "order", body=body.replace("stopPrice=31", "stopPrice=29"))
+    assert accepted.status_code == 200, accepted.text
+
+
+def test_account_lists_balances_and_permissions(binance: Binance, market: tuple[str, str]) -> None:
+    base = market[0].split("-")[0]
+    holder = SignedClient(binance, binance.account("holder", {QUOTE: "12.5", base: "3"}))
+    holder.request("POST", "order", body=limit_order(market[1], "SELL", "1", "1000"))
+    account: dict[str, Any] = holder.request("GET", "account", "omitZeroBalances=true").json()
+    assert account["accountType"] == "SPOT"
+    assert account["canTrade"] is True
+    assert account["balances"] == [
+        {"asset": base, "free": "2.00000000", "locked": "1.00000000"},
+        {"asset": QUOTE, "free": "12.50000000", "locked": "0.00000000"},
+    ]

@@ -1,0 +1,273 @@
+"""Market streams and the WebSocket API over real WebSocket connections (no ccxt):
+message shapes, control frames, depth diffs that line up with REST snapshots, and the
+signed user-data subscription."""
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from websockets.sync.client import ClientConnection, connect
+
+from tests.e2e.binance.conftest import Account, Binance, SignedClient
+from tests.e2e.client import QUOTE
+
+Message = dict[str, Any]
+
+
+@contextmanager
+def stream(binance: Binance, path: str) -> Iterator[ClientConnection]:
+    with connect(binance.url.replace("http://", "ws://") + path, open_timeout=10) as connection:
+        yield connection
+
+
+def receive(connection: ClientConnection, timeout: float = 10) -> Message:
+    message: Message = json.loads(connection.recv(timeout=timeout))
+    return message
+
+
+def receive_until(
+    connection: ClientConnection, wanted: Callable[[Message], bool], limit: int = 500
+) -> Message:
+    for _ in range(limit):
+        message = receive(connection)
+        if wanted(message):
+            return message
+    raise AssertionError("the expected message did not come")
+
+
+def limit_order(market_id: str, side: str, quantity: str, price: str) -> str:
+    return f"symbol={market_id}&side={side}&type=LIMIT&timeInForce=GTC&quantity={quantity}&price={price}"
+
+
+def traders(binance: Binance, native: str) -> tuple[SignedClient, SignedClient]:
+    funds = {QUOTE: "10000", native.split("-", maxsplit=1)[0]: "100"}
+    return (
+        SignedClient(binance, binance.account("ws-a", funds)),
+        SignedClient(binance, binance.account("ws-b", funds)),
+    )
+
+
+def placed(client: SignedClient, body: str) -> Message:
+    response = client.request("POST", "order", body=body)
+    assert response.status_code == 200, response.text
+    result: Message = response.json()
+    return result
+
+
+# -- market streams ---------------------------------------------------------------------------------
+
+
+def test_a_combined_stream_wraps_payloads_with_their_stream_name(binance: Binance) -> None:
+    native, market_id, _ = binance.market()
+    a, b = traders(binance, native)
+    name = market_id.lower()
+    with stream(binance, f"/stream?streams={name}@trade/{name}@aggTrade") as connection:
+        placed(a, limit_order(market_id, "SELL", "0.5", "20"))
+        taker = placed(b, limit_order(market_id, "BUY", "0.5", "20"))
+        trade = receive_until(connection, lambda m: m["stream"] == f"{name}@trade")
+        agg = receive_until(connection, lambda m: m["stream"] == f"{name}@aggTrade")
+    assert set(trade) == {"stream", "data"}
+    assert trade["data"] == {
+        "e": "trade", "E": trade["data"]["E"], "s": market_id, "t": taker["fills"][0]["tradeId"],
+        "p": "20.00000000", "q": "0.50000000", "T": taker["transactTime"], "m": False, "M": True,
+    }  # fmt: skip
+    assert agg["data"]["e"] == "aggTrade"
+    assert (agg["data"]["a"], agg["data"]["f"], agg["data"]["l"]) == (trade["data"]["t"],) * 3
+    assert (agg["data"]["p"], agg["data"]["q"], agg["data"]["m"]) == ("20.00000000", "0.50000000", False)
+
+
+def test_a_raw_stream_named_in_the_path_sends_bare_payloads(binance: Binance) -> None:
+    native, market_id, _ = binance.market()
+    a, _ = traders(binance, native)
+    with stream(binance, f"/ws/{market_id.lower()}@bookTicker") as connection:
+        placed(a, limit_order(market_id, "BUY", "0.25", "19.5"))
+        ticker = receive(connection)
+    assert ticker == {
+        "u": ticker["u"], "s": market_id, "b": "19.50000000", "B": "0.25000000",
+        "a": "0.00000000", "A": "0.00000000",
+    }  # fmt: skip
+    depth = binance.api.http.get("/api/v3/depth", params={"symbol": market_id}).json()
+    assert ticker["u"] == depth["lastUpdateId"]
+
+
+def test_control_frames_subscribe_unsubscribe_list_and_set_properties(binance: Binance) -> None:
+    native, market_id, _ = binance.market()
+    a, _ = traders(binance, native)
+    name = market_id.lower()
+    with stream(binance, "/ws/0") as connection:
+
+        def ask(request: Message) -> Message:
+            connection.send(json.dumps(request))
+            return receive(connection)
+
+        assert ask({"method": "SUBSCRIBE", "params": [f"{name}@depth", f"{name}@trade"], "id": 1}) == {
+            "result": None,
+            "id": 1,
+        }
+        assert ask({"method": "LIST_SUBSCRIPTIONS", "id": 2}) == {
+            "result": [f"{name}@depth", f"{name}@trade"],
+            "id": 2,
+        }
+        assert ask({"method": "UNSUBSCRIBE", "params": [f"{name}@depth"], "id": 3}) == {
+            "result": None,
+            "id": 3,
+        }
+        assert ask({"method": "GET_PROPERTY", "params": ["combined"], "id": 4}) == {"result": False, "id": 4}
+        bad = ask({"method": "SUBSCRIBE", "params": [f"{name}@nonsense"], "id": 5})
+        assert (bad["id"], bad["error"]["code"]) == (5, 2)
+        assert ask({"method": "SET_PROPERTY", "params": ["combined", True], "id": 6}) == {
+            "result": None,
+            "id": 6,
+        }
+        placed(a, limit_order(market_id, "SELL", "0.1", "30"))
+        placed(a, limit_order(market_id, "BUY", "0.1", "31"))  # STP expires the maker: no trade
+        b = SignedClient(binance, binance.account("ws-c", {QUOTE: "100"}))
+        placed(a, limit_order(market_id, "SELL", "0.1", "30"))
+        placed(b, limit_order(market_id, "BUY", "0.1", "30"))
+        trade = receive(connection)
+    assert trade["stream"] == f"{name}@trade"
+    assert trade["data"]["p"] == "30.00000000"
+
+
+def apply(book: dict[str, dict[Decimal, Decimal]], diff: Message) -> None:
+    for side, key in (("bids", "b"), ("asks", "a")):
+        for price, quantity in diff[key]:
+            if Decimal(quantity):
+                book[side][Decimal(price)] = Decimal(quantity)
+            else:
+                book[side].pop(Decimal(price), None)
+
+
+def snapshot(binance: Binance, market_id: str) -> tuple[int, dict[str, dict[Decimal, Decimal]]]:
+    depth = binance.api.http.get("/api/v3/depth", params={"symbol": market_id, "limit": 5000}).json()
+    book = {side: {Decimal(p): Decimal(q) for p, q in depth[side]} for side in ("bids", "asks")}
+    return depth["lastUpdateId"], book
+
+
+def test_depth_diffs_are_gap_free_and_line_up_with_rest_snapshots(binance: Binance) -> None:
+    native, market_id, _ = binance.market()
+    a, b = traders(binance, native)
+    name = market_id.lower()
+    placed(a, limit_order(market_id, "BUY", "1", "10"))
+    with stream(binance, f"/stream?streams={name}@depth@100ms/{name}@depth") as connection:
+        first_id, first_book = snapshot(binance, market_id)
+        for step in range(30):
+            maker, taker = (a, b) if step % 2 else (b, a)
+            placed(maker, limit_order(market_id, "SELL", "0.2", str(20 + step % 5)))
+            placed(maker, limit_order(market_id, "BUY", "0.3", str(10 + step % 4)))
+            if step % 3 == 0:
+                placed(taker, limit_order(market_id, "BUY", "0.5", "22"))
+        placed(a, limit_order(market_id, "BUY", "0.5", "5"))  # the last change
+        last_id, last_book = snapshot(binance, market_id)
+        reached: dict[str, int] = {}
+        books = {stream_name: {s: dict(v) for s, v in first_book.items()} for stream_name in ("@100ms", "")}
+        while len(reached) < 2 or min(reached.values()) < last_id:
+            message = receive(connection)
+            suffix = "@100ms" if message["stream"].endswith("@100ms") else ""
+            diff = message["data"]
+            assert diff["e"] == "depthUpdate"
+            if diff["u"] <= first_id:
+                continue
+            previous = reached.get(suffix)
+            if previous is None:
+                assert diff["U"] <= first_id + 1 <= diff["u"], (diff["U"], first_id, diff["u"])
+            else:
+                assert diff["U"] == previous + 1, (diff["U"], previous)
+            apply(books[suffix], diff)
+            reached[suffix] = diff["u"]
+    assert reached == {"@100ms": last_id, "": last_id}
+    assert books["@100ms"] == last_book
+    assert books[""] == last_book
+
+
+def test_ticker_mini_ticker_and_kline_streams_report_trades(binance: Binance) -> None:
+    native, market_id, _ = binance.market()
+    a, b = traders(binance, native)
+    name = market_id.lower()
+    path = f"/stream?streams={name}@ticker/{name}@miniTicker/{name}@kline_1m/{name}@kline_1h"
+    with stream(binance, path) as connection:
+        placed(a, limit_order(market_id, "SELL", "2", "40"))
+        placed(b, limit_order(market_id, "BUY", "0.5", "40"))
+        placed(b, limit_order(market_id, "BUY", "1.5", "40"))
+        seen: dict[str, Message] = {}
+        while len(seen) < 4:
+            message = receive(connection)
+            seen[message["stream"].split("@", 1)[1]] = message["data"]
+    ticker, mini = seen["ticker"], seen["miniTicker"]
+    assert (ticker["e"], ticker["s"], ticker["c"], ticker["v"], ticker["q"], ticker["n"]) == (
+        "24hrTicker", market_id, "40.00000000", "2.00000000", "80.00000000", 2,
+    )  # fmt: skip
+    assert (mini["e"], mini["c"], mini["o"], mini["h"], mini["l"]) == ("24hrMiniTicker",) + (
+        "40.00000000",
+    ) * 4
+    for interval in ("1m", "1h"):
+        kline = seen[f"kline_{interval}"]
+        assert (kline["e"], kline["s"]) == ("kline", market_id)
+        k = kline["k"]
+        assert (k["i"], k["o"], k["c"], k["h"], k["l"], k["x"]) == (interval,) + ("40.00000000",) * 4 + (
+            False,
+        )
+        assert (k["v"], k["q"], k["n"], k["V"]) == ("2.00000000", "80.00000000", 2, "2.00000000")
+        assert k["L"] - k["f"] == 1
+
+
+# -- the WebSocket API ---------------------------------------------------------------------------
+
+
+def subscribe_request(account: Account, secret: str | None = None, request_id: str = "1") -> str:
+    params: dict[str, Any] = {
+        "apiKey": account.key,
+        "timestamp": int(time.time() * 1000),
+        "recvWindow": 10000,
+    }
+    payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+    key = (secret or account.secret).encode()
+    params["signature"] = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+    return json.dumps({"id": request_id, "method": "userDataStream.subscribe.signature", "params": params})
+
+
+def test_the_user_data_subscription_needs_a_valid_signature(binance: Binance) -> None:
+    account = binance.account("ws-user", {QUOTE: "10"})
+    with stream(binance, "/ws-api/v3") as connection:
+        connection.send(subscribe_request(account, secret="wrong"))
+        answer = receive(connection)
+    assert answer == {
+        "id": "1",
+        "status": 400,
+        "error": {"code": -1022, "msg": "Signature for this request is not valid."},
+    }
+
+
+def test_user_data_events_arrive_wrapped_with_the_subscription_id(binance: Binance) -> None:
+    native, market_id, _ = binance.market()
+    base = native.split("-")[0]
+    account = binance.account("ws-user", {QUOTE: "1000", base: "5"})
+    trader = SignedClient(binance, account)
+    with stream(binance, "/ws-api/v3") as connection:
+        connection.send(subscribe_request(account, request_id="sub"))
+        assert receive(connection) == {"id": "sub", "status": 200, "result": {"subscriptionId": 0}}
+        order = placed(trader, limit_order(market_id, "BUY", "2", "25"))
+        report = receive(connection)
+        position = receive(connection)
+        binance.api.deposit(account.user, QUOTE, "7")
+        deposit = receive(connection)
+    assert set(report) == {"subscriptionId", "event"}
+    assert report["subscriptionId"] == 0
+    event = report["event"]
+    assert (event["e"], event["x"], event["X"], event["i"], event["c"]) == (
+        "executionReport", "NEW", "NEW", order["orderId"], order["clientOrderId"],
+    )  # fmt: skip
+    assert (event["s"], event["S"], event["o"], event["f"], event["q"], event["p"]) == (
+        market_id, "BUY", "LIMIT", "GTC", "2.00000000", "25.00000000",
+    )  # fmt: skip
+    assert position["event"]["e"] == "outboundAccountPosition"
+    balances = {b["a"]: (b["f"], b["l"]) for b in position["event"]["B"]}
+    assert balances[QUOTE] == ("949.90000000", "50.10000000")  # 50 + 0.2% fee held
+    assert balances[base] == ("5.00000000", "0.00000000")
+    assert deposit["event"]["e"] == "balanceUpdate"
+    assert (deposit["event"]["a"], deposit["event"]["d"]) == (QUOTE, "7.00000000")

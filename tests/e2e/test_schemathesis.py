@@ -1,0 +1,109 @@
+"""Property-based API testing with Schemathesis against /openapi.json of a real server.
+
+Every operation, the admin ones included (the token has both roles), is called with
+generated valid and invalid data, and every response must: not be a 5xx, have a
+documented status, content type and headers, match its documented schema, refuse
+data the schema refuses, and refuse requests without the token where one is required.
+Not checked: acceptance of every schema-valid request (business rules such as "a
+limit order needs a price" are not expressible in the schema) and the `Allow` header
+of the framework's automatic OPTIONS answers.
+
+The run is bounded (examples per operation, total time) and seeded, so it is
+repeatable; the trader it acts as is funded and has orders, so generated orders can
+reach the matching engine.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.client import API, ok
+from tests.e2e.server import Server
+
+CHECKS = ",".join(
+    (
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+        "ignored_auth",
+        "missing_required_header",
+    )
+)
+MAX_EXAMPLES = 30
+MAX_SECONDS = 20  # per database: the phases share it
+SEED = 20261125
+USER = "fuzz-user"
+
+
+def prepare(server: Server) -> None:
+    admin = server.headers("fuzz-ops", "admin")
+    headers = server.headers(USER)
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for asset, value in (("USDT", "1000000"), ("BTC", "100"), ("ETH", "1000")):
+            body = {"user_id": USER, "asset": asset, "amount": value}
+            ok(http.post(f"{API}/admin/deposits", json=body, headers=admin), 201)
+        for index, (side, price) in enumerate(
+            (("BUY", "29000.00"), ("SELL", "31000.00"), ("BUY", "29500.00"))
+        ):
+            body = {
+                "market": "BTC-USDT",
+                "side": side,
+                "price": price,
+                "quantity": "0.01000",
+                "client_order_id": f"fuzz-{index}",
+            }
+            ok(http.post(f"{API}/orders", json=body, headers=headers), 201)
+
+
+def test_openapi_contract_holds_under_generated_requests(server: Server, tmp_path: Path) -> None:
+    prepare(server)
+    token = server.token(USER, "trader", "admin")
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "run",
+        f"{server.url}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        CHECKS,
+        # The native API and the operations endpoints (the Binance-compatible API has
+        # its own error format and tests).
+        "--include-path-regex",
+        r"^/(api/v1/|health$|ready$|metrics$)",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--max-time",
+        str(MAX_SECONDS),
+        "--seed",
+        str(SEED),
+        "--no-shrink",
+        "--request-timeout",
+        "30",
+        "--report",
+        "ndjson",
+        "--report-dir",
+        str(tmp_path / "report"),
+    ]
+    # Its working directory holds Schemathesis' caches: keep them out of the repository.
+    run = subprocess.run(
+        command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=MAX_SECONDS * 6
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-20_000:]
+    assert "No issues found" in output or " passed" in output, output[-5_000:]
+    # Many requests reached the service, and none of them made it log an error.
+    assert "generated" in output, output[-5_000:]
+    errors = [line for line in server.log_path.read_text().splitlines() if '"level":"error"' in line]
+    assert errors == [], errors[:3]
+    events = [
+        json.loads(line)
+        for path in (tmp_path / "report").glob("*.ndjson")
+        for line in path.read_text().splitlines()
+    ]
+    assert events
