@@ -773,11 +773,8 @@ class Engine:
             )
         else:
             done = order.remaining == 0
-        if done:
-            self._finish(m, account, order, ts, events, None, left)
-        else:
-            reason = "NO_LIQUIDITY" if end in (_RAN_OUT, _TARGET) else end
-            self._finish(m, account, order, ts, events, reason, left)
+        reason = None if done else "NO_LIQUIDITY" if end in (_RAN_OUT, _TARGET) else end
+        self._finish(m, account, order, ts, events, reason, left)
 
     def _match(
         self,

@@ -82,7 +82,6 @@ class SequencerStats:
 class _Pending:
     command: Command
     future: asyncio.Future[list[Event]]
-    submitted: float
 
 
 _STOP: Final = object()
@@ -177,7 +176,7 @@ class Sequencer:
                     raise DuplicateReference(reference, found)
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Pending(command, future, time.perf_counter()))
+            self._queue.put_nowait(_Pending(command, future))
         except asyncio.QueueFull:
             if isinstance(command, Deposit | Withdraw) and command.reference is not None:
                 del self._references[command.reference]
@@ -261,7 +260,7 @@ class Sequencer:
         stats.last_batch_size = len(batch)
         stats.last_commit_seconds = done - applied
         stats.last_apply_seconds = applied - began
-        stats.last_settlement_lag_seconds = done - applied
+        stats.last_settlement_lag_seconds = done - began  # first match of the batch to commit
         for pending, events in zip(batch, results, strict=True):
             for event in events:
                 if isinstance(event, FundsDeposited | FundsWithdrawn) and event.reference is not None:
