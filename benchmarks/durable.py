@@ -66,8 +66,8 @@ from trade_engine.storage import schema
 from trade_engine.storage.database import open_database
 from trade_engine.storage.migrate import upgrade
 from trade_engine.storage.partitions import ensure_partitions
-from trade_engine.storage.projection import BatchRows
 from trade_engine.storage.recovery import load_engine, verify
+from trade_engine.storage.writer import PreparedBatch
 
 PG_ADMIN_URL = os.environ.get(
     "TRADE_ENGINE_BENCH_PG", "postgresql://trade_engine:trade_engine@127.0.0.1:5432/postgres"
@@ -199,12 +199,12 @@ class Watch:
         def committed(_events: Sequence[Event]) -> None:
             self.batch_sizes.append(stats.last_batch_size)
 
-        async def timed_write(rows: BatchRows) -> None:
+        async def timed_write(batch: PreparedBatch) -> None:
             began = time.perf_counter()
-            await original(rows)
+            await original(batch)
             self.write_seconds += time.perf_counter() - began
             self.writes += 1
-            for table, table_rows in vars(rows).items():
+            for table, table_rows in vars(batch.rows).items():
                 self.rows[table] = self.rows.get(table, 0) + len(table_rows)
 
         core.sequencer.subscribe(committed)

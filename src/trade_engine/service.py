@@ -41,10 +41,6 @@ def build(config: Config) -> tuple[Services, object]:
 
 def serve(config: Config) -> None:
     configure_logging(config.logging.level)
-    # The database writer and readers run in threads that need the GIL back quickly:
-    # with the default 5 ms switch interval a group commit waits for the busy event
-    # loop several times over (measured: ~10 ms per SQLite commit instead of ~1 ms).
-    sys.setswitchinterval(0.0001)
     if DEV_SECRET in (config.auth.secret, config.auth.api_key_encryption_key):
         log.warning(
             "using the built-in development secret: set TRADE_ENGINE_AUTH_SECRET and "

@@ -199,12 +199,15 @@ class FlakyWriter:
     def __init__(self, inner, failures: int) -> None:
         self.inner, self.failures, self.attempts = inner, failures, 0
 
-    async def write(self, rows) -> None:
+    def prepare(self, rows):
+        return self.inner.prepare(rows)
+
+    async def write(self, batch) -> None:
         self.attempts += 1
         if self.failures:
             self.failures -= 1
             raise TransientStorageError("connection reset (simulated)")
-        await self.inner.write(rows)
+        await self.inner.write(batch)
 
     async def close(self) -> None:
         await self.inner.close()

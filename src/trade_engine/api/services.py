@@ -95,7 +95,9 @@ class Services:
             return
         self.streams.start(core, self.depth, self.live)  # after the depth view
         # After the depth view: Binance diffs and REST snapshots share its sequence.
-        self.binance = StreamPublisher(core.engine, self.depth, core.database, self.streams.hub)
+        self.binance = StreamPublisher(
+            core.engine, core.sequencer.balances.balance, self.depth, core.database, self.streams.hub
+        )
         core.sequencer.subscribe(self.binance.apply)
         self.binance.start()
         self.core = core

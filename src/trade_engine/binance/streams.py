@@ -14,15 +14,15 @@ the stream (Binance's procedure). A window in which only other events happened (
 order accepted away from the top, say) sends nothing: its range is covered by the next
 diff, which then starts earlier.
 
-At the moment this runs, the engine holds exactly the committed state (the sequencer
-applies the next batch only after this callback returns), so balances are read from it.
+Balances come from the sequencer's committed view, not from the engine: while this
+runs the engine may already hold the next batch, which is not durable yet.
 """
 
 import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -35,6 +35,7 @@ from trade_engine.binance.views import ZERO, binance_tif, binance_type, levels, 
 from trade_engine.domain.market import Market, asset_text
 from trade_engine.domain.vocabulary import BUY, SELL, STOP_LIMIT, STOP_MARKET
 from trade_engine.engine import (
+    Balance,
     BookLevelChanged,
     Engine,
     Event,
@@ -122,9 +123,18 @@ class _OrderState:
 
 
 class StreamPublisher:
-    def __init__(self, engine: Engine, depth: DepthBook, database: AsyncEngine, hub: Hub) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        balance_of: Callable[[str, str], Balance],
+        depth: DepthBook,
+        database: AsyncEngine,
+        hub: Hub,
+    ) -> None:
+        """`engine` gives the state at start (committed, before the first command);
+        `balance_of(user, asset)` the committed balance at any later time."""
         self.hub = hub
-        self._engine = engine
+        self._balance_of = balance_of
         self._depth = depth
         self._database = database
         self._markets: dict[str, Market] = {}
@@ -627,7 +637,7 @@ class StreamPublisher:
     def _publish_balances(self, user_id: str, assets: set[str], now: int, ts: int) -> None:
         balances = []
         for asset in sorted(assets):
-            balance = self._engine.balance(user_id, asset)
+            balance = self._balance_of(user_id, asset)
             decimals = self._decimals(asset)
             balances.append(
                 {

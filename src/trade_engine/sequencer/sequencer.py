@@ -1,20 +1,28 @@
 """The sequencer: the single writer between callers, the engine and the database.
 
 Callers `submit` commands; one task takes them from a bounded queue in batches, stamps
-each with the time, applies them to the engine, writes everything the batch caused in
-one transaction (group commit), and only then answers the callers and hands the events
-to subscribers. Batches grow with load: the task takes whatever has queued up, up to
-`max_batch`, so a busy system commits many commands per fsync and an idle one commits
-each at once.
+each with the time, applies them to the engine and projects the rows they write; a
+second task writes each batch's rows in one transaction (group commit), and only then
+answers the callers and hands the events to subscribers. Batches grow with load: the
+task takes whatever has queued up, up to `max_batch`, so a busy system commits many
+commands per fsync and an idle one commits each at once.
+
+The two tasks form a pipeline: the engine applies the next batch while the database
+commits the previous one (at most `pipeline_depth` batches applied and not yet
+committed), so matching and the database's work overlap instead of taking turns.
+Batches commit, and are answered, in the order they were applied. Nothing reports a
+batch's effects before its commit: callers wait, subscribers run after the commit, and
+balances published after a commit come from `balances`, the committed view.
 
 Failure rules:
 - A full queue answers `Busy` at once rather than growing without bound.
 - Transient database errors are retried with exponential backoff; every write is
   idempotent, so a retry cannot double anything.
-- If the database stays unavailable, the sequencer stops: the batch in hand and every
-  later command get `Unavailable`. The engine then holds state the database lacks, so
-  it must not serve again; the service recovers by restarting from the database, where
-  nothing acknowledged is missing and nothing unacknowledged was half-written.
+- If the database stays unavailable, the sequencer stops: the batch in hand, any batch
+  applied behind it and every later command get `Unavailable`. The engine then holds
+  state the database lacks, so it must not serve again; the service recovers by
+  restarting from the database, where nothing acknowledged is missing and nothing
+  unacknowledged was half-written.
 """
 
 import asyncio
@@ -36,8 +44,9 @@ from trade_engine.engine import (
     FundsWithdrawn,
     Withdraw,
 )
+from trade_engine.sequencer.committed import CommittedBalances
 from trade_engine.storage.projection import BatchRows, Projection
-from trade_engine.storage.writer import BatchWriter, TransientStorageError
+from trade_engine.storage.writer import BatchWriter, PreparedBatch, TransientStorageError
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +93,19 @@ class _Pending:
     future: asyncio.Future[list[Event]]
 
 
+@dataclass
+class _Applied:
+    """A batch applied to the engine, waiting for its commit."""
+
+    batch: list[_Pending]
+    results: list[list[Event]]
+    committed: list[Event]  # the events that change state (refusals excluded)
+    rows: BatchRows | None
+    prepared: PreparedBatch | None
+    began: float
+    applied: float
+
+
 _STOP: Final = object()
 
 
@@ -96,6 +118,7 @@ class Sequencer:
         *,
         max_queue: int = 10_000,
         max_batch: int = 1_000,
+        pipeline_depth: int = 2,
         retry_initial_seconds: float = 0.01,
         retry_max_seconds: float = 2.0,
         retry_total_seconds: float = 30.0,
@@ -107,6 +130,10 @@ class Sequencer:
         self._projection = projection
         self._queue: asyncio.Queue[_Pending | object] = asyncio.Queue(max_queue)
         self._max_batch = max_batch
+        # Batches applied but not yet committed: with two, the engine applies one batch
+        # while the database commits the previous one.
+        self._slots = asyncio.Semaphore(pipeline_depth)
+        self._applied: asyncio.Queue[_Applied | object] = asyncio.Queue()
         self._retry_initial = retry_initial_seconds
         self._retry_max = retry_max_seconds
         self._retry_total = retry_total_seconds
@@ -121,6 +148,7 @@ class Sequencer:
         self._accepting = False
         self.failure: BaseException | None = None
         self.stats = SequencerStats()
+        self.balances = CommittedBalances(engine)
 
     # -- lifecycle --
 
@@ -183,12 +211,16 @@ class Sequencer:
             raise Busy("too many commands in flight") from None
         return await future
 
-    # -- the writer task --
+    # -- the writer: an applying task and a committing task --
 
     async def _run(self) -> None:
+        committer = asyncio.create_task(self._commit_loop(), name="sequencer-commit")
         stopping = False
         while not stopping:
             first = await self._queue.get()
+            # A free place in the pipeline first: commands keep queueing meanwhile, so
+            # the batch taken next is as large as the load makes it.
+            await self._slots.acquire()
             batch: list[_Pending] = []
             if first is _STOP:
                 stopping = True
@@ -202,25 +234,30 @@ class Sequencer:
                     continue
                 assert isinstance(item, _Pending)
                 batch.append(item)
-            if not batch:
-                continue
-            if self.failure is not None:
+            if not batch or self.failure is not None:
                 self._fail(batch)
+                self._slots.release()
                 continue
             try:
-                await self._process(batch)
-            except Exception as error:  # storage gave up: stop for good
-                log.error(
-                    "sequencer stopped: storage failed",
-                    extra={"error": repr(error), "batch_size": len(batch)},
-                )
-                self.failure = error
-                self._fail(batch)
+                applied = self._apply(batch)
+            except Exception as error:  # the engine's state is in doubt: stop for good
+                self._stop_for_good(error, batch)
+                self._slots.release()
+                continue
+            self._applied.put_nowait(applied)
+        self._applied.put_nowait(_STOP)
+        await committer
         # Whatever is still queued after a stop request was not taken.
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if isinstance(item, _Pending):
                 self._fail([item])
+
+    def _stop_for_good(self, error: BaseException, batch: list[_Pending]) -> None:
+        log.error("sequencer stopped", extra={"error": repr(error), "batch_size": len(batch)})
+        self.failure = error
+        self.balances.discard()
+        self._fail(batch)
 
     def _fail(self, batch: list[_Pending]) -> None:
         for pending in batch:
@@ -234,7 +271,8 @@ class Sequencer:
         self._last_ts = now
         return now
 
-    async def _process(self, batch: list[_Pending]) -> None:
+    def _apply(self, batch: list[_Pending]) -> _Applied:
+        """Stamp and apply a batch, and project what it wrote, before any other batch."""
         apply = self.engine.apply
         began = time.perf_counter()
         results: list[list[Event]] = []
@@ -249,37 +287,69 @@ class Sequencer:
                     self._references.pop(command.reference, None)
             else:
                 committed.extend(events)
-        applied = time.perf_counter()
+        rows = prepared = None
         if committed:
             rows = self._projection.project(committed, self.engine, self._last_ts)
-            await self._commit(rows)
+            self.balances.applied(rows)
+            prepared = self._writer.prepare(rows)
+        return _Applied(batch, results, committed, rows, prepared, began, time.perf_counter())
+
+    async def _commit_loop(self) -> None:
+        """Commits applied batches in the order they were applied, then answers them.
+
+        A batch is answered (and its events published) only after its own commit and
+        every earlier one, so even a refusal, which may depend on an earlier batch's
+        effects, is never reported before those effects are durable.
+        """
+        while True:
+            item = await self._applied.get()
+            if item is _STOP:
+                return
+            assert isinstance(item, _Applied)
+            try:
+                if self.failure is not None:
+                    self._fail(item.batch)
+                    continue
+                try:
+                    if item.prepared is not None:
+                        await self._commit(item.prepared)
+                except Exception as error:  # storage gave up: stop for good
+                    self._stop_for_good(error, item.batch)
+                    continue
+                self._answer(item)
+            finally:
+                self._slots.release()
+
+    def _answer(self, item: _Applied) -> None:
         done = time.perf_counter()
         stats = self.stats
-        stats.commands += len(batch)
+        stats.commands += len(item.batch)
         stats.batches += 1
-        stats.last_batch_size = len(batch)
-        stats.last_commit_seconds = done - applied
-        stats.last_apply_seconds = applied - began
-        stats.last_settlement_lag_seconds = done - began  # first match of the batch to commit
-        for pending, events in zip(batch, results, strict=True):
+        stats.last_batch_size = len(item.batch)
+        stats.last_apply_seconds = item.applied - item.began
+        stats.last_commit_seconds = done - item.applied
+        stats.last_settlement_lag_seconds = done - item.began  # first match of the batch to commit
+        if item.rows is not None:
+            self.balances.committed(item.rows)
+        for pending, events in zip(item.batch, item.results, strict=True):
             for event in events:
                 if isinstance(event, FundsDeposited | FundsWithdrawn) and event.reference is not None:
                     self._references[event.reference] = event.transfer_id
             if not pending.future.done():
                 pending.future.set_result(events)
-        if committed:
+        if item.committed:
             for subscriber in self._subscribers:
                 try:
-                    subscriber(committed)
+                    subscriber(item.committed)
                 except Exception:
                     log.exception("event subscriber failed")
 
-    async def _commit(self, rows: BatchRows) -> None:
+    async def _commit(self, batch: PreparedBatch) -> None:
         delay = self._retry_initial
         deadline = time.monotonic() + self._retry_total
         while True:
             try:
-                await self._writer.write(rows)
+                await self._writer.write(batch)
                 return
             except TransientStorageError as error:
                 if time.monotonic() + delay > deadline:

@@ -16,13 +16,14 @@ the previous delta's; a snapshot carries the `seq` of the last delta published (
 already include changes of the next delta, which then change nothing). `market_seq`
 is the engine's sequence number of the market's last committed event.
 
-Balances are read from the engine inside `on_commit`, when it holds exactly the
-committed state (the sequencer applies no new batch while its subscribers run).
+Balances come from the sequencer's committed view (`CommittedBalances`), never from
+the engine itself: while a batch commits the engine already holds the next one, whose
+effects must not be published before they are durable.
 """
 
 import asyncio
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Final
 
 from trade_engine.api import views
@@ -124,10 +125,19 @@ def private_key(kind: str, user_id: str) -> tuple[str, str]:
 
 class Channels:
     def __init__(
-        self, hub: Hub, *, engine: Engine, depth: DepthBook, live: LiveMarketData, flush_interval: float
+        self,
+        hub: Hub,
+        *,
+        engine: Engine,
+        balance_of: Callable[[str, str], Balance],
+        depth: DepthBook,
+        live: LiveMarketData,
+        flush_interval: float,
     ) -> None:
+        """`engine` gives the state at start (committed, before the first command);
+        `balance_of(user, asset)` the committed balance at any later time."""
         self._hub = hub
-        self._engine = engine
+        self._balance_of = balance_of
         self._depth = depth
         self._live = live
         self._interval = flush_interval
@@ -141,13 +151,11 @@ class Channels:
         for order in engine.all_open_orders():
             if order.executed:
                 self._executed[order.id] = [order.executed, order.filled_quote, fee_charged(order.fee_numer)]
-        self._next_transfer_id = engine.counters()[2]
         self._book_seq: dict[str, int] = {}
         self._snapshots: dict[str, tuple[tuple[int, int], Frame]] = {}
         self._tickers: dict[str, TickerView] = {}
         self._markets: dict[str, _MarketChanges] = {}
         self._users: dict[str, _UserChanges] = {}
-        self._balance_waiters: list[tuple[Connection, str]] = []
         self._flush_handle: asyncio.Handle | None = None
         self._last_flush = 0.0
 
@@ -198,7 +206,6 @@ class Channels:
                 self._add_market(event.market)
             elif kind is FundsDeposited or kind is FundsWithdrawn:
                 assert isinstance(event, FundsDeposited | FundsWithdrawn)
-                self._next_transfer_id = event.transfer_id + 1
                 self._note_balance(event, touched)
             elif kind is OrderAccepted or kind is StopTriggered or kind is OrderAmended:
                 assert isinstance(event, OrderAccepted | StopTriggered | OrderAmended)
@@ -209,17 +216,13 @@ class Channels:
                 self._order_event(event, now)
                 self._executed.pop(event.order_id, None)
                 self._note_balance(event, touched)
-        engine = self._engine
+        balance_of = self._balance_of
         for user_id, assets in touched.items():
             changes_of = users.get(user_id)
             if changes_of is None:
                 changes_of = users[user_id] = _UserChanges(now)
             for asset in assets:
-                changes_of.balances[asset] = engine.balance(user_id, asset)
-        if self._balance_waiters:
-            waiters, self._balance_waiters = self._balance_waiters, []
-            for connection, user_id in waiters:
-                connection.offer(self._balances_snapshot(user_id))
+                changes_of.balances[asset] = balance_of(user_id, asset)
         if markets or users:
             self._schedule()
 
@@ -585,12 +588,7 @@ class Channels:
             connection.offer(Frame(encode(message)))
         elif kind == BALANCES:
             assert user_id is not None
-            if self._engine_committed():
-                connection.offer(self._balances_snapshot(user_id))
-            else:
-                # A batch is being committed: the engine is ahead of the database.
-                # The next commit callback sends it, from committed state.
-                self._balance_waiters.append((connection, user_id))
+            connection.offer(self._balances_snapshot(user_id))
 
     def _book_snapshot(self, market: Market) -> Frame:
         symbol = market.symbol
@@ -614,20 +612,9 @@ class Channels:
         return frame
 
     def _balances_snapshot(self, user_id: str) -> Frame:
-        engine = self._engine
         balances = {}
         for asset in self._decimals:
-            balance = engine.balance(user_id, asset)
+            balance = self._balance_of(user_id, asset)
             if balance.available or balance.locked:
                 balances[asset] = balance
         return Frame(encode(Balances(BALANCES, None, self._balance_views(balances))))
-
-    def _engine_committed(self) -> bool:
-        """Whether the engine holds exactly the committed state (no batch in flight)."""
-        engine = self._engine
-        if engine.counters()[2] != self._next_transfer_id:
-            return False
-        symbols = [market.symbol for market in engine.markets()]
-        if len(symbols) != len(self._rules):
-            return False
-        return all(engine.sequence(symbol) == self._depth.market(symbol).sequence for symbol in symbols)

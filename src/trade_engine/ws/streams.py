@@ -76,6 +76,7 @@ class Streams:
         self._channels = Channels(
             self.hub,
             engine=core.engine,
+            balance_of=core.sequencer.balances.balance,
             depth=depth,
             live=live,
             flush_interval=self.config.flush_interval_ms / 1000,

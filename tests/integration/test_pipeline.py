@@ -1,0 +1,161 @@
+"""The sequencer's pipeline: a batch is applied while the one before it commits, yet
+nothing is answered or published before its own commit, and the published balances
+are the committed ones."""
+
+import asyncio
+from collections.abc import Sequence
+
+import asyncpg
+
+from tests.flows import MARKETS
+from tests.integration.test_storage import fund, run
+from trade_engine.bootstrap import start_core
+from trade_engine.engine import Balance, Event, PlaceOrder
+from trade_engine.sequencer import Unavailable
+from trade_engine.storage.pgarrays import Texts, booleans, integers
+from trade_engine.storage.projection import BatchRows
+from trade_engine.storage.writer import BatchWriter, PreparedBatch, TransientStorageError
+
+
+class GatedWriter:
+    """The real writer, holding each write until `gate` is open."""
+
+    def __init__(self, inner: BatchWriter) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+        self.writing = asyncio.Event()
+        self.fail = False
+
+    def prepare(self, rows: BatchRows) -> PreparedBatch:
+        return self.inner.prepare(rows)
+
+    async def write(self, batch: PreparedBatch) -> None:
+        self.writing.set()
+        await self.gate.wait()
+        if self.fail:
+            raise TransientStorageError("database gone (simulated)")
+        await self.inner.write(batch)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def buy(price: int) -> PlaceOrder:
+    return PlaceOrder(ts=0, user_id="u1", market="BTC-USDT", side="BUY", price=price, quantity=1000)
+
+
+async def until(condition) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
+def test_a_batch_applied_behind_a_commit_is_neither_answered_nor_published_before_its_own(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS)
+        await fund(core)
+        sequencer = core.sequencer
+        gated = GatedWriter(core.writer)
+        sequencer._writer = gated
+        published: list[Balance] = []
+
+        def on_commit(_events: Sequence[Event]) -> None:
+            published.append(sequencer.balances.balance("u1", "USDT"))
+
+        sequencer.subscribe(on_commit)
+        before = core.engine.balance("u1", "USDT")
+        first = asyncio.create_task(sequencer.submit(buy(100)))
+        await gated.writing.wait()  # the first batch is committing
+        second = asyncio.create_task(sequencer.submit(buy(101)))
+        await until(
+            lambda: core.engine.balance("u1", "USDT").locked > 0 and len(core.engine.all_open_orders()) == 2
+        )
+        # Both batches are applied; neither is committed, answered or visible.
+        during = (core.engine.balance("u1", "USDT"), sequencer.balances.balance("u1", "USDT"))
+        answered_early = first.done() or second.done()
+        gated.gate.set()
+        await asyncio.gather(first, second)
+        after = (core.engine.balance("u1", "USDT"), sequencer.balances.balance("u1", "USDT"))
+        await core.close()
+        return before, during, answered_early, published, after
+
+    before, (engine_during, committed_during), answered_early, published, (engine_after, committed_after) = (
+        run(scenario())
+    )
+    assert not answered_early
+    assert committed_during == before
+    assert engine_during.locked > before.locked
+    # The first commit published the first order's hold only, the second both.
+    assert before.locked < published[0].locked < published[1].locked
+    assert published[0].available + published[0].locked == before.available + before.locked
+    assert published[1] == engine_after == committed_after
+
+
+def test_a_failed_commit_fails_the_batch_applied_behind_it_too(tmp_path):
+    async def scenario():
+        url = f"sqlite:///{tmp_path}/pipeline.db"
+        core = await start_core(url, markets=MARKETS, retry_total_seconds=0.05)
+        await fund(core)
+        acknowledged = core.engine.snapshot()
+        gated = GatedWriter(core.writer)
+        core.sequencer._writer = gated
+        first = asyncio.create_task(core.sequencer.submit(buy(100)))
+        await gated.writing.wait()
+        second = asyncio.create_task(core.sequencer.submit(buy(101)))
+        await until(lambda: len(core.engine.all_open_orders()) == 2)
+        gated.fail = True
+        gated.gate.set()
+        outcomes = await asyncio.gather(first, second, return_exceptions=True)
+        await core.close()
+        restarted = await start_core(url)
+        recovered = restarted.engine.snapshot()
+        await restarted.close()
+        return outcomes, acknowledged, recovered
+
+    outcomes, acknowledged, recovered = run(scenario())
+    assert all(isinstance(outcome, Unavailable) for outcome in outcomes)
+    assert recovered == acknowledged
+
+
+def test_array_literals_carry_any_text_integer_and_boolean_exactly(postgres_url):
+    texts = [
+        "plain",
+        "",
+        'quo"te',
+        "back\\slash",
+        "\\",
+        '\\"',
+        "comma,and{braces}",
+        "  spaced  ",
+        "NULL",
+        "null",
+        "ünïcødé ✓ 漢字",
+        "new\nline\ttab",
+        None,
+    ]
+    numbers = [0, -1, 2**63 - 1, -(2**63), None, 42]
+    flags = [True, False, None]
+
+    async def scenario():
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            encode = Texts()
+            return (
+                await connection.fetchval("SELECT $1::text::text[]", encode(texts)),
+                await connection.fetchval("SELECT $1::text::text[]", encode(texts)),  # quoted from memory
+                await connection.fetchval("SELECT $1::text::bigint[]", integers(numbers)),
+                await connection.fetchval("SELECT $1::text::bigint[]", integers([1, 2, 3])),
+                await connection.fetchval("SELECT $1::text::boolean[]", booleans(flags)),
+                await connection.fetchval("SELECT $1::text::bigint[]", integers([])),
+            )
+        finally:
+            await connection.close()
+
+    first, again, signed, plain, booleans_back, empty = run(scenario())
+    assert first == again == texts
+    assert signed == numbers
+    assert plain == [1, 2, 3]
+    assert booleans_back == flags
+    assert empty == []
