@@ -59,6 +59,7 @@ from trade_engine.api.services import Services
 from trade_engine.binance.routes import handlers as binance_handlers
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market, asset_text, asset_units, market_from_spec
+from trade_engine.domain.vocabulary import CONDITIONAL_TYPES
 from trade_engine.engine import (
     AddMarket,
     AmendOrder,
@@ -167,9 +168,9 @@ _PRIVATE: dict[str, Any] = {
 
 
 def _place_command(user_id: str, market: Market, body: PlaceOrderBody) -> PlaceOrder:
-    if body.price is None and body.type in ("LIMIT", "STOP_LIMIT"):
+    if body.price is None and body.type in ("LIMIT", "STOP_LIMIT", "TAKE_PROFIT_LIMIT"):
         raise TradeEngineError(ErrorCode.INVALID_ORDER, f"a {body.type} order needs a price", field="price")
-    if body.stop_price is None and body.type in ("STOP_LIMIT", "STOP_MARKET"):
+    if body.stop_price is None and body.type in CONDITIONAL_TYPES:
         raise TradeEngineError(
             ErrorCode.INVALID_ORDER, f"a {body.type} order needs a stop_price", field="stop_price"
         )
