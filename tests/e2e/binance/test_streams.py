@@ -271,3 +271,33 @@ def test_user_data_events_arrive_wrapped_with_the_subscription_id(binance: Binan
     assert balances[base] == ("5.00000000", "0.00000000")
     assert deposit["event"]["e"] == "balanceUpdate"
     assert (deposit["event"]["a"], deposit["event"]["d"]) == (QUOTE, "7.00000000")
+
+
+def test_execution_reports_of_a_take_profit_carry_its_type_and_stop_price(binance: Binance) -> None:
+    native, market_id, _ = binance.market()
+    account = binance.account("ws-tp", {QUOTE: "1000"})
+    trader = SignedClient(binance, account)
+    a, b = traders(binance, native)
+    placed(a, limit_order(market_id, "SELL", "0.1", "30"))
+    placed(b, limit_order(market_id, "BUY", "0.1", "30"))  # last price 30
+    with stream(binance, "/ws-api/v3") as connection:
+        connection.send(subscribe_request(account, request_id="sub"))
+        assert receive(connection)["status"] == 200
+        body = (
+            f"symbol={market_id}&side=BUY&type=TAKE_PROFIT_LIMIT&timeInForce=GTC&quantity=0.2&price=25.5"
+            "&stopPrice=25"
+        )
+        order = placed(trader, body)
+        new = receive_until(connection, lambda m: m["event"]["e"] == "executionReport")["event"]
+        placed(a, limit_order(market_id, "SELL", "1", "25"))
+        placed(b, limit_order(market_id, "BUY", "0.1", "25"))  # the fall to 25 fires it
+        trade = receive_until(
+            connection, lambda m: m["event"]["e"] == "executionReport" and m["event"]["x"] == "TRADE"
+        )["event"]
+    assert (new["i"], new["x"], new["X"], new["o"], new["f"]) == (
+        order["orderId"], "NEW", "NEW", "TAKE_PROFIT_LIMIT", "GTC",
+    )  # fmt: skip
+    assert (new["p"], new["P"], new["w"], new["W"]) == ("25.50000000", "25.00000000", False, -1)
+    assert (trade["i"], trade["X"], trade["o"], trade["P"], trade["L"], trade["z"], trade["w"]) == (
+        order["orderId"], "FILLED", "TAKE_PROFIT_LIMIT", "25.00000000", "25.00000000", "0.20000000", False,
+    )  # fmt: skip
