@@ -643,7 +643,8 @@ async def list_api_keys(
 
 @delete(f"{API}/admin/api-keys/{{api_key:str}}", status_code=200, tags=["admin"], **_PRIVATE)
 async def revoke_api_key(api_key: ApiKeyParam, admin: Principal, services: Services) -> Envelope[ApiKeyView]:
-    """Revoke a key at once; requests signed with it are refused from now on."""
+    """Revoke a key at once: requests signed with it are refused from now on, and the
+    Binance user-data subscriptions it signed end (`eventStreamTerminated`, then close)."""
     key = await services.key_store().revoke(api_key, time.time_ns())
     if key is None:
         raise ApiError("NOT_FOUND", "no such API key")
