@@ -2,8 +2,8 @@
 
 Two markets with different grids and fees, four users, and every kind of command
 (limit orders of each time in force, post-only, market orders by quantity and by quote
-amount, stops, cancels, amends, cancel-all, deposits and withdrawals), with prices
-drawn close together so that orders cross often.
+amount, stops and take-profits, cancels, amends, cancel-all, deposits and withdrawals),
+with prices drawn close together so that orders cross often.
 """
 
 import random
@@ -74,13 +74,18 @@ def random_command(rng: random.Random, ts: int, ids: list[tuple[int, str]]) -> C
         )
     if roll < 0.55:
         limit = rng.random() < 0.5
-        stop = price + (rng.randint(1, 5) if side == BUY else -rng.randint(1, 5))
+        take_profit = rng.random() < 0.5
+        # Away from the price in the direction the order fires: a stop buys on a rise,
+        # a take-profit on a fall (and sells the other way round).
+        rises = (side == BUY) != take_profit
+        stop = price + (rng.randint(1, 5) if rises else -rng.randint(1, 5))
+        kind = "TAKE_PROFIT" if take_profit else "STOP"
         return PlaceOrder(
             ts=ts,
             user_id=user,
             market=market.symbol,
             side=side,
-            order_type="STOP_LIMIT" if limit else "STOP_MARKET",
+            order_type=f"{kind}_LIMIT" if limit else f"{kind}_MARKET",
             price=stop if limit else 0,
             stop_price=stop,
             quantity=rng.randint(1, 30),

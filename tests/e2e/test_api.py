@@ -324,6 +324,90 @@ def test_stop_limit_triggers_on_the_last_trade_price(api: Api) -> None:
     assert api.depth(market)["asks"] == [["103.00", "0.300"]]
 
 
+def test_take_profit_limit_buy_triggers_when_the_price_falls_to_its_stop_price(api: Api) -> None:
+    market = api.add_market()
+    base = base_of(market)
+    alice, bob, carol = api.user("alice"), api.user("bob"), api.user("carol")
+    api.deposit(alice, QUOTE, "1000")
+    api.deposit(bob, base, "10")
+    api.deposit(carol, QUOTE, "1000")
+    api.order(bob, market=market, side="SELL", price="102.00", quantity="0.100")
+    api.order(carol, market=market, side="BUY", price="102.00", quantity="0.100")  # last price 102
+
+    terms = {"market": market, "side": "BUY", "type": "TAKE_PROFIT_LIMIT", "quantity": "0.500"}
+    # A buy take-profit fires on a fall: at or above the last price it would fire at once.
+    error(api.place(alice, **terms, stop_price="102.00", price="102.50"), 422, "STOP_WOULD_TRIGGER")
+    error(api.place(alice, **terms, stop_price="100.00"), 400, "INVALID_ORDER")  # no limit price
+    tp = api.order(alice, **terms, stop_price="100.00", price="100.50")
+    assert (tp["type"], tp["status"], tp["stop_price"], tp["price"]) == (
+        "TAKE_PROFIT_LIMIT",
+        "NEW",
+        "100.00",
+        "100.50",
+    )
+    assert balance(api, alice, QUOTE)[1] == buy_hold("100.50", "0.500")  # held while pending
+    assert api.depth(market)["bids"] == []  # a pending take-profit is not in the book
+    assert [o["order_id"] for o in api.orders(alice, status="open")["orders"]] == [tp["order_id"]]
+
+    # A rise does not fire it; a trade at 100 does, and it buys bob's rest at 100.
+    api.order(bob, market=market, side="SELL", price="103.00", quantity="0.100")
+    api.order(carol, market=market, side="BUY", price="103.00", quantity="0.100")
+    assert api.get_order(alice, tp["order_id"])["status"] == "NEW"
+    api.order(bob, market=market, side="SELL", price="100.00", quantity="1.000")
+    api.order(carol, market=market, side="BUY", price="100.00", quantity="0.200")
+    fired = api.get_order(alice, tp["order_id"])
+    assert (fired["type"], fired["status"], fired["executed_quantity"], fired["executed_quote"]) == (
+        "TAKE_PROFIT_LIMIT",
+        "FILLED",
+        "0.500",
+        "50.00000000",
+    )
+    fills = api.fills(alice, market=market)["fills"]
+    assert [(f["order_id"], f["price"], f["quantity"], f["role"]) for f in fills] == [
+        (tp["order_id"], "100.00", "0.500", "TAKER")
+    ]
+    assert balance(api, alice, QUOTE) == (D(1000) - D("50") - D("0.1"), D(0))
+
+
+def test_take_profit_market_sell_fires_on_a_rise_and_can_be_cancelled_while_pending(api: Api) -> None:
+    market = api.add_market()
+    base = base_of(market)
+    alice, bob, carol = api.user("alice"), api.user("bob"), api.user("carol")
+    api.deposit(alice, base, "1")
+    api.deposit(bob, base, "10")
+    api.deposit(carol, QUOTE, "1000")
+    api.order(bob, market=market, side="SELL", price="100.00", quantity="0.100")
+    api.order(carol, market=market, side="BUY", price="100.00", quantity="0.100")  # last price 100
+
+    terms = {"market": market, "side": "SELL", "type": "TAKE_PROFIT_MARKET", "quantity": "0.300"}
+    error(api.place(alice, **terms, stop_price="99.00"), 422, "STOP_WOULD_TRIGGER")
+    error(api.place(alice, **terms, stop_price="105.00", price="105.00"), 400, "INVALID_ORDER")
+    first = api.order(alice, **terms, stop_price="105.00")
+    assert (first["type"], first["status"], first["stop_price"], first["price"]) == (
+        "TAKE_PROFIT_MARKET",
+        "NEW",
+        "105.00",
+        None,
+    )
+    assert balance(api, alice, base) == (D("0.7"), D("0.3"))
+    cancelled = ok(api.http.delete(f"{API}/orders/{first['order_id']}", headers=alice.headers))
+    assert (cancelled["status"], cancelled["type"]) == ("CANCELED", "TAKE_PROFIT_MARKET")
+    assert balance(api, alice, base) == (D(1), D(0))
+
+    second = api.order(alice, **terms, stop_price="105.00")
+    api.order(carol, market=market, side="BUY", price="104.00", quantity="1.000")  # a bid to sell into
+    api.order(bob, market=market, side="SELL", price="105.00", quantity="0.100")
+    api.order(carol, market=market, side="BUY", price="105.00", quantity="0.100")  # the rise to 105
+    fired = api.get_order(alice, second["order_id"])
+    assert (fired["status"], fired["executed_quantity"], fired["executed_quote"]) == (
+        "FILLED",
+        "0.300",
+        "31.20000000",
+    )
+    assert balance(api, alice, base) == (D("0.7"), D(0))
+    assert api.depth(market)["bids"] == [["104.00", "0.700"]]
+
+
 def test_amend_keeps_priority_on_decrease_and_moves_on_price_change(api: Api) -> None:
     market = api.add_market()
     base = base_of(market)

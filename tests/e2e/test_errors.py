@@ -91,6 +91,9 @@ PLACE_ERRORS: list[tuple[dict[str, Any], int, str]] = [
     ({"type": "MARKET", "price": ..., "time_in_force": "FOK"}, 400, "INVALID_ORDER"),
     ({"type": "MARKET", "price": ..., "quantity": ..., "quote_quantity": "1"}, 400, "NOTIONAL_BELOW_MIN"),
     ({"type": "STOP_LIMIT"}, 400, "INVALID_ORDER"),  # no stop price
+    ({"type": "TAKE_PROFIT_LIMIT"}, 400, "INVALID_ORDER"),  # no stop price
+    ({"type": "TAKE_PROFIT_MARKET", "price": ...}, 400, "INVALID_ORDER"),  # no stop price
+    ({"type": "TAKE_PROFIT"}, 400, "VALIDATION_ERROR"),  # Binance's name, not ours
     (
         {
             "type": "STOP_MARKET",

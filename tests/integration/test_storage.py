@@ -2,17 +2,30 @@
 
 import asyncio
 import random
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text, update
+from alembic import command as alembic
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from tests.flows import ASSETS, MARKETS, USERS, random_command
 from trade_engine.bootstrap import start_core
-from trade_engine.engine import CommandRejected, Deposit, Event, OrderAccepted, PlaceOrder, TradeExecuted
+from trade_engine.domain.vocabulary import ORDER_TYPES
+from trade_engine.engine import (
+    CommandRejected,
+    Deposit,
+    Event,
+    OrderAccepted,
+    OrderFilled,
+    PlaceOrder,
+    StopTriggered,
+    TradeExecuted,
+)
 from trade_engine.sequencer import Busy, DuplicateReference, Unavailable
 from trade_engine.storage import schema
 from trade_engine.storage.database import open_database
-from trade_engine.storage.migrate import upgrade
+from trade_engine.storage.migrate import alembic_config, upgrade
 from trade_engine.storage.recovery import InconsistentStore, load_engine, recover, verify
 from trade_engine.storage.writer import TransientStorageError
 
@@ -105,6 +118,97 @@ def test_committed_state_is_exactly_what_recovery_loads(database_url):
     assert any(isinstance(e, TradeExecuted) for e in events)
     assert restored == snapshot
     assert any(isinstance(e, OrderAccepted) for e in more)
+
+
+def test_pending_take_profits_survive_a_restart_and_fire_afterwards(database_url):
+    def order(user: str, side: str, **fields) -> PlaceOrder:
+        return PlaceOrder(ts=0, user_id=user, market="BTC-USDT", side=side, **fields)
+
+    async def scenario():
+        seen: dict[str, Any] = {}
+        core = await start_core(database_url, markets=MARKETS)
+        await fund(core)
+        await core.sequencer.submit(order("u1", "SELL", price=200, quantity=1))
+        await core.sequencer.submit(order("u2", "BUY", price=200, quantity=1))  # last price 200
+        for name, command in (
+            (
+                "buy_tp",
+                order("u3", "BUY", order_type="TAKE_PROFIT_LIMIT", stop_price=195, price=196, quantity=2),
+            ),
+            ("sell_tp", order("u3", "SELL", order_type="TAKE_PROFIT_MARKET", stop_price=205, quantity=1)),
+            ("buy_stop", order("u4", "BUY", order_type="STOP_MARKET", stop_price=205, quantity=1)),
+        ):
+            (accepted, *_) = await core.sequencer.submit(command)
+            assert isinstance(accepted, OrderAccepted), accepted
+            seen[name] = accepted.order_id
+        seen["pending"] = [o.to_dict() for o in core.engine.pending_stops("BTC-USDT")]
+        seen["snapshot"] = core.engine.snapshot()
+        await core.close()
+
+        restarted = await start_core(database_url)
+        seen["restored"] = [o.to_dict() for o in restarted.engine.pending_stops("BTC-USDT")]
+        seen["restored_snapshot"] = restarted.engine.snapshot()
+        # The price falls to 195: the buy take-profit fires, not the sell one nor the stop.
+        await restarted.sequencer.submit(order("u1", "SELL", price=195, quantity=3))
+        seen["events"] = await restarted.sequencer.submit(order("u2", "BUY", price=195, quantity=1))
+        seen["left"] = [o.id for o in restarted.engine.pending_stops("BTC-USDT")]
+        await restarted.close()
+
+        again = await start_core(database_url)  # recovery verifies holds and the ledger
+        seen["left_after_restart"] = [o.id for o in again.engine.pending_stops("BTC-USDT")]
+        async with again.database.connect() as connection:
+            query = select(schema.orders.c.status).where(schema.orders.c.id == seen["buy_tp"])
+            seen["status"] = (await connection.execute(query)).scalar()
+        await again.close()
+        return seen
+
+    seen = run(scenario())
+    buy_tp, sell_tp, buy_stop = seen["buy_tp"], seen["sell_tp"], seen["buy_stop"]
+    assert [(o["id"], o["order_type"], o["stop_price"], o["pending"]) for o in seen["pending"]] == [
+        (sell_tp, "TAKE_PROFIT_MARKET", 205, True),
+        (buy_stop, "STOP_MARKET", 205, True),
+        (buy_tp, "TAKE_PROFIT_LIMIT", 195, True),
+    ]
+    assert seen["restored"] == seen["pending"]
+    assert seen["restored_snapshot"] == seen["snapshot"]
+    events = seen["events"]
+    assert [e.order_id for e in events if isinstance(e, StopTriggered)] == [buy_tp]
+    assert [e.order_id for e in events if isinstance(e, OrderFilled)][-1] == buy_tp
+    assert seen["left"] == seen["left_after_restart"] == [sell_tp, buy_stop]
+    assert seen["status"] == "FILLED"
+
+
+def test_migration_0002_keeps_existing_orders_and_then_refuses_unknown_order_types(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS)
+        await fund(core)
+        await random_flow(core, seed=7, count=300)
+        snapshot = core.engine.snapshot()
+        await core.close()
+        database = open_database(database_url)
+        async with database.begin() as connection:
+            await connection.run_sync(lambda c: alembic.downgrade(alembic_config(c), "0001"))
+        await database.dispose()
+        upgraded = await start_core(database_url)  # 0001 -> head with the rows in place
+        restored = upgraded.engine.snapshot()
+        accepted, refused = [], []
+        async with upgraded.database.connect() as connection:
+            row = dict((await connection.execute(select(schema.orders).limit(1))).mappings().one())
+        for n, kind in enumerate([*sorted(ORDER_TYPES), "TRAILING_STOP"]):
+            copy = {**row, "id": 10**12 + n, "order_type": kind, "client_order_id": None}
+            async with upgraded.database.connect() as connection:  # never committed
+                try:
+                    await connection.execute(insert(schema.orders).values(**copy))
+                    accepted.append(kind)
+                except IntegrityError:
+                    refused.append(kind)
+        await upgraded.close()
+        return snapshot, restored, accepted, refused
+
+    snapshot, restored, accepted, refused = run(scenario())
+    assert restored == snapshot
+    assert accepted == sorted(ORDER_TYPES)
+    assert refused == ["TRAILING_STOP"]
 
 
 def test_every_committed_trade_and_ledger_entry_is_recorded_once(database_url):

@@ -13,7 +13,7 @@ engine's own queries against the engine invariants:
 - locked equals the sum of the holds of a user's open orders and pending stops, and each
   hold equals the documented formula (holds.py);
 - 0 <= remaining <= quantity, no negative balance, none above MAX_AMOUNT, no pending
-  stop left triggerable.
+  stop or take-profit left triggerable (each in its own direction).
 """
 
 from collections import defaultdict
@@ -32,6 +32,8 @@ from trade_engine.domain.vocabulary import (
     STOP_LIMIT,
     STOP_MARKET,
     STP_NONE,
+    TAKE_PROFIT_LIMIT,
+    TAKE_PROFIT_MARKET,
 )
 from trade_engine.engine import (
     BookLevelChanged,
@@ -57,13 +59,33 @@ def ceil_div(numer: int, denom: int) -> int:
     return -(-numer // denom)
 
 
+# Conditional orders, and which way the price must move to reach each one's stop price
+# (Binance's rule: a stop-loss buys on a rise and sells on a fall, a take-profit buys on
+# a fall and sells on a rise). Written out in full rather than derived, on purpose.
+RISE, FALL = "RISE", "FALL"
+TRIGGER_DIRECTION = {
+    (BUY, STOP_LIMIT): RISE,
+    (BUY, STOP_MARKET): RISE,
+    (SELL, STOP_LIMIT): FALL,
+    (SELL, STOP_MARKET): FALL,
+    (BUY, TAKE_PROFIT_LIMIT): FALL,
+    (BUY, TAKE_PROFIT_MARKET): FALL,
+    (SELL, TAKE_PROFIT_LIMIT): RISE,
+    (SELL, TAKE_PROFIT_MARKET): RISE,
+}
+CONDITIONAL = {order_type for _, order_type in TRIGGER_DIRECTION}
+# What a triggered conditional order becomes.
+LIMIT_PRICED = {LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT}
+MARKET_PRICED = {STOP_MARKET, TAKE_PROFIT_MARKET}
+
+
 def expected_hold(market: Market, order: Order) -> int:
     """The documented hold of an open order or pending stop (holds.py), recomputed."""
     if order.side == SELL:
         return order.remaining * market.base_per_lot
-    if order.order_type == STOP_MARKET and order.quote_quantity:
+    if order.order_type in MARKET_PRICED and order.quote_quantity:
         return order.quote_quantity
-    price = order.stop_price if order.order_type == STOP_MARKET else order.price
+    price = order.stop_price if order.order_type in MARKET_PRICED else order.price
     rate = max(market.maker_fee, market.taker_fee)
     notional = order.remaining * price * market.quote_per_tick_lot
     return (
@@ -168,7 +190,7 @@ class EventModel:
             assert event.hold_change >= 0
             order.pending = False
             self._lock(order, event.hold_change)
-            if order.order_type == STOP_LIMIT:
+            if order.order_type in LIMIT_PRICED:
                 self._enter_book(order)
         elif isinstance(event, TradeExecuted):
             self._trade(event)
@@ -217,24 +239,31 @@ class EventModel:
         self._lock(order, -event.released)
 
     def _next_stop(self, market: str) -> int | None:
-        """The stop that fires next (engine.py `_fire_stops`).
+        """The stop or take-profit that fires next (engine.py `_fire_stops`).
 
-        A stop is reached by any price the current command traded at (a sweep through
-        several levels passes each of their prices). Reached buy stops go in ascending
-        stop price, reached sell stops in descending stop price, each in time order;
-        between the two, the older order goes first.
+        A conditional order is reached by any price the current command traded at (a
+        sweep through several levels passes each of their prices): one that fires on a
+        rise by the highest, one that fires on a fall by the lowest. Reached orders that
+        fire on a rise go in ascending stop price, those that fire on a fall in
+        descending stop price, each in time order; between the two, the older order
+        goes first.
         """
         high, low = self.traded[market]
         pending = [(i, o) for i, o in self.orders.items() if o.market == market and o.pending]
-        buys = sorted((o.stop_price, i) for i, o in pending if o.side == BUY and o.stop_price <= high)
-        sells = sorted((-o.stop_price, i) for i, o in pending if o.side == SELL and o.stop_price >= low)
-        heads = [queue[0][1] for queue in (buys, sells) if queue]
+        direction = {i: TRIGGER_DIRECTION[(o.side, o.order_type)] for i, o in pending}
+        rising = sorted(
+            (o.stop_price, i) for i, o in pending if direction[i] == RISE and o.stop_price <= high
+        )
+        falling = sorted(
+            (-o.stop_price, i) for i, o in pending if direction[i] == FALL and o.stop_price >= low
+        )
+        heads = [queue[0][1] for queue in (rising, falling) if queue]
         return min(heads) if heads else None
 
     def _accepted(self, event: OrderAccepted) -> None:
         assert event.order_id not in self.orders
         assert self.status[event.market] == "TRADING"
-        is_stop = event.order_type in (STOP_LIMIT, STOP_MARKET)
+        is_stop = event.order_type in CONDITIONAL
         order = ModelOrder(
             market=event.market,
             user=event.user_id,
@@ -270,7 +299,7 @@ class EventModel:
             assert taker.stp_mode == STP_NONE, "a self-trade needs the taker's STP mode NONE"
         # Trades execute at the maker's price, within the taker's limit.
         assert event.price == maker.price, event
-        if taker.order_type in (LIMIT, STOP_LIMIT):
+        if taker.order_type in LIMIT_PRICED:
             if taker.side == BUY:
                 assert event.price <= taker.price, event
             else:
@@ -374,7 +403,7 @@ def check_engine(engine: Engine, model: EventModel, net_supply: dict[str, int]) 
             assert order.remaining == order.quantity == 0, order
         else:
             assert 0 < order.remaining <= order.quantity, order
-        assert order.pending or (order.order_type in (LIMIT, STOP_LIMIT) and order.time_in_force == GTC)
+        assert order.pending or (order.order_type in LIMIT_PRICED and order.time_in_force == GTC)
         hold = engine.hold_of(order)
         assert hold == expected_hold(market, order), (order, hold)
         assert hold > 0
@@ -431,20 +460,22 @@ def _check_book(engine: Engine, model: EventModel, symbol: str, by_id: dict[int,
 def _check_stops(engine: Engine, model: EventModel, symbol: str, by_id: dict[int, Order]) -> None:
     stops = engine.pending_stops(symbol)
     assert {o.id for o in stops} == {i for i, o in model.orders.items() if o.market == symbol and o.pending}
-    buys = [(o.stop_price, o.id) for o in stops if o.side == BUY]
-    sells = [(-o.stop_price, o.id) for o in stops if o.side == SELL]
-    assert [(o.side) for o in stops] == [BUY] * len(buys) + [SELL] * len(sells)
-    assert buys == sorted(buys)
-    assert sells == sorted(sells)
+    directions = [TRIGGER_DIRECTION[(o.side, o.order_type)] for o in stops]
+    rising = [(o.stop_price, o.id) for o, d in zip(stops, directions, strict=True) if d == RISE]
+    falling = [(-o.stop_price, o.id) for o, d in zip(stops, directions, strict=True) if d == FALL]
+    # Firing order: those that fire on a rise, then those that fire on a fall.
+    assert directions == [RISE] * len(rising) + [FALL] * len(falling)
+    assert rising == sorted(rising)
+    assert falling == sorted(falling)
     last = model.last_price[symbol]
     high, low = model.traded.get(symbol, (0, MAX_AMOUNT))
-    for order in stops:
+    for order, direction in zip(stops, directions, strict=True):
         assert order.pending
         assert by_id[order.id].pending
-        assert order.order_type in (STOP_LIMIT, STOP_MARKET)
-        # A stop the last price, or any price the last command traded at, has reached
+        assert order.order_type in CONDITIONAL
+        # An order the last price, or any price the last command traded at, has reached
         # would have fired.
-        if order.side == BUY:
+        if direction == RISE:
             assert order.stop_price > high, (order, high)
             assert not last or order.stop_price > last, (order, last)
         else:

@@ -3,21 +3,23 @@
 Four users (and the fee account, which may withdraw) trade on two markets with narrow
 price grids and small balances, so orders cross often and funds run short now and then.
 Every kind of command is generated, valid or not: limit orders (GTC, IOC, FOK,
-post-only), market orders by quantity and by quote amount, stop-limit and stop-market
-orders, cancels (of open, closed and unknown ids, by client order id, by the wrong
-user), cancel-all, amendments, market halts / cancel-only / resumes, deposits (some up
-to the 62-bit supply limit) and withdrawals. After every command:
+post-only), market orders by quantity and by quote amount, stop-limit, stop-market,
+take-profit-limit and take-profit-market orders, cancels (of open, closed and unknown
+ids, by client order id, by the wrong user), cancel-all, amendments, market halts /
+cancel-only / resumes, deposits (some up to the 62-bit supply limit) and withdrawals.
+After every command:
 
 - a rejected command returned exactly one `CommandRejected` and left `snapshot()`
   byte-identical;
 - the events are internally consistent and rebuild the engine's balances, open orders,
   book and per-market sequence numbers (`EventModel`): trades at the maker's price and
-  within the taker's limit, fees rounded up once per order, stops fired in the
-  documented order, gap-free sequence, trade and transfer ids, terminal events carrying
-  the order's true totals;
+  within the taker's limit, fees rounded up once per order, stops and take-profits
+  fired in the documented order (each in its own direction), gap-free sequence, trade
+  and transfer ids, terminal events carrying the order's true totals;
 - all invariants of `check_engine` hold: no crossed book, FIFO per level, level
   aggregates, conservation of every asset, locks equal holds, 0 < remaining <= quantity,
-  no negative balance and none above MAX_AMOUNT, no triggerable pending stop.
+  no negative balance and none above MAX_AMOUNT, no triggerable pending stop or
+  take-profit.
 """
 
 from collections import defaultdict
@@ -45,6 +47,8 @@ from trade_engine.domain.vocabulary import (
     STOP_LIMIT,
     STOP_MARKET,
     STP_NONE,
+    TAKE_PROFIT_LIMIT,
+    TAKE_PROFIT_MARKET,
     TRADING,
 )
 from trade_engine.engine import (
@@ -59,10 +63,11 @@ from trade_engine.engine import (
     Event,
     PlaceOrder,
     SetMarketStatus,
+    StopTriggered,
     Withdraw,
 )
 
-from .engine_model import EventModel, check_engine
+from .engine_model import RISE, TRIGGER_DIRECTION, EventModel, check_engine
 from .markets import ASSETS, MARKETS, PRICE_GRID, USERS
 
 SYMBOLS = sorted(MARKETS)
@@ -101,6 +106,16 @@ INVALID_FIELDS: dict[str, dict[str, object]] = {
         "quote_quantity": 500,
         "stop_price": 1,
     },
+    "take-profit-market sell by quote": {
+        "side": SELL,
+        "order_type": TAKE_PROFIT_MARKET,
+        "price": 0,
+        "quantity": 0,
+        "quote_quantity": 500,
+        "stop_price": 10**6,
+    },
+    "take-profit limit without a stop price": {"order_type": TAKE_PROFIT_LIMIT},
+    "take-profit market with a limit price": {"order_type": TAKE_PROFIT_MARKET, "stop_price": 99},
     "limit by quote": {"quote_quantity": 500},
     "unknown STP mode": {"stp_mode": "EXPIRE_NOBODY"},
     "unknown order type": {"order_type": "TRAILING_STOP"},
@@ -133,7 +148,11 @@ class EngineMachine(RuleBasedStateMachine):
             assert self.engine.snapshot() == before, f"rejected {command} changed the state"
             event(f"rejected {rejections[0].code}")
         for e in events:
-            if not isinstance(e, CommandRejected):
+            if isinstance(e, StopTriggered):
+                # Which kinds fired (each must, now and then, for the run to mean much).
+                fired = self.model.orders.get(e.order_id)
+                event(f"StopTriggered {fired.order_type if fired else 'same command'}")
+            elif not isinstance(e, CommandRejected):
                 event(type(e).__name__)
         open_before = set(self.model.orders)
         self.model.apply(events, command.ts)
@@ -150,6 +169,12 @@ class EngineMachine(RuleBasedStateMachine):
             return last
         low, high = PRICE_GRID[symbol]
         return (low + high) // 2
+
+    def stop_price(self, symbol: str, side: str, order_type: str, offset: int) -> int:
+        """A stop price `offset` ticks beyond the last price in the direction the order
+        fires (a negative offset: one that would fire at once)."""
+        base = self.stop_base(symbol)
+        return base + offset if TRIGGER_DIRECTION[(side, order_type)] == RISE else base - offset
 
     def pick_open(self, pick: int) -> int | None:
         ids = sorted(self.model.orders)
@@ -339,6 +364,7 @@ class EngineMachine(RuleBasedStateMachine):
         tif=st.sampled_from([GTC, GTC, IOC, FOK]),
         stp=stp_modes,
         coid=client_ids,
+        order_type=st.sampled_from([STOP_LIMIT, TAKE_PROFIT_LIMIT]),
     )
     def place_stop_limit(
         self,
@@ -351,16 +377,17 @@ class EngineMachine(RuleBasedStateMachine):
         tif: str,
         stp: str | None,
         coid: str | None,
+        order_type: str,
     ) -> None:
-        base = self.stop_base(symbol)
-        stop = base + stop_offset if side == BUY else base - stop_offset
+        """A stop-limit or take-profit-limit order, its trigger near the last price."""
+        stop = self.stop_price(symbol, side, order_type, stop_offset)
         self.execute(
             PlaceOrder(
                 ts=self.next_ts(),
                 user_id=user,
                 market=symbol,
                 side=side,
-                order_type=STOP_LIMIT,
+                order_type=order_type,
                 time_in_force=tif,
                 price=grid_price(symbol, offset),
                 stop_price=stop,
@@ -379,6 +406,7 @@ class EngineMachine(RuleBasedStateMachine):
         amount=quote_amounts,
         by_quote=st.booleans(),
         stp=stp_modes,
+        order_type=st.sampled_from([STOP_MARKET, TAKE_PROFIT_MARKET]),
     )
     def place_stop_market(
         self,
@@ -390,16 +418,17 @@ class EngineMachine(RuleBasedStateMachine):
         amount: int,
         by_quote: bool,
         stp: str | None,
+        order_type: str,
     ) -> None:
-        base = self.stop_base(symbol)
-        stop = base + stop_offset if side == BUY else base - stop_offset
+        """A stop-market or take-profit-market order, its trigger near the last price."""
+        stop = self.stop_price(symbol, side, order_type, stop_offset)
         self.execute(
             PlaceOrder(
                 ts=self.next_ts(),
                 user_id=user,
                 market=symbol,
                 side=side,
-                order_type=STOP_MARKET,
+                order_type=order_type,
                 stop_price=stop,
                 quantity=0 if by_quote else quantity,
                 quote_quantity=amount if by_quote else 0,

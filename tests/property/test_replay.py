@@ -33,6 +33,8 @@ from trade_engine.domain.vocabulary import (
     SELL,
     STOP_LIMIT,
     STOP_MARKET,
+    TAKE_PROFIT_LIMIT,
+    TAKE_PROFIT_MARKET,
     TRADING,
 )
 from trade_engine.engine import (
@@ -145,17 +147,25 @@ def random_flow(seed: int, count: int) -> list[Command]:
             last = engine.last_price(symbol) or (low + high) // 2
             away = rng.randint(-1, 4)
             stop_market = rng.random() < 0.5
+            take_profit = rng.random() < 0.5
             by_quote = stop_market and side == BUY and rng.random() < 0.4
+            if take_profit:
+                order_type = TAKE_PROFIT_MARKET if stop_market else TAKE_PROFIT_LIMIT
+            else:
+                order_type = STOP_MARKET if stop_market else STOP_LIMIT
+            # Beyond the last price in the direction the order fires: a stop buys on a
+            # rise, a take-profit on a fall.
+            rises = (side == BUY) != take_profit
             emit(
                 PlaceOrder(
                     ts=ts,
                     user_id=user,
                     market=symbol,
                     side=side,
-                    order_type=STOP_MARKET if stop_market else STOP_LIMIT,
+                    order_type=order_type,
                     time_in_force=IOC if stop_market else rng.choice([GTC, IOC, FOK]),
                     price=0 if stop_market else price,
-                    stop_price=max(1, last + away if side == BUY else last - away),
+                    stop_price=max(1, last + away if rises else last - away),
                     quantity=0 if by_quote else quantity,
                     quote_quantity=rng.randint(50, 3000) if by_quote else 0,
                     stp_mode=rng.choice(STPS),

@@ -59,6 +59,7 @@ from trade_engine.api.services import Services
 from trade_engine.binance.routes import handlers as binance_handlers
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market, asset_text, asset_units, market_from_spec
+from trade_engine.domain.vocabulary import CONDITIONAL_TYPES
 from trade_engine.engine import (
     AddMarket,
     AmendOrder,
@@ -167,9 +168,9 @@ _PRIVATE: dict[str, Any] = {
 
 
 def _place_command(user_id: str, market: Market, body: PlaceOrderBody) -> PlaceOrder:
-    if body.price is None and body.type in ("LIMIT", "STOP_LIMIT"):
+    if body.price is None and body.type in ("LIMIT", "STOP_LIMIT", "TAKE_PROFIT_LIMIT"):
         raise TradeEngineError(ErrorCode.INVALID_ORDER, f"a {body.type} order needs a price", field="price")
-    if body.stop_price is None and body.type in ("STOP_LIMIT", "STOP_MARKET"):
+    if body.stop_price is None and body.type in CONDITIONAL_TYPES:
         raise TradeEngineError(
             ErrorCode.INVALID_ORDER, f"a {body.type} order needs a stop_price", field="stop_price"
         )
@@ -642,7 +643,8 @@ async def list_api_keys(
 
 @delete(f"{API}/admin/api-keys/{{api_key:str}}", status_code=200, tags=["admin"], **_PRIVATE)
 async def revoke_api_key(api_key: ApiKeyParam, admin: Principal, services: Services) -> Envelope[ApiKeyView]:
-    """Revoke a key at once; requests signed with it are refused from now on."""
+    """Revoke a key at once: requests signed with it are refused from now on, and the
+    Binance user-data subscriptions it signed end (`eventStreamTerminated`, then close)."""
     key = await services.key_store().revoke(api_key, time.time_ns())
     if key is None:
         raise ApiError("NOT_FOUND", "no such API key")

@@ -20,10 +20,23 @@ UserId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.@:-]{1,64}$")]
 Symbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$", examples=["BTC-USDT"])]
 
 
+OrderTypeName = Annotated[
+    Literal["LIMIT", "MARKET", "STOP_LIMIT", "STOP_MARKET", "TAKE_PROFIT_LIMIT", "TAKE_PROFIT_MARKET"],
+    Meta(
+        description=(
+            "STOP_* and TAKE_PROFIT_* wait until the last trade price reaches `stop_price`, then act "
+            "as a LIMIT (`_LIMIT`, with `price`) or a MARKET order (`_MARKET`). A stop buys when the "
+            "price rises to `stop_price` and sells when it falls to it; a take-profit buys when the "
+            "price falls to it and sells when it rises to it."
+        )
+    ),
+]
+
+
 class PlaceOrderBody(Struct, kw_only=True, forbid_unknown_fields=True):
     market: Symbol
     side: Literal["BUY", "SELL"]
-    type: Literal["LIMIT", "MARKET", "STOP_LIMIT", "STOP_MARKET"] = "LIMIT"
+    type: OrderTypeName = "LIMIT"
     time_in_force: Literal["GTC", "IOC", "FOK"] = "GTC"
     quantity: Decimal | None = None
     quote_quantity: Decimal | None = None

@@ -17,6 +17,7 @@ from trade_engine.api.auth import Authenticator
 from trade_engine.api.errors import ApiError
 from trade_engine.api.ratelimit import RateLimiter
 from trade_engine.binance.streams import StreamPublisher
+from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.bootstrap import Core, start_core
 from trade_engine.config import Config
 from trade_engine.domain.market import Market
@@ -42,6 +43,7 @@ class Services:
     startup_error: BaseException | None = None
     api_keys: ApiKeyStore | None = None
     binance: StreamPublisher | None = None
+    user_data: UserDataSubscriptions = field(default_factory=UserDataSubscriptions)
     ready_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -82,6 +84,8 @@ class Services:
             log.exception("start-up failed; the service will not become ready")
             return
         self.api_keys = ApiKeyStore(core.database, config.auth.api_key_encryption_key)
+        # Revoking a key also ends the Binance user-data subscriptions it signed.
+        self.api_keys.on_revoke(self.user_data.revoked)
         self.depth = DepthBook.from_engine(core.engine)
         core.sequencer.subscribe(self.depth.apply)
         core.sequencer.subscribe(self._count)

@@ -39,7 +39,7 @@ from trade_engine.binance.params import Params, parse
 from trade_engine.binance.ticker import day_ticker, klines
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market
-from trade_engine.domain.vocabulary import MARKET, STOP_LIMIT, STOP_MARKET, STP_MODES
+from trade_engine.domain.vocabulary import CONDITIONAL_TYPES, MARKET, STP_MODES
 from trade_engine.engine import CancelAllOrders, CancelOrder, OrderCancelled, PlaceOrder
 from trade_engine.engine.order import Order
 from trade_engine.marketdata.candles import INTERVALS
@@ -333,17 +333,16 @@ def place_command(user_id: str, market: Market, params: Params) -> tuple[PlaceOr
     kind = params.required("type").upper()
     engine_type = views.ENGINE_TYPE.get(kind)
     if engine_type is None:
-        if kind in views.UNSUPPORTED_TYPES:
-            raise BinanceError(-2010, "Order type not supported for this symbol.")
         raise BinanceError(-1116, INVALID_TYPE)
     if "icebergQty" in params and params.text("icebergQty") not in ("0", "0.0"):
         raise BinanceError(-2010, "Iceberg orders are not supported for this symbol.")
     if "trailingDelta" in params:
         raise BinanceError(-2010, "Trailing stop orders are not supported for this symbol.")
-    limit_priced = kind in ("LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT")
-    is_market = engine_type in (MARKET, STOP_MARKET)
+    limit_priced = kind in ("LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")
+    conditional = engine_type in CONDITIONAL_TYPES
+    is_market = not limit_priced
     tif = "GTC"
-    if kind in ("LIMIT", "STOP_LOSS_LIMIT"):
+    if kind in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
         tif = params.required("timeInForce").upper()
         if tif not in ("GTC", "IOC", "FOK"):
             raise BinanceError(-1115, INVALID_TIF)
@@ -351,7 +350,7 @@ def place_command(user_id: str, market: Market, params: Params) -> tuple[PlaceOr
         _refuse(params, "timeInForce")
     if not limit_priced:
         _refuse(params, "price")
-    if engine_type not in (STOP_LIMIT, STOP_MARKET):
+    if not conditional:
         _refuse(params, "stopPrice")
     quantity = quote_quantity = price = stop_price = 0
     quantity_text, quote_text = params.text("quantity"), params.text("quoteOrderQty")
@@ -371,7 +370,7 @@ def place_command(user_id: str, market: Market, params: Params) -> tuple[PlaceOr
         quote_quantity = _convert(market.quote_units, quote_text, "quoteOrderQty", quote_places, True)
     if limit_priced:
         price = _convert(market.price_ticks, params.required("price"), "price", quote_places)
-    if engine_type in (STOP_LIMIT, STOP_MARKET):
+    if conditional:
         stop_price = _convert(market.price_ticks, params.required("stopPrice"), "stopPrice", quote_places)
     stp = params.text("selfTradePreventionMode")
     if stp is not None and stp not in STP_MODES:

@@ -33,7 +33,7 @@ from trade_engine.binance import reads
 from trade_engine.binance.ticker import day_ticker, kline_row
 from trade_engine.binance.views import ZERO, binance_tif, binance_type, levels, ms, pad, symbol_of, top
 from trade_engine.domain.market import Market, asset_text
-from trade_engine.domain.vocabulary import BUY, SELL, STOP_LIMIT, STOP_MARKET
+from trade_engine.domain.vocabulary import BUY, CONDITIONAL_TYPES, SELL
 from trade_engine.engine import (
     Balance,
     BookLevelChanged,
@@ -564,7 +564,7 @@ class StreamPublisher:
             stp_mode=event.stp_mode,
             post_only=event.post_only,
             created_ts=event.ts,
-            pending=event.order_type in (STOP_LIMIT, STOP_MARKET),
+            pending=event.order_type in CONDITIONAL_TYPES,
         )
         self._orders[event.order_id] = state
         self._report(state, event.order_id, "NEW", "NEW", event.ts, now)

@@ -11,6 +11,7 @@ from typing import Any, Final
 from trade_engine.domain.market import Market, asset_text
 from trade_engine.domain.vocabulary import (
     BUY,
+    CONDITIONAL_TYPES,
     FEE_SCALE,
     LIMIT,
     MARKET,
@@ -18,6 +19,8 @@ from trade_engine.domain.vocabulary import (
     STOP_LIMIT,
     STOP_MARKET,
     STP_MODES,
+    TAKE_PROFIT_LIMIT,
+    TAKE_PROFIT_MARKET,
 )
 from trade_engine.engine import (
     Event,
@@ -31,19 +34,34 @@ from trade_engine.marketdata.depth import MarketDepth
 
 NS_PER_MS: Final = 1_000_000
 ZERO: Final = "0.00000000"
-# The Binance order types this API accepts, and what each is in the engine.
-ORDER_TYPES: Final = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT")
+# The Binance order types this API accepts, and what each is in the engine. Binance's
+# trigger rule is the engine's: STOP_LOSS buys on a rise and sells on a fall,
+# TAKE_PROFIT the other way round.
+ORDER_TYPES: Final = (
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+)
 ENGINE_TYPE: Final = {
     "LIMIT": LIMIT,
     "LIMIT_MAKER": LIMIT,
     "MARKET": MARKET,
     "STOP_LOSS": STOP_MARKET,
     "STOP_LOSS_LIMIT": STOP_LIMIT,
+    "TAKE_PROFIT": TAKE_PROFIT_MARKET,
+    "TAKE_PROFIT_LIMIT": TAKE_PROFIT_LIMIT,
 }
-# Binance types the engine cannot express: a take-profit triggers in the direction
-# opposite to a stop of the same side (a take-profit sell fires on a rise), and engine
-# stops trigger by side (buys on a rise, sells on a fall).
-UNSUPPORTED_TYPES: Final = ("TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+# Binance's names for the engine's types (LIMIT with post-only is LIMIT_MAKER).
+_BINANCE_TYPE: Final = {
+    STOP_MARKET: "STOP_LOSS",
+    STOP_LIMIT: "STOP_LOSS_LIMIT",
+    TAKE_PROFIT_MARKET: "TAKE_PROFIT",
+    TAKE_PROFIT_LIMIT: "TAKE_PROFIT_LIMIT",
+}
 RATE_LIMITS: Final = [
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
     {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
@@ -70,16 +88,12 @@ def symbol_of(market: str) -> str:
 def binance_type(order_type: str, post_only: bool) -> str:
     if order_type == LIMIT:
         return "LIMIT_MAKER" if post_only else "LIMIT"
-    if order_type == STOP_MARKET:
-        return "STOP_LOSS"
-    if order_type == STOP_LIMIT:
-        return "STOP_LOSS_LIMIT"
-    return order_type
+    return _BINANCE_TYPE.get(order_type, order_type)
 
 
 def binance_tif(order_type: str, time_in_force: str) -> str:
     # Market-type orders run IOC inside the engine; Binance shows them as GTC.
-    return time_in_force if order_type in (LIMIT, STOP_LIMIT) else "GTC"
+    return time_in_force if order_type in (LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT) else "GTC"
 
 
 def _rate(rate: int) -> str:
@@ -236,7 +250,7 @@ def new_order(events: Sequence[Event], market: Market, response_type: str) -> di
         elif isinstance(event, OrderFilled | OrderCancelled | OrderExpired) and event.order_id == order_id:
             terminal = event
     status = _terminal_status(terminal, executed)
-    is_stop = accepted.order_type in (STOP_LIMIT, STOP_MARKET)
+    is_stop = accepted.order_type in CONDITIONAL_TYPES
     body.update(
         {
             "price": pad(market.price_text(accepted.price)) if accepted.price else ZERO,

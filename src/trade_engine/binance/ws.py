@@ -4,7 +4,9 @@ API (`/ws-api/v3`) with the signed user-data stream subscription.
 Connections are the shared hub's (`trade_engine.ws`): one bounded queue and one writer
 task each, counted against `websocket.max_clients` with the native clients. A client
 too slow to keep up is closed with code 1008, so that it resynchronises rather than
-silently missing data. Binance clients send nothing between requests, so there is no
+silently missing data. A user-data subscription whose API key is revoked is terminated
+(`eventStreamTerminated`, then close code 1008 "API key revoked"; see
+binance/subscriptions.py). Binance clients send nothing between requests, so there is no
 idle timeout here; the server's WebSocket pings keep dead peers from lingering.
 """
 
@@ -21,15 +23,16 @@ from trade_engine.api.errors import ApiError
 from trade_engine.api.services import Services
 from trade_engine.binance import signing
 from trade_engine.binance.auth import READ, api_key, check_time
-from trade_engine.binance.errors import INVALID_SIGNATURE, BinanceError, mandatory
+from trade_engine.binance.errors import INVALID_SIGNATURE, BinanceError, mandatory, unauthorized
 from trade_engine.binance.params import Params
-from trade_engine.binance.streams import stream_key, user_key
+from trade_engine.binance.streams import stream_key, user_event, user_key
 from trade_engine.marketdata.candles import INTERVALS
 from trade_engine.ws.connection import Connection, Frame
 from trade_engine.ws.hub import Hub
 
 CLOSE_TRY_AGAIN_LATER: Final = 1013
 CLOSE_SLOW_CONSUMER: Final = 1008
+CLOSE_KEY_REVOKED: Final = 1008  # policy violation: the key that signed the subscription
 _STREAM: Final = re.compile(
     r"([a-z0-9]{1,30})@(trade|aggTrade|bookTicker|ticker|miniTicker|"
     r"depth(?:5|10|20)?(?:@100ms|@1000ms)?|kline_(" + "|".join(INTERVALS) + r"))"
@@ -223,6 +226,7 @@ class _ApiSession:
         self.hub = hub
         self.connection = connection
         self.user: str | None = None
+        self.key: str | None = None  # the API key that signed the user-data subscription
 
     def answer(self, request_id: Any, result: Any = None, error: BinanceError | None = None) -> None:
         if error is not None:
@@ -272,8 +276,15 @@ class _ApiSession:
         if not signing.verify(active.secret, signing.ws_payload(params), signature):
             raise BinanceError(-1022, INVALID_SIGNATURE)
         if self.user is None:
-            self.user = active.user_id
+            assert isinstance(key, str)
+            self.user, self.key = active.user_id, key
             self.hub.subscribe(user_key(active.user_id), self.connection)
+            self.services.user_data.add(key, self)
+            # A revocation committed while this request was being checked could not see
+            # this subscription: ask again now that a revocation would find it.
+            if await self.services.key_store().active(key) is None:
+                self.unsubscribe()
+                raise unauthorized()
         # One subscription per connection: its id is 0 (streams.user_event relies on it).
         return {"subscriptionId": 0}
 
@@ -281,6 +292,18 @@ class _ApiSession:
         if self.user is not None:
             self.hub.unsubscribe(user_key(self.user), self.connection)
             self.user = None
+        if self.key is not None:
+            self.services.user_data.discard(self.key, self)
+            self.key = None
+
+    def terminate(self) -> None:
+        """The subscription's API key was revoked: no event after this one, then close."""
+        if self.user is None:
+            return
+        self.unsubscribe()
+        event = {"e": "eventStreamTerminated", "E": time.time_ns() // 1_000_000}
+        self.connection.offer(Frame(user_event(_encode(event))))
+        self.connection.close(CLOSE_KEY_REVOKED, "API key revoked")
 
 
 @websocket("/ws-api/v3", include_in_schema=False, opt={"rate_limited": False})
@@ -290,4 +313,7 @@ async def websocket_api(socket: WebSocket[Any, Any, Any], services: Services) ->
         return
     hub, connection = opened
     session = _ApiSession(services, hub, connection)
-    await _serve(socket, hub, connection, session.handle)
+    try:
+        await _serve(socket, hub, connection, session.handle)
+    finally:
+        session.unsubscribe()

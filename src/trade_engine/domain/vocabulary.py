@@ -12,12 +12,23 @@ BUY: Final = "BUY"
 SELL: Final = "SELL"
 SIDES: Final[frozenset[str]] = frozenset({BUY, SELL})
 
-OrderType = Literal["LIMIT", "MARKET", "STOP_LIMIT", "STOP_MARKET"]
+OrderType = Literal["LIMIT", "MARKET", "STOP_LIMIT", "STOP_MARKET", "TAKE_PROFIT_LIMIT", "TAKE_PROFIT_MARKET"]
 LIMIT: Final = "LIMIT"
 MARKET: Final = "MARKET"
+# Conditional orders wait (pending) until the last trade price reaches their stop price,
+# then act as a LIMIT or a MARKET order. A stop (stop-loss) buys when the price rises to
+# the stop price and sells when it falls to it; a take-profit is the other way round: it
+# buys when the price falls to the stop price and sells when it rises to it.
 STOP_LIMIT: Final = "STOP_LIMIT"
 STOP_MARKET: Final = "STOP_MARKET"
-ORDER_TYPES: Final[frozenset[str]] = frozenset({LIMIT, MARKET, STOP_LIMIT, STOP_MARKET})
+TAKE_PROFIT_LIMIT: Final = "TAKE_PROFIT_LIMIT"
+TAKE_PROFIT_MARKET: Final = "TAKE_PROFIT_MARKET"
+ORDER_TYPES: Final[frozenset[str]] = frozenset(
+    {LIMIT, MARKET, STOP_LIMIT, STOP_MARKET, TAKE_PROFIT_LIMIT, TAKE_PROFIT_MARKET}
+)
+CONDITIONAL_TYPES: Final[frozenset[str]] = frozenset(
+    {STOP_LIMIT, STOP_MARKET, TAKE_PROFIT_LIMIT, TAKE_PROFIT_MARKET}
+)
 
 TimeInForce = Literal["GTC", "IOC", "FOK"]
 GTC: Final = "GTC"

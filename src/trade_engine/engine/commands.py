@@ -18,9 +18,11 @@ class Command(msgspec.Struct, frozen=True, kw_only=True, tag=True):
 class PlaceOrder(Command, frozen=True):
     """Place an order.
 
-    `quantity` (lots) or, for MARKET and STOP_MARKET orders, `quote_quantity` (quote
-    minor units: spend that much when buying, receive that much when selling) sets the
-    size. `price` is the limit price (LIMIT, STOP_LIMIT); `stop_price` the trigger price.
+    `quantity` (lots) or, for MARKET orders and STOP_MARKET / TAKE_PROFIT_MARKET buys,
+    `quote_quantity` (quote minor units: spend that much when buying, receive that much
+    when selling) sets the size. `price` is the limit price (LIMIT, STOP_LIMIT,
+    TAKE_PROFIT_LIMIT); `stop_price` the trigger price of the four conditional types,
+    whose type also says which way the price must move to reach it (vocabulary.py).
     `stp_mode` None means the market's default.
     """
 

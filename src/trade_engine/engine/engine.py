@@ -35,6 +35,8 @@ from trade_engine.domain.vocabulary import (
     STOP_MARKET,
     STP_MODES,
     STP_NONE,
+    TAKE_PROFIT_LIMIT,
+    TAKE_PROFIT_MARKET,
     TIMES_IN_FORCE,
     TRADING,
 )
@@ -98,6 +100,13 @@ def _order_id(order: Order) -> int:
     return order.id
 
 
+def _fires_on_rise(side: str, order_type: str) -> bool:
+    """Whether a conditional order fires when the price rises to its stop price (a buy
+    stop, a sell take-profit) rather than when it falls to it (a sell stop, a buy
+    take-profit): the one place trigger direction is decided."""
+    return (side == BUY) == (order_type in (STOP_LIMIT, STOP_MARKET))
+
+
 class MarketState:
     """A market's rules, status, books, stop books and counters."""
 
@@ -106,7 +115,7 @@ class MarketState:
         "base",
         "base_per_lot",
         "bids",
-        "buy_stops",
+        "fall_stops",
         "last_price",
         "maker_fee",
         "market",
@@ -118,7 +127,7 @@ class MarketState:
         "min_quantity",
         "quote",
         "quote_per_tick_lot",
-        "sell_stops",
+        "rise_stops",
         "seq",
         "status",
         "stp_mode",
@@ -150,10 +159,12 @@ class MarketState:
         self.seq = 0
         self.bids = BookSide(BUY, 1)
         self.asks = BookSide(SELL, -1)
-        # Pending stops in trigger order: buys by (stop price, id) ascending (they fire
-        # as the price rises), sells by (-stop price, id) ascending.
-        self.buy_stops: list[tuple[int, int]] = []
-        self.sell_stops: list[tuple[int, int]] = []
+        # Pending conditional orders by trigger direction, each in firing order. Those
+        # that fire on a rise (buy stops, sell take-profits) by (stop price, id)
+        # ascending; those that fire on a fall (sell stops, buy take-profits) by
+        # (-stop price, id) ascending. Either way the next to fire sits at index 0.
+        self.rise_stops: list[tuple[int, int]] = []
+        self.fall_stops: list[tuple[int, int]] = []
         self.last_price = 0
         self.max_fee = max(market.maker_fee, market.taker_fee)
         # Highest and lowest trade price of the current command (stops compare them).
@@ -261,9 +272,10 @@ class Engine:
         return [order.id for order in book.orders_at(price)]
 
     def pending_stops(self, symbol: str) -> list[Order]:
-        """Pending stops in trigger order (buys, then sells)."""
+        """Pending conditional orders (stops and take-profits) in firing order: those
+        that fire on a rise, then those that fire on a fall."""
         m = self._markets[symbol]
-        ids = [order_id for _, order_id in m.buy_stops] + [order_id for _, order_id in m.sell_stops]
+        ids = [order_id for _, order_id in m.rise_stops] + [order_id for _, order_id in m.fall_stops]
         return [self._stops[order_id].copy() for order_id in ids]
 
     def supply(self, asset: str) -> int:
@@ -307,8 +319,8 @@ class Engine:
                     "last_price": m.last_price,
                     "bids": [_level_state(level) for level in _levels(m.bids)],
                     "asks": [_level_state(level) for level in _levels(m.asks)],
-                    "buy_stops": m.buy_stops,
-                    "sell_stops": m.sell_stops,
+                    "rise_stops": m.rise_stops,
+                    "fall_stops": m.fall_stops,
                 }
                 for symbol, m in self._markets.items()
             },
@@ -344,10 +356,10 @@ class Engine:
             account.client_ids[order.client_order_id] = order
         if order.pending:
             self._stops[order.id] = order
-            if order.side == BUY:
-                insort(m.buy_stops, (order.stop_price, order.id))
+            if _fires_on_rise(order.side, order.order_type):
+                insort(m.rise_stops, (order.stop_price, order.id))
             else:
-                insort(m.sell_stops, (-order.stop_price, order.id))
+                insort(m.fall_stops, (-order.stop_price, order.id))
         else:
             (m.bids if order.side == BUY else m.asks).add(order)
 
@@ -407,8 +419,8 @@ class Engine:
                 ErrorCode.DUPLICATE_CLIENT_ORDER_ID,
                 f"client order id {coid!r} is already used by an open order",
             )
-        is_market = order_type in (MARKET, STOP_MARKET)
-        if order_type in (LIMIT, STOP_LIMIT):
+        is_market = order_type in (MARKET, STOP_MARKET, TAKE_PROFIT_MARKET)
+        if order_type in (LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT):
             tif = requested_tif
             if tif not in TIMES_IN_FORCE:
                 raise _reject(ErrorCode.INVALID_ORDER, f"unknown time in force {tif!r}")
@@ -439,29 +451,39 @@ class Engine:
                     raise _reject(ErrorCode.VALUE_OUT_OF_RANGE, "quote_quantity is out of range")
                 if quote_quantity < mk.min_notional:
                     raise _reject(ErrorCode.NOTIONAL_BELOW_MIN, "quote_quantity is below the minimum")
-                if order_type == STOP_MARKET and side == SELL:
-                    raise _reject(ErrorCode.INVALID_ORDER, "stop-market sells are sized by quantity")
+                if order_type != MARKET and side == SELL:
+                    raise _reject(
+                        ErrorCode.INVALID_ORDER,
+                        "stop-market and take-profit-market sells are sized by quantity",
+                    )
         else:
             raise _reject(ErrorCode.INVALID_ORDER, f"unknown order type {order_type!r}")
-        is_stop = order_type in (STOP_LIMIT, STOP_MARKET)
+        # Known types only from here: the conditional ones are all but LIMIT and MARKET.
+        is_stop = order_type not in (LIMIT, MARKET)
+        rises = False
         if is_stop:
             self._check_price(mk, stop, "stop_price")
+            rises = _fires_on_rise(side, order_type)
             last = m.last_price
-            if last and ((side == BUY and stop <= last) or (side == SELL and stop >= last)):
+            # Stops and take-profits alike: one that would fire at once is refused
+            # (before the first trade there is no price to compare with).
+            if last and ((rises and stop <= last) or (not rises and stop >= last)):
                 raise _reject(ErrorCode.STOP_WOULD_TRIGGER, "the stop price would trigger at once")
         elif stop:
-            raise _reject(ErrorCode.INVALID_ORDER, "only stop orders take a stop price")
+            raise _reject(ErrorCode.INVALID_ORDER, "only stop and take-profit orders take a stop price")
 
         # The hold: what this order can spend, taken from available before matching.
         quote, base = mk.quote, mk.base
         budget = -1  # market buys and quote-sized market sells spend from a budget
         if side == BUY:
             asset = quote
-            if order_type in (LIMIT, STOP_LIMIT):
+            if order_type in (LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT):
                 hold = buy_hold(quantity, price, mk.quote_per_tick_lot, 0, m.max_fee)
             elif quote_quantity:
                 hold = quote_quantity
-            elif order_type == STOP_MARKET:
+            elif order_type != MARKET:
+                # A stop-market or take-profit-market buy sized by quantity: its cost at
+                # the stop price, topped up with everything available once it fires.
                 hold = buy_hold(quantity, stop, mk.quote_per_tick_lot, 0, m.max_fee)
             else:
                 hold = account.available.get(quote, 0) if account is not None else 0
@@ -533,17 +555,17 @@ class Engine:
         )
         if is_stop:
             self._stops[order_id] = order
-            if side == BUY:
-                insort(m.buy_stops, (stop, order_id))
+            if rises:
+                insort(m.rise_stops, (stop, order_id))
             else:
-                insort(m.sell_stops, (-stop, order_id))
+                insort(m.fall_stops, (-stop, order_id))
             return
         m.trade_high, m.trade_low = 0, MAX_AMOUNT
         if is_market:
             self._take_market(m, order, account, budget, ts, events)
         else:
             self._take_limit(m, order, account, ts, events)
-        if m.buy_stops or m.sell_stops:
+        if m.rise_stops or m.fall_stops:
             self._fire_stops(m, ts, events)
         if m.touched:
             self._flush_levels(m, ts, events)
@@ -587,7 +609,9 @@ class Engine:
         self._require_trading(m)
         mk = m
         if order.pending:
-            raise _reject(ErrorCode.ORDER_NOT_AMENDABLE, "a pending stop order cannot be amended")
+            raise _reject(
+                ErrorCode.ORDER_NOT_AMENDABLE, "a pending stop or take-profit order cannot be amended"
+            )
         price = order.price if cmd.price is None else cmd.price
         quantity = order.quantity if cmd.quantity is None else cmd.quantity
         if price == order.price and quantity == order.quantity:
@@ -649,7 +673,7 @@ class Engine:
                 account.client_ids[fresh.client_order_id] = fresh
             m.trade_high, m.trade_low = 0, MAX_AMOUNT
             self._take_limit(m, fresh, account, cmd.ts, events)
-            if m.buy_stops or m.sell_stops:
+            if m.rise_stops or m.fall_stops:
                 self._fire_stops(m, cmd.ts, events)
         self._flush_levels(m, cmd.ts, events)
 
@@ -989,28 +1013,29 @@ class Engine:
         return False
 
     def _fire_stops(self, m: MarketState, ts: int, events: list[Event]) -> None:
-        """Trigger every stop a trade price of this command has reached, cascades included.
+        """Trigger every stop and take-profit a trade price of this command has reached,
+        cascades included.
 
-        Buy stops fire in ascending stop price, sell stops in descending stop price, each
-        in time order within a price; when both sides have a triggered stop, the older
-        order goes first.
+        Those that fire on a rise go in ascending stop price, those that fire on a fall
+        in descending stop price, each in time order within a price; when both
+        directions have a reached order, the older order goes first.
         """
-        buys, sells = m.buy_stops, m.sell_stops
+        rising, falling = m.rise_stops, m.fall_stops
         while True:
             # Every price traded since the command began counts, not only the last one:
             # a sweep through several levels passes each of their prices.
             high, low = m.trade_high, m.trade_low
-            buy = buys[0] if buys and buys[0][0] <= high else None
-            sell = sells[0] if sells and -sells[0][0] >= low else None
-            if buy is None and sell is None:
+            up = rising[0] if rising and rising[0][0] <= high else None
+            down = falling[0] if falling and -falling[0][0] >= low else None
+            if up is None and down is None:
                 return
-            if buy is not None and (sell is None or buy[1] < sell[1]):
-                del buys[0]
-                order_id = buy[1]
+            if up is not None and (down is None or up[1] < down[1]):
+                del rising[0]
+                order_id = up[1]
             else:
-                del sells[0]
-                assert sell is not None
-                order_id = sell[1]
+                del falling[0]
+                assert down is not None
+                order_id = down[1]
             order = self._stops.pop(order_id)
             self._trigger(m, order, ts, events)
 
@@ -1019,10 +1044,11 @@ class Engine:
         mk = m
         order.pending = False
         extra = 0
-        if order.order_type == STOP_MARKET and order.side == BUY and not order.quote_quantity:
-            # A stop-market buy sized by quantity held its cost at the stop price; once
-            # triggered it may spend everything available, like any market buy, and
-            # returns what it does not use.
+        limit = order.order_type in (STOP_LIMIT, TAKE_PROFIT_LIMIT)
+        if not limit and order.side == BUY and not order.quote_quantity:
+            # A stop-market or take-profit-market buy sized by quantity held its cost at
+            # the stop price; once triggered it may spend everything available, like any
+            # market buy, and returns what it does not use.
             extra = account.available.get(mk.quote, 0)
             account.available[mk.quote] = 0
             account.locked[mk.quote] += extra
@@ -1030,7 +1056,7 @@ class Engine:
         events.append(
             StopTriggered(ts, m.seq, mk.symbol, order.id, order.user_id, order.side, m.last_price, extra)
         )
-        if order.order_type == STOP_LIMIT:
+        if limit:
             self._take_limit(m, order, account, ts, events)
         elif order.side == SELL:
             self._take_market(m, order, account, -1, ts, events)
@@ -1108,9 +1134,9 @@ class Engine:
         if order.pending:
             del self._stops[order.id]
             stops, key = (
-                (m.buy_stops, (order.stop_price, order.id))
-                if order.side == BUY
-                else (m.sell_stops, (-order.stop_price, order.id))
+                (m.rise_stops, (order.stop_price, order.id))
+                if _fires_on_rise(order.side, order.order_type)
+                else (m.fall_stops, (-order.stop_price, order.id))
             )
             del stops[bisect_left(stops, key)]
         else:
@@ -1154,7 +1180,7 @@ class Engine:
         mk = m
         if order.side == SELL:
             return order.remaining * mk.base_per_lot
-        if order.order_type in (LIMIT, STOP_LIMIT):
+        if order.order_type in (LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT):
             price = order.price
         elif order.quote_quantity:
             return order.quote_quantity

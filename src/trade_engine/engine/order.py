@@ -1,4 +1,5 @@
-"""The engine's record of one open order (resting limit order or pending stop).
+"""The engine's record of one open order (resting limit order, or pending stop or
+take-profit).
 
 Orders are mutable and live only inside the engine; queries hand out copies. It is a
 plain slotted class rather than a dataclass or struct so that mypyc compiles it to a
@@ -97,7 +98,7 @@ class Order:
         self.stp_mode = stp_mode
         self.post_only = post_only
         self.created_ts = created_ts
-        # True while a stop order waits for its trigger price.
+        # True while a stop or take-profit order waits for its trigger price.
         self.pending = pending
         # Lots traded so far (quote-sized orders count here too).
         self.executed = executed

@@ -4,12 +4,16 @@ HMAC-signed requests (the Binance-compatible API) need the secret itself to veri
 signature, so it cannot be stored as a hash. It is encrypted with AES-256-GCM under a
 key derived from `auth.api_key_encryption_key`, with the key id as associated data (a
 ciphertext copied to another key's row does not decrypt). The secret is shown once, at
-creation. Lookups are cached in memory; revoking through this process drops the entry.
+creation. Lookups are cached in memory; revoking through this process drops the entry
+and tells the revocation listeners (the Binance WebSocket API ends the user-data
+subscriptions the key signed), so a revoked key stops working at once, including for
+what it opened before.
 """
 
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -45,6 +49,14 @@ class ApiKeyStore:
         self._database = database
         self._aead = AESGCM(hashlib.sha256(encryption_key.encode()).digest())
         self._cache: dict[str, ActiveKey | None] = {}
+        # Bumped by every revocation: a lookup that overlapped one may have read the key
+        # as it was before, so its answer is not cached (it would outlive the revocation).
+        self._revocations = 0
+        self._on_revoke: list[Callable[[str], None]] = []
+
+    def on_revoke(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(key)` after each revocation has been committed."""
+        self._on_revoke.append(listener)
 
     def _seal(self, key: str, secret: str) -> bytes:
         nonce = os.urandom(_NONCE)
@@ -84,12 +96,16 @@ class ApiKeyStore:
 
     async def revoke(self, key: str, now_ns: int) -> ApiKey | None:
         keys = schema.api_keys
+        self._revocations += 1
         async with self._database.begin() as connection:
             await connection.execute(
                 update(keys).where(keys.c.id == key, keys.c.revoked_ts.is_(None)).values(revoked_ts=now_ns)
             )
         self._cache.pop(key, None)
         found = await self.list(key=key)
+        if found:
+            for listener in self._on_revoke:
+                listener(key)
         return found[0] if found else None
 
     async def list(self, *, user_id: str | None = None, key: str | None = None) -> list[ApiKey]:
@@ -116,12 +132,15 @@ class ApiKeyStore:
         query = select(keys.c.user_id, keys.c.permissions, keys.c.secret_ciphertext).where(
             keys.c.id == key, keys.c.revoked_ts.is_(None)
         )
+        revocations = self._revocations
         async with self._database.connect() as connection:
             row = (await connection.execute(query)).first()
         found = None
         if row is not None:
             user_id, permissions, sealed = row
             found = ActiveKey(user_id, frozenset(permissions.split(",")), self._open(key, bytes(sealed)))
+        if revocations != self._revocations:
+            return found
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[key] = found

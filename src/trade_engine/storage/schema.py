@@ -32,6 +32,8 @@ from sqlalchemy import (
     text,
 )
 
+from trade_engine.domain.vocabulary import ORDER_TYPES
+
 NAMING: Final = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -120,6 +122,12 @@ orders = Table(
     CheckConstraint("executed <= quantity OR quantity = 0", name="filled_within_quantity"),
     CheckConstraint("remaining >= 0 AND executed >= 0", name="amounts_not_negative"),
     CheckConstraint("side IN ('BUY', 'SELL')", name="side_known"),
+    # Recovery derives a pending order's trigger direction from its side and type, and
+    # trusts what it reads: an unknown type must never get in (migration 0002).
+    CheckConstraint(
+        "order_type IN ({})".format(", ".join(f"'{kind}'" for kind in sorted(ORDER_TYPES))),
+        name="order_type_known",
+    ),
     Index(None, "user_id", "status", "id"),
     Index(None, "user_id", "created_ts"),
     Index(None, "market", "status", "priority"),

@@ -260,3 +260,59 @@ def errors(binance: Binance) -> dict[str, str]:
 )
 def test_ccxt_raises_the_matching_exception(errors: dict[str, str], case: str, exception: str) -> None:
     assert errors[case] == exception
+
+
+# -- take-profit -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def take_profit(binance: Binance) -> dict[str, Any]:
+    native, _, symbol = binance.market()
+    base = native.split("-")[0]
+    trader = binance.account("tp-trader", {QUOTE: "1000", base: "1"})
+    counterparty = binance.account("tp-counterparty", {base: "10"})
+    mover = binance.account("tp-mover", {QUOTE: "1000"})
+    return binance.ccxt("scenario_take_profit.py", symbol, [trader, counterparty, mover])
+
+
+def test_take_profit_orders_placed_through_ccxt_wait_for_their_trigger(take_profit: dict[str, Any]) -> None:
+    buy, sell = take_profit["buy_pending"], take_profit["sell_pending"]
+    assert (buy["status"], buy["raw_type"], buy["side"], buy["price"], buy["amount"]) == (
+        "open",
+        "TAKE_PROFIT_LIMIT",
+        "buy",
+        95.5,
+        0.2,
+    )
+    assert (buy["triggerPrice"], buy["takeProfitPrice"], buy["timeInForce"]) == (95.0, 95.0, "GTC")
+    # ccxt's takeProfitPrice on a market order becomes Binance's TAKE_PROFIT.
+    assert (sell["status"], sell["raw_type"], sell["side"], sell["amount"]) == (
+        "open",
+        "TAKE_PROFIT",
+        "sell",
+        0.1,
+    )
+    assert (sell["triggerPrice"], sell["takeProfitPrice"]) == (105.0, 105.0)
+    assert take_profit["buy_placed"]["id"] == buy["id"]
+    assert take_profit["open_before"] == sorted([buy["id"], sell["id"]])
+    assert take_profit["quote_used_while_pending"] == pytest.approx(0.2 * 95.5 * 1.002)
+
+
+def test_a_take_profit_limit_buy_fires_and_fills_when_the_price_falls(take_profit: dict[str, Any]) -> None:
+    fired = take_profit["buy_fired"]
+    assert (fired["status"], fired["filled"], fired["average"], fired["cost"]) == ("closed", 0.2, 95.0, 19.0)
+    # The fall leaves the sell take-profit (which fires on a rise) waiting.
+    assert take_profit["sell_after_fall"]["status"] == "open"
+
+
+def test_a_take_profit_sell_fires_when_the_price_rises_and_sells_at_market(
+    take_profit: dict[str, Any],
+) -> None:
+    fired = take_profit["sell_fired"]
+    assert (fired["status"], fired["filled"], fired["average"]) == ("closed", 0.1, 104.0)
+    assert take_profit["open_after"] == []
+    trades = [(t["order"], t["side"], t["price"], t["amount"]) for t in take_profit["my_trades"]]
+    assert trades == [
+        (take_profit["buy_placed"]["id"], "buy", 95.0, 0.2),
+        (take_profit["sell_placed"]["id"], "sell", 104.0, 0.1),
+    ]

@@ -70,7 +70,9 @@ def test_exchange_info_has_the_filters_and_order_types_and_no_contract_fields(
         QUOTE,
         "TRADING",
     )
-    assert symbol["orderTypes"] == ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT"]
+    assert symbol["orderTypes"] == [
+        "LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT",
+    ]  # fmt: skip
     filters = {f["filterType"]: f for f in symbol["filters"]}
     assert filters["PRICE_FILTER"] == {
         "filterType": "PRICE_FILTER", "minPrice": "0.01000000", "maxPrice": "1000000.00000000",
@@ -309,10 +311,16 @@ def test_a_market_sell_by_quote_amount_receives_that_much(binance: Binance, mark
         ({"side": "UP"}, -1117, "Invalid side."),
         ({"type": "ICEBERG"}, -1116, "Invalid orderType."),
         (
-            {"type": "TAKE_PROFIT_LIMIT", "stopPrice": "20"},
-            -2010,
-            "Order type not supported for this symbol.",
+            {"type": "TAKE_PROFIT_LIMIT"},
+            -1102,
+            "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.",
         ),
+        (
+            {"type": "TAKE_PROFIT", "stopPrice": "5", "timeInForce": None},  # None: not sent
+            -1106,
+            "Parameter 'price' sent when not required.",
+        ),
+        ({"stopPrice": "5"}, -1106, "Parameter 'stopPrice' sent when not required."),
         ({"timeInForce": "GTD"}, -1115, "Invalid timeInForce."),
         (
             {"quantity": "999", "price": "1000"},
@@ -322,9 +330,13 @@ def test_a_market_sell_by_quote_amount_receives_that_much(binance: Binance, mark
     ],
 )
 def test_new_order_rejections_carry_binance_codes_and_messages(
-    market: tuple[str, str], client: SignedClient, changes: dict[str, str], code: int, msg: str | None
+    market: tuple[str, str],
+    client: SignedClient,
+    changes: dict[str, str | None],
+    code: int,
+    msg: str | None,
 ) -> None:
-    fields = {
+    fields: dict[str, str | None] = {
         "symbol": market[1],
         "side": "BUY",
         "type": "LIMIT",
@@ -333,7 +345,7 @@ def test_new_order_rejections_carry_binance_codes_and_messages(
         "price": "10",
     }
     fields.update(changes)
-    body = "&".join(f"{k}={v}" for k, v in fields.items())
+    body = "&".join(f"{k}={v}" for k, v in fields.items() if v is not None)
     binance_error(client.request("POST", "order", body=body), 400, code, msg)
 
 
@@ -348,6 +360,82 @@ def test_a_stop_loss_that_would_trigger_at_once_is_refused(binance: Binance) -> 
     binance_error(refused, 400, -2010, "Stop price would trigger immediately.")
     accepted = maker.request("POST", "order", body=body.replace("stopPrice=31", "stopPrice=29"))
     assert accepted.status_code == 200, accepted.text
+
+
+def test_a_take_profit_that_would_trigger_at_once_is_refused(binance: Binance) -> None:
+    native, market_id, _ = binance.market()  # its own book: the last price is 30
+    maker = SignedClient(binance, binance.account("tp-maker", {native.split("-")[0]: "1"}))
+    taker = SignedClient(binance, binance.account("tp-taker", {QUOTE: "100"}))
+    maker.request("POST", "order", body=limit_order(market_id, "SELL", "0.1", "30"))
+    taker.request("POST", "order", body=limit_order(market_id, "BUY", "0.1", "30"))
+    # A take-profit sell fires on a rise: a trigger at or below the last price is refused.
+    body = f"symbol={market_id}&side=SELL&type=TAKE_PROFIT&quantity=0.1&stopPrice=29"
+    binance_error(
+        maker.request("POST", "order", body=body), 400, -2010, "Stop price would trigger immediately."
+    )
+    accepted = maker.request("POST", "order", body=body.replace("stopPrice=29", "stopPrice=31"))
+    assert accepted.status_code == 200, accepted.text
+    # A take-profit buy fires on a fall: a trigger at or above the last price is refused.
+    body = (
+        f"symbol={market_id}&side=BUY&type=TAKE_PROFIT_LIMIT&timeInForce=GTC&quantity=0.1&price=29"
+        "&stopPrice=30"
+    )
+    binance_error(
+        taker.request("POST", "order", body=body), 400, -2010, "Stop price would trigger immediately."
+    )
+    accepted = taker.request("POST", "order", body=body.replace("stopPrice=30", "stopPrice=29"))
+    assert accepted.status_code == 200, accepted.text
+
+
+def test_take_profit_orders_report_their_type_and_stop_price_then_fill_when_triggered(
+    binance: Binance,
+) -> None:
+    native, market_id, _ = binance.market()
+    base = native.split("-")[0]
+    trader = SignedClient(binance, binance.account("tp-trader", {QUOTE: "100", base: "1"}))
+    seller = SignedClient(binance, binance.account("tp-seller", {base: "10"}))
+    buyer = SignedClient(binance, binance.account("tp-buyer", {QUOTE: "100"}))
+    seller.request("POST", "order", body=limit_order(market_id, "SELL", "0.1", "30"))
+    buyer.request("POST", "order", body=limit_order(market_id, "BUY", "0.1", "30"))  # last price 30
+
+    body = (
+        f"symbol={market_id}&side=BUY&type=TAKE_PROFIT_LIMIT&timeInForce=GTC&quantity=0.5&price=25.5"
+        "&stopPrice=25&newOrderRespType=RESULT"
+    )
+    placed = trader.request("POST", "order", body=body).json()
+    assert set(placed) == RESULT_FIELDS | {"stopPrice"}
+    assert (placed["type"], placed["status"], placed["timeInForce"], placed["workingTime"]) == (
+        "TAKE_PROFIT_LIMIT", "NEW", "GTC", -1,
+    )  # fmt: skip
+    assert (placed["price"], placed["stopPrice"]) == ("25.50000000", "25.00000000")
+    # Default response type for a take-profit, as for every type but LIMIT and MARKET: ACK.
+    body = f"symbol={market_id}&side=SELL&type=TAKE_PROFIT&quantity=0.2&stopPrice=35"
+    sell_tp = trader.request("POST", "order", body=body).json()
+    assert set(sell_tp) == ACK_FIELDS
+
+    query = f"symbol={market_id}&orderId={placed['orderId']}"
+    pending = trader.request("GET", "order", query).json()
+    assert (pending["type"], pending["stopPrice"], pending["status"], pending["isWorking"]) == (
+        "TAKE_PROFIT_LIMIT", "25.00000000", "NEW", False,
+    )  # fmt: skip
+    open_orders = trader.request("GET", "openOrders", f"symbol={market_id}").json()
+    assert [(o["orderId"], o["type"]) for o in open_orders] == [
+        (placed["orderId"], "TAKE_PROFIT_LIMIT"), (sell_tp["orderId"], "TAKE_PROFIT"),
+    ]  # fmt: skip
+
+    # The fall to 25 fires the buy; it takes the rest of the seller's offer at 25.
+    seller.request("POST", "order", body=limit_order(market_id, "SELL", "1", "25"))
+    buyer.request("POST", "order", body=limit_order(market_id, "BUY", "0.1", "25"))
+    filled = trader.request("GET", "order", query).json()
+    assert (filled["status"], filled["executedQty"], filled["cummulativeQuoteQty"], filled["isWorking"]) == (
+        "FILLED", "0.50000000", "12.50000000", True,
+    )  # fmt: skip
+
+    # The sell take-profit still waits (it fires on a rise); cancelling it answers its terms.
+    cancelled = trader.request("DELETE", "order", f"symbol={market_id}&orderId={sell_tp['orderId']}").json()
+    assert (cancelled["status"], cancelled["type"], cancelled["stopPrice"], cancelled["timeInForce"]) == (
+        "CANCELED", "TAKE_PROFIT", "35.00000000", "GTC",
+    )  # fmt: skip
 
 
 def test_account_lists_balances_and_permissions(binance: Binance, market: tuple[str, str]) -> None:

@@ -5,12 +5,16 @@ signed user-data subscription."""
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.e2e.binance.conftest import Account, Binance, SignedClient
@@ -271,3 +275,81 @@ def test_user_data_events_arrive_wrapped_with_the_subscription_id(binance: Binan
     assert balances[base] == ("5.00000000", "0.00000000")
     assert deposit["event"]["e"] == "balanceUpdate"
     assert (deposit["event"]["a"], deposit["event"]["d"]) == (QUOTE, "7.00000000")
+
+
+def test_execution_reports_of_a_take_profit_carry_its_type_and_stop_price(binance: Binance) -> None:
+    native, market_id, _ = binance.market()
+    account = binance.account("ws-tp", {QUOTE: "1000"})
+    trader = SignedClient(binance, account)
+    a, b = traders(binance, native)
+    placed(a, limit_order(market_id, "SELL", "0.1", "30"))
+    placed(b, limit_order(market_id, "BUY", "0.1", "30"))  # last price 30
+    with stream(binance, "/ws-api/v3") as connection:
+        connection.send(subscribe_request(account, request_id="sub"))
+        assert receive(connection)["status"] == 200
+        body = (
+            f"symbol={market_id}&side=BUY&type=TAKE_PROFIT_LIMIT&timeInForce=GTC&quantity=0.2&price=25.5"
+            "&stopPrice=25"
+        )
+        order = placed(trader, body)
+        new = receive_until(connection, lambda m: m["event"]["e"] == "executionReport")["event"]
+        placed(a, limit_order(market_id, "SELL", "1", "25"))
+        placed(b, limit_order(market_id, "BUY", "0.1", "25"))  # the fall to 25 fires it
+        trade = receive_until(
+            connection, lambda m: m["event"]["e"] == "executionReport" and m["event"]["x"] == "TRADE"
+        )["event"]
+    assert (new["i"], new["x"], new["X"], new["o"], new["f"]) == (
+        order["orderId"], "NEW", "NEW", "TAKE_PROFIT_LIMIT", "GTC",
+    )  # fmt: skip
+    assert (new["p"], new["P"], new["w"], new["W"]) == ("25.50000000", "25.00000000", False, -1)
+    assert (trade["i"], trade["X"], trade["o"], trade["P"], trade["L"], trade["z"], trade["w"]) == (
+        order["orderId"], "FILLED", "TAKE_PROFIT_LIMIT", "25.00000000", "25.00000000", "0.20000000", False,
+    )  # fmt: skip
+
+
+def revoke_with_the_cli(binance: Binance, key: str) -> None:
+    server = binance.api.server
+    subprocess.run(
+        [sys.executable, "-m", "trade_engine.cli", "api-key", "revoke", "--key", key],
+        env=server.env,
+        cwd=server.workdir,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("revoke", ["admin API", "CLI"])
+def test_revoking_a_key_terminates_the_user_data_subscriptions_it_signed(
+    binance: Binance, revoke: str
+) -> None:
+    _, market_id, _ = binance.market()
+    revoked = binance.account("ws-revoked", {QUOTE: "1000"})
+    other_key, other_secret = binance.key(revoked.user)  # the same user's second key
+    kept = Account(revoked.user, other_key, other_secret)
+    trader = SignedClient(binance, kept)
+    with stream(binance, "/ws-api/v3") as doomed, stream(binance, "/ws-api/v3") as survivor:
+        for connection, account in ((doomed, revoked), (survivor, kept)):
+            connection.send(subscribe_request(account, request_id="sub"))
+            assert receive(connection)["status"] == 200
+        if revoke == "CLI":
+            revoke_with_the_cli(binance, revoked.key)
+        else:
+            binance.revoke(revoked.key)
+        ended = receive(doomed)
+        with pytest.raises(ConnectionClosed) as closed:
+            receive(doomed)
+        # The user's events go on to the subscription signed with the other key only.
+        order = placed(trader, limit_order(market_id, "BUY", "1", "10"))
+        report = receive_until(survivor, lambda m: m["event"]["e"] == "executionReport")
+    assert ended["subscriptionId"] == 0
+    assert ended["event"]["e"] == "eventStreamTerminated"
+    close = closed.value.rcvd
+    assert close is not None
+    assert (close.code, close.reason) == (1008, "API key revoked")
+    assert report["event"]["i"] == order["orderId"]
+    # A new subscription with the revoked key is refused.
+    with stream(binance, "/ws-api/v3") as again:
+        again.send(subscribe_request(revoked, request_id="again"))
+        refused = receive(again)
+    assert (refused["status"], refused["error"]["code"]) == (401, -2015)

@@ -72,6 +72,8 @@ def order_summary(order: dict[str, Any]) -> dict[str, Any]:
         postOnly=order.get("postOnly"),
         timeInForce=order.get("timeInForce"),
         triggerPrice=order.get("triggerPrice"),
+        takeProfitPrice=order.get("takeProfitPrice"),
+        average=order.get("average"),
         trades=len(order.get("trades") or []),
         fee=order.get("fee"),
         raw_type=(order.get("info") or {}).get("type"),
