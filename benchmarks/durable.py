@@ -8,7 +8,8 @@ run and dropped after it.
 (a) throughput: the mixed flow of the engine benchmark (benchmarks/flows.py: 1,000
     funded accounts, a warm-up book of about 10,000 resting orders, then 40% limit GTC
     near the touch, 10% IOC, 5% market, 30% cancel, 15% amend) submitted by `--window`
-    concurrent submitters, so group commit forms batches. The submitters take commands
+    concurrent submitters (2,000 by default: twice `max_batch`, so that one batch can
+    be applied while the one before it commits), so group commit forms batches. The submitters take commands
     from one shared iterator and call `submit` without yielding in between, and the
     sequencer's queue is FIFO: application order is the flow's order however the
     acknowledgements interleave. That is checked afterwards: the sequencer's timestamps
@@ -473,7 +474,7 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--quick", action="store_true", help="20k commands, 50k resting orders")
     parser.add_argument("--commands", type=int, default=None, help="mixed-flow commands (200,000)")
     parser.add_argument("--orders", type=int, default=None, help="resting orders for restart (1,000,000)")
-    parser.add_argument("--window", type=int, default=500, help="commands in flight (500)")
+    parser.add_argument("--window", type=int, default=2_000, help="commands in flight (2,000)")
     parser.add_argument("--max-batch", type=int, default=1_000, help="sequencer max_batch (1,000)")
     parser.add_argument("--build-batch", type=int, default=5_000, help="max_batch building the store")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated")

@@ -21,14 +21,12 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
-    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
     Table,
     Text,
-    UniqueConstraint,
     text,
 )
 
@@ -186,11 +184,11 @@ balances = Table(
 ledger_entries = Table(
     "ledger_entries",
     metadata,
-    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
     Column("ts", BigInteger, nullable=False),
     # The event that caused the movement: (market symbol, event seq) or, for deposits and
-    # withdrawals, ("$transfer", transfer id); `leg` numbers its movements. Unique, so
-    # writing a batch twice cannot double an entry.
+    # withdrawals, ("$transfer", transfer id); `leg` numbers its movements. The key, so
+    # writing a batch twice cannot double an entry. No index by account: nothing looks
+    # the ledger up that way; verification folds all of it in one scan.
     Column("source", Text, nullable=False),
     Column("source_seq", BigInteger, nullable=False),
     Column("leg", SmallInteger, nullable=False),
@@ -201,8 +199,8 @@ ledger_entries = Table(
     Column("kind", Text, nullable=False),
     # The order, trade or transfer id the movement belongs to.
     Column("ref_id", BigInteger, nullable=False),
-    UniqueConstraint("source", "source_seq", "leg"),
-    Index(None, "user_id", "asset"),
+    PrimaryKeyConstraint("source", "source_seq", "leg"),
+    sqlite_with_rowid=False,
 )
 
 transfers = Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-02 10:12:43.518020
+Create Date: 2026-11-25 11:40:00
 
 Take-profit orders (TAKE_PROFIT_LIMIT, TAKE_PROFIT_MARKET) are stored like every order,
 with their type in `orders.order_type`, and that is all recovery needs: the engine
