@@ -1,10 +1,10 @@
 """From a batch of events to the rows that record it: what one group commit writes.
 
-The projection is called by the sequencer after it applied a batch of commands and
-before it commits: the engine then holds exactly the state the batch leaves behind, so
-every row written is an absolute value (current balances, current order state), never
-a delta. Writing the same batch twice therefore gives the same database, and retrying a
-transaction after an error that left its outcome unknown is safe. Appended records
+The projection is called by the sequencer right after it applied a batch of commands,
+before it applies another: the engine then holds exactly the state the batch leaves
+behind, so every row written is an absolute value (current balances, current order
+state), never a delta. Writing the same batch twice therefore gives the same database,
+and retrying a transaction after an error that left its outcome unknown is safe. Appended records
 (trades, ledger entries, transfers) have natural unique keys and are inserted with
 "on conflict do nothing".
 """
