@@ -10,7 +10,7 @@ import asyncpg
 from tests.flows import MARKETS
 from tests.integration.test_storage import fund, run
 from trade_engine.bootstrap import start_core
-from trade_engine.engine import Balance, Event, PlaceOrder
+from trade_engine.engine import Balance, Event, OrderAccepted, PlaceOrder
 from trade_engine.sequencer import Unavailable
 from trade_engine.storage.pgarrays import Texts, booleans, integers
 from trade_engine.storage.projection import BatchRows
@@ -20,13 +20,18 @@ from trade_engine.storage.writer import BatchWriter, PreparedBatch, TransientSto
 class GatedWriter:
     """The real writer, holding each write until `gate` is open."""
 
-    def __init__(self, inner: BatchWriter) -> None:
+    def __init__(self, inner: BatchWriter, *, fail_preparing: int = 0) -> None:
         self.inner = inner
         self.gate = asyncio.Event()
         self.writing = asyncio.Event()
         self.fail = False
+        self.prepared = 0
+        self.fail_preparing = fail_preparing  # the n-th prepare raises (0: none)
 
     def prepare(self, rows: BatchRows) -> PreparedBatch:
+        self.prepared += 1
+        if self.prepared == self.fail_preparing:
+            raise RuntimeError("cannot encode the batch (simulated)")
         return self.inner.prepare(rows)
 
     async def write(self, batch: PreparedBatch) -> None:
@@ -76,7 +81,7 @@ def test_a_batch_applied_behind_a_commit_is_neither_answered_nor_published_befor
         during = (core.engine.balance("u1", "USDT"), sequencer.balances.balance("u1", "USDT"))
         answered_early = first.done() or second.done()
         gated.gate.set()
-        await asyncio.gather(first, second)
+        await asyncio.wait_for(asyncio.gather(first, second), 10)
         after = (core.engine.balance("u1", "USDT"), sequencer.balances.balance("u1", "USDT"))
         await core.close()
         return before, during, answered_early, published, after
@@ -99,6 +104,7 @@ def test_a_failed_commit_fails_the_batch_applied_behind_it_too(tmp_path):
         core = await start_core(url, markets=MARKETS, retry_total_seconds=0.05)
         await fund(core)
         acknowledged = core.engine.snapshot()
+        acknowledged_balance = core.engine.balance("u1", "USDT")
         gated = GatedWriter(core.writer)
         core.sequencer._writer = gated
         first = asyncio.create_task(core.sequencer.submit(buy(100)))
@@ -107,16 +113,48 @@ def test_a_failed_commit_fails_the_batch_applied_behind_it_too(tmp_path):
         await until(lambda: len(core.engine.all_open_orders()) == 2)
         gated.fail = True
         gated.gate.set()
-        outcomes = await asyncio.gather(first, second, return_exceptions=True)
+        outcomes = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 10)
+        # The failed batches' holds were never committed, so they are not shown.
+        committed_view = core.sequencer.balances.balance("u1", "USDT")
         await core.close()
         restarted = await start_core(url)
         recovered = restarted.engine.snapshot()
         await restarted.close()
-        return outcomes, acknowledged, recovered
+        return outcomes, acknowledged, recovered, committed_view, acknowledged_balance
 
-    outcomes, acknowledged, recovered = run(scenario())
+    outcomes, acknowledged, recovered, committed_view, acknowledged_balance = run(scenario())
     assert all(isinstance(outcome, Unavailable) for outcome in outcomes)
     assert recovered == acknowledged
+    assert committed_view == acknowledged_balance
+
+
+def test_a_batch_that_cannot_be_applied_stops_the_sequencer_but_the_one_committing_is_answered(tmp_path):
+    async def scenario():
+        url = f"sqlite:///{tmp_path}/pipeline.db"
+        core = await start_core(url, markets=MARKETS)
+        await fund(core)
+        gated = GatedWriter(core.writer, fail_preparing=2)
+        core.sequencer._writer = gated
+        first = asyncio.create_task(core.sequencer.submit(buy(100)))
+        await gated.writing.wait()  # the first batch is committing
+        second = asyncio.create_task(core.sequencer.submit(buy(101)))
+        await until(second.done)  # its batch failed while being prepared
+        gated.gate.set()
+        outcomes = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 10)
+        committed_view = core.sequencer.balances.balance("u1", "USDT")
+        await core.close()  # drains and closes cleanly
+        restarted = await start_core(url)
+        orders = [order.price for order in restarted.engine.all_open_orders()]
+        restored = restarted.engine.balance("u1", "USDT")
+        await restarted.close()
+        return outcomes, orders, committed_view, restored
+
+    (first, second), orders, committed_view, restored = run(scenario())
+    assert isinstance(second, Unavailable)
+    assert isinstance(first, list)
+    assert isinstance(first[0], OrderAccepted)
+    assert orders == [100]  # the first batch was committed (and answered), the second not
+    assert committed_view == restored
 
 
 def test_array_literals_carry_any_text_integer_and_boolean_exactly(postgres_url):

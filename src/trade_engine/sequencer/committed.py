@@ -30,6 +30,7 @@ class CommittedBalances:
         # in-flight batches touched it.
         self._held: dict[_Key, Balance] = {}
         self._in_flight: dict[_Key, int] = {}
+        self._failed = False
 
     def balance(self, user_id: str, asset: str) -> Balance:
         held = self._held.get((user_id, asset))
@@ -63,15 +64,17 @@ class CommittedBalances:
             user_id, asset, available, locked, _ = cast(_BalanceRow, row)
             key = (user_id, asset)
             count = in_flight[key] - 1
-            if count:
+            if count or self._failed:
                 in_flight[key] = count
                 held[key] = Balance(available, locked)
             else:
                 del in_flight[key]
                 del held[key]
 
-    def discard(self) -> None:
-        """In-flight batches will never commit (storage failed); the engine is no longer
-        trusted and the service stops, so nothing is left to track."""
-        self._held.clear()
-        self._in_flight.clear()
+    def fail(self) -> None:
+        """The sequencer stopped: batches applied after the last commit never commit, and
+        one may have been applied partly, with no rows to say what it touched. From now
+        on a committed value is never handed back to the engine: a batch still
+        committing leaves its values here. The service refuses new subscriptions once
+        failed, so only balances of committed batches are read after this."""
+        self._failed = True

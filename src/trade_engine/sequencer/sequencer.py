@@ -256,7 +256,7 @@ class Sequencer:
     def _stop_for_good(self, error: BaseException, batch: list[_Pending]) -> None:
         log.error("sequencer stopped", extra={"error": repr(error), "batch_size": len(batch)})
         self.failure = error
-        self.balances.discard()
+        self.balances.fail()
         self._fail(batch)
 
     def _fail(self, batch: list[_Pending]) -> None:
@@ -310,24 +310,25 @@ class Sequencer:
                 if self.failure is not None:
                     self._fail(item.batch)
                     continue
+                commit_seconds = 0.0
                 try:
                     if item.prepared is not None:
-                        await self._commit(item.prepared)
+                        commit_seconds = await self._commit(item.prepared)
                 except Exception as error:  # storage gave up: stop for good
                     self._stop_for_good(error, item.batch)
                     continue
-                self._answer(item)
+                self._answer(item, commit_seconds)
             finally:
                 self._slots.release()
 
-    def _answer(self, item: _Applied) -> None:
+    def _answer(self, item: _Applied, commit_seconds: float) -> None:
         done = time.perf_counter()
         stats = self.stats
         stats.commands += len(item.batch)
         stats.batches += 1
         stats.last_batch_size = len(item.batch)
         stats.last_apply_seconds = item.applied - item.began
-        stats.last_commit_seconds = done - item.applied
+        stats.last_commit_seconds = commit_seconds
         stats.last_settlement_lag_seconds = done - item.began  # first match of the batch to commit
         if item.rows is not None:
             self.balances.committed(item.rows)
@@ -344,13 +345,16 @@ class Sequencer:
                 except Exception:
                     log.exception("event subscriber failed")
 
-    async def _commit(self, batch: PreparedBatch) -> None:
+    async def _commit(self, batch: PreparedBatch) -> float:
+        """Write `batch`, retrying transient errors; returns the seconds it took (not
+        counting the wait behind the batch before it)."""
+        began = time.perf_counter()
         delay = self._retry_initial
         deadline = time.monotonic() + self._retry_total
         while True:
             try:
                 await self._writer.write(batch)
-                return
+                return time.perf_counter() - began
             except TransientStorageError as error:
                 if time.monotonic() + delay > deadline:
                     raise

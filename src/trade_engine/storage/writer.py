@@ -188,6 +188,7 @@ def _largest_chunk(columns: int) -> int:
     return size
 
 
+_SQLITE_NEEDED: Final = (3, 33, 0)
 _SQLITE_TRANSIENT: Final = ("locked", "busy", "disk i/o", "unable to open")
 
 
@@ -210,7 +211,8 @@ class _Checkpointer:
     rewinds only once every frame is copied, which continuous commits can postpone
     forever. So when the log passes `rewind_frames` the writer checkpoints once itself,
     between two batches: by then nearly every frame is copied, so that is short, and
-    the log rewinds at the next commit instead of growing without bound.
+    the log rewinds at the next commit instead of growing without bound. Should the
+    thread fail to start, the writer falls back to SQLite's automatic checkpoints.
     """
 
     def __init__(self, path: str, *, interval: float = 0.25, rewind_frames: int = 20_000) -> None:
@@ -220,18 +222,32 @@ class _Checkpointer:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self.log_frames = 0
+        self.failed = False
         self._thread = threading.Thread(target=self._loop, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
 
     def committed(self, connection: sqlite3.Connection) -> None:
-        """Called by the writer after each commit, on its own connection."""
-        if self.log_frames > self._rewind_frames:
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.log_frames = 0
+        """Called by the writer after each commit, on its own connection. The batch is
+        committed whatever happens here, so a failed checkpoint is logged, not raised."""
+        try:
+            if self.failed:
+                # No checkpoint thread: back to SQLite's own checkpoints in commits.
+                connection.execute("PRAGMA wal_autocheckpoint=1000")
+            elif self.log_frames > self._rewind_frames:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.log_frames = 0
+        except sqlite3.Error as error:
+            log.warning("checkpoint failed", extra={"error": str(error)})
         self._wake.set()
 
     def _loop(self) -> None:
-        connection = _sqlite_connect(self._path)
+        try:
+            connection = _sqlite_connect(self._path)
+        except sqlite3.Error as error:
+            # Without this thread SQLite's own checkpoints take over (`committed`).
+            log.error("checkpoint thread cannot open the database", extra={"error": str(error)})
+            self.failed = True
+            return
         try:
             while True:
                 self._wake.wait()
@@ -257,6 +273,12 @@ class SqliteBatchWriter:
     """Writes batches through one sqlite3 connection owned by one worker thread."""
 
     def __init__(self, path: str) -> None:
+        if sqlite3.sqlite_version_info < _SQLITE_NEEDED:
+            needed = ".".join(map(str, _SQLITE_NEEDED))
+            raise RuntimeError(
+                f"SQLite {sqlite3.sqlite_version} is too old: the writer needs {needed} or later "
+                "(UPDATE ... FROM, up to 8,192 parameters per statement)"
+            )
         self._path = path
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._statements: dict[tuple[str, int], str] = {}
@@ -292,12 +314,12 @@ class SqliteBatchWriter:
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
-            assert self._checkpointer is not None
-            self._checkpointer.committed(connection)
         except sqlite3.OperationalError as error:
             if any(word in str(error).lower() for word in _SQLITE_TRANSIENT):
                 raise TransientStorageError(str(error)) from error
             raise
+        assert self._checkpointer is not None
+        self._checkpointer.committed(connection)
 
     def _write_rows(self, connection: sqlite3.Connection, write: TableWrite, rows: list[Row]) -> None:
         """A few multi-row statements instead of one per row.

@@ -185,6 +185,10 @@ def _channels(streams: "Streams", session: Session, request: Subscribe | Unsubsc
 
 
 def _subscribe(streams: "Streams", session: Session, request: Subscribe) -> None:
+    if streams.storage_failed:
+        message = "storage is unavailable; the service must be restarted"
+        session.fail(request.id, "UNAVAILABLE", message)
+        return
     channels = _channels(streams, session, request)
     if channels is None:
         return

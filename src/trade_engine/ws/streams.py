@@ -61,6 +61,7 @@ class Streams:
         self.hub = Hub(config.max_clients, metrics)
         self.sessions: dict[Session, None] = {}
         self._channels: Channels | None = None
+        self._core: Core | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._shutting_down = False
 
@@ -69,10 +70,17 @@ class Streams:
         assert self._channels is not None
         return self._channels
 
+    @property
+    def storage_failed(self) -> bool:
+        """The sequencer stopped on a storage failure: the engine may hold state that was
+        never committed, so no new subscriber gets a snapshot from it."""
+        return self._core is not None and self._core.sequencer.failure is not None
+
     # -- lifecycle --
 
     def start(self, core: Core, depth: DepthBook, live: LiveMarketData) -> None:
         """Once recovered, before the first command: publish every committed batch."""
+        self._core = core
         self._channels = Channels(
             self.hub,
             engine=core.engine,
