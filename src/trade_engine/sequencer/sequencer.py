@@ -45,7 +45,7 @@ from trade_engine.engine import (
     Withdraw,
 )
 from trade_engine.sequencer.committed import CommittedBalances
-from trade_engine.storage.projection import BatchRows, Projection
+from trade_engine.storage.projection import Projection
 from trade_engine.storage.writer import BatchWriter, PreparedBatch, TransientStorageError
 
 log = logging.getLogger(__name__)
@@ -100,8 +100,7 @@ class _Applied:
     batch: list[_Pending]
     results: list[list[Event]]
     committed: list[Event]  # the events that change state (refusals excluded)
-    rows: BatchRows | None
-    prepared: PreparedBatch | None
+    prepared: PreparedBatch | None  # None when nothing changed
     began: float
     applied: float
 
@@ -287,12 +286,12 @@ class Sequencer:
                     self._references.pop(command.reference, None)
             else:
                 committed.extend(events)
-        rows = prepared = None
+        prepared = None
         if committed:
             rows = self._projection.project(committed, self.engine, self._last_ts)
             self.balances.applied(rows)
             prepared = self._writer.prepare(rows)
-        return _Applied(batch, results, committed, rows, prepared, began, time.perf_counter())
+        return _Applied(batch, results, committed, prepared, began, time.perf_counter())
 
     async def _commit_loop(self) -> None:
         """Commits applied batches in the order they were applied, then answers them.
@@ -309,15 +308,11 @@ class Sequencer:
             try:
                 if self.failure is not None:
                     self._fail(item.batch)
-                    continue
-                commit_seconds = 0.0
-                try:
-                    if item.prepared is not None:
-                        commit_seconds = await self._commit(item.prepared)
-                except Exception as error:  # storage gave up: stop for good
-                    self._stop_for_good(error, item.batch)
-                    continue
-                self._answer(item, commit_seconds)
+                else:
+                    commit_seconds = await self._commit(item.prepared) if item.prepared is not None else 0.0
+                    self._answer(item, commit_seconds)
+            except Exception as error:  # storage gave up: stop for good
+                self._stop_for_good(error, item.batch)
             finally:
                 self._slots.release()
 
@@ -330,8 +325,8 @@ class Sequencer:
         stats.last_apply_seconds = item.applied - item.began
         stats.last_commit_seconds = commit_seconds
         stats.last_settlement_lag_seconds = done - item.began  # first match of the batch to commit
-        if item.rows is not None:
-            self.balances.committed(item.rows)
+        if item.prepared is not None:
+            self.balances.committed(item.prepared.rows)
         for pending, events in zip(item.batch, item.results, strict=True):
             for event in events:
                 if isinstance(event, FundsDeposited | FundsWithdrawn) and event.reference is not None:

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 
 from trade_engine.storage import schema
+from trade_engine.storage.database import SQLITE_PRAGMAS
 from trade_engine.storage.pgarrays import Texts, encoder_for
 from trade_engine.storage.projection import (
     BALANCE_COLUMNS,
@@ -193,9 +194,10 @@ _SQLITE_TRANSIENT: Final = ("locked", "busy", "disk i/o", "unable to open")
 
 
 def _sqlite_connect(path: str, *pragmas: str) -> sqlite3.Connection:
+    """A connection set up as every other (`SQLITE_PRAGMAS`), plus `pragmas`."""
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", *pragmas):
-        connection.execute(f"PRAGMA {pragma}")
+    for pragma in (*SQLITE_PRAGMAS, *(f"PRAGMA {pragma}" for pragma in pragmas)):
+        connection.execute(pragma)
     return connection
 
 
@@ -288,7 +290,6 @@ class SqliteBatchWriter:
     def _connect(self) -> sqlite3.Connection:
         connection = _sqlite_connect(
             self._path,
-            "foreign_keys=ON",
             # 256 MiB of page cache: the indexes keyed by user take inserts at scattered
             # pages, and the default 2 MiB made inserts twice as slow as the file grew.
             "cache_size=-262144",
