@@ -62,6 +62,14 @@ PLACE_ERRORS: list[tuple[dict[str, Any], int, str]] = [
     ({"price": "1,000.00"}, 400, "INVALID_NUMBER"),
     ({"price": " 100"}, 400, "INVALID_NUMBER"),
     ({"price": "0x10"}, 400, "INVALID_NUMBER"),
+    # Only ASCII digits, one point and (where allowed) a leading "-" are decimal text;
+    # Python's int() and Decimal() read all of these as numbers.
+    ({"price": "\u0661\u0660\u0660"}, 400, "INVALID_NUMBER"),  # Arabic-Indic 100
+    ({"quantity": "1.\u0660\u0660\u0660"}, 400, "INVALID_NUMBER"),
+    ({"quantity": "\uff11"}, 400, "INVALID_NUMBER"),  # a full-width 1
+    ({"price": "+100.00"}, 400, "INVALID_NUMBER"),
+    ({"price": "100."}, 400, "INVALID_NUMBER"),
+    ({"quantity": ".5"}, 400, "INVALID_NUMBER"),
     ({"price": "NaN"}, 400, "NOT_FINITE"),
     ({"price": "Infinity"}, 400, "NOT_FINITE"),
     ({"quantity": "-inf"}, 400, "NOT_FINITE"),

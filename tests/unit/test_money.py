@@ -22,7 +22,7 @@ def code_of(text: object, unit: Decimal = CENT) -> ErrorCode:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1", 100), ("0.01", 1), ("123.45", 12345), ("+2.5", 250), (".5", 50), ("7.", 700), ("1.2300", 123)],
+    [("1", 100), ("0.01", 1), ("123.45", 12345), ("2.5", 250), ("0.5", 50), ("7", 700), ("1.2300", 123)],
 )
 def test_plain_decimal_converts_to_exact_units(text, expected):
     assert units(text) == expected
@@ -31,6 +31,30 @@ def test_plain_decimal_converts_to_exact_units(text, expected):
 @pytest.mark.parametrize("text", ["abc", "1e5", "1E5", "", " 1", "1 ", "1,000", "1.2.3", "0x10", "--1"])
 def test_text_that_is_not_a_plain_decimal_is_invalid_number(text):
     assert code_of(text) == ErrorCode.INVALID_NUMBER
+
+
+@pytest.mark.parametrize("text", ["+1", "+2.5", ".5", "7.", ".0", "1_000", "-.5"])
+def test_signs_and_bare_points_are_not_decimal_text(text):
+    # The grammar is -?[0-9]+(.[0-9]+)?: no plus sign, digits on both sides of a point.
+    assert code_of(text) == ErrorCode.INVALID_NUMBER
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0664\u0660\u0660\u0660\u0660",  # Arabic-Indic digits: int() and Decimal() read 40000
+        "0.0\u0661",  # one Arabic-Indic digit in a fraction
+        "\uff11",  # a full-width 1
+        "\u0967\u0966",  # Devanagari 10
+        "1\u0660",  # mixed scripts
+        "\U0001d7cf",  # mathematical bold 1
+    ],
+)
+def test_digits_of_other_scripts_are_not_decimal_text(text):
+    assert int(text.replace(".", "")) >= 0  # what Python itself would have accepted
+    assert code_of(text) == ErrorCode.INVALID_NUMBER
+    with pytest.raises(TradeEngineError):
+        parse_decimal(text, "price")
 
 
 @pytest.mark.parametrize("value", [1.5, 1, None, b"1", Decimal("1")])
@@ -42,7 +66,7 @@ def test_overlong_text_is_invalid_number():
     assert code_of("1" + "0" * 64) == ErrorCode.INVALID_NUMBER
 
 
-@pytest.mark.parametrize("text", ["NaN", "nan", "sNaN", "Infinity", "-Infinity", "inf"])
+@pytest.mark.parametrize("text", ["NaN", "nan", "sNaN", "Infinity", "-Infinity", "inf", "+inf"])
 def test_nan_and_infinity_are_not_finite(text):
     assert code_of(text) == ErrorCode.NOT_FINITE
 
@@ -52,7 +76,7 @@ def test_negative_value_is_rejected(text):
     assert code_of(text) == ErrorCode.NEGATIVE_VALUE
 
 
-@pytest.mark.parametrize("text", ["0", "0.00", "-0", ".0"])
+@pytest.mark.parametrize("text", ["0", "0.00", "-0", "-0.0"])
 def test_zero_is_rejected_unless_allowed(text):
     assert code_of(text) == ErrorCode.ZERO_VALUE
     assert units(text, allow_zero=True) == 0

@@ -11,6 +11,7 @@ route) go to Litestar unchanged.
 """
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -30,6 +31,8 @@ ORDERS: Final = "/api/v1/orders"
 _CANCEL_PREFIX: Final = ORDERS + "/"
 _decoder: Final = msgspec.json.Decoder(PlaceOrderBody)
 _encoder: Final = msgspec.json.Encoder()
+# An order id: ASCII digits only (str.isdigit() and int() also take other scripts' digits).
+_ID: Final = re.compile(r"[1-9][0-9]{0,18}")
 
 
 PlaceLogic = Callable[[Services, Principal, PlaceOrderBody], Awaitable[OrderView]]
@@ -70,7 +73,7 @@ def order_fast_path(place: PlaceLogic, cancel: CancelLogic) -> Callable[[ASGIApp
 
 
 def _valid_id(text: str) -> bool:
-    return text.isdigit() and 0 < int(text) < 2**63
+    return _ID.fullmatch(text) is not None and int(text) < 2**63
 
 
 def _is_json(scope: Scope) -> bool:

@@ -7,32 +7,44 @@ never rounded.
 """
 
 import re
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, localcontext
 from functools import lru_cache
 from typing import Final
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 
-# Plain decimal notation only: no exponent, no spaces, no thousands separators.
-_PLAIN: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_MAX_TEXT: Final = 64
+# The one grammar of decimal text: ASCII digits, at most one point with digits on both
+# sides, and a leading "-" (which every amount here then refuses as NEGATIVE_VALUE, a more
+# helpful answer than "not a number"). No "+", no exponent, no spaces, no separators, and
+# no digits of other scripts: Python's `int()`, `Decimal()` and the regex `\d` accept
+# Arabic-Indic and full-width digits, so nothing here uses them on unchecked text.
+_PLAIN: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# What an amount field accepts (amounts are never negative): the OpenAPI descriptions
+# state it with this pattern, and `to_units` enforces it.
+UNSIGNED_DECIMAL_PATTERN: Final = r"^[0-9]+(\.[0-9]+)?$"
+MAX_TEXT: Final = 64
+_SPECIAL: Final = frozenset({"nan", "snan", "inf", "infinity"})
 _PRECISION: Final = 200
 
 
-def parse_decimal(text: object, field: str) -> Decimal:
-    """Parse a decimal string strictly; JSON numbers (floats) are refused on purpose."""
-    if not isinstance(text, str) or not text or len(text) > _MAX_TEXT:
+def _refuse_text(text: object, field: str) -> None:
+    """Raise the precise reason `text` is not decimal text, if it is not."""
+    if not isinstance(text, str) or not text or len(text) > MAX_TEXT:
         raise TradeEngineError(ErrorCode.INVALID_NUMBER, f"{field} must be a decimal string", field=field)
     if _PLAIN.fullmatch(text) is None:
-        try:
-            special = Decimal(text)
-        except InvalidOperation:
-            special = None
-        if special is not None and not special.is_finite():
+        if text.lstrip("+-").lower() in _SPECIAL:
             raise TradeEngineError(ErrorCode.NOT_FINITE, f"{field} must be a finite number", field=field)
         raise TradeEngineError(
-            ErrorCode.INVALID_NUMBER, f"{field} is not a plain decimal number", field=field
+            ErrorCode.INVALID_NUMBER,
+            f"{field} is not a plain decimal number (ASCII digits with an optional fraction)",
+            field=field,
         )
+
+
+def parse_decimal(text: object, field: str) -> Decimal:
+    """Parse decimal text strictly; JSON numbers (floats) are refused on purpose."""
+    _refuse_text(text, field)
+    assert isinstance(text, str)
     return Decimal(text)
 
 
@@ -72,15 +84,12 @@ def to_units(
 
     Integer arithmetic only: this runs for every amount of every request.
     """
-    if not isinstance(text, str) or not text or len(text) > _MAX_TEXT:
-        raise TradeEngineError(ErrorCode.INVALID_NUMBER, f"{field} must be a decimal string", field=field)
-    if _PLAIN.fullmatch(text) is None:
-        parse_decimal(text, field)  # raises the precise reason (not finite, not plain)
-        raise AssertionError("unreachable: parse_decimal accepts only plain decimals")
-    sign = text[0] if text[0] in "+-" else ""
+    _refuse_text(text, field)
+    assert isinstance(text, str)
+    sign = "-" if text[0] == "-" else ""
     whole, _, fraction = text[len(sign) :].partition(".")
     fraction = fraction.rstrip("0")
-    number = int(whole + fraction) if whole or fraction else 0
+    number = int(whole + fraction)
     if sign == "-" and number:
         raise TradeEngineError(ErrorCode.NEGATIVE_VALUE, f"{field} must not be negative", field=field)
     if number == 0:

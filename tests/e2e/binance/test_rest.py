@@ -308,6 +308,11 @@ def test_a_market_sell_by_quote_amount_receives_that_much(binance: Binance, mark
         ({"quantity": "0.001", "price": "10"}, -1013, "Filter failure: NOTIONAL"),
         ({"quantity": "0.123456789"}, -1111, "Parameter 'quantity' has too much precision."),
         ({"quantity": "abc"}, -1100, None),
+        # Only ASCII digits are decimal text: Python's own parsers read these as numbers.
+        ({"price": "\u0661\u0660"}, -1100, None),  # Arabic-Indic 10
+        ({"quantity": "0.0\u0661"}, -1100, None),
+        ({"quantity": "\uff11"}, -1100, None),  # a full-width 1
+        ({"quantity": "+1"}, -1100, None),
         ({"side": "UP"}, -1117, "Invalid side."),
         ({"type": "ICEBERG"}, -1116, "Invalid orderType."),
         (
