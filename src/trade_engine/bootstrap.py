@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,7 +23,6 @@ from trade_engine.storage.database import normalise_url, open_database
 from trade_engine.storage.migrate import upgrade
 from trade_engine.storage.partitions import ensure_partitions
 from trade_engine.storage.projection import Projection
-from trade_engine.storage.reads import transfer_for_reference
 from trade_engine.storage.recovery import RecoveryReport, recover
 from trade_engine.storage.writer import BatchWriter, writer_for
 
@@ -85,7 +83,6 @@ async def start_core(
         max_queue=max_queue,
         max_batch=max_batch,
         retry_total_seconds=retry_total_seconds,
-        reference_lookup=partial(transfer_for_reference, database),
     )
     sequencer.start()
     for market in markets:

@@ -21,8 +21,9 @@ from trade_engine.engine import (
     PlaceOrder,
     StopTriggered,
     TradeExecuted,
+    Withdraw,
 )
-from trade_engine.sequencer import Busy, DuplicateReference, Unavailable
+from trade_engine.sequencer import Busy, Unavailable
 from trade_engine.storage import schema
 from trade_engine.storage.database import open_database
 from trade_engine.storage.migrate import alembic_config, upgrade
@@ -256,18 +257,21 @@ def test_a_repeated_transfer_reference_is_refused_even_after_a_restart(database_
         core = await start_core(database_url, markets=MARKETS)
         deposit = Deposit(ts=0, user_id="u1", asset="USDT", amount=500, reference="wallet-tx-1")
         (first,) = await core.sequencer.submit(deposit)
-        with pytest.raises(DuplicateReference) as again:
-            await core.sequencer.submit(deposit)
+        (again,) = await core.sequencer.submit(deposit)
         await core.close()
         restarted = await start_core(database_url)
-        with pytest.raises(DuplicateReference) as after_restart:
-            await restarted.sequencer.submit(deposit)
+        (after_restart,) = await restarted.sequencer.submit(deposit)
+        withdrawal = Withdraw(ts=0, user_id="u1", asset="USDT", amount=1, reference="wallet-tx-1")
+        (as_withdrawal,) = await restarted.sequencer.submit(withdrawal)
         balance = restarted.engine.balance("u1", "USDT")
         await restarted.close()
-        return first, again.value, after_restart.value, balance
+        return first, again, after_restart, as_withdrawal, balance
 
-    first, again, after_restart, balance = run(scenario())
-    assert again.transfer_id == after_restart.transfer_id == first.transfer_id
+    first, again, after_restart, as_withdrawal, balance = run(scenario())
+    for refused in (again, after_restart, as_withdrawal):
+        assert isinstance(refused, CommandRejected)
+        assert refused.code == "DUPLICATE_REFERENCE"
+        assert refused.duplicate_of == first.transfer_id
     assert balance.available == 500
 
 

@@ -10,6 +10,7 @@ from trade_engine.engine import (
     AmendOrder,
     CancelAllOrders,
     CancelOrder,
+    CommandRejected,
     Deposit,
     Engine,
     FundsDeposited,
@@ -73,6 +74,31 @@ def test_withdrawal_debits_available_balance():
     events = engine.apply(Withdraw(ts=8, user_id="alice", asset=BASE, amount=BASE_FUNDS - 1))
     assert events == [FundsWithdrawn(ts=8, transfer_id=3, user_id="alice", asset=BASE, amount=BASE_FUNDS - 1)]
     assert engine.balance("alice", BASE) == (1, 0)
+
+
+@pytest.mark.parametrize("kind", [Deposit, Withdraw])
+def test_a_transfer_reference_is_taken_for_good_by_the_first_transfer(kind):
+    engine = make_engine("alice")
+    (first,) = engine.apply(kind(ts=ts(), user_id="alice", asset=QUOTE, amount=5, reference="tx-1"))
+    assert isinstance(first, FundsDeposited | FundsWithdrawn)
+    before = engine.snapshot()
+    for again in (
+        kind(ts=ts(), user_id="alice", asset=QUOTE, amount=5, reference="tx-1"),  # a retry
+        Deposit(ts=ts(), user_id="bob", asset=BASE, amount=9, reference="tx-1"),  # another transfer
+        Withdraw(ts=ts(), user_id="alice", asset=QUOTE, amount=1, reference="tx-1"),
+    ):
+        (refused,) = engine.apply(again)
+        assert isinstance(refused, CommandRejected)
+        assert (refused.code, refused.duplicate_of) == ("DUPLICATE_REFERENCE", first.transfer_id)
+    assert engine.snapshot() == before
+
+
+def test_a_refused_transfer_does_not_take_its_reference():
+    engine = make_engine("alice")
+    too_much = Withdraw(ts=ts(), user_id="alice", asset=QUOTE, amount=QUOTE_FUNDS + 1, reference="tx-2")
+    assert_rejected(engine, too_much, "INSUFFICIENT_BALANCE")
+    (done,) = engine.apply(Withdraw(ts=ts(), user_id="alice", asset=QUOTE, amount=1, reference="tx-2"))
+    assert isinstance(done, FundsWithdrawn)
 
 
 @pytest.mark.parametrize("kind", [Deposit, Withdraw])

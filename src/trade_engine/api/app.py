@@ -76,7 +76,6 @@ from trade_engine.engine import (
 )
 from trade_engine.marketdata import candles as candle_data
 from trade_engine.observability.logging import request_id
-from trade_engine.sequencer import DuplicateReference
 from trade_engine.storage import reads, schema
 from trade_engine.storage.apikeys import ApiKey
 from trade_engine.ws.endpoint import websocket_endpoint
@@ -530,12 +529,12 @@ async def _transfer(
         events = await services.submit(command)
         transfer_event = next(e for e in events if isinstance(e, FundsDeposited | FundsWithdrawn))
         transfer_id = transfer_event.transfer_id
-    except DuplicateReference as duplicate:
-        if duplicate.transfer_id is None:
-            raise ApiError(
-                "DUPLICATE_REFERENCE", "a request with this reference is in progress"
-            ) from duplicate
-        transfer_id, replayed = duplicate.transfer_id, True
+    except ApiError as refused:
+        if refused.code != ErrorCode.DUPLICATE_REFERENCE.value:
+            raise
+        # A retry of a transfer that was applied (or another transfer reusing its
+        # reference, told apart below): answered with the original.
+        transfer_id, replayed = refused.details["duplicate_of"], True
     transfers = schema.transfers
     async with core.database.connect() as connection:
         row = (

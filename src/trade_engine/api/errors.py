@@ -29,6 +29,7 @@ STATUS_OF: Final[dict[str, int]] = {
     ErrorCode.UNKNOWN_MARKET.value: 404,
     ErrorCode.ORDER_NOT_FOUND.value: 404,
     ErrorCode.DUPLICATE_CLIENT_ORDER_ID.value: 409,
+    ErrorCode.DUPLICATE_REFERENCE.value: 409,
     ErrorCode.MARKET_EXISTS.value: 409,
     **{
         code.value: 422
@@ -51,7 +52,6 @@ STATUS_OF: Final[dict[str, int]] = {
     "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
     "ORDER_NOT_OPEN": 409,
-    "DUPLICATE_REFERENCE": 409,
     "BODY_TOO_LARGE": 413,
     "RATE_LIMITED": 429,
     "INTERNAL_ERROR": 500,

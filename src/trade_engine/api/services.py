@@ -173,7 +173,8 @@ class Services:
             market = getattr(command, "market", None)
             if isinstance(market, str):
                 self.metrics.orders.labels(market, "rejected").inc()
-            raise ApiError(first.code, first.message)
+            details = None if first.duplicate_of is None else {"duplicate_of": first.duplicate_of}
+            raise ApiError(first.code, first.message, details=details)
         return events
 
     async def database_reachable(self) -> bool:

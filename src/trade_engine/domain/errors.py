@@ -38,6 +38,9 @@ class ErrorCode(StrEnum):
     # -- identity --
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     DUPLICATE_CLIENT_ORDER_ID = "DUPLICATE_CLIENT_ORDER_ID"
+    # A deposit or withdrawal reused an idempotency reference that an earlier transfer
+    # took (forever: references are never freed).
+    DUPLICATE_REFERENCE = "DUPLICATE_REFERENCE"
 
 
 class TradeEngineError(Exception):

@@ -72,8 +72,8 @@ class AmendOrder(Command, frozen=True):
 class Deposit(Command, frozen=True):
     """Credit funds from outside (the operator's wallet system).
 
-    `reference` is the caller's idempotency key; the engine only carries it into the
-    event, the sequencer refuses a reference it has seen before.
+    `reference` is the caller's idempotency key: the engine refuses a reference that an
+    earlier transfer (deposit or withdrawal) took, with DUPLICATE_REFERENCE naming it.
     """
 
     user_id: str

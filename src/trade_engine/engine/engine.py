@@ -184,6 +184,8 @@ class Engine:
         # Per asset: deposits minus withdrawals, which every balance must add up to.
         self._supply: dict[str, int] = {}
         self._stops: dict[int, Order] = {}
+        # Transfer references (idempotency keys) taken, and by which transfer: forever.
+        self._references: dict[str, int] = {}
         self._next_order_id = 1
         self._next_trade_id = 1
         self._next_transfer_id = 1
@@ -312,6 +314,7 @@ class Engine:
             "next_transfer_id": self._next_transfer_id,
             "assets": self._assets,
             "supply": {asset: v for asset, v in self._supply.items() if v},
+            "references": self._references,
             "markets": {
                 symbol: {
                     "status": m.status,
@@ -347,6 +350,9 @@ class Engine:
     def restore_supply(self, asset: str, amount: int) -> None:
         self._supply[asset] = amount
 
+    def restore_reference(self, reference: str, transfer_id: int) -> None:
+        self._references[reference] = transfer_id
+
     def restore_order(self, order: Order) -> None:
         """Put back an open order or pending stop; call in each book's time priority."""
         m = self._markets[order.market]
@@ -380,6 +386,7 @@ class Engine:
         try:
             self._handlers[type(command)](command, events)
         except TradeEngineError as error:
+            duplicate_of = error.details.get("duplicate_of")
             return [
                 CommandRejected(
                     ts=command.ts,
@@ -387,6 +394,7 @@ class Engine:
                     message=error.message,
                     user_id=getattr(command, "user_id", None),
                     client_order_id=getattr(command, "client_order_id", None),
+                    duplicate_of=duplicate_of if isinstance(duplicate_of, int) else None,
                 )
             ]
         return events
@@ -678,6 +686,7 @@ class Engine:
         self._flush_levels(m, cmd.ts, events)
 
     def _deposit(self, cmd: Deposit, events: list[Event]) -> None:
+        self._check_reference(cmd.reference)
         self._check_funds_command(cmd.user_id, cmd.asset, cmd.amount)
         supply = self._supply.get(cmd.asset, 0) + cmd.amount
         if supply > MAX_AMOUNT:
@@ -690,7 +699,7 @@ class Engine:
         events.append(
             FundsDeposited(
                 ts=cmd.ts,
-                transfer_id=self._new_transfer_id(),
+                transfer_id=self._new_transfer_id(cmd.reference),
                 user_id=cmd.user_id,
                 asset=cmd.asset,
                 amount=cmd.amount,
@@ -699,6 +708,7 @@ class Engine:
         )
 
     def _withdraw(self, cmd: Withdraw, events: list[Event]) -> None:
+        self._check_reference(cmd.reference)
         self._check_funds_command(cmd.user_id, cmd.asset, cmd.amount)
         account = self._accounts.get(cmd.user_id)
         if account is None or account.available.get(cmd.asset, 0) < cmd.amount:
@@ -708,7 +718,7 @@ class Engine:
         events.append(
             FundsWithdrawn(
                 ts=cmd.ts,
-                transfer_id=self._new_transfer_id(),
+                transfer_id=self._new_transfer_id(cmd.reference),
                 user_id=cmd.user_id,
                 asset=cmd.asset,
                 amount=cmd.amount,
@@ -1256,9 +1266,22 @@ class Engine:
         if amount <= 0 or amount > MAX_AMOUNT:
             raise _reject(ErrorCode.VALUE_OUT_OF_RANGE, "amount must be positive and in range")
 
-    def _new_transfer_id(self) -> int:
+    def _check_reference(self, reference: str | None) -> None:
+        if reference is not None:
+            taken_by = self._references.get(reference)
+            if taken_by is not None:
+                raise TradeEngineError(
+                    ErrorCode.DUPLICATE_REFERENCE,
+                    f"reference {reference!r} was used by transfer {taken_by}",
+                    duplicate_of=taken_by,
+                )
+
+    def _new_transfer_id(self, reference: str | None) -> int:
+        """The next transfer id; it takes `reference` for good."""
         transfer_id = self._next_transfer_id
         self._next_transfer_id = transfer_id + 1
+        if reference is not None:
+            self._references[reference] = transfer_id
         return transfer_id
 
     def _account(self, user_id: str) -> Account:

@@ -182,9 +182,15 @@ class FundsWithdrawn(Event, frozen=True):
 
 
 class CommandRejected(Event, frozen=True):
-    """The command was refused and changed nothing."""
+    """The command was refused and changed nothing.
+
+    `duplicate_of` names what a refused duplicate collides with: the transfer that took
+    a deposit's or withdrawal's reference, so that a retried transfer can be answered
+    with the original.
+    """
 
     code: str
     message: str
     user_id: str | None = None
     client_order_id: str | None = None
+    duplicate_of: int | None = None

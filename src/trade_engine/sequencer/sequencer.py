@@ -28,22 +28,13 @@ Failure rules:
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import msgspec
 
-from trade_engine.engine import (
-    Command,
-    CommandRejected,
-    Deposit,
-    Engine,
-    Event,
-    FundsDeposited,
-    FundsWithdrawn,
-    Withdraw,
-)
+from trade_engine.engine import Command, CommandRejected, Engine, Event
 from trade_engine.sequencer.committed import CommittedBalances
 from trade_engine.storage.projection import Projection
 from trade_engine.storage.writer import BatchWriter, PreparedBatch, TransientStorageError
@@ -59,15 +50,6 @@ class Busy(Exception):
 
 class Unavailable(Exception):
     """The sequencer is not taking commands (stopped, shutting down, or storage failed)."""
-
-
-class DuplicateReference(Exception):
-    """A deposit or withdrawal reused an idempotency key: it was applied already."""
-
-    def __init__(self, reference: str, transfer_id: int | None) -> None:
-        super().__init__(f"reference {reference!r} was already used")
-        self.reference = reference
-        self.transfer_id = transfer_id
 
 
 @dataclass
@@ -122,7 +104,6 @@ class Sequencer:
         retry_max_seconds: float = 2.0,
         retry_total_seconds: float = 30.0,
         clock_ns: Callable[[], int] = time.time_ns,
-        reference_lookup: Callable[[str], Awaitable[int | None]] | None = None,
     ) -> None:
         self.engine = engine
         self._writer = writer
@@ -139,10 +120,6 @@ class Sequencer:
         self._clock_ns = clock_ns
         self._last_ts = 0
         self._subscribers: list[Subscriber] = []
-        # Idempotency keys of transfers seen since start (None: still in flight); older
-        # ones are found through `reference_lookup` (the database).
-        self._references: dict[str, int | None] = {}
-        self._reference_lookup = reference_lookup
         self._task: asyncio.Task[None] | None = None
         self._accepting = False
         self.failure: BaseException | None = None
@@ -176,10 +153,6 @@ class Sequencer:
         """Receive every committed batch's events, in order, after the commit."""
         self._subscribers.append(subscriber)
 
-    def remember_reference(self, reference: str, transfer_id: int | None) -> None:
-        """A reference known to be used (e.g. found in the database by the caller)."""
-        self._references[reference] = transfer_id
-
     # -- submitting --
 
     async def submit(self, command: Command) -> list[Event]:
@@ -191,22 +164,10 @@ class Sequencer:
             raise Unavailable("storage is unavailable; the service must be restarted") from self.failure
         if not self._accepting:
             raise Unavailable("the sequencer is not accepting commands")
-        if isinstance(command, Deposit | Withdraw) and command.reference is not None:
-            reference = command.reference
-            if reference in self._references:
-                raise DuplicateReference(reference, self._references[reference])
-            self._references[reference] = None  # reserved before any await: no race
-            if self._reference_lookup is not None:
-                found = await self._reference_lookup(reference)
-                if found is not None:
-                    self._references[reference] = found
-                    raise DuplicateReference(reference, found)
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait(_Pending(command, future))
         except asyncio.QueueFull:
-            if isinstance(command, Deposit | Withdraw) and command.reference is not None:
-                del self._references[command.reference]
             raise Busy("too many commands in flight") from None
         return await future
 
@@ -282,8 +243,6 @@ class Sequencer:
             results.append(events)
             if len(events) == 1 and isinstance(events[0], CommandRejected):
                 self.stats.rejected += 1
-                if isinstance(command, Deposit | Withdraw) and command.reference is not None:
-                    self._references.pop(command.reference, None)
             else:
                 committed.extend(events)
         prepared = None
@@ -328,9 +287,6 @@ class Sequencer:
         if item.prepared is not None:
             self.balances.committed(item.prepared.rows)
         for pending, events in zip(item.batch, item.results, strict=True):
-            for event in events:
-                if isinstance(event, FundsDeposited | FundsWithdrawn) and event.reference is not None:
-                    self._references[event.reference] = event.transfer_id
             if not pending.future.done():
                 pending.future.set_result(events)
         if item.committed:

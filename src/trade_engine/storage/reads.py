@@ -1,4 +1,4 @@
-"""Reads of committed state, for the APIs and the sequencer's idempotency checks."""
+"""Reads of committed state, for the APIs."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -7,17 +7,6 @@ from sqlalchemy import ColumnElement, Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.storage import schema
-from trade_engine.storage.projection import TRANSFER_SCOPE
-
-
-async def transfer_for_reference(database: AsyncEngine, reference: str) -> int | None:
-    """The transfer an idempotency key already produced, if any."""
-    keys = schema.idempotency_keys
-    query = select(keys.c.ref_id).where(keys.c.scope == TRANSFER_SCOPE, keys.c.key == reference)
-    async with database.connect() as connection:
-        found = (await connection.execute(query)).scalar()
-    return None if found is None else int(found)
-
 
 # -- orders and fills (a user's own) --------------------------------------------------
 

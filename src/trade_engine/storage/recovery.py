@@ -23,6 +23,7 @@ from trade_engine.domain.market import Market
 from trade_engine.domain.vocabulary import FEE_SCALE
 from trade_engine.engine import Engine, Order
 from trade_engine.storage import schema
+from trade_engine.storage.projection import TRANSFER_SCOPE
 
 
 class InconsistentStore(Exception):
@@ -87,6 +88,10 @@ async def load_engine(database: AsyncEngine) -> tuple[Engine, RecoveryReport]:
             accounts.add(user_id)
         for asset, amount in (await _supply(connection)).items():
             engine.restore_supply(asset, amount)
+        keys = schema.idempotency_keys
+        references = select(keys.c.key, keys.c.ref_id).where(keys.c.scope == TRANSFER_SCOPE)
+        for reference, transfer_id in await connection.execute(references):
+            engine.restore_reference(reference, transfer_id)
         open_orders = 0
         query = (
             select(*_ORDER_FIELDS)
