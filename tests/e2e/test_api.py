@@ -651,6 +651,30 @@ def test_fills_and_balances_conserve_every_asset(api: Api) -> None:
     assert totals[QUOTE] + fees == deposits[QUOTE]
 
 
+def test_a_self_trade_is_two_fills(api: Api) -> None:
+    # Regression: /fills paged trades, not fills, and lost one side of a self-trade.
+    market = api.add_market()
+    user = api.user("self-trader")
+    api.deposit(user, QUOTE, "10000")
+    api.deposit(user, base_of(market), "10")
+    ask = api.order(user, market=market, side="SELL", price="100.00", quantity="1.000", stp_mode="NONE")
+    bid = api.order(user, market=market, side="BUY", price="100.00", quantity="1.000", stp_mode="NONE")
+    assert bid["status"] == "FILLED"
+    page = api.fills(user, market=market)
+    assert page["total"] == 2
+    fills = page["fills"]
+    assert [(f["order_id"], f["side"], f["role"]) for f in fills] == [
+        (bid["order_id"], "BUY", "TAKER"),
+        (ask["order_id"], "SELL", "MAKER"),
+    ]
+    assert fills[0]["trade_id"] == fills[1]["trade_id"]
+    fees = sum(D(f["fee"]) for f in fills)
+    assert fees == D(bid["fee"]) + D(api.get_order(user, ask["order_id"])["fee"])
+    assert fees == D("0.3")  # 100 × (0.002 taker + 0.001 maker)
+    # Paging goes through both sides of the trade.
+    assert [f["side"] for f in api.fills(user, market=market, limit=1, offset=1)["fills"]] == ["SELL"]
+
+
 def test_depth_lists_best_first_and_sequence_increases(api: Api) -> None:
     market = api.add_market()
     base = base_of(market)

@@ -384,7 +384,7 @@ async def list_fills(
         limit=limit,
         offset=offset,
     )
-    fills = [views.fill_from_row(row, principal.user_id, _market(services, row["market"])) for row in rows]
+    fills = [views.fill_from_row(row, _market(services, row["market"])) for row in rows]
     return Envelope(
         data=FillPage(
             fills=fills, total=total, limit=limit, offset=offset, has_more=offset + len(fills) < total

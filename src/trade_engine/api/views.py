@@ -5,7 +5,7 @@ from typing import Any
 
 from trade_engine.api.schemas import BalanceView, Fill, FillView, MarketView, OrderView, TradeView
 from trade_engine.domain.market import Market, asset_text
-from trade_engine.domain.vocabulary import BUY, FEE_SCALE
+from trade_engine.domain.vocabulary import FEE_SCALE
 from trade_engine.engine import (
     Balance,
     Event,
@@ -175,9 +175,9 @@ def order_from_row(row: Mapping[str, Any], market: Market) -> OrderView:
     )
 
 
-def fill_from_row(row: Mapping[str, Any], user_id: str, market: Market) -> FillView:
-    buyer = row["buyer_user_id"] == user_id
-    side = BUY if buyer else "SELL"
+def fill_from_row(row: Mapping[str, Any], market: Market) -> FillView:
+    """A fill row of `reads.fill_rows`: one side of a trade."""
+    side = row["side"]
     taker = row["taker_side"] == side
     return FillView(
         trade_id=row["id"],

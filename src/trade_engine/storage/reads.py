@@ -3,9 +3,10 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, or_, select
+from sqlalchemy import ColumnElement, Table, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from trade_engine.domain.vocabulary import BUY, SELL
 from trade_engine.storage import schema
 
 # -- orders and fills (a user's own) --------------------------------------------------
@@ -84,14 +85,26 @@ async def fill_rows(
     limit: int,
     offset: int,
 ) -> Page:
-    """A page of the trades the user took part in, newest first."""
+    """A page of the user's fills, newest first: one per (trade, side the user was on), so
+    a self-trade is two fills. Each row carries `side`; a trade and its two sides share
+    the trade's id, buy first."""
     trades = schema.trades
-    conditions: list[ColumnElement[bool]] = [
-        or_(trades.c.buyer_user_id == user_id, trades.c.seller_user_id == user_id)
-    ]
+    conditions: list[ColumnElement[bool]] = []
     if market is not None:
         conditions.append(trades.c.market == market)
-    return await _page(database, trades, conditions, trades.c.ts, start_ns, end_ns, limit, offset)
+    if start_ns is not None:
+        conditions.append(trades.c.ts >= start_ns)
+    if end_ns is not None:
+        conditions.append(trades.c.ts < end_ns)
+    bought = select(trades, literal(BUY).label("side")).where(trades.c.buyer_user_id == user_id, *conditions)
+    sold = select(trades, literal(SELL).label("side")).where(trades.c.seller_user_id == user_id, *conditions)
+    fills = union_all(bought, sold).subquery("fills")
+    page = select(fills).order_by(fills.c.id.desc(), fills.c.side).limit(limit).offset(offset)
+    total = select(func.count()).select_from(fills)
+    async with database.connect() as connection:
+        rows = [dict(row) for row in (await connection.execute(page)).mappings()]
+        count = (await connection.execute(total)).scalar() or 0
+    return rows, int(count)
 
 
 # -- public market data ----------------------------------------------------------------
