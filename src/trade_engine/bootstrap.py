@@ -83,6 +83,7 @@ async def start_core(
         max_queue=max_queue,
         max_batch=max_batch,
         retry_total_seconds=retry_total_seconds,
+        last_seq=report.last_seq,
     )
     sequencer.start()
     for market in markets:

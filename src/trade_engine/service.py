@@ -2,15 +2,25 @@
 
 Start-up order: listen first (so `/health` answers and `/ready` reports progress),
 then recover in the background; trading endpoints answer 503 until recovery and
-verification are done. On SIGTERM/SIGINT the server stops taking connections, lets
-requests in flight finish, then the sequencer commits everything still queued before
-the process exits.
+verification are done.
+
+Shutdown (SIGTERM, or SIGINT): the service drains first. `/ready` turns false at once,
+WebSocket clients get a close frame (1001), and every new request is answered 503 with
+`Connection: close`, so keep-alive clients learn of the shutdown from an answer rather
+than from a connection closed under a request on its way. Once no request has been in
+flight for a moment (at most `http.shutdown_timeout_seconds`), the server stops
+listening and closes the remaining connections, the sequencer commits everything still
+queued, and the process exits with status 0. A second SIGINT forces the exit.
 """
 
 import asyncio
 import logging
+import signal
 import socket
 import sys
+import time
+from types import FrameType
+from typing import Final
 
 import uvicorn
 
@@ -21,6 +31,9 @@ from trade_engine.observability.logging import configure_logging
 
 log = logging.getLogger("trade_engine.service")
 WS_MAX_MESSAGE_BYTES = 64 * 1024
+# A drain lasts until no request has been in flight for this long: keep-alive clients
+# sending continuously each get a 503 with `Connection: close` in that time.
+DRAIN_QUIET_SECONDS: Final = 0.5
 
 
 def build(config: Config) -> tuple[Services, object]:
@@ -75,7 +88,7 @@ def serve(config: Config) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=int(config.http.shutdown_timeout_seconds),
+        timeout_graceful_shutdown=max(1, int(config.http.shutdown_timeout_seconds)),
         server_header=False,
     )
     server = _Server(settings, services)
@@ -85,12 +98,43 @@ def serve(config: Config) -> None:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn, with our close frame (1001) to every WebSocket client at shutdown: sent
-    before uvicorn closes the connections itself."""
+    """uvicorn, with a drain before its shutdown (see the module docstring), and our
+    close frame (1001) to every WebSocket client."""
 
     def __init__(self, config: uvicorn.Config, services: Services) -> None:
         super().__init__(config)
         self._services = services
+        self._draining: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Not uvicorn's: it would exit at once and raise the signal again afterwards
+        # (exit status -15). A drained shutdown is a normal exit.
+        if self._draining is not None or self.should_exit:
+            if sig == signal.SIGINT:
+                self.force_exit = True
+            return
+        log.info("shutdown requested: draining", extra={"signal": signal.Signals(sig).name})
+        # From a signal handler: hand the work to the event loop (and wake it).
+        asyncio.get_event_loop().call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        if self._draining is None:
+            self._draining = asyncio.get_running_loop().create_task(self._drain(), name="drain")
+
+    async def _drain(self) -> None:
+        services = self._services
+        services.begin_drain()
+        await services.streams.shutdown()
+        deadline = time.monotonic() + (self.config.timeout_graceful_shutdown or 0)
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline and not self.force_exit:
+            if services.requests_in_flight:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= DRAIN_QUIET_SECONDS:
+                break
+            await asyncio.sleep(0.02)
+        log.info("drained: closing connections", extra={"in_flight": services.requests_in_flight})
+        self.should_exit = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self._services.streams.shutdown()

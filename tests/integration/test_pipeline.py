@@ -14,7 +14,7 @@ from trade_engine.engine import Balance, Event, OrderAccepted, PlaceOrder
 from trade_engine.sequencer import Unavailable
 from trade_engine.storage.pgarrays import Texts, booleans, integers
 from trade_engine.storage.projection import BatchRows
-from trade_engine.storage.writer import BatchWriter, PreparedBatch, TransientStorageError
+from trade_engine.storage.writer import BatchWriter, CommitFailed, PreparedBatch
 
 
 class GatedWriter:
@@ -38,8 +38,11 @@ class GatedWriter:
         self.writing.set()
         await self.gate.wait()
         if self.fail:
-            raise TransientStorageError("database gone (simulated)")
+            raise CommitFailed("database gone (simulated)", maybe_committed=False)
         await self.inner.write(batch)
+
+    async def committed_seq(self) -> int:
+        return await self.inner.committed_seq()
 
     async def close(self) -> None:
         await self.inner.close()

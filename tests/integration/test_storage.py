@@ -28,7 +28,7 @@ from trade_engine.storage import schema
 from trade_engine.storage.database import open_database
 from trade_engine.storage.migrate import alembic_config, upgrade
 from trade_engine.storage.recovery import InconsistentStore, load_engine, recover, verify
-from trade_engine.storage.writer import TransientStorageError
+from trade_engine.storage.writer import CommitFailed
 
 
 def run(coroutine):
@@ -302,7 +302,8 @@ def test_recovery_refuses_a_store_whose_balances_do_not_add_up(database_url):
 
 
 class FlakyWriter:
-    """Wraps the real writer; fails the first `failures` writes as transient errors."""
+    """Wraps the real writer; fails the first `failures` writes as a lost connection would
+    (the write may or may not have reached the database, so the sequencer must ask)."""
 
     def __init__(self, inner, failures: int) -> None:
         self.inner, self.failures, self.attempts = inner, failures, 0
@@ -314,8 +315,12 @@ class FlakyWriter:
         self.attempts += 1
         if self.failures:
             self.failures -= 1
-            raise TransientStorageError("connection reset (simulated)")
+            raise CommitFailed("connection reset (simulated)", maybe_committed=True)
         await self.inner.write(batch)
+
+    async def committed_seq(self) -> int:
+        seq: int = await self.inner.committed_seq()
+        return seq
 
     async def close(self) -> None:
         await self.inner.close()

@@ -78,6 +78,7 @@ from trade_engine.marketdata import candles as candle_data
 from trade_engine.observability.logging import request_id
 from trade_engine.storage import reads, schema
 from trade_engine.storage.apikeys import ApiKey
+from trade_engine.storage.database import StorageUnavailable, connected
 from trade_engine.ws.endpoint import websocket_endpoint
 
 log = logging.getLogger(__name__)
@@ -411,7 +412,7 @@ async def list_balances(principal: Principal, services: Services) -> Envelope[li
         .where(balances.c.user_id == principal.user_id)
         .order_by(balances.c.asset)
     )
-    async with core.database.connect() as connection:
+    async with connected(core.database) as connection:
         rows = list(await connection.execute(query))
     return Envelope(
         data=[
@@ -536,7 +537,7 @@ async def _transfer(
         # reference, told apart below): answered with the original.
         transfer_id, replayed = refused.details["duplicate_of"], True
     transfers = schema.transfers
-    async with core.database.connect() as connection:
+    async with connected(core.database) as connection:
         row = (
             (await connection.execute(select(transfers).where(transfers.c.id == transfer_id)))
             .mappings()
@@ -669,12 +670,12 @@ async def ready(services: Services) -> Response[dict[str, Any]]:
     """200 once recovered, verified and the database answers; 503 before and after."""
     core = services.core
     reachable = await services.database_reachable()
-    is_ready = core is not None and core.sequencer.available and reachable
+    is_ready = core is not None and core.sequencer.available and reachable and not services.draining
     body = {
         "ready": is_ready,
         "recovered": core is not None,
         "database": reachable,
-        "accepting_orders": core is not None and core.sequencer.available,
+        "accepting_orders": core is not None and core.sequencer.available and not services.draining,
     }
     return Response(body, status_code=200 if is_ready else 503)
 
@@ -716,6 +717,12 @@ def _on_http(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[s
         status, "VALIDATION_ERROR" if status < 500 else "INTERNAL_ERROR"
     )
     return _error_response(code, error.detail, None, dict(error.headers or {}), status)
+
+
+def _on_storage_unavailable(_: Request[Any, Any, Any], error: StorageUnavailable) -> Response[dict[str, Any]]:
+    log.warning("database unavailable", extra={"error": str(error)})
+    unavailable = ApiError("UNAVAILABLE", "the database is unavailable; retry shortly")
+    return _error_response(unavailable.code, unavailable.message, None, unavailable.headers)
 
 
 def _on_database_error(request: Request[Any, Any, Any], error: DBAPIError) -> Response[dict[str, Any]]:
@@ -775,8 +782,15 @@ def request_context(app: ASGIApp) -> ASGIApp:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
+        services.requests_in_flight += 1
         try:
             if scope["path"] not in _NOT_RATE_LIMITED:
+                if services.draining:
+                    # Shutting down: an answer, and the connection closed after it.
+                    stopping = ApiError("UNAVAILABLE", "the service is shutting down; retry shortly")
+                    stopping.headers["Connection"] = "close"
+                    await _send_error(send_with_id, stopping)
+                    return
                 client = scope.get("client")
                 try:
                     services.limiter.check_ip(client[0] if client else "unknown")
@@ -785,6 +799,7 @@ def request_context(app: ASGIApp) -> ASGIApp:
                     return
             await app(scope, receive, send_with_id)
         finally:
+            services.requests_in_flight -= 1
             route = scope.get("path_template") or "unmatched"
             method = scope.get("method", "GET")
             services.metrics.api_seconds.labels(route, method).observe(time.perf_counter() - started)
@@ -869,6 +884,7 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
             ValidationException: _on_validation,
             NotFoundException: _on_http,
             HTTPException: _on_http,
+            StorageUnavailable: _on_storage_unavailable,
             DBAPIError: _on_database_error,
             Exception: _on_unexpected,
         },

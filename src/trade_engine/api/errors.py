@@ -58,7 +58,11 @@ STATUS_OF: Final[dict[str, int]] = {
     "NOT_READY": 503,
     "UNAVAILABLE": 503,
     "BUSY": 503,
+    # The command reached the database, which then could not confirm it committed:
+    # look it up by the ids in `details` once the service answers again.
+    "OUTCOME_UNKNOWN": 503,
 }
+RETRY_AFTER_SECONDS: Final = "1"
 
 
 class ApiError(Exception):
@@ -79,6 +83,9 @@ class ApiError(Exception):
         self.details = details
         self.headers = headers or {}
         self.status = status if status is not None else STATUS_OF.get(code, 400)
+        if self.status == 503:
+            # Every 503 says when to come back: these faults pass.
+            self.headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
 
 
 def envelope(code: str, message: str, details: Any = None) -> dict[str, Any]:

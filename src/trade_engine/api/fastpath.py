@@ -24,6 +24,7 @@ from trade_engine.api.errors import STATUS_OF, ApiError, envelope
 from trade_engine.api.schemas import Envelope, OrderView, PlaceOrderBody
 from trade_engine.api.services import Services
 from trade_engine.domain.errors import TradeEngineError
+from trade_engine.storage.database import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,11 @@ async def _serve(scope: Scope, send: Send, status: int, logic: Logic) -> None:
     except TradeEngineError as error:
         status = STATUS_OF.get(error.code.value, 400)
         body = _encoder.encode(envelope(error.code.value, error.message, error.details or None))
+    except StorageUnavailable as failure:
+        log.warning("database unavailable", extra={"error": str(failure)})
+        unavailable = ApiError("UNAVAILABLE", "the database is unavailable; retry shortly")
+        status, headers = unavailable.status, unavailable.headers
+        body = _encoder.encode(envelope(unavailable.code, unavailable.message))
     except Exception:
         log.exception("unhandled error on the order path")
         status, body = 500, _encoder.encode(envelope("INTERNAL_ERROR", "an internal error occurred"))

@@ -21,12 +21,19 @@ from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.bootstrap import Core, start_core
 from trade_engine.config import Config
 from trade_engine.domain.market import Market
-from trade_engine.engine import CommandRejected, Event, OrderAccepted, TradeExecuted
+from trade_engine.engine import (
+    CommandRejected,
+    Event,
+    FundsDeposited,
+    FundsWithdrawn,
+    OrderAccepted,
+    TradeExecuted,
+)
 from trade_engine.engine.commands import Command
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.observability.metrics import Metrics
-from trade_engine.sequencer import Busy, Unavailable
+from trade_engine.sequencer import Busy, OutcomeUnknown, Unavailable
 from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.ws.streams import Streams
 
@@ -47,6 +54,9 @@ class Services:
     ready_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
+        # Shutting down: readiness is false and every new request is refused (service.py).
+        self.draining = False
+        self.requests_in_flight = 0
         self._retries_seen = 0
         self._rules: dict[str, Market] = {}
         self.auth = Authenticator(self.config)
@@ -117,6 +127,11 @@ class Services:
             },
         )
 
+    def begin_drain(self) -> None:
+        """Shutdown has begun: report not ready, refuse new requests."""
+        self.draining = True
+        self.metrics.ready.set(0)
+
     async def stop(self) -> None:
         """Stop taking orders, commit what is queued, close the database."""
         self.metrics.ready.set(0)
@@ -134,9 +149,7 @@ class Services:
         if core is None:
             if self.startup_error is not None:
                 raise ApiError("UNAVAILABLE", "the service failed to start; see its log")
-            raise ApiError(
-                "NOT_READY", "the service is recovering; retry shortly", headers={"Retry-After": "1"}
-            )
+            raise ApiError("NOT_READY", "the service is recovering; retry shortly")
         if not core.sequencer.available:
             raise ApiError(
                 "UNAVAILABLE", "the service is not taking orders (storage unavailable or stopping)"
@@ -162,11 +175,16 @@ class Services:
         try:
             events = await core.sequencer.submit(command)
         except Busy as error:
-            raise ApiError(
-                "BUSY", "too many orders in flight; retry shortly", headers={"Retry-After": "1"}
-            ) from error
+            raise ApiError("BUSY", "too many orders in flight; retry shortly") from error
         except Unavailable as error:
-            raise ApiError("UNAVAILABLE", "the service is not taking orders (storage unavailable)") from error
+            raise ApiError("UNAVAILABLE", f"the order was not taken: {error}") from error
+        except OutcomeUnknown as unknown:
+            raise ApiError(
+                "OUTCOME_UNKNOWN",
+                "the database could not confirm whether this was committed; look it up by the "
+                "ids in `details` once the service answers again",
+                details=_lookup_ids(command, unknown.events),
+            ) from unknown
         # A command can cause no event at all (cancel-all with nothing open).
         first = events[0] if events else None
         if isinstance(first, CommandRejected):
@@ -210,3 +228,20 @@ class Services:
             metrics.commit_seconds.observe(stats.last_commit_seconds)
             metrics.settlement_lag.set(stats.last_settlement_lag_seconds)
             metrics.queue_depth.set(core.sequencer.queue_depth())
+
+
+def _lookup_ids(command: Command, events: Sequence[Event]) -> dict[str, object]:
+    """The ids a command whose outcome is unknown can be looked up by."""
+    ids: dict[str, object] = {}
+    client_order_id = getattr(command, "client_order_id", None)
+    if client_order_id is not None:
+        ids["client_order_id"] = client_order_id
+    for event in events:
+        if isinstance(event, OrderAccepted):
+            ids["order_id"] = event.order_id
+        elif isinstance(event, FundsDeposited | FundsWithdrawn):
+            ids["transfer_id"] = event.transfer_id
+    reference = getattr(command, "reference", None)
+    if reference is not None:
+        ids["reference"] = reference
+    return ids

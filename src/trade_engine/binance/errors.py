@@ -29,6 +29,9 @@ INVALID_TIF: Final = "Invalid timeInForce."
 INVALID_TYPE: Final = "Invalid orderType."
 TOO_MANY_REQUESTS: Final = "Too many requests; please use the websocket for live updates."
 OVERLOADED: Final = "Server is currently overloaded with other requests. Please try again in a few minutes."
+OUTCOME_UNKNOWN: Final = (
+    "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+)
 
 
 class BinanceError(Exception):
@@ -138,6 +141,8 @@ def from_engine(
         return BinanceError(-1003, TOO_MANY_REQUESTS, 429, {"Retry-After": "1"})
     if code == "BUSY":
         return BinanceError(-1008, OVERLOADED, 503, {"Retry-After": "1"})
+    if code == "OUTCOME_UNKNOWN":
+        return BinanceError(-1007, OUTCOME_UNKNOWN, 503, {"Retry-After": "1"})
     if code in ("NOT_READY", "UNAVAILABLE"):
         return BinanceError(-1001, INTERNAL_MSG, 503, {"Retry-After": "1"})
     if code in ("UNAUTHENTICATED", "INVALID_TOKEN", "TOKEN_EXPIRED", "FORBIDDEN"):

@@ -10,12 +10,13 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.storage import schema
+from trade_engine.storage.database import connected
 
 Row = dict[str, Any]
 
 
 async def _rows(database: AsyncEngine, query: Select[Any]) -> list[Row]:
-    async with database.connect() as connection:
+    async with connected(database) as connection:
         return [dict(row) for row in (await connection.execute(query)).mappings()]
 
 
@@ -104,7 +105,7 @@ async def balances(database: AsyncEngine, user_id: str) -> list[tuple[str, int, 
         .where(table.c.user_id == user_id)
         .order_by(table.c.asset)
     )
-    async with database.connect() as connection:
+    async with connected(database) as connection:
         return [(str(a), int(f), int(lk), int(u)) for a, f, lk, u in await connection.execute(query)]
 
 
@@ -178,7 +179,7 @@ async def klines(
         .order_by(table.c.ts.desc(), table.c.id.desc())
         .limit(1)
     )
-    async with database.connect() as connection:
+    async with connected(database) as connection:
         groups = list(await connection.execute(aggregate))
         previous = (await connection.execute(before)).scalar()
         ids = sorted({int(g[1]) for g in groups} | {int(g[2]) for g in groups})
@@ -212,7 +213,7 @@ async def day_stats(database: AsyncEngine, market: str, start_ns: int, end_ns: i
         .order_by(table.c.ts.desc(), table.c.id.desc())
         .limit(1)
     )
-    async with database.connect() as connection:
+    async with connected(database) as connection:
         stats = dict((await connection.execute(query)).mappings().one())
         stats["previous"] = (await connection.execute(previous)).scalar()
         ends: dict[int, tuple[int, int]] = {}

@@ -44,6 +44,7 @@ from trade_engine.engine import CancelAllOrders, CancelOrder, OrderCancelled, Pl
 from trade_engine.engine.order import Order
 from trade_engine.marketdata.candles import INTERVALS
 from trade_engine.storage import reads as storage_reads
+from trade_engine.storage.database import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -591,6 +592,11 @@ def _on_http(_: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     return _answer(BinanceError(code, str(error.detail), error.status_code))
 
 
+def _on_storage_unavailable(_: Request[Any, Any, Any], error: StorageUnavailable) -> Response[Any]:
+    log.warning("database unavailable", extra={"error": str(error)})
+    return _answer(from_engine("UNAVAILABLE", ""))
+
+
 def _on_unexpected(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     if isinstance(error, DBAPIError):
         log.warning("database unavailable", extra={"error": type(error.orig).__name__})
@@ -633,6 +639,7 @@ router = Router(
         ValidationException: _on_http,
         NotFoundException: _on_http,
         HTTPException: _on_http,
+        StorageUnavailable: _on_storage_unavailable,
         DBAPIError: _on_unexpected,
         Exception: _on_unexpected,
     },

@@ -1,5 +1,5 @@
 """The single writer: batches commands through the engine and commits them together."""
 
-from trade_engine.sequencer.sequencer import Busy, Sequencer, SequencerStats, Unavailable
+from trade_engine.sequencer.sequencer import Busy, OutcomeUnknown, Sequencer, SequencerStats, Unavailable
 
-__all__ = ["Busy", "Sequencer", "SequencerStats", "Unavailable"]
+__all__ = ["Busy", "OutcomeUnknown", "Sequencer", "SequencerStats", "Unavailable"]

@@ -16,13 +16,22 @@ balances published after a commit come from `balances`, the committed view.
 
 Failure rules:
 - A full queue answers `Busy` at once rather than growing without bound.
-- Transient database errors are retried with exponential backoff; every write is
-  idempotent, so a retry cannot double anything.
-- If the database stays unavailable, the sequencer stops: the batch in hand, any batch
-  applied behind it and every later command get `Unavailable`. The engine then holds
-  state the database lacks, so it must not serve again; the service recovers by
-  restarting from the database, where nothing acknowledged is missing and nothing
-  unacknowledged was half-written.
+- Every command that changes state gets the next global sequence number; a batch's
+  transaction records the number of its last command, so the store always says how far
+  it has committed.
+- A failed commit degrades the sequencer: until a commit succeeds again, new commands and
+  commands still queued are refused with `Unavailable` at once (never applied, safe to
+  retry), while the batch in hand is retried with exponential backoff (every write is
+  idempotent, so a retry cannot double anything). When an attempt may have reached the
+  database before the connection dropped, the sequencer first looks up the committed
+  position: a committed batch is answered as committed, never written again.
+- If the database stays unavailable for `retry_total_seconds`, the sequencer stops: the
+  batch in hand is answered `Unavailable` when it certainly did not commit and
+  `OutcomeUnknown` when it may have (look the order up by its id once the service is
+  back); any batch applied behind it and every later command get `Unavailable`. The
+  engine then holds state the database lacks, so it must not serve again; the service
+  recovers by starting afresh from the database, where nothing acknowledged is missing
+  and nothing unacknowledged was half-written.
 """
 
 import asyncio
@@ -37,7 +46,7 @@ import msgspec
 from trade_engine.engine import Command, CommandRejected, Engine, Event
 from trade_engine.sequencer.committed import CommittedBalances
 from trade_engine.storage.projection import Projection
-from trade_engine.storage.writer import BatchWriter, PreparedBatch, TransientStorageError
+from trade_engine.storage.writer import BatchWriter, CommitFailed, PreparedBatch
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +58,18 @@ class Busy(Exception):
 
 
 class Unavailable(Exception):
-    """The sequencer is not taking commands (stopped, shutting down, or storage failed)."""
+    """The command was not applied and is safe to retry: the sequencer is not taking
+    commands (stopped, shutting down, storage failing or failed)."""
+
+
+class OutcomeUnknown(Exception):
+    """The command's batch was sent to the database, which then could not be reached to
+    tell whether it committed. `events` are what the command caused if it did (the ids
+    to look it up by)."""
+
+    def __init__(self, events: list[Event]) -> None:
+        super().__init__("the database could not confirm whether the command was committed")
+        self.events = events
 
 
 @dataclass
@@ -83,11 +103,15 @@ class _Applied:
     results: list[list[Event]]
     committed: list[Event]  # the events that change state (refusals excluded)
     prepared: PreparedBatch | None  # None when nothing changed
+    last_seq: int  # the global sequence number of the batch's last state-changing command
     began: float
     applied: float
 
 
 _STOP: Final = object()
+_COMMITTED: Final = "committed"
+_NOT_APPLIED: Final = "not applied"
+_UNKNOWN: Final = "unknown"
 
 
 class Sequencer:
@@ -104,7 +128,10 @@ class Sequencer:
         retry_max_seconds: float = 2.0,
         retry_total_seconds: float = 30.0,
         clock_ns: Callable[[], int] = time.time_ns,
+        last_seq: int = 0,
     ) -> None:
+        """`last_seq`: the global sequence number of the last committed command (the
+        store's `sequencer_state`); numbering continues after it."""
         self.engine = engine
         self._writer = writer
         self._projection = projection
@@ -119,6 +146,9 @@ class Sequencer:
         self._retry_total = retry_total_seconds
         self._clock_ns = clock_ns
         self._last_ts = 0
+        self._seq = last_seq
+        # Since a commit failed and until one succeeds: commands are refused at once.
+        self._degraded = False
         self._subscribers: list[Subscriber] = []
         self._task: asyncio.Task[None] | None = None
         self._accepting = False
@@ -144,7 +174,12 @@ class Sequencer:
 
     @property
     def available(self) -> bool:
-        return self._accepting and self.failure is None
+        return self._accepting and self.failure is None and not self._degraded
+
+    @property
+    def last_seq(self) -> int:
+        """The global sequence number of the last state-changing command applied."""
+        return self._seq
 
     def queue_depth(self) -> int:
         return self._queue.qsize()
@@ -164,6 +199,8 @@ class Sequencer:
             raise Unavailable("storage is unavailable; the service must be restarted") from self.failure
         if not self._accepting:
             raise Unavailable("the sequencer is not accepting commands")
+        if self._degraded:
+            raise Unavailable("storage is unavailable; retry shortly")
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait(_Pending(command, future))
@@ -194,7 +231,7 @@ class Sequencer:
                     continue
                 assert isinstance(item, _Pending)
                 batch.append(item)
-            if not batch or self.failure is not None:
+            if not batch or self.failure is not None or self._degraded:
                 self._fail(batch)
                 self._slots.release()
                 continue
@@ -213,16 +250,44 @@ class Sequencer:
             if isinstance(item, _Pending):
                 self._fail([item])
 
-    def _stop_for_good(self, error: BaseException, batch: list[_Pending]) -> None:
+    def _stop_for_good(
+        self, error: BaseException, batch: list[_Pending], unknown: list[list[Event]] | None = None
+    ) -> None:
         log.error("sequencer stopped", extra={"error": repr(error), "batch_size": len(batch)})
         self.failure = error
         self.balances.fail()
-        self._fail(batch)
+        self._fail(batch, unknown)
 
-    def _fail(self, batch: list[_Pending]) -> None:
-        for pending in batch:
+    def _fail(self, batch: list[_Pending], unknown: list[list[Event]] | None = None) -> None:
+        """Answer a batch that did not commit (`unknown`: whose outcome is not known,
+        with each command's events)."""
+        for index, pending in enumerate(batch):
             if not pending.future.done():
-                pending.future.set_exception(Unavailable("storage is unavailable"))
+                if unknown is not None:
+                    pending.future.set_exception(OutcomeUnknown(unknown[index]))
+                else:
+                    pending.future.set_exception(Unavailable("storage is unavailable; retry shortly"))
+
+    def _degrade(self, failure: CommitFailed) -> None:
+        """A commit failed: refuse commands until one succeeds (those still queued were
+        never applied, so they are answered now rather than kept waiting)."""
+        if not self._degraded:
+            self._degraded = True
+            log.warning(
+                "commit failed: refusing commands until storage answers", extra={"error": str(failure)}
+            )
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, _Pending):
+                self._fail([item])
+            else:
+                self._queue.put_nowait(item)  # a stop request stays (the queue was full up to it)
+                break
+
+    def _restored(self) -> None:
+        if self._degraded:
+            self._degraded = False
+            log.info("storage answers again: taking commands")
 
     def _stamp(self) -> int:
         now = self._clock_ns()
@@ -243,14 +308,15 @@ class Sequencer:
             results.append(events)
             if len(events) == 1 and isinstance(events[0], CommandRejected):
                 self.stats.rejected += 1
-            else:
+            elif events:
+                self._seq += 1
                 committed.extend(events)
         prepared = None
         if committed:
-            rows = self._projection.project(committed, self.engine, self._last_ts)
+            rows = self._projection.project(committed, self.engine, self._last_ts, self._seq)
             self.balances.applied(rows)
             prepared = self._writer.prepare(rows)
-        return _Applied(batch, results, committed, prepared, began, time.perf_counter())
+        return _Applied(batch, results, committed, prepared, self._seq, began, time.perf_counter())
 
     async def _commit_loop(self) -> None:
         """Commits applied batches in the order they were applied, then answers them.
@@ -267,10 +333,17 @@ class Sequencer:
             try:
                 if self.failure is not None:
                     self._fail(item.batch)
+                elif item.prepared is None:
+                    self._answer(item, 0.0)
                 else:
-                    commit_seconds = await self._commit(item.prepared) if item.prepared is not None else 0.0
-                    self._answer(item, commit_seconds)
-            except Exception as error:  # storage gave up: stop for good
+                    began = time.perf_counter()
+                    outcome = await self._commit(item)
+                    if outcome == _COMMITTED:
+                        self._answer(item, time.perf_counter() - began)
+                    else:
+                        error = RuntimeError(f"storage unavailable; batch outcome: {outcome}")
+                        self._stop_for_good(error, item.batch, item.results if outcome == _UNKNOWN else None)
+            except Exception as error:  # a bug in answering or publishing: stop for good
                 self._stop_for_good(error, item.batch)
             finally:
                 self._slots.release()
@@ -296,20 +369,45 @@ class Sequencer:
                 except Exception:
                     log.exception("event subscriber failed")
 
-    async def _commit(self, batch: PreparedBatch) -> float:
-        """Write `batch`, retrying transient errors; returns the seconds it took (not
-        counting the wait behind the batch before it)."""
-        began = time.perf_counter()
-        delay = self._retry_initial
+    async def _commit(self, item: _Applied) -> str:
+        """Write `item`'s batch, retrying transient failures until `retry_total_seconds`
+        have passed; whether it committed, certainly did not, or may have."""
+        prepared = item.prepared
+        assert prepared is not None
         deadline = time.monotonic() + self._retry_total
+        delay = self._retry_initial
         while True:
             try:
-                await self._writer.write(batch)
-                return time.perf_counter() - began
-            except TransientStorageError as error:
+                await self._writer.write(prepared)
+                self._restored()
+                return _COMMITTED
+            except CommitFailed as failure:
+                self._degrade(failure)
+                maybe_committed, transient = failure.maybe_committed, failure.transient
+                log.warning(
+                    "commit failed, retrying",
+                    extra={"error": str(failure), "maybe_committed": maybe_committed},
+                )
+            while True:  # until the batch is known not to have committed, or to have
+                if maybe_committed:
+                    # Its answer may have been lost: ask, never write it blindly again.
+                    try:
+                        seq = item.last_seq
+                        if await self._writer.committed_seq() >= seq:
+                            log.info(
+                                "a commit whose answer was lost had committed", extra={"seq": item.last_seq}
+                            )
+                            self._restored()
+                            return _COMMITTED
+                        maybe_committed = False
+                    except CommitFailed as failure:
+                        log.warning("cannot read the committed position yet", extra={"error": str(failure)})
+                if not maybe_committed and not transient:
+                    return _NOT_APPLIED  # writing it again would fail the same way
                 if time.monotonic() + delay > deadline:
-                    raise
-                self.stats.commit_retries += 1
-                log.warning("commit failed, retrying", extra={"error": str(error), "retry_in_seconds": delay})
+                    return _UNKNOWN if maybe_committed else _NOT_APPLIED
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
+                if not maybe_committed:
+                    break
+            self.stats.commit_retries += 1

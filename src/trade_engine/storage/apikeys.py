@@ -22,6 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.storage import schema
+from trade_engine.storage.database import connected
 
 PERMISSIONS: Final = ("read", "trade")
 _NONCE: Final = 12
@@ -75,7 +76,7 @@ class ApiKeyStore:
         key = secrets.token_hex(32)
         secret = secrets.token_hex(32)
         granted = tuple(sorted(set(permissions)))
-        async with self._database.begin() as connection:
+        async with connected(self._database, write=True) as connection:
             exists = (
                 await connection.execute(select(schema.users.c.id).where(schema.users.c.id == user_id))
             ).first()
@@ -97,7 +98,7 @@ class ApiKeyStore:
     async def revoke(self, key: str, now_ns: int) -> ApiKey | None:
         keys = schema.api_keys
         self._revocations += 1
-        async with self._database.begin() as connection:
+        async with connected(self._database, write=True) as connection:
             await connection.execute(
                 update(keys).where(keys.c.id == key, keys.c.revoked_ts.is_(None)).values(revoked_ts=now_ns)
             )
@@ -117,7 +118,7 @@ class ApiKeyStore:
             query = query.where(keys.c.user_id == user_id)
         if key is not None:
             query = query.where(keys.c.id == key)
-        async with self._database.connect() as connection:
+        async with connected(self._database) as connection:
             rows = (await connection.execute(query)).all()
         return [
             ApiKey(k, user, tuple(p.split(",")) if p else (), label, created, revoked)
@@ -133,7 +134,7 @@ class ApiKeyStore:
             keys.c.id == key, keys.c.revoked_ts.is_(None)
         )
         revocations = self._revocations
-        async with self._database.connect() as connection:
+        async with connected(self._database) as connection:
             row = (await connection.execute(query)).first()
         found = None
         if row is not None:

@@ -5,12 +5,16 @@ crash of the process and of the machine; foreign keys are switched on. PostgreSQ
 asyncpg.
 """
 
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+import asyncpg
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -18,6 +22,67 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
 )
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be reached or cannot do the work now (stopped, restarting,
+    connection lost, locked, disk full): a fault that may pass, answered with 503."""
+
+
+# What a database that is down, restarting or out of resources raises, through
+# SQLAlchemy or straight from the driver (asyncpg's connect raises OSError unwrapped).
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable; TimeoutError is one too
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,  # its protocol state lost with the connection
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.TimeoutError,  # no pooled connection came free in time
+    sqlite3.OperationalError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is down or cannot take work now. SQLAlchemy wraps
+    driver errors (sometimes in a generic class), so the whole chain of causes counts."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, exc.DBAPIError) and (
+            current.connection_invalidated or current.statement is None  # lost, or never made
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+@asynccontextmanager
+async def connected(database: AsyncEngine, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads (or, with `write`, one transaction), through which a
+    database that is down surfaces as `StorageUnavailable`, never as a driver error.
+    Every read of the service goes through here."""
+    try:
+        if write:
+            async with database.begin() as connection:
+                yield connection
+        else:
+            async with database.connect() as connection:
+                yield connection
+    except Exception as error:
+        if is_unavailable(error):
+            raise StorageUnavailable(
+                f"the database is unavailable: {type(error).__name__}: {error}"
+            ) from error
+        raise
 
 
 def normalise_url(url: str) -> str:

@@ -116,6 +116,8 @@ MARKET_UPDATE_COLUMNS: Final = ("status", "seq", "last_price", "updated_ts", "sy
 TRANSFER_COLUMNS: Final = ("id", "ts", "user_id", "asset", "kind", "amount")
 IDEMPOTENCY_COLUMNS: Final = ("scope", "key", "user_id", "ref_id", "created_ts")
 USER_COLUMNS: Final = ("id", "created_ts")
+STATE_COLUMNS: Final = ("id", "last_seq", "updated_ts")
+STATE_ROW_ID: Final = 1
 
 Row = tuple[object, ...]
 
@@ -134,6 +136,8 @@ class BatchRows:
     balances: list[Row] = field(default_factory=list)
     transfers: list[Row] = field(default_factory=list)
     idempotency: list[Row] = field(default_factory=list)
+    # The sequencer's position after the batch (one row): see storage/schema.py.
+    state: list[Row] = field(default_factory=list)
 
     def row_count(self) -> int:
         return sum(len(rows) for rows in vars(self).values())
@@ -183,8 +187,9 @@ class Projection:
             assets = self._assets[symbol] = (base, quote)
         return assets
 
-    def project(self, events: Iterable[Event], engine: Engine, created_ts: int) -> BatchRows:
-        rows = BatchRows()
+    def project(self, events: Iterable[Event], engine: Engine, created_ts: int, last_seq: int) -> BatchRows:
+        """The rows of a batch whose last command has the global sequence `last_seq`."""
+        rows = BatchRows(state=[(STATE_ROW_ID, last_seq, created_ts)])
         changes: dict[int, _OrderChange] = {}
         touched_markets: dict[str, int] = {}
         new_markets: dict[str, MarketAdded] = {}

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.domain.vocabulary import BUY, SELL
 from trade_engine.storage import schema
+from trade_engine.storage.database import connected
 
 # -- orders and fills (a user's own) --------------------------------------------------
 
@@ -23,7 +24,7 @@ async def order_row(
     if client_order_id is not None:
         query = query.where(orders.c.client_order_id == client_order_id)
     query = query.order_by(orders.c.id.desc()).limit(1)
-    async with database.connect() as connection:
+    async with connected(database) as connection:
         row = (await connection.execute(query)).mappings().first()
     return dict(row) if row is not None else None
 
@@ -48,7 +49,7 @@ async def _page(
         conditions.append(time_column < end_ns)
     page = select(table).where(*conditions).order_by(table.c.id.desc()).limit(limit).offset(offset)
     total = select(func.count()).select_from(table).where(*conditions)
-    async with database.connect() as connection:
+    async with connected(database) as connection:
         rows = [dict(row) for row in (await connection.execute(page)).mappings()]
         count = (await connection.execute(total)).scalar() or 0
     return rows, int(count)
@@ -101,7 +102,7 @@ async def fill_rows(
     fills = union_all(bought, sold).subquery("fills")
     page = select(fills).order_by(fills.c.id.desc(), fills.c.side).limit(limit).offset(offset)
     total = select(func.count()).select_from(fills)
-    async with database.connect() as connection:
+    async with connected(database) as connection:
         rows = [dict(row) for row in (await connection.execute(page)).mappings()]
         count = (await connection.execute(total)).scalar() or 0
     return rows, int(count)
@@ -145,7 +146,7 @@ async def trades_between(
         .order_by(trades.c.id)
         .limit(limit)
     )
-    async with database.connect() as connection:
+    async with connected(database) as connection:
         return [tuple(row) for row in await connection.execute(query)]
 
 
@@ -172,7 +173,7 @@ async def candle_rows(
         .order_by(bucket)
         .limit(limit)
     )
-    async with database.connect() as connection:
+    async with connected(database) as connection:
         groups = list(await connection.execute(aggregate))
         ids = {int(group[1]) for group in groups} | {int(group[2]) for group in groups}
         prices: dict[int, int] = {}

@@ -41,6 +41,8 @@ class RecoveryReport:
     markets: int
     accounts: int
     open_orders: int
+    # The global sequence number of the last committed command.
+    last_seq: int = 0
 
 
 _ORDER_FIELDS = (
@@ -106,10 +108,15 @@ async def load_engine(database: AsyncEngine) -> tuple[Engine, RecoveryReport]:
         next_order = await _next_id(connection, schema.orders.c.id)
         next_trade = await _next_id(connection, schema.trades.c.id)
         next_transfer = await _next_id(connection, schema.transfers.c.id)
+        state = schema.sequencer_state
+        last_seq = (await connection.execute(select(state.c.last_seq).where(state.c.id == 1))).scalar()
     engine.restore_counters(
         next_order_id=next_order, next_trade_id=next_trade, next_transfer_id=next_transfer
     )
-    return engine, RecoveryReport(markets=len(markets), accounts=len(accounts), open_orders=open_orders)
+    report = RecoveryReport(
+        markets=len(markets), accounts=len(accounts), open_orders=open_orders, last_seq=int(last_seq or 0)
+    )
+    return engine, report
 
 
 def _order(values: tuple[Any, ...]) -> Order:

@@ -229,3 +229,15 @@ idempotency_keys = Table(
     Column("created_ts", BigInteger, nullable=False),
     PrimaryKeyConstraint("scope", "key"),
 )
+
+# The sequencer's durable position (one row): the global sequence number of the last
+# committed command. Every batch writes it in its own transaction (storage/writer.py).
+sequencer_state = Table(
+    "sequencer_state",
+    metadata,
+    Column("id", SmallInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("updated_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("id"),
+    CheckConstraint("id = 1", name="single_row"),
+)

@@ -34,6 +34,7 @@ from trade_engine.storage.projection import (
     MARKET_UPDATE_COLUMNS,
     ORDER_COLUMNS,
     ORDER_UPDATE_COLUMNS,
+    STATE_COLUMNS,
     TRADE_COLUMNS,
     TRANSFER_COLUMNS,
     USER_COLUMNS,
@@ -44,8 +45,21 @@ from trade_engine.storage.projection import (
 log = logging.getLogger(__name__)
 
 
-class TransientStorageError(Exception):
-    """The write failed for a reason that may pass (connection lost, database busy)."""
+class CommitFailed(Exception):
+    """A batch write failed.
+
+    `maybe_committed`: the batch may have reached the database and committed (the
+    connection was lost after it was sent): only `committed_seq` can tell, once the
+    database answers again. Otherwise it certainly did not commit.
+    `transient`: the failure may pass (connection lost, database restarting, disk
+    full), so writing the batch again may succeed; a batch is idempotent, so that is
+    safe. Otherwise writing it again would fail the same way (a bug).
+    """
+
+    def __init__(self, message: str, *, maybe_committed: bool, transient: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_committed = maybe_committed
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,13 @@ class PreparedBatch:
 class BatchWriter(Protocol):
     def prepare(self, rows: BatchRows) -> PreparedBatch: ...
 
-    async def write(self, batch: PreparedBatch) -> None: ...
+    async def write(self, batch: PreparedBatch) -> None:
+        """Commit the batch in one transaction, or raise `CommitFailed`."""
+
+    async def committed_seq(self) -> int:
+        """The global sequence number of the last committed command, read from the
+        database once no write of this writer can still be in progress there; raises
+        `CommitFailed` if the database cannot be reached."""
 
     async def close(self) -> None: ...
 
@@ -110,7 +130,9 @@ WRITES: Final = (
     TableWrite("transfers", "transfers", TRANSFER_COLUMNS, "append"),
     TableWrite("idempotency", "idempotency_keys", IDEMPOTENCY_COLUMNS, "append"),
     TableWrite("ledger", "ledger_entries", LEDGER_COLUMNS, "append"),
+    TableWrite("state", "sequencer_state", STATE_COLUMNS, "upsert", ("id",), STATE_COLUMNS[1:]),
 )
+_COMMITTED_SEQ: Final = "SELECT last_seq FROM sequencer_state WHERE id = 1"
 
 
 def _conflict_clause(write: TableWrite) -> str:
@@ -190,7 +212,11 @@ def _largest_chunk(columns: int) -> int:
 
 
 _SQLITE_NEEDED: Final = (3, 33, 0)
-_SQLITE_TRANSIENT: Final = ("locked", "busy", "disk i/o", "unable to open")
+# Failures that may pass: another connection holds a lock, the disk is full (SQLITE_FULL:
+# the transaction was rolled back, nothing is corrupted), the file cannot be reached.
+_SQLITE_TRANSIENT: Final = ("locked", "busy", "disk i/o", "unable to open", "full")
+# An I/O error may strike during COMMIT itself, after the log was written: look it up.
+_SQLITE_MAYBE_COMMITTED: Final = ("disk i/o",)
 
 
 def _sqlite_connect(path: str, *pragmas: str) -> sqlite3.Connection:
@@ -313,12 +339,19 @@ class SqliteBatchWriter:
                         self._write_rows(connection, write, batch)
                 connection.execute("COMMIT")
             except BaseException:
-                connection.execute("ROLLBACK")
+                # SQLite rolls some failures back itself (SQLITE_FULL, for one): a
+                # ROLLBACK then would fail and hide the error that matters.
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
                 raise
-        except sqlite3.OperationalError as error:
-            if any(word in str(error).lower() for word in _SQLITE_TRANSIENT):
-                raise TransientStorageError(str(error)) from error
-            raise
+        except sqlite3.Error as error:
+            text = str(error).lower()
+            raise CommitFailed(
+                str(error),
+                maybe_committed=any(word in text for word in _SQLITE_MAYBE_COMMITTED),
+                transient=isinstance(error, sqlite3.OperationalError)
+                and any(word in text for word in _SQLITE_TRANSIENT),
+            ) from error
         assert self._checkpointer is not None
         self._checkpointer.committed(connection)
 
@@ -348,6 +381,24 @@ class SqliteBatchWriter:
     async def write(self, batch: PreparedBatch) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._write, batch.rows)
 
+    def _committed_seq(self) -> int:
+        """On the writer's own thread, so no write of it runs meanwhile."""
+        if self._connection is not None:
+            # A connection that failed mid-write may be broken: start afresh.
+            self._connection.close()
+            self._connection = None
+        try:
+            self._connection = self._connect()
+            row = self._connection.execute(_COMMITTED_SEQ).fetchone()
+        except sqlite3.Error as error:
+            raise CommitFailed(
+                f"cannot read the committed position: {error}", maybe_committed=True
+            ) from error
+        return int(row[0]) if row is not None else 0
+
+    async def committed_seq(self) -> int:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._committed_seq)
+
     async def close(self) -> None:
         def close() -> None:
             if self._checkpointer is not None:
@@ -374,6 +425,22 @@ _POSTGRES_WRITER_SETTINGS: Final = {
 }
 
 
+# Errors the server reports for a statement it did not complete (it rolled it back).
+_SERVER_ABORTED: Final = (
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.QueryCanceledError,
+    asyncpg.exceptions.DiskFullError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+_ALIVE: Final = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)"
+_ORPHAN_WAITS: Final = 100
+_ORPHAN_WAIT_SECONDS: Final = 0.05
+
+
 class PostgresBatchWriter:
     """Writes batches through one asyncpg connection, reconnecting after a loss."""
 
@@ -381,6 +448,9 @@ class PostgresBatchWriter:
         self._dsn = dsn
         self._statement = postgres_batch_statement()
         self._connection: Any = None
+        # The server process of a connection lost while a batch was on it: until it has
+        # ended, that batch may still commit.
+        self._orphan_pid: int | None = None
         texts = Texts()
         self._encoders = [[encoder_for(kind, texts) for kind in postgres_types(write)] for write in WRITES]
 
@@ -390,8 +460,8 @@ class PostgresBatchWriter:
                 self._connection = await asyncpg.connect(
                     self._dsn, timeout=10, server_settings=_POSTGRES_WRITER_SETTINGS
                 )
-            except (TimeoutError, OSError, asyncpg.PostgresError) as error:
-                raise TransientStorageError(f"cannot connect: {error}") from error
+            except Exception as error:  # refused, timed out, or the server is starting or stopping
+                raise CommitFailed(f"cannot connect: {error}", maybe_committed=False) from error
         return self._connection
 
     def prepare(self, rows: BatchRows) -> PreparedBatch:
@@ -409,20 +479,53 @@ class PostgresBatchWriter:
         connection = await self._connected()
         try:
             await connection.execute(self._statement, *batch.encoded)
-        except (
-            TimeoutError,
-            OSError,
-            asyncpg.InterfaceError,
-            asyncpg.PostgresConnectionError,
-            asyncpg.exceptions.SerializationError,
-            asyncpg.exceptions.DeadlockDetectedError,
-            asyncpg.exceptions.AdminShutdownError,
-            asyncpg.exceptions.CannotConnectNowError,
-        ) as error:
-            if self._connection is not None and not self._connection.is_closed():
-                await self._connection.close()
-            self._connection = None
-            raise TransientStorageError(str(error)) from error
+        except _SERVER_ABORTED as error:
+            # The server answered with an error: the statement's transaction is undone.
+            await self._drop()
+            raise CommitFailed(str(error), maybe_committed=False) from error
+        except asyncpg.PostgresConnectionError as error:
+            raise await self._lost(connection, error) from error
+        except asyncpg.PostgresError as error:  # refused by the database: a bug, not a fault
+            raise CommitFailed(str(error), maybe_committed=False, transient=False) from error
+        except Exception as error:
+            # The connection broke on the way (reset, timed out, closed by a server
+            # shutting down, the client's protocol state lost with it).
+            raise await self._lost(connection, error) from error
+
+    async def _lost(self, connection: Any, error: Exception) -> CommitFailed:
+        """The statement may have committed, with the answer lost."""
+        self._orphan_pid = connection.get_server_pid()
+        await self._drop()
+        return CommitFailed(f"{type(error).__name__}: {error}", maybe_committed=True)
+
+    async def committed_seq(self) -> int:
+        connection = await self._connected()
+        try:
+            orphan = self._orphan_pid
+            if orphan is not None:
+                # End the lost connection's server process (if a statement of it is
+                # still running, it is rolled back) and wait until it is gone: only then
+                # is the lost batch's outcome final.
+                await connection.execute("SELECT pg_terminate_backend($1)", orphan)
+                for _ in range(_ORPHAN_WAITS):
+                    if not await connection.fetchval(_ALIVE, orphan):
+                        break
+                    await asyncio.sleep(_ORPHAN_WAIT_SECONDS)
+                else:
+                    raise CommitFailed(f"server process {orphan} does not end", maybe_committed=True)
+                self._orphan_pid = None
+            value = await connection.fetchval(_COMMITTED_SEQ)
+        except (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as error:
+            await self._drop()
+            raise CommitFailed(
+                f"cannot read the committed position: {error}", maybe_committed=True
+            ) from error
+        return int(value) if value is not None else 0
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed():
+            connection.terminate()
 
     async def close(self) -> None:
         if self._connection is not None and not self._connection.is_closed():

@@ -1,0 +1,338 @@
+"""Database faults under a running service: an outage under load, a commit whose answer
+is lost, a full disk. Each on a database of the test's own (a throwaway PostgreSQL
+cluster, or a SQLite file on a small file system), never the machine's shared one.
+
+What must hold: no 500, every refusal a 503 with Retry-After, no request left without
+an answer, every refused operation succeeds when retried, and the store stays
+consistent (`trade-engine verify`).
+"""
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.client import API
+from tests.e2e.postgres_cluster import PostgresCluster, wait_until
+from tests.e2e.server import Server
+from tests.e2e.tcp_proxy import LosingProxy
+
+OUTAGE_SECONDS = 5.0
+WORKERS = 6
+CLIENT_TIMEOUT = 60.0
+
+
+@pytest.fixture
+def cluster() -> Iterator[PostgresCluster]:
+    running = PostgresCluster()
+    running.create()
+    try:
+        yield running
+    finally:
+        running.remove()
+
+
+def verify(server: Server, url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`trade-engine verify` on the server's database (or on `url`)."""
+    env = server.env if url is None else {**server.env, "TRADE_ENGINE_DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "trade_engine.cli", "verify"],
+        env=env,
+        cwd=server.workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def fund(server: Server, users: list[str]) -> None:
+    admin = server.headers("ops", "admin")
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for user in users:
+            for asset, amount in (("USDT", "1000000"), ("BTC", "100")):
+                body = {"user_id": user, "asset": asset, "amount": amount}
+                assert http.post(f"{API}/admin/deposits", json=body, headers=admin).status_code == 201
+
+
+@dataclass
+class Call:
+    """One request of the load and what became of it."""
+
+    kind: str
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    headers: dict[str, str]
+    status: int = 0  # 0: no answer (timed out or the connection failed)
+    retry_after: str | None = None
+    code: str | None = None
+    at: float = 0.0
+
+    @property
+    def writes(self) -> bool:
+        return self.method != "GET"
+
+
+async def _send(http: httpx.AsyncClient, call: Call) -> Call:
+    call.at = time.monotonic()
+    try:
+        response = await http.request(call.method, call.path, json=call.body, headers=call.headers)
+    except httpx.HTTPError:
+        return call
+    call.status = response.status_code
+    call.retry_after = response.headers.get("retry-after")
+    if response.status_code >= 400 and response.headers.get("content-type", "").startswith(
+        "application/json"
+    ):
+        body = response.json()
+        call.code = body["error"]["code"] if "error" in body else str(body.get("code"))
+    return call
+
+
+def _calls(server: Server, worker: int, step: int) -> list[Call]:
+    """A round of one worker: an order, reads of it, its cancel, a deposit, public reads."""
+    user = f"load-{worker}"
+    headers = server.headers(user)
+    admin = server.headers("ops", "admin")
+    client_id = f"w{worker}-{step}"
+    side = "BUY" if (worker + step) % 2 else "SELL"
+    price = f"{30000 + (step % 7) * 10 - (20 if side == 'BUY' else 0)}.00"
+    order = {
+        "market": "BTC-USDT",
+        "side": side,
+        "price": price,
+        "quantity": "0.01",
+        "client_order_id": client_id,
+    }
+    deposit = {"user_id": user, "asset": "USDT", "amount": "1", "reference": f"dep-{worker}-{step}"}
+    return [
+        Call("place", "POST", f"{API}/orders", order, headers),
+        Call("read", "GET", f"{API}/orders/by-client-id/{client_id}", None, headers),
+        Call("read", "GET", f"{API}/balances", None, headers),
+        Call("read", "GET", f"{API}/fills", None, headers),
+        Call("read", "GET", f"{API}/orders/{10**9 + step}", None, headers),
+        Call("cancel", "DELETE", f"{API}/orders/by-client-id/{client_id}", None, headers),
+        Call("cancel", "DELETE", f"{API}/orders/{10**9 + step}", None, headers),
+        Call("deposit", "POST", f"{API}/admin/deposits", deposit, admin),
+        Call("read", "GET", f"{API}/markets/BTC-USDT/trades", None, {}),
+        Call("read", "GET", "/api/v3/trades?symbol=BTCUSDT", None, {}),
+    ]
+
+
+async def _load(server: Server, stop: asyncio.Event) -> list[Call]:
+    done: list[Call] = []
+
+    async def worker(index: int) -> None:
+        async with httpx.AsyncClient(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
+            step = 0
+            while not stop.is_set():
+                for call in _calls(server, index, step):
+                    done.append(await _send(http, call))
+                step += 1
+
+    await asyncio.gather(*(worker(index) for index in range(WORKERS)))
+    return done
+
+
+def _run_load_through(server: Server, fault: Any, recover: Any) -> tuple[list[Call], float]:
+    """Load before, during and after a fault; every call made, and when the service was
+    ready again."""
+
+    async def scenario() -> tuple[list[Call], float]:
+        stop = asyncio.Event()
+        load = asyncio.ensure_future(_load(server, stop))
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(fault)
+        await asyncio.sleep(OUTAGE_SECONDS)
+        await asyncio.to_thread(recover)
+        await asyncio.to_thread(server.wait_ready, 60)
+        ready_at = time.monotonic()
+        await asyncio.sleep(1.5)
+        stop.set()
+        return await load, ready_at
+
+    return asyncio.run(scenario())
+
+
+def _retry_refused(server: Server, calls: list[Call]) -> list[Call]:
+    """Every refused write once more, now that the database is back."""
+    retried = []
+    with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
+        for call in calls:
+            if call.writes and call.status == 503:
+                response = http.request(call.method, call.path, json=call.body, headers=call.headers)
+                retried.append(
+                    Call(call.kind, call.method, call.path, call.body, call.headers, response.status_code)
+                )
+    return retried
+
+
+def assert_fault_contract(calls: list[Call]) -> None:
+    unanswered = [c for c in calls if c.status == 0]
+    assert unanswered == [], f"{len(unanswered)} requests got no answer, e.g. {unanswered[:3]}"
+    server_errors = [c for c in calls if c.status >= 500 and c.status != 503]
+    assert server_errors == [], server_errors[:5]
+    without_retry_after = [c for c in calls if c.status == 503 and c.retry_after is None]
+    assert without_retry_after == [], without_retry_after[:5]
+
+
+def test_a_database_outage_under_load_is_answered_with_503_and_passes(
+    cluster: PostgresCluster, tmp_path: Path
+):
+    server = Server(cluster.url(), tmp_path)
+    server.start()
+    try:
+        fund(server, [f"load-{index}" for index in range(WORKERS)])
+        calls, ready_at = _run_load_through(server, lambda: cluster.stop("fast"), cluster.start)
+        assert_fault_contract(calls)
+        refused = [c for c in calls if c.status == 503]
+        assert len(refused) >= WORKERS, "the outage was not noticed"
+        assert {c.code for c in refused} <= {"UNAVAILABLE", "-1001"}, {c.code for c in refused}
+        assert max(c.at for c in refused) - min(c.at for c in refused) >= OUTAGE_SECONDS / 2
+        # Trading resumed by itself, and every refused write goes through now.
+        assert any(c.kind == "place" and c.status == 201 and c.at > ready_at for c in calls)
+        retried = _retry_refused(server, calls)
+        assert retried
+        failed = [
+            c for c in retried if c.status >= 300 and not (c.kind == "cancel" and c.status in (404, 409))
+        ]
+        assert failed == [], failed[:5]
+        assert all(c.status in (200, 201) for c in retried if c.kind in ("place", "deposit"))
+        errors = [line for line in server.log_path.read_text().splitlines() if '"level":"error"' in line]
+        assert errors == [], errors[:3]
+    finally:
+        server.kill()
+    checked = verify(server)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_commit_whose_answer_is_lost_is_answered_as_committed(
+    cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    # Every time the order's batch goes through to the database, the proxy drops the
+    # database's answer and cuts the connection: the batch is committed each time, but
+    # the service never hears so. It must find out (ask the database for its committed
+    # position) and answer 201, never 503 for an order that is durable.
+    proxy = LosingProxy(cluster.port)
+    proxy.start()
+    url = f"postgresql://postgres@127.0.0.1:{proxy.port}/trade_engine"
+    server = Server(url, tmp_path, TRADE_ENGINE_SEQUENCER_RETRY_TOTAL_SECONDS="5")
+    server.start()
+    try:
+        fund(server, ["lost"])
+        headers = server.headers("lost")
+        proxy.arm(b"lost-commit-1")
+        order = {
+            "market": "BTC-USDT",
+            "side": "BUY",
+            "price": "100.00",
+            "quantity": "0.01",
+            "client_order_id": "lost-commit-1",
+        }
+        with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
+            placed = http.post(f"{API}/orders", json=order, headers=headers)
+            proxy.arm(None)
+            assert proxy.cuts >= 1
+            assert placed.status_code == 201, placed.text
+            order_id = placed.json()["data"]["order_id"]
+            again = http.get(f"{API}/orders/by-client-id/lost-commit-1", headers=headers)
+            assert again.json()["data"]["order_id"] == order_id
+            follow = {**order, "client_order_id": "after", "price": "150.00"}
+            assert http.post(f"{API}/orders", json=follow, headers=headers).status_code == 201
+        server.kill()
+        rows = asyncio.run(cluster.query("SELECT id FROM orders WHERE client_order_id = 'lost-commit-1'"))
+        assert [row["id"] for row in rows] == [order_id]  # durable, and once
+        server.start()
+        with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
+            recovered = http.get(f"{API}/orders/{order_id}", headers=headers)
+            assert recovered.json()["data"]["status"] == "NEW"
+    finally:
+        server.kill()
+        proxy.stop()
+    checked = verify(server, cluster.url())
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MiB file system of the test's own (tmpfs), to fill up."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(directory: Path) -> Path:
+    """Take every free byte of the file system; returns the file that holds them."""
+    filler = directory / "filler"
+    with filler.open("wb") as sink:
+        block = b"\0" * 65536
+        try:
+            while True:
+                sink.write(block)
+                sink.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_is_answered_with_503_and_trading_resumes_when_space_returns(
+    small_disk: Path, tmp_path: Path
+):
+    server = Server(f"sqlite:///{small_disk}/trade-engine.db", tmp_path)
+    server.start()
+    try:
+        fund(server, ["disk"])
+        headers = server.headers("disk")
+        order = {"market": "BTC-USDT", "side": "BUY", "price": "100.00", "quantity": "0.01"}
+
+        async def scenario() -> tuple[list[httpx.Response], httpx.Response]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
+                filler = await asyncio.to_thread(_fill, small_disk)
+                # Orders keep coming until the database needs space it cannot get (the
+                # log it appends to has room left at first).
+                answers: list[httpx.Response] = []
+                full = asyncio.Event()
+
+                async def trader() -> None:
+                    for _ in range(5000):
+                        if full.is_set():
+                            return
+                        response = await http.post(f"{API}/orders", json=order, headers=headers)
+                        answers.append(response)
+                        if response.status_code != 201:
+                            full.set()
+
+                traders = [asyncio.ensure_future(trader()) for _ in range(4)]
+                await asyncio.wait_for(full.wait(), 120)
+                filler.unlink()  # space returns while orders may be waiting on it
+                await asyncio.gather(*traders)
+                return answers, await http.post(f"{API}/orders", json=order, headers=headers)
+
+        answers, after = asyncio.run(scenario())
+        refused = [response for response in answers if response.status_code != 201]
+        assert refused, "the disk never filled"
+        for response in refused:
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["code"] == "UNAVAILABLE"
+            assert response.headers["retry-after"] == "1"
+        assert after.status_code == 201, after.text
+        wait_until(lambda: httpx.get(f"{server.url}/ready").status_code == 200, 30, "ready again")
+    finally:
+        server.kill()
+    with sqlite3.connect(small_disk / "trade-engine.db") as store:
+        assert store.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    checked = verify(server)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
