@@ -75,6 +75,11 @@ class WebSocketConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_clients: int = 2_000
     max_subscriptions: int = 100
     queue_size: int = 1_000
+    # A client whose unsent data (its queue, plus what the transport and the kernel
+    # still hold for it) passes this many bytes, or whose oldest queued message has
+    # waited this long, is too slow: it is told and closed (4001).
+    max_unsent_bytes: int = 4 * 1024 * 1024
+    max_unsent_seconds: float = 10.0
     # Least time between two messages of one channel: under load a message carries
     # every change since the previous one, so messages per client stay bounded.
     flush_interval_ms: float = 40.0
@@ -235,6 +240,8 @@ def _check(config: Config) -> None:
         raise ConfigError("websocket: heartbeat and idle timeout must be positive, flush interval >= 0")
     if min(ws.max_clients, ws.max_subscriptions, ws.queue_size) < 1:
         raise ConfigError("websocket.max_clients, max_subscriptions and queue_size must be positive")
+    if ws.max_unsent_bytes < 64 * 1024 or ws.max_unsent_seconds <= 0:
+        raise ConfigError("websocket.max_unsent_bytes must be at least 65536, max_unsent_seconds positive")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("logging.level must be DEBUG, INFO, WARNING or ERROR")
     symbols = [spec.symbol for spec in config.markets]

@@ -8,6 +8,7 @@ trades across a minute edge on both databases at once (the edge is real time).
 """
 
 import contextlib
+import json
 import random
 import threading
 import time
@@ -17,10 +18,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.client import API, QUOTE, Api, User, amount, ok
 from tests.e2e.conftest import DATABASES, running_server
+from tests.e2e.raw_ws import RawWebSocket
 from tests.e2e.server import Server
 from tests.e2e.ws_client import BookMirror, Closed, Gap, Message, WsClient, rest_levels
 
@@ -387,6 +390,67 @@ def test_ws_a_slow_consumer_is_told_and_disconnected_never_left_with_a_gap(tight
         mirror = BookMirror(book)
         follow(steady, mirror, depth["sequence"])
         assert mirror.levels() == rest_levels(depth)
+
+
+UNSENT = {
+    "TRADE_ENGINE_WEBSOCKET_MAX_UNSENT_BYTES": "65536",
+    "TRADE_ENGINE_WEBSOCKET_MAX_UNSENT_SECONDS": "2",
+}
+
+
+def test_ws_a_client_that_stops_reading_is_closed_within_the_unsent_limits(tmp_path: Path) -> None:
+    # Regression: the queue bound counted frames, and the kernel's buffers took the
+    # backlog first: a client that stopped reading was closed after ~55 s by the
+    # keep-alive timeout (1011) with 18 MB buffered, never as a slow consumer.
+    with running_server("sqlite", tmp_path, **UNSENT) as server:
+        api = Api(server)
+        market = api.add_market()
+        maker, taker = traders(api, market, 2, prefix="flood")
+        stalled = RawWebSocket(server.port)
+        stalled.send_json({"op": "subscribe", "id": 1, "channels": [f"trades:{market}", f"book:{market}"]})
+        with WsClient(server) as steady:
+            steady.subscribe(f"trades:{market}")
+            stop = threading.Event()
+
+            def flood() -> None:
+                while not stop.is_set():
+                    api.order(maker, market=market, side="SELL", price="100.00", quantity="0.010")
+                    api.order(taker, market=market, side="BUY", price="100.00", quantity="0.010")
+
+            flooding = threading.Thread(target=flood, daemon=True)
+            flooding.start()
+            try:
+                deadline = time.monotonic() + 60
+                while slow_consumers(server) == 0:
+                    assert time.monotonic() < deadline, "the stalled client was never closed"
+                    time.sleep(0.1)
+            finally:
+                stop.set()
+                flooding.join(30)
+            assert steady.wait(of_type("trades"))  # the other client is served on
+        frames = stalled.read_all(timeout=10)
+        stalled.close()
+        api.close()
+        closing = [payload for opcode, payload in frames if opcode == 0x8]
+        assert [int.from_bytes(payload[:2], "big") for payload in closing] == [4001]
+        notice = json.loads(next(payload for opcode, payload in reversed(frames) if opcode == 0x1))
+        assert notice["error"]["code"] == "SLOW_CONSUMER"
+        line = next(
+            json.loads(text)
+            for text in server.log_path.read_text().splitlines()
+            if "too slow: disconnected" in text
+        )
+        # Closed as soon as a bound was passed: within the time limit plus 2 s.
+        assert line["oldest_seconds"] <= 2 + 2, line
+        assert line["reason"] in ("age", "bytes", "queue"), line
+
+
+def slow_consumers(server: Server) -> float:
+    text = httpx.get(f"{server.url}/metrics").text
+    for line in text.splitlines():
+        if line.startswith("trade_engine_websocket_slow_consumers_total "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def test_ws_clients_beyond_the_maximum_are_refused(tight: Api) -> None:

@@ -56,6 +56,7 @@ from trade_engine.api.schemas import (
     TransferView,
 )
 from trade_engine.api.services import Services
+from trade_engine.api.sockets import websocket_routes
 from trade_engine.binance.routes import handlers as binance_handlers
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market, asset_text, asset_units, market_from_spec
@@ -79,7 +80,6 @@ from trade_engine.observability.logging import request_id
 from trade_engine.storage import reads, schema
 from trade_engine.storage.apikeys import ApiKey
 from trade_engine.storage.database import StorageUnavailable, connected
-from trade_engine.ws.endpoint import websocket_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -833,7 +833,7 @@ async def _send_error(send: Send, error: ApiError) -> None:
 
 
 def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[None]]] | None = None,
-               on_shutdown: list[Callable[[], Awaitable[None]]] | None = None) -> Litestar:  # fmt: skip
+               on_shutdown: list[Callable[[], Awaitable[None]]] | None = None) -> ASGIApp:  # fmt: skip
     handlers = [
         place_order,
         get_order,
@@ -865,9 +865,8 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
         ready,
         metrics,
         *binance_handlers,
-        websocket_endpoint,
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         state=State({"services": services}),
         dependencies={
@@ -904,3 +903,4 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
         debug=False,
         logging_config=None,
     )
+    return websocket_routes(app, services)

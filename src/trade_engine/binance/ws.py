@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import msgspec
-from litestar import WebSocket, websocket
-from litestar.exceptions import WebSocketDisconnect
 
 from trade_engine.api.errors import ApiError
 from trade_engine.api.services import Services
@@ -27,6 +25,7 @@ from trade_engine.binance.errors import INVALID_SIGNATURE, BinanceError, mandato
 from trade_engine.binance.params import Params
 from trade_engine.binance.streams import stream_key, user_event, user_key
 from trade_engine.marketdata.candles import INTERVALS
+from trade_engine.ws.asgi import AsgiWebSocket
 from trade_engine.ws.connection import Connection, Frame
 from trade_engine.ws.hub import Hub
 
@@ -51,7 +50,7 @@ def stream_name(raw: str) -> str | None:
     return name.removesuffix("@1000ms")
 
 
-async def _open(socket: WebSocket[Any, Any, Any], services: Services) -> tuple[Hub, Connection] | None:
+async def _open(socket: AsgiWebSocket, services: Services) -> tuple[Hub, Connection] | None:
     """A registered connection for this socket, or None (and the socket closed) if the
     service is not ready, the client address is over its rate limit, or the server
     already has its maximum of clients."""
@@ -66,7 +65,7 @@ async def _open(socket: WebSocket[Any, Any, Any], services: Services) -> tuple[H
         return None
     hub = services.streams.hub
     connection = Connection(
-        socket.send, queue_size=services.config.websocket.queue_size, slow_consumer_code=CLOSE_SLOW_CONSUMER
+        socket.send, **services.streams.connection_limits(), slow_consumer_code=CLOSE_SLOW_CONSUMER
     )
     if not hub.register(connection):
         await socket.close(code=CLOSE_TRY_AGAIN_LATER, reason="too many connections; retry later")
@@ -75,7 +74,7 @@ async def _open(socket: WebSocket[Any, Any, Any], services: Services) -> tuple[H
 
 
 async def _serve(
-    socket: WebSocket[Any, Any, Any],
+    socket: AsgiWebSocket,
     hub: Hub,
     connection: Connection,
     handle: Callable[[str], Awaitable[None]],
@@ -94,7 +93,7 @@ async def _serve(
                 await handle(text)
             elif isinstance(raw, bytes):
                 await handle(raw.decode(errors="replace"))
-    except WebSocketDisconnect:
+    except OSError:  # the client went away mid-handshake
         connection.disconnected()
     finally:
         hub.unregister(connection)
@@ -188,9 +187,7 @@ class _StreamSession:
         _reply(self.connection, {"result": None, "id": request_id})
 
 
-async def _serve_streams(
-    socket: WebSocket[Any, Any, Any], services: Services, names: list[str], combined: bool
-) -> None:
+async def _serve_streams(socket: AsgiWebSocket, services: Services, names: list[str], combined: bool) -> None:
     opened = await _open(socket, services)
     if opened is None:
         return
@@ -204,14 +201,12 @@ async def _serve_streams(
     await _serve(socket, hub, connection, session.handle)
 
 
-@websocket("/ws/{path:path}", include_in_schema=False, opt={"rate_limited": False})
-async def raw_streams(socket: WebSocket[Any, Any, Any], path: str, services: Services) -> None:
+async def raw_streams(socket: AsgiWebSocket, path: str, services: Services) -> None:
     """`/ws/<stream>[/<stream>...]`; any other path (ccxt uses `/ws/0`) starts with none."""
     await _serve_streams(socket, services, [n for n in path.split("/") if n], combined=False)
 
 
-@websocket("/stream", include_in_schema=False, opt={"rate_limited": False})
-async def combined_streams(socket: WebSocket[Any, Any, Any], services: Services) -> None:
+async def combined_streams(socket: AsgiWebSocket, services: Services) -> None:
     """`/stream?streams=a/b/c`: payloads wrapped as `{"stream": name, "data": payload}`."""
     streams = socket.query_params.get("streams") or ""
     await _serve_streams(socket, services, [n for n in streams.split("/") if n], combined=True)
@@ -306,8 +301,7 @@ class _ApiSession:
         self.connection.close(CLOSE_KEY_REVOKED, "API key revoked")
 
 
-@websocket("/ws-api/v3", include_in_schema=False, opt={"rate_limited": False})
-async def websocket_api(socket: WebSocket[Any, Any, Any], services: Services) -> None:
+async def websocket_api(socket: AsgiWebSocket, services: Services) -> None:
     opened = await _open(socket, services)
     if opened is None:
         return

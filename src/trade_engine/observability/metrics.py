@@ -61,6 +61,11 @@ class Metrics:
         self.ws_messages = Counter(
             "trade_engine_websocket_messages_total", "Messages sent to WebSocket clients", registry=r
         )
+        self.ws_slow_consumers = Counter(
+            "trade_engine_websocket_slow_consumers_total",
+            "WebSocket clients closed for falling behind (4001)",
+            registry=r,
+        )
         self.ws_latency = Histogram(
             "trade_engine_websocket_delivery_seconds",
             "Time from commit to a message being written to a client",

@@ -1,25 +1,34 @@
 """One WebSocket client: a bounded queue of frames and the one task that writes them.
 
 Publishing never waits for a client: `offer` appends to the client's queue and returns,
-so a slow client can never hold up the sequencer or other clients. A client whose
-queue is full has fallen behind: its queue is dropped, it is sent a notice (when the
-protocol has one) and a close frame, and nothing else, so it cannot miss a message
-without being told. A client that does not even read those is cut off after
-`CLOSE_GRACE_SECONDS`.
+so a slow client can never hold up the sequencer or other clients. A client has fallen
+behind when its unsent data — its queue plus what the server's transport and kernel
+still hold for it — passes `max_unsent_bytes`, or when the oldest frame of its queue has
+waited `max_unsent_seconds` (`check_backlog`, run every second, sees to the time and to
+the transport's part; `offer` to the queue's own bytes and frames). Then its queue is
+dropped, it is sent a notice (when the protocol has one) and a close frame (4001), and
+nothing else, so it cannot miss a message without being told. A client that does not
+even read those is cut off after `CLOSE_GRACE_SECONDS`.
+
+The queue alone is not enough to notice a client that stopped reading: the kernel's
+socket buffers take megabytes first, and frames (a flush of many messages) vary in size,
+so a bound in frames let one such client pile up 18 MB before anything happened.
 
 Protocol-agnostic: the native protocol (`session.py`) and other gateways build their
 connections from this class and their own encoders.
 """
 
 import asyncio
+import contextlib
+import fcntl
 import itertools
 import logging
+import termios
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any, Final, cast
 
-from litestar.exceptions import WebSocketDisconnect
 from litestar.types import Message, Send
 from prometheus_client import Histogram
 
@@ -35,9 +44,10 @@ _ids = itertools.count(1)
 class Frame:
     """One encoded message, ready to be sent to any number of clients as it is."""
 
-    __slots__ = ("commit_ns", "event")
+    __slots__ = ("commit_ns", "event", "size")
 
     def __init__(self, data: bytes, commit_ns: int = 0, *, binary: bool = False) -> None:
+        self.size = len(data)
         # Built once per message: every subscriber gets this same ASGI event.
         self.event: dict[str, Any] = (
             {"type": "websocket.send", "bytes": data}
@@ -62,9 +72,12 @@ class Connection:
         send: Send,
         *,
         queue_size: int,
+        max_unsent_bytes: int = 4 * 1024 * 1024,
+        max_unsent_seconds: float = 10.0,
         slow_consumer_notice: bytes | None = None,
         slow_consumer_code: int = 4001,
         latency: Histogram | None = None,
+        on_slow: Callable[[], None] | None = None,
         batching: bool = False,
     ) -> None:
         self.id = next(_ids)
@@ -76,7 +89,12 @@ class Connection:
         self.on_abort: Callable[[], None] | None = None
         self._send = send
         self._queue: deque[Frame] = deque()
+        self._queued_at: deque[float] = deque()  # when each frame of the queue was offered
+        self._queued_bytes = 0
         self._limit = max(1, queue_size)
+        self._max_bytes = max_unsent_bytes
+        self._max_seconds = max_unsent_seconds
+        self._on_slow = on_slow
         self._notice = slow_consumer_notice
         self._slow_code = slow_consumer_code
         self._latency = latency if self.id % LATENCY_SAMPLE == 0 else None
@@ -95,16 +113,56 @@ class Connection:
             return
         self._end(code, reason, [])
 
-    def overflowed(self) -> None:
+    def overflowed(self, reason: str = "queue") -> None:
         """The client fell behind: drop its queue, tell it, close."""
-        log.info("websocket client too slow: disconnected", extra={"connection": self.id})
-        self._queue.clear()
+        oldest = time.monotonic() - self._queued_at[0] if self._queued_at else 0.0
+        log.info(
+            "websocket client too slow: disconnected",
+            extra={
+                "connection": self.id,
+                "reason": reason,
+                "unsent_bytes": self._queued_bytes + self.transport_backlog(),
+                "oldest_seconds": round(oldest, 3),
+            },
+        )
+        if self._on_slow is not None:
+            self._on_slow()
+        self._clear()
         self._end(self._slow_code, "slow consumer", [Frame(self._notice)] if self._notice else [])
+
+    def check_backlog(self, now: float) -> None:
+        """Close a client whose oldest queued frame is too old, or whose unsent data,
+        the transport's and the kernel's part included, is too large (run every second)."""
+        if self.closing:
+            return
+        if self._queued_at and now - self._queued_at[0] > self._max_seconds:
+            self.overflowed("age")
+        elif self._queued_bytes + self.transport_backlog() > self._max_bytes:
+            self.overflowed("bytes")
+
+    def transport_backlog(self) -> int:
+        """Bytes written for this client that the server's transport and kernel still
+        hold (0 where the server does not expose its transport)."""
+        transport = getattr(getattr(self._send, "__self__", None), "transport", None)
+        if transport is None or transport.is_closing():
+            return 0
+        held = int(transport.get_write_buffer_size())
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Not a kernel socket that can be asked: the transport's part still counts.
+            with contextlib.suppress(OSError):
+                held += int.from_bytes(fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"), "little")
+        return held
+
+    def _clear(self) -> None:
+        self._queue.clear()
+        self._queued_at.clear()
+        self._queued_bytes = 0
 
     def disconnected(self) -> None:
         """The client is gone: nothing more can be sent."""
         self.closing = True
-        self._queue.clear()
+        self._clear()
         if self._writer is not None:
             self._writer.cancel()
 
@@ -143,10 +201,12 @@ class Connection:
         if self.closing:
             return False
         queue = self._queue
-        if len(queue) >= self._limit:
-            self.overflowed()
+        if len(queue) >= self._limit or self._queued_bytes + frame.size > self._max_bytes:
+            self.overflowed("queue")
             return False
         queue.append(frame)
+        self._queued_at.append(time.monotonic())
+        self._queued_bytes += frame.size
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -157,9 +217,10 @@ class Connection:
     def _end(self, code: int, reason: str, last: list[Frame]) -> None:
         self.closing = True
         self.close_code = code
-        queue = self._queue
-        queue.extend(last)
-        queue.append(_close_frame(code, reason))
+        for frame in (*last, _close_frame(code, reason)):
+            self._queue.append(frame)
+            self._queued_at.append(time.monotonic())
+            self._queued_bytes += frame.size
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -177,6 +238,8 @@ class Connection:
                     await self._waiter
                     continue
                 frame = queue.popleft()
+                self._queued_at.popleft()
+                self._queued_bytes -= frame.size
                 event = frame.event
                 await send(cast(Message, event))
                 if event["type"] == "websocket.close":
@@ -184,12 +247,12 @@ class Connection:
                 latency = self._latency
                 if latency is not None and frame.commit_ns:
                     latency.observe((time.time_ns() - frame.commit_ns) / 1e9)
-        except (OSError, WebSocketDisconnect, RuntimeError) as error:
+        except (OSError, RuntimeError) as error:
             # The client went away (or the server closed it) while a frame was on its way.
             log.debug("websocket write ended", extra={"connection": self.id, "error": repr(error)})
         finally:
             self.closing = True
-            queue.clear()
+            self._clear()
             if self._cutoff is not None:
                 self._cutoff.cancel()
                 self._cutoff = None

@@ -53,6 +53,11 @@ class Hub:
             return 0.0
         return sum(1 for connection in connections if connection.queued) / len(connections)
 
+    def check_backlogs(self, now: float) -> None:
+        """Close every client that fell behind (see `Connection.check_backlog`)."""
+        for connection in list(self._connections):
+            connection.check_backlog(now)
+
     def connections(self) -> Iterator[Connection]:
         return iter(list(self._connections))
 

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 import msgspec
-from litestar import WebSocket
-from litestar.exceptions import WebSocketDisconnect
 
 from trade_engine.api.auth import Principal
 from trade_engine.api.errors import ApiError
 from trade_engine.ws import protocol
+from trade_engine.ws.asgi import AsgiWebSocket
 from trade_engine.ws.connection import Connection, Frame
 from trade_engine.ws.protocol import (
     CLOSE_IDLE,
@@ -59,7 +58,7 @@ class _RequestId(msgspec.Struct):
     id: protocol.RequestId = None
 
 
-async def serve(socket: WebSocket[Any, Any, Any], streams: "Streams") -> None:
+async def serve(socket: AsgiWebSocket, streams: "Streams") -> None:
     """Run one connection from accept to close."""
     await socket.accept()
     refusal = streams.refusal(socket)
@@ -81,7 +80,7 @@ async def serve(socket: WebSocket[Any, Any, Any], streams: "Streams") -> None:
         await session.finish()
 
 
-async def _read(socket: WebSocket[Any, Any, Any], streams: "Streams", session: Session) -> None:
+async def _read(socket: AsgiWebSocket, streams: "Streams", session: Session) -> None:
     loop = asyncio.get_running_loop()
     idle = streams.config.idle_timeout_seconds
     try:
@@ -114,15 +113,13 @@ async def _read(socket: WebSocket[Any, Any, Any], streams: "Streams", session: S
     except TimeoutError:
         if not session.closing:
             session.close(CLOSE_IDLE, "idle timeout")
-    except WebSocketDisconnect:
-        session.disconnected()
 
 
-async def _refuse(socket: WebSocket[Any, Any, Any], close_code: int, code: str, message: str) -> None:
+async def _refuse(socket: AsgiWebSocket, close_code: int, code: str, message: str) -> None:
     try:
         await socket.send_data(protocol.error(None, code, message).decode())
         await socket.close(close_code, message)
-    except (OSError, WebSocketDisconnect, RuntimeError):
+    except (OSError, RuntimeError):
         pass
 
 

@@ -11,7 +11,6 @@ import logging
 import time
 from typing import Any, Final
 
-from litestar import WebSocket
 from litestar.types import Send
 
 from trade_engine.api.auth import Authenticator
@@ -23,6 +22,7 @@ from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.observability.metrics import Metrics
 from trade_engine.ws import protocol
+from trade_engine.ws.asgi import AsgiWebSocket
 from trade_engine.ws.channels import Channels
 from trade_engine.ws.connection import CLOSE_GRACE_SECONDS, Frame
 from trade_engine.ws.hub import Hub
@@ -117,10 +117,10 @@ class Streams:
 
     # -- connections --
 
-    async def serve(self, socket: WebSocket[Any, Any, Any]) -> None:
+    async def serve(self, socket: AsgiWebSocket) -> None:
         await serve(socket, self)
 
-    def refusal(self, socket: WebSocket[Any, Any, Any]) -> tuple[int, str, str] | None:
+    def refusal(self, socket: AsgiWebSocket) -> tuple[int, str, str] | None:
         """Why a new connection cannot be served: (close code, error code, message)."""
         if self._shutting_down:
             return CLOSE_GOING_AWAY, "UNAVAILABLE", "the server is shutting down"
@@ -140,7 +140,7 @@ class Streams:
     def open_session(self, send: Send, *, batching: bool = False) -> Session | None:
         session = Session(
             send,
-            queue_size=self.config.queue_size,
+            **self.connection_limits(),
             slow_consumer_notice=SLOW_CONSUMER_NOTICE,
             slow_consumer_code=CLOSE_SLOW_CONSUMER,
             latency=self.metrics.ws_latency,
@@ -152,6 +152,16 @@ class Streams:
         session.start()
         return session
 
+    def connection_limits(self) -> dict[str, Any]:
+        """The limits of every WebSocket connection, whatever its protocol."""
+        config = self.config
+        return {
+            "queue_size": config.queue_size,
+            "max_unsent_bytes": config.max_unsent_bytes,
+            "max_unsent_seconds": config.max_unsent_seconds,
+            "on_slow": self.metrics.ws_slow_consumers.inc,
+        }
+
     def close_session(self, session: Session) -> None:
         self.hub.unregister(session)
         self.sessions.pop(session, None)
@@ -159,12 +169,14 @@ class Streams:
     # -- housekeeping --
 
     async def _tick(self) -> None:
-        """Each second: tickers whose window slid, expired tokens; heartbeats when due."""
+        """Each second: clients that fell behind, tickers whose window slid, expired
+        tokens; heartbeats when due."""
         loop = asyncio.get_running_loop()
         next_heartbeat = loop.time() + self.config.heartbeat_seconds
         while True:
             await asyncio.sleep(TICK_SECONDS)
             try:
+                self.hub.check_backlogs(loop.time())
                 self.channels.tick()
                 now = time.time()
                 leeway = self.token_leeway

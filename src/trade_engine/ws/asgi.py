@@ -1,0 +1,60 @@
+"""WebSocket connections straight on ASGI, without the web framework.
+
+The framework wrapped the server's `send` in a function of its own, and with it hid
+the server's transport, whose buffers (and the kernel's behind them) are where a client
+that stopped reading piles up data first (connection.py). Here the endpoints get the
+server's own callables. The handshake rules are ASGI's: the first message received is
+`websocket.connect`; closing before accepting refuses the handshake (HTTP 403).
+"""
+
+from typing import NamedTuple
+from urllib.parse import parse_qsl
+
+from litestar.types import Receive, Scope, Send, WebSocketAcceptEvent, WebSocketCloseEvent
+
+
+class Client(NamedTuple):
+    host: str
+    port: int
+
+
+class AsgiWebSocket:
+    """One WebSocket connection: its request, and the server's receive and send."""
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = scope
+        self.receive = receive
+        # The server's own send (its transport is reachable from it: connection.py).
+        self.send = send
+        self.path: str = scope["path"]
+        self.headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        query = scope.get("query_string", b"").decode("latin-1")
+        self.query_params = dict(parse_qsl(query, keep_blank_values=True))
+        client = scope.get("client")
+        self.client = Client(client[0], client[1]) if client else None
+        self._connected = False
+        self.accepted = False
+
+    async def _connect(self) -> None:
+        if not self._connected:
+            message = await self.receive()
+            if message["type"] != "websocket.connect":
+                raise ConnectionError(f"expected websocket.connect, got {message['type']}")
+            self._connected = True
+
+    async def accept(self) -> None:
+        await self._connect()
+        accept: WebSocketAcceptEvent = {"type": "websocket.accept", "subprotocol": None, "headers": []}
+        await self.send(accept)
+        self.accepted = True
+
+    async def send_data(self, text: str) -> None:
+        await self.send({"type": "websocket.send", "text": text, "bytes": None})
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close (or, before `accept`, refuse the handshake)."""
+        await self._connect()
+        event: WebSocketCloseEvent = {"type": "websocket.close", "code": code, "reason": reason}
+        await self.send(event)
