@@ -59,7 +59,7 @@ postgres:
 	bash scripts/postgres-up.sh
 
 tests: $(STAMP) $(CCXT_STAMP) postgres
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 # The engine's tests once more against the compiled core (tests/conftest.py checks
 # that the compiled modules are the ones imported).

@@ -581,7 +581,7 @@ def _on_api(_: Request[Any, Any, Any], error: ApiError) -> Response[Any]:
 
 
 def _on_engine(_: Request[Any, Any, Any], error: TradeEngineError) -> Response[Any]:
-    field = error.details.get("field") if error.details else None
+    field = error.detail("field")
     return _answer(from_engine(error.code, error.message, field=field if isinstance(field, str) else None))
 
 

@@ -1,4 +1,9 @@
-"""The one error hierarchy of the trade engine: every rejection has a stable code.
+"""The one error type of the trade engine, and every code it can carry.
+
+Every failure anywhere — a refused command, a malformed request, a failed token, a
+database that is down — is a `TradeEngineError` with an `ErrorCode`, from the engine to
+the wire. How each code answers on each API (HTTP status, Binance code and message,
+Retry-After) is one table: `trade_engine.edge.errors`.
 
 Codes are part of the public contract (APIs return them, clients match on them), so a
 code is never renamed; new failure kinds get new codes.
@@ -41,16 +46,46 @@ class ErrorCode(StrEnum):
     # A deposit or withdrawal reused an idempotency reference that an earlier transfer
     # took (forever: references are never freed).
     DUPLICATE_REFERENCE = "DUPLICATE_REFERENCE"
+    ORDER_NOT_OPEN = "ORDER_NOT_OPEN"  # it exists, but is filled, cancelled or expired
+    # -- requests (the edge) --
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    BODY_TOO_LARGE = "BODY_TOO_LARGE"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    FORBIDDEN = "FORBIDDEN"
+    RATE_LIMITED = "RATE_LIMITED"
+    # -- WebSocket --
+    INVALID_MESSAGE = "INVALID_MESSAGE"
+    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
+    TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+    TOO_MANY_CLIENTS = "TOO_MANY_CLIENTS"
+    SLOW_CONSUMER = "SLOW_CONSUMER"
+    # -- the service itself: these pass, so they come with Retry-After --
+    NOT_READY = "NOT_READY"  # still recovering
+    UNAVAILABLE = "UNAVAILABLE"  # storage down, or shutting down: not applied, retry
+    BUSY = "BUSY"  # too many commands in flight
+    # The command reached the database, which then could not confirm it committed.
+    OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+    INTERNAL_ERROR = "INTERNAL_ERROR"  # a bug
 
 
 class TradeEngineError(Exception):
-    """A rejected input or command. It carries a stable code and never a partial effect."""
+    """A refused input, command or request. It carries a stable code and never a partial
+    effect. `details` (JSON values) tell the caller more: the fields given as keywords
+    (`field="price"`), or a value given as `details` (a list of validation failures)."""
 
-    def __init__(self, code: ErrorCode, message: str, **details: object) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, details: object = None, **fields: object) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.details = details
+        self.details: object = details if details is not None else fields
+
+    def detail(self, name: str) -> object:
+        """One named detail, if the details are named."""
+        return self.details.get(name) if isinstance(self.details, dict) else None
 
     def __repr__(self) -> str:
         return f"TradeEngineError({self.code.value!r}, {self.message!r})"

@@ -386,11 +386,11 @@ class Engine:
         try:
             self._handlers[type(command)](command, events)
         except TradeEngineError as error:
-            duplicate_of = error.details.get("duplicate_of")
+            duplicate_of = error.detail("duplicate_of")
             return [
                 CommandRejected(
                     ts=command.ts,
-                    code=error.code.value,
+                    code=error.code,
                     message=error.message,
                     user_id=getattr(command, "user_id", None),
                     client_order_id=getattr(command, "client_order_id", None),

@@ -23,6 +23,7 @@ Balance effects (the ledger) are fully determined by the events:
 
 import msgspec
 
+from trade_engine.domain.errors import ErrorCode
 from trade_engine.domain.market import Market
 
 
@@ -189,7 +190,7 @@ class CommandRejected(Event, frozen=True):
     with the original.
     """
 
-    code: str
+    code: ErrorCode
     message: str
     user_id: str | None = None
     client_order_id: str | None = None
