@@ -71,7 +71,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from trade_engine.api.auth import mint_token
+    from trade_engine.edge.auth import mint_token
 
     config = _config(args)
     print(mint_token(config, args.user, args.role or ["trader"], args.ttl))
@@ -80,7 +80,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str, object] | None) -> int:
     """Call the running service's admin API with a short-lived admin token."""
-    from trade_engine.api.auth import mint_token
+    from trade_engine.edge.auth import mint_token
 
     config = _config(args)
     token = mint_token(config, "cli-admin", ["admin"], 300)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from trade_engine.api.auth import mint_token
 from trade_engine.config import load_config
+from trade_engine.edge.auth import mint_token
 
 
 def free_port() -> int:

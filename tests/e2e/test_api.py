@@ -93,7 +93,7 @@ def test_deposits_are_idempotent_by_reference(api: Api) -> None:
 
     # Unknown assets and amounts finer than the asset's decimals are refused.
     body = {"user_id": user.id, "asset": "NOPE", "amount": "1"}
-    error(api.http.post(f"{API}/admin/deposits", json=body, headers=api.admin), 400, "UNKNOWN_ASSET")
+    error(api.http.post(f"{API}/admin/deposits", json=body, headers=api.admin), 404, "UNKNOWN_ASSET")
     body = {"user_id": user.id, "asset": QUOTE, "amount": "0.000000001"}
     error(api.http.post(f"{API}/admin/deposits", json=body, headers=api.admin), 400, "TOO_PRECISE")
 

@@ -263,7 +263,7 @@ def test_halted_and_cancel_only_markets(api: Api) -> None:
     # Cancel-all over every market leaves a halted market's orders alone.
     assert ok(api.http.delete(f"{API}/orders", headers=trader.headers)) == {"cancelled": []}
     error(
-        api.http.post(f"{API}/admin/markets/{market}/halt", headers=api.admin), 400, "INVALID_MARKET"
+        api.http.post(f"{API}/admin/markets/{market}/halt", headers=api.admin), 409, "MARKET_STATUS_UNCHANGED"
     )  # already
 
     assert api.set_status(market, "cancel-only")["status"] == "CANCEL_ONLY"
@@ -322,6 +322,33 @@ def test_unknown_routes_and_methods(api: Api) -> None:
         error(api.http.get(path), 404, "NOT_FOUND")
     error(api.http.put(f"{API}/orders"), 405, "METHOD_NOT_ALLOWED")
     error(api.http.post(f"{API}/markets"), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_options_and_405_name_every_method_of_the_path(api: Api) -> None:
+    # Regression: OPTIONS listed the methods of one route handler of the path only.
+    for path, methods in (
+        (f"{API}/orders", {"GET", "POST", "DELETE"}),
+        (f"{API}/orders/7", {"GET", "DELETE", "PATCH"}),
+        (f"{API}/orders/by-client-id/abc", {"GET", "DELETE", "PATCH"}),
+        (f"{API}/markets/BTC-USDT/depth", {"GET"}),
+    ):
+        options = api.http.options(path)
+        assert options.status_code == 204
+        assert set(options.headers["Allow"].split(", ")) == methods | {"OPTIONS"}
+        refused = api.http.put(path)
+        error(refused, 405, "METHOD_NOT_ALLOWED")
+        assert set(refused.headers["Allow"].split(", ")) == methods | {"OPTIONS"}
+
+
+def test_ids_in_other_scripts_digits_name_no_order(api: Api) -> None:
+    # Regression: an order id of Arabic-Indic digits was read as a number (and cancelled
+    # order 12); only ASCII digits make an id.
+    user = api.user("scripts")
+    for text in ("\u0661\u0662", "\uff11\uff12", "1\u0662"):
+        for method in ("GET", "DELETE", "PATCH"):
+            body = {"price": "1.00"} if method == "PATCH" else None
+            response = api.http.request(method, f"{API}/orders/{text}", json=body, headers=user.headers)
+            error(response, 404, "NOT_FOUND")
 
 
 def test_query_parameters_are_validated(api: Api) -> None:

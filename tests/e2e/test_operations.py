@@ -370,7 +370,7 @@ def test_database_outage_answers_503_and_logs_the_request_id(postgres_url: str, 
         for response in (lost, refused):
             line = logged[response.headers["X-Request-ID"]]
             assert line["level"] == "warning"
-            assert line["logger"] == "trade_engine.api.app"
+            assert line["logger"] == "trade_engine.edge.app"
     finally:
         server.kill()
         asyncio.run(set_connections(database, allowed=True))

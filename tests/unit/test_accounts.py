@@ -289,7 +289,9 @@ def test_resumed_market_trades_again_against_the_kept_book(paused):
 
 def test_status_change_to_the_current_or_an_unknown_status_is_rejected():
     engine = make_engine()
-    assert_rejected(engine, SetMarketStatus(ts=ts(), market=SYMBOL, status="TRADING"), "INVALID_MARKET")
+    assert_rejected(
+        engine, SetMarketStatus(ts=ts(), market=SYMBOL, status="TRADING"), "MARKET_STATUS_UNCHANGED"
+    )
     assert_rejected(engine, SetMarketStatus(ts=ts(), market=SYMBOL, status="CLOSED"), "INVALID_MARKET")
     assert_rejected(engine, SetMarketStatus(ts=ts(), market="XRP-USDT", status="HALT"), "UNKNOWN_MARKET")
 

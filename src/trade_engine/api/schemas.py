@@ -7,13 +7,25 @@ string belongs is refused, so no client ever loses precision to a float.
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 from trade_engine.domain.market import MarketSpec
+from trade_engine.domain.money import MAX_TEXT, UNSIGNED_DECIMAL_PATTERN
 
 T = TypeVar("T")
 
-Decimal = Annotated[str, Meta(min_length=1, max_length=64, examples=["0.01"], description="a decimal string")]
+# The grammar is stated for clients, and enforced by the domain's parser (money.py), which
+# says precisely what is wrong (INVALID_NUMBER, NOT_FINITE, NEGATIVE_VALUE ...).
+Decimal = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_TEXT,
+        examples=["0.01"],
+        description="a decimal string: ASCII digits, with an optional fraction",
+        extra_json_schema={"pattern": UNSIGNED_DECIMAL_PATTERN},
+    ),
+]
 ClientOrderId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,36}$")]
 Reference = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 UserId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.@:-]{1,64}$")]
@@ -48,8 +60,15 @@ class PlaceOrderBody(Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class AmendOrderBody(Struct, kw_only=True, forbid_unknown_fields=True):
-    price: Decimal | None = None
-    quantity: Decimal | None = None
+    """The new price and/or total quantity: at least one of them."""
+
+    price: Decimal | UnsetType = UNSET
+    quantity: Decimal | UnsetType = UNSET
+
+
+# An amendment names at least one change (the router decodes bodies into this type, and
+# the OpenAPI document says the same).
+AmendOrderRequest = Annotated[AmendOrderBody, Meta(extra_json_schema={"minProperties": 1})]
 
 
 class TransferBody(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -80,6 +99,19 @@ class Envelope(Struct, Generic[T], kw_only=True):
 
     success: bool = True
     data: T
+
+
+class HealthView(Struct, kw_only=True):
+    status: Literal["ok"]
+
+
+class ReadyView(Struct, kw_only=True):
+    """Ready: recovered and verified, taking orders, and the database answers."""
+
+    ready: bool
+    recovered: bool
+    database: bool
+    accepting_orders: bool
 
 
 class ErrorBody(Struct, kw_only=True):
@@ -267,7 +299,3 @@ class ApiKeyView(Struct, kw_only=True):
     label: str
     created_at: int
     revoked_at: int | None
-
-
-def ok(data: Any) -> dict[str, Any]:
-    return {"success": True, "data": data}

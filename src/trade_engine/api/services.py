@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
-from trade_engine.api.auth import Authenticator
-from trade_engine.api.errors import ApiError
-from trade_engine.api.ratelimit import RateLimiter
 from trade_engine.binance.streams import StreamPublisher
 from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.bootstrap import Core, start_core
 from trade_engine.config import Config
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market
+from trade_engine.edge.auth import Authenticator
+from trade_engine.edge.ratelimit import RateLimiter
 from trade_engine.engine import (
     CommandRejected,
     Event,
@@ -57,6 +57,7 @@ class Services:
         # Shutting down: readiness is false and every new request is refused (service.py).
         self.draining = False
         self.requests_in_flight = 0
+        self.openapi = b"{}"  # the API's description (api/app.py)
         self._retries_seen = 0
         self._rules: dict[str, Market] = {}
         self.auth = Authenticator(self.config)
@@ -148,11 +149,11 @@ class Services:
         core = self.core
         if core is None:
             if self.startup_error is not None:
-                raise ApiError("UNAVAILABLE", "the service failed to start; see its log")
-            raise ApiError("NOT_READY", "the service is recovering; retry shortly")
+                raise TradeEngineError(ErrorCode.UNAVAILABLE, "the service failed to start; see its log")
+            raise TradeEngineError(ErrorCode.NOT_READY, "the service is recovering; retry shortly")
         if not core.sequencer.available:
-            raise ApiError(
-                "UNAVAILABLE", "the service is not taking orders (storage unavailable or stopping)"
+            raise TradeEngineError(
+                ErrorCode.UNAVAILABLE, "the service is not taking orders (storage unavailable or stopping)"
             )
         return core
 
@@ -160,6 +161,27 @@ class Services:
         self.require_core()
         assert self.api_keys is not None
         return self.api_keys
+
+    def market(self, symbol: str) -> Market:
+        """A market's rules (for conversions and rendering; its status may be stale)."""
+        market = self.rules(symbol)
+        if market is None:
+            raise TradeEngineError(ErrorCode.UNKNOWN_MARKET, f"unknown market {symbol!r}")
+        return market
+
+    def current_market(self, symbol: str) -> Market:
+        """A market with its current status."""
+        market = self.require_core().engine.market(symbol)
+        if market is None:
+            raise TradeEngineError(ErrorCode.UNKNOWN_MARKET, f"unknown market {symbol!r}")
+        return market
+
+    def asset_decimals(self) -> dict[str, int]:
+        decimals: dict[str, int] = {}
+        for market in self.require_core().engine.markets():
+            decimals[market.base] = market.base_decimals
+            decimals[market.quote] = market.quote_decimals
+        return decimals
 
     def rules(self, symbol: str) -> Market | None:
         """A market's rules, cached: they never change once added (its status may)."""
@@ -175,12 +197,12 @@ class Services:
         try:
             events = await core.sequencer.submit(command)
         except Busy as error:
-            raise ApiError("BUSY", "too many orders in flight; retry shortly") from error
+            raise TradeEngineError(ErrorCode.BUSY, "too many orders in flight; retry shortly") from error
         except Unavailable as error:
-            raise ApiError("UNAVAILABLE", f"the order was not taken: {error}") from error
+            raise TradeEngineError(ErrorCode.UNAVAILABLE, f"the order was not taken: {error}") from error
         except OutcomeUnknown as unknown:
-            raise ApiError(
-                "OUTCOME_UNKNOWN",
+            raise TradeEngineError(
+                ErrorCode.OUTCOME_UNKNOWN,
                 "the database could not confirm whether this was committed; look it up by the "
                 "ids in `details` once the service answers again",
                 details=_lookup_ids(command, unknown.events),
@@ -191,8 +213,9 @@ class Services:
             market = getattr(command, "market", None)
             if isinstance(market, str):
                 self.metrics.orders.labels(market, "rejected").inc()
-            details = None if first.duplicate_of is None else {"duplicate_of": first.duplicate_of}
-            raise ApiError(first.code, first.message, details=details)
+            if first.duplicate_of is None:
+                raise TradeEngineError(first.code, first.message)
+            raise TradeEngineError(first.code, first.message, duplicate_of=first.duplicate_of)
         return events
 
     async def database_reachable(self) -> bool:

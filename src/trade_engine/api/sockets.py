@@ -6,24 +6,20 @@ Connection attempts count against the per-IP rate limit inside each endpoint, so
 a refused client is told why.
 """
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Receive, Scope, Send
+from collections.abc import Awaitable, Callable
 
 from trade_engine.api.services import Services
 from trade_engine.binance.ws import combined_streams, raw_streams, websocket_api
-from trade_engine.ws.asgi import AsgiWebSocket
+from trade_engine.edge.asgi import Receive, Scope, Send
+from trade_engine.edge.websocket import AsgiWebSocket
 
 CLOSE_POLICY_VIOLATION = 1008
 
 
-def websocket_routes(app: ASGIApp, services: Services) -> ASGIApp:
-    """Wraps `app` (outside the framework, which routes before its middleware runs):
-    every WebSocket connection is served here; everything else goes on to `app`."""
+def websocket_routes(services: Services) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """The handler of every WebSocket connection."""
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.WEBSOCKET:
-            await app(scope, receive, send)
-            return
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         socket = AsgiWebSocket(scope, receive, send)
         path = socket.path
         if path == "/ws":
@@ -37,4 +33,4 @@ def websocket_routes(app: ASGIApp, services: Services) -> ASGIApp:
         else:
             await socket.close(CLOSE_POLICY_VIOLATION, "no WebSocket endpoint here")
 
-    return middleware
+    return serve

@@ -3,8 +3,19 @@
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trade_engine.api.schemas import BalanceView, Fill, FillView, MarketView, OrderView, TradeView
+from trade_engine.api.schemas import (
+    BalanceView,
+    CandleView,
+    Fill,
+    FillView,
+    MarketView,
+    OrderView,
+    TickerView,
+    TradeView,
+)
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market, asset_text
+from trade_engine.domain.timestamps import NS_PER_MS, ms
 from trade_engine.domain.vocabulary import FEE_SCALE
 from trade_engine.engine import (
     Balance,
@@ -16,12 +27,21 @@ from trade_engine.engine import (
     TradeExecuted,
 )
 from trade_engine.engine.order import Order
+from trade_engine.marketdata.candles import Candle, Ticker
 
-NS_PER_MS = 1_000_000
+
+def time_range(start_ms: int | None, end_ms: int | None) -> tuple[int | None, int | None]:
+    """A query's [start, end) in milliseconds, as nanoseconds; refused if it runs backwards."""
+    if start_ms is not None and end_ms is not None and end_ms < start_ms:
+        raise TradeEngineError(ErrorCode.VALIDATION_ERROR, "end_time must not be before start_time")
+    return (
+        None if start_ms is None else start_ms * NS_PER_MS,
+        None if end_ms is None else end_ms * NS_PER_MS,
+    )
 
 
-def ms(ns: int) -> int:
-    return ns // NS_PER_MS
+def asset_amount(units: int, decimals: int) -> str:
+    return asset_text(units, decimals)
 
 
 def _fee_rate(rate: int) -> str:
@@ -202,4 +222,54 @@ def trade_from_row(row: Mapping[str, Any], market: Market) -> TradeView:
         quote_amount=market.quote_text(row["quote_amount"]),
         taker_side=row["taker_side"],
         time=ms(row["ts"]),
+    )
+
+
+def candle_view(candle: Candle, market: Market) -> CandleView:
+    def price(value: int | None) -> str | None:
+        return None if value is None else market.price_text(value)
+
+    return CandleView(
+        open_time=ms(candle.open_ts),
+        close_time=ms(candle.open_ts + candle.interval) - 1,
+        open=price(candle.open),
+        high=price(candle.high),
+        low=price(candle.low),
+        close=price(candle.close),
+        volume=market.quantity_text(candle.volume),
+        quote_volume=market.quote_text(candle.quote_volume),
+        trades=candle.trades,
+    )
+
+
+def ticker_view(ticker: Ticker, market: Market, best_bid: int | None, best_ask: int | None) -> TickerView:
+    def price(value: int | None) -> str | None:
+        return None if value is None else market.price_text(value)
+
+    change = change_percent = None
+    if ticker.open is not None and ticker.last is not None:
+        change = (
+            price(ticker.last - ticker.open)
+            if ticker.last >= ticker.open
+            else "-" + market.price_text(ticker.open - ticker.last)
+        )
+        # Percent to two places, rounded half away from zero (display only).
+        hundredths = (abs(ticker.last - ticker.open) * 20_000 + ticker.open) // (2 * ticker.open)
+        sign = "-" if ticker.last < ticker.open else ""
+        change_percent = f"{sign}{hundredths // 100}.{hundredths % 100:02d}"
+    return TickerView(
+        market=market.symbol,
+        open=price(ticker.open),
+        high=price(ticker.high),
+        low=price(ticker.low),
+        last=price(ticker.last),
+        volume=market.quantity_text(ticker.volume),
+        quote_volume=market.quote_text(ticker.quote_volume),
+        change=change,
+        change_percent=change_percent,
+        best_bid=price(best_bid),
+        best_ask=price(best_ask),
+        trades=ticker.trades,
+        open_time=ms(ticker.open_ts),
+        close_time=ms(ticker.close_ts),
     )

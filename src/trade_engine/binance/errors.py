@@ -1,37 +1,25 @@
-"""Binance error codes and message texts, and the map from the engine's codes to them.
+"""Binance's error answers: the wire-only ones of this adapter (parameters as Binance
+spells them), and the translation of every `TradeEngineError` through the one error
+table (edge/errors.py), which holds each code's Binance code and message.
 
-ccxt matches the exact `msg` text before it looks at the code, so the texts here are
+ccxt matches the exact `msg` text before it looks at the code, so the texts are
 Binance's own, verbatim. An error answers `{"code": -1121, "msg": "Invalid symbol."}`
 with a 4xx status (5xx when the service itself cannot answer).
 """
 
 from typing import Final
 
-from trade_engine.domain.errors import ErrorCode
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
+from trade_engine.edge.errors import ERRORS, INVALID_KEY, UNKNOWN_ORDER, headers_of
 
-UNKNOWN_MSG: Final = "An unknown error occurred while processing the request."
-INTERNAL_MSG: Final = "Internal error; unable to process your request. Please try again."
 INVALID_SYMBOL: Final = "Invalid symbol."
 INVALID_INTERVAL: Final = "Invalid interval."
 INVALID_TIMESTAMP: Final = "Timestamp for this request is outside of the recvWindow."
 INVALID_SIGNATURE: Final = "Signature for this request is not valid."
 KEY_FORMAT: Final = "API-key format invalid."
-INVALID_KEY: Final = "Invalid API-key, IP, or permissions for action."
-INSUFFICIENT_BALANCE: Final = "Account has insufficient balance for requested action."
-WOULD_TAKE: Final = "Order would immediately match and take."
-STOP_WOULD_TRIGGER: Final = "Stop price would trigger immediately."
-MARKET_CLOSED: Final = "Market is closed."
-DUPLICATE_ORDER: Final = "Duplicate order sent."
-UNKNOWN_ORDER: Final = "Unknown order sent."
-NO_SUCH_ORDER: Final = "Order does not exist."
 INVALID_SIDE: Final = "Invalid side."
 INVALID_TIF: Final = "Invalid timeInForce."
 INVALID_TYPE: Final = "Invalid orderType."
-TOO_MANY_REQUESTS: Final = "Too many requests; please use the websocket for live updates."
-OVERLOADED: Final = "Server is currently overloaded with other requests. Please try again in a few minutes."
-OUTCOME_UNKNOWN: Final = (
-    "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
-)
 
 
 class BinanceError(Exception):
@@ -76,7 +64,6 @@ def unauthorized() -> BinanceError:
     return BinanceError(-2015, INVALID_KEY, 401)
 
 
-DECIMAL_RANGE: Final = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"
 _PRICE_FIELDS: Final = frozenset({"price", "stopPrice", "stop_price"})
 
 
@@ -88,65 +75,33 @@ def _filter_of(field: str | None, market_order: bool) -> str:
     return "MARKET_LOT_SIZE" if market_order else "LOT_SIZE"
 
 
-def from_engine(
-    code: str,
-    message: str,
-    *,
-    field: str | None = None,
-    cancelling: bool = False,
-    querying: bool = False,
-    market_order: bool = False,
-) -> BinanceError:
-    """The Binance error for an engine or API error code (binance-compat.md §1.6).
+# The filter each order rule belongs to, where it does not depend on the field.
+_FILTERS: Final = {
+    ErrorCode.OFF_TICK: "PRICE_FILTER",
+    ErrorCode.PRICE_OUT_OF_RANGE: "PRICE_FILTER",
+    ErrorCode.NOTIONAL_BELOW_MIN: "NOTIONAL",
+}
 
-    `field` names the request parameter a number conversion failed on; `cancelling` and
-    `querying` pick the wording of "no such order" (-2011 on cancels, -2013 on queries).
-    """
-    if code in (ErrorCode.INVALID_NUMBER, ErrorCode.NOT_FINITE, ErrorCode.NEGATIVE_VALUE):
-        return illegal(field or "quantity", DECIMAL_RANGE)
-    if code == ErrorCode.TOO_PRECISE:
-        return BinanceError(-1111, f"Parameter '{field or 'quantity'}' has too much precision.")
-    if code == ErrorCode.OFF_TICK:
-        return filter_failure("PRICE_FILTER")
-    if code == ErrorCode.OFF_STEP:
-        return filter_failure(_filter_of(field, market_order))
-    if code in (ErrorCode.ZERO_VALUE, ErrorCode.VALUE_OUT_OF_RANGE):
-        return filter_failure(_filter_of(field, market_order))
-    if code in (ErrorCode.QUANTITY_BELOW_MIN, ErrorCode.QUANTITY_ABOVE_MAX):
-        return filter_failure("MARKET_LOT_SIZE" if market_order else "LOT_SIZE")
-    if code == ErrorCode.PRICE_OUT_OF_RANGE:
-        return filter_failure("PRICE_FILTER")
-    if code == ErrorCode.NOTIONAL_BELOW_MIN:
-        return filter_failure("NOTIONAL")
-    if code == ErrorCode.UNKNOWN_MARKET:
-        return BinanceError(-1121, INVALID_SYMBOL)
-    if code in (ErrorCode.ORDER_NOT_FOUND, "ORDER_NOT_OPEN"):
-        if cancelling:
-            return BinanceError(-2011, UNKNOWN_ORDER)
-        return BinanceError(-2013, NO_SUCH_ORDER)
-    reject = -2011 if cancelling else -2010
-    if code == ErrorCode.INSUFFICIENT_BALANCE:
-        return BinanceError(reject, INSUFFICIENT_BALANCE)
-    if code == ErrorCode.POST_ONLY_WOULD_TAKE:
-        return BinanceError(reject, WOULD_TAKE)
-    if code == ErrorCode.STOP_WOULD_TRIGGER:
-        return BinanceError(reject, STOP_WOULD_TRIGGER)
-    if code in (ErrorCode.MARKET_HALTED, ErrorCode.MARKET_CANCEL_ONLY):
-        return BinanceError(reject, MARKET_CLOSED)
-    if code == ErrorCode.DUPLICATE_CLIENT_ORDER_ID:
-        return BinanceError(reject, DUPLICATE_ORDER)
-    if code in (ErrorCode.INVALID_ORDER, ErrorCode.BALANCE_LIMIT_EXCEEDED, ErrorCode.ORDER_NOT_AMENDABLE):
-        return BinanceError(reject, message)
-    if code == "RATE_LIMITED":
-        return BinanceError(-1003, TOO_MANY_REQUESTS, 429, {"Retry-After": "1"})
-    if code == "BUSY":
-        return BinanceError(-1008, OVERLOADED, 503, {"Retry-After": "1"})
-    if code == "OUTCOME_UNKNOWN":
-        return BinanceError(-1007, OUTCOME_UNKNOWN, 503, {"Retry-After": "1"})
-    if code in ("NOT_READY", "UNAVAILABLE"):
-        return BinanceError(-1001, INTERNAL_MSG, 503, {"Retry-After": "1"})
-    if code in ("UNAUTHENTICATED", "INVALID_TOKEN", "TOKEN_EXPIRED", "FORBIDDEN"):
-        return unauthorized()
-    if code == "BODY_TOO_LARGE":
-        return BinanceError(-1101, "Too many parameters sent for this endpoint.", 413)
-    return BinanceError(-1000, UNKNOWN_MSG, 500 if code == "INTERNAL_ERROR" else 400)
+
+def from_engine(
+    error: TradeEngineError, *, field: str | None = None, cancelling: bool = False, market_order: bool = False
+) -> BinanceError:
+    """`error` as Binance answers it (binance-compat.md §1.6): the table's code and
+    message; `field` (or the error's own) names the parameter at fault, `cancelling`
+    picks Binance's answer on a cancel, `market_order` its market-order filter names."""
+    rule = ERRORS[error.code]
+    answer = rule.cancel if cancelling and rule.cancel is not None else rule.binance
+    named = field or error.detail("field")
+    field = named if isinstance(named, str) else "quantity"
+    order_filter = _FILTERS.get(error.code)
+    if order_filter is None:
+        if error.code in (ErrorCode.QUANTITY_BELOW_MIN, ErrorCode.QUANTITY_ABOVE_MAX):
+            order_filter = "MARKET_LOT_SIZE" if market_order else "LOT_SIZE"
+        else:
+            order_filter = _filter_of(field, market_order)
+    message = answer.message.format(field=field, filter=order_filter, message=error.message)
+    return BinanceError(answer.code, message, answer.status, headers_of(error))
+
+
+def unknown_order() -> BinanceError:
+    return BinanceError(-2011, UNKNOWN_ORDER)

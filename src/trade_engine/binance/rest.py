@@ -12,13 +12,8 @@ import secrets
 import time
 from typing import Any, Final
 
-from litestar import Request, Response, Router, delete, get, post
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from sqlalchemy.exc import DBAPIError
-
-from trade_engine.api.errors import ApiError
 from trade_engine.api.services import Services
-from trade_engine.binance import reads, views
+from trade_engine.binance import views
 from trade_engine.binance.auth import READ, TRADE, Caller, verify_request
 from trade_engine.binance.errors import (
     INVALID_INTERVAL,
@@ -26,8 +21,6 @@ from trade_engine.binance.errors import (
     INVALID_SYMBOL,
     INVALID_TIF,
     INVALID_TYPE,
-    UNKNOWN_MSG,
-    UNKNOWN_ORDER,
     BinanceError,
     from_engine,
     illegal,
@@ -40,11 +33,12 @@ from trade_engine.binance.ticker import day_ticker, klines
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market
 from trade_engine.domain.vocabulary import CONDITIONAL_TYPES, MARKET, STP_MODES
+from trade_engine.edge.errors import UNKNOWN_ORDER
+from trade_engine.edge.routes import Call
 from trade_engine.engine import CancelAllOrders, CancelOrder, OrderCancelled, PlaceOrder
 from trade_engine.engine.order import Order
 from trade_engine.marketdata.candles import INTERVALS
-from trade_engine.storage import reads as storage_reads
-from trade_engine.storage.database import StorageUnavailable
+from trade_engine.storage import market_reads, reads
 
 log = logging.getLogger(__name__)
 
@@ -58,26 +52,21 @@ def now_ms() -> int:
     return time.time_ns() // NS_PER_MS
 
 
-def _ok(body: Any) -> Response[Any]:
-    return Response(body, status_code=200)
-
-
 # -- request plumbing ------------------------------------------------------------------------
 
 
-async def _params(request: Request[Any, Any, Any]) -> tuple[Params, bytes, bytes]:
-    query: bytes = request.scope.get("query_string", b"")
-    body = await request.body()
-    return parse(query, body, request.headers.get("content-type", "")), query, body
+async def _params(services: Services, call: Call) -> tuple[Params, bytes, bytes]:
+    request = call.request
+    query = request.query_string
+    body = await request.body(services.config.http.max_body_bytes)
+    return parse(query, body, request.header(b"content-type") or ""), query, body
 
 
-async def _signed(
-    request: Request[Any, Any, Any], services: Services, permission: str
-) -> tuple[Caller, Params]:
-    params, query, body = await _params(request)
+async def _signed(services: Services, call: Call, permission: str) -> tuple[Caller, Params]:
+    params, query, body = await _params(services, call)
     caller = await verify_request(
         services,
-        key=request.headers.get("x-mbx-apikey"),
+        key=call.request.header(b"x-mbx-apikey"),
         permission=permission,
         params=params,
         query=query,
@@ -128,19 +117,16 @@ def _time_ns(params: Params, name: str) -> int | None:
 # -- general -------------------------------------------------------------------------------------
 
 
-@get("/ping", include_in_schema=False)
-async def ping() -> dict[str, Any]:
+async def ping(services: Services, call: Call) -> dict[str, Any]:
     return {}
 
 
-@get("/time", include_in_schema=False)
-async def server_time() -> dict[str, Any]:
+async def server_time(services: Services, call: Call) -> dict[str, Any]:
     return {"serverTime": now_ms()}
 
 
-@get("/exchangeInfo", include_in_schema=False)
-async def exchange_info(request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
-    params, _, _ = await _params(request)
+async def exchange_info(services: Services, call: Call) -> dict[str, Any]:
+    params, _, _ = await _params(services, call)
     selected = _selected(services, params)
     markets = selected if selected is not None else services.require_core().engine.markets()
     return views.exchange_info(markets, now_ms())
@@ -149,9 +135,8 @@ async def exchange_info(request: Request[Any, Any, Any], services: Services) -> 
 # -- market data ---------------------------------------------------------------------------------
 
 
-@get("/depth", include_in_schema=False)
-async def depth(request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
-    params, _, _ = await _params(request)
+async def depth(services: Services, call: Call) -> dict[str, Any]:
+    params, _, _ = await _params(services, call)
     market = _market(services, params)
     limit = params.limit(100, 5000)
     view = services.depth.market(market.symbol)
@@ -163,10 +148,10 @@ async def depth(request: Request[Any, Any, Any], services: Services) -> dict[str
     }
 
 
-async def _public_trades(request: Request[Any, Any, Any], services: Services) -> list[dict[str, Any]]:
-    params, _, _ = await _params(request)
+async def _public_trades(services: Services, call: Call) -> list[dict[str, Any]]:
+    params, _, _ = await _params(services, call)
     market = _market(services, params)
-    rows = await reads.trades(
+    rows = await market_reads.trades(
         services.require_core().database,
         market.symbol,
         from_id=params.integer("fromId"),
@@ -175,19 +160,16 @@ async def _public_trades(request: Request[Any, Any, Any], services: Services) ->
     return [views.public_trade(row, market) for row in rows]
 
 
-@get("/trades", include_in_schema=False)
-async def trades(request: Request[Any, Any, Any], services: Services) -> list[dict[str, Any]]:
-    return await _public_trades(request, services)
+async def trades(services: Services, call: Call) -> list[dict[str, Any]]:
+    return await _public_trades(services, call)
 
 
-@get("/historicalTrades", include_in_schema=False)
-async def historical_trades(request: Request[Any, Any, Any], services: Services) -> list[dict[str, Any]]:
-    return await _public_trades(request, services)
+async def historical_trades(services: Services, call: Call) -> list[dict[str, Any]]:
+    return await _public_trades(services, call)
 
 
-@get("/aggTrades", include_in_schema=False)
-async def agg_trades(request: Request[Any, Any, Any], services: Services) -> list[dict[str, Any]]:
-    params, _, _ = await _params(request)
+async def agg_trades(services: Services, call: Call) -> list[dict[str, Any]]:
+    params, _, _ = await _params(services, call)
     market = _market(services, params)
     limit = params.limit(500, 1000)
     from_id = params.integer("fromId")
@@ -195,7 +177,7 @@ async def agg_trades(request: Request[Any, Any, Any], services: Services) -> lis
     # Several trades can make one aggregate: read more, and drop a group the read may
     # have cut short at its far edge.
     cap = 2 * limit + 100
-    rows = await reads.trades(
+    rows = await market_reads.trades(
         services.require_core().database,
         market.symbol,
         from_id=from_id,
@@ -211,8 +193,8 @@ async def agg_trades(request: Request[Any, Any, Any], services: Services) -> lis
     return [views.agg_trade(group, market) for group in groups]
 
 
-async def _klines(request: Request[Any, Any, Any], services: Services) -> list[list[Any]]:
-    params, _, _ = await _params(request)
+async def _klines(services: Services, call: Call) -> list[list[Any]]:
+    params, _, _ = await _params(services, call)
     market = _market(services, params)
     interval = params.required("interval")
     if interval not in INTERVALS:
@@ -228,18 +210,16 @@ async def _klines(request: Request[Any, Any, Any], services: Services) -> list[l
     )
 
 
-@get("/klines", include_in_schema=False)
-async def kline_list(request: Request[Any, Any, Any], services: Services) -> list[list[Any]]:
-    return await _klines(request, services)
+async def kline_list(services: Services, call: Call) -> list[list[Any]]:
+    return await _klines(services, call)
 
 
-@get("/uiKlines", include_in_schema=False)
-async def ui_klines(request: Request[Any, Any, Any], services: Services) -> list[list[Any]]:
-    return await _klines(request, services)
+async def ui_klines(services: Services, call: Call) -> list[list[Any]]:
+    return await _klines(services, call)
 
 
-async def _tickers(request: Request[Any, Any, Any], services: Services) -> Any:
-    params, _, _ = await _params(request)
+async def _tickers(services: Services, call: Call) -> Any:
+    params, _, _ = await _params(services, call)
     kind = params.text("type") or "FULL"
     if kind not in ("FULL", "MINI"):
         raise illegal("type", "FULL, MINI")
@@ -254,14 +234,12 @@ async def _tickers(request: Request[Any, Any, Any], services: Services) -> Any:
     return result[0] if params.text("symbol") is not None else result
 
 
-@get("/ticker/24hr", include_in_schema=False)
-async def ticker_24hr(request: Request[Any, Any, Any], services: Services) -> Any:
-    return await _tickers(request, services)
+async def ticker_24hr(services: Services, call: Call) -> Any:
+    return await _tickers(services, call)
 
 
-@get("/ticker/price", include_in_schema=False)
-async def ticker_price(request: Request[Any, Any, Any], services: Services) -> Any:
-    params, _, _ = await _params(request)
+async def ticker_price(services: Services, call: Call) -> Any:
+    params, _, _ = await _params(services, call)
     selected = _selected(services, params)
     core = services.require_core()
     markets = selected if selected is not None else core.engine.markets()
@@ -284,9 +262,8 @@ def book_ticker(services: Services, market: Market) -> dict[str, Any]:
     }
 
 
-@get("/ticker/bookTicker", include_in_schema=False)
-async def ticker_book(request: Request[Any, Any, Any], services: Services) -> Any:
-    params, _, _ = await _params(request)
+async def ticker_book(services: Services, call: Call) -> Any:
+    params, _, _ = await _params(services, call)
     selected = _selected(services, params)
     markets = selected if selected is not None else services.require_core().engine.markets()
     result = [book_ticker(services, market) for market in markets]
@@ -313,10 +290,10 @@ def _convert(convert: Any, text: str, field: str, places: int, market_order: boo
     try:
         return int(convert(text, field))
     except TradeEngineError as error:
-        code = error.code
-        if code == ErrorCode.TOO_PRECISE and len(text.partition(".")[2].rstrip("0")) <= places:
+        if error.code == ErrorCode.TOO_PRECISE and len(text.partition(".")[2].rstrip("0")) <= places:
             code = ErrorCode.OFF_TICK if field in ("price", "stopPrice") else ErrorCode.OFF_STEP
-        raise from_engine(code, error.message, field=field, market_order=market_order) from error
+            error = TradeEngineError(code, error.message)
+        raise from_engine(error, field=field, market_order=market_order) from error
 
 
 def _refuse(params: Params, *names: str) -> None:
@@ -398,21 +375,19 @@ def place_command(user_id: str, market: Market, params: Params) -> tuple[PlaceOr
     return command, response_type
 
 
-@post("/order", status_code=200, include_in_schema=False)
-async def new_order(request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
-    caller, params = await _signed(request, services, TRADE)
+async def new_order(services: Services, call: Call) -> dict[str, Any]:
+    caller, params = await _signed(services, call, TRADE)
     market = _market(services, params)
     command, response_type = place_command(caller.user_id, market, params)
     try:
         events = await services.submit(command)
-    except ApiError as error:
-        raise from_engine(error.code, error.message, market_order=command.order_type == MARKET) from error
+    except TradeEngineError as error:
+        raise from_engine(error, market_order=command.order_type == MARKET) from error
     return views.new_order(events, market, response_type)
 
 
-@post("/order/test", status_code=200, include_in_schema=False)
-async def test_order(request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
-    caller, params = await _signed(request, services, TRADE)
+async def test_order(services: Services, call: Call) -> dict[str, Any]:
+    caller, params = await _signed(services, call, TRADE)
     place_command(caller.user_id, _market(services, params), params)
     return {}
 
@@ -425,14 +400,11 @@ def _order_reference(params: Params) -> tuple[int | None, str | None]:
     return order_id, client_order_id
 
 
-@get("/order", include_in_schema=False)
-async def query_order(request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
-    caller, params = await _signed(request, services, READ)
+async def query_order(services: Services, call: Call) -> dict[str, Any]:
+    caller, params = await _signed(services, call, READ)
     market = _market(services, params)
     order_id, client_order_id = _order_reference(params)
-    row = await storage_reads.order_row(
-        services.require_core().database, caller.user_id, order_id, client_order_id
-    )
+    row = await reads.order_row(services.require_core().database, caller.user_id, order_id, client_order_id)
     if row is None or row["market"] != market.symbol:
         raise BinanceError(-2013, "Order does not exist.")
     return views.order_from_row(row, market)
@@ -447,15 +419,14 @@ async def _cancel_one(
 ) -> dict[str, Any]:
     try:
         events = await services.submit(CancelOrder(ts=0, user_id=user_id, order_id=order.id))
-    except ApiError as error:
-        raise from_engine(error.code, error.message, cancelling=True) from error
+    except TradeEngineError as error:
+        raise from_engine(error, cancelling=True) from error
     cancelled = next(e for e in events if isinstance(e, OrderCancelled))
     return views.cancelled_order(_order_terms(order), cancelled, market, client_order_id)
 
 
-@delete("/order", status_code=200, include_in_schema=False)
-async def cancel_order(request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
-    caller, params = await _signed(request, services, TRADE)
+async def cancel_order(services: Services, call: Call) -> dict[str, Any]:
+    caller, params = await _signed(services, call, TRADE)
     market = _market(services, params)
     order_id, client_order_id = _order_reference(params)
     new_client_id = _client_order_id(params, "newClientOrderId") or _new_client_id()
@@ -469,9 +440,8 @@ async def cancel_order(request: Request[Any, Any, Any], services: Services) -> d
     return await _cancel_one(services, caller.user_id, market, order, new_client_id)
 
 
-@delete("/openOrders", status_code=200, include_in_schema=False)
-async def cancel_open_orders(request: Request[Any, Any, Any], services: Services) -> list[dict[str, Any]]:
-    caller, params = await _signed(request, services, TRADE)
+async def cancel_open_orders(services: Services, call: Call) -> list[dict[str, Any]]:
+    caller, params = await _signed(services, call, TRADE)
     market = _market(services, params)
     core = services.require_core()
     open_orders = {order.id: order for order in core.engine.open_orders(caller.user_id, market.symbol)}
@@ -479,8 +449,8 @@ async def cancel_open_orders(request: Request[Any, Any, Any], services: Services
         raise BinanceError(-2011, UNKNOWN_ORDER)
     try:
         events = await services.submit(CancelAllOrders(ts=0, user_id=caller.user_id, market=market.symbol))
-    except ApiError as error:
-        raise from_engine(error.code, error.message, cancelling=True) from error
+    except TradeEngineError as error:
+        raise from_engine(error, cancelling=True) from error
     cancelled = [e for e in events if isinstance(e, OrderCancelled) and e.order_id in open_orders]
     if not cancelled:
         raise BinanceError(-2011, UNKNOWN_ORDER)
@@ -490,13 +460,12 @@ async def cancel_open_orders(request: Request[Any, Any, Any], services: Services
     ]
 
 
-@get("/openOrders", include_in_schema=False)
-async def open_orders(request: Request[Any, Any, Any], services: Services) -> list[dict[str, Any]]:
-    caller, params = await _signed(request, services, READ)
+async def open_orders(services: Services, call: Call) -> list[dict[str, Any]]:
+    caller, params = await _signed(services, call, READ)
     symbol = params.text("symbol")
     by_symbol = markets_by_symbol(services)
     market = market_named(services, symbol) if symbol is not None else None
-    rows = await reads.orders(
+    rows = await reads.orders_from(
         services.require_core().database,
         caller.user_id,
         market=market.symbol if market else None,
@@ -508,11 +477,10 @@ async def open_orders(request: Request[Any, Any, Any], services: Services) -> li
     return [views.order_from_row(row, markets[row["market"]]) for row in rows]
 
 
-@get("/allOrders", include_in_schema=False)
-async def all_orders(request: Request[Any, Any, Any], services: Services) -> list[dict[str, Any]]:
-    caller, params = await _signed(request, services, READ)
+async def all_orders(services: Services, call: Call) -> list[dict[str, Any]]:
+    caller, params = await _signed(services, call, READ)
     market = _market(services, params)
-    rows = await reads.orders(
+    rows = await reads.orders_from(
         services.require_core().database,
         caller.user_id,
         market=market.symbol,
@@ -524,9 +492,8 @@ async def all_orders(request: Request[Any, Any, Any], services: Services) -> lis
     return [views.order_from_row(row, market) for row in rows]
 
 
-@get("/myTrades", include_in_schema=False)
-async def my_trades(request: Request[Any, Any, Any], services: Services) -> list[dict[str, Any]]:
-    caller, params = await _signed(request, services, READ)
+async def my_trades(services: Services, call: Call) -> list[dict[str, Any]]:
+    caller, params = await _signed(services, call, READ)
     market = _market(services, params)
     limit = params.limit(500, 1000)
     rows = await reads.user_trades(
@@ -549,98 +516,14 @@ async def my_trades(request: Request[Any, Any, Any], services: Services) -> list
     return result[:limit]
 
 
-@get("/account", include_in_schema=False)
-async def account(request: Request[Any, Any, Any], services: Services) -> dict[str, Any]:
-    caller, params = await _signed(request, services, READ)
+async def account(services: Services, call: Call) -> dict[str, Any]:
+    caller, params = await _signed(services, call, READ)
     core = services.require_core()
     markets = core.engine.markets()
     assets: dict[str, int] = {}
     for market in markets:
         assets[market.base] = market.base_decimals
         assets[market.quote] = market.quote_decimals
-    rows = await reads.balances(core.database, caller.user_id)
+    rows = await reads.balance_rows(core.database, caller.user_id)
     omit = (params.text("omitZeroBalances") or "false").lower() == "true"
     return views.account(caller.user_id, caller.permissions, assets, rows, markets, omit)
-
-
-# -- errors --------------------------------------------------------------------------------------
-
-
-def _answer(error: BinanceError) -> Response[Any]:
-    return Response(error.body(), status_code=error.status, headers=error.headers)
-
-
-def _on_binance(_: Request[Any, Any, Any], error: BinanceError) -> Response[Any]:
-    return _answer(error)
-
-
-def _on_api(_: Request[Any, Any, Any], error: ApiError) -> Response[Any]:
-    mapped = from_engine(error.code, error.message)
-    mapped.headers = {**error.headers, **mapped.headers}
-    return _answer(mapped)
-
-
-def _on_engine(_: Request[Any, Any, Any], error: TradeEngineError) -> Response[Any]:
-    field = error.detail("field")
-    return _answer(from_engine(error.code, error.message, field=field if isinstance(field, str) else None))
-
-
-def _on_http(_: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
-    if error.status_code == 413:
-        return _answer(BinanceError(-1101, "Too many parameters sent for this endpoint.", 413))
-    code = -1000 if error.status_code >= 500 else -1104
-    return _answer(BinanceError(code, str(error.detail), error.status_code))
-
-
-def _on_storage_unavailable(_: Request[Any, Any, Any], error: StorageUnavailable) -> Response[Any]:
-    log.warning("database unavailable", extra={"error": str(error)})
-    return _answer(from_engine("UNAVAILABLE", ""))
-
-
-def _on_unexpected(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    if isinstance(error, DBAPIError):
-        log.warning("database unavailable", extra={"error": type(error.orig).__name__})
-        return _answer(from_engine("UNAVAILABLE", ""))
-    log.error("unhandled error", exc_info=error)
-    return _answer(BinanceError(-1000, UNKNOWN_MSG, 500))
-
-
-# Every exception type the app maps gets a Binance mapping here: a handler is chosen by
-# the most specific type across layers, so a generic one alone would lose to the app's.
-router = Router(
-    path="/api/v3",
-    route_handlers=[
-        ping,
-        server_time,
-        exchange_info,
-        depth,
-        trades,
-        historical_trades,
-        agg_trades,
-        kline_list,
-        ui_klines,
-        ticker_24hr,
-        ticker_price,
-        ticker_book,
-        new_order,
-        test_order,
-        query_order,
-        cancel_order,
-        cancel_open_orders,
-        open_orders,
-        all_orders,
-        my_trades,
-        account,
-    ],
-    exception_handlers={
-        BinanceError: _on_binance,
-        ApiError: _on_api,
-        TradeEngineError: _on_engine,
-        ValidationException: _on_http,
-        NotFoundException: _on_http,
-        HTTPException: _on_http,
-        StorageUnavailable: _on_storage_unavailable,
-        DBAPIError: _on_unexpected,
-        Exception: _on_unexpected,
-    },
-)

@@ -1,8 +1,54 @@
-"""What the app mounts of the Binance-compatible API over HTTP: the `/api/v3` router (its
-WebSocket endpoints are routed in api/sockets.py)."""
+"""The Binance-compatible REST API's routes, `/api/v3/...` (its WebSocket endpoints are
+routed in api/sockets.py). Binance's endpoints are documented by Binance, not in this
+service's OpenAPI document."""
 
-from litestar.types import ControllerRouterHandler
+from collections.abc import Awaitable, Callable
+from functools import wraps
 
-from trade_engine.binance.rest import router
+from trade_engine.api.services import Services
+from trade_engine.binance import rest
+from trade_engine.binance.api import BinanceApi
+from trade_engine.edge.routes import Access, Call, Route
 
-handlers: list[ControllerRouterHandler] = [router]
+PREFIX = "/api/v3"
+Handler = Callable[[Services, Call], Awaitable[object]]
+
+# (method, path, handler, access): signed endpoints verify their signature themselves.
+TABLE: tuple[tuple[str, str, Handler, Access], ...] = (
+    ("GET", "/ping", rest.ping, Access.PUBLIC),
+    ("GET", "/time", rest.server_time, Access.PUBLIC),
+    ("GET", "/exchangeInfo", rest.exchange_info, Access.PUBLIC),
+    ("GET", "/depth", rest.depth, Access.PUBLIC),
+    ("GET", "/trades", rest.trades, Access.PUBLIC),
+    ("GET", "/historicalTrades", rest.historical_trades, Access.PUBLIC),
+    ("GET", "/aggTrades", rest.agg_trades, Access.PUBLIC),
+    ("GET", "/klines", rest.kline_list, Access.PUBLIC),
+    ("GET", "/uiKlines", rest.ui_klines, Access.PUBLIC),
+    ("GET", "/ticker/24hr", rest.ticker_24hr, Access.PUBLIC),
+    ("GET", "/ticker/price", rest.ticker_price, Access.PUBLIC),
+    ("GET", "/ticker/bookTicker", rest.ticker_book, Access.PUBLIC),
+    ("POST", "/order", rest.new_order, Access.OWN),
+    ("POST", "/order/test", rest.test_order, Access.OWN),
+    ("GET", "/order", rest.query_order, Access.OWN),
+    ("DELETE", "/order", rest.cancel_order, Access.OWN),
+    ("DELETE", "/openOrders", rest.cancel_open_orders, Access.OWN),
+    ("GET", "/openOrders", rest.open_orders, Access.OWN),
+    ("GET", "/allOrders", rest.all_orders, Access.OWN),
+    ("GET", "/myTrades", rest.my_trades, Access.OWN),
+    ("GET", "/account", rest.account, Access.OWN),
+)
+
+
+def bind(handler: Handler, services: Services) -> Callable[[Call], Awaitable[object]]:
+    @wraps(handler)
+    async def bound(call: Call) -> object:
+        return await handler(services, call)
+
+    return bound
+
+
+def routes(services: Services, api: BinanceApi) -> list[Route]:
+    return [
+        Route(method, PREFIX + path, bind(handler, services), api, access=access, documented=False)
+        for method, path, handler, access in TABLE
+    ]

@@ -29,7 +29,6 @@ from typing import Any, Final
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from trade_engine.binance import reads
 from trade_engine.binance.ticker import day_ticker, kline_row
 from trade_engine.binance.views import ZERO, binance_tif, binance_type, levels, ms, pad, symbol_of, top
 from trade_engine.domain.market import Market, asset_text
@@ -53,6 +52,7 @@ from trade_engine.engine import (
 from trade_engine.engine.order import Order
 from trade_engine.marketdata.candles import INTERVALS
 from trade_engine.marketdata.depth import DepthBook
+from trade_engine.storage import market_reads
 from trade_engine.ws.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -430,7 +430,7 @@ class StreamPublisher:
             if not self._wanted(name):
                 continue
             bucket = now_ns - now_ns % size
-            rows, _ = await reads.klines(self._database, symbol, size, bucket, bucket + size)
+            rows, _ = await market_reads.klines(self._database, symbol, size, bucket, bucket + size)
             if not rows:
                 continue
             row = rows[-1]

@@ -11,11 +11,11 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from trade_engine.binance import reads
 from trade_engine.binance.views import ZERO, ms, pad, symbol_of, top
 from trade_engine.domain.market import Market
 from trade_engine.marketdata.candles import DAY, INTERVALS
 from trade_engine.marketdata.depth import MarketDepth
+from trade_engine.storage import market_reads
 
 _CACHE_SECONDS: Final = 1.0
 _stats_cache: dict[tuple[int, str], tuple[float, dict[str, Any]]] = {}
@@ -26,7 +26,7 @@ async def _day_stats(database: AsyncEngine, market: str, now_ns: int) -> dict[st
     cached = _stats_cache.get(key)
     if cached is not None and time.monotonic() - cached[0] < _CACHE_SECONDS:
         return cached[1]
-    stats = await reads.day_stats(database, market, now_ns - DAY, now_ns)
+    stats = await market_reads.day_stats(database, market, now_ns - DAY, now_ns)
     stats["open_ns"], stats["close_ns"] = now_ns - DAY, now_ns
     if len(_stats_cache) > 10_000:
         _stats_cache.clear()
@@ -144,7 +144,7 @@ async def klines(
         first = max(0, last - (limit - 1) * size)
     if last < first:
         return []
-    rows, close = await reads.klines(database, market.symbol, size, first, last + size)
+    rows, close = await market_reads.klines(database, market.symbol, size, first, last + size)
     by_bucket = {row[0]: row for row in rows}
     series = []
     for bucket in range(first, last + size, size):

@@ -17,15 +17,15 @@ from typing import Any, Final
 
 import msgspec
 
-from trade_engine.api.errors import ApiError
 from trade_engine.api.services import Services
 from trade_engine.binance import signing
 from trade_engine.binance.auth import READ, api_key, check_time
 from trade_engine.binance.errors import INVALID_SIGNATURE, BinanceError, mandatory, unauthorized
 from trade_engine.binance.params import Params
 from trade_engine.binance.streams import stream_key, user_event, user_key
+from trade_engine.domain.errors import TradeEngineError
+from trade_engine.edge.websocket import AsgiWebSocket
 from trade_engine.marketdata.candles import INTERVALS
-from trade_engine.ws.asgi import AsgiWebSocket
 from trade_engine.ws.connection import Connection, Frame
 from trade_engine.ws.hub import Hub
 
@@ -60,7 +60,7 @@ async def _open(socket: AsgiWebSocket, services: Services) -> tuple[Hub, Connect
     client = socket.client
     try:
         services.limiter.check_ip(client.host if client else "unknown")
-    except ApiError as error:
+    except TradeEngineError as error:
         await socket.close(code=CLOSE_TRY_AGAIN_LATER, reason=error.message)
         return None
     hub = services.streams.hub

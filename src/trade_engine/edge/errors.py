@@ -32,8 +32,12 @@ OUTCOME_UNKNOWN: Final = (
 
 
 class Binance(NamedTuple):
+    """Binance's answer: its code, its message, and its HTTP status (400 unless the
+    failure is about credentials, size, rate or the service itself)."""
+
     code: int
     message: str
+    status: int = 400
 
 
 class Rule(NamedTuple):
@@ -48,10 +52,14 @@ def _rejected(message: str) -> Rule:
     return Rule(422, Binance(-2010, message), Binance(-2011, message))
 
 
-_NUMBER: Final = Rule(400, Binance(-1100, ILLEGAL.replace("{range}", DECIMAL_RANGE)))
+# The range is literal text in a message template: its braces are escaped.
+_NUMBER: Final = Rule(
+    400, Binance(-1100, ILLEGAL.replace("{range}", DECIMAL_RANGE.replace("{", "{{").replace("}", "}}")))
+)
 _FILTER: Final = Rule(400, Binance(-1013, FILTER))
-_UNAUTHORIZED: Final = Binance(-2015, INVALID_KEY)
-_NOT_AVAILABLE: Final = Rule(503, Binance(-1001, INTERNAL_MSG), retry_after=True)
+_UNAUTHORIZED: Final = Binance(-2015, INVALID_KEY, 401)
+_UNKNOWN: Final = Binance(-1000, UNKNOWN_MSG)
+_NOT_AVAILABLE: Final = Rule(503, Binance(-1001, INTERNAL_MSG, 503), retry_after=True)
 
 ERRORS: Final[dict[ErrorCode, Rule]] = {
     # -- numbers (the field at fault is named in `{field}`, its filter in `{filter}`) --
@@ -65,14 +73,15 @@ ERRORS: Final[dict[ErrorCode, Rule]] = {
     ErrorCode.VALUE_OUT_OF_RANGE: _FILTER,
     # -- order and market rules --
     ErrorCode.INVALID_ORDER: Rule(400, Binance(-2010, "{message}"), Binance(-2011, "{message}")),
-    ErrorCode.INVALID_MARKET: Rule(400, Binance(-1013, "{message}")),
+    ErrorCode.INVALID_MARKET: Rule(400, _UNKNOWN),
     ErrorCode.QUANTITY_BELOW_MIN: _FILTER,
     ErrorCode.QUANTITY_ABOVE_MAX: _FILTER,
     ErrorCode.PRICE_OUT_OF_RANGE: _FILTER,
     ErrorCode.NOTIONAL_BELOW_MIN: _FILTER,
     ErrorCode.UNKNOWN_MARKET: Rule(404, Binance(-1121, "Invalid symbol.")),
-    ErrorCode.MARKET_EXISTS: Rule(409, Binance(-1000, "{message}")),
-    ErrorCode.UNKNOWN_ASSET: Rule(400, Binance(-1100, "{message}")),
+    ErrorCode.MARKET_EXISTS: Rule(409, _UNKNOWN),
+    ErrorCode.MARKET_STATUS_UNCHANGED: Rule(409, _UNKNOWN),
+    ErrorCode.UNKNOWN_ASSET: Rule(404, _UNKNOWN),
     ErrorCode.MARKET_HALTED: _rejected("Market is closed."),
     ErrorCode.MARKET_CANCEL_ONLY: _rejected("Market is closed."),
     ErrorCode.POST_ONLY_WOULD_TAKE: _rejected("Order would immediately match and take."),
@@ -87,29 +96,29 @@ ERRORS: Final[dict[ErrorCode, Rule]] = {
     ErrorCode.DUPLICATE_CLIENT_ORDER_ID: Rule(
         409, Binance(-2010, "Duplicate order sent."), Binance(-2011, "Duplicate order sent.")
     ),
-    ErrorCode.DUPLICATE_REFERENCE: Rule(409, Binance(-1000, "{message}")),
+    ErrorCode.DUPLICATE_REFERENCE: Rule(409, _UNKNOWN),
     # -- requests --
-    ErrorCode.VALIDATION_ERROR: Rule(400, Binance(-1104, "{message}")),
-    ErrorCode.NOT_FOUND: Rule(404, Binance(-1000, UNKNOWN_MSG)),
-    ErrorCode.METHOD_NOT_ALLOWED: Rule(405, Binance(-1000, UNKNOWN_MSG)),
-    ErrorCode.BODY_TOO_LARGE: Rule(413, Binance(-1101, "Too many parameters sent for this endpoint.")),
+    ErrorCode.VALIDATION_ERROR: Rule(400, _UNKNOWN),
+    ErrorCode.NOT_FOUND: Rule(404, _UNKNOWN),
+    ErrorCode.METHOD_NOT_ALLOWED: Rule(405, _UNKNOWN),
+    ErrorCode.BODY_TOO_LARGE: Rule(413, Binance(-1101, "Too many parameters sent for this endpoint.", 413)),
     ErrorCode.UNAUTHENTICATED: Rule(401, _UNAUTHORIZED),
     ErrorCode.INVALID_TOKEN: Rule(401, _UNAUTHORIZED),
     ErrorCode.TOKEN_EXPIRED: Rule(401, _UNAUTHORIZED),
     ErrorCode.FORBIDDEN: Rule(403, _UNAUTHORIZED),
-    ErrorCode.RATE_LIMITED: Rule(429, Binance(-1003, TOO_MANY_REQUESTS), retry_after=True),
+    ErrorCode.RATE_LIMITED: Rule(429, Binance(-1003, TOO_MANY_REQUESTS, 429), retry_after=True),
     # -- WebSocket (no HTTP exchange; the status is for completeness) --
-    ErrorCode.INVALID_MESSAGE: Rule(400, Binance(-1100, "{message}")),
-    ErrorCode.UNKNOWN_CHANNEL: Rule(400, Binance(-1100, "{message}")),
-    ErrorCode.TOO_MANY_SUBSCRIPTIONS: Rule(400, Binance(-1100, "{message}")),
-    ErrorCode.TOO_MANY_CLIENTS: Rule(503, Binance(-1003, TOO_MANY_REQUESTS), retry_after=True),
-    ErrorCode.SLOW_CONSUMER: Rule(400, Binance(-1000, "{message}")),
+    ErrorCode.INVALID_MESSAGE: Rule(400, _UNKNOWN),
+    ErrorCode.UNKNOWN_CHANNEL: Rule(400, _UNKNOWN),
+    ErrorCode.TOO_MANY_SUBSCRIPTIONS: Rule(400, _UNKNOWN),
+    ErrorCode.TOO_MANY_CLIENTS: Rule(503, Binance(-1003, TOO_MANY_REQUESTS, 429), retry_after=True),
+    ErrorCode.SLOW_CONSUMER: Rule(400, _UNKNOWN),
     # -- the service --
     ErrorCode.NOT_READY: _NOT_AVAILABLE,
     ErrorCode.UNAVAILABLE: _NOT_AVAILABLE,
-    ErrorCode.BUSY: Rule(503, Binance(-1008, OVERLOADED), retry_after=True),
-    ErrorCode.OUTCOME_UNKNOWN: Rule(503, Binance(-1007, OUTCOME_UNKNOWN), retry_after=True),
-    ErrorCode.INTERNAL_ERROR: Rule(500, Binance(-1000, UNKNOWN_MSG)),
+    ErrorCode.BUSY: Rule(503, Binance(-1008, OVERLOADED, 503), retry_after=True),
+    ErrorCode.OUTCOME_UNKNOWN: Rule(503, Binance(-1007, OUTCOME_UNKNOWN, 503), retry_after=True),
+    ErrorCode.INTERNAL_ERROR: Rule(500, Binance(-1000, UNKNOWN_MSG, 500)),
 }
 
 

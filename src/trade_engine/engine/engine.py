@@ -753,7 +753,7 @@ class Engine:
         if cmd.status not in MARKET_STATUSES:
             raise _reject(ErrorCode.INVALID_MARKET, f"unknown market status {cmd.status!r}")
         if cmd.status == m.status:
-            raise _reject(ErrorCode.INVALID_MARKET, f"market {cmd.market} is already {cmd.status}")
+            raise _reject(ErrorCode.MARKET_STATUS_UNCHANGED, f"market {cmd.market} is already {cmd.status}")
         m.status = cmd.status
         m.seq += 1
         events.append(MarketStatusChanged(ts=cmd.ts, seq=m.seq, market=cmd.market, status=cmd.status))

@@ -15,12 +15,10 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from trade_engine.api.schemas import CandleView, TickerView
-from trade_engine.domain.market import Market
-from trade_engine.storage import reads
+from trade_engine.domain.timestamps import NS_PER_SECOND
+from trade_engine.storage import market_reads
 
-NS: Final = 1_000_000_000
-NS_PER_MS: Final = 1_000_000
+NS: Final = NS_PER_SECOND
 INTERVALS: Final = {
     "1m": 60 * NS,
     "5m": 300 * NS,
@@ -62,7 +60,7 @@ async def candles(
         start_ns = end_ns - limit * size
     first = start_ns - start_ns % size
     last = min(end_ns, first + limit * size)
-    rows = await reads.candle_rows(database, market, size, first, last, limit)
+    rows = await market_reads.candle_rows(database, market, size, first, last, limit)
     by_bucket = {row[0]: row for row in rows}
     series = []
     for bucket in range(first, last, size):
@@ -73,23 +71,6 @@ async def candles(
             _, open_, high, low, close, volume, quote_volume, count = row
             series.append(Candle(bucket, size, open_, high, low, close, volume, quote_volume, count))
     return series
-
-
-def candle_view(candle: Candle, market: Market) -> CandleView:
-    def price(value: int | None) -> str | None:
-        return None if value is None else market.price_text(value)
-
-    return CandleView(
-        open_time=candle.open_ts // NS_PER_MS,
-        close_time=(candle.open_ts + candle.interval) // NS_PER_MS - 1,
-        open=price(candle.open),
-        high=price(candle.high),
-        low=price(candle.low),
-        close=price(candle.close),
-        volume=market.quantity_text(candle.volume),
-        quote_volume=market.quote_text(candle.quote_volume),
-        trades=candle.trades,
-    )
 
 
 @dataclass(frozen=True)
@@ -103,36 +84,3 @@ class Ticker:
     volume: int
     quote_volume: int
     trades: int
-
-
-def ticker_view(ticker: Ticker, market: Market, best_bid: int | None, best_ask: int | None) -> TickerView:
-    def price(value: int | None) -> str | None:
-        return None if value is None else market.price_text(value)
-
-    change = change_percent = None
-    if ticker.open is not None and ticker.last is not None:
-        change = (
-            price(ticker.last - ticker.open)
-            if ticker.last >= ticker.open
-            else "-" + market.price_text(ticker.open - ticker.last)
-        )
-        # Percent to two places, rounded half away from zero (display only).
-        hundredths = (abs(ticker.last - ticker.open) * 20_000 + ticker.open) // (2 * ticker.open)
-        sign = "-" if ticker.last < ticker.open else ""
-        change_percent = f"{sign}{hundredths // 100}.{hundredths % 100:02d}"
-    return TickerView(
-        market=market.symbol,
-        open=price(ticker.open),
-        high=price(ticker.high),
-        low=price(ticker.low),
-        last=price(ticker.last),
-        volume=market.quantity_text(ticker.volume),
-        quote_volume=market.quote_text(ticker.quote_volume),
-        change=change,
-        change_percent=change_percent,
-        best_bid=price(best_bid),
-        best_ask=price(best_ask),
-        trades=ticker.trades,
-        open_time=ticker.open_ts // NS_PER_MS,
-        close_time=ticker.close_ts // NS_PER_MS,
-    )

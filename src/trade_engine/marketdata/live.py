@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.engine import Event, TradeExecuted
 from trade_engine.marketdata.candles import DAY, INTERVALS, NS, Candle, Ticker
-from trade_engine.storage import reads
+from trade_engine.storage import market_reads
 
 MINUTE: Final = 60 * NS
 WINDOW_MINUTES: Final = DAY // MINUTE
@@ -185,7 +185,7 @@ class LiveMarketData:
         live = cls()
         first = (now_ns // MINUTE + 1) * MINUTE - DAY
         for symbol in symbols:
-            rows = await reads.candle_rows(database, symbol, MINUTE, first, 2**62, WINDOW_MINUTES + 2)
+            rows = await market_reads.candle_rows(database, symbol, MINUTE, first, 2**62, WINDOW_MINUTES + 2)
             stats = live.market(symbol)
             for start, open_, high, low, close, volume, quote_volume, count in rows:
                 bucket = Bucket(start, open_, volume, quote_volume, count)

@@ -16,6 +16,8 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -24,9 +26,13 @@ SQLITE_PRAGMAS = (
 )
 
 
-class StorageUnavailable(Exception):
+class StorageUnavailable(TradeEngineError):
     """The database cannot be reached or cannot do the work now (stopped, restarting,
     connection lost, locked, disk full): a fault that may pass, answered with 503."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(ErrorCode.UNAVAILABLE, "the database is unavailable; retry shortly")
+        self.reason = reason
 
 
 # What a database that is down, restarting or out of resources raises, through

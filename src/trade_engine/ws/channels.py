@@ -48,7 +48,6 @@ from trade_engine.engine import (
 )
 from trade_engine.engine.holds import fee_charged
 from trade_engine.engine.ledger import movements
-from trade_engine.marketdata import candles as candle_data
 from trade_engine.marketdata.candles import INTERVALS
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
@@ -526,7 +525,7 @@ class Channels:
         # The live data keeps the current and the previous bucket: enough for any flush
         # (flushes are far less than a minute apart).
         views_ = [
-            candle_data.candle_view(self._live.candle(market.symbol, interval, start), market)
+            views.candle_view(self._live.candle(market.symbol, interval, start), market)
             for start in starts[-2:]
         ]
         return encode(CandleUpdate(key, market.symbol, interval, commit_ns // 1000, views_))
@@ -553,7 +552,7 @@ class Channels:
     def ticker_view(self, market: Market, now: int) -> TickerView:
         best_bid, best_ask = self._depth.market(market.symbol).best()
         ticker = self._live.ticker(market.symbol, now)
-        return candle_data.ticker_view(ticker, market, best_bid, best_ask)
+        return views.ticker_view(ticker, market, best_bid, best_ask)
 
     def snapshot(self, connection: Connection, channel: Channel, user_id: str | None) -> None:
         """Queue what a new subscriber starts from, if the channel has a snapshot."""
@@ -583,7 +582,7 @@ class Channels:
                 market.symbol,
                 channel.interval,
                 None,
-                [candle_data.candle_view(candle, market)],
+                [views.candle_view(candle, market)],
             )
             connection.offer(Frame(encode(message)))
         elif kind == BALANCES:

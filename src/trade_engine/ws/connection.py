@@ -29,8 +29,9 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any, Final, cast
 
-from litestar.types import Message, Send
 from prometheus_client import Histogram
+
+from trade_engine.edge.asgi import Message, Send
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import jwt
 import msgspec
 
-from trade_engine.api.auth import Principal
-from trade_engine.api.errors import ApiError
+from trade_engine.domain.errors import TradeEngineError
+from trade_engine.edge.auth import Principal
+from trade_engine.edge.websocket import AsgiWebSocket
 from trade_engine.ws import protocol
-from trade_engine.ws.asgi import AsgiWebSocket
 from trade_engine.ws.connection import Connection, Frame
 from trade_engine.ws.protocol import (
     CLOSE_IDLE,
@@ -147,7 +147,7 @@ def handle(streams: "Streams", session: Session, data: str | bytes) -> None:
 def authenticate(streams: "Streams", session: Session, request_id: protocol.RequestId, header: str) -> None:
     try:
         principal = streams.auth.authenticate(header)
-    except ApiError as error:
+    except TradeEngineError as error:
         session.fail(request_id, error.code, error.message)
         return
     if session.principal is not None and session.principal.user_id != principal.user_id:

@@ -11,18 +11,17 @@ import logging
 import time
 from typing import Any, Final
 
-from litestar.types import Send
-
-from trade_engine.api.auth import Authenticator
-from trade_engine.api.errors import ApiError
-from trade_engine.api.ratelimit import RateLimiter
 from trade_engine.bootstrap import Core
 from trade_engine.config import WebSocketConfig
+from trade_engine.domain.errors import TradeEngineError
+from trade_engine.edge.asgi import Send
+from trade_engine.edge.auth import Authenticator
+from trade_engine.edge.ratelimit import RateLimiter
+from trade_engine.edge.websocket import AsgiWebSocket
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.observability.metrics import Metrics
 from trade_engine.ws import protocol
-from trade_engine.ws.asgi import AsgiWebSocket
 from trade_engine.ws.channels import Channels
 from trade_engine.ws.connection import CLOSE_GRACE_SECONDS, Frame
 from trade_engine.ws.hub import Hub
@@ -129,7 +128,7 @@ class Streams:
         client = socket.client
         try:
             self.limiter.check_ip(client.host if client else "unknown")
-        except ApiError as error:
+        except TradeEngineError as error:
             return CLOSE_TRY_AGAIN_LATER, error.code, error.message
         return None
 

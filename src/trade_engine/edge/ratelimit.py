@@ -5,7 +5,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from trade_engine.api.errors import ApiError
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
 
 _MAX_KEYS: Final = 100_000
 
@@ -64,9 +64,8 @@ class RateLimiter:
 def _raise_if_limited(wait: float, who: str) -> None:
     if wait > 0:
         retry_after = max(1, math.ceil(wait))
-        raise ApiError(
-            "RATE_LIMITED",
+        raise TradeEngineError(
+            ErrorCode.RATE_LIMITED,
             f"too many requests from {who}; retry after {retry_after} s",
-            details={"retry_after_seconds": retry_after},
-            headers={"Retry-After": str(retry_after)},
+            retry_after_seconds=retry_after,
         )

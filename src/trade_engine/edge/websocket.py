@@ -10,7 +10,7 @@ server's own callables. The handshake rules are ASGI's: the first message receiv
 from typing import NamedTuple
 from urllib.parse import parse_qsl
 
-from litestar.types import Receive, Scope, Send, WebSocketAcceptEvent, WebSocketCloseEvent
+from trade_engine.edge.asgi import Message, Receive, Scope, Send
 
 
 class Client(NamedTuple):
@@ -46,7 +46,7 @@ class AsgiWebSocket:
 
     async def accept(self) -> None:
         await self._connect()
-        accept: WebSocketAcceptEvent = {"type": "websocket.accept", "subprotocol": None, "headers": []}
+        accept: Message = {"type": "websocket.accept", "subprotocol": None, "headers": []}
         await self.send(accept)
         self.accepted = True
 
@@ -56,5 +56,5 @@ class AsgiWebSocket:
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close (or, before `accept`, refuse the handshake)."""
         await self._connect()
-        event: WebSocketCloseEvent = {"type": "websocket.close", "code": code, "reason": reason}
+        event: Message = {"type": "websocket.close", "code": code, "reason": reason}
         await self.send(event)

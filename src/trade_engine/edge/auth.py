@@ -16,8 +16,8 @@ from typing import Any, Final
 
 import jwt
 
-from trade_engine.api.errors import ApiError
 from trade_engine.config import Config
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.vocabulary import FEE_ACCOUNT
 
 TRADER: Final = "trader"
@@ -49,10 +49,12 @@ class Authenticator:
 
     def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
-            raise ApiError("UNAUTHENTICATED", "a bearer token is required")
+            raise TradeEngineError(ErrorCode.UNAUTHENTICATED, "a bearer token is required")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError("INVALID_TOKEN", "the Authorization header must be 'Bearer <token>'")
+            raise TradeEngineError(
+                ErrorCode.INVALID_TOKEN, "the Authorization header must be 'Bearer <token>'"
+            )
         token = token.strip()
         now = time.time()
         cached = self._cache.get(token)
@@ -80,32 +82,36 @@ class Authenticator:
                 options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
             )
         except jwt.ExpiredSignatureError as error:
-            raise ApiError("TOKEN_EXPIRED", "the token has expired") from error
+            raise TradeEngineError(ErrorCode.TOKEN_EXPIRED, "the token has expired") from error
         except jwt.InvalidAudienceError as error:
-            raise ApiError("INVALID_TOKEN", "the token is for another audience") from error
+            raise TradeEngineError(ErrorCode.INVALID_TOKEN, "the token is for another audience") from error
         except jwt.InvalidIssuerError as error:
-            raise ApiError("INVALID_TOKEN", "the token comes from another issuer") from error
+            raise TradeEngineError(ErrorCode.INVALID_TOKEN, "the token comes from another issuer") from error
         except jwt.InvalidAlgorithmError as error:
-            raise ApiError("INVALID_TOKEN", f"only {self._algorithm} tokens are accepted") from error
+            raise TradeEngineError(
+                ErrorCode.INVALID_TOKEN, f"only {self._algorithm} tokens are accepted"
+            ) from error
         except jwt.InvalidSignatureError as error:
-            raise ApiError("INVALID_TOKEN", "the token signature is not valid") from error
+            raise TradeEngineError(ErrorCode.INVALID_TOKEN, "the token signature is not valid") from error
         except jwt.MissingRequiredClaimError as error:
-            raise ApiError("INVALID_TOKEN", f"the token lacks the {error.claim!r} claim") from error
+            raise TradeEngineError(
+                ErrorCode.INVALID_TOKEN, f"the token lacks the {error.claim!r} claim"
+            ) from error
         except jwt.DecodeError as error:
-            raise ApiError("INVALID_TOKEN", "the token is malformed") from error
+            raise TradeEngineError(ErrorCode.INVALID_TOKEN, "the token is malformed") from error
         except jwt.InvalidTokenError as error:
-            raise ApiError("INVALID_TOKEN", f"the token is not valid: {error}") from error
+            raise TradeEngineError(ErrorCode.INVALID_TOKEN, f"the token is not valid: {error}") from error
         return claims
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or USER_ID.fullmatch(user_id) is None or user_id == FEE_ACCOUNT:
-        raise ApiError("INVALID_TOKEN", "the token's subject is not a valid user id")
+        raise TradeEngineError(ErrorCode.INVALID_TOKEN, "the token's subject is not a valid user id")
     raw = claims.get("roles", claims.get("role", [TRADER]))
     roles = frozenset([raw] if isinstance(raw, str) else raw if isinstance(raw, list) else [])
     if not roles or not roles <= ROLES:
-        raise ApiError("INVALID_TOKEN", f"the token's roles must be among {sorted(ROLES)}")
+        raise TradeEngineError(ErrorCode.INVALID_TOKEN, f"the token's roles must be among {sorted(ROLES)}")
     return Principal(user_id, roles)
 
 

@@ -1,115 +1,91 @@
-"""Reads of committed state in the shapes the Binance API pages through.
+"""Reads of committed market data: public trades, and the aggregates candles, klines
+and tickers are computed from (exact: first and last trade of a bucket by id)."""
 
-Binance lists oldest first: with no start it returns the most recent `limit` items (in
-ascending order), with `fromId`/`orderId`/`startTime` the first `limit` from there.
-"""
-
-from typing import Any
-
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.storage import schema
 from trade_engine.storage.database import connected
-
-Row = dict[str, Any]
-
-
-async def _rows(database: AsyncEngine, query: Select[Any]) -> list[Row]:
-    async with connected(database) as connection:
-        return [dict(row) for row in (await connection.execute(query)).mappings()]
+from trade_engine.storage.reads import Page, Row, _page, _rows, _window
 
 
-def _window(
-    query: Select[Any], key: Any, *, from_id: int | None, start: bool, limit: int
-) -> tuple[Select[Any], bool]:
-    """Order and limit `query`: ascending from a start, else the newest `limit` (reversed later)."""
-    if from_id is not None or start:
-        return query.order_by(key).limit(limit), False
-    return query.order_by(key.desc()).limit(limit), True
-
-
-# -- a user's orders, trades and balances ------------------------------------------------
-
-
-async def orders(
+async def trade_rows(
     database: AsyncEngine,
-    user_id: str,
-    *,
-    market: str | None,
-    open_only: bool = False,
-    from_id: int | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    limit: int = 1000,
-) -> list[Row]:
-    table = schema.orders
-    conditions: list[ColumnElement[bool]] = [table.c.user_id == user_id]
-    if market is not None:
-        conditions.append(table.c.market == market)
-    if open_only:
-        conditions.append(table.c.status.in_(schema.OPEN_STATUSES))
-    if from_id is not None:
-        conditions.append(table.c.id >= from_id)
-    if start_ns is not None:
-        conditions.append(table.c.created_ts >= start_ns)
-    if end_ns is not None:
-        conditions.append(table.c.created_ts <= end_ns)
-    query, newest = _window(
-        select(table).where(*conditions), table.c.id, from_id=from_id, start=start_ns is not None, limit=limit
-    )
-    rows = await _rows(database, query)
-    return rows[::-1] if newest else rows
-
-
-async def user_trades(
-    database: AsyncEngine,
-    user_id: str,
-    *,
     market: str,
-    order_id: int | None = None,
-    from_id: int | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    limit: int = 500,
-) -> list[Row]:
-    table = schema.trades
-    conditions: list[ColumnElement[bool]] = [
-        table.c.market == market,
-        or_(table.c.buyer_user_id == user_id, table.c.seller_user_id == user_id),
-    ]
-    if order_id is not None:
-        conditions.append(or_(table.c.maker_order_id == order_id, table.c.taker_order_id == order_id))
-    if from_id is not None:
-        conditions.append(table.c.id >= from_id)
-    if start_ns is not None:
-        conditions.append(table.c.ts >= start_ns)
-    if end_ns is not None:
-        conditions.append(table.c.ts <= end_ns)
-    query, newest = _window(
-        select(table).where(*conditions),
-        table.c.id,
-        from_id=from_id if from_id is not None else order_id,
-        start=start_ns is not None,
-        limit=limit,
-    )
-    rows = await _rows(database, query)
-    return rows[::-1] if newest else rows
+    *,
+    start_ns: int | None,
+    end_ns: int | None,
+    limit: int,
+    offset: int,
+) -> Page:
+    """A page of a market's trades, newest first, and how many match in all."""
+    trades = schema.trades
+    conditions: list[ColumnElement[bool]] = [trades.c.market == market]
+    return await _page(database, trades, conditions, trades.c.ts, start_ns, end_ns, limit, offset)
 
 
-async def balances(database: AsyncEngine, user_id: str) -> list[tuple[str, int, int, int]]:
-    """(asset, available, locked, updated_ts) of every balance the user has."""
-    table = schema.balances
+async def trades_between(
+    database: AsyncEngine, market: str, start_ns: int, end_ns: int, after_id: int = 0, limit: int = 100_000
+) -> list[tuple[int, int, int, int, int, str]]:
+    """(id, ts, price, quantity, quote_amount, taker_side) of trades in [start, end), by id."""
+    trades = schema.trades
     query = (
-        select(table.c.asset, table.c.available, table.c.locked, table.c.updated_ts)
-        .where(table.c.user_id == user_id)
-        .order_by(table.c.asset)
+        select(
+            trades.c.id,
+            trades.c.ts,
+            trades.c.price,
+            trades.c.quantity,
+            trades.c.quote_amount,
+            trades.c.taker_side,
+        )
+        .where(
+            trades.c.market == market, trades.c.ts >= start_ns, trades.c.ts < end_ns, trades.c.id > after_id
+        )
+        .order_by(trades.c.id)
+        .limit(limit)
     )
     async with connected(database) as connection:
-        return [(str(a), int(f), int(lk), int(u)) for a, f, lk, u in await connection.execute(query)]
+        return [tuple(row) for row in await connection.execute(query)]
 
 
-# -- public market data -------------------------------------------------------------------
+async def candle_rows(
+    database: AsyncEngine, market: str, interval_ns: int, start_ns: int, end_ns: int, limit: int
+) -> list[tuple[int, int, int, int, int, int, int, int]]:
+    """Per bucket with trades: (bucket start, open, high, low, close, volume, quote volume,
+    trade count), exact: open and close are the first and last trade of the bucket by id."""
+    trades = schema.trades
+    bucket = (trades.c.ts - trades.c.ts % interval_ns).label("bucket")
+    aggregate = (
+        select(
+            bucket,
+            func.min(trades.c.id),
+            func.max(trades.c.id),
+            func.max(trades.c.price),
+            func.min(trades.c.price),
+            func.sum(trades.c.quantity),
+            func.sum(trades.c.quote_amount),
+            func.count(),
+        )
+        .where(trades.c.market == market, trades.c.ts >= start_ns, trades.c.ts < end_ns)
+        .group_by(bucket)
+        .order_by(bucket)
+        .limit(limit)
+    )
+    async with connected(database) as connection:
+        groups = list(await connection.execute(aggregate))
+        ids = {int(group[1]) for group in groups} | {int(group[2]) for group in groups}
+        prices: dict[int, int] = {}
+        for chunk in _chunks(sorted(ids), 500):
+            query = select(trades.c.id, trades.c.price).where(trades.c.id.in_(chunk))
+            prices.update({int(i): int(p) for i, p in await connection.execute(query)})
+    return [
+        (int(b), prices[int(first)], int(high), int(low), prices[int(last)], int(v), int(q), int(n))
+        for b, first, last, high, low, v, q, n in groups
+    ]
+
+
+def _chunks(values: list[int], size: int) -> list[list[int]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 async def trades(

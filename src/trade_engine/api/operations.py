@@ -1,0 +1,62 @@
+"""Probes, metrics and the API's own description: `/health`, `/ready`, `/metrics`,
+`/openapi.json` and the interactive docs. Probes and scrapes are never rate limited."""
+
+from typing import Final
+
+import msgspec
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from trade_engine.api.schemas import HealthView, ReadyView
+from trade_engine.api.services import Services
+from trade_engine.edge.http import Response
+from trade_engine.edge.routes import Call
+
+_encode: Final = msgspec.json.Encoder().encode
+_DOCS: Final = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Trade Engine API</title>
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui"});</script>
+</body></html>"""
+
+
+async def health(services: Services, call: Call) -> Response:
+    """Alive (the process answers); says nothing about readiness."""
+    return Response(200, _encode(HealthView(status="ok")))
+
+
+async def ready(services: Services, call: Call) -> Response:
+    """200 once recovered, verified and the database answers; 503 before and after (and
+    at once when the service starts to shut down)."""
+    core = services.core
+    reachable = await services.database_reachable()
+    accepting = core is not None and core.sequencer.available and not services.draining
+    view = ReadyView(
+        ready=accepting and reachable,
+        recovered=core is not None,
+        database=reachable,
+        accepting_orders=accepting,
+    )
+    return Response(200 if view.ready else 503, _encode(view))
+
+
+async def metrics(services: Services, call: Call) -> Response:
+    """Prometheus metrics of this process."""
+    core = services.core
+    if core is not None:
+        services.metrics.queue_depth.set(core.sequencer.queue_depth())
+        services.metrics.open_orders.set(len(core.engine.all_open_orders()))
+    return Response(
+        200, generate_latest(services.metrics.registry), content_type=CONTENT_TYPE_LATEST.encode()
+    )
+
+
+async def openapi(services: Services, call: Call) -> Response:
+    """This document."""
+    return Response(200, services.openapi)
+
+
+async def docs(services: Services, call: Call) -> Response:
+    """The interactive API documentation."""
+    return Response(200, _DOCS.encode(), content_type=b"text/html; charset=utf-8")

@@ -1,0 +1,180 @@
+"""The native order routes: place, look up, list, cancel, amend. The one order path.
+
+Handlers stay thin: decimal strings become engine integers at the edge (the market's
+conversions), the command goes to the core, and the committed result is rendered.
+"""
+
+from msgspec import UnsetType
+
+from trade_engine.api import views
+from trade_engine.api.params import ClientOrderPath, MarketQuery, OrderPath, OrdersQuery
+from trade_engine.api.schemas import AmendOrderBody, CancelAllView, OrderPage, OrderView, PlaceOrderBody
+from trade_engine.api.services import Services
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
+from trade_engine.domain.lifecycle import CLOSED_STATUSES, OPEN_STATUSES, is_open
+from trade_engine.domain.market import Market
+from trade_engine.domain.vocabulary import CONDITIONAL_TYPES
+from trade_engine.edge.routes import Call
+from trade_engine.engine import AmendOrder, CancelAllOrders, CancelOrder, OrderCancelled, PlaceOrder
+from trade_engine.storage import reads
+
+
+def place_command(user_id: str, market: Market, body: PlaceOrderBody) -> PlaceOrder:
+    if body.price is None and body.type in ("LIMIT", "STOP_LIMIT", "TAKE_PROFIT_LIMIT"):
+        raise TradeEngineError(ErrorCode.INVALID_ORDER, f"a {body.type} order needs a price", field="price")
+    if body.stop_price is None and body.type in CONDITIONAL_TYPES:
+        raise TradeEngineError(
+            ErrorCode.INVALID_ORDER, f"a {body.type} order needs a stop_price", field="stop_price"
+        )
+    return PlaceOrder(
+        ts=0,
+        user_id=user_id,
+        market=market.symbol,
+        side=body.side,
+        order_type=body.type,
+        time_in_force=body.time_in_force,
+        quantity=market.quantity_lots(body.quantity) if body.quantity is not None else 0,
+        quote_quantity=market.quote_units(body.quote_quantity) if body.quote_quantity is not None else 0,
+        price=market.price_ticks(body.price) if body.price is not None else 0,
+        stop_price=market.price_ticks(body.stop_price, "stop_price") if body.stop_price is not None else 0,
+        client_order_id=body.client_order_id,
+        stp_mode=body.stp_mode,
+        post_only=body.post_only,
+    )
+
+
+async def place_order(services: Services, call: Call) -> OrderView:
+    """Place an order. Answered once the order and everything it caused are committed."""
+    body = call.body_as(PlaceOrderBody)
+    market = services.market(body.market)
+    events = await services.submit(place_command(call.user().user_id, market, body))
+    return views.order_from_events(events, market)
+
+
+async def _own_order(
+    services: Services, user_id: str, order_id: int | None = None, client_order_id: str | None = None
+) -> OrderView:
+    core = services.require_core()
+    row = await reads.order_row(core.database, user_id, order_id, client_order_id)
+    if row is None:
+        raise TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such order")
+    return views.order_from_row(row, services.market(row["market"]))
+
+
+async def get_order(services: Services, call: Call) -> OrderView:
+    """One of the user's orders, by id."""
+    return await _own_order(services, call.user().user_id, order_id=call.path_as(OrderPath).order_id)
+
+
+async def get_order_by_client_id(services: Services, call: Call) -> OrderView:
+    """The newest of the user's orders with this client order id."""
+    client_order_id = call.path_as(ClientOrderPath).client_order_id
+    return await _own_order(services, call.user().user_id, client_order_id=client_order_id)
+
+
+async def list_orders(services: Services, call: Call) -> OrderPage:
+    """The user's orders, newest first."""
+    query = call.query_as(OrdersQuery)
+    core = services.require_core()
+    start_ns, end_ns = views.time_range(query.start_time, query.end_time)
+    statuses = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES, "all": None}[query.status]
+    rows, total = await reads.order_rows(
+        core.database,
+        call.user().user_id,
+        market=query.market,
+        statuses=statuses,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        limit=query.limit,
+        offset=query.offset,
+    )
+    orders = [views.order_from_row(row, services.market(row["market"])) for row in rows]
+    has_more = query.offset + len(orders) < total
+    return OrderPage(orders=orders, total=total, limit=query.limit, offset=query.offset, has_more=has_more)
+
+
+async def _not_open(
+    services: Services, user_id: str, order_id: int | None, client_order_id: str | None
+) -> TradeEngineError:
+    """Why a cancel or amend found nothing: unknown, or no longer open."""
+    core = services.require_core()
+    row = await reads.order_row(core.database, user_id, order_id, client_order_id)
+    if row is None or is_open(row["status"]):
+        return TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such open order")
+    return TradeEngineError(ErrorCode.ORDER_NOT_OPEN, f"the order is {row['status']}", status=row["status"])
+
+
+async def cancel(
+    services: Services, user_id: str, order_id: int | None, client_order_id: str | None
+) -> OrderView:
+    core = services.require_core()
+    # Terms that never change (type, time in force, creation time...) come from the
+    # open order; everything that can change comes with the cancellation event.
+    order = core.engine.open_order(user_id, order_id, client_order_id)
+    if order is None:
+        raise await _not_open(services, user_id, order_id, client_order_id)
+    try:
+        events = await services.submit(CancelOrder(ts=0, user_id=user_id, order_id=order.id))
+    except TradeEngineError as error:
+        if error.code == ErrorCode.ORDER_NOT_FOUND:
+            raise await _not_open(services, user_id, order.id, None) from error
+        raise
+    cancelled = next(e for e in events if isinstance(e, OrderCancelled))
+    return views.order_from_cancel(order, cancelled, services.market(order.market))
+
+
+async def cancel_order(services: Services, call: Call) -> OrderView:
+    """Cancel one of the user's open orders (or pending stops), by id."""
+    return await cancel(services, call.user().user_id, call.path_as(OrderPath).order_id, None)
+
+
+async def cancel_order_by_client_id(services: Services, call: Call) -> OrderView:
+    """Cancel the user's open order with this client order id."""
+    return await cancel(services, call.user().user_id, None, call.path_as(ClientOrderPath).client_order_id)
+
+
+async def cancel_all_orders(services: Services, call: Call) -> CancelAllView:
+    """Cancel every open order and pending stop of the user (in one market if given)."""
+    market = call.query_as(MarketQuery).market
+    if market is not None:
+        services.market(market)
+    events = await services.submit(CancelAllOrders(ts=0, user_id=call.user().user_id, market=market))
+    return CancelAllView(cancelled=[e.order_id for e in events if isinstance(e, OrderCancelled)])
+
+
+async def _amend(
+    services: Services, user_id: str, order_id: int | None, client_order_id: str | None, body: AmendOrderBody
+) -> OrderView:
+    core = services.require_core()
+    order = core.engine.open_order(user_id, order_id, client_order_id)
+    if order is None:
+        raise await _not_open(services, user_id, order_id, client_order_id)
+    market = services.market(order.market)
+    command = AmendOrder(
+        ts=0,
+        user_id=user_id,
+        order_id=order_id,
+        client_order_id=client_order_id,
+        price=None if isinstance(body.price, UnsetType) else market.price_ticks(body.price),
+        quantity=None if isinstance(body.quantity, UnsetType) else market.quantity_lots(body.quantity),
+    )
+    try:
+        await services.submit(command)
+    except TradeEngineError as error:
+        if error.code == ErrorCode.ORDER_NOT_FOUND:
+            raise await _not_open(services, user_id, order_id, client_order_id) from error
+        raise
+    return await _own_order(services, user_id, order_id=order.id)
+
+
+async def amend_order(services: Services, call: Call) -> OrderView:
+    """Change price and/or total quantity. A smaller quantity keeps time priority."""
+    body = call.body_as(AmendOrderBody)
+    return await _amend(services, call.user().user_id, call.path_as(OrderPath).order_id, None, body)
+
+
+async def amend_order_by_client_id(services: Services, call: Call) -> OrderView:
+    """Change price and/or total quantity of the order with this client order id."""
+    body = call.body_as(AmendOrderBody)
+    client_order_id = call.path_as(ClientOrderPath).client_order_id
+    return await _amend(services, call.user().user_id, None, client_order_id, body)

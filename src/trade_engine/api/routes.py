@@ -1,0 +1,294 @@
+"""The native API's routes, in one table: method, path, handler, who may call it, and
+the types of its parameters, body and answer (validated by the router, documented in
+`/openapi.json` from the same declarations)."""
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, Final
+
+from trade_engine.api import account, admin, markets, operations, orders
+from trade_engine.api.native import NativeApi
+from trade_engine.api.params import (
+    ApiKeyPath,
+    ApiKeysQuery,
+    CandlesQuery,
+    ClientOrderPath,
+    DepthQuery,
+    FillsQuery,
+    MarketPath,
+    MarketQuery,
+    OrderPath,
+    OrdersQuery,
+    TradesQuery,
+)
+from trade_engine.api.schemas import (
+    AmendOrderRequest,
+    ApiKeyBody,
+    ApiKeyCreated,
+    ApiKeyView,
+    BalanceView,
+    CancelAllView,
+    CandleView,
+    DepthView,
+    FillPage,
+    HealthView,
+    MarketBody,
+    MarketView,
+    OrderPage,
+    OrderView,
+    PlaceOrderBody,
+    ReadyView,
+    TickerView,
+    TradePage,
+    TransferBody,
+    TransferView,
+)
+from trade_engine.api.services import Services
+from trade_engine.edge.routes import Access, Call, Route
+
+API: Final = "/api/v1"
+PUBLIC_ERRORS: Final = (400, 404, 429, 503)
+PRIVATE_ERRORS: Final = (400, 401, 403, 404, 409, 413, 422, 429, 503)
+
+Handler = Callable[[Services, Call], Awaitable[Any]]
+
+
+def bind(handler: Handler, services: Services) -> Callable[[Call], Awaitable[object]]:
+    @wraps(handler)
+    async def bound(call: Call) -> object:
+        return await handler(services, call)
+
+    return bound
+
+
+def routes(services: Services, api: NativeApi) -> list[Route]:
+    def public(method: str, path: str, handler: Handler, tag: str, **types: Any) -> Route:
+        return Route(method, path, bind(handler, services), api, tags=(tag,), errors=PUBLIC_ERRORS, **types)
+
+    def private(method: str, path: str, handler: Handler, tag: str, access: Access, **types: Any) -> Route:
+        bound = bind(handler, services)
+        return Route(method, path, bound, api, access=access, tags=(tag,), errors=PRIVATE_ERRORS, **types)
+
+    def operation(path: str, handler: Handler, **types: Any) -> Route:
+        return Route("GET", path, bind(handler, services), api, tags=("operations",), **types)
+
+    user, trader, admin_role = Access.USER, Access.TRADER, Access.ADMIN
+    by_id, by_client_id = f"{API}/orders/{{order_id:int}}", f"{API}/orders/by-client-id/{{client_order_id}}"
+    market = f"{API}/markets/{{symbol}}"
+    return [
+        # -- orders --
+        private(
+            "POST",
+            f"{API}/orders",
+            orders.place_order,
+            "orders",
+            trader,
+            status=201,
+            body_type=PlaceOrderBody,
+            data_type=OrderView,
+        ),
+        private(
+            "GET",
+            f"{API}/orders",
+            orders.list_orders,
+            "orders",
+            user,
+            query_type=OrdersQuery,
+            data_type=OrderPage,
+        ),
+        private(
+            "DELETE",
+            f"{API}/orders",
+            orders.cancel_all_orders,
+            "orders",
+            trader,
+            query_type=MarketQuery,
+            data_type=CancelAllView,
+        ),
+        private("GET", by_id, orders.get_order, "orders", user, path_type=OrderPath, data_type=OrderView),
+        private(
+            "DELETE", by_id, orders.cancel_order, "orders", trader, path_type=OrderPath, data_type=OrderView
+        ),
+        private(
+            "PATCH",
+            by_id,
+            orders.amend_order,
+            "orders",
+            trader,
+            path_type=OrderPath,
+            body_type=AmendOrderRequest,
+            data_type=OrderView,
+        ),
+        private(
+            "GET",
+            by_client_id,
+            orders.get_order_by_client_id,
+            "orders",
+            user,
+            path_type=ClientOrderPath,
+            data_type=OrderView,
+        ),
+        private(
+            "DELETE",
+            by_client_id,
+            orders.cancel_order_by_client_id,
+            "orders",
+            trader,
+            path_type=ClientOrderPath,
+            data_type=OrderView,
+        ),
+        private(
+            "PATCH",
+            by_client_id,
+            orders.amend_order_by_client_id,
+            "orders",
+            trader,
+            path_type=ClientOrderPath,
+            body_type=AmendOrderRequest,
+            data_type=OrderView,
+        ),
+        # -- account --
+        private(
+            "GET",
+            f"{API}/fills",
+            account.list_fills,
+            "account",
+            user,
+            query_type=FillsQuery,
+            data_type=FillPage,
+        ),
+        private(
+            "GET", f"{API}/balances", account.list_balances, "account", user, data_type=list[BalanceView]
+        ),
+        # -- markets --
+        public("GET", f"{API}/markets", markets.list_markets, "markets", data_type=list[MarketView]),
+        public("GET", market, markets.get_market, "markets", path_type=MarketPath, data_type=MarketView),
+        public(
+            "GET",
+            f"{market}/depth",
+            markets.get_depth,
+            "markets",
+            path_type=MarketPath,
+            query_type=DepthQuery,
+            data_type=DepthView,
+        ),
+        public(
+            "GET",
+            f"{market}/trades",
+            markets.list_trades,
+            "markets",
+            path_type=MarketPath,
+            query_type=TradesQuery,
+            data_type=TradePage,
+        ),
+        public(
+            "GET",
+            f"{market}/candles",
+            markets.list_candles,
+            "markets",
+            path_type=MarketPath,
+            query_type=CandlesQuery,
+            data_type=list[CandleView],
+        ),
+        public(
+            "GET",
+            f"{market}/ticker",
+            markets.get_ticker,
+            "markets",
+            path_type=MarketPath,
+            data_type=TickerView,
+        ),
+        # -- admin --
+        private(
+            "POST",
+            f"{API}/admin/deposits",
+            admin.deposit,
+            "admin",
+            admin_role,
+            status=201,
+            body_type=TransferBody,
+            data_type=TransferView,
+        ),
+        private(
+            "POST",
+            f"{API}/admin/withdrawals",
+            admin.withdraw,
+            "admin",
+            admin_role,
+            status=201,
+            body_type=TransferBody,
+            data_type=TransferView,
+        ),
+        private(
+            "POST",
+            f"{API}/admin/markets",
+            admin.add_market,
+            "admin",
+            admin_role,
+            status=201,
+            body_type=MarketBody,
+            data_type=MarketView,
+        ),
+        private(
+            "POST",
+            f"{API}/admin/markets/{{symbol}}/halt",
+            admin.halt_market,
+            "admin",
+            admin_role,
+            path_type=MarketPath,
+            data_type=MarketView,
+        ),
+        private(
+            "POST",
+            f"{API}/admin/markets/{{symbol}}/cancel-only",
+            admin.cancel_only_market,
+            "admin",
+            admin_role,
+            path_type=MarketPath,
+            data_type=MarketView,
+        ),
+        private(
+            "POST",
+            f"{API}/admin/markets/{{symbol}}/resume",
+            admin.resume_market,
+            "admin",
+            admin_role,
+            path_type=MarketPath,
+            data_type=MarketView,
+        ),
+        private(
+            "POST",
+            f"{API}/admin/api-keys",
+            admin.create_api_key,
+            "admin",
+            admin_role,
+            status=201,
+            body_type=ApiKeyBody,
+            data_type=ApiKeyCreated,
+        ),
+        private(
+            "GET",
+            f"{API}/admin/api-keys",
+            admin.list_api_keys,
+            "admin",
+            admin_role,
+            query_type=ApiKeysQuery,
+            data_type=list[ApiKeyView],
+        ),
+        private(
+            "DELETE",
+            f"{API}/admin/api-keys/{{api_key}}",
+            admin.revoke_api_key,
+            "admin",
+            admin_role,
+            path_type=ApiKeyPath,
+            data_type=ApiKeyView,
+        ),
+        # -- operations (their answers are not enveloped) --
+        operation("/health", operations.health, raw=True, data_type=HealthView),
+        operation("/ready", operations.ready, raw=True, data_type=ReadyView, also=(503,)),
+        operation("/metrics", operations.metrics, media_type="text/plain"),
+        operation("/openapi.json", operations.openapi, documented=False),
+        operation("/docs", operations.docs, documented=False),
+        operation("/", operations.docs, documented=False),
+    ]

@@ -1,0 +1,31 @@
+"""How the Binance-compatible API answers: plain JSON, and `{"code", "msg"}` for every
+error, its own or one of the error table's (binance/errors.py)."""
+
+from typing import Final
+
+import msgspec
+
+from trade_engine.binance.errors import BinanceError, from_engine
+from trade_engine.domain.errors import TradeEngineError
+from trade_engine.edge.auth import Principal
+from trade_engine.edge.http import Request, Response
+from trade_engine.edge.routes import Access, Route
+
+_encode: Final = msgspec.json.Encoder().encode
+
+
+class BinanceApi:
+    def authenticate(self, request: Request, access: Access) -> Principal | None:
+        """Signed requests are verified by each handler (binance/auth.py): the signature
+        covers the raw query and body, which only the handler reads."""
+        return None
+
+    def render(self, route: Route, data: object) -> Response:
+        return Response(route.status, _encode(data))
+
+    def render_error(self, error: Exception) -> Response | None:
+        if isinstance(error, TradeEngineError):
+            error = from_engine(error)
+        if not isinstance(error, BinanceError):
+            return None
+        return Response(error.status, _encode(error.body()), headers=error.headers.items())
