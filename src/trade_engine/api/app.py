@@ -30,9 +30,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from trade_engine.api import views
+from trade_engine.api.audit import audit_trail
 from trade_engine.api.auth import TRADER, Principal
 from trade_engine.api.errors import STATUS_OF, ApiError, envelope
 from trade_engine.api.fastpath import order_fast_path
+from trade_engine.api.operator import operator_router
 from trade_engine.api.schemas import (
     AmendOrderBody,
     ApiKeyBody,
@@ -850,6 +852,7 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
         health,
         ready,
         metrics,
+        operator_router(),
         *binance_handlers,
         websocket_endpoint,
     ]
@@ -862,7 +865,7 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
             "trader": Provide(_trader),
             "admin": Provide(_admin),
         },
-        middleware=[request_context, order_fast_path(_place, _cancel)],
+        middleware=[request_context, audit_trail, order_fast_path(_place, _cancel)],
         after_request=_enveloped_not_found,
         exception_handlers={
             ApiError: _on_api_error,
