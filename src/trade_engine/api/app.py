@@ -20,7 +20,6 @@ from litestar.di import Provide
 from litestar.enums import MediaType, ScopeType
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED
@@ -81,6 +80,8 @@ from trade_engine.observability.logging import request_id
 from trade_engine.sequencer import DuplicateReference
 from trade_engine.storage import reads, schema
 from trade_engine.storage.apikeys import ApiKey
+from trade_engine.web.pages import page_plugins, static_files
+from trade_engine.web.security import security_headers
 from trade_engine.ws.endpoint import websocket_endpoint
 
 log = logging.getLogger(__name__)
@@ -853,6 +854,7 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
         ready,
         metrics,
         operator_router(),
+        static_files(),
         *binance_handlers,
         websocket_endpoint,
     ]
@@ -865,7 +867,7 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
             "trader": Provide(_trader),
             "admin": Provide(_admin),
         },
-        middleware=[request_context, audit_trail, order_fast_path(_place, _cancel)],
+        middleware=[request_context, security_headers, audit_trail, order_fast_path(_place, _cancel)],
         after_request=_enveloped_not_found,
         exception_handlers={
             ApiError: _on_api_error,
@@ -882,7 +884,8 @@ def create_app(services: Services, *, on_startup: list[Callable[[], Awaitable[No
             version="1",
             description="Native REST API. Amounts are decimal strings; times are Unix milliseconds.",
             path="/",
-            render_plugins=[SwaggerRenderPlugin(path="/docs")],
+            # `/` is the web page, `/docs` the API docs (local assets), `/openapi.json` the document.
+            render_plugins=page_plugins(),
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),
