@@ -1,7 +1,10 @@
 """The trading view in a real browser: it loads from its own origin only, a trader
 signs in and trades through it, and it follows what others do, live."""
 
+import time
 from decimal import Decimal
+
+import jwt
 
 from tests.e2e.client import QUOTE, Api
 from tests.e2e.server import Server
@@ -177,3 +180,31 @@ def test_client_order_id_with_markup_stays_text(page: Page, web_api: Api, web_ma
     assert page.browser.script("return document.getElementById('order-result').children.length") == 0
     page.browser.allow(r"HTTP 400 .*/api/v1/orders$")
     page.browser.allow(r"status of 400")
+
+
+def test_a_refused_token_signs_nobody_in(page: Page, web_server: Server) -> None:
+    page.open()
+    page.browser.type("#token-input", "not-a-token")
+    page.browser.find("#signin-button").click()
+    assert "not a token" in page.text("#signin-error")
+
+    forged = jwt.encode({"sub": "mallory", "exp": int(time.time()) + 600}, "another-secret-" * 3, "HS256")
+    page.browser.type("#token-input", forged)
+    page.browser.find("#signin-button").click()
+
+    refused = page.browser.wait_text("#signin-error", lambda t: "refused" in t, "the refusal was not shown")
+    assert "INVALID_TOKEN" in refused
+    page.browser.wait(
+        lambda _: page.browser.find("#signin").is_displayed(), "the sign-in form did not come back"
+    )
+    assert not page.browser.find("#signed-in").is_displayed()
+    page.wait_live()
+
+
+def test_an_expired_token_signs_the_trader_out(page: Page, web_server: Server) -> None:
+    page.open()
+    page.sign_in(web_server.token("brief-visitor", "trader", ttl=3))
+    expired = page.browser.wait_text("#signin-error", lambda t: "expired" in t, "the expiry was not noticed")
+    assert expired == "Your token expired: sign in again."
+    assert page.browser.find("#signin").is_displayed()
+    page.wait_live()  # back on an anonymous connection: market data goes on

@@ -17,6 +17,7 @@ const LISTS_POLL_MS = 5_000;
 /** Ask before acting: resolves true if the operator confirms in the dialog. */
 export function confirmAction(title, lines) {
   const dialog = byId("confirm-dialog");
+  if (dialog.open) return Promise.resolve(false); // one question at a time
   setText(byId("confirm-title"), title);
   byId("confirm-lines").replaceChildren(...lines.map((line) => el("li", {}, line)));
   return new Promise((resolve) => {

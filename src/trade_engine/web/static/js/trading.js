@@ -65,7 +65,11 @@ export class TradingView {
     stream.on("fills", (m) => this._onFills(m));
     stream.on("balances", (m) => this._onBalances(m));
     stream.on("status", (state) => {
-      if (state !== "live") this.book.reset();
+      // Disconnected: the book is no longer known (it comes back with a new snapshot).
+      if (state !== "live" && this.book.ready) {
+        this.book.reset();
+        this._renderBook();
+      }
     });
     stream.on("live", () => this.resync());
     byId("market-select").addEventListener("change", (event) => this.selectMarket(event.target.value));
@@ -614,6 +618,7 @@ export class TradingView {
         el("td", { class: "num locked" }, balance.locked),
       ),
     );
-    fillRows(byId("balances-body"), rows, "no balances", 3);
+    const empty = session.currentToken() === null ? "sign in to see balances" : "no balances";
+    fillRows(byId("balances-body"), rows, empty, 3);
   }
 }
