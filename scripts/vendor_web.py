@@ -79,15 +79,26 @@ def vendor_lightweight_charts(version: str, workdir: Path) -> None:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     script = "lightweight-charts.standalone.production.js"
-    shutil.copy(package / "dist" / script, target / script)
+    source = (package / "dist" / script).read_text()
+    (target / script).write_text(source)
     shutil.copy(package / "LICENSE", target / "LICENSE")
+    # The attribution notice: the npm package has no NOTICE file; the build carries the
+    # notice as its license banner.
+    banner = re.match(r"/\*!(.*?)\*/", source, re.DOTALL)
+    if banner is None:
+        raise SystemExit(f"{script} has no license banner: write the attribution notice by hand")
+    lines = [line.strip(" *").strip() for line in banner.group(1).splitlines()]
+    notice = "\n".join(line for line in lines if line and line != "@license")
+    (target / "NOTICE").write_text(f"{notice}\nhttps://www.tradingview.com/\n")
     notes = (
-        "Licensed under the Apache License 2.0 (`LICENSE`), which asks for attribution: the page\n"
-        'links to TradingView beside every chart ("Charting by TradingView"). The library\'s own\n'
+        "Licensed under the Apache License 2.0 (`LICENSE`). The package's README asks for the\n"
+        "attribution notice (`NOTICE`, taken from the build's license banner) and a link to\n"
+        "https://www.tradingview.com/ on the page: both stand beside the chart. The library's own\n"
         "attribution logo (`layout.attributionLogo`) is switched off because it injects an inline\n"
         "`<style>` element, which the page's Content-Security-Policy refuses."
     )
-    (target / "README.md").write_text(readme("lightweight-charts", spec, facts, [script, "LICENSE"], notes))
+    files = [script, "LICENSE", "NOTICE"]
+    (target / "README.md").write_text(readme("lightweight-charts", spec, facts, files, notes))
 
 
 def _data_file(uri: str, images: Path) -> str:
