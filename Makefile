@@ -14,7 +14,7 @@ CCXT_VERSION := 4.5.90
 CCXT_VENV := .venv-ccxt
 CCXT_STAMP := $(CCXT_VENV)/.installed-$(CCXT_VERSION)
 
-.PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws clean postgres ccxt
+.PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws clean postgres ccxt browser screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,7 @@ ccxt: $(CCXT_STAMP)
 # Start the service on its embedded default (SQLite under ./data, default markets),
 # running the compiled core. Prints where the docs are and how to get a token.
 run: compiled
+	@echo "Web page:  http://127.0.0.1:8000/       (trading and operator views)"
 	@echo "API docs:  http://127.0.0.1:8000/docs   (OpenAPI: /openapi.json)"
 	@echo "A token:   .venv/bin/trade-engine token --user alice            (trader)"
 	@echo "           .venv/bin/trade-engine token --user ops --role admin  (admin)"
@@ -58,7 +59,11 @@ typecheck: $(STAMP)
 postgres:
 	bash scripts/postgres-up.sh
 
-tests: $(STAMP) $(CCXT_STAMP) postgres
+# Debian's Chromium and ChromeDriver, for the web page tests (tests/e2e/web).
+browser:
+	bash scripts/browser-up.sh
+
+tests: $(STAMP) $(CCXT_STAMP) postgres browser
 	$(BIN)/pytest -q --durations=25
 
 # The engine's tests once more against the compiled core (tests/conftest.py checks
@@ -80,6 +85,11 @@ bench-durable: compiled postgres
 # 1,000 orders/s flow over HTTP. BENCH_ARGS e.g. --seconds 5 --connections 50 for a smoke run.
 bench-ws: compiled
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/ws_fanout.py $(BENCH_ARGS)
+
+# docs/screenshot-trading.png and docs/screenshot-operator.png: a server with a few
+# minutes of trading (SCREENSHOT_MINUTES, default 3: one candle a minute), in Chromium.
+screenshots: $(STAMP) browser
+	$(BIN)/python -m tests.e2e.web.screenshots
 
 clean:
 	rm -rf $(VENV) $(CCXT_VENV) build .mypy_cache .pytest_cache .ruff_cache

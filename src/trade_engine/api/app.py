@@ -15,6 +15,8 @@ from trade_engine.binance.api import BinanceApi
 from trade_engine.edge.app import EdgeApp
 from trade_engine.edge.openapi import document
 from trade_engine.edge.router import Router
+from trade_engine.web import security
+from trade_engine.web.pages import web_routes
 
 TITLE: Final = "Trade Engine API"
 DESCRIPTION: Final = "Native REST API. Amounts are decimal strings; times are Unix milliseconds."
@@ -28,7 +30,11 @@ def create_app(
 ) -> EdgeApp:
     native = NativeApi(services.auth, services.limiter)
     binance = BinanceApi()
-    routes = [*native_routes.routes(services, native), *binance_routes.routes(services, binance)]
+    routes = [
+        *native_routes.routes(services, native),
+        *binance_routes.routes(services, binance),
+        *web_routes(native),
+    ]
     services.openapi = msgspec.json.encode(
         document(
             routes,
@@ -52,6 +58,7 @@ def create_app(
         websocket=websocket_routes(services),
         draining=lambda: services.draining,
         in_flight=in_flight,
+        headers=security.HEADERS,
         on_startup=on_startup or [],
         on_shutdown=on_shutdown or [],
     )

@@ -1,5 +1,5 @@
 """Probes, metrics and the API's own description: `/health`, `/ready`, `/metrics`,
-`/openapi.json` and the interactive docs. Probes and scrapes are never rate limited."""
+`/openapi.json`. Probes and scrapes are never rate limited."""
 
 from typing import Final
 
@@ -12,13 +12,6 @@ from trade_engine.edge.http import Response
 from trade_engine.edge.routes import Call
 
 _encode: Final = msgspec.json.Encoder().encode
-_DOCS: Final = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Trade Engine API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui"});</script>
-</body></html>"""
 
 
 async def health(services: Services, call: Call) -> Response:
@@ -55,8 +48,3 @@ async def metrics(services: Services, call: Call) -> Response:
 async def openapi(services: Services, call: Call) -> Response:
     """This document."""
     return Response(200, services.openapi)
-
-
-async def docs(services: Services, call: Call) -> Response:
-    """The interactive API documentation."""
-    return Response(200, _DOCS.encode(), content_type=b"text/html; charset=utf-8")

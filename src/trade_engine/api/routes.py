@@ -7,7 +7,16 @@ from functools import wraps
 from typing import Any, Final
 
 from trade_engine.api import account, admin, markets, operations, orders
+from trade_engine.api.audit import audited
 from trade_engine.api.native import NativeApi
+from trade_engine.api.operator import AuditQuery, Operator, TransfersQuery
+from trade_engine.api.operator_schemas import (
+    AuditPage,
+    LedgerVerificationStatus,
+    LedgerVerificationView,
+    OperatorMetrics,
+    TransferPage,
+)
 from trade_engine.api.params import (
     ApiKeyPath,
     ApiKeysQuery,
@@ -45,6 +54,7 @@ from trade_engine.api.schemas import (
 )
 from trade_engine.api.services import Services
 from trade_engine.edge.routes import Access, Call, Route
+from trade_engine.edge.routes import Handler as EdgeHandler
 
 API: Final = "/api/v1"
 PUBLIC_ERRORS: Final = (400, 404, 429, 503)
@@ -67,7 +77,19 @@ def routes(services: Services, api: NativeApi) -> list[Route]:
 
     def private(method: str, path: str, handler: Handler, tag: str, access: Access, **types: Any) -> Route:
         bound = bind(handler, services)
+        if access is Access.ADMIN and method != "GET":
+            bound = audited(bound, services, method, path, types.get("status", 200))
         return Route(method, path, bound, api, access=access, tags=(tag,), errors=PRIVATE_ERRORS, **types)
+
+    def operator(method: str, path: str, handler: EdgeHandler, **types: Any) -> Route:
+        if method != "GET":
+            handler = audited(handler, services, method, path, 200)
+        admin_only = Access.ADMIN
+        return Route(
+            method, path, handler, api, access=admin_only, tags=("admin",), errors=PRIVATE_ERRORS, **types
+        )
+
+    desk = Operator(services)
 
     def operation(path: str, handler: Handler, **types: Any) -> Route:
         return Route("GET", path, bind(handler, services), api, tags=("operations",), **types)
@@ -284,11 +306,30 @@ def routes(services: Services, api: NativeApi) -> list[Route]:
             path_type=ApiKeyPath,
             data_type=ApiKeyView,
         ),
+        # -- what the operator view shows --
+        operator(
+            "GET",
+            f"{API}/admin/transfers",
+            desk.list_transfers,
+            query_type=TransfersQuery,
+            data_type=TransferPage,
+        ),
+        operator(
+            "GET", f"{API}/admin/audit-log", desk.list_audit_log, query_type=AuditQuery, data_type=AuditPage
+        ),
+        operator("GET", f"{API}/admin/metrics", desk.metrics, data_type=OperatorMetrics),
+        operator(
+            "POST", f"{API}/admin/ledger/verifications", desk.verify_ledger, data_type=LedgerVerificationView
+        ),
+        operator(
+            "GET",
+            f"{API}/admin/ledger/verifications/latest",
+            desk.latest_ledger_verification,
+            data_type=LedgerVerificationStatus,
+        ),
         # -- operations (their answers are not enveloped) --
         operation("/health", operations.health, raw=True, data_type=HealthView),
         operation("/ready", operations.ready, raw=True, data_type=ReadyView, also=(503,)),
         operation("/metrics", operations.metrics, media_type="text/plain"),
         operation("/openapi.json", operations.openapi, documented=False),
-        operation("/docs", operations.docs, documented=False),
-        operation("/", operations.docs, documented=False),
     ]

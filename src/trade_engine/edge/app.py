@@ -49,11 +49,12 @@ class EdgeApp:
         websocket: WebSocketHandler,
         draining: Callable[[], bool],
         in_flight: Callable[[int], None],
+        headers: Sequence[tuple[bytes, bytes]] = (),
         on_startup: Sequence[Hook] = (),
         on_shutdown: Sequence[Hook] = (),
     ) -> None:
         """`apis`: (path prefix, API) pairs, longest prefix first; the last one (prefix
-        "") answers for every other path."""
+        "") answers for every other path. `headers` go on every HTTP response."""
         self.router = router
         self._apis = tuple(apis)
         self._limiter = limiter
@@ -62,6 +63,7 @@ class EdgeApp:
         self._websocket = websocket
         self._draining = draining
         self._in_flight = in_flight
+        self._headers = tuple(headers)
         self._startup = tuple(on_startup)
         self._shutdown = tuple(on_shutdown)
 
@@ -92,7 +94,7 @@ class EdgeApp:
         try:
             response, template = await self._answer(request)
             status = response.status
-            await send_response(send, response, ((b"x-request-id", rid.encode()),))
+            await send_response(send, response, ((b"x-request-id", rid.encode()), *self._headers))
         finally:
             self._in_flight(-1)
             metrics = self._metrics

@@ -55,6 +55,11 @@ class Request:
         return self._query
 
     @property
+    def raw_body(self) -> bytes:
+        """The body as read (empty if no handler read one)."""
+        return self._body or b""
+
+    @property
     def client_host(self) -> str:
         client = self.scope.get("client")
         return str(client[0]) if client else "unknown"

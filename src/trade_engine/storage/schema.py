@@ -21,6 +21,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -228,6 +229,25 @@ idempotency_keys = Table(
     Column("ref_id", BigInteger, nullable=False),
     Column("created_ts", BigInteger, nullable=False),
     PrimaryKeyConstraint("scope", "key"),
+    # The operator view lists transfers with the reference they were made under.
+    Index(None, "scope", "ref_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # Ascending with time of writing; the log is read newest first by it.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    # Who (the admin's user id), what (method and route), on what (path parameters or the
+    # body's subject), with a short summary of the request body (JSON, secrets left out).
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=True),
+    Column("summary", Text, nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("request_id", Text, nullable=True),
+    PrimaryKeyConstraint("id"),
 )
 
 # The sequencer's durable position (one row): the global sequence number of the last

@@ -1,0 +1,162 @@
+"""Ledger verification on demand, while the service runs: the checks of start-up
+(`storage.recovery.load_engine` + `verify`: conservation, holds, ledger) on the live
+database, without stalling the service.
+
+- **Off the event loop.** A run happens in a worker thread with an event loop and a
+  database engine of its own (one connection), so the service's loop keeps serving.
+- **On one snapshot.** The service keeps committing while the check reads, and the
+  checks compare several tables: read at different moments, a batch committed in
+  between would look like an inconsistency. So every read of a run happens in one
+  read transaction that sees a single committed state: REPEATABLE READ on PostgreSQL
+  (a snapshot per transaction), and on SQLite an explicit BEGIN (WAL mode keeps the
+  snapshot of the transaction's first read until it ends).
+- **One at a time.** A request while a run is in progress waits for that run's result
+  instead of starting another; the last result is kept with its time and duration.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Final, Literal, cast
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from trade_engine.storage.database import is_sqlite, normalise_url, open_database
+from trade_engine.storage.recovery import load_engine, verify
+
+log = logging.getLogger(__name__)
+
+MAX_PROBLEMS_KEPT: Final = 100
+NS_PER_MS: Final = 1_000_000
+
+Outcome = Literal["CONSISTENT", "INCONSISTENT", "FAILED"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    outcome: Outcome
+    started_ns: int
+    finished_ns: int
+    duration_seconds: float
+    problems: list[str]  # the first MAX_PROBLEMS_KEPT
+    problem_count: int
+    markets: int
+    accounts: int
+    open_orders: int
+    error: str | None = None
+
+
+class _Snapshot:
+    """Stands in for an `AsyncEngine` towards `load_engine` and `verify`: every
+    `connect()` yields the same connection, inside the one read transaction."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        yield self._connection
+
+
+def _snapshot_engine(url: str) -> AsyncEngine:
+    database = open_database(url, pool_size=1)
+    if is_sqlite(url):
+        # pysqlite begins transactions only before writes; reads would each see the
+        # latest commit. Take over: BEGIN at the start of every transaction.
+        @event.listens_for(database.sync_engine, "connect")
+        def _manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(database.sync_engine, "begin")
+        def _begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN")
+
+    return database
+
+
+async def verify_snapshot(url: str) -> Verification:
+    """Load and verify the store at `url` as of one committed state."""
+    started_ns, started = time.time_ns(), time.perf_counter()
+    url = normalise_url(url)
+    database = _snapshot_engine(url)
+    try:
+        async with database.connect() as connection:
+            if not is_sqlite(url):
+                await connection.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+            await connection.begin()
+            snapshot = cast(AsyncEngine, _Snapshot(connection))
+            engine, report = await load_engine(snapshot)
+            problems = await verify(snapshot, engine)
+    except Exception as error:
+        log.error("ledger verification could not run", extra={"error": f"{type(error).__name__}: {error}"})
+        return Verification(
+            outcome="FAILED",
+            started_ns=started_ns,
+            finished_ns=time.time_ns(),
+            duration_seconds=time.perf_counter() - started,
+            problems=[],
+            problem_count=0,
+            markets=0,
+            accounts=0,
+            open_orders=0,
+            error=f"{type(error).__name__}: {str(error)[:500]}",
+        )
+    finally:
+        await database.dispose()
+    result = Verification(
+        outcome="INCONSISTENT" if problems else "CONSISTENT",
+        started_ns=started_ns,
+        finished_ns=time.time_ns(),
+        duration_seconds=time.perf_counter() - started,
+        problems=problems[:MAX_PROBLEMS_KEPT],
+        problem_count=len(problems),
+        markets=report.markets,
+        accounts=report.accounts,
+        open_orders=report.open_orders,
+    )
+    level = logging.INFO if not problems else logging.ERROR
+    log.log(
+        level,
+        "ledger verified",
+        extra={
+            "outcome": result.outcome,
+            "problems": result.problem_count,
+            "seconds": round(result.duration_seconds, 3),
+        },
+    )
+    return result
+
+
+def _run_in_own_loop(url: str) -> Verification:
+    return asyncio.run(verify_snapshot(url))
+
+
+class LedgerVerifier:
+    """Runs verifications one at a time, in a worker thread; keeps the last result."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._running: asyncio.Task[Verification] | None = None
+        self.last: Verification | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._running is not None and not self._running.done()
+
+    async def run(self) -> Verification:
+        """The result of a run started now, or of the run already in progress."""
+        if self._running is None or self._running.done():
+            self._running = asyncio.create_task(self._run(), name="ledger-verification")
+        # Shielded: a caller that goes away does not cancel a run others may wait for.
+        return await asyncio.shield(self._running)
+
+    async def _run(self) -> Verification:
+        result = await asyncio.to_thread(_run_in_own_loop, self._url)
+        self.last = result
+        return result
