@@ -590,7 +590,11 @@ def check_market_data(server: Server, seed: int) -> None:
             edge = (time.time() // 60 + 1) * 60
             if edge - time.time() < 1.5:
                 edge += 60
-            time.sleep(edge - 1.2 - time.time())
+            # The wait can outlast the server's idle timeout (60 s): ping meanwhile.
+            while edge - 1.2 - time.time() > 10:
+                time.sleep(10)
+                client.send(op="ping", id=0)
+            time.sleep(max(0.0, edge - 1.2 - time.time()))
             while time.time() < edge + 1.2:
                 cross(api, maker, taker, market, rng)
                 time.sleep(0.1)

@@ -1,16 +1,17 @@
 """The sequencer's pipeline: a batch is applied while the one before it commits, yet
 nothing is answered or published before its own commit, and the published balances
-are the committed ones."""
+(those the read model holds) are the committed ones."""
 
 import asyncio
-from collections.abc import Sequence
 
 import asyncpg
 
 from tests.flows import MARKETS
 from tests.integration.test_storage import fund, run
-from trade_engine.bootstrap import start_core
-from trade_engine.engine import Balance, Event, OrderAccepted, PlaceOrder
+from trade_engine.bootstrap import Core, start_core
+from trade_engine.engine import Balance, OrderAccepted, PlaceOrder
+from trade_engine.readmodel.orders import model_of_open
+from trade_engine.readmodel.views import ReadModel, ViewBatch
 from trade_engine.sequencer import Unavailable
 from trade_engine.storage.pgarrays import Texts, booleans, integers
 from trade_engine.storage.projection import BatchRows
@@ -48,6 +49,16 @@ class GatedWriter:
         await self.inner.close()
 
 
+def follow(core: Core) -> ReadModel:
+    """A read model of `core`'s committed state, following its sequencer."""
+    engine = core.engine
+    view = ReadModel.starting_from(
+        engine.markets(), (model_of_open(order) for order in engine.all_open_orders()), engine.balances()
+    )
+    core.sequencer.subscribe(view.on_commit)
+    return view
+
+
 def buy(price: int) -> PlaceOrder:
     return PlaceOrder(ts=0, user_id="u1", market="BTC-USDT", side="BUY", price=price, quantity=1000)
 
@@ -67,12 +78,13 @@ def test_a_batch_applied_behind_a_commit_is_neither_answered_nor_published_befor
         sequencer = core.sequencer
         gated = GatedWriter(core.writer)
         sequencer._writer = gated
+        view = follow(core)
         published: list[Balance] = []
 
-        def on_commit(_events: Sequence[Event]) -> None:
-            published.append(sequencer.balances.balance("u1", "USDT"))
+        def on_view(_view: ViewBatch) -> None:
+            published.append(view.balances.balance("u1", "USDT"))
 
-        sequencer.subscribe(on_commit)
+        view.subscribe(on_view)
         before = core.engine.balance("u1", "USDT")
         first = asyncio.create_task(sequencer.submit(buy(100)))
         await gated.writing.wait()  # the first batch is committing
@@ -81,11 +93,11 @@ def test_a_batch_applied_behind_a_commit_is_neither_answered_nor_published_befor
             lambda: core.engine.balance("u1", "USDT").locked > 0 and len(core.engine.all_open_orders()) == 2
         )
         # Both batches are applied; neither is committed, answered or visible.
-        during = (core.engine.balance("u1", "USDT"), sequencer.balances.balance("u1", "USDT"))
+        during = (core.engine.balance("u1", "USDT"), view.balances.balance("u1", "USDT"))
         answered_early = first.done() or second.done()
         gated.gate.set()
         await asyncio.wait_for(asyncio.gather(first, second), 10)
-        after = (core.engine.balance("u1", "USDT"), sequencer.balances.balance("u1", "USDT"))
+        after = (core.engine.balance("u1", "USDT"), view.balances.balance("u1", "USDT"))
         await core.close()
         return before, during, answered_early, published, after
 
@@ -108,6 +120,7 @@ def test_a_failed_commit_fails_the_batch_applied_behind_it_too(tmp_path):
         await fund(core)
         acknowledged = core.engine.snapshot()
         acknowledged_balance = core.engine.balance("u1", "USDT")
+        view = follow(core)
         gated = GatedWriter(core.writer)
         core.sequencer._writer = gated
         first = asyncio.create_task(core.sequencer.submit(buy(100)))
@@ -118,7 +131,7 @@ def test_a_failed_commit_fails_the_batch_applied_behind_it_too(tmp_path):
         gated.gate.set()
         outcomes = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 10)
         # The failed batches' holds were never committed, so they are not shown.
-        committed_view = core.sequencer.balances.balance("u1", "USDT")
+        committed_view = view.balances.balance("u1", "USDT")
         await core.close()
         restarted = await start_core(url)
         recovered = restarted.engine.snapshot()
@@ -136,6 +149,7 @@ def test_a_batch_that_cannot_be_applied_stops_the_sequencer_but_the_one_committi
         url = f"sqlite:///{tmp_path}/pipeline.db"
         core = await start_core(url, markets=MARKETS)
         await fund(core)
+        view = follow(core)
         gated = GatedWriter(core.writer, fail_preparing=2)
         core.sequencer._writer = gated
         first = asyncio.create_task(core.sequencer.submit(buy(100)))
@@ -144,7 +158,7 @@ def test_a_batch_that_cannot_be_applied_stops_the_sequencer_but_the_one_committi
         await until(second.done)  # its batch failed while being prepared
         gated.gate.set()
         outcomes = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 10)
-        committed_view = core.sequencer.balances.balance("u1", "USDT")
+        committed_view = view.balances.balance("u1", "USDT")
         await core.close()  # drains and closes cleanly
         restarted = await start_core(url)
         orders = [order.price for order in restarted.engine.all_open_orders()]

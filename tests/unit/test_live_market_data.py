@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trade_engine.engine import TradeExecuted
 from trade_engine.marketdata.candles import DAY, INTERVALS, Candle, Ticker
 from trade_engine.marketdata.live import MINUTE, LiveMarketData
+from trade_engine.readmodel.trades import TradeModel
 
 SYMBOL = "BTC-USDT"
 START = 1_767_225_600 * 10**9  # a day edge
@@ -23,19 +23,23 @@ class Trade:
     ts: int
     price: int
     quantity: int
+    taker_side: str = "BUY"
+    trade_id: int = 0
 
     @property
     def quote(self) -> int:
         return self.price * self.quantity * 10
 
 
-def event(trade_id: int, trade: Trade) -> TradeExecuted:
-    return TradeExecuted(
-        ts=trade.ts, seq=trade_id, market=SYMBOL, trade_id=trade_id, price=trade.price,
-        quantity=trade.quantity, base_amount=trade.quantity, quote_amount=trade.quote, taker_side="BUY",
-        maker_order_id=1, taker_order_id=2, maker_user_id="m", taker_user_id="t", maker_fee=0,
-        taker_fee=0, maker_remaining=0, taker_remaining=0, buyer_released=0,
+def event(trade_id: int, trade: Trade) -> TradeModel:
+    return TradeModel(
+        trade_id=trade_id, market=SYMBOL, price=trade.price, quantity=trade.quantity,
+        quote_amount=trade.quote, taker_side=trade.taker_side, taker_order_id=2, ts=trade.ts,
     )  # fmt: skip
+
+
+def ids(inside: list[Trade]) -> tuple[int, int]:
+    return inside[0].trade_id, inside[-1].trade_id
 
 
 def expected_candle(trades: list[Trade], start: int, size: int) -> Candle:
@@ -43,18 +47,24 @@ def expected_candle(trades: list[Trade], start: int, size: int) -> Candle:
     if not inside:
         return Candle(start, size, None, None, None, None, 0, 0, 0)
     prices = [t.price for t in inside]
+    bought = [t for t in inside if t.taker_side == "BUY"]
     return Candle(
         start, size, prices[0], max(prices), min(prices), prices[-1],
         sum(t.quantity for t in inside), sum(t.quote for t in inside), len(inside),
+        sum(t.quantity for t in bought), sum(t.quote for t in bought), *ids(inside),
     )  # fmt: skip
 
 
 def expected_ticker(trades: list[Trade], now: int) -> Ticker:
     end = (now // MINUTE + 1) * MINUTE
     candle = expected_candle(trades, end - DAY, DAY)
+    before = [t for t in trades if t.ts < end - DAY]
+    previous_close = before[-1].price if before else None
+    inside = [t for t in trades if end - DAY <= t.ts < end]
     return Ticker(
         end - DAY, end, candle.open, candle.high, candle.low, candle.close,
-        candle.volume, candle.quote_volume, candle.trades,
+        candle.volume, candle.quote_volume, candle.trades, candle.first_id, candle.last_id,
+        inside[-1].quantity if inside else 0, previous_close,
     )  # fmt: skip
 
 
@@ -66,7 +76,11 @@ near = st.integers(0, 10 * MINUTE)  # dense: several trades a minute
 # the next one, which may still be stamped earlier (a commit overlapping a minute edge).
 steps = st.lists(
     st.tuples(
-        st.one_of(edges, anywhere, near), st.integers(1, 50), st.integers(1, 9), st.integers(0, 2 * MINUTE)
+        st.one_of(edges, anywhere, near),
+        st.integers(1, 50),
+        st.integers(1, 9),
+        st.integers(0, 2 * MINUTE),
+        st.sampled_from(["BUY", "SELL"]),
     ),
     min_size=1,
     max_size=60,
@@ -76,15 +90,15 @@ steps = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(steps=steps, lags=st.lists(st.integers(0, 2 * DAY), min_size=1, max_size=3))
 def test_live_candles_and_ticker_equal_a_recomputation_from_the_trades(
-    steps: list[tuple[int, int, int, int]], lags: list[int]
+    steps: list[tuple[int, int, int, int, str]], lags: list[int]
 ) -> None:
     live = LiveMarketData()
     trades: list[Trade] = []
     # Trades arrive in time order (the sequencer stamps them so).
-    for trade_id, (offset, price, quantity, peek) in enumerate(sorted(steps), start=1):
-        trade = Trade(START + offset, price, quantity)
+    for trade_id, (offset, price, quantity, peek, side) in enumerate(sorted(steps), start=1):
+        trade = Trade(START + offset, price, quantity, side, trade_id)
         trades.append(trade)
-        live.apply([event(trade_id, trade)])
+        live.add_trades([event(trade_id, trade)])
         for name, size in INTERVALS.items():
             current = trade.ts - trade.ts % size
             assert live.candle(SYMBOL, name, current) == expected_candle(trades, current, size)
@@ -109,10 +123,10 @@ def test_a_market_without_trades_has_an_empty_ticker_and_empty_candles() -> None
 def test_a_trade_committed_across_a_minute_edge_still_counts_in_the_ticker() -> None:
     """A trade stamped at 00:01:10 whose commit lands after the ticker was read at 00:02:00."""
     live = LiveMarketData()
-    first, late = Trade(START + 30 * 10**9, 10, 1), Trade(START + 70 * 10**9, 12, 2)
-    live.apply([event(1, first)])
+    first, late = Trade(START + 30 * 10**9, 10, 1, trade_id=1), Trade(START + 70 * 10**9, 12, 2, trade_id=2)
+    live.add_trades([event(1, first)])
     read_at = START + 2 * MINUTE
     assert live.ticker(SYMBOL, read_at) == expected_ticker([first], read_at)
-    live.apply([event(2, late)])
+    live.add_trades([event(2, late)])
     assert live.ticker(SYMBOL, read_at) == expected_ticker([first, late], read_at)
     assert live.ticker(SYMBOL, read_at).trades == 2

@@ -13,8 +13,7 @@ from trade_engine.storage import market_reads
 
 async def list_markets(services: Services, call: Call) -> list[MarketView]:
     """Every market, with its rules and status."""
-    core = services.require_core()
-    return [views.market_view(market) for market in core.engine.markets()]
+    return [views.market_view(market) for market in services.read_model().markets.all()]
 
 
 async def get_market(services: Services, call: Call) -> MarketView:

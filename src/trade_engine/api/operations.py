@@ -36,10 +36,10 @@ async def ready(services: Services, call: Call) -> Response:
 
 async def metrics(services: Services, call: Call) -> Response:
     """Prometheus metrics of this process."""
-    core = services.core
-    if core is not None:
+    core, view = services.core, services.view
+    if core is not None and view is not None:
         services.metrics.queue_depth.set(core.sequencer.queue_depth())
-        services.metrics.open_orders.set(len(core.engine.all_open_orders()))
+        services.metrics.open_orders.set(len(view.orders))
     return Response(
         200, generate_latest(services.metrics.registry), content_type=CONTENT_TYPE_LATEST.encode()
     )

@@ -16,6 +16,7 @@ from trade_engine.domain.market import Market
 from trade_engine.domain.vocabulary import CONDITIONAL_TYPES
 from trade_engine.edge.routes import Call
 from trade_engine.engine import AmendOrder, CancelAllOrders, CancelOrder, OrderCancelled, PlaceOrder
+from trade_engine.readmodel.orders import finished, model_of_row, placed
 from trade_engine.storage import reads
 
 
@@ -48,7 +49,8 @@ async def place_order(services: Services, call: Call) -> OrderView:
     body = call.body_as(PlaceOrderBody)
     market = services.market(body.market)
     events = await services.submit(place_command(call.user().user_id, market, body))
-    return views.order_from_events(events, market)
+    order, fills = placed(events)
+    return views.order_view(order, market, fills)
 
 
 async def _own_order(
@@ -58,7 +60,7 @@ async def _own_order(
     row = await reads.order_row(core.database, user_id, order_id, client_order_id)
     if row is None:
         raise TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such order")
-    return views.order_from_row(row, services.market(row["market"]))
+    return views.order_view(model_of_row(row), services.market(row["market"]))
 
 
 async def get_order(services: Services, call: Call) -> OrderView:
@@ -88,7 +90,7 @@ async def list_orders(services: Services, call: Call) -> OrderPage:
         limit=query.limit,
         offset=query.offset,
     )
-    orders = [views.order_from_row(row, services.market(row["market"])) for row in rows]
+    orders = [views.order_view(model_of_row(row), services.market(row["market"])) for row in rows]
     has_more = query.offset + len(orders) < total
     return OrderPage(orders=orders, total=total, limit=query.limit, offset=query.offset, has_more=has_more)
 
@@ -107,20 +109,18 @@ async def _not_open(
 async def cancel(
     services: Services, user_id: str, order_id: int | None, client_order_id: str | None
 ) -> OrderView:
-    core = services.require_core()
-    # Terms that never change (type, time in force, creation time...) come from the
-    # open order; everything that can change comes with the cancellation event.
-    order = core.engine.open_order(user_id, order_id, client_order_id)
+    # The order as last committed; its cancellation event brings its final state.
+    order = services.read_model().orders.find(user_id, order_id, client_order_id)
     if order is None:
         raise await _not_open(services, user_id, order_id, client_order_id)
     try:
-        events = await services.submit(CancelOrder(ts=0, user_id=user_id, order_id=order.id))
+        events = await services.submit(CancelOrder(ts=0, user_id=user_id, order_id=order.order_id))
     except TradeEngineError as error:
         if error.code == ErrorCode.ORDER_NOT_FOUND:
-            raise await _not_open(services, user_id, order.id, None) from error
+            raise await _not_open(services, user_id, order.order_id, None) from error
         raise
     cancelled = next(e for e in events if isinstance(e, OrderCancelled))
-    return views.order_from_cancel(order, cancelled, services.market(order.market))
+    return views.order_view(finished(order, cancelled), services.market(order.market))
 
 
 async def cancel_order(services: Services, call: Call) -> OrderView:
@@ -145,8 +145,7 @@ async def cancel_all_orders(services: Services, call: Call) -> CancelAllView:
 async def _amend(
     services: Services, user_id: str, order_id: int | None, client_order_id: str | None, body: AmendOrderBody
 ) -> OrderView:
-    core = services.require_core()
-    order = core.engine.open_order(user_id, order_id, client_order_id)
+    order = services.read_model().orders.find(user_id, order_id, client_order_id)
     if order is None:
         raise await _not_open(services, user_id, order_id, client_order_id)
     market = services.market(order.market)
@@ -164,7 +163,7 @@ async def _amend(
         if error.code == ErrorCode.ORDER_NOT_FOUND:
             raise await _not_open(services, user_id, order_id, client_order_id) from error
         raise
-    return await _own_order(services, user_id, order_id=order.id)
+    return await _own_order(services, user_id, order_id=order.order_id)
 
 
 async def amend_order(services: Services, call: Call) -> OrderView:

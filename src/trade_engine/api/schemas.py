@@ -9,6 +9,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from trade_engine.domain.lifecycle import OrderChange
 from trade_engine.domain.market import MarketSpec
 from trade_engine.domain.money import MAX_TEXT, UNSIGNED_DECIMAL_PATTERN
 
@@ -160,6 +161,35 @@ class OrderView(Struct, kw_only=True):
     created_at: int
     updated_at: int
     fills: list[Fill] | None = None
+
+
+class OrderUpdateView(Struct, kw_only=True, omit_defaults=True):
+    """One change of one of the user's orders. Terms are given in full with `NEW`;
+    later updates carry what changed. Cumulative `executed_*` and `fee` are always set."""
+
+    order_id: int
+    market: str
+    side: str
+    event: OrderChange
+    status: str
+    time: int
+    executed_quantity: str
+    executed_quote: str
+    fee: str
+    fee_asset: str
+    client_order_id: str | None = None
+    type: str | None = None
+    time_in_force: str | None = None
+    price: str | None = None
+    stop_price: str | None = None
+    quantity: str | None = None
+    quote_quantity: str | None = None
+    post_only: bool | None = None
+    stp_mode: str | None = None
+    remaining_quantity: str | None = None
+    priority_kept: bool | None = None
+    reason: str | None = None
+    trade: Fill | None = None
 
 
 class OrderPage(Struct, kw_only=True):

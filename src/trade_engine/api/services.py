@@ -18,21 +18,17 @@ from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.bootstrap import Core, start_core
 from trade_engine.config import Config
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
+from trade_engine.domain.lifecycle import OrderChange
 from trade_engine.domain.market import Market
 from trade_engine.edge.auth import Authenticator
 from trade_engine.edge.ratelimit import RateLimiter
-from trade_engine.engine import (
-    CommandRejected,
-    Event,
-    FundsDeposited,
-    FundsWithdrawn,
-    OrderAccepted,
-    TradeExecuted,
-)
+from trade_engine.engine import CommandRejected, Event, FundsDeposited, FundsWithdrawn, OrderAccepted
 from trade_engine.engine.commands import Command
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.observability.metrics import Metrics
+from trade_engine.readmodel.orders import model_of_open
+from trade_engine.readmodel.views import ReadModel, ViewBatch
 from trade_engine.sequencer import Busy, OutcomeUnknown, Unavailable
 from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.ws.streams import Streams
@@ -59,7 +55,7 @@ class Services:
         self.requests_in_flight = 0
         self.openapi = b"{}"  # the API's description (api/app.py)
         self._retries_seen = 0
-        self._rules: dict[str, Market] = {}
+        self.view: ReadModel | None = None
         self.auth = Authenticator(self.config)
         limits = self.config.rate_limits
         self.limiter = RateLimiter(
@@ -97,9 +93,16 @@ class Services:
         self.api_keys = ApiKeyStore(core.database, config.auth.api_key_encryption_key)
         # Revoking a key also ends the Binance user-data subscriptions it signed.
         self.api_keys.on_revoke(self.user_data.revoked)
-        self.depth = DepthBook.from_engine(core.engine)
-        core.sequencer.subscribe(self.depth.apply)
-        core.sequencer.subscribe(self._count)
+        engine = core.engine
+        # At start the engine holds exactly the committed state: the read models begin
+        # there and follow every committed batch.
+        view = ReadModel.starting_from(
+            engine.markets(), (model_of_open(order) for order in engine.all_open_orders()), engine.balances()
+        )
+        core.sequencer.subscribe(view.on_commit)
+        self.depth = DepthBook.from_engine(engine)
+        view.subscribe(self.depth.on_view)
+        view.subscribe(self._count)
         try:
             # Before `core` is set no request is served, so no trade commits meanwhile.
             symbols = [market.symbol for market in core.engine.markets()]
@@ -108,13 +111,14 @@ class Services:
             self.startup_error = error
             log.exception("start-up failed: market data could not be loaded")
             return
-        self.streams.start(core, self.depth, self.live)  # after the depth view
+        view.subscribe(self.live.on_view)
+        failed = lambda: core.sequencer.failure is not None  # noqa: E731
+        self.streams.start(view, self.depth, self.live, failed=failed)  # after the depth view
         # After the depth view: Binance diffs and REST snapshots share its sequence.
-        self.binance = StreamPublisher(
-            core.engine, core.sequencer.balances.balance, self.depth, core.database, self.streams.hub
-        )
-        core.sequencer.subscribe(self.binance.apply)
+        self.binance = StreamPublisher(view, self.depth, self.live, self.streams.hub)
+        view.subscribe(self.binance.on_view)
         self.binance.start()
+        self.view = view
         self.core = core
         self.metrics.ready.set(1)
         self.ready_event.set()
@@ -162,35 +166,25 @@ class Services:
         assert self.api_keys is not None
         return self.api_keys
 
+    def read_model(self) -> ReadModel:
+        """The committed state the APIs render from (markets, open orders, balances)."""
+        self.require_core()
+        assert self.view is not None
+        return self.view
+
     def market(self, symbol: str) -> Market:
-        """A market's rules (for conversions and rendering; its status may be stale)."""
-        market = self.rules(symbol)
-        if market is None:
-            raise TradeEngineError(ErrorCode.UNKNOWN_MARKET, f"unknown market {symbol!r}")
-        return market
+        """A market as last committed (rules and status)."""
+        return self.read_model().markets.require(symbol)
 
     def current_market(self, symbol: str) -> Market:
-        """A market with its current status."""
-        market = self.require_core().engine.market(symbol)
-        if market is None:
-            raise TradeEngineError(ErrorCode.UNKNOWN_MARKET, f"unknown market {symbol!r}")
-        return market
+        """A market with its current (committed) status."""
+        return self.market(symbol)
 
     def asset_decimals(self) -> dict[str, int]:
-        decimals: dict[str, int] = {}
-        for market in self.require_core().engine.markets():
-            decimals[market.base] = market.base_decimals
-            decimals[market.quote] = market.quote_decimals
-        return decimals
+        return self.read_model().markets.assets()
 
     def rules(self, symbol: str) -> Market | None:
-        """A market's rules, cached: they never change once added (its status may)."""
-        market = self._rules.get(symbol)
-        if market is None:
-            market = self.require_core().engine.market(symbol)
-            if market is not None:
-                self._rules[symbol] = market
-        return market
+        return self.read_model().markets.get(symbol)
 
     async def submit(self, command: Command) -> list[Event]:
         core = self.require_core()
@@ -230,14 +224,14 @@ class Services:
             return False
         return True
 
-    def _count(self, events: Sequence[Event]) -> None:
-        """Metrics from committed events."""
+    def _count(self, view: ViewBatch) -> None:
+        """Metrics from committed batches."""
         metrics = self.metrics
-        for event in events:
-            if isinstance(event, OrderAccepted):
-                metrics.orders.labels(event.market, "accepted").inc()
-            elif isinstance(event, TradeExecuted):
-                metrics.trades.labels(event.market).inc()
+        for update in view.orders:
+            if update.change is OrderChange.NEW:
+                metrics.orders.labels(update.order.market, "accepted").inc()
+        for trade in view.trades:
+            metrics.trades.labels(trade.market).inc()
         core = self.core
         if core is not None:
             stats = core.sequencer.stats

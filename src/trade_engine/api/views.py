@@ -1,4 +1,5 @@
-"""Rendering engine integers as API values (decimal strings, millisecond times)."""
+"""The native API's renderers: read models (engine integers) as its wire views, REST and
+WebSocket alike (decimal strings by the market's conversions, millisecond times)."""
 
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -9,25 +10,20 @@ from trade_engine.api.schemas import (
     Fill,
     FillView,
     MarketView,
+    OrderUpdateView,
     OrderView,
     TickerView,
     TradeView,
 )
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
+from trade_engine.domain.lifecycle import OrderChange
 from trade_engine.domain.market import Market, asset_text
 from trade_engine.domain.timestamps import NS_PER_MS, ms
 from trade_engine.domain.vocabulary import FEE_SCALE
-from trade_engine.engine import (
-    Balance,
-    Event,
-    OrderAccepted,
-    OrderCancelled,
-    OrderExpired,
-    OrderFilled,
-    TradeExecuted,
-)
-from trade_engine.engine.order import Order
+from trade_engine.engine import Balance
 from trade_engine.marketdata.candles import Candle, Ticker
+from trade_engine.readmodel.orders import FillModel, OrderModel, OrderUpdate, fill_of_row
+from trade_engine.readmodel.trades import TradeModel, trade_of_row
 
 
 def time_range(start_ms: int | None, end_ms: int | None) -> tuple[int | None, int | None]:
@@ -77,152 +73,128 @@ def balance_view(asset: str, decimals: int, balance: Balance) -> BalanceView:
     )
 
 
-def _status(terminal: Event | None, executed: int) -> tuple[str, str | None]:
-    if isinstance(terminal, OrderFilled):
-        return "FILLED", None
-    if isinstance(terminal, OrderCancelled):
-        return "CANCELED", terminal.reason
-    if isinstance(terminal, OrderExpired):
-        status = "EXPIRED_IN_MATCH" if terminal.reason == "SELF_TRADE_PREVENTION" else "EXPIRED"
-        return status, terminal.reason
-    return ("PARTIALLY_FILLED" if executed else "NEW"), None
-
-
-def order_from_events(events: Sequence[Event], market: Market) -> OrderView:
-    """The order a place command created, as its events describe it."""
-    accepted = next(e for e in events if isinstance(e, OrderAccepted))
-    order_id = accepted.order_id
-    fills: list[Fill] = []
-    executed = filled_quote = fee = 0
-    terminal: Event | None = None
-    updated = accepted.ts
-    for event in events:
-        if isinstance(event, TradeExecuted) and order_id in (event.maker_order_id, event.taker_order_id):
-            taker = event.taker_order_id == order_id
-            trade_fee = event.taker_fee if taker else event.maker_fee
-            executed += event.quantity
-            filled_quote += event.quote_amount
-            fee += trade_fee
-            updated = event.ts
-            fills.append(
-                Fill(
-                    trade_id=event.trade_id,
-                    price=market.price_text(event.price),
-                    quantity=market.quantity_text(event.quantity),
-                    quote_amount=market.quote_text(event.quote_amount),
-                    fee=market.quote_text(trade_fee),
-                    fee_asset=market.quote,
-                    role="TAKER" if taker else "MAKER",
-                    time=ms(event.ts),
-                )
-            )
-        elif isinstance(event, OrderFilled | OrderCancelled | OrderExpired) and event.order_id == order_id:
-            terminal = event
-    status, reason = _status(terminal, executed)
+def order_view(order: OrderModel, market: Market, fills: Sequence[FillModel] | None = None) -> OrderView:
+    """An order as the REST API shows it (with its fills, for the answer to placing it)."""
     return OrderView(
-        order_id=order_id,
-        client_order_id=accepted.client_order_id,
-        market=accepted.market,
-        side=accepted.side,
-        type=accepted.order_type,
-        time_in_force=accepted.time_in_force,
-        status=status,
-        reason=reason,
-        price=market.price_text(accepted.price) if accepted.price else None,
-        stop_price=market.price_text(accepted.stop_price) if accepted.stop_price else None,
-        quantity=market.quantity_text(accepted.quantity) if accepted.quantity else None,
-        quote_quantity=market.quote_text(accepted.quote_quantity) if accepted.quote_quantity else None,
-        executed_quantity=market.quantity_text(executed),
-        executed_quote=market.quote_text(filled_quote),
-        fee=market.quote_text(fee),
-        fee_asset=market.quote,
-        post_only=accepted.post_only,
-        stp_mode=accepted.stp_mode,
-        created_at=ms(accepted.ts),
-        updated_at=ms(updated),
-        fills=fills,
-    )
-
-
-def order_from_cancel(order: Order, cancelled: OrderCancelled, market: Market) -> OrderView:
-    """A cancelled order: fixed terms from the open order, final state from the event."""
-    return OrderView(
-        order_id=order.id,
+        order_id=order.order_id,
         client_order_id=order.client_order_id,
         market=order.market,
         side=order.side,
         type=order.order_type,
         time_in_force=order.time_in_force,
-        status="CANCELED",
-        reason=cancelled.reason,
-        price=market.price_text(cancelled.price) if cancelled.price else None,
+        status=order.status,
+        reason=order.reason,
+        price=market.price_text(order.price) if order.price else None,
         stop_price=market.price_text(order.stop_price) if order.stop_price else None,
-        quantity=market.quantity_text(cancelled.quantity) if cancelled.quantity else None,
+        quantity=market.quantity_text(order.quantity) if order.quantity else None,
         quote_quantity=market.quote_text(order.quote_quantity) if order.quote_quantity else None,
-        executed_quantity=market.quantity_text(cancelled.executed),
-        executed_quote=market.quote_text(cancelled.filled_quote),
-        fee=market.quote_text(cancelled.fee),
+        executed_quantity=market.quantity_text(order.executed),
+        executed_quote=market.quote_text(order.filled_quote),
+        fee=market.quote_text(order.fee),
         fee_asset=market.quote,
         post_only=order.post_only,
         stp_mode=order.stp_mode,
         created_at=ms(order.created_ts),
-        updated_at=ms(cancelled.ts),
+        updated_at=ms(order.updated_ts),
+        fills=None if fills is None else [order_fill(fill, market) for fill in fills],
     )
 
 
-def order_from_row(row: Mapping[str, Any], market: Market) -> OrderView:
-    return OrderView(
-        order_id=row["id"],
-        client_order_id=row["client_order_id"],
-        market=row["market"],
-        side=row["side"],
-        type=row["order_type"],
-        time_in_force=row["time_in_force"],
-        status=row["status"],
-        reason=row["reason"],
-        price=market.price_text(row["price"]) if row["price"] else None,
-        stop_price=market.price_text(row["stop_price"]) if row["stop_price"] else None,
-        quantity=market.quantity_text(row["quantity"]) if row["quantity"] else None,
-        quote_quantity=market.quote_text(row["quote_quantity"]) if row["quote_quantity"] else None,
-        executed_quantity=market.quantity_text(row["executed"]),
-        executed_quote=market.quote_text(row["filled_quote"]),
-        fee=market.quote_text(row["fee_paid"]),
+def order_fill(fill: FillModel, market: Market) -> Fill:
+    """A fill as part of its order."""
+    return Fill(
+        trade_id=fill.trade_id,
+        price=market.price_text(fill.price),
+        quantity=market.quantity_text(fill.quantity),
+        quote_amount=market.quote_text(fill.quote_amount),
+        fee=market.quote_text(fill.fee),
         fee_asset=market.quote,
-        post_only=bool(row["post_only"]),
-        stp_mode=row["stp_mode"],
-        created_at=ms(row["created_ts"]),
-        updated_at=ms(row["updated_ts"]),
+        role=fill.role,  # type: ignore[arg-type]
+        time=ms(fill.ts),
     )
+
+
+def fill_view(fill: FillModel, market: Market) -> FillView:
+    """A fill as the user's fills list it."""
+    return FillView(
+        trade_id=fill.trade_id,
+        order_id=fill.order_id,
+        market=fill.market,
+        side=fill.side,
+        role=fill.role,  # type: ignore[arg-type]
+        price=market.price_text(fill.price),
+        quantity=market.quantity_text(fill.quantity),
+        quote_amount=market.quote_text(fill.quote_amount),
+        fee=market.quote_text(fill.fee),
+        fee_asset=market.quote,
+        time=ms(fill.ts),
+    )
+
+
+def order_update(update: OrderUpdate, market: Market) -> OrderUpdateView:
+    """One change of an order, as the `orders` WebSocket channel says it: the terms in
+    full with NEW, then what changed; the running totals always."""
+    order, change = update.order, update.change
+    view = OrderUpdateView(
+        order_id=order.order_id,
+        market=order.market,
+        side=order.side,
+        event=change,
+        status=order.status,
+        time=ms(order.updated_ts),
+        executed_quantity=market.quantity_text(order.executed),
+        executed_quote=market.quote_text(order.filled_quote),
+        fee=market.quote_text(order.fee),
+        fee_asset=market.quote,
+    )
+    if change is OrderChange.NEW:
+        view.client_order_id = order.client_order_id
+        view.type = order.order_type
+        view.time_in_force = order.time_in_force
+        view.price = market.price_text(order.price) if order.price else None
+        view.stop_price = market.price_text(order.stop_price) if order.stop_price else None
+        view.quantity = market.quantity_text(order.quantity) if order.quantity else None
+        view.quote_quantity = market.quote_text(order.quote_quantity) if order.quote_quantity else None
+        view.post_only = order.post_only
+        view.stp_mode = order.stp_mode
+    elif change is OrderChange.TRADE:
+        assert update.fill is not None
+        view.trade = order_fill(update.fill, market)
+    elif change is OrderChange.AMENDED:
+        view.price = market.price_text(order.price) if order.price else None
+        view.quantity = market.quantity_text(order.quantity)
+        view.remaining_quantity = market.quantity_text(update.remaining or 0)
+        view.priority_kept = update.priority_kept
+    elif change in (OrderChange.FILLED, OrderChange.CANCELED, OrderChange.EXPIRED):
+        view.reason = order.reason
+        if change is not OrderChange.FILLED:
+            view.remaining_quantity = market.quantity_text(update.remaining or 0)
+    return view
 
 
 def fill_from_row(row: Mapping[str, Any], market: Market) -> FillView:
     """A fill row of `reads.fill_rows`: one side of a trade."""
-    side = row["side"]
-    taker = row["taker_side"] == side
-    return FillView(
-        trade_id=row["id"],
-        order_id=row["taker_order_id"] if taker else row["maker_order_id"],
-        market=row["market"],
-        side=side,
-        role="TAKER" if taker else "MAKER",
-        price=market.price_text(row["price"]),
-        quantity=market.quantity_text(row["quantity"]),
-        quote_amount=market.quote_text(row["quote_amount"]),
-        fee=market.quote_text(row["taker_fee"] if taker else row["maker_fee"]),
-        fee_asset=market.quote,
-        time=ms(row["ts"]),
+    return fill_view(fill_of_row(row), market)
+
+
+def trade_view(trade: TradeModel, market: Market) -> TradeView:
+    return TradeView(
+        trade_id=trade.trade_id,
+        price=market.price_text(trade.price),
+        quantity=market.quantity_text(trade.quantity),
+        quote_amount=market.quote_text(trade.quote_amount),
+        taker_side=trade.taker_side,
+        time=ms(trade.ts),
     )
 
 
 def trade_from_row(row: Mapping[str, Any], market: Market) -> TradeView:
-    return TradeView(
-        trade_id=row["id"],
-        price=market.price_text(row["price"]),
-        quantity=market.quantity_text(row["quantity"]),
-        quote_amount=market.quote_text(row["quote_amount"]),
-        taker_side=row["taker_side"],
-        time=ms(row["ts"]),
-    )
+    return trade_view(trade_of_row(row, market.symbol), market)
+
+
+def levels(market: Market, pairs: Sequence[tuple[int, int]]) -> list[tuple[str, str]]:
+    """Book levels (price ticks, quantity lots) as (price, quantity) text."""
+    return [(market.price_text(price), market.quantity_text(quantity)) for price, quantity in pairs]
 
 
 def candle_view(candle: Candle, market: Market) -> CandleView:

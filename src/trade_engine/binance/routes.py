@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 
 from trade_engine.api.services import Services
-from trade_engine.binance import rest
+from trade_engine.binance import market_rest, rest
 from trade_engine.binance.api import BinanceApi
 from trade_engine.edge.routes import Access, Call, Route
 
@@ -15,18 +15,18 @@ Handler = Callable[[Services, Call], Awaitable[object]]
 
 # (method, path, handler, access): signed endpoints verify their signature themselves.
 TABLE: tuple[tuple[str, str, Handler, Access], ...] = (
-    ("GET", "/ping", rest.ping, Access.PUBLIC),
-    ("GET", "/time", rest.server_time, Access.PUBLIC),
-    ("GET", "/exchangeInfo", rest.exchange_info, Access.PUBLIC),
-    ("GET", "/depth", rest.depth, Access.PUBLIC),
-    ("GET", "/trades", rest.trades, Access.PUBLIC),
-    ("GET", "/historicalTrades", rest.historical_trades, Access.PUBLIC),
-    ("GET", "/aggTrades", rest.agg_trades, Access.PUBLIC),
-    ("GET", "/klines", rest.kline_list, Access.PUBLIC),
-    ("GET", "/uiKlines", rest.ui_klines, Access.PUBLIC),
-    ("GET", "/ticker/24hr", rest.ticker_24hr, Access.PUBLIC),
-    ("GET", "/ticker/price", rest.ticker_price, Access.PUBLIC),
-    ("GET", "/ticker/bookTicker", rest.ticker_book, Access.PUBLIC),
+    ("GET", "/ping", market_rest.ping, Access.PUBLIC),
+    ("GET", "/time", market_rest.server_time, Access.PUBLIC),
+    ("GET", "/exchangeInfo", market_rest.exchange_info, Access.PUBLIC),
+    ("GET", "/depth", market_rest.depth, Access.PUBLIC),
+    ("GET", "/trades", market_rest.trades, Access.PUBLIC),
+    ("GET", "/historicalTrades", market_rest.historical_trades, Access.PUBLIC),
+    ("GET", "/aggTrades", market_rest.agg_trades, Access.PUBLIC),
+    ("GET", "/klines", market_rest.kline_list, Access.PUBLIC),
+    ("GET", "/uiKlines", market_rest.ui_klines, Access.PUBLIC),
+    ("GET", "/ticker/24hr", market_rest.ticker_24hr, Access.PUBLIC),
+    ("GET", "/ticker/price", market_rest.ticker_price, Access.PUBLIC),
+    ("GET", "/ticker/bookTicker", market_rest.ticker_book, Access.PUBLIC),
     ("POST", "/order", rest.new_order, Access.OWN),
     ("POST", "/order/test", rest.test_order, Access.OWN),
     ("GET", "/order", rest.query_order, Access.OWN),

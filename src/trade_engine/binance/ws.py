@@ -22,12 +22,13 @@ from trade_engine.binance import signing
 from trade_engine.binance.auth import READ, api_key, check_time
 from trade_engine.binance.errors import INVALID_SIGNATURE, BinanceError, mandatory, unauthorized
 from trade_engine.binance.params import Params
-from trade_engine.binance.streams import stream_key, user_event, user_key
+from trade_engine.binance.streams import stream_key
+from trade_engine.binance.userdata import user_event, user_key
 from trade_engine.domain.errors import TradeEngineError
+from trade_engine.edge.connection import Connection, Frame
+from trade_engine.edge.hub import Hub
 from trade_engine.edge.websocket import AsgiWebSocket
 from trade_engine.marketdata.candles import INTERVALS
-from trade_engine.ws.connection import Connection, Frame
-from trade_engine.ws.hub import Hub
 
 CLOSE_TRY_AGAIN_LATER: Final = 1013
 CLOSE_SLOW_CONSUMER: Final = 1008

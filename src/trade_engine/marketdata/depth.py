@@ -1,15 +1,14 @@
-"""Committed order book depth per market, kept from `BookLevelChanged` events.
+"""Committed order book depth per market, kept from each committed batch's book levels.
 
-The sequencer publishes events only after their batch is committed, so this view never
-shows a level that a crash could take back; the engine's own book may be a batch
-ahead while a commit is in flight. `sequence` is the market sequence number of the
+The read model hands on a batch only after its commit, so this view never shows a
+level that a crash could take back; the engine's own book may be a batch ahead while
+a commit is in flight. `sequence` is the market sequence number of the
 last event applied, which lets a client line a snapshot up with the delta stream.
 """
 
-from collections.abc import Iterable
-
 from trade_engine.domain.vocabulary import BUY
-from trade_engine.engine import BookLevelChanged, Engine, Event, MarketAdded
+from trade_engine.engine import Engine
+from trade_engine.readmodel.views import ViewBatch
 
 
 class MarketDepth:
@@ -52,18 +51,14 @@ class DepthBook:
             depth = self._markets[symbol] = MarketDepth()
         return depth
 
-    def apply(self, events: Iterable[Event]) -> None:
-        for event in events:
-            symbol = getattr(event, "market", None)
-            if isinstance(event, MarketAdded):
-                symbol = event.market.symbol  # its first event (seq 1)
-            elif not isinstance(symbol, str):
-                continue
-            depth = self.market(symbol)
-            if isinstance(event, BookLevelChanged):
-                side = depth.bids if event.side == BUY else depth.asks
-                if event.quantity:
-                    side[event.price] = event.quantity
-                else:
-                    side.pop(event.price, None)
-            depth.sequence = event.seq  # type: ignore[attr-defined]
+    def on_view(self, view: ViewBatch) -> None:
+        """A committed batch's views (a read-model reader)."""
+        for level in view.levels:
+            depth = self.market(level.market)
+            side = depth.bids if level.side == BUY else depth.asks
+            if level.quantity:
+                side[level.price] = level.quantity
+            else:
+                side.pop(level.price, None)
+        for symbol, (_, last) in view.sequences.items():
+            self.market(symbol).sequence = last

@@ -25,8 +25,10 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from trade_engine.engine import Event, TradeExecuted
-from trade_engine.marketdata.candles import DAY, INTERVALS, NS, Candle, Ticker
+from trade_engine.domain.vocabulary import BUY
+from trade_engine.marketdata.candles import DAY, INTERVALS, NS, Candle, Ticker, empty_candle
+from trade_engine.readmodel.trades import TradeModel
+from trade_engine.readmodel.views import ViewBatch
 from trade_engine.storage import market_reads
 
 MINUTE: Final = 60 * NS
@@ -36,24 +38,56 @@ WINDOW_MINUTES: Final = DAY // MINUTE
 class Bucket:
     """The running aggregate of one time bucket (at least one trade)."""
 
-    __slots__ = ("close", "high", "low", "open", "quote_volume", "start", "trades", "volume")
+    __slots__ = (
+        "buy_quote",
+        "buy_volume",
+        "close",
+        "first_id",
+        "high",
+        "last_id",
+        "last_quantity",
+        "low",
+        "open",
+        "quote_volume",
+        "start",
+        "trades",
+        "volume",
+    )
 
-    def __init__(self, start: int, price: int, quantity: int, quote: int, trades: int = 1) -> None:
+    def __init__(self, start: int, trade: TradeModel | None = None) -> None:
         self.start = start
-        self.open = self.high = self.low = self.close = price
-        self.volume = quantity
-        self.quote_volume = quote
-        self.trades = trades
+        self.open = self.high = self.low = self.close = 0
+        self.volume = self.quote_volume = self.buy_volume = self.buy_quote = self.trades = 0
+        self.first_id = self.last_id = -1
+        self.last_quantity = 0
+        if trade is not None:
+            self.open = self.high = self.low = trade.price
+            self.first_id = trade.trade_id
+            self.add(trade)
 
-    def add(self, price: int, quantity: int, quote: int) -> None:
+    @classmethod
+    def of_row(cls, row: tuple[int, ...]) -> "Bucket":
+        """A bucket of `market_reads.buckets` (its last trade's quantity unknown: 0)."""
+        bucket = cls(row[0])
+        (_, bucket.open, bucket.high, bucket.low, bucket.close, bucket.volume, bucket.quote_volume) = row[:7]
+        (bucket.trades, bucket.buy_volume, bucket.buy_quote, bucket.first_id, bucket.last_id) = row[7:12]
+        return bucket
+
+    def add(self, trade: TradeModel) -> None:
+        price = trade.price
         if price > self.high:
             self.high = price
         if price < self.low:
             self.low = price
         self.close = price
-        self.volume += quantity
-        self.quote_volume += quote
+        self.volume += trade.quantity
+        self.quote_volume += trade.quote_amount
+        if trade.taker_side == BUY:
+            self.buy_volume += trade.quantity
+            self.buy_quote += trade.quote_amount
         self.trades += 1
+        self.last_id = trade.trade_id
+        self.last_quantity = trade.quantity
 
     def merge(self, other: "Bucket") -> None:
         """Fold in a later bucket (`other` holds trades after all of this one's)."""
@@ -64,11 +98,17 @@ class Bucket:
         self.close = other.close
         self.volume += other.volume
         self.quote_volume += other.quote_volume
+        self.buy_volume += other.buy_volume
+        self.buy_quote += other.buy_quote
         self.trades += other.trades
+        self.last_id = other.last_id
+        self.last_quantity = other.last_quantity
 
     def copy(self, start: int) -> "Bucket":
-        bucket = Bucket(start, self.open, self.volume, self.quote_volume, self.trades)
-        bucket.high, bucket.low, bucket.close = self.high, self.low, self.close
+        bucket = Bucket(start)
+        for name in Bucket.__slots__:
+            if name != "start":
+                setattr(bucket, name, getattr(self, name))
         return bucket
 
     def candle(self, interval: int) -> Candle:
@@ -82,20 +122,22 @@ class Bucket:
             self.volume,
             self.quote_volume,
             self.trades,
+            self.buy_volume,
+            self.buy_quote,
+            self.first_id,
+            self.last_id,
         )
-
-
-def empty_candle(start: int, interval: int) -> Candle:
-    return Candle(start, interval, None, None, None, None, 0, 0, 0)
 
 
 class MarketStats:
     """Minute buckets of the last 24 hours and the latest candles of one market."""
 
-    __slots__ = ("_closed", "_closed_end", "current", "minutes", "previous")
+    __slots__ = ("_closed", "_closed_end", "before", "current", "minutes", "previous")
 
     def __init__(self) -> None:
         self.minutes: deque[Bucket] = deque()
+        # The last price before the oldest minute kept (Binance's previous close).
+        self.before: int | None = None
         # Per interval name: the bucket of the latest trade, and the one before it.
         self.current: dict[str, Bucket] = {}
         self.previous: dict[str, Bucket] = {}
@@ -104,15 +146,15 @@ class MarketStats:
         self._closed: Bucket | None = None
         self._closed_end = 0
 
-    def add_trade(self, ts: int, price: int, quantity: int, quote: int) -> None:
+    def add_trade(self, trade: TradeModel) -> None:
+        ts = trade.ts
         minute = ts - ts % MINUTE
         minutes = self.minutes
         if minutes and minutes[-1].start == minute:
-            minutes[-1].add(price, quantity, quote)
+            minutes[-1].add(trade)
         else:
-            minutes.append(Bucket(minute, price, quantity, quote))
-            while minutes[0].start <= minute - DAY:
-                minutes.popleft()
+            minutes.append(Bucket(minute, trade))
+            self._forget(minute - DAY + MINUTE)
         if minute < self._closed_end - MINUTE:
             # A trade stamped in a minute the cached aggregate covers (its commit
             # overlapped a minute edge): recompute on the next read.
@@ -121,11 +163,17 @@ class MarketStats:
             start = ts - ts % size
             bucket = self.current.get(name)
             if bucket is not None and bucket.start == start:
-                bucket.add(price, quantity, quote)
+                bucket.add(trade)
             else:
                 if bucket is not None:
                     self.previous[name] = bucket
-                self.current[name] = Bucket(start, price, quantity, quote)
+                self.current[name] = Bucket(start, trade)
+
+    def _forget(self, start: int) -> None:
+        """Drop the minutes before `start`, remembering the last price among them."""
+        minutes = self.minutes
+        while minutes and minutes[0].start < start:
+            self.before = minutes.popleft().close
 
     def candle(self, interval: str, start: int) -> Candle:
         """The candle of the bucket that opens at `start` (empty if it holds no trade
@@ -140,9 +188,8 @@ class MarketStats:
     def ticker(self, now_ns: int) -> Ticker:
         end = (now_ns // MINUTE + 1) * MINUTE
         start = end - DAY
+        self._forget(start)
         minutes = self.minutes
-        while minutes and minutes[0].start < start:
-            minutes.popleft()
         if self._closed_end != end:
             closed: Bucket | None = None
             for bucket in minutes:
@@ -161,7 +208,7 @@ class MarketStats:
             else:
                 total.merge(last)
         if total is None:
-            return Ticker(start, end, None, None, None, None, 0, 0, 0)
+            return Ticker(start, end, None, None, None, None, 0, 0, 0, previous_close=self.before)
         return Ticker(
             start,
             end,
@@ -172,10 +219,16 @@ class MarketStats:
             total.volume,
             total.quote_volume,
             total.trades,
+            total.first_id,
+            total.last_id,
+            total.last_quantity,
+            self.before,
         )
 
 
 class LiveMarketData:
+    """The current candles and 24-hour ticker of every market (a read-model reader)."""
+
     def __init__(self) -> None:
         self._markets: dict[str, MarketStats] = {}
 
@@ -185,12 +238,15 @@ class LiveMarketData:
         live = cls()
         first = (now_ns // MINUTE + 1) * MINUTE - DAY
         for symbol in symbols:
-            rows = await market_reads.candle_rows(database, symbol, MINUTE, first, 2**62, WINDOW_MINUTES + 2)
+            rows, before = await market_reads.buckets(
+                database, symbol, MINUTE, first, 2**62, WINDOW_MINUTES + 2
+            )
             stats = live.market(symbol)
-            for start, open_, high, low, close, volume, quote_volume, count in rows:
-                bucket = Bucket(start, open_, volume, quote_volume, count)
-                bucket.high, bucket.low, bucket.close = high, low, close
-                stats.minutes.append(bucket)
+            stats.before = before
+            stats.minutes.extend(Bucket.of_row(row) for row in rows)
+            if stats.minutes:
+                latest = stats.minutes[-1]
+                latest.last_quantity = await market_reads.last_trade_quantity(database, latest.last_id)
             # Each interval's current bucket (the one holding `now`) starts within the
             # window (every interval is at most a day), so minute buckets make it exactly.
             for name, size in INTERVALS.items():
@@ -213,11 +269,14 @@ class LiveMarketData:
             stats = self._markets[symbol] = MarketStats()
         return stats
 
-    def apply(self, events: Iterable[Event]) -> None:
-        """A committed batch (a sequencer subscriber)."""
-        for event in events:
-            if type(event) is TradeExecuted:
-                self.market(event.market).add_trade(event.ts, event.price, event.quantity, event.quote_amount)
+    def on_view(self, view: ViewBatch) -> None:
+        """A committed batch's views (a read-model reader)."""
+        self.add_trades(view.trades)
+
+    def add_trades(self, trades: Iterable[TradeModel]) -> None:
+        """Committed trades, in execution order."""
+        for trade in trades:
+            self.market(trade.market).add_trade(trade)
 
     def ticker(self, symbol: str, now_ns: int) -> Ticker:
         return self.market(symbol).ticker(now_ns)

@@ -11,8 +11,8 @@ The two tasks form a pipeline: the engine applies the next batch while the datab
 commits the previous one (at most `pipeline_depth` batches applied and not yet
 committed), so matching and the database's work overlap instead of taking turns.
 Batches commit, and are answered, in the order they were applied. Nothing reports a
-batch's effects before its commit: callers wait, subscribers run after the commit, and
-balances published after a commit come from `balances`, the committed view.
+batch's effects before its commit: callers wait, and subscribers get a `CommittedBatch`
+(the events and the committed value of every balance they changed) after the commit.
 
 Failure rules:
 - A full queue answers `Busy` at once rather than growing without bound.
@@ -37,20 +37,20 @@ Failure rules:
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 
 import msgspec
 
 from trade_engine.engine import Command, CommandRejected, Engine, Event
-from trade_engine.sequencer.committed import CommittedBalances
+from trade_engine.sequencer.messages import AnyEvent, BalanceState, CommittedBatch
 from trade_engine.storage.projection import Projection
 from trade_engine.storage.writer import BatchWriter, CommitFailed, PreparedBatch
 
 log = logging.getLogger(__name__)
 
-Subscriber = Callable[[Sequence[Event]], None]
+Subscriber = Callable[[CommittedBatch], None]
 
 
 class Busy(Exception):
@@ -114,6 +114,12 @@ _NOT_APPLIED: Final = "not applied"
 _UNKNOWN: Final = "unknown"
 
 
+def balance_state(row: tuple[object, ...]) -> BalanceState:
+    """A row of the projection's balances (`projection.BALANCE_COLUMNS`)."""
+    user_id, asset, available, locked = cast(tuple[str, str, int, int], row[:4])
+    return BalanceState(user_id, asset, available, locked)
+
+
 class Sequencer:
     def __init__(
         self,
@@ -154,7 +160,6 @@ class Sequencer:
         self._accepting = False
         self.failure: BaseException | None = None
         self.stats = SequencerStats()
-        self.balances = CommittedBalances(engine)
 
     # -- lifecycle --
 
@@ -185,7 +190,7 @@ class Sequencer:
         return self._queue.qsize()
 
     def subscribe(self, subscriber: Subscriber) -> None:
-        """Receive every committed batch's events, in order, after the commit."""
+        """Receive every committed batch (its events and balances), in order, after the commit."""
         self._subscribers.append(subscriber)
 
     # -- submitting --
@@ -255,7 +260,6 @@ class Sequencer:
     ) -> None:
         log.error("sequencer stopped", extra={"error": repr(error), "batch_size": len(batch)})
         self.failure = error
-        self.balances.fail()
         self._fail(batch, unknown)
 
     def _fail(self, batch: list[_Pending], unknown: list[list[Event]] | None = None) -> None:
@@ -314,7 +318,6 @@ class Sequencer:
         prepared = None
         if committed:
             rows = self._projection.project(committed, self.engine, self._last_ts, self._seq)
-            self.balances.applied(rows)
             prepared = self._writer.prepare(rows)
         return _Applied(batch, results, committed, prepared, self._seq, began, time.perf_counter())
 
@@ -357,17 +360,22 @@ class Sequencer:
         stats.last_apply_seconds = item.applied - item.began
         stats.last_commit_seconds = commit_seconds
         stats.last_settlement_lag_seconds = done - item.began  # first match of the batch to commit
-        if item.prepared is not None:
-            self.balances.committed(item.prepared.rows)
         for pending, events in zip(item.batch, item.results, strict=True):
             if not pending.future.done():
                 pending.future.set_result(events)
-        if item.committed:
+        if item.committed and item.prepared is not None:
+            balances = [balance_state(row) for row in item.prepared.rows.balances]
+            batch = CommittedBatch(
+                seq=item.last_seq,
+                commit_ns=self._clock_ns(),
+                events=cast(list[AnyEvent], item.committed),
+                balances=balances,
+            )
             for subscriber in self._subscribers:
                 try:
-                    subscriber(item.committed)
+                    subscriber(batch)
                 except Exception:
-                    log.exception("event subscriber failed")
+                    log.exception("committed-batch subscriber failed", extra={"seq": item.last_seq})
 
     async def _commit(self, item: _Applied) -> str:
         """Write `item`'s batch, retrying transient failures until `retry_total_seconds`

@@ -15,6 +15,7 @@ from typing import Final
 
 import msgspec
 
+from trade_engine.domain.lifecycle import OrderChange, status_after
 from trade_engine.domain.vocabulary import FEE_SCALE, SELL
 from trade_engine.engine import (
     BookLevelChanged,
@@ -159,12 +160,9 @@ class _OrderChange:
 
 def _terminal_status(event: OrderFilled | OrderCancelled | OrderExpired) -> tuple[str, str | None]:
     if isinstance(event, OrderFilled):
-        return "FILLED", None
-    if isinstance(event, OrderCancelled):
-        return "CANCELED", event.reason
-    if event.reason == "SELF_TRADE_PREVENTION":
-        return "EXPIRED_IN_MATCH", event.reason
-    return "EXPIRED", event.reason
+        return status_after(OrderChange.FILLED, event.executed), None
+    change = OrderChange.CANCELED if isinstance(event, OrderCancelled) else OrderChange.EXPIRED
+    return status_after(change, event.executed, event.reason), event.reason
 
 
 def _split_fee(fee_numer: int) -> tuple[int, int]:
@@ -333,7 +331,7 @@ class Projection:
         else:
             order = engine.open_order(change.user_id, order_id)
             assert order is not None, f"order {order_id} neither open nor closed"
-            status = "PARTIALLY_FILLED" if order.executed else "NEW"
+            status = status_after(OrderChange.TRADE, order.executed)  # open: NEW or PARTIALLY_FILLED
             reason = None
             remaining, executed, filled_quote = order.remaining, order.executed, order.filled_quote
             fee_paid, residue = _split_fee(order.fee_numer)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     text,
 )
 
+from trade_engine.domain import lifecycle
 from trade_engine.domain.vocabulary import ORDER_TYPES
 
 NAMING: Final = {
@@ -44,7 +45,7 @@ NAMING: Final = {
 metadata = MetaData(naming_convention=NAMING)
 
 # Statuses an order can be recorded with (Binance's names, which clients know).
-OPEN_STATUSES: Final = ("NEW", "PARTIALLY_FILLED")
+OPEN_STATUSES: Final = tuple(str(status) for status in lifecycle.OPEN_STATUSES)
 
 users = Table(
     "users",

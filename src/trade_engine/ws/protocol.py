@@ -8,12 +8,12 @@ oldest change a message carries was committed.
 """
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 
 import msgspec
 from msgspec import Meta, Struct
 
-from trade_engine.api.schemas import BalanceView, CandleView, Fill, FillView, TickerView, TradeView
+from trade_engine.api.schemas import BalanceView, CandleView, FillView, OrderUpdateView, TickerView, TradeView
 from trade_engine.marketdata.candles import INTERVALS
 
 # -- close codes -----------------------------------------------------------------------------
@@ -189,42 +189,10 @@ class CandleUpdate(Struct, tag="candles", tag_field="type"):
     candles: list[CandleView]
 
 
-OrderEvent = Literal["NEW", "TRIGGERED", "TRADE", "AMENDED", "FILLED", "CANCELED", "EXPIRED"]
-
-
-class OrderUpdate(Struct, kw_only=True, omit_defaults=True):
-    """One change of one of the user's orders. Terms are given in full with `NEW`;
-    later updates carry what changed. Cumulative `executed_*` and `fee` are always set."""
-
-    order_id: int
-    market: str
-    side: str
-    event: OrderEvent
-    status: str
-    time: int
-    executed_quantity: str
-    executed_quote: str
-    fee: str
-    fee_asset: str
-    client_order_id: str | None = None
-    type: str | None = None
-    time_in_force: str | None = None
-    price: str | None = None
-    stop_price: str | None = None
-    quantity: str | None = None
-    quote_quantity: str | None = None
-    post_only: bool | None = None
-    stp_mode: str | None = None
-    remaining_quantity: str | None = None
-    priority_kept: bool | None = None
-    reason: str | None = None
-    trade: Fill | None = None
-
-
 class Orders(Struct, tag="orders", tag_field="type"):
     channel: str
     commit_time_us: int
-    updates: list[OrderUpdate]
+    updates: list[OrderUpdateView]
 
 
 class Fills(Struct, tag="fills", tag_field="type"):

@@ -16,9 +16,9 @@ import msgspec
 
 from trade_engine.domain.errors import TradeEngineError
 from trade_engine.edge.auth import Principal
+from trade_engine.edge.connection import Connection, Frame
 from trade_engine.edge.websocket import AsgiWebSocket
 from trade_engine.ws import protocol
-from trade_engine.ws.connection import Connection, Frame
 from trade_engine.ws.protocol import (
     CLOSE_IDLE,
     Authenticate,
@@ -202,7 +202,7 @@ def _subscribe(streams: "Streams", session: Session, request: Subscribe) -> None
     # next published message of the channel follows the snapshot.
     for channel, key in keys:
         streams.hub.subscribe(key, session)
-        streams.channels.snapshot(session, channel, user_id)
+        streams.snapshots.offer(session, channel, user_id)
 
 
 def _unsubscribe(streams: "Streams", session: Session, request: Unsubscribe) -> None:

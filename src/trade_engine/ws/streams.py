@@ -1,7 +1,7 @@
 """Real-time streams, wired together: the hub, the native channels, the sessions.
 
 `Services` creates one `Streams` and calls `start` once the core is recovered (the
-channels subscribe to the sequencer there), `shutdown` when the server begins to shut
+channels become a reader of the read model there), `shutdown` when the server begins to shut
 down (every client gets a close frame, 1001) and `stop` at the end. Other gateways
 reuse `hub` (connections, limits, fan-out) with their own encoders.
 """
@@ -9,22 +9,23 @@ reuse `hub` (connections, limits, fan-out) with their own encoders.
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
-from trade_engine.bootstrap import Core
 from trade_engine.config import WebSocketConfig
 from trade_engine.domain.errors import TradeEngineError
 from trade_engine.edge.asgi import Send
 from trade_engine.edge.auth import Authenticator
+from trade_engine.edge.connection import CLOSE_GRACE_SECONDS, Frame
+from trade_engine.edge.hub import Hub
 from trade_engine.edge.ratelimit import RateLimiter
 from trade_engine.edge.websocket import AsgiWebSocket
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.observability.metrics import Metrics
+from trade_engine.readmodel.views import ReadModel
 from trade_engine.ws import protocol
 from trade_engine.ws.channels import Channels
-from trade_engine.ws.connection import CLOSE_GRACE_SECONDS, Frame
-from trade_engine.ws.hub import Hub
 from trade_engine.ws.protocol import (
     CLOSE_GOING_AWAY,
     CLOSE_SLOW_CONSUMER,
@@ -33,6 +34,7 @@ from trade_engine.ws.protocol import (
     Heartbeat,
 )
 from trade_engine.ws.session import Session, serve
+from trade_engine.ws.snapshots import Snapshots
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,8 @@ class Streams:
         self.hub = Hub(config.max_clients, metrics)
         self.sessions: dict[Session, None] = {}
         self._channels: Channels | None = None
-        self._core: Core | None = None
+        self._snapshots: Snapshots | None = None
+        self._failed: Callable[[], bool] = lambda: False
         self._ticker: asyncio.Task[None] | None = None
         self._shutting_down = False
 
@@ -70,25 +73,33 @@ class Streams:
         return self._channels
 
     @property
+    def snapshots(self) -> Snapshots:
+        assert self._snapshots is not None
+        return self._snapshots
+
+    @property
     def storage_failed(self) -> bool:
-        """The sequencer stopped on a storage failure: the engine may hold state that was
-        never committed, so no new subscriber gets a snapshot from it."""
-        return self._core is not None and self._core.sequencer.failure is not None
+        """The core stopped on a storage failure: it will not commit again until it is
+        rebuilt, so no new subscriber is served a state that may be left behind."""
+        return self._failed()
 
     # -- lifecycle --
 
-    def start(self, core: Core, depth: DepthBook, live: LiveMarketData) -> None:
+    def start(
+        self, read_model: ReadModel, depth: DepthBook, live: LiveMarketData, *, failed: Callable[[], bool]
+    ) -> None:
         """Once recovered, before the first command: publish every committed batch."""
-        self._core = core
+        self._failed = failed
         self._channels = Channels(
             self.hub,
-            engine=core.engine,
-            balance_of=core.sequencer.balances.balance,
+            markets=read_model.markets,
+            balances=read_model.balances,
             depth=depth,
             live=live,
             flush_interval=self.config.flush_interval_ms / 1000,
         )
-        core.sequencer.subscribe(self._channels.on_commit)
+        self._snapshots = Snapshots(self._channels)
+        read_model.subscribe(self._channels.on_view)
         self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="ws-tick")
 
     async def shutdown(self) -> None:

@@ -300,6 +300,34 @@ def test_a_market_sell_by_quote_amount_receives_that_much(binance: Binance, mark
     assert order["cummulativeQuoteQty"] == "25.00000000"
 
 
+def test_the_24h_ticker_shows_each_trade_as_soon_as_it_is_acknowledged(binance: Binance) -> None:
+    """The ticker is the live market data every API shares, moved by each committed batch:
+    no window in which it shows the previous trade's price, or none after the first."""
+    native, market_id, _ = binance.market()
+    base = native.split("-")[0]
+    maker = SignedClient(binance, binance.account("ticker-maker", {base: "10"}))
+    taker = SignedClient(binance, binance.account("ticker-taker", {QUOTE: "10000"}))
+    http = binance.api.http
+
+    def ticker() -> dict[str, Any]:
+        return dict(http.get("/api/v3/ticker/24hr", params={"symbol": market_id}).json())
+
+    assert (ticker()["lastPrice"], ticker()["count"]) == ("0.00000000", 0)
+    prices = (("30", "30.00000000"), ("31", "31.00000000"), ("29.5", "29.50000000"))
+    for count, (price, shown) in enumerate(prices, start=1):
+        maker.request("POST", "order", body=limit_order(market_id, "SELL", "0.5", price))
+        taker.request("POST", "order", body=limit_order(market_id, "BUY", "0.5", price))
+        now = ticker()  # at once: no cache, no second-long window
+        assert (now["lastPrice"], now["lastQty"], now["count"]) == (shown, "0.50000000", count)
+        price_now = http.get("/api/v3/ticker/price", params={"symbol": market_id}).json()
+        assert price_now["price"] == now["lastPrice"]
+    assert (now["openPrice"], now["highPrice"], now["lowPrice"]) == (
+        "30.00000000",
+        "31.00000000",
+        "29.50000000",
+    )
+
+
 @pytest.mark.parametrize(
     ("changes", "code", "msg"),
     [

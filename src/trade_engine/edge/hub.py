@@ -16,8 +16,8 @@ is what keeps a thousand clients cheap.
 
 from collections.abc import Callable, Hashable, Iterator, Sequence
 
+from trade_engine.edge.connection import Connection, Frame
 from trade_engine.observability.metrics import Metrics
-from trade_engine.ws.connection import Connection, Frame
 
 
 class Hub:

@@ -1,0 +1,85 @@
+"""What every Binance handler does first: read the parameters the Binance way (query
+string and form body, query wins), verify a signed request on its raw bytes, and find
+the market a `symbol` names."""
+
+import time
+from typing import Final
+
+from trade_engine.api.services import Services
+from trade_engine.binance.auth import Caller, verify_request
+from trade_engine.binance.errors import INVALID_SYMBOL, BinanceError
+from trade_engine.binance.params import Params, parse
+from trade_engine.binance.wire import symbol_of
+from trade_engine.domain.market import Market
+from trade_engine.domain.timestamps import NS_PER_MS, ms
+from trade_engine.edge.routes import Call
+
+_MAX_MS: Final = 2**63 // NS_PER_MS
+
+
+def now_ms() -> int:
+    return ms(time.time_ns())
+
+
+async def params_of(services: Services, call: Call) -> tuple[Params, bytes, bytes]:
+    request = call.request
+    query = request.query_string
+    body = await request.body(services.config.http.max_body_bytes)
+    return parse(query, body, request.header(b"content-type") or ""), query, body
+
+
+async def signed(services: Services, call: Call, permission: str) -> tuple[Caller, Params]:
+    params, query, body = await params_of(services, call)
+    caller = await verify_request(
+        services,
+        key=call.request.header(b"x-mbx-apikey"),
+        permission=permission,
+        params=params,
+        query=query,
+        body=body,
+    )
+    return caller, params
+
+
+def all_markets(services: Services) -> list[Market]:
+    return services.read_model().markets.all()
+
+
+def markets_by_symbol(services: Services) -> dict[str, Market]:
+    return {symbol_of(market.symbol): market for market in all_markets(services)}
+
+
+def market_named(services: Services, symbol: str) -> Market:
+    market = markets_by_symbol(services).get(symbol.upper())
+    if market is None:
+        raise BinanceError(-1121, INVALID_SYMBOL)
+    return market
+
+
+def market_of(services: Services, params: Params) -> Market:
+    return market_named(services, params.required("symbol"))
+
+
+def selected(services: Services, params: Params) -> list[Market] | None:
+    """`symbol` or `symbols` (None when neither was sent: all markets)."""
+    by_symbol = markets_by_symbol(services)
+    names = params.symbol_list()
+    single = params.text("symbol")
+    if single is not None:
+        names = [single]
+    if names is None:
+        return None
+    found = [by_symbol.get(name.upper()) for name in names]
+    if any(market is None for market in found):
+        raise BinanceError(-1121, INVALID_SYMBOL)
+    return [market for market in found if market is not None]
+
+
+def time_ns(params: Params, name: str) -> int | None:
+    """A millisecond time parameter, as Unix nanoseconds."""
+    value = params.integer(name)
+    if value is None:
+        return None
+    if not 0 <= value < _MAX_MS:
+        raise BinanceError(-1130, f"Data sent for parameter '{name}' is not valid.")
+    return value * NS_PER_MS

@@ -1,0 +1,81 @@
+"""Binance's wire vocabulary: how engine names and integers are written on its API.
+
+The tables that map the engine's order types, times in force and order changes to
+Binance's names live here, with the number format Binance uses (at least eight
+decimals: "0.01000000") and its symbols ("BTCUSDT" for the market "BTC-USDT").
+"""
+
+from typing import Final
+
+from trade_engine.domain.lifecycle import OrderChange, OrderStatus
+from trade_engine.domain.vocabulary import (
+    LIMIT,
+    MARKET,
+    STOP_LIMIT,
+    STOP_MARKET,
+    TAKE_PROFIT_LIMIT,
+    TAKE_PROFIT_MARKET,
+)
+
+ZERO: Final = "0.00000000"
+# The Binance order types this API accepts, and what each is in the engine. Binance's
+# trigger rule is the engine's: STOP_LOSS buys on a rise and sells on a fall,
+# TAKE_PROFIT the other way round.
+ORDER_TYPES: Final = (
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+)
+ENGINE_TYPE: Final = {
+    "LIMIT": LIMIT,
+    "LIMIT_MAKER": LIMIT,
+    "MARKET": MARKET,
+    "STOP_LOSS": STOP_MARKET,
+    "STOP_LOSS_LIMIT": STOP_LIMIT,
+    "TAKE_PROFIT": TAKE_PROFIT_MARKET,
+    "TAKE_PROFIT_LIMIT": TAKE_PROFIT_LIMIT,
+}
+# Binance's names for the engine's types (LIMIT with post-only is LIMIT_MAKER).
+_BINANCE_TYPE: Final = {
+    STOP_MARKET: "STOP_LOSS",
+    STOP_LIMIT: "STOP_LOSS_LIMIT",
+    TAKE_PROFIT_MARKET: "TAKE_PROFIT",
+    TAKE_PROFIT_LIMIT: "TAKE_PROFIT_LIMIT",
+}
+# The execution type (`x`) of an execution report, per order change; a change not
+# listed sends no report (a trigger; a fill, which its last TRADE report announces).
+EXECUTION_TYPE: Final = {
+    OrderChange.NEW: "NEW",
+    OrderChange.TRADE: "TRADE",
+    OrderChange.AMENDED: "REPLACED",
+    OrderChange.CANCELED: "CANCELED",
+    OrderChange.EXPIRED: "EXPIRED",
+}
+# ...except an expiry by self-trade prevention, which Binance reports as its own type.
+PREVENTED: Final = (OrderStatus.EXPIRED_IN_MATCH, "TRADE_PREVENTION")
+
+
+def pad(text: str) -> str:
+    """At least eight decimals, as Binance writes amounts."""
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(8, '0')}"
+
+
+def symbol_of(market: str) -> str:
+    """`BTC-USDT` -> `BTCUSDT`."""
+    return market.replace("-", "")
+
+
+def binance_type(order_type: str, post_only: bool) -> str:
+    if order_type == LIMIT:
+        return "LIMIT_MAKER" if post_only else "LIMIT"
+    return _BINANCE_TYPE.get(order_type, order_type)
+
+
+def binance_tif(order_type: str, time_in_force: str) -> str:
+    # Market-type orders run IOC inside the engine; Binance shows them as GTC.
+    return time_in_force if order_type in (LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT) else "GTC"

@@ -1,0 +1,114 @@
+"""One committed batch as the views every API renders: built once, handed to each reader.
+
+`ReadModel.on_commit` takes the sequencer's `CommittedBatch`, runs it through the read
+models (markets, open orders, balances) and hands the resulting `ViewBatch` to every
+reader in the order they subscribed (depth and market data first, then the streams of
+each API). Nobody downstream re-derives a status, a fill or a balance.
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from trade_engine.domain.market import Market
+from trade_engine.engine import (
+    Balance,
+    BookLevelChanged,
+    FundsDeposited,
+    FundsWithdrawn,
+    MarketAdded,
+    MarketStatusChanged,
+    TradeExecuted,
+)
+from trade_engine.readmodel.balances import Balances
+from trade_engine.readmodel.markets import Markets
+from trade_engine.readmodel.orders import FillModel, OpenOrders, OrderModel, OrderUpdate
+from trade_engine.readmodel.trades import TradeModel, trade_of_event
+from trade_engine.sequencer.messages import BalanceState, CommittedBatch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ViewBatch:
+    """What one committed batch changed, as views (engine integers, not yet text)."""
+
+    seq: int
+    commit_ns: int
+    ts: int  # the time of the batch's last command
+    orders: list[OrderUpdate] = field(default_factory=list)
+    fills: list[FillModel] = field(default_factory=list)
+    trades: list[TradeModel] = field(default_factory=list)
+    levels: list[BookLevelChanged] = field(default_factory=list)
+    transfers: list[FundsDeposited | FundsWithdrawn] = field(default_factory=list)
+    balances: list[BalanceState] = field(default_factory=list)
+    markets_added: list[Market] = field(default_factory=list)
+    statuses: list[MarketStatusChanged] = field(default_factory=list)
+    # Per market touched: the sequence numbers of its first and last event in the batch.
+    sequences: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+Reader = Callable[[ViewBatch], None]
+
+
+class ReadModel:
+    """The committed state readers need (markets, open orders, balances), kept from
+    committed batches, and the readers each batch's views go to."""
+
+    def __init__(self, markets: Markets, orders: OpenOrders, balances: Balances) -> None:
+        self.markets = markets
+        self.orders = orders
+        self.balances = balances
+        self._readers: list[Reader] = []
+
+    @classmethod
+    def starting_from(
+        cls,
+        markets: Iterable[Market],
+        open_orders: Iterable[OrderModel],
+        balances: Mapping[str, Mapping[str, Balance]],
+    ) -> "ReadModel":
+        return cls(Markets(markets), OpenOrders(open_orders), Balances(balances))
+
+    def subscribe(self, reader: Reader) -> None:
+        """Receive every committed batch's views, in order, after the commit."""
+        self._readers.append(reader)
+
+    def build(self, batch: CommittedBatch) -> ViewBatch:
+        events = batch.events
+        self.markets.apply(events)
+        self.balances.apply(batch.balances)
+        view = ViewBatch(
+            seq=batch.seq, commit_ns=batch.commit_ns, ts=events[-1].ts, balances=list(batch.balances)
+        )
+        view.orders, view.fills = self.orders.apply(events)
+        sequences = view.sequences
+        for event in events:
+            if isinstance(event, BookLevelChanged):
+                view.levels.append(event)
+            elif isinstance(event, TradeExecuted):
+                view.trades.append(trade_of_event(event))
+            elif isinstance(event, FundsDeposited | FundsWithdrawn):
+                view.transfers.append(event)
+                continue
+            elif isinstance(event, MarketAdded):
+                view.markets_added.append(event.market)
+                sequences[event.market.symbol] = (event.seq, event.seq)
+                continue
+            elif isinstance(event, MarketStatusChanged):
+                view.statuses.append(event)
+            market: str | None = getattr(event, "market", None)
+            seq: int | None = getattr(event, "seq", None)
+            if isinstance(market, str) and seq is not None:
+                first = sequences.get(market)
+                sequences[market] = (first[0] if first is not None else seq, seq)
+        return view
+
+    def on_commit(self, batch: CommittedBatch) -> None:
+        """A committed batch (the sequencer's subscriber): build the views, hand them on."""
+        view = self.build(batch)
+        for reader in self._readers:
+            try:
+                reader(view)
+            except Exception:
+                log.exception("read model reader failed", extra={"seq": batch.seq})

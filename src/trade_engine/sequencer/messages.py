@@ -1,0 +1,74 @@
+"""What the sequencer publishes after each commit: one `CommittedBatch`.
+
+It is the event format every consumer reads (read models, streams, other processes):
+immutable msgspec values with a version, carrying the batch's global sequence number
+(that of its last command), the commit time, every event in order, and the committed
+value of each balance the batch changed (consumers need no engine to know them).
+`AnyEvent` and `AnyCommand` name every concrete type, so that a decoder knows them all.
+"""
+
+from typing import Final
+
+import msgspec
+
+from trade_engine.engine import (
+    AddMarket,
+    AmendOrder,
+    BookLevelChanged,
+    CancelAllOrders,
+    CancelOrder,
+    CommandRejected,
+    Deposit,
+    FundsDeposited,
+    FundsWithdrawn,
+    MarketAdded,
+    MarketStatusChanged,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    PlaceOrder,
+    SetMarketStatus,
+    StopTriggered,
+    TradeExecuted,
+    Withdraw,
+)
+
+VERSION: Final = 1
+
+AnyEvent = (
+    OrderAccepted
+    | StopTriggered
+    | TradeExecuted
+    | OrderFilled
+    | OrderCancelled
+    | OrderExpired
+    | OrderAmended
+    | BookLevelChanged
+    | MarketAdded
+    | MarketStatusChanged
+    | FundsDeposited
+    | FundsWithdrawn
+    | CommandRejected
+)
+AnyCommand = (
+    PlaceOrder | CancelOrder | CancelAllOrders | AmendOrder | Deposit | Withdraw | AddMarket | SetMarketStatus
+)
+
+
+class BalanceState(msgspec.Struct, frozen=True, gc=False):
+    """A balance as committed: available and locked, in the asset's minor units."""
+
+    user_id: str
+    asset: str
+    available: int
+    locked: int
+
+
+class CommittedBatch(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int  # the global sequence number of the batch's last state-changing command
+    commit_ns: int  # when the batch was committed (Unix nanoseconds)
+    events: list[AnyEvent]
+    balances: list[BalanceState]
+    v: int = VERSION
