@@ -60,7 +60,7 @@ from flows import (
     resting_order,
     setup_commands,
 )
-from trade_engine.bootstrap import Core, start_core
+from trade_engine.core.bootstrap import Core, start_core
 from trade_engine.engine import Command, CommandRejected, Engine, Event, TradeExecuted
 from trade_engine.sequencer import Sequencer
 from trade_engine.storage import schema

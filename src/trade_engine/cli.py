@@ -21,7 +21,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from trade_engine.service import serve
+    from trade_engine.app.server import serve
 
     serve(_config(args))
     return 0

@@ -69,6 +69,12 @@ class SequencerConfig(msgspec.Struct, frozen=True, kw_only=True):
     retry_total_seconds: float = 30.0
 
 
+class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
+    # Encode and decode every message that crosses the core port, as if the core ran in
+    # another process (the test suite turns it on; it costs a little time per command).
+    port_roundtrip: bool = False
+
+
 class WebSocketConfig(msgspec.Struct, frozen=True, kw_only=True):
     heartbeat_seconds: float = 20.0
     idle_timeout_seconds: float = 60.0
@@ -132,6 +138,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthConfig = AuthConfig()
     rate_limits: RateLimitConfig = RateLimitConfig()
     sequencer: SequencerConfig = SequencerConfig()
+    core: CoreConfig = CoreConfig()
     websocket: WebSocketConfig = WebSocketConfig()
     logging: LoggingConfig = LoggingConfig()
     markets: tuple[MarketSpec, ...] = DEFAULT_MARKETS
@@ -184,6 +191,7 @@ def _section_types() -> dict[str, type[msgspec.Struct]]:
         "auth": AuthConfig,
         "rate_limits": RateLimitConfig,
         "sequencer": SequencerConfig,
+        "core": CoreConfig,
         "websocket": WebSocketConfig,
         "logging": LoggingConfig,
     }

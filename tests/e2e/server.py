@@ -30,6 +30,8 @@ class Server:
             "TRADE_ENGINE_HTTP_PORT": str(self.port),
             "TRADE_ENGINE_DATABASE_URL": database_url,
             "TRADE_ENGINE_RATE_LIMITS_ENABLED": "false",
+            # Every message across the core port goes through its codec, as between processes.
+            "TRADE_ENGINE_CORE_PORT_ROUNDTRIP": "true",
             **settings,
         }
         self.config = load_config(None, {k: v for k, v in self.env.items() if k.startswith("TRADE_ENGINE_")})

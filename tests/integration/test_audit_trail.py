@@ -14,10 +14,10 @@ import pytest
 from trade_engine.api import routes
 from trade_engine.api.audit import audited, is_audited
 from trade_engine.api.native import NativeApi
-from trade_engine.api.services import Services
 from trade_engine.config import load_config
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.edge.auth import Principal
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.http import Request
 from trade_engine.edge.routes import Access, Call
 from trade_engine.storage.database import open_database
@@ -31,7 +31,7 @@ def call(database: Any, method: str, path: str, body: bytes, status: int, route:
          params: dict[str, str] | None = None, user: str = "ops", refused: bool = False,
          ) -> object:  # fmt: skip
     """Run one request through an audited stand-in handler; what the handler answered."""
-    services: Any = SimpleNamespace(core=SimpleNamespace(database=database))
+    gateway: Any = SimpleNamespace(database=lambda: database)
 
     async def handler(call: Call) -> object:
         await call.request.body(65_536)  # as a real handler reads its body
@@ -39,7 +39,7 @@ def call(database: Any, method: str, path: str, body: bytes, status: int, route:
             raise TradeEngineError(ErrorCode.VALIDATION_ERROR, "refused")
         return {"done": True}
 
-    wrapped = audited(handler, services, method, route or path, status)
+    wrapped = audited(handler, gateway, method, route or path, status)
     chunks = [body[:5], body[5:]]  # the body in two parts, as a client may send it
 
     async def receive() -> Any:
@@ -102,8 +102,8 @@ def test_a_refused_change_is_not_recorded(database: Any) -> None:
 
 
 def test_exactly_the_admin_changes_are_audited() -> None:
-    services = Services(CONFIG)
-    table = routes.routes(services, NativeApi(services.auth, services.limiter))
+    gateway = Gateway(CONFIG)
+    table = routes.routes(gateway, NativeApi(gateway.auth, gateway.limiter))
     wrapped = {(route.method, route.path) for route in table if is_audited(route.handler)}
     changes = {
         (route.method, route.path)

@@ -11,7 +11,7 @@ from tests.flows import MARKETS
 from tests.integration.test_storage import fund, random_flow
 from trade_engine.api import verification
 from trade_engine.api.verification import LedgerVerifier, Verification, verify_snapshot
-from trade_engine.bootstrap import start_core
+from trade_engine.core.bootstrap import start_core
 from trade_engine.storage import schema
 from trade_engine.storage.database import open_database
 

@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
 from tests.flows import MARKETS
-from trade_engine.bootstrap import start_core
+from trade_engine.core.bootstrap import start_core
 from trade_engine.engine import Deposit, Withdraw
 from trade_engine.storage import schema
 from trade_engine.storage.database import open_database

@@ -8,9 +8,9 @@ import asyncpg
 
 from tests.flows import MARKETS
 from tests.integration.test_storage import fund, run
-from trade_engine.bootstrap import Core, start_core
+from trade_engine.core.bootstrap import Core, start_core
+from trade_engine.core.local import LocalCore
 from trade_engine.engine import Balance, OrderAccepted, PlaceOrder
-from trade_engine.readmodel.orders import model_of_open
 from trade_engine.readmodel.views import ReadModel, ViewBatch
 from trade_engine.sequencer import Unavailable
 from trade_engine.storage.pgarrays import Texts, booleans, integers
@@ -50,12 +50,9 @@ class GatedWriter:
 
 
 def follow(core: Core) -> ReadModel:
-    """A read model of `core`'s committed state, following its sequencer."""
-    engine = core.engine
-    view = ReadModel.starting_from(
-        engine.markets(), (model_of_open(order) for order in engine.all_open_orders()), engine.balances()
-    )
-    core.sequencer.subscribe(view.on_commit)
+    """A read model of `core`'s committed state, following it through the core port."""
+    view = ReadModel()
+    view.start_from(LocalCore(core, roundtrip=True).attach(view.on_commit))
     return view
 
 

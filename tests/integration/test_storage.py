@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from tests.flows import ASSETS, MARKETS, USERS, random_command
-from trade_engine.bootstrap import start_core
+from trade_engine.core.bootstrap import start_core
 from trade_engine.domain.vocabulary import ORDER_TYPES
 from trade_engine.engine import (
     CommandRejected,

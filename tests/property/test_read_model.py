@@ -9,6 +9,7 @@ a status, a total or a term is derived wrongly somewhere downstream of the engin
 import msgspec
 
 from tests.property.test_replay import random_flow
+from trade_engine.core.local import state_of
 from trade_engine.domain.lifecycle import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -17,7 +18,7 @@ from trade_engine.domain.lifecycle import (
     status_after,
 )
 from trade_engine.engine import CommandRejected, Engine, OrderFilled, TradeExecuted
-from trade_engine.readmodel.orders import OpenOrders, OrderModel, model_of_open
+from trade_engine.readmodel.orders import OpenOrders, OrderModel, model_of_state
 
 TERMINAL = (OrderChange.FILLED, OrderChange.CANCELED, OrderChange.EXPIRED)
 
@@ -52,7 +53,8 @@ def test_open_orders_follow_the_engine_through_a_random_flow() -> None:
                 assert update.fill.order_id == update.order.order_id
                 if update.completes:
                     assert update.order.order_id in filled
-        expected = {order.id: comparable(model_of_open(order)) for order in engine.all_open_orders()}
+        committed = state_of(engine, 0).orders
+        expected = {order.order_id: comparable(model_of_state(order)) for order in committed}
         actual = {}
         for order_id in expected:
             found = orders.get(order_id)

@@ -7,15 +7,15 @@ import pytest
 
 from trade_engine.api import routes
 from trade_engine.api.native import ERROR_TYPE, NativeApi, answer_type
-from trade_engine.api.services import Services
 from trade_engine.config import Config
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.openapi import document
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    services = Services(Config())
-    table = routes.routes(services, NativeApi(services.auth, services.limiter))
+    gateway = Gateway(Config())
+    table = routes.routes(gateway, NativeApi(gateway.auth, gateway.limiter))
     return document(
         table, title="t", version="1", description="d", answer_type=answer_type, error_type=ERROR_TYPE
     )

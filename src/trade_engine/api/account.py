@@ -3,19 +3,19 @@
 from trade_engine.api import views
 from trade_engine.api.params import FillsQuery
 from trade_engine.api.schemas import BalanceView, FillPage
-from trade_engine.api.services import Services
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.engine import Balance
 from trade_engine.storage import reads
 
 
-async def list_fills(services: Services, call: Call) -> FillPage:
+async def list_fills(gateway: Gateway, call: Call) -> FillPage:
     """The user's own fills (one per trade and side), newest first."""
     query = call.query_as(FillsQuery)
-    core = services.require_core()
+    database = gateway.database()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
     rows, total = await reads.fill_rows(
-        core.database,
+        database,
         call.user().user_id,
         market=query.market,
         start_ns=start_ns,
@@ -23,16 +23,16 @@ async def list_fills(services: Services, call: Call) -> FillPage:
         limit=query.limit,
         offset=query.offset,
     )
-    fills = [views.fill_from_row(row, services.market(row["market"])) for row in rows]
+    fills = [views.fill_from_row(row, gateway.market(row["market"])) for row in rows]
     has_more = query.offset + len(fills) < total
     return FillPage(fills=fills, total=total, limit=query.limit, offset=query.offset, has_more=has_more)
 
 
-async def list_balances(services: Services, call: Call) -> list[BalanceView]:
+async def list_balances(gateway: Gateway, call: Call) -> list[BalanceView]:
     """The user's committed balances per asset."""
-    core = services.require_core()
-    decimals = services.asset_decimals()
-    rows = await reads.balance_rows(core.database, call.user().user_id)
+    database = gateway.database()
+    decimals = gateway.asset_decimals()
+    rows = await reads.balance_rows(database, call.user().user_id)
     return [
         views.balance_view(asset, decimals.get(asset, 8), Balance(available, locked))
         for asset, available, locked, _ in rows

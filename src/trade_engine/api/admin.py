@@ -14,10 +14,10 @@ from trade_engine.api.schemas import (
     TransferBody,
     TransferView,
 )
-from trade_engine.api.services import Services
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import asset_units, market_from_spec
 from trade_engine.domain.timestamps import ms
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.engine import (
     AddMarket,
@@ -33,10 +33,10 @@ from trade_engine.storage.apikeys import ApiKey
 
 
 async def _transfer(
-    services: Services, body: TransferBody, kind: Literal["DEPOSIT", "WITHDRAWAL"]
+    gateway: Gateway, body: TransferBody, kind: Literal["DEPOSIT", "WITHDRAWAL"]
 ) -> TransferView:
-    core = services.require_core()
-    decimals = services.asset_decimals().get(body.asset)
+    database = gateway.database()
+    decimals = gateway.asset_decimals().get(body.asset)
     if decimals is None:
         raise TradeEngineError(ErrorCode.UNKNOWN_ASSET, f"unknown asset {body.asset!r}")
     amount = asset_units(body.amount, decimals)
@@ -46,7 +46,7 @@ async def _transfer(
     )
     replayed = False
     try:
-        events = await services.submit(command)
+        events = await gateway.submit(command)
         transfer_event = next(e for e in events if isinstance(e, FundsDeposited | FundsWithdrawn))
         transfer_id = transfer_event.transfer_id
     except TradeEngineError as refused:
@@ -56,7 +56,7 @@ async def _transfer(
         # A retry of a transfer that was applied (or another transfer reusing its
         # reference, told apart below): answered with the original.
         transfer_id, replayed = duplicate_of, True
-    row, available, locked = await reads.transfer_with_balance(core.database, transfer_id)
+    row, available, locked = await reads.transfer_with_balance(database, transfer_id)
     if replayed and (row["kind"] != kind or row["user_id"] != body.user_id or row["amount"] != amount):
         raise TradeEngineError(
             ErrorCode.DUPLICATE_REFERENCE, "this reference was used for a different transfer"
@@ -73,49 +73,49 @@ async def _transfer(
     )
 
 
-async def deposit(services: Services, call: Call) -> TransferView:
+async def deposit(gateway: Gateway, call: Call) -> TransferView:
     """Credit a user (the wallet system's integration point); idempotent by `reference`."""
-    return await _transfer(services, call.body_as(TransferBody), "DEPOSIT")
+    return await _transfer(gateway, call.body_as(TransferBody), "DEPOSIT")
 
 
-async def withdraw(services: Services, call: Call) -> TransferView:
+async def withdraw(gateway: Gateway, call: Call) -> TransferView:
     """Debit a user's available balance; idempotent by `reference`."""
-    return await _transfer(services, call.body_as(TransferBody), "WITHDRAWAL")
+    return await _transfer(gateway, call.body_as(TransferBody), "WITHDRAWAL")
 
 
-async def add_market(services: Services, call: Call) -> MarketView:
+async def add_market(gateway: Gateway, call: Call) -> MarketView:
     """Add a market, as in the configuration file."""
     market = market_from_spec(call.body_as(MarketBody))
-    await services.submit(AddMarket(ts=0, market=market))
-    return views.market_view(services.current_market(market.symbol))
+    await gateway.submit(AddMarket(ts=0, market=market))
+    return views.market_view(gateway.market(market.symbol))
 
 
-async def _set_status(services: Services, call: Call, status: str) -> MarketView:
+async def _set_status(gateway: Gateway, call: Call, status: str) -> MarketView:
     symbol = call.path_as(MarketPath).symbol
-    services.market(symbol)
-    await services.submit(SetMarketStatus(ts=0, market=symbol, status=status))
-    return views.market_view(services.current_market(symbol))
+    gateway.market(symbol)
+    await gateway.submit(SetMarketStatus(ts=0, market=symbol, status=status))
+    return views.market_view(gateway.market(symbol))
 
 
-async def halt_market(services: Services, call: Call) -> MarketView:
+async def halt_market(gateway: Gateway, call: Call) -> MarketView:
     """Stop all activity in the market (new orders, amends and cancels)."""
-    return await _set_status(services, call, "HALT")
+    return await _set_status(gateway, call, "HALT")
 
 
-async def cancel_only_market(services: Services, call: Call) -> MarketView:
+async def cancel_only_market(gateway: Gateway, call: Call) -> MarketView:
     """Allow cancels only."""
-    return await _set_status(services, call, "CANCEL_ONLY")
+    return await _set_status(gateway, call, "CANCEL_ONLY")
 
 
-async def resume_market(services: Services, call: Call) -> MarketView:
+async def resume_market(gateway: Gateway, call: Call) -> MarketView:
     """Trade again."""
-    return await _set_status(services, call, "TRADING")
+    return await _set_status(gateway, call, "TRADING")
 
 
-async def create_api_key(services: Services, call: Call) -> ApiKeyCreated:
+async def create_api_key(gateway: Gateway, call: Call) -> ApiKeyCreated:
     """A new API key for a user; the secret is in this answer and nowhere else."""
     body = call.body_as(ApiKeyBody)
-    key, secret = await services.key_store().create(
+    key, secret = await gateway.key_store().create(
         body.user_id, list(body.permissions), body.label, time.time_ns()
     )
     return ApiKeyCreated(
@@ -138,16 +138,16 @@ def _key_view(key: ApiKey) -> ApiKeyView:
     )
 
 
-async def list_api_keys(services: Services, call: Call) -> list[ApiKeyView]:
+async def list_api_keys(gateway: Gateway, call: Call) -> list[ApiKeyView]:
     """API keys (of one user, if given), oldest first; secrets are never shown."""
     user_id = call.query_as(ApiKeysQuery).user_id
-    return [_key_view(key) for key in await services.key_store().list(user_id=user_id)]
+    return [_key_view(key) for key in await gateway.key_store().list(user_id=user_id)]
 
 
-async def revoke_api_key(services: Services, call: Call) -> ApiKeyView:
+async def revoke_api_key(gateway: Gateway, call: Call) -> ApiKeyView:
     """Revoke a key at once: requests signed with it are refused from now on, and the
     Binance user-data subscriptions it signed end (`eventStreamTerminated`, then close)."""
-    key = await services.key_store().revoke(call.path_as(ApiKeyPath).api_key, time.time_ns())
+    key = await gateway.key_store().revoke(call.path_as(ApiKeyPath).api_key, time.time_ns())
     if key is None:
         raise TradeEngineError(ErrorCode.NOT_FOUND, "no such API key")
     return _key_view(key)

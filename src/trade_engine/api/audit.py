@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import msgspec
 
-from trade_engine.api.services import Services
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call, Handler
 from trade_engine.observability.logging import request_id
 from trade_engine.storage.operations import AuditEntry, record_audit
@@ -92,12 +92,12 @@ def target_of(path_params: dict[str, Any], summary: dict[str, Any]) -> str | Non
     return None
 
 
-def audited(handler: Handler, services: Services, method: str, route: str, status: int) -> Handler:
+def audited(handler: Handler, gateway: Gateway, method: str, route: str, status: int) -> Handler:
     """`handler`, recording each call it carries out (module docstring)."""
 
     async def record_after(call: Call) -> object:
         answer = await handler(call)
-        await _record(services, call, f"{method} {route}", status)
+        await _record(gateway, call, f"{method} {route}", status)
         return answer
 
     record_after.__name__ = getattr(handler, "__name__", "audited")
@@ -110,7 +110,7 @@ def is_audited(handler: Handler) -> bool:
     return getattr(handler, "audited", False) is True
 
 
-async def _record(services: Services, call: Call, action: str, status: int) -> None:
+async def _record(gateway: Gateway, call: Call, action: str, status: int) -> None:
     summary = summarize(call.request.raw_body[:MAX_BODY_KEPT])
     entry = AuditEntry(
         ts=time.time_ns(),
@@ -123,12 +123,9 @@ async def _record(services: Services, call: Call, action: str, status: int) -> N
     )
     context = {"actor": entry.actor, "action": entry.action, "target": entry.target, "summary": entry.summary}
     log.info("admin action", extra=context)
-    core = services.core
     try:
-        if core is None:
-            raise RuntimeError("the service has no database yet")
         async with asyncio.timeout(AUDIT_TIMEOUT_SECONDS):
-            await record_audit(core.database, entry)
+            await record_audit(gateway.database(), entry)
     except Exception as error:
         log.error(
             "audit entry not written",

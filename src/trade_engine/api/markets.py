@@ -5,27 +5,27 @@ import time
 from trade_engine.api import views
 from trade_engine.api.params import CandlesQuery, DepthQuery, MarketPath, TradesQuery
 from trade_engine.api.schemas import CandleView, DepthView, MarketView, TickerView, TradePage
-from trade_engine.api.services import Services
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.marketdata import candles as candle_data
 from trade_engine.storage import market_reads
 
 
-async def list_markets(services: Services, call: Call) -> list[MarketView]:
+async def list_markets(gateway: Gateway, call: Call) -> list[MarketView]:
     """Every market, with its rules and status."""
-    return [views.market_view(market) for market in services.read_model().markets.all()]
+    return [views.market_view(market) for market in gateway.read_model().markets.all()]
 
 
-async def get_market(services: Services, call: Call) -> MarketView:
+async def get_market(gateway: Gateway, call: Call) -> MarketView:
     """One market, with its rules and current status."""
-    return views.market_view(services.current_market(call.path_as(MarketPath).symbol))
+    return views.market_view(gateway.market(call.path_as(MarketPath).symbol))
 
 
-async def get_depth(services: Services, call: Call) -> DepthView:
+async def get_depth(gateway: Gateway, call: Call) -> DepthView:
     """Aggregated committed depth, best first; `sequence` lines it up with WebSocket deltas."""
     symbol = call.path_as(MarketPath).symbol
-    market = services.market(symbol)
-    depth = services.depth.market(symbol)
+    market = gateway.market(symbol)
+    depth = gateway.depth.market(symbol)
     bids, asks = depth.levels(call.query_as(DepthQuery).limit)
     return DepthView(
         market=symbol,
@@ -35,31 +35,31 @@ async def get_depth(services: Services, call: Call) -> DepthView:
     )
 
 
-async def list_trades(services: Services, call: Call) -> TradePage:
+async def list_trades(gateway: Gateway, call: Call) -> TradePage:
     """Public trades, newest first; `total` and `has_more` for paging."""
     symbol = call.path_as(MarketPath).symbol
     query = call.query_as(TradesQuery)
-    market = services.market(symbol)
-    core = services.require_core()
+    market = gateway.market(symbol)
+    database = gateway.database()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
     rows, total = await market_reads.trade_rows(
-        core.database, symbol, start_ns=start_ns, end_ns=end_ns, limit=query.limit, offset=query.offset
+        database, symbol, start_ns=start_ns, end_ns=end_ns, limit=query.limit, offset=query.offset
     )
     trades = [views.trade_from_row(row, market) for row in rows]
     has_more = query.offset + len(trades) < total
     return TradePage(trades=trades, total=total, limit=query.limit, offset=query.offset, has_more=has_more)
 
 
-async def list_candles(services: Services, call: Call) -> list[CandleView]:
+async def list_candles(gateway: Gateway, call: Call) -> list[CandleView]:
     """OHLCV candles, oldest first. Buckets without trades are included with no prices
     (null open/high/low/close) and zero volume, so the series has no holes."""
     symbol = call.path_as(MarketPath).symbol
     query = call.query_as(CandlesQuery)
-    market = services.market(symbol)
-    core = services.require_core()
+    market = gateway.market(symbol)
+    database = gateway.database()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
     candles = await candle_data.candles(
-        core.database,
+        database,
         symbol,
         query.interval,
         start_ns=start_ns,
@@ -70,12 +70,11 @@ async def list_candles(services: Services, call: Call) -> list[CandleView]:
     return [views.candle_view(candle, market) for candle in candles]
 
 
-async def get_ticker(services: Services, call: Call) -> TickerView:
+async def get_ticker(gateway: Gateway, call: Call) -> TickerView:
     """Rolling 24-hour statistics: the 1,440 one-minute buckets ending with the current
     one (`open_time` inclusive, `close_time` exclusive), served from memory."""
     symbol = call.path_as(MarketPath).symbol
-    market = services.market(symbol)
-    services.require_core()
-    best_bid, best_ask = services.depth.market(symbol).best()
-    ticker = services.live.ticker(symbol, time.time_ns())
+    market = gateway.market(symbol)
+    best_bid, best_ask = gateway.depth.market(symbol).best()
+    ticker = gateway.live.ticker(symbol, time.time_ns())
     return views.ticker_view(ticker, market, best_bid, best_ask)

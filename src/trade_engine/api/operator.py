@@ -30,10 +30,10 @@ from trade_engine.api.operator_schemas import (
     TransferRecord,
 )
 from trade_engine.api.params import Limit, Offset, UserId
-from trade_engine.api.services import Services
 from trade_engine.api.verification import LedgerVerifier, Verification
 from trade_engine.domain.market import asset_text
 from trade_engine.domain.timestamps import ms
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.observability.window import CounterWindow
 from trade_engine.storage import operations
@@ -58,21 +58,21 @@ class AuditQuery(Struct, frozen=True, kw_only=True):
 class Operator:
     """The operator endpoints, and what they keep between requests (one per service)."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
         self.window = CounterWindow(window=RATE_WINDOW_SECONDS)
-        self.verifier = LedgerVerifier(services.config.database.url)
+        self.verifier = LedgerVerifier(gateway.config.database.url)
 
     # -- transfers and the audit log --
 
     async def list_transfers(self, call: Call) -> TransferPage:
         """Deposits and withdrawals, newest first, with the reference each was made under."""
         query = call.query_as(TransfersQuery)
-        services = self.services
-        core = services.require_core()
-        decimals = services.asset_decimals()
+        gateway = self.gateway
+        database = gateway.database()
+        decimals = gateway.asset_decimals()
         rows, total = await operations.transfer_rows(
-            core.database,
+            database,
             user_id=query.user_id,
             asset=query.asset,
             kind=query.kind,
@@ -100,8 +100,8 @@ class Operator:
         """Every successful admin change made through the API, newest first: who (`actor`),
         what (`action`, `target`, `summary` of the request without secrets), when."""
         query = call.query_as(AuditQuery)
-        core = self.services.require_core()
-        rows, total = await operations.audit_rows(core.database, limit=query.limit, offset=query.offset)
+        database = self.gateway.database()
+        rows, total = await operations.audit_rows(database, limit=query.limit, offset=query.offset)
         entries = [
             AuditEntryView(
                 id=row["id"],
@@ -127,8 +127,8 @@ class Operator:
         commit latency over the last 10 seconds (`window_seconds` says over how long
         exactly; null until two readings are a second apart), the last commit's latency,
         commands waiting in the sequencer, connected WebSocket clients, readiness."""
-        services = self.services
-        metrics = services.metrics
+        gateway = self.gateway
+        metrics = gateway.metrics
         counters = (
             _total(metrics.orders, "trade_engine_orders_total", outcome="accepted"),
             _total(metrics.trades, "trade_engine_trades_total"),
@@ -136,9 +136,8 @@ class Operator:
             _total(metrics.commit_seconds, "trade_engine_commit_seconds_count"),
         )
         change = self.window.change(time.monotonic(), counters)
-        core = services.core
-        reachable = await services.database_reachable()
-        accepting = core is not None and core.sequencer.available and not services.draining
+        status = gateway.core_status()
+        readiness = await gateway.readiness()
         mean = change.mean(_COMMIT_SUM, _COMMIT_COUNT) if change is not None else None
         return OperatorMetrics(
             time=ms(time.time_ns()),
@@ -148,16 +147,16 @@ class Operator:
             orders_total=int(counters[_ORDERS]),
             trades_total=int(counters[_TRADES]),
             commit_latency=CommitLatency(
-                last_ms=round(core.sequencer.stats.last_commit_seconds * 1000, 3) if core else None,
+                last_ms=round(status.last_commit_seconds * 1000, 3) if status is not None else None,
                 mean_ms=round(mean * 1000, 3) if mean is not None else None,
             ),
-            queue_depth=core.sequencer.queue_depth() if core is not None else None,
+            queue_depth=status.queue_depth if status is not None else None,
             websocket_clients=int(_total(metrics.ws_clients, "trade_engine_websocket_clients")),
             readiness=Readiness(
-                ready=accepting and reachable,
-                recovered=core is not None,
-                database=reachable,
-                accepting_orders=accepting,
+                ready=readiness.ready,
+                recovered=readiness.recovered,
+                database=readiness.database,
+                accepting_orders=readiness.accepting,
             ),
         )
 

@@ -9,11 +9,11 @@ from msgspec import UnsetType
 from trade_engine.api import views
 from trade_engine.api.params import ClientOrderPath, MarketQuery, OrderPath, OrdersQuery
 from trade_engine.api.schemas import AmendOrderBody, CancelAllView, OrderPage, OrderView, PlaceOrderBody
-from trade_engine.api.services import Services
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.lifecycle import CLOSED_STATUSES, OPEN_STATUSES, is_open
 from trade_engine.domain.market import Market
 from trade_engine.domain.vocabulary import CONDITIONAL_TYPES
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.engine import AmendOrder, CancelAllOrders, CancelOrder, OrderCancelled, PlaceOrder
 from trade_engine.readmodel.orders import finished, model_of_row, placed
@@ -44,44 +44,44 @@ def place_command(user_id: str, market: Market, body: PlaceOrderBody) -> PlaceOr
     )
 
 
-async def place_order(services: Services, call: Call) -> OrderView:
+async def place_order(gateway: Gateway, call: Call) -> OrderView:
     """Place an order. Answered once the order and everything it caused are committed."""
     body = call.body_as(PlaceOrderBody)
-    market = services.market(body.market)
-    events = await services.submit(place_command(call.user().user_id, market, body))
+    market = gateway.market(body.market)
+    events = await gateway.submit(place_command(call.user().user_id, market, body))
     order, fills = placed(events)
     return views.order_view(order, market, fills)
 
 
 async def _own_order(
-    services: Services, user_id: str, order_id: int | None = None, client_order_id: str | None = None
+    gateway: Gateway, user_id: str, order_id: int | None = None, client_order_id: str | None = None
 ) -> OrderView:
-    core = services.require_core()
-    row = await reads.order_row(core.database, user_id, order_id, client_order_id)
+    database = gateway.database()
+    row = await reads.order_row(database, user_id, order_id, client_order_id)
     if row is None:
         raise TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such order")
-    return views.order_view(model_of_row(row), services.market(row["market"]))
+    return views.order_view(model_of_row(row), gateway.market(row["market"]))
 
 
-async def get_order(services: Services, call: Call) -> OrderView:
+async def get_order(gateway: Gateway, call: Call) -> OrderView:
     """One of the user's orders, by id."""
-    return await _own_order(services, call.user().user_id, order_id=call.path_as(OrderPath).order_id)
+    return await _own_order(gateway, call.user().user_id, order_id=call.path_as(OrderPath).order_id)
 
 
-async def get_order_by_client_id(services: Services, call: Call) -> OrderView:
+async def get_order_by_client_id(gateway: Gateway, call: Call) -> OrderView:
     """The newest of the user's orders with this client order id."""
     client_order_id = call.path_as(ClientOrderPath).client_order_id
-    return await _own_order(services, call.user().user_id, client_order_id=client_order_id)
+    return await _own_order(gateway, call.user().user_id, client_order_id=client_order_id)
 
 
-async def list_orders(services: Services, call: Call) -> OrderPage:
+async def list_orders(gateway: Gateway, call: Call) -> OrderPage:
     """The user's orders, newest first."""
     query = call.query_as(OrdersQuery)
-    core = services.require_core()
+    database = gateway.database()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
     statuses = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES, "all": None}[query.status]
     rows, total = await reads.order_rows(
-        core.database,
+        database,
         call.user().user_id,
         market=query.market,
         statuses=statuses,
@@ -90,65 +90,65 @@ async def list_orders(services: Services, call: Call) -> OrderPage:
         limit=query.limit,
         offset=query.offset,
     )
-    orders = [views.order_view(model_of_row(row), services.market(row["market"])) for row in rows]
+    orders = [views.order_view(model_of_row(row), gateway.market(row["market"])) for row in rows]
     has_more = query.offset + len(orders) < total
     return OrderPage(orders=orders, total=total, limit=query.limit, offset=query.offset, has_more=has_more)
 
 
 async def _not_open(
-    services: Services, user_id: str, order_id: int | None, client_order_id: str | None
+    gateway: Gateway, user_id: str, order_id: int | None, client_order_id: str | None
 ) -> TradeEngineError:
     """Why a cancel or amend found nothing: unknown, or no longer open."""
-    core = services.require_core()
-    row = await reads.order_row(core.database, user_id, order_id, client_order_id)
+    database = gateway.database()
+    row = await reads.order_row(database, user_id, order_id, client_order_id)
     if row is None or is_open(row["status"]):
         return TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such open order")
     return TradeEngineError(ErrorCode.ORDER_NOT_OPEN, f"the order is {row['status']}", status=row["status"])
 
 
 async def cancel(
-    services: Services, user_id: str, order_id: int | None, client_order_id: str | None
+    gateway: Gateway, user_id: str, order_id: int | None, client_order_id: str | None
 ) -> OrderView:
     # The order as last committed; its cancellation event brings its final state.
-    order = services.read_model().orders.find(user_id, order_id, client_order_id)
+    order = gateway.read_model().orders.find(user_id, order_id, client_order_id)
     if order is None:
-        raise await _not_open(services, user_id, order_id, client_order_id)
+        raise await _not_open(gateway, user_id, order_id, client_order_id)
     try:
-        events = await services.submit(CancelOrder(ts=0, user_id=user_id, order_id=order.order_id))
+        events = await gateway.submit(CancelOrder(ts=0, user_id=user_id, order_id=order.order_id))
     except TradeEngineError as error:
         if error.code == ErrorCode.ORDER_NOT_FOUND:
-            raise await _not_open(services, user_id, order.order_id, None) from error
+            raise await _not_open(gateway, user_id, order.order_id, None) from error
         raise
     cancelled = next(e for e in events if isinstance(e, OrderCancelled))
-    return views.order_view(finished(order, cancelled), services.market(order.market))
+    return views.order_view(finished(order, cancelled), gateway.market(order.market))
 
 
-async def cancel_order(services: Services, call: Call) -> OrderView:
+async def cancel_order(gateway: Gateway, call: Call) -> OrderView:
     """Cancel one of the user's open orders (or pending stops), by id."""
-    return await cancel(services, call.user().user_id, call.path_as(OrderPath).order_id, None)
+    return await cancel(gateway, call.user().user_id, call.path_as(OrderPath).order_id, None)
 
 
-async def cancel_order_by_client_id(services: Services, call: Call) -> OrderView:
+async def cancel_order_by_client_id(gateway: Gateway, call: Call) -> OrderView:
     """Cancel the user's open order with this client order id."""
-    return await cancel(services, call.user().user_id, None, call.path_as(ClientOrderPath).client_order_id)
+    return await cancel(gateway, call.user().user_id, None, call.path_as(ClientOrderPath).client_order_id)
 
 
-async def cancel_all_orders(services: Services, call: Call) -> CancelAllView:
+async def cancel_all_orders(gateway: Gateway, call: Call) -> CancelAllView:
     """Cancel every open order and pending stop of the user (in one market if given)."""
     market = call.query_as(MarketQuery).market
     if market is not None:
-        services.market(market)
-    events = await services.submit(CancelAllOrders(ts=0, user_id=call.user().user_id, market=market))
+        gateway.market(market)
+    events = await gateway.submit(CancelAllOrders(ts=0, user_id=call.user().user_id, market=market))
     return CancelAllView(cancelled=[e.order_id for e in events if isinstance(e, OrderCancelled)])
 
 
 async def _amend(
-    services: Services, user_id: str, order_id: int | None, client_order_id: str | None, body: AmendOrderBody
+    gateway: Gateway, user_id: str, order_id: int | None, client_order_id: str | None, body: AmendOrderBody
 ) -> OrderView:
-    order = services.read_model().orders.find(user_id, order_id, client_order_id)
+    order = gateway.read_model().orders.find(user_id, order_id, client_order_id)
     if order is None:
-        raise await _not_open(services, user_id, order_id, client_order_id)
-    market = services.market(order.market)
+        raise await _not_open(gateway, user_id, order_id, client_order_id)
+    market = gateway.market(order.market)
     command = AmendOrder(
         ts=0,
         user_id=user_id,
@@ -158,22 +158,22 @@ async def _amend(
         quantity=None if isinstance(body.quantity, UnsetType) else market.quantity_lots(body.quantity),
     )
     try:
-        await services.submit(command)
+        await gateway.submit(command)
     except TradeEngineError as error:
         if error.code == ErrorCode.ORDER_NOT_FOUND:
-            raise await _not_open(services, user_id, order_id, client_order_id) from error
+            raise await _not_open(gateway, user_id, order_id, client_order_id) from error
         raise
-    return await _own_order(services, user_id, order_id=order.order_id)
+    return await _own_order(gateway, user_id, order_id=order.order_id)
 
 
-async def amend_order(services: Services, call: Call) -> OrderView:
+async def amend_order(gateway: Gateway, call: Call) -> OrderView:
     """Change price and/or total quantity. A smaller quantity keeps time priority."""
     body = call.body_as(AmendOrderBody)
-    return await _amend(services, call.user().user_id, call.path_as(OrderPath).order_id, None, body)
+    return await _amend(gateway, call.user().user_id, call.path_as(OrderPath).order_id, None, body)
 
 
-async def amend_order_by_client_id(services: Services, call: Call) -> OrderView:
+async def amend_order_by_client_id(gateway: Gateway, call: Call) -> OrderView:
     """Change price and/or total quantity of the order with this client order id."""
     body = call.body_as(AmendOrderBody)
     client_order_id = call.path_as(ClientOrderPath).client_order_id
-    return await _amend(services, call.user().user_id, None, client_order_id, body)
+    return await _amend(gateway, call.user().user_id, None, client_order_id, body)

@@ -52,7 +52,7 @@ from trade_engine.api.schemas import (
     TransferBody,
     TransferView,
 )
-from trade_engine.api.services import Services
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Access, Call, Route
 from trade_engine.edge.routes import Handler as EdgeHandler
 
@@ -60,39 +60,39 @@ API: Final = "/api/v1"
 PUBLIC_ERRORS: Final = (400, 404, 429, 503)
 PRIVATE_ERRORS: Final = (400, 401, 403, 404, 409, 413, 422, 429, 503)
 
-Handler = Callable[[Services, Call], Awaitable[Any]]
+Handler = Callable[[Gateway, Call], Awaitable[Any]]
 
 
-def bind(handler: Handler, services: Services) -> Callable[[Call], Awaitable[object]]:
+def bind(handler: Handler, gateway: Gateway) -> Callable[[Call], Awaitable[object]]:
     @wraps(handler)
     async def bound(call: Call) -> object:
-        return await handler(services, call)
+        return await handler(gateway, call)
 
     return bound
 
 
-def routes(services: Services, api: NativeApi) -> list[Route]:
+def routes(gateway: Gateway, api: NativeApi) -> list[Route]:
     def public(method: str, path: str, handler: Handler, tag: str, **types: Any) -> Route:
-        return Route(method, path, bind(handler, services), api, tags=(tag,), errors=PUBLIC_ERRORS, **types)
+        return Route(method, path, bind(handler, gateway), api, tags=(tag,), errors=PUBLIC_ERRORS, **types)
 
     def private(method: str, path: str, handler: Handler, tag: str, access: Access, **types: Any) -> Route:
-        bound = bind(handler, services)
+        bound = bind(handler, gateway)
         if access is Access.ADMIN and method != "GET":
-            bound = audited(bound, services, method, path, types.get("status", 200))
+            bound = audited(bound, gateway, method, path, types.get("status", 200))
         return Route(method, path, bound, api, access=access, tags=(tag,), errors=PRIVATE_ERRORS, **types)
 
     def operator(method: str, path: str, handler: EdgeHandler, **types: Any) -> Route:
         if method != "GET":
-            handler = audited(handler, services, method, path, 200)
+            handler = audited(handler, gateway, method, path, 200)
         admin_only = Access.ADMIN
         return Route(
             method, path, handler, api, access=admin_only, tags=("admin",), errors=PRIVATE_ERRORS, **types
         )
 
-    desk = Operator(services)
+    desk = Operator(gateway)
 
     def operation(path: str, handler: Handler, **types: Any) -> Route:
-        return Route("GET", path, bind(handler, services), api, tags=("operations",), **types)
+        return Route("GET", path, bind(handler, gateway), api, tags=("operations",), **types)
 
     user, trader, admin_role = Access.USER, Access.TRADER, Access.ADMIN
     by_id, by_client_id = f"{API}/orders/{{order_id:int}}", f"{API}/orders/by-client-id/{{client_order_id}}"

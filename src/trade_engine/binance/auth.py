@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-from trade_engine.api.services import Services
 from trade_engine.binance import signing
 from trade_engine.binance.errors import (
     INVALID_SIGNATURE,
@@ -23,6 +22,7 @@ from trade_engine.binance.errors import (
     unauthorized,
 )
 from trade_engine.binance.params import Params
+from trade_engine.edge.gateway import Gateway
 from trade_engine.storage.apikeys import ActiveKey
 
 READ: Final = "read"
@@ -40,10 +40,10 @@ class Caller:
     permissions: frozenset[str]
 
 
-async def api_key(services: Services, key: str | None, permission: str) -> ActiveKey:
+async def api_key(gateway: Gateway, key: str | None, permission: str) -> ActiveKey:
     if not key or _KEY.fullmatch(key) is None:
         raise BinanceError(-2014, KEY_FORMAT, 401)
-    active = await services.key_store().active(key)
+    active = await gateway.key_store().active(key)
     if active is None or permission not in active.permissions:
         raise unauthorized()
     return active
@@ -74,7 +74,7 @@ def check_time(params: Params, now_ms: float | None = None) -> None:
 
 
 async def verify_request(
-    services: Services,
+    gateway: Gateway,
     *,
     key: str | None,
     permission: str,
@@ -82,7 +82,7 @@ async def verify_request(
     query: bytes,
     body: bytes,
 ) -> Caller:
-    active = await api_key(services, key, permission)
+    active = await api_key(gateway, key, permission)
     check_time(params)
     payload, signature = signing.signed_payload(query, body)
     if signature is None:

@@ -8,12 +8,12 @@ trades table for history.
 import time
 from typing import Any
 
-from trade_engine.api.services import Services
 from trade_engine.binance import views
 from trade_engine.binance.errors import INVALID_INTERVAL, BinanceError, illegal
 from trade_engine.binance.requests import all_markets, market_of, now_ms, params_of, selected, time_ns
 from trade_engine.binance.wire import pad, symbol_of
 from trade_engine.domain.market import Market
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.marketdata import candles
 from trade_engine.marketdata.candles import INTERVALS
@@ -21,25 +21,25 @@ from trade_engine.readmodel.trades import trade_of_row
 from trade_engine.storage import market_reads
 
 
-async def ping(services: Services, call: Call) -> dict[str, Any]:
+async def ping(gateway: Gateway, call: Call) -> dict[str, Any]:
     return {}
 
 
-async def server_time(services: Services, call: Call) -> dict[str, Any]:
+async def server_time(gateway: Gateway, call: Call) -> dict[str, Any]:
     return {"serverTime": now_ms()}
 
 
-async def exchange_info(services: Services, call: Call) -> dict[str, Any]:
-    params, _, _ = await params_of(services, call)
-    chosen = selected(services, params)
-    return views.exchange_info(chosen if chosen is not None else all_markets(services), now_ms())
+async def exchange_info(gateway: Gateway, call: Call) -> dict[str, Any]:
+    params, _, _ = await params_of(gateway, call)
+    chosen = selected(gateway, params)
+    return views.exchange_info(chosen if chosen is not None else all_markets(gateway), now_ms())
 
 
-async def depth(services: Services, call: Call) -> dict[str, Any]:
-    params, _, _ = await params_of(services, call)
-    market = market_of(services, params)
+async def depth(gateway: Gateway, call: Call) -> dict[str, Any]:
+    params, _, _ = await params_of(gateway, call)
+    market = market_of(gateway, params)
     limit = params.limit(100, 5000)
-    view = services.depth.market(market.symbol)
+    view = gateway.depth.market(market.symbol)
     bids, asks = view.levels(limit)
     return {
         "lastUpdateId": view.sequence,
@@ -48,11 +48,11 @@ async def depth(services: Services, call: Call) -> dict[str, Any]:
     }
 
 
-async def _public_trades(services: Services, call: Call) -> list[dict[str, Any]]:
-    params, _, _ = await params_of(services, call)
-    market = market_of(services, params)
+async def _public_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
+    params, _, _ = await params_of(gateway, call)
+    market = market_of(gateway, params)
     rows = await market_reads.trades(
-        services.require_core().database,
+        gateway.database(),
         market.symbol,
         from_id=params.integer("fromId"),
         limit=params.limit(500, 1000),
@@ -60,17 +60,17 @@ async def _public_trades(services: Services, call: Call) -> list[dict[str, Any]]
     return [views.public_trade(trade_of_row(row, market.symbol), market) for row in rows]
 
 
-async def trades(services: Services, call: Call) -> list[dict[str, Any]]:
-    return await _public_trades(services, call)
+async def trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
+    return await _public_trades(gateway, call)
 
 
-async def historical_trades(services: Services, call: Call) -> list[dict[str, Any]]:
-    return await _public_trades(services, call)
+async def historical_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
+    return await _public_trades(gateway, call)
 
 
-async def agg_trades(services: Services, call: Call) -> list[dict[str, Any]]:
-    params, _, _ = await params_of(services, call)
-    market = market_of(services, params)
+async def agg_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
+    params, _, _ = await params_of(gateway, call)
+    market = market_of(gateway, params)
     limit = params.limit(500, 1000)
     from_id = params.integer("fromId")
     start_ns, end_ns = time_ns(params, "startTime"), time_ns(params, "endTime")
@@ -78,7 +78,7 @@ async def agg_trades(services: Services, call: Call) -> list[dict[str, Any]]:
     # have cut short at its far edge.
     cap = 2 * limit + 100
     rows = await market_reads.trades(
-        services.require_core().database,
+        gateway.database(),
         market.symbol,
         from_id=from_id,
         start_ns=start_ns,
@@ -93,14 +93,14 @@ async def agg_trades(services: Services, call: Call) -> list[dict[str, Any]]:
     return [views.agg_trade(group, market) for group in groups]
 
 
-async def _klines(services: Services, call: Call) -> list[list[Any]]:
-    params, _, _ = await params_of(services, call)
-    market = market_of(services, params)
+async def _klines(gateway: Gateway, call: Call) -> list[list[Any]]:
+    params, _, _ = await params_of(gateway, call)
+    market = market_of(gateway, params)
     interval = params.required("interval")
     if interval not in INTERVALS:
         raise BinanceError(-1120, INVALID_INTERVAL)
     series = await candles.klines(
-        services.require_core().database,
+        gateway.database(),
         market.symbol,
         interval,
         start_ns=time_ns(params, "startTime"),
@@ -111,45 +111,45 @@ async def _klines(services: Services, call: Call) -> list[list[Any]]:
     return [views.kline(candle, market) for candle in series]
 
 
-async def kline_list(services: Services, call: Call) -> list[list[Any]]:
-    return await _klines(services, call)
+async def kline_list(gateway: Gateway, call: Call) -> list[list[Any]]:
+    return await _klines(gateway, call)
 
 
-async def ui_klines(services: Services, call: Call) -> list[list[Any]]:
-    return await _klines(services, call)
+async def ui_klines(gateway: Gateway, call: Call) -> list[list[Any]]:
+    return await _klines(gateway, call)
 
 
-def _day_ticker(services: Services, market: Market, now_ns: int, mini: bool) -> dict[str, Any]:
-    ticker = services.live.ticker(market.symbol, now_ns)
-    return views.day_ticker(market, ticker, services.depth.market(market.symbol), now_ns, mini)
+def _day_ticker(gateway: Gateway, market: Market, now_ns: int, mini: bool) -> dict[str, Any]:
+    ticker = gateway.live.ticker(market.symbol, now_ns)
+    return views.day_ticker(market, ticker, gateway.depth.market(market.symbol), now_ns, mini)
 
 
-async def ticker_24hr(services: Services, call: Call) -> Any:
-    params, _, _ = await params_of(services, call)
+async def ticker_24hr(gateway: Gateway, call: Call) -> Any:
+    params, _, _ = await params_of(gateway, call)
     kind = params.text("type") or "FULL"
     if kind not in ("FULL", "MINI"):
         raise illegal("type", "FULL, MINI")
-    chosen = selected(services, params)
-    markets = chosen if chosen is not None else all_markets(services)
+    chosen = selected(gateway, params)
+    markets = chosen if chosen is not None else all_markets(gateway)
     now_ns = time.time_ns()
-    result = [_day_ticker(services, market, now_ns, kind == "MINI") for market in markets]
+    result = [_day_ticker(gateway, market, now_ns, kind == "MINI") for market in markets]
     return result[0] if params.text("symbol") is not None else result
 
 
-async def ticker_price(services: Services, call: Call) -> Any:
-    params, _, _ = await params_of(services, call)
-    chosen = selected(services, params)
-    markets = chosen if chosen is not None else all_markets(services)
+async def ticker_price(gateway: Gateway, call: Call) -> Any:
+    params, _, _ = await params_of(gateway, call)
+    chosen = selected(gateway, params)
+    markets = chosen if chosen is not None else all_markets(gateway)
     now_ns = time.time_ns()
     result = []
     for market in markets:
-        ticker = _day_ticker(services, market, now_ns, True)
+        ticker = _day_ticker(gateway, market, now_ns, True)
         result.append({"symbol": ticker["symbol"], "price": ticker["lastPrice"]})
     return result[0] if params.text("symbol") is not None else result
 
 
-def book_ticker(services: Services, market: Market) -> dict[str, Any]:
-    bid, ask = views.top(services.depth.market(market.symbol))
+def book_ticker(gateway: Gateway, market: Market) -> dict[str, Any]:
+    bid, ask = views.top(gateway.depth.market(market.symbol))
     return {
         "symbol": symbol_of(market.symbol),
         "bidPrice": pad(market.price_text(bid[0])),
@@ -159,9 +159,9 @@ def book_ticker(services: Services, market: Market) -> dict[str, Any]:
     }
 
 
-async def ticker_book(services: Services, call: Call) -> Any:
-    params, _, _ = await params_of(services, call)
-    chosen = selected(services, params)
-    markets = chosen if chosen is not None else all_markets(services)
-    result = [book_ticker(services, market) for market in markets]
+async def ticker_book(gateway: Gateway, call: Call) -> Any:
+    params, _, _ = await params_of(gateway, call)
+    chosen = selected(gateway, params)
+    markets = chosen if chosen is not None else all_markets(gateway)
+    result = [book_ticker(gateway, market) for market in markets]
     return result[0] if params.text("symbol") is not None else result

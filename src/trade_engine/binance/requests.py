@@ -5,13 +5,13 @@ the market a `symbol` names."""
 import time
 from typing import Final
 
-from trade_engine.api.services import Services
 from trade_engine.binance.auth import Caller, verify_request
 from trade_engine.binance.errors import INVALID_SYMBOL, BinanceError
 from trade_engine.binance.params import Params, parse
 from trade_engine.binance.wire import symbol_of
 from trade_engine.domain.market import Market
 from trade_engine.domain.timestamps import NS_PER_MS, ms
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 
 _MAX_MS: Final = 2**63 // NS_PER_MS
@@ -21,17 +21,17 @@ def now_ms() -> int:
     return ms(time.time_ns())
 
 
-async def params_of(services: Services, call: Call) -> tuple[Params, bytes, bytes]:
+async def params_of(gateway: Gateway, call: Call) -> tuple[Params, bytes, bytes]:
     request = call.request
     query = request.query_string
-    body = await request.body(services.config.http.max_body_bytes)
+    body = await request.body(gateway.config.http.max_body_bytes)
     return parse(query, body, request.header(b"content-type") or ""), query, body
 
 
-async def signed(services: Services, call: Call, permission: str) -> tuple[Caller, Params]:
-    params, query, body = await params_of(services, call)
+async def signed(gateway: Gateway, call: Call, permission: str) -> tuple[Caller, Params]:
+    params, query, body = await params_of(gateway, call)
     caller = await verify_request(
-        services,
+        gateway,
         key=call.request.header(b"x-mbx-apikey"),
         permission=permission,
         params=params,
@@ -41,28 +41,28 @@ async def signed(services: Services, call: Call, permission: str) -> tuple[Calle
     return caller, params
 
 
-def all_markets(services: Services) -> list[Market]:
-    return services.read_model().markets.all()
+def all_markets(gateway: Gateway) -> list[Market]:
+    return gateway.read_model().markets.all()
 
 
-def markets_by_symbol(services: Services) -> dict[str, Market]:
-    return {symbol_of(market.symbol): market for market in all_markets(services)}
+def markets_by_symbol(gateway: Gateway) -> dict[str, Market]:
+    return {symbol_of(market.symbol): market for market in all_markets(gateway)}
 
 
-def market_named(services: Services, symbol: str) -> Market:
-    market = markets_by_symbol(services).get(symbol.upper())
+def market_named(gateway: Gateway, symbol: str) -> Market:
+    market = markets_by_symbol(gateway).get(symbol.upper())
     if market is None:
         raise BinanceError(-1121, INVALID_SYMBOL)
     return market
 
 
-def market_of(services: Services, params: Params) -> Market:
-    return market_named(services, params.required("symbol"))
+def market_of(gateway: Gateway, params: Params) -> Market:
+    return market_named(gateway, params.required("symbol"))
 
 
-def selected(services: Services, params: Params) -> list[Market] | None:
+def selected(gateway: Gateway, params: Params) -> list[Market] | None:
     """`symbol` or `symbols` (None when neither was sent: all markets)."""
-    by_symbol = markets_by_symbol(services)
+    by_symbol = markets_by_symbol(gateway)
     names = params.symbol_list()
     single = params.text("symbol")
     if single is not None:

@@ -10,7 +10,6 @@ from the engine's in-flight state.
 import secrets
 from typing import Any, Final
 
-from trade_engine.api.services import Services
 from trade_engine.binance import order_views, views
 from trade_engine.binance.auth import READ, TRADE
 from trade_engine.binance.errors import (
@@ -31,6 +30,7 @@ from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market
 from trade_engine.domain.vocabulary import BUY, CONDITIONAL_TYPES, MARKET, SELL, STP_MODES
 from trade_engine.edge.errors import UNKNOWN_ORDER
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.engine import CancelAllOrders, CancelOrder, OrderCancelled, PlaceOrder
 from trade_engine.readmodel.orders import OrderModel, fill_of_row, finished, model_of_row, placed
@@ -143,21 +143,21 @@ def place_command(user_id: str, market: Market, params: Params) -> tuple[PlaceOr
     return command, response_type
 
 
-async def new_order(services: Services, call: Call) -> dict[str, Any]:
-    caller, params = await signed(services, call, TRADE)
-    market = market_of(services, params)
+async def new_order(gateway: Gateway, call: Call) -> dict[str, Any]:
+    caller, params = await signed(gateway, call, TRADE)
+    market = market_of(gateway, params)
     command, response_type = place_command(caller.user_id, market, params)
     try:
-        events = await services.submit(command)
+        events = await gateway.submit(command)
     except TradeEngineError as error:
         raise from_engine(error, market_order=command.order_type == MARKET) from error
     order, fills = placed(events)
     return order_views.new_order(order, fills, market, response_type)
 
 
-async def test_order(services: Services, call: Call) -> dict[str, Any]:
-    caller, params = await signed(services, call, TRADE)
-    place_command(caller.user_id, market_of(services, params), params)
+async def test_order(gateway: Gateway, call: Call) -> dict[str, Any]:
+    caller, params = await signed(gateway, call, TRADE)
+    place_command(caller.user_id, market_of(gateway, params), params)
     return {}
 
 
@@ -169,47 +169,47 @@ def _order_reference(params: Params) -> tuple[int | None, str | None]:
     return order_id, client_order_id
 
 
-async def query_order(services: Services, call: Call) -> dict[str, Any]:
-    caller, params = await signed(services, call, READ)
-    market = market_of(services, params)
+async def query_order(gateway: Gateway, call: Call) -> dict[str, Any]:
+    caller, params = await signed(gateway, call, READ)
+    market = market_of(gateway, params)
     order_id, client_order_id = _order_reference(params)
-    row = await reads.order_row(services.require_core().database, caller.user_id, order_id, client_order_id)
+    row = await reads.order_row(gateway.database(), caller.user_id, order_id, client_order_id)
     if row is None or row["market"] != market.symbol:
         raise BinanceError(-2013, "Order does not exist.")
     return order_views.order(model_of_row(row), market)
 
 
 async def _cancel_one(
-    services: Services, user_id: str, market: Market, order: OrderModel, client_order_id: str
+    gateway: Gateway, user_id: str, market: Market, order: OrderModel, client_order_id: str
 ) -> dict[str, Any]:
     try:
-        events = await services.submit(CancelOrder(ts=0, user_id=user_id, order_id=order.order_id))
+        events = await gateway.submit(CancelOrder(ts=0, user_id=user_id, order_id=order.order_id))
     except TradeEngineError as error:
         raise from_engine(error, cancelling=True) from error
     cancelled = next(e for e in events if isinstance(e, OrderCancelled))
     return order_views.cancelled(finished(order, cancelled), market, client_order_id)
 
 
-async def cancel_order(services: Services, call: Call) -> dict[str, Any]:
-    caller, params = await signed(services, call, TRADE)
-    market = market_of(services, params)
+async def cancel_order(gateway: Gateway, call: Call) -> dict[str, Any]:
+    caller, params = await signed(gateway, call, TRADE)
+    market = market_of(gateway, params)
     order_id, client_order_id = _order_reference(params)
     new_client_id = _client_order_id(params, "newClientOrderId") or _new_client_id()
-    order = services.read_model().orders.find(caller.user_id, order_id, client_order_id)
+    order = gateway.read_model().orders.find(caller.user_id, order_id, client_order_id)
     if order is None or order.market != market.symbol:
         raise BinanceError(-2011, UNKNOWN_ORDER)
-    return await _cancel_one(services, caller.user_id, market, order, new_client_id)
+    return await _cancel_one(gateway, caller.user_id, market, order, new_client_id)
 
 
-async def cancel_open_orders(services: Services, call: Call) -> list[dict[str, Any]]:
-    caller, params = await signed(services, call, TRADE)
-    market = market_of(services, params)
-    mine = services.read_model().orders.of_user(caller.user_id, market.symbol)
+async def cancel_open_orders(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
+    caller, params = await signed(gateway, call, TRADE)
+    market = market_of(gateway, params)
+    mine = gateway.read_model().orders.of_user(caller.user_id, market.symbol)
     open_orders = {order.order_id: order for order in mine}
     if not open_orders:
         raise BinanceError(-2011, UNKNOWN_ORDER)
     try:
-        events = await services.submit(CancelAllOrders(ts=0, user_id=caller.user_id, market=market.symbol))
+        events = await gateway.submit(CancelAllOrders(ts=0, user_id=caller.user_id, market=market.symbol))
     except TradeEngineError as error:
         raise from_engine(error, cancelling=True) from error
     cancelled = [e for e in events if isinstance(e, OrderCancelled) and e.order_id in open_orders]
@@ -221,13 +221,13 @@ async def cancel_open_orders(services: Services, call: Call) -> list[dict[str, A
     ]
 
 
-async def open_orders(services: Services, call: Call) -> list[dict[str, Any]]:
-    caller, params = await signed(services, call, READ)
+async def open_orders(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
+    caller, params = await signed(gateway, call, READ)
     symbol = params.text("symbol")
-    by_symbol = markets_by_symbol(services)
-    market = market_named(services, symbol) if symbol is not None else None
+    by_symbol = markets_by_symbol(gateway)
+    market = market_named(gateway, symbol) if symbol is not None else None
     rows = await reads.orders_from(
-        services.require_core().database,
+        gateway.database(),
         caller.user_id,
         market=market.symbol if market else None,
         open_only=True,
@@ -238,11 +238,11 @@ async def open_orders(services: Services, call: Call) -> list[dict[str, Any]]:
     return [order_views.order(model_of_row(row), markets[row["market"]]) for row in rows]
 
 
-async def all_orders(services: Services, call: Call) -> list[dict[str, Any]]:
-    caller, params = await signed(services, call, READ)
-    market = market_of(services, params)
+async def all_orders(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
+    caller, params = await signed(gateway, call, READ)
+    market = market_of(gateway, params)
     rows = await reads.orders_from(
-        services.require_core().database,
+        gateway.database(),
         caller.user_id,
         market=market.symbol,
         from_id=params.integer("orderId"),
@@ -253,12 +253,12 @@ async def all_orders(services: Services, call: Call) -> list[dict[str, Any]]:
     return [order_views.order(model_of_row(row), market) for row in rows]
 
 
-async def my_trades(services: Services, call: Call) -> list[dict[str, Any]]:
-    caller, params = await signed(services, call, READ)
-    market = market_of(services, params)
+async def my_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
+    caller, params = await signed(gateway, call, READ)
+    market = market_of(gateway, params)
     limit = params.limit(500, 1000)
     rows = await reads.user_trades(
-        services.require_core().database,
+        gateway.database(),
         caller.user_id,
         market=market.symbol,
         order_id=params.integer("orderId"),
@@ -282,11 +282,11 @@ async def my_trades(services: Services, call: Call) -> list[dict[str, Any]]:
     return result[:limit]
 
 
-async def account(services: Services, call: Call) -> dict[str, Any]:
-    caller, params = await signed(services, call, READ)
-    core = services.require_core()
-    markets = services.read_model().markets
+async def account(gateway: Gateway, call: Call) -> dict[str, Any]:
+    caller, params = await signed(gateway, call, READ)
+    database = gateway.database()
+    markets = gateway.read_model().markets
     assets = markets.assets()
-    rows = await reads.balance_rows(core.database, caller.user_id)
+    rows = await reads.balance_rows(database, caller.user_id)
     omit = (params.text("omitZeroBalances") or "false").lower() == "true"
     return views.account(caller.user_id, caller.permissions, assets, rows, markets.all(), omit)

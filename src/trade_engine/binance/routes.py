@@ -1,17 +1,17 @@
 """The Binance-compatible REST API's routes, `/api/v3/...` (its WebSocket endpoints are
-routed in api/sockets.py). Binance's endpoints are documented by Binance, not in this
+routed in app/sockets.py). Binance's endpoints are documented by Binance, not in this
 service's OpenAPI document."""
 
 from collections.abc import Awaitable, Callable
 from functools import wraps
 
-from trade_engine.api.services import Services
 from trade_engine.binance import market_rest, rest
 from trade_engine.binance.api import BinanceApi
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Access, Call, Route
 
 PREFIX = "/api/v3"
-Handler = Callable[[Services, Call], Awaitable[object]]
+Handler = Callable[[Gateway, Call], Awaitable[object]]
 
 # (method, path, handler, access): signed endpoints verify their signature themselves.
 TABLE: tuple[tuple[str, str, Handler, Access], ...] = (
@@ -39,16 +39,16 @@ TABLE: tuple[tuple[str, str, Handler, Access], ...] = (
 )
 
 
-def bind(handler: Handler, services: Services) -> Callable[[Call], Awaitable[object]]:
+def bind(handler: Handler, gateway: Gateway) -> Callable[[Call], Awaitable[object]]:
     @wraps(handler)
     async def bound(call: Call) -> object:
-        return await handler(services, call)
+        return await handler(gateway, call)
 
     return bound
 
 
-def routes(services: Services, api: BinanceApi) -> list[Route]:
+def routes(gateway: Gateway, api: BinanceApi) -> list[Route]:
     return [
-        Route(method, PREFIX + path, bind(handler, services), api, access=access, documented=False)
+        Route(method, PREFIX + path, bind(handler, gateway), api, access=access, documented=False)
         for method, path, handler, access in TABLE
     ]

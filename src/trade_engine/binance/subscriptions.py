@@ -2,7 +2,7 @@
 
 A key is checked when a subscription is made, and the subscription then lives as long
 as its connection. Revoking a key must also end what the key opened, or a revoked key
-would keep streaming the account's orders and balances. `Services` registers
+would keep streaming the account's orders and balances. The composition root registers
 `UserDataSubscriptions.revoked` with the API-key store, which calls it after each
 revocation has been committed; every subscription signed with that key is then
 terminated (binance/ws.py: its events stop at once, the client is told with

@@ -17,15 +17,16 @@ from typing import Any, Final
 
 import msgspec
 
-from trade_engine.api.services import Services
 from trade_engine.binance import signing
 from trade_engine.binance.auth import READ, api_key, check_time
 from trade_engine.binance.errors import INVALID_SIGNATURE, BinanceError, mandatory, unauthorized
 from trade_engine.binance.params import Params
 from trade_engine.binance.streams import stream_key
+from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.userdata import user_event, user_key
 from trade_engine.domain.errors import TradeEngineError
 from trade_engine.edge.connection import Connection, Frame
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.hub import Hub
 from trade_engine.edge.websocket import AsgiWebSocket
 from trade_engine.marketdata.candles import INTERVALS
@@ -51,22 +52,22 @@ def stream_name(raw: str) -> str | None:
     return name.removesuffix("@1000ms")
 
 
-async def _open(socket: AsgiWebSocket, services: Services) -> tuple[Hub, Connection] | None:
+async def _open(socket: AsgiWebSocket, gateway: Gateway) -> tuple[Hub, Connection] | None:
     """A registered connection for this socket, or None (and the socket closed) if the
     service is not ready, the client address is over its rate limit, or the server
     already has its maximum of clients."""
-    if services.binance is None:
+    if not gateway.is_ready:
         await socket.close(code=CLOSE_TRY_AGAIN_LATER, reason="the service is starting; retry shortly")
         return None
     client = socket.client
     try:
-        services.limiter.check_ip(client.host if client else "unknown")
+        gateway.limiter.check_ip(client.host if client else "unknown")
     except TradeEngineError as error:
         await socket.close(code=CLOSE_TRY_AGAIN_LATER, reason=error.message)
         return None
-    hub = services.streams.hub
+    hub = gateway.hub
     connection = Connection(
-        socket.send, **services.streams.connection_limits(), slow_consumer_code=CLOSE_SLOW_CONSUMER
+        socket.send, **gateway.connection_limits(), slow_consumer_code=CLOSE_SLOW_CONSUMER
     )
     if not hub.register(connection):
         await socket.close(code=CLOSE_TRY_AGAIN_LATER, reason="too many connections; retry later")
@@ -188,8 +189,8 @@ class _StreamSession:
         _reply(self.connection, {"result": None, "id": request_id})
 
 
-async def _serve_streams(socket: AsgiWebSocket, services: Services, names: list[str], combined: bool) -> None:
-    opened = await _open(socket, services)
+async def _serve_streams(socket: AsgiWebSocket, gateway: Gateway, names: list[str], combined: bool) -> None:
+    opened = await _open(socket, gateway)
     if opened is None:
         return
     hub, connection = opened
@@ -202,23 +203,26 @@ async def _serve_streams(socket: AsgiWebSocket, services: Services, names: list[
     await _serve(socket, hub, connection, session.handle)
 
 
-async def raw_streams(socket: AsgiWebSocket, path: str, services: Services) -> None:
+async def raw_streams(socket: AsgiWebSocket, path: str, gateway: Gateway) -> None:
     """`/ws/<stream>[/<stream>...]`; any other path (ccxt uses `/ws/0`) starts with none."""
-    await _serve_streams(socket, services, [n for n in path.split("/") if n], combined=False)
+    await _serve_streams(socket, gateway, [n for n in path.split("/") if n], combined=False)
 
 
-async def combined_streams(socket: AsgiWebSocket, services: Services) -> None:
+async def combined_streams(socket: AsgiWebSocket, gateway: Gateway) -> None:
     """`/stream?streams=a/b/c`: payloads wrapped as `{"stream": name, "data": payload}`."""
     streams = socket.query_params.get("streams") or ""
-    await _serve_streams(socket, services, [n for n in streams.split("/") if n], combined=True)
+    await _serve_streams(socket, gateway, [n for n in streams.split("/") if n], combined=True)
 
 
 # -- the WebSocket API --------------------------------------------------------------------
 
 
 class _ApiSession:
-    def __init__(self, services: Services, hub: Hub, connection: Connection) -> None:
-        self.services = services
+    def __init__(
+        self, gateway: Gateway, user_data: UserDataSubscriptions, hub: Hub, connection: Connection
+    ) -> None:
+        self.gateway = gateway
+        self.user_data = user_data
         self.hub = hub
         self.connection = connection
         self.user: str | None = None
@@ -264,7 +268,7 @@ class _ApiSession:
 
     async def subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
         key = params.get("apiKey")
-        active = await api_key(self.services, key if isinstance(key, str) else None, READ)
+        active = await api_key(self.gateway, key if isinstance(key, str) else None, READ)
         check_time(Params({name: str(value) for name, value in params.items()}))
         signature = params.get("signature")
         if not isinstance(signature, str) or not signature:
@@ -275,10 +279,10 @@ class _ApiSession:
             assert isinstance(key, str)
             self.user, self.key = active.user_id, key
             self.hub.subscribe(user_key(active.user_id), self.connection)
-            self.services.user_data.add(key, self)
+            self.user_data.add(key, self)
             # A revocation committed while this request was being checked could not see
             # this subscription: ask again now that a revocation would find it.
-            if await self.services.key_store().active(key) is None:
+            if await self.gateway.key_store().active(key) is None:
                 self.unsubscribe()
                 raise unauthorized()
         # One subscription per connection: its id is 0 (streams.user_event relies on it).
@@ -289,7 +293,7 @@ class _ApiSession:
             self.hub.unsubscribe(user_key(self.user), self.connection)
             self.user = None
         if self.key is not None:
-            self.services.user_data.discard(self.key, self)
+            self.user_data.discard(self.key, self)
             self.key = None
 
     def terminate(self) -> None:
@@ -302,12 +306,12 @@ class _ApiSession:
         self.connection.close(CLOSE_KEY_REVOKED, "API key revoked")
 
 
-async def websocket_api(socket: AsgiWebSocket, services: Services) -> None:
-    opened = await _open(socket, services)
+async def websocket_api(socket: AsgiWebSocket, gateway: Gateway, user_data: UserDataSubscriptions) -> None:
+    opened = await _open(socket, gateway)
     if opened is None:
         return
     hub, connection = opened
-    session = _ApiSession(services, hub, connection)
+    session = _ApiSession(gateway, user_data, hub, connection)
     try:
         await _serve(socket, hub, connection, session.handle)
     finally:

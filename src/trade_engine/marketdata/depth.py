@@ -6,8 +6,8 @@ a commit is in flight. `sequence` is the market sequence number of the
 last event applied, which lets a client line a snapshot up with the delta stream.
 """
 
+from trade_engine.core.messages import CoreState
 from trade_engine.domain.vocabulary import BUY
-from trade_engine.engine import Engine
 from trade_engine.readmodel.views import ViewBatch
 
 
@@ -35,14 +35,13 @@ class DepthBook:
         self._markets: dict[str, MarketDepth] = {}
 
     @classmethod
-    def from_engine(cls, engine: Engine) -> "DepthBook":
-        """At start, when the engine holds exactly the committed state."""
+    def of_state(cls, state: CoreState) -> "DepthBook":
+        """From the committed state the core port hands a new reader."""
         book = cls()
-        for market in engine.markets():
-            depth = book.market(market.symbol)
-            bids, asks = engine.depth(market.symbol)
-            depth.bids, depth.asks = dict(bids), dict(asks)
-            depth.sequence = engine.sequence(market.symbol)
+        for market in state.markets:
+            depth = book.market(market.market.symbol)
+            depth.bids, depth.asks = dict(market.bids), dict(market.asks)
+            depth.sequence = market.sequence
         return book
 
     def market(self, symbol: str) -> MarketDepth:

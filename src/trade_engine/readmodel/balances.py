@@ -9,8 +9,8 @@ when a batch that carries new values has committed.
 
 from collections.abc import Iterable, Mapping
 
+from trade_engine.core.messages import BalanceState
 from trade_engine.engine import Balance
-from trade_engine.sequencer.messages import BalanceState
 
 _ZERO = Balance(0, 0)
 

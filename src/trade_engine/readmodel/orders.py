@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import msgspec
 
+from trade_engine.core.messages import OpenOrder
 from trade_engine.domain.lifecycle import OrderChange, OrderStatus, status_after
 from trade_engine.domain.vocabulary import BUY, CONDITIONAL_TYPES, SELL
 from trade_engine.engine import (
@@ -25,8 +26,6 @@ from trade_engine.engine import (
     StopTriggered,
     TradeExecuted,
 )
-from trade_engine.engine.holds import fee_charged
-from trade_engine.engine.order import Order
 
 MAKER: Final = "MAKER"
 TAKER: Final = "TAKER"
@@ -115,11 +114,10 @@ def fills_of(trade: TradeExecuted) -> tuple[FillModel, FillModel]:
     return maker, taker
 
 
-def model_of_open(order: Order) -> OrderModel:
-    """An open order of the engine (at start, when the engine holds committed state)."""
-    executed = order.executed
+def model_of_state(order: OpenOrder) -> OrderModel:
+    """An open order of the core's committed state (core/messages.py)."""
     return OrderModel(
-        order_id=order.id,
+        order_id=order.order_id,
         user_id=order.user_id,
         market=order.market,
         side=order.side,
@@ -134,10 +132,10 @@ def model_of_open(order: Order) -> OrderModel:
         post_only=order.post_only,
         created_ts=order.created_ts,
         updated_ts=order.created_ts,
-        executed=executed,
+        executed=order.executed,
         filled_quote=order.filled_quote,
-        fee=fee_charged(order.fee_numer),
-        status=status_after(OrderChange.NEW, executed),
+        fee=order.fee,
+        status=status_after(OrderChange.NEW, order.executed),
         pending=order.pending,
     )
 

@@ -7,12 +7,12 @@ each API). Nobody downstream re-derives a status, a fill or a balance.
 """
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from trade_engine.core.messages import BalanceState, CommittedBatch, CoreState
 from trade_engine.domain.market import Market
 from trade_engine.engine import (
-    Balance,
     BookLevelChanged,
     FundsDeposited,
     FundsWithdrawn,
@@ -22,9 +22,8 @@ from trade_engine.engine import (
 )
 from trade_engine.readmodel.balances import Balances
 from trade_engine.readmodel.markets import Markets
-from trade_engine.readmodel.orders import FillModel, OpenOrders, OrderModel, OrderUpdate
+from trade_engine.readmodel.orders import FillModel, OpenOrders, OrderUpdate, model_of_state
 from trade_engine.readmodel.trades import TradeModel, trade_of_event
-from trade_engine.sequencer.messages import BalanceState, CommittedBatch
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +54,17 @@ class ReadModel:
     """The committed state readers need (markets, open orders, balances), kept from
     committed batches, and the readers each batch's views go to."""
 
-    def __init__(self, markets: Markets, orders: OpenOrders, balances: Balances) -> None:
-        self.markets = markets
-        self.orders = orders
-        self.balances = balances
+    def __init__(self) -> None:
+        self.markets = Markets()
+        self.orders = OpenOrders()
+        self.balances = Balances()
         self._readers: list[Reader] = []
 
-    @classmethod
-    def starting_from(
-        cls,
-        markets: Iterable[Market],
-        open_orders: Iterable[OrderModel],
-        balances: Mapping[str, Mapping[str, Balance]],
-    ) -> "ReadModel":
-        return cls(Markets(markets), OpenOrders(open_orders), Balances(balances))
+    def start_from(self, state: CoreState) -> None:
+        """The committed state the core port hands a new reader; batches after it follow."""
+        self.markets = Markets(market.market for market in state.markets)
+        self.orders = OpenOrders(model_of_state(order) for order in state.orders)
+        self.balances = Balances(state.balances_by_user())
 
     def subscribe(self, reader: Reader) -> None:
         """Receive every committed batch's views, in order, after the commit."""

@@ -7,7 +7,7 @@ value of each balance the batch changed (consumers need no engine to know them).
 `AnyEvent` and `AnyCommand` name every concrete type, so that a decoder knows them all.
 """
 
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -64,6 +64,11 @@ class BalanceState(msgspec.Struct, frozen=True, gc=False):
     asset: str
     available: int
     locked: int
+
+    @classmethod
+    def of_row(cls, row: tuple[Any, ...]) -> "BalanceState":
+        """From a balance row of the projection: (user, asset, available, locked, ...)."""
+        return cls(row[0], row[1], row[2], row[3])
 
 
 class CommittedBatch(msgspec.Struct, frozen=True, kw_only=True):

@@ -45,54 +45,26 @@ import msgspec
 
 from trade_engine.engine import Command, CommandRejected, Engine, Event
 from trade_engine.sequencer.messages import AnyEvent, BalanceState, CommittedBatch
-from trade_engine.storage.projection import Projection
-from trade_engine.storage.writer import BatchWriter, CommitFailed, PreparedBatch
+from trade_engine.sequencer.ports import (
+    Busy,
+    CommitFailed,
+    OutcomeUnknown,
+    Prepared,
+    Projector,
+    SequencerStats,
+    Unavailable,
+    Writer,
+)
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[CommittedBatch], None]
 
 
-class Busy(Exception):
-    """The command queue is full; try again shortly."""
-
-
-class Unavailable(Exception):
-    """The command was not applied and is safe to retry: the sequencer is not taking
-    commands (stopped, shutting down, storage failing or failed)."""
-
-
-class OutcomeUnknown(Exception):
-    """The command's batch was sent to the database, which then could not be reached to
-    tell whether it committed. `events` are what the command caused if it did (the ids
-    to look it up by)."""
-
-    def __init__(self, events: list[Event]) -> None:
-        super().__init__("the database could not confirm whether the command was committed")
-        self.events = events
-
-
-@dataclass
-class SequencerStats:
-    """Counters the metrics endpoint reads."""
-
-    commands: int = 0
-    batches: int = 0
-    rejected: int = 0
-    commit_retries: int = 0
-    last_batch_size: int = 0
-    # Engine time for the last batch (matching, holds, settlement of every command).
-    last_apply_seconds: float = 0.0
-    last_commit_seconds: float = 0.0
-    # Seconds between applying a batch (matching, settlement in the engine) and its
-    # commit: how far durable settlement trails matching.
-    last_settlement_lag_seconds: float = 0.0
-
-
 @dataclass
 class _Pending:
     command: Command
-    future: asyncio.Future[list[Event]]
+    future: asyncio.Future[tuple[int, list[Event]]]
 
 
 @dataclass
@@ -100,9 +72,9 @@ class _Applied:
     """A batch applied to the engine, waiting for its commit."""
 
     batch: list[_Pending]
-    results: list[list[Event]]
+    results: list[tuple[int, list[Event]]]  # per command: its global sequence number (0: none), events
     committed: list[Event]  # the events that change state (refusals excluded)
-    prepared: PreparedBatch | None  # None when nothing changed
+    prepared: Prepared | None  # None when nothing changed
     last_seq: int  # the global sequence number of the batch's last state-changing command
     began: float
     applied: float
@@ -114,18 +86,12 @@ _NOT_APPLIED: Final = "not applied"
 _UNKNOWN: Final = "unknown"
 
 
-def balance_state(row: tuple[object, ...]) -> BalanceState:
-    """A row of the projection's balances (`projection.BALANCE_COLUMNS`)."""
-    user_id, asset, available, locked = cast(tuple[str, str, int, int], row[:4])
-    return BalanceState(user_id, asset, available, locked)
-
-
 class Sequencer:
     def __init__(
         self,
         engine: Engine,
-        writer: BatchWriter,
-        projection: Projection,
+        writer: Writer,
+        projection: Projector,
         *,
         max_queue: int = 10_000,
         max_batch: int = 1_000,
@@ -200,13 +166,18 @@ class Sequencer:
 
         A refused command returns `[CommandRejected]` (nothing was written).
         """
+        return (await self.submit_numbered(command))[1]
+
+    async def submit_numbered(self, command: Command) -> tuple[int, list[Event]]:
+        """As `submit`, with the command's global sequence number (0 if it changed
+        nothing: refused, or a cancel-all with nothing open)."""
         if self.failure is not None:
             raise Unavailable("storage is unavailable; the service must be restarted") from self.failure
         if not self._accepting:
             raise Unavailable("the sequencer is not accepting commands")
         if self._degraded:
             raise Unavailable("storage is unavailable; retry shortly")
-        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[int, list[Event]]] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait(_Pending(command, future))
         except asyncio.QueueFull:
@@ -304,17 +275,20 @@ class Sequencer:
         """Stamp and apply a batch, and project what it wrote, before any other batch."""
         apply = self.engine.apply
         began = time.perf_counter()
-        results: list[list[Event]] = []
+        results: list[tuple[int, list[Event]]] = []
         committed: list[Event] = []
         for pending in batch:
             command = msgspec.structs.replace(pending.command, ts=self._stamp())
             events = apply(command)
-            results.append(events)
             if len(events) == 1 and isinstance(events[0], CommandRejected):
                 self.stats.rejected += 1
+                results.append((0, events))
             elif events:
                 self._seq += 1
                 committed.extend(events)
+                results.append((self._seq, events))
+            else:
+                results.append((0, events))
         prepared = None
         if committed:
             rows = self._projection.project(committed, self.engine, self._last_ts, self._seq)
@@ -345,7 +319,8 @@ class Sequencer:
                         self._answer(item, time.perf_counter() - began)
                     else:
                         error = RuntimeError(f"storage unavailable; batch outcome: {outcome}")
-                        self._stop_for_good(error, item.batch, item.results if outcome == _UNKNOWN else None)
+                        unknown = [events for _, events in item.results] if outcome == _UNKNOWN else None
+                        self._stop_for_good(error, item.batch, unknown)
             except Exception as error:  # a bug in answering or publishing: stop for good
                 self._stop_for_good(error, item.batch)
             finally:
@@ -360,11 +335,11 @@ class Sequencer:
         stats.last_apply_seconds = item.applied - item.began
         stats.last_commit_seconds = commit_seconds
         stats.last_settlement_lag_seconds = done - item.began  # first match of the batch to commit
-        for pending, events in zip(item.batch, item.results, strict=True):
+        for pending, result in zip(item.batch, item.results, strict=True):
             if not pending.future.done():
-                pending.future.set_result(events)
+                pending.future.set_result(result)
         if item.committed and item.prepared is not None:
-            balances = [balance_state(row) for row in item.prepared.rows.balances]
+            balances = [BalanceState.of_row(row) for row in item.prepared.rows.balances]
             batch = CommittedBatch(
                 seq=item.last_seq,
                 commit_ns=self._clock_ns(),

@@ -23,6 +23,7 @@ import asyncpg
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 
+from trade_engine.sequencer.ports import CommitFailed
 from trade_engine.storage import schema
 from trade_engine.storage.database import SQLITE_PRAGMAS
 from trade_engine.storage.pgarrays import Texts, encoder_for
@@ -43,23 +44,6 @@ from trade_engine.storage.projection import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class CommitFailed(Exception):
-    """A batch write failed.
-
-    `maybe_committed`: the batch may have reached the database and committed (the
-    connection was lost after it was sent): only `committed_seq` can tell, once the
-    database answers again. Otherwise it certainly did not commit.
-    `transient`: the failure may pass (connection lost, database restarting, disk
-    full), so writing the batch again may succeed; a batch is idempotent, so that is
-    safe. Otherwise writing it again would fail the same way (a bug).
-    """
-
-    def __init__(self, message: str, *, maybe_committed: bool, transient: bool = True) -> None:
-        super().__init__(message)
-        self.maybe_committed = maybe_committed
-        self.transient = transient
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Real-time streams, wired together: the hub, the native channels, the sessions.
 
-`Services` creates one `Streams` and calls `start` once the core is recovered (the
-channels become a reader of the read model there), `shutdown` when the server begins to shut
+The composition root creates one `Streams` and calls `start` once the core is
+recovered (the channels become a reader of the read model there), `shutdown` when the server begins to shut
 down (every client gets a close frame, 1001) and `stop` at the end. Other gateways
 reuse `hub` (connections, limits, fan-out) with their own encoders.
 """
@@ -9,20 +9,15 @@ reuse `hub` (connections, limits, fan-out) with their own encoders.
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from typing import Any, Final
 
-from trade_engine.config import WebSocketConfig
 from trade_engine.domain.errors import TradeEngineError
 from trade_engine.edge.asgi import Send
-from trade_engine.edge.auth import Authenticator
 from trade_engine.edge.connection import CLOSE_GRACE_SECONDS, Frame
-from trade_engine.edge.hub import Hub
-from trade_engine.edge.ratelimit import RateLimiter
+from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.websocket import AsgiWebSocket
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
-from trade_engine.observability.metrics import Metrics
 from trade_engine.readmodel.views import ReadModel
 from trade_engine.ws import protocol
 from trade_engine.ws.channels import Channels
@@ -45,25 +40,17 @@ SLOW_CONSUMER_NOTICE: Final = protocol.error(
 
 
 class Streams:
-    def __init__(
-        self,
-        config: WebSocketConfig,
-        auth: Authenticator,
-        limiter: RateLimiter,
-        metrics: Metrics,
-        *,
-        token_leeway_seconds: float = 0,
-    ) -> None:
-        self.config = config
-        self.token_leeway = token_leeway_seconds
-        self.auth = auth
-        self.limiter = limiter
-        self.metrics = metrics
-        self.hub = Hub(config.max_clients, metrics)
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.config = gateway.config.websocket
+        self.token_leeway = gateway.config.auth.leeway_seconds
+        self.auth = gateway.auth
+        self.limiter = gateway.limiter
+        self.metrics = gateway.metrics
+        self.hub = gateway.hub
         self.sessions: dict[Session, None] = {}
         self._channels: Channels | None = None
         self._snapshots: Snapshots | None = None
-        self._failed: Callable[[], bool] = lambda: False
         self._ticker: asyncio.Task[None] | None = None
         self._shutting_down = False
 
@@ -81,15 +68,14 @@ class Streams:
     def storage_failed(self) -> bool:
         """The core stopped on a storage failure: it will not commit again until it is
         rebuilt, so no new subscriber is served a state that may be left behind."""
-        return self._failed()
+        status = self.gateway.core_status()
+        return status is not None and status.failed
 
     # -- lifecycle --
 
-    def start(
-        self, read_model: ReadModel, depth: DepthBook, live: LiveMarketData, *, failed: Callable[[], bool]
-    ) -> None:
-        """Once recovered, before the first command: publish every committed batch."""
-        self._failed = failed
+    def start(self, read_model: ReadModel, depth: DepthBook, live: LiveMarketData) -> None:
+        """Once recovered, before the first command; `channels.on_view` must then read
+        every committed batch (the composition root subscribes it)."""
         self._channels = Channels(
             self.hub,
             markets=read_model.markets,
@@ -99,7 +85,6 @@ class Streams:
             flush_interval=self.config.flush_interval_ms / 1000,
         )
         self._snapshots = Snapshots(self._channels)
-        read_model.subscribe(self._channels.on_view)
         self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="ws-tick")
 
     async def shutdown(self) -> None:
@@ -163,14 +148,7 @@ class Streams:
         return session
 
     def connection_limits(self) -> dict[str, Any]:
-        """The limits of every WebSocket connection, whatever its protocol."""
-        config = self.config
-        return {
-            "queue_size": config.queue_size,
-            "max_unsent_bytes": config.max_unsent_bytes,
-            "max_unsent_seconds": config.max_unsent_seconds,
-            "on_slow": self.metrics.ws_slow_consumers.inc,
-        }
+        return self.gateway.connection_limits()
 
     def close_session(self, session: Session) -> None:
         self.hub.unregister(session)

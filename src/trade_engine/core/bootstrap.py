@@ -1,4 +1,4 @@
-"""The composition root: wires storage, recovery, the engine and the sequencer.
+"""The core, built: storage, recovery, the engine and the sequencer, wired.
 
 `start_core` is the one start-up path, used alike by the service, the CLI, the tests
 and the benchmarks: open the database, apply migrations, create partitions, rebuild

@@ -24,32 +24,33 @@ from typing import Final
 
 import uvicorn
 
-from trade_engine.api.app import create_app
-from trade_engine.api.services import Services
+from trade_engine.app import root
+from trade_engine.app.http import create_app
+from trade_engine.app.root import Service
 from trade_engine.config import DEV_SECRET, Config
 from trade_engine.observability.logging import configure_logging
 
-log = logging.getLogger("trade_engine.service")
+log = logging.getLogger("trade_engine.service")  # the name operators know
 WS_MAX_MESSAGE_BYTES = 64 * 1024
 # A drain lasts until no request has been in flight for this long: keep-alive clients
 # sending continuously each get a 503 with `Connection: close` in that time.
 DRAIN_QUIET_SECONDS: Final = 0.5
 
 
-def build(config: Config) -> tuple[Services, object]:
-    services = Services(config)
+def build(config: Config) -> tuple[Service, object]:
+    service = root.build(config)
     background: list[asyncio.Task[None]] = []
 
     async def startup() -> None:
-        background.append(asyncio.create_task(services.start(), name="recovery"))
+        background.append(asyncio.create_task(root.start(service), name="recovery"))
 
     async def shutdown() -> None:
         for task in background:
             if not task.done():
                 await task
-        await services.stop()
+        await root.stop(service)
 
-    return services, create_app(services, on_startup=[startup], on_shutdown=[shutdown])
+    return service, create_app(service, on_startup=[startup], on_shutdown=[shutdown])
 
 
 def serve(config: Config) -> None:
@@ -59,7 +60,7 @@ def serve(config: Config) -> None:
             "using the built-in development secret: set TRADE_ENGINE_AUTH_SECRET and "
             "TRADE_ENGINE_AUTH_API_KEY_ENCRYPTION_KEY before exposing this service"
         )
-    services, app = build(config)
+    service, app = build(config)
     base = f"http://{config.http.host}:{config.http.port}"
     log.info(
         "starting",
@@ -91,7 +92,7 @@ def serve(config: Config) -> None:
         timeout_graceful_shutdown=max(1, int(config.http.shutdown_timeout_seconds)),
         server_header=False,
     )
-    server = _Server(settings, services)
+    server = _Server(settings, service)
     server.run()
     if not server.started:
         sys.exit(3)
@@ -101,9 +102,9 @@ class _Server(uvicorn.Server):
     """uvicorn, with a drain before its shutdown (see the module docstring), and our
     close frame (1001) to every WebSocket client."""
 
-    def __init__(self, config: uvicorn.Config, services: Services) -> None:
+    def __init__(self, config: uvicorn.Config, service: Service) -> None:
         super().__init__(config)
-        self._services = services
+        self._service = service
         self._draining: asyncio.Task[None] | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -122,20 +123,21 @@ class _Server(uvicorn.Server):
             self._draining = asyncio.get_running_loop().create_task(self._drain(), name="drain")
 
     async def _drain(self) -> None:
-        services = self._services
-        services.begin_drain()
-        await services.streams.shutdown()
+        service = self._service
+        gateway = service.gateway
+        gateway.begin_drain()
+        await service.streams.shutdown()
         deadline = time.monotonic() + (self.config.timeout_graceful_shutdown or 0)
         quiet_since = time.monotonic()
         while time.monotonic() < deadline and not self.force_exit:
-            if services.requests_in_flight:
+            if gateway.requests_in_flight:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since >= DRAIN_QUIET_SECONDS:
                 break
             await asyncio.sleep(0.02)
-        log.info("drained: closing connections", extra={"in_flight": services.requests_in_flight})
+        log.info("drained: closing connections", extra={"in_flight": gateway.requests_in_flight})
         self.should_exit = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await self._services.streams.shutdown()
+        await self._service.streams.shutdown()
         await super().shutdown(sockets)

@@ -1,4 +1,4 @@
-"""The WebSocket endpoints, routed straight on ASGI (see ws/asgi.py for why).
+"""The WebSocket endpoints, routed straight on ASGI (see edge/websocket.py for why).
 
 `/ws` is the native protocol (docs/websocket.md); `/ws/<streams>`, `/stream?streams=`
 and `/ws-api/v3` are the Binance-compatible ones. Any other path refuses the handshake.
@@ -8,7 +8,7 @@ a refused client is told why.
 
 from collections.abc import Awaitable, Callable
 
-from trade_engine.api.services import Services
+from trade_engine.app.root import Service
 from trade_engine.binance.ws import combined_streams, raw_streams, websocket_api
 from trade_engine.edge.asgi import Receive, Scope, Send
 from trade_engine.edge.websocket import AsgiWebSocket
@@ -16,20 +16,21 @@ from trade_engine.edge.websocket import AsgiWebSocket
 CLOSE_POLICY_VIOLATION = 1008
 
 
-def websocket_routes(services: Services) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+def websocket_routes(service: Service) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     """The handler of every WebSocket connection."""
+    gateway = service.gateway
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         socket = AsgiWebSocket(scope, receive, send)
         path = socket.path
         if path == "/ws":
-            await services.streams.serve(socket)
+            await service.streams.serve(socket)
         elif path.startswith("/ws/"):
-            await raw_streams(socket, path.removeprefix("/ws/"), services)
+            await raw_streams(socket, path.removeprefix("/ws/"), gateway)
         elif path == "/stream":
-            await combined_streams(socket, services)
+            await combined_streams(socket, gateway)
         elif path == "/ws-api/v3":
-            await websocket_api(socket, services)
+            await websocket_api(socket, gateway, service.user_data)
         else:
             await socket.close(CLOSE_POLICY_VIOLATION, "no WebSocket endpoint here")
 

@@ -1,5 +1,5 @@
 """The HTTP application: the native API's routes and the Binance-compatible API's, the
-WebSocket endpoints, all on the framework-free edge (edge/app.py)."""
+web page, the WebSocket endpoints, all on the framework-free edge (edge/app.py)."""
 
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -8,8 +8,8 @@ import msgspec
 
 from trade_engine.api import routes as native_routes
 from trade_engine.api.native import ERROR_TYPE, NativeApi, answer_type
-from trade_engine.api.services import Services
-from trade_engine.api.sockets import websocket_routes
+from trade_engine.app.root import Service
+from trade_engine.app.sockets import websocket_routes
 from trade_engine.binance import routes as binance_routes
 from trade_engine.binance.api import BinanceApi
 from trade_engine.edge.app import EdgeApp
@@ -23,19 +23,20 @@ DESCRIPTION: Final = "Native REST API. Amounts are decimal strings; times are Un
 
 
 def create_app(
-    services: Services,
+    service: Service,
     *,
     on_startup: list[Callable[[], Awaitable[None]]] | None = None,
     on_shutdown: list[Callable[[], Awaitable[None]]] | None = None,
 ) -> EdgeApp:
-    native = NativeApi(services.auth, services.limiter)
+    gateway = service.gateway
+    native = NativeApi(gateway.auth, gateway.limiter)
     binance = BinanceApi()
     routes = [
-        *native_routes.routes(services, native),
-        *binance_routes.routes(services, binance),
+        *native_routes.routes(gateway, native),
+        *binance_routes.routes(gateway, binance),
         *web_routes(native),
     ]
-    services.openapi = msgspec.json.encode(
+    gateway.openapi = msgspec.json.encode(
         document(
             routes,
             title=TITLE,
@@ -47,16 +48,16 @@ def create_app(
     )
 
     def in_flight(change: int) -> None:
-        services.requests_in_flight += change
+        gateway.requests_in_flight += change
 
     return EdgeApp(
         Router(routes),
         apis=((binance_routes.PREFIX, binance), ("/sapi", binance), ("", native)),
-        limiter=services.limiter,
-        metrics=services.metrics,
-        body_limit=services.config.http.max_body_bytes,
-        websocket=websocket_routes(services),
-        draining=lambda: services.draining,
+        limiter=gateway.limiter,
+        metrics=gateway.metrics,
+        body_limit=gateway.config.http.max_body_bytes,
+        websocket=websocket_routes(service),
+        draining=lambda: gateway.draining,
         in_flight=in_flight,
         headers=security.HEADERS,
         on_startup=on_startup or [],

@@ -1,0 +1,156 @@
+"""The composition root. Nothing else wires: the core behind its port, the read model
+attached to it, the readers of each committed batch (from the table below, in order),
+the native and Binance gateways, the HTTP application (http.py).
+
+The service listens before the core is recovered (so `/health` answers and `/ready`
+reports progress); `start` recovers in the background and makes the gateway ready,
+`stop` drains and closes. A process runs one role; "serve" is the single-process
+service, every component in one process.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from trade_engine.binance.streams import StreamPublisher
+from trade_engine.binance.subscriptions import UserDataSubscriptions
+from trade_engine.config import Config
+from trade_engine.core.bootstrap import start_core
+from trade_engine.core.local import LocalCore
+from trade_engine.domain.lifecycle import OrderChange
+from trade_engine.edge.gateway import Gateway
+from trade_engine.marketdata.depth import DepthBook
+from trade_engine.marketdata.live import LiveMarketData
+from trade_engine.readmodel.views import Reader, ReadModel, ViewBatch
+from trade_engine.storage.apikeys import ApiKeyStore
+from trade_engine.ws.streams import Streams
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """Every component of a running service, built once (`build`)."""
+
+    config: Config
+    gateway: Gateway
+    streams: Streams  # the native WebSocket API
+    user_data: UserDataSubscriptions  # Binance user-data subscriptions, by API key
+    core: LocalCore | None = None
+    view: ReadModel | None = None
+    binance: StreamPublisher | None = None
+    readers: list[str] = field(default_factory=list)  # the names of the readers attached
+
+
+def build(config: Config) -> Service:
+    gateway = Gateway(config)
+    return Service(config, gateway, Streams(gateway), UserDataSubscriptions())
+
+
+# The readers of every committed batch's views, in the order they get it: depth and the
+# live market data first (the streams read both), then the metrics, then each API's
+# streams. Each entry names the reader and says how to make it from the service.
+READERS: Final[tuple[tuple[str, Callable[[Service], Reader]], ...]] = (
+    ("depth", lambda service: service.gateway.depth.on_view),
+    ("market data", lambda service: service.gateway.live.on_view),
+    ("metrics", lambda service: CommitMetrics(service).on_view),
+    ("native streams", lambda service: service.streams.channels.on_view),
+    ("binance streams", lambda service: _binance(service).on_view),
+)
+
+
+def _binance(service: Service) -> StreamPublisher:
+    assert service.view is not None
+    gateway = service.gateway
+    service.binance = StreamPublisher(service.view, gateway.depth, gateway.live, gateway.hub)
+    service.binance.start()
+    return service.binance
+
+
+async def start(service: Service) -> None:
+    """Recover the core and make the gateway ready; called in the background at start-up."""
+    config, gateway = service.config, service.gateway
+    try:
+        core = await start_core(
+            config.database.url,
+            markets=config.validated_markets(),
+            max_queue=config.sequencer.max_queue,
+            max_batch=config.sequencer.max_batch,
+            retry_total_seconds=config.sequencer.retry_total_seconds,
+        )
+        port = LocalCore(core, roundtrip=config.core.port_roundtrip)
+        service.core = port
+        # No command has been taken yet: the state is the committed one, and every
+        # batch after it reaches the read model.
+        view = service.view = ReadModel()
+        state = port.attach(view.on_commit)
+        view.start_from(state)
+        symbols = [market.market.symbol for market in state.markets]
+        live = await LiveMarketData.load(core.database, symbols, time.time_ns())
+    except Exception as error:
+        gateway.failed_to_start(error)
+        log.exception("start-up failed; the service will not become ready")
+        return
+    gateway.depth, gateway.live = DepthBook.of_state(state), live
+    service.streams.start(view, gateway.depth, live)
+    for name, make in READERS:
+        view.subscribe(make(service))
+        service.readers.append(name)
+    api_keys = ApiKeyStore(core.database, config.auth.api_key_encryption_key)
+    # Revoking a key also ends the Binance user-data subscriptions it signed.
+    api_keys.on_revoke(service.user_data.revoked)
+    gateway.ready(
+        port=port, database=core.database, view=view, depth=gateway.depth, live=live, api_keys=api_keys
+    )
+    log.info(
+        "ready",
+        extra={
+            "markets": core.recovery.markets,
+            "accounts": core.recovery.accounts,
+            "open_orders": core.recovery.open_orders,
+            "recovery_seconds": round(core.recovery_seconds, 3),
+            "readers": service.readers,
+        },
+    )
+
+
+async def stop(service: Service) -> None:
+    """Stop taking orders, commit what is queued, close the database."""
+    service.gateway.metrics.ready.set(0)
+    await service.streams.stop()
+    if service.binance is not None:
+        await service.binance.close()
+    if service.core is not None:
+        await service.core.close()
+        log.info("stopped: queued commands committed")
+
+
+class CommitMetrics:
+    """Metrics of committed batches: orders accepted, trades, the core's batch figures."""
+
+    def __init__(self, service: Service) -> None:
+        self._gateway = service.gateway
+        self._retries_seen = 0
+
+    def on_view(self, view: ViewBatch) -> None:
+        metrics = self._gateway.metrics
+        for update in view.orders:
+            if update.change is OrderChange.NEW:
+                metrics.orders.labels(update.order.market, "accepted").inc()
+        for trade in view.trades:
+            metrics.trades.labels(trade.market).inc()
+        status = self._gateway.core_status()
+        if status is None:
+            return
+        metrics.batch_size.observe(status.last_batch_size)
+        if status.last_batch_size:
+            metrics.matching_seconds.observe(status.last_apply_seconds / status.last_batch_size)
+        retries = status.commit_retries - self._retries_seen
+        if retries > 0:
+            metrics.commit_retries.inc(retries)
+            self._retries_seen = status.commit_retries
+        metrics.commit_seconds.observe(status.last_commit_seconds)
+        metrics.settlement_lag.set(status.last_settlement_lag_seconds)
+        metrics.queue_depth.set(status.queue_depth)

@@ -1,0 +1,127 @@
+"""What crosses the core port: submissions, outcomes, committed batches, the state a
+reader starts from. Immutable msgspec values with a version field, so the same format
+serves in-process callers, other processes (the cluster's gateways) and downstream
+consumers; `codec.py` encodes them.
+
+A submission carries an idempotency key chosen by its sender: a transport that may
+deliver a submission twice (a bus after a reconnect) lets the core answer the second
+delivery with the first's outcome instead of applying it again.
+
+An outcome is one of four: `Committed` (durable; with the global sequence number of the
+command and its events), `Rejected` (refused, nothing changed; with its error code),
+`Unavailable` (not applied: safe to retry) or `Unknown` (it may have been applied: look
+it up by the ids given once the service answers again).
+"""
+
+from typing import Final
+
+import msgspec
+
+from trade_engine.domain.errors import ErrorCode
+from trade_engine.domain.market import Market
+from trade_engine.engine import Balance
+from trade_engine.sequencer.messages import AnyCommand, AnyEvent, BalanceState, CommittedBatch
+
+VERSION: Final = 1
+
+__all__ = [
+    "VERSION",
+    "AnyCommand",
+    "AnyEvent",
+    "BalanceState",
+    "Committed",
+    "CommittedBatch",
+    "CoreState",
+    "MarketState",
+    "OpenOrder",
+    "Outcome",
+    "Rejected",
+    "Submission",
+    "Unavailable",
+    "Unknown",
+]
+
+
+class Submission(msgspec.Struct, frozen=True, kw_only=True):
+    key: str  # the sender's idempotency key
+    command: AnyCommand
+    v: int = VERSION
+
+
+class Committed(msgspec.Struct, frozen=True, kw_only=True, tag="committed"):
+    seq: int  # the global sequence number of the command (0: it changed nothing)
+    events: list[AnyEvent]
+    v: int = VERSION
+
+
+class Rejected(msgspec.Struct, frozen=True, kw_only=True, tag="rejected"):
+    code: ErrorCode
+    message: str
+    # What a refused duplicate collides with (the transfer that took its reference).
+    duplicate_of: int | None = None
+    v: int = VERSION
+
+
+class Unavailable(msgspec.Struct, frozen=True, kw_only=True, tag="unavailable"):
+    code: ErrorCode  # BUSY, NOT_READY or UNAVAILABLE
+    message: str
+    v: int = VERSION
+
+
+class Unknown(msgspec.Struct, frozen=True, kw_only=True, tag="unknown"):
+    message: str
+    ids: dict[str, str | int]  # what to look the command's effect up by
+    v: int = VERSION
+
+
+Outcome = Committed | Rejected | Unavailable | Unknown
+
+
+class OpenOrder(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An open order (or pending stop) as committed: its terms and its totals."""
+
+    order_id: int
+    user_id: str
+    market: str
+    side: str
+    order_type: str
+    time_in_force: str
+    price: int
+    stop_price: int
+    quantity: int
+    quote_quantity: int
+    client_order_id: str | None
+    stp_mode: str
+    post_only: bool
+    created_ts: int
+    pending: bool
+    executed: int
+    filled_quote: int
+    fee: int
+
+
+class MarketState(msgspec.Struct, frozen=True, kw_only=True):
+    """A market as committed: its rules and status, its book's levels (price, quantity)
+    best first, and the sequence number of its last event."""
+
+    market: Market
+    bids: list[tuple[int, int]]
+    asks: list[tuple[int, int]]
+    sequence: int
+
+
+class CoreState(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a reader starts from, as of global sequence number `seq`; committed
+    batches after it follow."""
+
+    seq: int
+    markets: list[MarketState]
+    orders: list[OpenOrder]
+    balances: list[BalanceState]
+    v: int = VERSION
+
+    def balances_by_user(self) -> dict[str, dict[str, Balance]]:
+        result: dict[str, dict[str, Balance]] = {}
+        for state in self.balances:
+            result.setdefault(state.user_id, {})[state.asset] = Balance(state.available, state.locked)
+        return result

@@ -1,0 +1,49 @@
+"""The core port: the one narrow way the gateways (native REST and WebSocket, the
+Binance API, the CLI) reach the core. Submit a command and await its outcome; attach a
+reader of committed batches; ask how the core is doing. Nothing else: no engine, no
+sequencer, no storage writer crosses it, and every value that does is a message of
+messages.py, so the core can run in another process behind the same interface.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from trade_engine.core.messages import CommittedBatch, CoreState, Outcome
+from trade_engine.engine import Command
+
+BatchReader = Callable[[CommittedBatch], None]
+
+
+@dataclass(frozen=True)
+class CoreStatus:
+    """How the core is doing, for readiness, metrics and the operator page."""
+
+    accepting: bool  # taking commands now
+    failed: bool  # stopped for good (storage): must be rebuilt before serving again
+    queue_depth: int
+    commands: int  # committed (or refused) since start
+    batches: int
+    commit_retries: int
+    last_batch_size: int
+    last_apply_seconds: float
+    last_commit_seconds: float
+    last_settlement_lag_seconds: float
+
+
+class CorePort(Protocol):
+    async def submit(self, command: Command) -> Outcome:
+        """Apply `command` and answer once its outcome is known (committed: durable)."""
+        ...
+
+    def attach(self, reader: BatchReader) -> CoreState:
+        """The committed state now, and from now on every committed batch after it, in
+        order, to `reader` (called after each commit, before the batch is answered to
+        anyone who awaits it)."""
+        ...
+
+    def accepting(self) -> bool:
+        """Whether commands are being taken now (cheap: asked on every request)."""
+        ...
+
+    def status(self) -> CoreStatus: ...

@@ -1,0 +1,107 @@
+"""What the sequencer needs from storage, and what it tells its callers.
+
+The sequencer does not know the database: it is given a projector, which turns a
+batch's events into the rows it writes, and a writer, which makes them durable in one
+transaction (storage/projection.py and storage/writer.py implement both). A writer's
+failure is a `CommitFailed` with what the sequencer must know to recover; callers
+learn a command's fate from `Busy`, `Unavailable` and `OutcomeUnknown`.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from trade_engine.engine import Engine, Event
+
+
+class CommitFailed(Exception):
+    """A batch write failed.
+
+    `maybe_committed`: the batch may have reached the database and committed (the
+    connection was lost after it was sent): only `committed_seq` can tell, once the
+    database answers again. Otherwise it certainly did not commit.
+    `transient`: the failure may pass (connection lost, database restarting, disk
+    full), so writing the batch again may succeed; a batch is idempotent, so that is
+    safe. Otherwise writing it again would fail the same way (a bug).
+    """
+
+    def __init__(self, message: str, *, maybe_committed: bool, transient: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_committed = maybe_committed
+        self.transient = transient
+
+
+class Busy(Exception):
+    """The command queue is full; try again shortly."""
+
+
+class Unavailable(Exception):
+    """The command was not applied and is safe to retry: the sequencer is not taking
+    commands (stopped, shutting down, storage failing or failed)."""
+
+
+class OutcomeUnknown(Exception):
+    """The command's batch was sent to the database, which then could not be reached to
+    tell whether it committed. `events` are what the command caused if it did (the ids
+    to look it up by)."""
+
+    def __init__(self, events: list[Event]) -> None:
+        super().__init__("the database could not confirm whether the command was committed")
+        self.events = events
+
+
+class Rows(Protocol):
+    """A batch's rows, as the projector made them."""
+
+    @property
+    def balances(self) -> Sequence[tuple[Any, ...]]:
+        """(user, asset, available, locked, ...) of every balance the batch changed,
+        as they stand after it."""
+        ...
+
+
+class Prepared(Protocol):
+    """A batch ready to write (rows encoded for the database, where that helps)."""
+
+    @property
+    def rows(self) -> Rows: ...
+
+
+class Projector(Protocol):
+    def project(self, events: list[Event], engine: Engine, ts: int, seq: int) -> Any:
+        """The rows `events` write (absolute values read from `engine`, which has just
+        applied them); the batch's last command has global sequence number `seq`."""
+        ...
+
+
+class Writer(Protocol):
+    def prepare(self, rows: Any) -> Prepared:
+        """Encode a projected batch, ahead of its turn to commit."""
+        ...
+
+    async def write(self, batch: Any) -> None:
+        """Commit one prepared batch in one transaction (or raise `CommitFailed`)."""
+        ...
+
+    async def committed_seq(self) -> int:
+        """The global sequence number the store has committed up to."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class SequencerStats:
+    """Counters the metrics endpoint reads."""
+
+    commands: int = 0
+    batches: int = 0
+    rejected: int = 0
+    commit_retries: int = 0
+    last_batch_size: int = 0
+    # Engine time for the last batch (matching, holds, settlement of every command).
+    last_apply_seconds: float = 0.0
+    last_commit_seconds: float = 0.0
+    # Seconds between applying a batch (matching, settlement in the engine) and its
+    # commit: how far durable settlement trails matching.
+    last_settlement_lag_seconds: float = 0.0

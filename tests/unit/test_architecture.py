@@ -1,0 +1,203 @@
+"""The shape of the house: dependencies point one way, inward.
+
+The import graph of `src/trade_engine` is read from the source (every `import` and
+`from ... import`, wherever it stands) and held against the layer list below: a package
+may import its own layer and the layers to its left, never one to its right. The domain
+and the engine import no other project package (the engine may import the domain), and
+neither imports I/O, clocks or randomness. A checker that cannot fail proves nothing, so
+it is also run on a small planted tree that breaks each rule.
+"""
+
+import ast
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+SOURCE = Path(__file__).resolve().parents[2] / "src" / "trade_engine"
+ROOT = "trade_engine"
+
+# Inner to outer. A package imports its own layer and those to its left.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("domain", "observability", "config"),
+    ("engine",),
+    ("sequencer",),
+    ("storage",),
+    ("core",),
+    ("readmodel", "marketdata"),
+    ("edge",),
+    ("api", "binance", "web", "ws"),
+    ("app", "cli"),
+)
+PURE = ("domain", "engine")
+# What the pure core must not touch: I/O, clocks, randomness.
+IMPURE = ("asyncio", "socket", "sqlite3", "asyncpg", "time", "random", "datetime")
+
+
+def modules(source: Path, root: str) -> Iterator[tuple[str, Path]]:
+    for path in sorted(source.rglob("*.py")):
+        relative = path.relative_to(source).with_suffix("")
+        parts = [root, *relative.parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        yield ".".join(parts), path
+
+
+def imports(path: Path, module: str) -> Iterator[str]:
+    """Every module `path` imports, absolute (relative imports resolved)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            yield target
+            for alias in node.names:
+                yield f"{target}.{alias.name}"
+
+
+def top(module: str, root: str) -> str | None:
+    """The first-level package (or module) of the project that `module` belongs to."""
+    parts = module.split(".")
+    if parts[0] != root or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+def layer_of(package: str) -> int:
+    for index, layer in enumerate(LAYERS):
+        if package in layer:
+            return index
+    raise AssertionError(f"{package!r} is in no layer: place it in LAYERS")
+
+
+def violations(source: Path, root: str) -> list[str]:
+    found: list[str] = []
+    known = {name for name, _ in modules(source, root)}
+    for module, path in modules(source, root):
+        own = top(module, root)
+        if own is None:
+            continue
+        for target in sorted(set(imports(path, module))):
+            other = top(target, root)
+            if own in PURE and target.split(".")[0] in IMPURE:
+                found.append(f"{module} imports {target}: the {own} does no I/O and reads no clock")
+            if other is None or other == own:
+                continue
+            if target not in known and target.rpartition(".")[0] not in known:
+                continue  # `from package import name` of a name, already counted by its module
+            if own in PURE and not (own == "engine" and other == "domain"):
+                found.append(f"{module} imports {target}: the {own} imports no other project package")
+            elif layer_of(other) > layer_of(own):
+                found.append(f"{module} imports {target}: {own} may not depend on {other}, a layer out")
+    return sorted(set(found))
+
+
+def cycles(source: Path, root: str) -> list[list[str]]:
+    """Package-level cycles among the first-level packages."""
+    graph: dict[str, set[str]] = {}
+    for module, path in modules(source, root):
+        own = top(module, root)
+        if own is None:
+            continue
+        for target in imports(path, module):
+            other = top(target, root)
+            if other is not None and other != own:
+                graph.setdefault(own, set()).add(other)
+    found: list[list[str]] = []
+    for start in sorted(graph):
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        while stack:
+            node, trail = stack.pop()
+            for following in sorted(graph.get(node, ())):
+                if following == start:
+                    found.append(trail)
+                elif following not in trail:
+                    stack.append((following, [*trail, following]))
+    return found
+
+
+def test_dependencies_point_inward() -> None:
+    assert violations(SOURCE, ROOT) == []
+
+
+def test_no_package_cycles() -> None:
+    assert cycles(SOURCE, ROOT) == []
+
+
+def test_every_package_is_placed_in_a_layer() -> None:
+    packages = {top(module, ROOT) for module, _ in modules(SOURCE, ROOT)} - {None}
+    for package in packages:
+        assert package is not None
+        layer_of(package)
+
+
+# -- the checker checked: a planted tree that breaks each rule ------------------------------
+
+
+def plant(tree: Path, files: dict[str, str]) -> Path:
+    source = tree / "planted"
+    for name, text in files.items():
+        path = source / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    for directory in [source, *(p for p in source.rglob("*") if p.is_dir())]:
+        (directory / "__init__.py").touch()
+    return source
+
+
+def _found(messages: Iterable[str], importer: str, *fragments: str) -> bool:
+    """Whether a message says `importer ...` with every fragment in it."""
+    return any(
+        message.startswith(importer) and all(fragment in message for fragment in fragments)
+        for message in messages
+    )
+
+
+def test_the_checker_catches_a_planted_outward_import_and_a_cycle(tmp_path: Path) -> None:
+    source = plant(
+        tmp_path,
+        {
+            "core/port.py": "from planted.api import routes\n",  # inward layer reaching out
+            "api/routes.py": "from planted.core.port import x\n",
+            "storage/reads.py": "import planted.sequencer.loop\n",
+            "sequencer/loop.py": "from ..storage import reads\n",  # relative, still outward
+        },
+    )
+    found = violations(source, "planted")
+    assert _found(found, "planted.core.port", "core may not depend on api")
+    assert _found(found, "planted.sequencer.loop", "sequencer may not depend on storage")
+    assert not _found(found, "planted.api.routes")  # outer on inner: fine
+    assert ["api", "core"] in cycles(source, "planted") or ["core", "api"] in cycles(source, "planted")
+
+
+def test_the_checker_keeps_the_domain_and_engine_pure(tmp_path: Path) -> None:
+    source = plant(
+        tmp_path,
+        {
+            "domain/money.py": "import time\nfrom planted.engine import book\n",
+            "engine/book.py": "from planted.domain import money\nimport asyncio\n",
+            "engine/clock.py": "from datetime import datetime\nfrom planted.storage import x\n",
+            "storage/x.py": "",
+        },
+    )
+    found = violations(source, "planted")
+    assert _found(found, "planted.domain.money imports time")
+    assert _found(found, "planted.domain.money imports planted.engine", "imports no other project package")
+    assert _found(found, "planted.engine.book imports asyncio")
+    assert not _found(found, "planted.engine.book imports planted.domain")
+    assert _found(found, "planted.engine.clock imports datetime")
+    assert _found(found, "planted.engine.clock imports planted.storage")
+
+
+@pytest.mark.parametrize("package", ["nowhere"])
+def test_a_package_outside_the_layers_is_reported(package: str) -> None:
+    with pytest.raises(AssertionError, match="is in no layer"):
+        layer_of(package)
