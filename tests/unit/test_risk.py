@@ -29,7 +29,7 @@ def hold_and_budget(side: str, order_type: str, **fields: Any) -> tuple[int, int
     state, m = market_with_funds()
     account = state.accounts["alice"]
     command = PlaceOrder(ts=1, user_id="alice", market=m.symbol, side=side, order_type=order_type, **fields)
-    return new_order_hold(m, account, new_order(m, account, command))
+    return new_order_hold(m, account, new_order(m, state.accounts, command))
 
 
 def test_a_limit_buy_holds_its_cost_at_its_price_and_the_highest_fee_rate():
@@ -65,7 +65,7 @@ def test_an_order_that_cannot_have_its_hold_is_refused():
     account = state.accounts["alice"]
     command = PlaceOrder(ts=1, user_id="alice", market=m.symbol, side=BUY, order_type=MARKET, quantity=1)
     with pytest.raises(TradeEngineError) as refused:
-        new_order_hold(m, account, new_order(m, account, command))
+        new_order_hold(m, account, new_order(m, state.accounts, command))
     assert refused.value.code == ErrorCode.INSUFFICIENT_BALANCE
     with pytest.raises(TradeEngineError) as refused:
         funded(account, QUOTE, Minor(1))

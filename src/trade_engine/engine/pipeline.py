@@ -14,7 +14,7 @@ their modules.
 """
 
 from trade_engine.domain.units import Minor, Ticks
-from trade_engine.domain.vocabulary import HALT, MARKET, MAX_AMOUNT, STOP_MARKET, TAKE_PROFIT_MARKET
+from trade_engine.domain.vocabulary import HALT, MARKET, MAX_AMOUNT
 from trade_engine.engine import emit, rules, stops
 from trade_engine.engine.accounts import Account
 from trade_engine.engine.commands import AmendOrder, CancelAllOrders, CancelOrder, PlaceOrder
@@ -22,26 +22,35 @@ from trade_engine.engine.events import Event
 from trade_engine.engine.matching import take_limit, take_market
 from trade_engine.engine.order import Order
 from trade_engine.engine.release import remove_open
-from trade_engine.engine.risk import NO_BUDGET, amendment_hold_change, funded, new_order_hold, take_hold
+from trade_engine.engine.risk import amendment_hold_change, funded, new_order_hold, take_hold
 from trade_engine.engine.state import EngineState, MarketState
 
 
 def place(state: EngineState, cmd: PlaceOrder, events: list[Event]) -> None:
+    # The command is read once, by the rules (reading a command struct is not free);
+    # from then on the order says what it asked for.
     m = rules.market_for_orders(state, cmd.market)
-    account = state.accounts.get(cmd.user_id)
-    order = rules.new_order(m, account, cmd)
+    order = rules.new_order(m, state.accounts, cmd)
+    account = state.accounts.get(order.user_id)
     hold, budget = new_order_hold(m, account, order)
-    account = funded(account, m.held_asset(order.side), hold)
+    asset = m.held_asset(order.side)
+    funded_account = funded(account, asset, hold)
     if order.post_only:
         rules.check_post_only(m, order.side, order.price)
 
     # -- from here on nothing is rejected --
-    ts = cmd.ts
-    accept(state, m, account, order, hold, ts, events)
+    ts = order.created_ts
+    accept(state, m, funded_account, order, asset, hold, events)
     if order.pending:
         m.stops.add(order)
         return
-    _take(state, m, order, account, budget, ts, events)
+    m.trade_high, m.trade_low = Ticks(0), Ticks(MAX_AMOUNT)
+    if order.order_type == MARKET:  # (the conditional types wait in the stop book)
+        take_market(state, m, order, funded_account, budget, ts, events)
+    else:
+        take_limit(state, m, order, funded_account, ts, events)
+    if m.stops.orders:
+        stops.fire(state, m, ts, events)
     if m.touched:
         emit.level_changes(m, ts, events)
 
@@ -51,20 +60,21 @@ def accept(
     m: MarketState,
     account: Account,
     order: Order,
+    asset: str,
     hold: Minor,
-    ts: int,
     events: list[Event],
 ) -> None:
-    """Give a checked order its id, take its hold and make it the user's open order."""
+    """Give a checked order its id, take its hold (of `asset`) and make it the user's
+    open order."""
     order_id = state.next_order_id
     state.next_order_id = order_id + 1
     order.id = order_id
-    take_hold(account, m.held_asset(order.side), hold)
+    take_hold(account, asset, hold)
     account.orders[order_id] = order
     if order.client_order_id is not None:
         account.client_ids[order.client_order_id] = order
     m.seq += 1
-    events.append(emit.order_accepted(order, ts=ts, seq=m.seq, hold=hold))
+    events.append(emit.order_accepted(order, ts=order.created_ts, seq=m.seq, hold=hold))
 
 
 def amend(state: EngineState, cmd: AmendOrder, events: list[Event]) -> None:
@@ -106,7 +116,10 @@ def amend(state: EngineState, cmd: AmendOrder, events: list[Event]) -> None:
         account.orders[fresh.id] = fresh
         if fresh.client_order_id is not None:
             account.client_ids[fresh.client_order_id] = fresh
-        _take(state, m, fresh, account, NO_BUDGET, ts, events)
+        m.trade_high, m.trade_low = Ticks(0), Ticks(MAX_AMOUNT)
+        take_limit(state, m, fresh, account, ts, events)
+        if m.stops.orders:
+            stops.fire(state, m, ts, events)
     emit.level_changes(m, ts, events)
 
 
@@ -140,25 +153,6 @@ def cancel_all(state: EngineState, cmd: CancelAllOrders, events: list[Event]) ->
     for m in touched.values():
         if m.touched:
             emit.level_changes(m, cmd.ts, events)
-
-
-def _take(
-    state: EngineState,
-    m: MarketState,
-    order: Order,
-    account: Account,
-    budget: Minor,
-    ts: int,
-    events: list[Event],
-) -> None:
-    """Match an accepted order as taker, then fire what its trades triggered."""
-    m.trade_high, m.trade_low = Ticks(0), Ticks(MAX_AMOUNT)
-    if order.order_type in (MARKET, STOP_MARKET, TAKE_PROFIT_MARKET):
-        take_market(state, m, order, account, budget, ts, events)
-    else:
-        take_limit(state, m, order, account, ts, events)
-    if m.stops.orders:
-        stops.fire(state, m, ts, events)
 
 
 def _order_id(order: Order) -> int:

@@ -10,6 +10,8 @@ and the moves from available to locked. Must not touch: books, counters, events;
 matching's per-fill settlement is settlement.py, giving holds back is release.py.
 """
 
+from typing import Final
+
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.units import Lots, Minor, Ticks
 from trade_engine.domain.vocabulary import BUY, LIMIT, MARKET, SELL, STOP_LIMIT, TAKE_PROFIT_LIMIT
@@ -20,7 +22,7 @@ from trade_engine.engine.state import MarketState
 
 # The budget of an order that spends from its hold alone (and releases what each fill
 # does not need); market buys and quote-sized market sells spend from a budget instead.
-NO_BUDGET = Minor(-1)
+NO_BUDGET: Final = Minor(-1)
 
 
 def hold_of(m: MarketState, order: Order) -> Minor:

@@ -75,7 +75,7 @@ def require_not_halted(m: MarketState) -> None:
 # -- NEW ORDERS ---------------------------------------------------------------------------
 
 
-def new_order(m: MarketState, account: Account | None, cmd: PlaceOrder) -> Order:
+def new_order(m: MarketState, accounts: dict[str, Account], cmd: PlaceOrder) -> Order:
     """The order `cmd` asks for in `m`, checked against every order rule; not yet
     accepted (its id is 0) and holding nothing yet."""
     # Every field is read once: attribute reads on a command struct are not free.
@@ -94,11 +94,13 @@ def new_order(m: MarketState, account: Account | None, cmd: PlaceOrder) -> Order
         stp = m.stp_mode
     elif stp not in STP_MODES:
         raise TradeEngineError(ErrorCode.INVALID_ORDER, f"unknown self-trade prevention mode {stp!r}")
-    if coid is not None and account is not None and coid in account.client_ids:
-        raise TradeEngineError(
-            ErrorCode.DUPLICATE_CLIENT_ORDER_ID,
-            f"client order id {coid!r} is already used by an open order",
-        )
+    if coid is not None:
+        account = accounts.get(user_id)
+        if account is not None and coid in account.client_ids:
+            raise TradeEngineError(
+                ErrorCode.DUPLICATE_CLIENT_ORDER_ID,
+                f"client order id {coid!r} is already used by an open order",
+            )
     if order_type in (LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT):
         _check_limit_terms(m, order_type, tif, price, quantity, quote_quantity, post_only)
     elif order_type in (MARKET, STOP_MARKET, TAKE_PROFIT_MARKET):
