@@ -25,7 +25,6 @@ from trade_engine.domain.vocabulary import (
     EXPIRE_MAKER,
     EXPIRE_TAKER,
     FEE_ACCOUNT,
-    FEE_SCALE,
     FOK,
     GTC,
     MAX_AMOUNT,
@@ -34,7 +33,7 @@ from trade_engine.domain.vocabulary import (
 from trade_engine.engine.accounts import Account
 from trade_engine.engine.book import BookSide
 from trade_engine.engine.events import Event
-from trade_engine.engine.holds import affordable_lots
+from trade_engine.engine.holds import affordable_lots, fee_charged
 from trade_engine.engine.order import Order
 from trade_engine.engine.release import finish, remove_open
 from trade_engine.engine.risk import hold_of
@@ -118,7 +117,7 @@ def match(
     Returns why matching stopped early ("" when the taker was exhausted) and how much
     of the budget it spent.
     """
-    per, per_lot, taker_rate = m.quote_per_tick_lot, m.base_per_lot, m.taker_fee
+    per = m.quote_per_tick_lot
     keys, levels, sign = opp.keys, opp.levels, opp.sign
     accounts = state.accounts
     state.account(FEE_ACCOUNT)  # settlement credits it: it exists from the first match on
@@ -128,7 +127,7 @@ def match(
     by_quote = taker.quote_quantity > 0
     from_budget = budget >= 0
     touched = m.touched
-    spent = 0  # of the budget
+    spent = 0  # of the budget (stays 0 without one, so budget - spent stays < 0)
     while keys:
         key = keys[-1]
         if key < limit_key:
@@ -153,32 +152,10 @@ def match(
                 if level.total == 0:
                     break
                 continue
-            # -- how many lots: the smaller remaining, then the budget or quote target --
-            lots = maker_left
-            if not by_quote and taker.remaining < lots:
-                lots = taker.remaining
-            if from_budget and taker_buys:
-                left = budget - spent
-                numer = taker.fee_numer
-                want = lots * unit_cost
-                paid = -(-numer // FEE_SCALE)
-                if want + (-(-(numer + want * taker_rate) // FEE_SCALE)) - paid > left:
-                    lots = affordable_lots(Minor(left), unit_cost, numer, taker_rate)
-                    if lots == 0:
-                        return BUDGET, Minor(spent)
-            elif by_quote:
-                target = (taker.quote_quantity - taker.filled_quote) // unit_cost
-                if target < lots:
-                    lots = Lots(target)
-                if lots == 0:
-                    return TARGET, Minor(spent)
-            if from_budget and not taker_buys:
-                can_sell = (budget - spent) // per_lot
-                if can_sell < lots:
-                    lots = Lots(can_sell)
-                if lots == 0:
-                    return BUDGET, Minor(spent)
-            # -- the fill: off the book, then its money --
+            lots, stop = fill_size(m, taker, maker_left, unit_cost, budget - spent, taker_buys, by_quote)
+            if lots == 0:
+                return stop, Minor(spent)
+            # The fill: off the book, then its money.
             maker.remaining = Lots(maker_left - lots)
             level.total = Lots(level.total - lots)
             touched[key] = None
@@ -204,6 +181,45 @@ def match(
         if not by_quote and taker.remaining == 0:
             return "", Minor(spent)
     return RAN_OUT, Minor(spent)
+
+
+def fill_size(
+    m: MarketState,
+    taker: Order,
+    maker_left: Lots,
+    unit_cost: Minor,
+    budget_left: int,
+    taker_buys: bool,
+    by_quote: bool,
+) -> tuple[Lots, str]:
+    """How many lots `taker` takes from a maker with `maker_left` at `unit_cost` quote
+    per lot: the smaller remaining, cut to what its budget still pays for (fees included
+    for a buy; `budget_left` < 0: it spends from its hold) or to a quote-sized order's
+    target. No lots come with the reason matching stops."""
+    lots = maker_left
+    if not by_quote and taker.remaining < lots:
+        lots = taker.remaining
+    from_budget = budget_left >= 0
+    if from_budget and taker_buys:
+        numer, rate = taker.fee_numer, m.taker_fee
+        want = lots * unit_cost
+        if want + fee_charged(numer + want * rate) - fee_charged(numer) > budget_left:
+            lots = affordable_lots(Minor(budget_left), unit_cost, numer, rate)
+            if lots == 0:
+                return lots, BUDGET
+    elif by_quote:
+        target = (taker.quote_quantity - taker.filled_quote) // unit_cost
+        if target < lots:
+            lots = Lots(target)
+        if lots == 0:
+            return lots, TARGET
+    if from_budget and not taker_buys:
+        can_sell = budget_left // m.base_per_lot
+        if can_sell < lots:
+            lots = Lots(can_sell)
+        if lots == 0:
+            return lots, BUDGET
+    return lots, ""
 
 
 def fok_fillable(order: Order, opp: BookSide, limit_key: int) -> bool:

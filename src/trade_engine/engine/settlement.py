@@ -49,6 +49,38 @@ def buyer_slack(
     return Minor(held - still_held - notional - fee)
 
 
+def move_funds(
+    m: MarketState,
+    buyer: Account,
+    seller: Account,
+    fee_account: Account,
+    notional: Minor,
+    base_amount: Minor,
+    buyer_fee: Minor,
+    seller_fee: Minor,
+    released: Minor,
+) -> None:
+    """The balance moves of one fill (the ledger rules of `TradeExecuted`, events.py).
+
+    The buyer's locked quote pays the notional, its fee and the released slack, which
+    goes back to its available quote; the seller's locked base goes to the buyer; the
+    seller gets the notional less its fee; both fees go to the fee account. The same
+    account can be buyer and seller (no self-trade prevention): each line reads what the
+    one before wrote."""
+    quote, base = m.quote, m.base
+    buyer_locked = buyer.locked
+    buyer_locked[quote] -= notional + buyer_fee + released
+    buyer_available = buyer.available
+    if released:
+        buyer_available[quote] += released
+    buyer_available[base] = buyer_available.get(base, 0) + base_amount
+    seller.locked[base] -= base_amount
+    seller_available = seller.available
+    seller_available[quote] = seller_available.get(quote, 0) + notional - seller_fee
+    fee_available = fee_account.available
+    fee_available[quote] = fee_available.get(quote, 0) + buyer_fee + seller_fee
+
+
 def settle(
     state: EngineState,
     m: MarketState,
@@ -64,7 +96,6 @@ def settle(
     """Settle a fill of `lots` at `price` and announce it. `from_budget`: the taker spends
     from a budget rather than its hold. Returns what the fill cost the taker: quote (fee
     included) for a buy, base for a sell."""
-    quote, base = m.quote, m.base
     notional = Minor(lots * price * m.quote_per_tick_lot)
     base_amount = Minor(lots * m.base_per_lot)
     maker_numer, taker_numer = maker.fee_numer, taker.fee_numer
@@ -89,19 +120,9 @@ def settle(
         buyer_fee, seller_fee = maker_fee, taker_fee
         released = buyer_slack(m, maker, price, lots, maker_numer, notional, maker_fee)
         cost = base_amount
-    # The same account can be buyer and seller (no self-trade prevention): each line
-    # reads what the one before wrote.
-    buyer_locked = buyer.locked
-    buyer_locked[quote] -= notional + buyer_fee + released
-    buyer_available = buyer.available
-    if released:
-        buyer_available[quote] += released
-    buyer_available[base] = buyer_available.get(base, 0) + base_amount
-    seller.locked[base] -= base_amount
-    seller_available = seller.available
-    seller_available[quote] = seller_available.get(quote, 0) + notional - seller_fee
-    fee_available = state.account(FEE_ACCOUNT).available
-    fee_available[quote] = fee_available.get(quote, 0) + maker_fee + taker_fee
+    move_funds(
+        m, buyer, seller, state.account(FEE_ACCOUNT), notional, base_amount, buyer_fee, seller_fee, released
+    )
     trade_id = state.next_trade_id
     state.next_trade_id = trade_id + 1
     m.seq += 1
