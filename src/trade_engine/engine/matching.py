@@ -11,9 +11,10 @@ emptied levels, the levels a command touched) and the trade prices the command r
 (`last_price`, `trade_high`, `trade_low`, which stops compare). Must not touch: money
 (settlement.py moves it, release.py gives holds back), order rules, stop books.
 
-The loop is the engine's hot path. It hoists everything it reads more than once into
-locals and keeps the fill decisions inline; the money of a fill is one call to
-`settle`, whose cost is a native call next to the event it builds.
+The loop is the engine's hot path. It hoists what it reads on every maker into locals;
+a fill is then two calls, `fill_size` and `settle`. Both are native calls within the
+compiled group, which cost little next to the event a fill builds: splitting them out
+of the loop left the instruction count per command unchanged (cachegrind).
 """
 
 from typing import Final
