@@ -27,8 +27,8 @@ from trade_engine.engine.state import EngineState, MarketState
 
 
 def place(state: EngineState, cmd: PlaceOrder, events: list[Event]) -> None:
-    # The command is read once, by the rules (reading a command struct is not free);
-    # from then on the order says what it asked for.
+    # Past its market, the command is read once, by the rules (reading a command struct
+    # is not free); from then on the order says what it asked for.
     m = rules.market_for_orders(state, cmd.market)
     order = rules.new_order(m, state.accounts, cmd)
     account = state.accounts.get(order.user_id)
