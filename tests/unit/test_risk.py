@@ -4,13 +4,13 @@ from typing import Any
 
 import pytest
 
-from trade_engine.domain.errors import ErrorCode, TradeEngineError
-from trade_engine.domain.units import Lots, Minor, Ticks
+from trade_engine.domain.errors import TradeEngineError
+from trade_engine.domain.units import Lots, Ticks
 from trade_engine.domain.vocabulary import BUY, LIMIT, MARKET, SELL, STOP_MARKET
 from trade_engine.engine import PlaceOrder
 from trade_engine.engine.holds import buy_hold
 from trade_engine.engine.markets import register
-from trade_engine.engine.risk import NO_BUDGET, funded, new_order_hold
+from trade_engine.engine.risk import NO_BUDGET, new_order_hold
 from trade_engine.engine.rules import new_order
 from trade_engine.engine.state import EngineState, MarketState
 
@@ -29,7 +29,9 @@ def hold_and_budget(side: str, order_type: str, **fields: Any) -> tuple[int, int
     state, m = market_with_funds()
     account = state.accounts["alice"]
     command = PlaceOrder(ts=1, user_id="alice", market=m.symbol, side=side, order_type=order_type, **fields)
-    return new_order_hold(m, account, new_order(m, state.accounts, command))
+    payer, hold, budget = new_order_hold(m, account, new_order(m, state.accounts, command))
+    assert payer is account
+    return hold, budget
 
 
 def test_a_limit_buy_holds_its_cost_at_its_price_and_the_highest_fee_rate():
@@ -60,14 +62,17 @@ def test_a_stop_market_buy_by_quantity_holds_its_cost_at_the_stop_price():
     )
 
 
-def test_an_order_that_cannot_have_its_hold_is_refused():
-    state, m = market_with_funds(quote=0)
-    account = state.accounts["alice"]
-    command = PlaceOrder(ts=1, user_id="alice", market=m.symbol, side=BUY, order_type=MARKET, quantity=1)
+def refusal(quote: int, side: str, order_type: str, **fields: Any) -> str:
+    state, m = market_with_funds(quote=quote)
+    account = state.accounts.get("alice")
+    command = PlaceOrder(ts=1, user_id="alice", market=m.symbol, side=side, order_type=order_type, **fields)
     with pytest.raises(TradeEngineError) as refused:
         new_order_hold(m, account, new_order(m, state.accounts, command))
-    assert refused.value.code == ErrorCode.INSUFFICIENT_BALANCE
-    with pytest.raises(TradeEngineError) as refused:
-        funded(account, QUOTE, Minor(1))
-    assert refused.value.code == ErrorCode.INSUFFICIENT_BALANCE
-    assert funded(account, BASE, Minor(7 * LOT)) is account
+    return f"{refused.value.code}: {refused.value.message}"
+
+
+def test_an_order_whose_hold_is_not_available_is_refused():
+    short = "INSUFFICIENT_BALANCE: insufficient"
+    assert refusal(0, BUY, MARKET, quantity=1) == "INSUFFICIENT_BALANCE: no USDT available"
+    assert refusal(999, BUY, LIMIT, quantity=1, price=100) == f"{short} USDT balance"  # 1,000 + fee
+    assert refusal(0, SELL, LIMIT, quantity=8, price=100) == f"{short} BTC balance"  # 7 lots held

@@ -22,7 +22,7 @@ from trade_engine.engine.events import Event
 from trade_engine.engine.matching import take_limit, take_market
 from trade_engine.engine.order import Order
 from trade_engine.engine.release import remove_open
-from trade_engine.engine.risk import amendment_hold_change, funded, new_order_hold, take_hold
+from trade_engine.engine.risk import amendment_hold_change, new_order_hold, take_hold
 from trade_engine.engine.state import EngineState, MarketState
 
 
@@ -31,24 +31,21 @@ def place(state: EngineState, cmd: PlaceOrder, events: list[Event]) -> None:
     # is not free); from then on the order says what it asked for.
     m = rules.market_for_orders(state, cmd.market)
     order = rules.new_order(m, state.accounts, cmd)
-    account = state.accounts.get(order.user_id)
-    hold, budget = new_order_hold(m, account, order)
-    asset = m.held_asset(order.side)
-    funded_account = funded(account, asset, hold)
+    account, hold, budget = new_order_hold(m, state.accounts.get(order.user_id), order)
     if order.post_only:
         rules.check_post_only(m, order.side, order.price)
 
     # -- from here on nothing is rejected --
     ts = order.created_ts
-    accept(state, m, funded_account, order, asset, hold, events)
+    accept(state, m, account, order, hold, events)
     if order.pending:
         m.stops.add(order)
         return
     m.trade_high, m.trade_low = Ticks(0), Ticks(MAX_AMOUNT)
     if order.order_type == MARKET:  # (the conditional types wait in the stop book)
-        take_market(state, m, order, funded_account, budget, ts, events)
+        take_market(state, m, order, account, budget, ts, events)
     else:
-        take_limit(state, m, order, funded_account, ts, events)
+        take_limit(state, m, order, account, ts, events)
     if m.stops.orders:
         stops.fire(state, m, ts, events)
     if m.touched:
@@ -60,16 +57,14 @@ def accept(
     m: MarketState,
     account: Account,
     order: Order,
-    asset: str,
     hold: Minor,
     events: list[Event],
 ) -> None:
-    """Give a checked order its id, take its hold (of `asset`) and make it the user's
-    open order."""
+    """Give a checked order its id, take its hold and make it the user's open order."""
     order_id = state.next_order_id
     state.next_order_id = order_id + 1
     order.id = order_id
-    take_hold(account, asset, hold)
+    take_hold(account, m.held_asset(order.side), hold)
     account.orders[order_id] = order
     if order.client_order_id is not None:
         account.client_ids[order.client_order_id] = order

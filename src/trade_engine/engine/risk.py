@@ -40,27 +40,25 @@ def hold_of(m: MarketState, order: Order) -> Minor:
     return buy_hold(order.remaining, price, m.quote_per_tick_lot, order.fee_numer, m.max_fee)
 
 
-def new_order_hold(m: MarketState, account: Account | None, order: Order) -> tuple[Minor, Minor]:
-    """The hold a new order takes, and the budget it will spend from (`NO_BUDGET` if it
-    spends from its hold). Raises if the hold cannot be had."""
+def new_order_hold(m: MarketState, account: Account | None, order: Order) -> tuple[Account, Minor, Minor]:
+    """The account that pays for a new order, the hold the order takes there, and the
+    budget it will spend from (`NO_BUDGET`: it spends from its hold). Refused if the
+    account does not have the hold available."""
     side = order.side
+    asset = m.held_asset(side)
     if order.order_type == MARKET and not (order.quote_quantity if side == BUY else order.quantity):
         # A market buy by quantity or a market sell by quote amount cannot know what it
         # will spend: it holds everything available of what it pays with.
-        asset = m.held_asset(side)
         hold = Minor(account.available.get(asset, 0)) if account is not None else Minor(0)
         if hold <= 0:
             raise TradeEngineError(ErrorCode.INSUFFICIENT_BALANCE, f"no {asset} available")
-        return hold, hold
-    hold = hold_of(m, order)
-    return hold, hold if order.order_type == MARKET and side == BUY else NO_BUDGET
-
-
-def funded(account: Account | None, asset: str, amount: Minor) -> Account:
-    """The account, if `amount` of `asset` is available in it."""
-    if account is None or account.available.get(asset, 0) < amount:
+        budget = hold
+    else:
+        hold = hold_of(m, order)
+        budget = hold if order.order_type == MARKET and side == BUY else NO_BUDGET
+    if account is None or account.available.get(asset, 0) < hold:
         raise TradeEngineError(ErrorCode.INSUFFICIENT_BALANCE, f"insufficient {asset} balance")
-    return account
+    return account, hold, budget
 
 
 def amendment_hold_change(

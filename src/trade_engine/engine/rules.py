@@ -52,7 +52,9 @@ def known_market(state: EngineState, symbol: str) -> MarketState:
 
 def market_for_orders(state: EngineState, symbol: str) -> MarketState:
     """The market, if it takes new orders."""
-    m = known_market(state, symbol)
+    m = state.markets.get(symbol)
+    if m is None:
+        raise TradeEngineError(ErrorCode.UNKNOWN_MARKET, f"unknown market {symbol!r}")
     if m.status != TRADING:
         require_trading(m)
     return m
