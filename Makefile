@@ -4,9 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The matching core compiled with mypyc (same source, native classes): what production
-# runs and what the benchmarks measure. Tests run against both builds.
+# runs and what the benchmarks measure. Tests run against both builds. Every module of
+# the engine package is here except the msgspec types (commands, events) and the ledger;
+# tests/conftest.py reads this list to check the compiled run imports each of them
+# compiled, and tests/unit/test_engine_package.py that no engine module is left out.
 COMPILED := build/compiled
-CORE_MODULES := engine/engine.py engine/book.py engine/holds.py engine/accounts.py engine/order.py
+CORE_MODULES := engine/engine.py engine/pipeline.py engine/rules.py engine/risk.py \
+	engine/matching.py engine/settlement.py engine/release.py engine/stops.py \
+	engine/stopbook.py engine/transfers.py engine/markets.py engine/restore.py \
+	engine/emit.py engine/state.py engine/book.py engine/holds.py engine/accounts.py \
+	engine/order.py
 CORE_SOURCES := $(addprefix src/trade_engine/,$(CORE_MODULES))
 # ccxt drives the Binance-compatible API in the tests. It pins exact versions of its own
 # dependencies, which clash with ours, so it gets a virtual environment of its own.

@@ -1,11 +1,13 @@
 """Suite-wide checks and fixtures.
 
 `make unit-compiled` runs the engine tests a second time against the mypyc-compiled
-core; TRADE_ENGINE_EXPECT_COMPILED makes sure that run really imports compiled modules
-instead of silently testing the interpreted source twice.
+core; TRADE_ENGINE_EXPECT_COMPILED makes sure that run really imports every compiled
+module (each one the Makefile's CORE_MODULES lists) instead of silently testing the
+interpreted source twice.
 """
 
 import asyncio
+import importlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -14,6 +16,8 @@ import asyncpg
 import pytest
 
 import trade_engine.engine.engine as engine_module
+
+from .compiled import compiled_core_modules
 
 PG_ADMIN_URL = os.environ.get(
     "TRADE_ENGINE_TEST_PG", "postgresql://trade_engine:trade_engine@127.0.0.1:5432/postgres"
@@ -26,8 +30,12 @@ def pytest_report_header() -> str:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if os.environ.get("TRADE_ENGINE_EXPECT_COMPILED") == "1" and engine_module.__file__.endswith(".py"):
-        raise pytest.UsageError(f"expected the compiled core, imported {engine_module.__file__}")
+    if os.environ.get("TRADE_ENGINE_EXPECT_COMPILED") != "1":
+        return
+    for name in compiled_core_modules():
+        path = importlib.import_module(name).__file__ or ""
+        if path.endswith(".py"):
+            raise pytest.UsageError(f"expected the compiled core, imported {path}")
 
 
 # -- real databases: a SQLite file, and a throwaway PostgreSQL database per test --

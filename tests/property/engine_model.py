@@ -239,7 +239,7 @@ class EventModel:
         self._lock(order, -event.released)
 
     def _next_stop(self, market: str) -> int | None:
-        """The stop or take-profit that fires next (engine.py `_fire_stops`).
+        """The stop or take-profit that fires next (stopbook.py `StopBook.pop_due`).
 
         A conditional order is reached by any price the current command traded at (a
         sweep through several levels passes each of their prices): one that fires on a

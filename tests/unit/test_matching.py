@@ -1,5 +1,6 @@
 """Price-time matching of limit orders: who trades with whom, at what price, in what order."""
 
+from trade_engine.domain.units import Lots, Ticks
 from trade_engine.domain.vocabulary import BUY, FEE_ACCOUNT, SELL
 from trade_engine.engine import (
     BookLevelChanged,
@@ -193,7 +194,7 @@ def test_marketable_limit_stops_at_its_limit_and_rests_the_remainder_there():
     assert [(t.price, t.quantity) for t in of_type(events, TradeExecuted)] == [(10_000, 3), (10_010, 3)]
     assert engine.depth(SYMBOL) == ([(10_010, 4)], [(10_020, 3)])
     fee_numer = (notional(10_000, 3) + notional(10_010, 3)) * TAKER_RATE
-    still_held = hold_after_fills(4, 10_010, K, fee_numer, MAX_RATE)
+    still_held = hold_after_fills(Lots(4), Ticks(10_010), K, fee_numer, MAX_RATE)
     resting = engine.open_order("alice", order_id=order_id(events))
     assert resting is not None
     assert engine.hold_of(resting) == still_held

@@ -4,6 +4,7 @@ import msgspec
 import pytest
 
 from trade_engine.domain.market import market_from_spec
+from trade_engine.domain.units import Lots, Ticks
 from trade_engine.domain.vocabulary import BUY, FEE_ACCOUNT, SELL
 from trade_engine.engine import (
     AmendOrder,
@@ -215,7 +216,7 @@ def test_open_order_returns_a_copy():
     oid = order_id(sell(engine, "bob", 3, 10_000))
     copy = engine.open_order("bob", order_id=oid)
     assert copy is not None
-    copy.remaining = 0
+    copy.remaining = Lots(0)
     assert engine.depth(SYMBOL) == ([], [(10_000, 3)])
 
 
@@ -308,7 +309,7 @@ def test_order_below_min_notional_is_rejected():
 def test_resting_buy_hold_covers_price_times_quantity_plus_the_largest_fee():
     engine = make_engine()
     (accepted,) = of_type(buy(engine, "alice", 7, 12_345), OrderAccepted)
-    assert accepted.hold == buy_hold(7, 12_345) == hold_after_fills(7, 12_345, K, 0, MAX_RATE)
+    assert accepted.hold == buy_hold(7, 12_345) == hold_after_fills(Lots(7), Ticks(12_345), K, 0, MAX_RATE)
     assert MAX_RATE == TAKER_RATE
 
 

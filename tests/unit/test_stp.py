@@ -188,5 +188,5 @@ def test_expiring_own_maker_that_compacts_the_level_keeps_its_stale_count_exact(
     events = buy(engine, "alice", 5, 10_000, stp_mode="EXPIRE_MAKER")
     assert expiries(events) == [(own, 1, "SELF_TRADE_PREVENTION")]
     assert maker_fills(events) == [(maker, 1) for maker in others[40:45]]
-    level = engine._markets[SYMBOL].asks.levels[10_000]
+    level = engine._state.markets[SYMBOL].asks.levels[10_000]
     assert (level.dead, len(level.orders), level.total) == (0, 34, 34)

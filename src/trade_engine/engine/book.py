@@ -9,11 +9,16 @@ A level is a FIFO deque of orders. Cancelling an order in the middle of a deque 
 O(n), so a cancelled order is only marked (its `remaining` set to 0) and counted as
 `dead`; stale entries are skipped when they reach the head and the deque is compacted
 when they outnumber the live ones. `total` is always the exact live quantity.
+
+This module owns the shape of a book and nothing else: it moves no funds, emits no
+events and knows no order rules. Matching walks it (matching.py); the stages that take
+orders out go through `remove`.
 """
 
 from bisect import bisect_left, insort
 from collections import deque
 
+from trade_engine.domain.units import Lots, Ticks
 from trade_engine.engine.order import Order
 
 _COMPACT_AT = 32
@@ -22,10 +27,10 @@ _COMPACT_AT = 32
 class Level:
     __slots__ = ("dead", "orders", "price", "total")
 
-    def __init__(self, price: int) -> None:
+    def __init__(self, price: Ticks) -> None:
         self.price = price
         self.orders: deque[Order] = deque()
-        self.total = 0
+        self.total = Lots(0)
         self.dead = 0
 
     def live_orders(self) -> list[Order]:
@@ -39,10 +44,11 @@ class BookSide:
         self.side = side
         self.sign = sign
         self.keys: list[int] = []
+        # By price (`Ticks`); `keys` holds sign × price.
         self.levels: dict[int, Level] = {}
 
-    def best_price(self) -> int | None:
-        return self.keys[-1] * self.sign if self.keys else None
+    def best_price(self) -> Ticks | None:
+        return Ticks(self.keys[-1] * self.sign) if self.keys else None
 
     def add(self, order: Order) -> None:
         """Append an order at the back of its price level."""
@@ -54,13 +60,19 @@ class BookSide:
         else:
             order.price = level.price  # share one int object per level: memory
         level.orders.append(order)
-        level.total += order.remaining
+        level.total = Lots(level.total + order.remaining)
+
+    def reduce(self, order: Order, remaining: Lots) -> None:
+        """Shrink a resting order in place: it keeps its time priority."""
+        level = self.levels[order.price]
+        level.total = Lots(level.total - (order.remaining - remaining))
+        order.remaining = remaining
 
     def remove(self, order: Order) -> None:
         """Take an open order out of the book (cancel, expiry, loss of priority)."""
         level = self.levels[order.price]
-        level.total -= order.remaining
-        order.remaining = 0
+        level.total = Lots(level.total - order.remaining)
+        order.remaining = Lots(0)
         if level.orders[0] is order:
             level.orders.popleft()
         else:
@@ -88,6 +100,11 @@ class BookSide:
         """Aggregated (price, quantity) per level, best first."""
         sign, levels = self.sign, self.levels
         return [(key * sign, levels[key * sign].total) for key in reversed(self.keys[-limit:])]
+
+    def in_price_order(self) -> list[Level]:
+        """Every level, best first."""
+        sign, levels = self.sign, self.levels
+        return [levels[key * sign] for key in reversed(self.keys)]
 
     def orders_at(self, price: int) -> list[Order]:
         level = self.levels.get(price)

@@ -4,9 +4,12 @@ Market events carry `seq`, a per-market sequence number that increases by exactl
 per event, so any consumer can detect a gap. Events are frozen and carry only integers
 and strings, so they encode to identical bytes on every replay.
 
-Fields are positional in declaration order (`ts` first): the engine builds events
-positionally on the hot path, where msgspec's positional construction is several times
-faster than keywords. Keep field order stable; callers elsewhere should use keywords.
+Fields are positional in declaration order (`ts` first). The engine builds the events
+of its hot path through emit.py's typed constructors, which take keywords (typed by
+unit: `Ticks`, `Lots`, `Minor`) and pass the fields by position: msgspec's positional
+construction is several times faster than keywords. Keep field order stable
+(tests/unit/test_emit.py checks emit.py against it); callers elsewhere should use
+keywords. On the wire, and so here, amounts are plain `int`.
 
 Balance effects (the ledger) are fully determined by the events:
 

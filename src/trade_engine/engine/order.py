@@ -8,9 +8,15 @@ matching loop is a memory load (see `make compiled` and docs/engine.md).
 
 Time priority is the order's position in its level's queue; `created_ts` is kept for
 queries and for storage, whose orders table is partitioned by it.
+
+Build one with keywords: from compiled code they cost nothing (mypyc matches them to
+parameters at compile time). The parameter order is kept because storage's recovery
+still passes them by position.
 """
 
 from typing import Any, Final
+
+from trade_engine.domain.units import Lots, Minor, Ticks
 
 # Field names, in constructor order (used by to_dict).
 FIELDS: Final = (
@@ -34,6 +40,8 @@ FIELDS: Final = (
     "filled_quote",
     "fee_numer",
 )
+_NO_LOTS: Final = Lots(0)
+_NO_MINOR: Final = Minor(0)
 
 
 class Order:
@@ -67,18 +75,18 @@ class Order:
         side: str,
         order_type: str,
         time_in_force: str,
-        price: int,
-        stop_price: int,
-        quantity: int,
-        quote_quantity: int,
-        remaining: int,
+        price: Ticks,
+        stop_price: Ticks,
+        quantity: Lots,
+        quote_quantity: Minor,
+        remaining: Lots,
         client_order_id: str | None,
         stp_mode: str,
         post_only: bool,
         created_ts: int,
         pending: bool = False,
-        executed: int = 0,
-        filled_quote: int = 0,
+        executed: Lots = _NO_LOTS,
+        filled_quote: Minor = _NO_MINOR,
         fee_numer: int = 0,
     ) -> None:
         self.id = id
@@ -108,28 +116,28 @@ class Order:
         # unit; the fee charged so far is always ceil(fee_numer / FEE_SCALE) (holds.py).
         self.fee_numer = fee_numer
 
-    def with_terms(self, price: int, quantity: int, remaining: int) -> "Order":
+    def with_terms(self, price: Ticks, quantity: Lots, remaining: Lots) -> "Order":
         """A copy with new price and size: an amended order that re-enters the book."""
         return Order(
-            self.id,
-            self.user_id,
-            self.market,
-            self.side,
-            self.order_type,
-            self.time_in_force,
-            price,
-            self.stop_price,
-            quantity,
-            self.quote_quantity,
-            remaining,
-            self.client_order_id,
-            self.stp_mode,
-            self.post_only,
-            self.created_ts,
-            self.pending,
-            self.executed,
-            self.filled_quote,
-            self.fee_numer,
+            id=self.id,
+            user_id=self.user_id,
+            market=self.market,
+            side=self.side,
+            order_type=self.order_type,
+            time_in_force=self.time_in_force,
+            price=price,
+            stop_price=self.stop_price,
+            quantity=quantity,
+            quote_quantity=self.quote_quantity,
+            remaining=remaining,
+            client_order_id=self.client_order_id,
+            stp_mode=self.stp_mode,
+            post_only=self.post_only,
+            created_ts=self.created_ts,
+            pending=self.pending,
+            executed=self.executed,
+            filled_quote=self.filled_quote,
+            fee_numer=self.fee_numer,
         )
 
     def copy(self) -> "Order":
