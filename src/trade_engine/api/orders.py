@@ -41,6 +41,7 @@ def place_command(user_id: str, market: Market, body: PlaceOrderBody) -> PlaceOr
         client_order_id=body.client_order_id,
         stp_mode=body.stp_mode,
         post_only=body.post_only,
+        meta=body.meta,
     )
 
 

@@ -12,6 +12,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from trade_engine.domain.lifecycle import OrderChange
 from trade_engine.domain.market import MarketSpec
 from trade_engine.domain.money import MAX_TEXT, UNSIGNED_DECIMAL_PATTERN
+from trade_engine.domain.order_meta import OrderMeta
 
 T = TypeVar("T")
 
@@ -58,6 +59,7 @@ class PlaceOrderBody(Struct, kw_only=True, forbid_unknown_fields=True):
     client_order_id: ClientOrderId | None = None
     stp_mode: Literal["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"] | None = None
     post_only: bool = False
+    meta: OrderMeta | None = None  # labels of the caller's own, returned with the order
 
 
 class AmendOrderBody(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -161,6 +163,7 @@ class OrderView(Struct, kw_only=True):
     created_at: int
     updated_at: int
     fills: list[Fill] | None = None
+    meta: OrderMeta | UnsetType = UNSET  # absent when the order has no labels
 
 
 class OrderUpdateView(Struct, kw_only=True, omit_defaults=True):
@@ -190,6 +193,7 @@ class OrderUpdateView(Struct, kw_only=True, omit_defaults=True):
     priority_kept: bool | None = None
     reason: str | None = None
     trade: Fill | None = None
+    meta: OrderMeta | None = None
 
 
 class OrderPage(Struct, kw_only=True):

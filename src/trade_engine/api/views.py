@@ -4,6 +4,8 @@ WebSocket alike (decimal strings by the market's conversions, millisecond times)
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from msgspec import UNSET
+
 from trade_engine.api.schemas import (
     BalanceView,
     CandleView,
@@ -97,6 +99,7 @@ def order_view(order: OrderModel, market: Market, fills: Sequence[FillModel] | N
         created_at=ms(order.created_ts),
         updated_at=ms(order.updated_ts),
         fills=None if fills is None else [order_fill(fill, market) for fill in fills],
+        meta=UNSET if order.meta is None else order.meta,
     )
 
 
@@ -157,6 +160,7 @@ def order_update(update: OrderUpdate, market: Market) -> OrderUpdateView:
         view.quote_quantity = market.quote_text(order.quote_quantity) if order.quote_quantity else None
         view.post_only = order.post_only
         view.stp_mode = order.stp_mode
+        view.meta = order.meta
     elif change is OrderChange.TRADE:
         assert update.fill is not None
         view.trade = order_fill(update.fill, market)

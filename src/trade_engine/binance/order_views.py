@@ -14,6 +14,7 @@ from trade_engine.binance.wire import (
     ZERO,
     binance_tif,
     binance_type,
+    meta_fields,
     pad,
     symbol_of,
 )
@@ -61,6 +62,7 @@ def order(order: OrderModel, market: Market) -> dict[str, Any]:
         "workingTime": -1 if pending else ms(order.created_ts),
         "origQuoteOrderQty": pad(market.quote_text(order.quote_quantity)),
         "selfTradePreventionMode": order.stp_mode,
+        **meta_fields(order.meta),
     }
 
 
@@ -77,6 +79,7 @@ def new_order(
     }
     if response_type == "ACK":
         return body
+    body.update(meta_fields(order.meta))
     is_stop = order.order_type in CONDITIONAL_TYPES
     body.update(
         {
@@ -128,6 +131,7 @@ def cancelled(order: OrderModel, market: Market, client_order_id: str) -> dict[s
         "type": binance_type(order.order_type, order.post_only),
         "side": order.side,
         "selfTradePreventionMode": order.stp_mode,
+        **meta_fields(order.meta),
     }
     if order.stop_price:
         body["stopPrice"] = pad(market.price_text(order.stop_price))
@@ -183,6 +187,7 @@ def execution_report(
         "Q": pad(market.quote_text(order.quote_quantity)),
         "W": -1 if order.pending else ms(order.created_ts),
         "V": order.stp_mode,
+        **meta_fields(order.meta, event=True),
     }
 
 

@@ -10,6 +10,8 @@ from the engine's in-flight state.
 import secrets
 from typing import Any, Final
 
+import msgspec
+
 from trade_engine.binance import order_views, views
 from trade_engine.binance.auth import READ, TRADE
 from trade_engine.binance.errors import (
@@ -25,9 +27,10 @@ from trade_engine.binance.errors import (
 )
 from trade_engine.binance.params import Params
 from trade_engine.binance.requests import market_named, market_of, markets_by_symbol, signed, time_ns
-from trade_engine.binance.wire import ENGINE_TYPE
+from trade_engine.binance.wire import ENGINE_TYPE, binance_name, meta_of
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market
+from trade_engine.domain.order_meta import OrderMeta
 from trade_engine.domain.vocabulary import BUY, CONDITIONAL_TYPES, MARKET, SELL, STP_MODES
 from trade_engine.edge.errors import UNKNOWN_ORDER
 from trade_engine.edge.gateway import Gateway
@@ -139,8 +142,18 @@ def place_command(user_id: str, market: Market, params: Params) -> tuple[PlaceOr
         client_order_id=client_order_id,
         stp_mode=stp,
         post_only=kind == "LIMIT_MAKER",
+        meta=_meta(params),
     )
     return command, response_type
+
+
+def _meta(params: Params) -> OrderMeta | None:
+    """The order's labels (`strategyId` and the like), checked by their declared types."""
+    try:
+        return meta_of({name: value for name, value in params.values.items() if value})
+    except msgspec.ValidationError as error:
+        field = str(error).rpartition("$.")[2].rstrip("`")
+        raise BinanceError(-1130, f"Data sent for parameter '{binance_name(field)}' is not valid.") from error
 
 
 async def new_order(gateway: Gateway, call: Call) -> dict[str, Any]:

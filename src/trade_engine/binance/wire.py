@@ -5,9 +5,12 @@ Binance's names live here, with the number format Binance uses (at least eight
 decimals: "0.01000000") and its symbols ("BTCUSDT" for the market "BTC-USDT").
 """
 
-from typing import Final
+from typing import Any, Final
+
+import msgspec
 
 from trade_engine.domain.lifecycle import OrderChange, OrderStatus
+from trade_engine.domain.order_meta import BINANCE_NAMES, OrderMeta
 from trade_engine.domain.vocabulary import (
     LIMIT,
     MARKET,
@@ -79,3 +82,30 @@ def binance_type(order_type: str, post_only: bool) -> str:
 def binance_tif(order_type: str, time_in_force: str) -> str:
     # Market-type orders run IOC inside the engine; Binance shows them as GTC.
     return time_in_force if order_type in (LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT) else "GTC"
+
+
+def meta_of(params: dict[str, str]) -> OrderMeta | None:
+    """The order labels among a request's parameters, by their Binance names (None if
+    none was sent); a value the label's type refuses raises `msgspec.ValidationError`
+    naming the field."""
+    values = {field: params[names[0]] for field, names in BINANCE_NAMES.items() if names[0] in params}
+    if not values:
+        return None
+    return msgspec.convert(values, OrderMeta, strict=False)
+
+
+def binance_name(field: str) -> str:
+    """A label's Binance parameter name (for error messages)."""
+    return BINANCE_NAMES[field][0] if field in BINANCE_NAMES else field
+
+
+def meta_fields(meta: OrderMeta | None, *, event: bool = False) -> dict[str, Any]:
+    """An order's labels as Binance writes them in order objects (or, `event`, in
+    `executionReport`): only those that are set."""
+    if meta is None:
+        return {}
+    return {
+        names[1 if event else 0]: value
+        for field, names in BINANCE_NAMES.items()
+        if (value := getattr(meta, field)) is not None
+    }

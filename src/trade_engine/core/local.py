@@ -148,6 +148,7 @@ def state_of(engine: Engine, seq: int) -> CoreState:
             executed=order.executed,
             filled_quote=order.filled_quote,
             fee=fee_charged(order.fee_numer),
+            meta=order.meta,
         )
         for order in engine.all_open_orders()
     ]

@@ -19,6 +19,7 @@ import msgspec
 
 from trade_engine.domain.errors import ErrorCode
 from trade_engine.domain.market import Market
+from trade_engine.domain.order_meta import OrderMeta
 from trade_engine.engine import Balance
 from trade_engine.sequencer.messages import AnyCommand, AnyEvent, BalanceState, CommittedBatch
 
@@ -98,6 +99,7 @@ class OpenOrder(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     executed: int
     filled_quote: int
     fee: int
+    meta: OrderMeta | None = None
 
 
 class MarketState(msgspec.Struct, frozen=True, kw_only=True):

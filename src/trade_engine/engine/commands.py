@@ -8,6 +8,7 @@ quote amounts and asset amounts in minor units (see `trade_engine.domain.market`
 import msgspec
 
 from trade_engine.domain.market import Market
+from trade_engine.domain.order_meta import OrderMeta
 from trade_engine.domain.vocabulary import GTC, LIMIT
 
 
@@ -23,7 +24,8 @@ class PlaceOrder(Command, frozen=True):
     when selling) sets the size. `price` is the limit price (LIMIT, STOP_LIMIT,
     TAKE_PROFIT_LIMIT); `stop_price` the trigger price of the four conditional types,
     whose type also says which way the price must move to reach it (vocabulary.py).
-    `stp_mode` None means the market's default.
+    `stp_mode` None means the market's default. `meta`: the caller's labels, which the
+    engine carries to `OrderAccepted` and otherwise ignores.
     """
 
     user_id: str
@@ -38,6 +40,7 @@ class PlaceOrder(Command, frozen=True):
     client_order_id: str | None = None
     stp_mode: str | None = None
     post_only: bool = False
+    meta: OrderMeta | None = None
 
 
 class CancelOrder(Command, frozen=True):

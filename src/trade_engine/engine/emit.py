@@ -50,6 +50,7 @@ def order_accepted(order: Order, *, ts: int, seq: int, hold: Minor) -> OrderAcce
         order.stp_mode,
         order.post_only,
         hold,
+        order.meta,
     )
 
 

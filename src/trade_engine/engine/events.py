@@ -28,13 +28,14 @@ import msgspec
 
 from trade_engine.domain.errors import ErrorCode
 from trade_engine.domain.market import Market
+from trade_engine.domain.order_meta import OrderMeta
 
 
 class Event(msgspec.Struct, frozen=True, gc=False, tag=True):
     ts: int
 
 
-class OrderAccepted(Event, frozen=True):
+class OrderAccepted(Event, frozen=True, omit_defaults=True):
     seq: int
     market: str
     order_id: int
@@ -50,6 +51,9 @@ class OrderAccepted(Event, frozen=True):
     stp_mode: str
     post_only: bool
     hold: int
+    # The caller's labels (absent when none: the encoding of an order without is as
+    # it always was).
+    meta: OrderMeta | None = None
 
 
 class StopTriggered(Event, frozen=True):

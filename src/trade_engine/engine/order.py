@@ -16,6 +16,7 @@ still passes them by position.
 
 from typing import Any, Final
 
+from trade_engine.domain.order_meta import OrderMeta
 from trade_engine.domain.units import Lots, Minor, Ticks
 
 # Field names, in constructor order (used by to_dict).
@@ -53,6 +54,7 @@ class Order:
         "filled_quote",
         "id",
         "market",
+        "meta",
         "order_type",
         "pending",
         "post_only",
@@ -88,6 +90,7 @@ class Order:
         executed: Lots = _NO_LOTS,
         filled_quote: Minor = _NO_MINOR,
         fee_numer: int = 0,
+        meta: OrderMeta | None = None,
     ) -> None:
         self.id = id
         self.user_id = user_id
@@ -115,6 +118,9 @@ class Order:
         # Sum of notional × fee rate over all fills, in millionths of a quote minor
         # unit; the fee charged so far is always ceil(fee_numer / FEE_SCALE) (holds.py).
         self.fee_numer = fee_numer
+        # The caller's labels: carried to the order's events and views, never matched
+        # on, so not part of the state compared or snapshotted (FIELDS).
+        self.meta = meta
 
     def with_terms(self, price: Ticks, quantity: Lots, remaining: Lots) -> "Order":
         """A copy with new price and size: an amended order that re-enters the book."""
@@ -138,6 +144,7 @@ class Order:
             executed=self.executed,
             filled_quote=self.filled_quote,
             fee_numer=self.fee_numer,
+            meta=self.meta,
         )
 
     def copy(self) -> "Order":

@@ -133,6 +133,7 @@ def new_order(m: MarketState, accounts: dict[str, Account], cmd: PlaceOrder) -> 
         post_only=post_only,
         created_ts=ts,
         pending=pending,
+        meta=cmd.meta,
     )
 
 

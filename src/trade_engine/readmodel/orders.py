@@ -15,6 +15,7 @@ import msgspec
 
 from trade_engine.core.messages import OpenOrder
 from trade_engine.domain.lifecycle import OrderChange, OrderStatus, status_after
+from trade_engine.domain.order_meta import OrderMeta, meta_of_text
 from trade_engine.domain.vocabulary import BUY, CONDITIONAL_TYPES, SELL
 from trade_engine.engine import (
     Event,
@@ -55,6 +56,7 @@ class OrderModel(msgspec.Struct, kw_only=True, gc=False):
     status: OrderStatus = OrderStatus.NEW
     reason: str | None = None
     pending: bool = False  # a stop or take-profit still waiting for its price
+    meta: OrderMeta | None = None  # the caller's labels
 
 
 class FillModel(msgspec.Struct, kw_only=True, gc=False):
@@ -137,6 +139,7 @@ def model_of_state(order: OpenOrder) -> OrderModel:
         fee=order.fee,
         status=status_after(OrderChange.NEW, order.executed),
         pending=order.pending,
+        meta=order.meta,
     )
 
 
@@ -183,6 +186,7 @@ def model_of_row(row: Mapping[str, Any]) -> OrderModel:
         status=OrderStatus(row["status"]),
         reason=row["reason"],
         pending=bool(row["pending"]),
+        meta=meta_of_text(row.get("meta")),
     )
 
 
@@ -364,6 +368,7 @@ def _accepted(event: OrderAccepted) -> OrderModel:
         created_ts=event.ts,
         updated_ts=event.ts,
         pending=event.order_type in CONDITIONAL_TYPES,
+        meta=event.meta,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Final
 import msgspec
 
 from trade_engine.domain.lifecycle import OrderChange, status_after
+from trade_engine.domain.order_meta import meta_text
 from trade_engine.domain.vocabulary import FEE_SCALE, SELL
 from trade_engine.engine import (
     BookLevelChanged,
@@ -64,6 +65,7 @@ ORDER_COLUMNS: Final = (
     "status",
     "reason",
     "priority",
+    "meta",
 )
 # Columns an update may change; None in price/quantity/priority/pending/fee_residue
 # means "unchanged".
@@ -364,6 +366,7 @@ class Projection:
                     status,
                     reason,
                     change.priority,
+                    meta_text(accepted.meta),
                 )
             )
             return

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from trade_engine.domain.market import Market
+from trade_engine.domain.order_meta import meta_of_text
 from trade_engine.domain.vocabulary import FEE_SCALE
 from trade_engine.engine import Engine, Order
 from trade_engine.storage import schema
@@ -66,6 +67,7 @@ _ORDER_FIELDS = (
     schema.orders.c.filled_quote,
     schema.orders.c.fee_paid,
     schema.orders.c.fee_residue,
+    schema.orders.c.meta,
 )
 
 
@@ -122,7 +124,7 @@ async def load_engine(database: AsyncEngine) -> tuple[Engine, RecoveryReport]:
 def _order(values: tuple[Any, ...]) -> Order:
     """An engine order from a row of `_ORDER_FIELDS`."""
     (order_id, user, market, side, kind, tif, price, stop, quantity, quote, remaining) = values[:11]
-    (client_id, stp, post_only, created, pending, executed, filled_quote, paid, residue) = values[11:]
+    (client_id, stp, post_only, created, pending, executed, filled_quote, paid, residue, meta) = values[11:]
     return Order(
         order_id,
         user,
@@ -143,6 +145,7 @@ def _order(values: tuple[Any, ...]) -> Order:
         executed,
         filled_quote,
         paid * FEE_SCALE - residue,
+        meta_of_text(meta),
     )
 
 

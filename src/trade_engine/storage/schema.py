@@ -115,6 +115,8 @@ orders = Table(
     # Time priority within its price level: the market sequence number at which the
     # order (re-)entered the book.
     Column("priority", BigInteger, nullable=False),
+    # The caller's labels as JSON (domain/order_meta.py); NULL when it has none.
+    Column("meta", Text, nullable=True),
     # The partition key is part of the key (PostgreSQL requires it); ids alone are unique
     # too, and SQLite, which does not partition, enforces that with an index.
     PrimaryKeyConstraint("id", "created_ts"),

@@ -1,0 +1,37 @@
+"""Labels a caller puts on an order that the engine does not act on (a strategy's id,
+say): carried from either API's request through the engine's events to storage and
+back out in every view of the order, REST and streams alike.
+
+This module is the one place such a label is declared. Adding one is a field here (its
+type and limits validate it on both APIs and document it in `/openapi.json`) and, for
+the Binance API, its names in `BINANCE_NAMES`; everything else passes `OrderMeta`
+through whole. Stored as JSON with the order (the `meta` column).
+"""
+
+from typing import Final
+
+import msgspec
+
+
+class OrderMeta(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """An order's labels; a label not given is absent (None)."""
+
+
+# Per field: (its name in Binance's requests and order objects, its key in Binance's
+# `executionReport` user-data event).
+BINANCE_NAMES: Final[dict[str, tuple[str, str]]] = {}
+
+_encode: Final = msgspec.json.Encoder().encode
+_decode: Final = msgspec.json.Decoder(OrderMeta).decode
+
+
+def meta_text(meta: OrderMeta | None) -> str | None:
+    """As stored: JSON text, or None for an order without labels."""
+    if meta is None:
+        return None
+    text = _encode(meta)
+    return None if text == b"{}" else text.decode()
+
+
+def meta_of_text(text: str | None) -> OrderMeta | None:
+    return None if text is None else _decode(text)
