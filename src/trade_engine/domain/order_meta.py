@@ -8,18 +8,27 @@ the Binance API, its names in `BINANCE_NAMES`; everything else passes `OrderMeta
 through whole. Stored as JSON with the order (the `meta` column).
 """
 
-from typing import Final
+from typing import Annotated, Final
 
 import msgspec
+from msgspec import Meta
 
 
 class OrderMeta(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
     """An order's labels; a label not given is absent (None)."""
 
+    # The caller's id of the strategy that placed the order.
+    strategy_id: Annotated[int, Meta(ge=0, le=2**63 - 1)] | None = None
+    # The caller's kind of strategy; Binance reserves values below 1,000,000.
+    strategy_type: Annotated[int, Meta(ge=1_000_000, le=2**31 - 1)] | None = None
+
 
 # Per field: (its name in Binance's requests and order objects, its key in Binance's
 # `executionReport` user-data event).
-BINANCE_NAMES: Final[dict[str, tuple[str, str]]] = {}
+BINANCE_NAMES: Final[dict[str, tuple[str, str]]] = {
+    "strategy_id": ("strategyId", "j"),
+    "strategy_type": ("strategyType", "J"),
+}
 
 _encode: Final = msgspec.json.Encoder().encode
 _decode: Final = msgspec.json.Decoder(OrderMeta).decode
