@@ -31,7 +31,6 @@ from trade_engine.storage.recovery import load_engine, verify
 log = logging.getLogger(__name__)
 
 MAX_PROBLEMS_KEPT: Final = 100
-NS_PER_MS: Final = 1_000_000
 
 Outcome = Literal["CONSISTENT", "INCONSISTENT", "FAILED"]
 

@@ -1,0 +1,179 @@
+"""How a projected batch reaches the tables: which kind of row goes to which table and
+how (`WRITES`), the statements that spell it for each database, and the prepared batch
+the sequencer hands a writer (sqlite_writer.py, postgres_writer.py).
+
+Rows go set-based, a few statements per table rather than one per row. Every statement
+is idempotent (absolute upserts, appends that ignore conflicts), so a batch whose commit
+outcome is unknown can simply be written again.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal, Protocol
+
+from sqlalchemy.dialects import postgresql
+
+from trade_engine.storage import schema
+from trade_engine.storage.projection import (
+    BALANCE_COLUMNS,
+    IDEMPOTENCY_COLUMNS,
+    LEDGER_COLUMNS,
+    MARKET_COLUMNS,
+    MARKET_UPDATE_COLUMNS,
+    ORDER_COLUMNS,
+    ORDER_UPDATE_COLUMNS,
+    STATE_COLUMNS,
+    TRADE_COLUMNS,
+    TRANSFER_COLUMNS,
+    USER_COLUMNS,
+    BatchRows,
+)
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch's rows and, for writers that have one, their encoding for the database.
+
+    The sequencer prepares a batch as soon as it is applied, while the batch before it
+    is still committing, so encoding does not keep the database waiting.
+    """
+
+    rows: BatchRows
+    encoded: tuple[str, ...] = ()
+
+
+class BatchWriter(Protocol):
+    def prepare(self, rows: BatchRows) -> PreparedBatch: ...
+
+    async def write(self, batch: PreparedBatch) -> None:
+        """Commit the batch in one transaction, or raise `CommitFailed`."""
+
+    async def committed_seq(self) -> int:
+        """The global sequence number of the last committed command, read from the
+        database once no write of this writer can still be in progress there; raises
+        `CommitFailed` if the database cannot be reached."""
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    """How one kind of row of a batch reaches its table.
+
+    `append`: insert, ignoring rows already there (naturally keyed records).
+    `upsert`: insert, or overwrite the non-key columns of the row already there.
+    `update`: change existing rows found by `key`; a None in a `keep_if_none` column
+    leaves the stored value as it is.
+    Keys are unique within a batch (the projection folds each row's changes into one),
+    which set-based statements need.
+    """
+
+    attribute: str  # of BatchRows
+    table: str
+    columns: tuple[str, ...]
+    mode: Literal["append", "upsert", "update"]
+    key: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()  # upsert: the columns an existing row takes
+    keep_if_none: frozenset[str] = frozenset()
+
+
+# In the order that satisfies foreign keys.
+WRITES: Final = (
+    TableWrite("users", "users", USER_COLUMNS, "append"),
+    TableWrite("new_markets", "markets", MARKET_COLUMNS, "upsert", ("symbol",), MARKET_COLUMNS[2:]),
+    TableWrite("market_updates", "markets", MARKET_UPDATE_COLUMNS, "update", ("symbol",)),
+    # Updates first: they only close orders or change their terms, so a client order id
+    # freed by a cancel in this batch is free before a new order takes it.
+    TableWrite(
+        "order_updates",
+        "orders",
+        ORDER_UPDATE_COLUMNS,
+        "update",
+        ("id",),
+        keep_if_none=frozenset(("price", "quantity", "fee_residue", "pending", "priority")),
+    ),
+    TableWrite("new_orders", "orders", ORDER_COLUMNS, "upsert", ("id", "created_ts"), ORDER_COLUMNS[2:]),
+    TableWrite("trades", "trades", TRADE_COLUMNS, "append"),
+    TableWrite("balances", "balances", BALANCE_COLUMNS, "upsert", ("user_id", "asset"), BALANCE_COLUMNS[2:]),
+    TableWrite("transfers", "transfers", TRANSFER_COLUMNS, "append"),
+    TableWrite("idempotency", "idempotency_keys", IDEMPOTENCY_COLUMNS, "append"),
+    TableWrite("ledger", "ledger_entries", LEDGER_COLUMNS, "append"),
+    TableWrite("state", "sequencer_state", STATE_COLUMNS, "upsert", ("id",), STATE_COLUMNS[1:]),
+)
+COMMITTED_SEQ: Final = "SELECT last_seq FROM sequencer_state WHERE id = 1"
+
+
+def _conflict_clause(write: TableWrite) -> str:
+    if write.mode == "append":
+        return "ON CONFLICT DO NOTHING"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in write.updated)
+    return f"ON CONFLICT ({', '.join(write.key)}) DO UPDATE SET {updates}"
+
+
+def _update_sets(write: TableWrite, source: Sequence[str]) -> tuple[str, str]:
+    """(SET list, WHERE condition) of an UPDATE ... FROM, the new values in `source`."""
+    value = dict(zip(write.columns, source, strict=True))
+    sets = ", ".join(
+        f"{c} = COALESCE({value[c]}, {write.table}.{c})" if c in write.keep_if_none else f"{c} = {value[c]}"
+        for c in write.columns
+        if c not in write.key
+    )
+    where = " AND ".join(f"{write.table}.{k} = {value[k]}" for k in write.key)
+    return sets, where
+
+
+def sqlite_statement(write: TableWrite, rows: int) -> str:
+    """One statement writing `rows` rows, from a multi-row VALUES list."""
+    group = "(" + ", ".join("?" * len(write.columns)) + ")"
+    values = ", ".join([group] * rows)
+    if write.mode == "update":
+        sets, where = _update_sets(write, [f"u.column{n}" for n in range(1, len(write.columns) + 1)])
+        return f"UPDATE {write.table} SET {sets} FROM (VALUES {values}) AS u WHERE {where}"
+    return f"INSERT INTO {write.table} ({', '.join(write.columns)}) VALUES {values} {_conflict_clause(write)}"
+
+
+def postgres_types(write: TableWrite) -> list[str]:
+    """The PostgreSQL type of each column `write` writes."""
+    table = schema.metadata.tables[write.table]
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return [table.c[column].type.compile(dialect=dialect) for column in write.columns]
+
+
+def postgres_statement(write: TableWrite, first_parameter: int = 1) -> str:
+    """One statement writing any number of rows, passed as one array literal per column."""
+    types = postgres_types(write)
+    arrays = ", ".join(f"${n}::text::{kind}[]" for n, kind in enumerate(types, first_parameter))
+    names = ", ".join(write.columns)
+    source = f"unnest({arrays}) AS u({names})"
+    if write.mode == "update":
+        sets, where = _update_sets(write, [f"u.{c}" for c in write.columns])
+        return f"UPDATE {write.table} SET {sets} FROM {source} WHERE {where}"
+    return f"INSERT INTO {write.table} ({names}) SELECT * FROM {source} {_conflict_clause(write)}"
+
+
+def postgres_batch_statement() -> str:
+    """Every table's write as one statement: a batch is one round trip, and, run outside
+    a transaction block, one atomic transaction of its own.
+
+    Data-modifying WITH clauses all run, against one snapshot, and foreign keys are
+    checked at the end of the statement, when the users and markets inserted by the
+    same statement exist. No two clauses touch the same row: new orders are inserted,
+    existing ones updated.
+    """
+    clauses, parameter = [], 1
+    for number, write in enumerate(WRITES):
+        clauses.append(f"w{number} AS ({postgres_statement(write, parameter)})")
+        parameter += len(write.columns)
+    return "WITH " + ", ".join(clauses) + " SELECT 1"
+
+
+# SQLite allows 32,766 parameters per statement; chunks stay well below.
+_MOST_PARAMETERS: Final = 8_192
+_MOST_ROWS: Final = 256
+
+
+def largest_chunk(columns: int) -> int:
+    size = _MOST_ROWS
+    while size * columns > _MOST_PARAMETERS:
+        size //= 2
+    return size
