@@ -21,7 +21,7 @@ CCXT_VERSION := 4.5.90
 CCXT_VENV := .venv-ccxt
 CCXT_STAMP := $(CCXT_VENV)/.installed-$(CCXT_VERSION)
 
-.PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws clean postgres ccxt browser screenshots
+.PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws clean postgres ccxt browser screenshots fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -92,6 +92,12 @@ bench-durable: compiled postgres
 # 1,000 orders/s flow over HTTP. BENCH_ARGS e.g. --seconds 5 --connections 50 for a smoke run.
 bench-ws: compiled
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/ws_fanout.py $(BENCH_ARGS)
+
+# The long contract run: schemathesis with every check, about 13,000 generated requests
+# per database (make test runs the same with a small cap). FUZZ_SEED picks another run.
+fuzz: $(STAMP) postgres
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-450} FUZZ_MAX_SECONDS=$${FUZZ_MAX_SECONDS:-1500} \
+		$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_schemathesis.py
 
 # docs/screenshot-trading.png and docs/screenshot-operator.png: a server with a few
 # minutes of trading (SCREENSHOT_MINUTES, default 3: one candle a minute), in Chromium.

@@ -126,7 +126,10 @@ def _percentile(values: Sequence[float], fraction: float) -> float:
 def bench(
     database_url: str, workdir: Path, seconds: float, processes: int, connections: int
 ) -> dict[str, object]:
-    server = Server(database_url, workdir, TRADE_ENGINE_LOGGING_LEVEL="WARNING")
+    # Production settings: the test harness's codec round trip at the core port is off.
+    server = Server(
+        database_url, workdir, TRADE_ENGINE_LOGGING_LEVEL="WARNING", TRADE_ENGINE_CORE_PORT_ROUNDTRIP="false"
+    )
     server.start()
     try:
         users = [f"bench-{n}" for n in range(processes * connections)]

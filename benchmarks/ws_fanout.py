@@ -278,6 +278,7 @@ def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[st
         database_url,
         workdir,
         TRADE_ENGINE_LOGGING_LEVEL="WARNING",
+        TRADE_ENGINE_CORE_PORT_ROUNDTRIP="false",  # production settings, not the tests'
         TRADE_ENGINE_WEBSOCKET_MAX_CLIENTS=str(clients + 10),
         TRADE_ENGINE_WEBSOCKET_IDLE_TIMEOUT_SECONDS="60",
         **({"TRADE_ENGINE_WEBSOCKET_FLUSH_INTERVAL_MS": str(args.flush_ms)} if args.flush_ms else {}),
