@@ -1,15 +1,21 @@
-"""HTTP benchmark: orders placed and cancelled over keep-alive connections.
+"""HTTP benchmark: orders through a real server process, driven by `wrk`.
 
-Starts a real service process (compiled core when run through `make bench-http`) on
-SQLite and on PostgreSQL, funds traders, then runs a load generator in separate
-processes for a fixed duration. Each connection alternates: place a resting limit
-order, cancel it. Requests are pre-encoded and responses parsed minimally, so the
-generator spends as little as possible of the machine's two cores.
+Starts `trade-engine serve` (compiled core when run through `make bench-http`) on SQLite
+and on PostgreSQL with the shipped configuration, funds 100 users, then runs `wrk`
+(Debian's package; Lua scripts in benchmarks/wrk/) for each flow at 8 and 64
+connections:
 
-Prints one JSON object: per database, order operations per second (placements and
-cancels, each acknowledged only after its commit), p50/p99/p99.9 latency in ms seen
-by the clients, and the error count. Run: `.venv/bin/python benchmarks/http.py
-[--seconds 20] [--processes 2] [--connections 32] [--only sqlite|postgresql]`.
+- `resting`: random limit orders that rest (the request shape of the PyPI
+  matching-engine's FastAPI gateway, so the figures compare with it under `wrk`);
+- `mixed`: about 50% resting, 30% crossing (trades), 20% cancels of earlier orders;
+- `binance`: resting limit orders through `POST /api/v3/order`, HMAC-signed.
+
+Every answer is an acknowledgement after the commit. The JSON gives requests/s and the
+latency percentiles `wrk` measured, the non-2xx count, and per run the server's own
+breakdown of one command's time (queue wait, apply, commit; from its metrics, means),
+plus any setting that differs from the defaults. Run: `.venv/bin/python
+benchmarks/http.py [--seconds 10] [--connections 8 64] [--flows resting mixed binance]
+[--only sqlite|postgresql]`.
 """
 
 import sys
@@ -21,170 +27,144 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _H
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import json
-import multiprocessing
 import os
 import platform
+import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 import httpx
 
 sys.path.insert(0, str(_HERE.parent))
-
 from tests.e2e.server import Server
 
 PG_ADMIN = os.environ.get(
     "TRADE_ENGINE_TEST_PG", "postgresql://trade_engine:trade_engine@127.0.0.1:5432/postgres"
 )
+WRK_DIR = _HERE / "wrk"
+USERS = 100
+# All load comes from one address: the per-IP limit would cap it at its burst. The
+# per-user limits stay as shipped (100 users share the load).
+SETTINGS = {
+    "TRADE_ENGINE_RATE_LIMITS_PER_IP_PER_SECOND": "1000000",
+    "TRADE_ENGINE_RATE_LIMITS_PER_IP_BURST": "1000000",
+}
+# Metrics that break one command's time down: (name in the JSON, histogram).
+BREAKDOWN = {
+    "queue_wait": "trade_engine_queue_wait_seconds",
+    "apply_per_command": "trade_engine_matching_seconds",
+    "commit": "trade_engine_commit_seconds",
+    "request": "trade_engine_api_request_seconds",
+}
 
 
-def _request(method: str, path: str, token: str, body: bytes = b"") -> bytes:
-    head = (
-        f"{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
+def fund(server: Server) -> list[tuple[str, str, str]]:
+    """100 funded users: (token, API key, API secret) each."""
+    admin = server.headers("bench-ops", "admin")
+    users = []
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        for n in range(USERS):
+            user = f"bench-{n}-{uuid.uuid4().hex[:6]}"
+            for asset, amount in (("USDT", "10000000"), ("BTC", "1000")):
+                body = {"user_id": user, "asset": asset, "amount": amount}
+                answer = http.post("/api/v1/admin/deposits", json=body, headers=admin)
+                assert answer.status_code == 201, answer.text
+            created = http.post(
+                "/api/v1/admin/api-keys",
+                json={"user_id": user, "permissions": ["read", "trade"]},
+                headers=admin,
+            ).json()["data"]
+            users.append((server.token(user, ttl=7200), created["api_key"], created["secret"]))
+    return users
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    body = await reader.readexactly(length)
-    return status, body
-
-
-async def _connection(
-    port: int, token: str, user_index: int, deadline: float, latencies: list[float], errors: list[int]
-) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    operations = 0
-    price = 20_000 + (user_index % 50)
-    try:
-        while time.perf_counter() < deadline:
-            body = json.dumps(
-                {"market": "BTC-USDT", "side": "BUY", "price": f"{price}.00", "quantity": "0.001"}
-            ).encode()
-            started = time.perf_counter()
-            writer.write(_request("POST", "/api/v1/orders", token, body))
-            status, payload = await _read_response(reader)
-            latencies.append(time.perf_counter() - started)
-            operations += 1
-            if status != 201:
-                errors.append(status)
-                continue
-            order_id = json.loads(payload)["data"]["order_id"]
-            started = time.perf_counter()
-            writer.write(_request("DELETE", f"/api/v1/orders/{order_id}", token))
-            status, _ = await _read_response(reader)
-            latencies.append(time.perf_counter() - started)
-            operations += 1
-            if status != 200:
-                errors.append(status)
-    finally:
-        writer.close()
-    return operations
-
-
-def _generator(
-    port: int, tokens: list[str], offset: int, seconds: float, start_at: float, queue: object
-) -> None:
-    async def run() -> tuple[int, list[float], list[int]]:
-        await asyncio.sleep(max(0.0, start_at - time.time()))
-        deadline = time.perf_counter() + seconds
-        latencies: list[float] = []
-        errors: list[int] = []
-        counts = await asyncio.gather(
-            *(
-                _connection(port, token, offset + i, deadline, latencies, errors)
-                for i, token in enumerate(tokens)
-            )
+def signed_requests(users: list[tuple[str, str, str]], count: int) -> list[str]:
+    """Pre-signed Binance new-order requests (query string, key) valid for a minute."""
+    now = int(time.time() * 1000)
+    lines = []
+    for n in range(count):
+        _, key, secret = users[n % len(users)]
+        side, price = ("BUY", 9000 + n % 1000) if n % 2 else ("SELL", 11001 + n % 1000)
+        query = (
+            f"symbol=BTCUSDT&side={side}&type=LIMIT&timeInForce=GTC&quantity=0.001&price={price}.00"
+            f"&newOrderRespType=ACK&recvWindow=60000&timestamp={now}"
         )
-        return sum(counts), latencies, errors
-
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    queue.put(asyncio.run(run()))  # type: ignore[attr-defined]
+        signature = hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+        lines.append(f"{key} {query}&signature={signature}")
+    return lines
 
 
-def _percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000, 2)
+def scrape(server: Server) -> dict[str, tuple[float, float]]:
+    """(sum, count) of each breakdown histogram."""
+    text = httpx.get(server.url + "/metrics", timeout=30).text
+    found: dict[str, tuple[float, float]] = {}
+    for name, metric in BREAKDOWN.items():
+        total = count = 0.0
+        for line in text.splitlines():
+            if line.startswith(metric + "_sum"):
+                total += float(line.rsplit(" ", 1)[1])
+            elif line.startswith(metric + "_count"):
+                count += float(line.rsplit(" ", 1)[1])
+        found[name] = (total, count)
+    return found
 
 
-def bench(
-    database_url: str, workdir: Path, seconds: float, processes: int, connections: int
-) -> dict[str, object]:
-    # Production settings: the test harness's codec round trip at the core port is off.
+def run_wrk(server: Server, flow: str, connections: int, seconds: float, scratch: Path) -> dict[str, Any]:
+    env = {**os.environ, "WRK_TOKENS": str(scratch / "tokens.txt"), "WRK_DIR": str(WRK_DIR)}
+    env["WRK_SIGNED"] = str(scratch / "signed.txt")
+    threads = min(2, connections)
+    before = scrape(server)
+    script = str(WRK_DIR / f"{flow}.lua")
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{round(seconds)}s", "-s", script]
+    completed = subprocess.run(
+        [*command, server.url], env=env, capture_output=True, text=True, timeout=seconds + 120, check=False
+    )
+    after = scrape(server)
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    if completed.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed: {completed.stdout[-2000:]} {completed.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["requests_per_s"] = round(result["requests"] / (result["duration_us"] / 1e6))
+    result["latency_ms"] = {k: round(v / 1000, 3) for k, v in result.pop("latency_us").items()}
+    breakdown = {}
+    for name in BREAKDOWN:
+        total = after[name][0] - before[name][0]
+        count = after[name][1] - before[name][1]
+        breakdown[name + "_mean_ms"] = round(total / count * 1000, 3) if count else None
+    result["server_breakdown"] = breakdown
+    return result
+
+
+def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     server = Server(
-        database_url, workdir, TRADE_ENGINE_LOGGING_LEVEL="WARNING", TRADE_ENGINE_CORE_PORT_ROUNDTRIP="false"
+        database_url,
+        workdir,
+        TRADE_ENGINE_RATE_LIMITS_ENABLED="true",
+        TRADE_ENGINE_CORE_PORT_ROUNDTRIP="false",
+        TRADE_ENGINE_LOGGING_LEVEL="INFO",
+        **SETTINGS,
     )
     server.start()
     try:
-        users = [f"bench-{n}" for n in range(processes * connections)]
-        admin = server.headers("bench-ops", "admin")
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            for user in users:
-                body = {
-                    "user_id": user,
-                    "asset": "USDT",
-                    "amount": "100000000",
-                    "reference": uuid.uuid4().hex,
-                }
-                assert http.post("/api/v1/admin/deposits", json=body, headers=admin).status_code == 201
-        tokens = [server.token(user) for user in users]
-        context = multiprocessing.get_context("spawn")
-        queue = context.Queue()
-        start_at = time.time() + 2.0
-        workers = [
-            context.Process(
-                target=_generator,
-                args=(
-                    server.port,
-                    tokens[p * connections : (p + 1) * connections],
-                    p * connections,
-                    seconds,
-                    start_at,
-                    queue,
-                ),
-            )
-            for p in range(processes)
-        ]
-        for worker in workers:
-            worker.start()
-        results = [queue.get(timeout=seconds + 120) for _ in workers]
-        for worker in workers:
-            worker.join()
+        users = fund(server)
+        (workdir / "tokens.txt").write_text("\n".join(token for token, _, _ in users) + "\n")
+        runs: dict[str, Any] = {}
+        for flow in args.flows:
+            for connections in args.connections:
+                if flow == "binance":
+                    count = int(args.seconds * 20_000)
+                    (workdir / "signed.txt").write_text("\n".join(signed_requests(users, count)) + "\n")
+                runs[f"{flow}_{connections}"] = run_wrk(server, flow, connections, args.seconds, workdir)
+        return runs
     finally:
         server.terminate()
-    operations = sum(r[0] for r in results)
-    latencies = [value for r in results for value in r[1]]
-    errors = [value for r in results for value in r[2]]
-    return {
-        "order_operations": operations,
-        "order_operations_per_s": round(operations / seconds),
-        "placements_per_s": round(operations / 2 / seconds),
-        "latency_ms": {
-            "p50": _percentile(latencies, 0.5),
-            "p99": _percentile(latencies, 0.99),
-            "p99_9": _percentile(latencies, 0.999),
-        },
-        "errors": len(errors),
-        "error_statuses": sorted(set(errors)),
-        "connections": processes * connections,
-        "load_generator_processes": processes,
-    }
 
 
 async def _create_pg_database(name: str) -> str:
@@ -201,33 +181,37 @@ async def _drop_pg_database(name: str) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=32, help="per load-generator process")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, nargs="+", default=[8, 64])
+    parser.add_argument("--flows", nargs="+", default=["resting", "mixed", "binance"])
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args(argv)
-    result: dict[str, object] = {
+    result: dict[str, Any] = {
         "benchmark": "http",
+        "load_generator": subprocess.run(
+            ["wrk", "--version"], check=False, capture_output=True, text=True
+        ).stdout.split()[1],
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
-        "seconds": args.seconds,
+        "seconds_per_run": args.seconds,
         "compiled_core": not __import__("trade_engine.engine.engine").engine.engine.__file__.endswith(".py"),
+        "settings_differing_from_defaults": SETTINGS,
     }
     with tempfile.TemporaryDirectory() as scratch:
         if args.only in (None, "sqlite"):
             workdir = Path(scratch) / "sqlite"
             workdir.mkdir()
-            result["sqlite"] = bench(
-                f"sqlite:///{workdir}/bench.db", workdir, args.seconds, args.processes, args.connections
-            )
+            result["sqlite"] = bench(f"sqlite:///{workdir}/bench.db", workdir, args)
         if args.only in (None, "postgresql"):
             name = f"te_bench_{uuid.uuid4().hex[:10]}"
             url = asyncio.run(_create_pg_database(name))
             workdir = Path(scratch) / "postgresql"
             workdir.mkdir()
             try:
-                result["postgresql"] = bench(url, workdir, args.seconds, args.processes, args.connections)
+                result["postgresql"] = bench(url, workdir, args)
             finally:
                 asyncio.run(_drop_pg_database(name))
     print(json.dumps(result, indent=2))

@@ -67,6 +67,12 @@ class SequencerConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_queue: int = 10_000
     max_batch: int = 1_000
     retry_total_seconds: float = 30.0
+    # The history tables are written behind the journal (docs/adr/0001): at most this
+    # many acknowledged commands may wait to be written before new ones wait instead.
+    max_projection_lag: int = 50_000
+    # How long a read of history waits for the tables to hold every command committed
+    # before it (read-your-writes); past it the read answers 503 UNAVAILABLE.
+    history_wait_seconds: float = 5.0
 
 
 class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):

@@ -86,6 +86,7 @@ def test_transfers_are_listed_newest_first_with_their_references(database_url):
         await submit(Deposit(ts=0, user_id="u1", asset="USDT", amount=500, reference="wallet-1"))
         await submit(Deposit(ts=0, user_id="u2", asset="BTC", amount=7))
         await submit(Withdraw(ts=0, user_id="u1", asset="USDT", amount=200, reference="wallet-2"))
+        await core.settled()  # the tables are written behind the acknowledgement
         everything = await transfer_rows(
             core.database, user_id=None, asset=None, kind=None, limit=10, offset=0
         )

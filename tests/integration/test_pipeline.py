@@ -13,13 +13,15 @@ from trade_engine.core.local import LocalCore
 from trade_engine.engine import Balance, OrderAccepted, PlaceOrder
 from trade_engine.readmodel.views import ReadModel, ViewBatch
 from trade_engine.sequencer import Unavailable
+from trade_engine.sequencer.messages import JournalEntry
 from trade_engine.storage.pgarrays import Texts, booleans, integers
 from trade_engine.storage.projection import BatchRows
 from trade_engine.storage.writer import BatchWriter, CommitFailed, PreparedBatch
 
 
 class GatedWriter:
-    """The real writer, holding each write until `gate` is open."""
+    """The real writer, holding each acknowledging commit (the journal append) until
+    `gate` is open; the tables' writes, behind it, pass straight through."""
 
     def __init__(self, inner: BatchWriter, *, fail_preparing: int = 0) -> None:
         self.inner = inner
@@ -35,11 +37,14 @@ class GatedWriter:
             raise RuntimeError("cannot encode the batch (simulated)")
         return self.inner.prepare(rows)
 
-    async def write(self, batch: PreparedBatch) -> None:
+    async def append(self, entry: JournalEntry) -> None:
         self.writing.set()
         await self.gate.wait()
         if self.fail:
             raise CommitFailed("database gone (simulated)", maybe_committed=False)
+        await self.inner.append(entry)
+
+    async def write(self, batch: PreparedBatch) -> None:
         await self.inner.write(batch)
 
     async def committed_seq(self) -> int:

@@ -217,6 +217,7 @@ def test_every_committed_trade_and_ledger_entry_is_recorded_once(database_url):
         core = await start_core(database_url, markets=MARKETS)
         await fund(core)
         events = await random_flow(core, seed=3, count=800)
+        await core.settled()  # the tables are written behind the acknowledgement
         async with core.database.connect() as connection:
             trades = (await connection.execute(select(func.count()).select_from(schema.trades))).scalar()
             problems = await verify(core.database, core.engine)
@@ -238,6 +239,7 @@ def test_a_rejected_command_writes_nothing(database_url):
         result = await core.sequencer.submit(
             PlaceOrder(ts=0, user_id="u1", market="BTC-USDT", side="BUY", price=200, quantity=1)
         )
+        await core.settled()
         async with core.database.connect() as connection:
             after = (
                 await connection.execute(select(func.count()).select_from(schema.ledger_entries))
@@ -302,8 +304,9 @@ def test_recovery_refuses_a_store_whose_balances_do_not_add_up(database_url):
 
 
 class FlakyWriter:
-    """Wraps the real writer; fails the first `failures` writes as a lost connection would
-    (the write may or may not have reached the database, so the sequencer must ask)."""
+    """Wraps the real writer; fails the first `failures` journal appends (the commits that
+    acknowledge) as a lost connection would (the append may or may not have reached the
+    database, so the sequencer must ask)."""
 
     def __init__(self, inner, failures: int) -> None:
         self.inner, self.failures, self.attempts = inner, failures, 0
@@ -311,11 +314,14 @@ class FlakyWriter:
     def prepare(self, rows):
         return self.inner.prepare(rows)
 
-    async def write(self, batch) -> None:
+    async def append(self, entry) -> None:
         self.attempts += 1
         if self.failures:
             self.failures -= 1
             raise CommitFailed("connection reset (simulated)", maybe_committed=True)
+        await self.inner.append(entry)
+
+    async def write(self, batch) -> None:
         await self.inner.write(batch)
 
     async def committed_seq(self) -> int:

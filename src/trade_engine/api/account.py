@@ -12,7 +12,7 @@ from trade_engine.storage import reads
 async def list_fills(gateway: Gateway, call: Call) -> FillPage:
     """The user's own fills (one per trade and side), newest first."""
     query = call.query_as(FillsQuery)
-    database = gateway.database()
+    database = await gateway.history()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
     rows, total = await reads.fill_rows(
         database,
@@ -30,7 +30,7 @@ async def list_fills(gateway: Gateway, call: Call) -> FillPage:
 
 async def list_balances(gateway: Gateway, call: Call) -> list[BalanceView]:
     """The user's committed balances per asset."""
-    database = gateway.database()
+    database = await gateway.history()
     decimals = gateway.asset_decimals()
     rows = await reads.balance_rows(database, call.user().user_id)
     return [

@@ -35,7 +35,6 @@ from trade_engine.storage.apikeys import ApiKey
 async def _transfer(
     gateway: Gateway, body: TransferBody, kind: Literal["DEPOSIT", "WITHDRAWAL"]
 ) -> TransferView:
-    database = gateway.database()
     decimals = gateway.asset_decimals().get(body.asset)
     if decimals is None:
         raise TradeEngineError(ErrorCode.UNKNOWN_ASSET, f"unknown asset {body.asset!r}")
@@ -56,7 +55,7 @@ async def _transfer(
         # A retry of a transfer that was applied (or another transfer reusing its
         # reference, told apart below): answered with the original.
         transfer_id, replayed = duplicate_of, True
-    row, available, locked = await reads.transfer_with_balance(database, transfer_id)
+    row, available, locked = await reads.transfer_with_balance(await gateway.history(), transfer_id)
     if replayed and (row["kind"] != kind or row["user_id"] != body.user_id or row["amount"] != amount):
         raise TradeEngineError(
             ErrorCode.DUPLICATE_REFERENCE, "this reference was used for a different transfer"

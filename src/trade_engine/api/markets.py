@@ -40,7 +40,7 @@ async def list_trades(gateway: Gateway, call: Call) -> TradePage:
     symbol = call.path_as(MarketPath).symbol
     query = call.query_as(TradesQuery)
     market = gateway.market(symbol)
-    database = gateway.database()
+    database = await gateway.history()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
     rows, total = await market_reads.trade_rows(
         database, symbol, start_ns=start_ns, end_ns=end_ns, limit=query.limit, offset=query.offset
@@ -56,7 +56,7 @@ async def list_candles(gateway: Gateway, call: Call) -> list[CandleView]:
     symbol = call.path_as(MarketPath).symbol
     query = call.query_as(CandlesQuery)
     market = gateway.market(symbol)
-    database = gateway.database()
+    database = await gateway.history()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
     candles = await candle_data.candles(
         database,

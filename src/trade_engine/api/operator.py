@@ -69,7 +69,7 @@ class Operator:
         """Deposits and withdrawals, newest first, with the reference each was made under."""
         query = call.query_as(TransfersQuery)
         gateway = self.gateway
-        database = gateway.database()
+        database = await gateway.history()
         decimals = gateway.asset_decimals()
         rows, total = await operations.transfer_rows(
             database,

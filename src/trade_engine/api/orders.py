@@ -57,7 +57,7 @@ async def place_order(gateway: Gateway, call: Call) -> OrderView:
 async def _own_order(
     gateway: Gateway, user_id: str, order_id: int | None = None, client_order_id: str | None = None
 ) -> OrderView:
-    database = gateway.database()
+    database = await gateway.history()
     row = await reads.order_row(database, user_id, order_id, client_order_id)
     if row is None:
         raise TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such order")
@@ -78,7 +78,7 @@ async def get_order_by_client_id(gateway: Gateway, call: Call) -> OrderView:
 async def list_orders(gateway: Gateway, call: Call) -> OrderPage:
     """The user's orders, newest first."""
     query = call.query_as(OrdersQuery)
-    database = gateway.database()
+    database = await gateway.history()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
     statuses = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES, "all": None}[query.status]
     rows, total = await reads.order_rows(
@@ -100,7 +100,7 @@ async def _not_open(
     gateway: Gateway, user_id: str, order_id: int | None, client_order_id: str | None
 ) -> TradeEngineError:
     """Why a cancel or amend found nothing: unknown, or no longer open."""
-    database = gateway.database()
+    database = await gateway.history()
     row = await reads.order_row(database, user_id, order_id, client_order_id)
     if row is None or is_open(row["status"]):
         return TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such open order")

@@ -79,6 +79,7 @@ async def start(service: Service) -> None:
             max_queue=config.sequencer.max_queue,
             max_batch=config.sequencer.max_batch,
             retry_total_seconds=config.sequencer.retry_total_seconds,
+            max_projection_lag=config.sequencer.max_projection_lag,
         )
         port = LocalCore(core, roundtrip=config.core.port_roundtrip)
         service.core = port

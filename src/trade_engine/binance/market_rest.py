@@ -52,7 +52,7 @@ async def _public_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
     params, _, _ = await params_of(gateway, call)
     market = market_of(gateway, params)
     rows = await market_reads.trades(
-        gateway.database(),
+        await gateway.history(),
         market.symbol,
         from_id=params.integer("fromId"),
         limit=params.limit(500, 1000),
@@ -78,7 +78,7 @@ async def agg_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
     # have cut short at its far edge.
     cap = 2 * limit + 100
     rows = await market_reads.trades(
-        gateway.database(),
+        await gateway.history(),
         market.symbol,
         from_id=from_id,
         start_ns=start_ns,
@@ -100,7 +100,7 @@ async def _klines(gateway: Gateway, call: Call) -> list[list[Any]]:
     if interval not in INTERVALS:
         raise BinanceError(-1120, INVALID_INTERVAL)
     series = await candles.klines(
-        gateway.database(),
+        await gateway.history(),
         market.symbol,
         interval,
         start_ns=time_ns(params, "startTime"),

@@ -186,7 +186,7 @@ async def query_order(gateway: Gateway, call: Call) -> dict[str, Any]:
     caller, params = await signed(gateway, call, READ)
     market = market_of(gateway, params)
     order_id, client_order_id = _order_reference(params)
-    row = await reads.order_row(gateway.database(), caller.user_id, order_id, client_order_id)
+    row = await reads.order_row(await gateway.history(), caller.user_id, order_id, client_order_id)
     if row is None or row["market"] != market.symbol:
         raise BinanceError(-2013, "Order does not exist.")
     return order_views.order(model_of_row(row), market)
@@ -240,7 +240,7 @@ async def open_orders(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
     by_symbol = markets_by_symbol(gateway)
     market = market_named(gateway, symbol) if symbol is not None else None
     rows = await reads.orders_from(
-        gateway.database(),
+        await gateway.history(),
         caller.user_id,
         market=market.symbol if market else None,
         open_only=True,
@@ -255,7 +255,7 @@ async def all_orders(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
     caller, params = await signed(gateway, call, READ)
     market = market_of(gateway, params)
     rows = await reads.orders_from(
-        gateway.database(),
+        await gateway.history(),
         caller.user_id,
         market=market.symbol,
         from_id=params.integer("orderId"),
@@ -271,7 +271,7 @@ async def my_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
     market = market_of(gateway, params)
     limit = params.limit(500, 1000)
     rows = await reads.user_trades(
-        gateway.database(),
+        await gateway.history(),
         caller.user_id,
         market=market.symbol,
         order_id=params.integer("orderId"),
@@ -297,7 +297,7 @@ async def my_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
 
 async def account(gateway: Gateway, call: Call) -> dict[str, Any]:
     caller, params = await signed(gateway, call, READ)
-    database = gateway.database()
+    database = await gateway.history()
     markets = gateway.read_model().markets
     assets = markets.assets()
     rows = await reads.balance_rows(database, caller.user_id)

@@ -23,7 +23,8 @@ from trade_engine.storage.database import normalise_url, open_database
 from trade_engine.storage.migrate import upgrade
 from trade_engine.storage.partitions import ensure_partitions
 from trade_engine.storage.projection import Projection
-from trade_engine.storage.recovery import RecoveryReport, recover
+from trade_engine.storage.recovery import InconsistentStore, RecoveryReport, load_engine, verify
+from trade_engine.storage.replay import replay
 from trade_engine.storage.writer import BatchWriter, writer_for
 
 SWITCH_INTERVAL_SECONDS = 0.0001
@@ -37,6 +38,11 @@ class Core:
     writer: BatchWriter
     recovery: RecoveryReport
     recovery_seconds: float
+
+    async def settled(self) -> None:
+        """Return once the history tables hold every command committed so far (they
+        are written behind the journal, docs/adr/0001): for reading them directly."""
+        await self.sequencer.tables.drained()
 
     async def close(self) -> None:
         """Drain and commit what is queued, then release the database."""
@@ -52,6 +58,7 @@ async def start_core(
     max_queue: int = 10_000,
     max_batch: int = 1_000,
     retry_total_seconds: float = 30.0,
+    max_projection_lag: int = 50_000,
 ) -> Core:
     url = normalise_url(url)
     started = time.perf_counter()
@@ -60,13 +67,24 @@ async def start_core(
     await ensure_partitions(database, time.time_ns())
     # A million restored orders would make the collector rescan the growing heap over
     # and over (measured: half of a 1M-order restart); it runs once, after.
+    writer = writer_for(url)
     gc.disable()
     try:
-        engine, report = await recover(database)
+        engine, report = await load_engine(database)
+        async with database.connect() as connection:
+            known_users = [user for (user,) in await connection.execute(select(schema.users.c.id))]
+        projection = Projection(known_users)
+        # What was acknowledged but not yet written into the tables: replayed from the
+        # journal (docs/adr/0001), then the whole store is verified.
+        last_seq = await replay(database, engine, projection, writer, report.last_seq)
+        problems = await verify(database, engine)
+        if problems:
+            raise InconsistentStore(problems)
+    except BaseException:
+        await writer.close()
+        raise
     finally:
         gc.enable()
-    async with database.connect() as connection:
-        known_users = [user for (user,) in await connection.execute(select(schema.users.c.id))]
     # The recovered book is long-lived: keep it out of the collector's scans.
     gc.collect()
     gc.freeze()
@@ -75,15 +93,15 @@ async def start_core(
     # a group commit waits for the busy loop several times over (measured: ~10 ms per
     # SQLite commit instead of ~1 ms). Process-wide, so set where the core is built.
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-    writer = writer_for(url)
     sequencer = Sequencer(
         engine,
         writer,
-        Projection(known_users),
+        projection,
         max_queue=max_queue,
         max_batch=max_batch,
         retry_total_seconds=retry_total_seconds,
-        last_seq=report.last_seq,
+        last_seq=last_seq,
+        max_projection_lag=max_projection_lag,
     )
     sequencer.start()
     for market in markets:

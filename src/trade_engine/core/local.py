@@ -96,6 +96,9 @@ class LocalCore:
         state = state_of(self.core.engine, self.core.sequencer.last_seq)
         return codec.decode_state(codec.encode(state)) if self._roundtrip else state
 
+    async def history_reached(self, seq: int, timeout: float) -> bool:
+        return await self.core.sequencer.tables.reached(seq, timeout)
+
     def accepting(self) -> bool:
         return self.core.sequencer.available
 

@@ -42,6 +42,12 @@ class CorePort(Protocol):
         anyone who awaits it)."""
         ...
 
+    async def history_reached(self, seq: int, timeout: float) -> bool:
+        """Whether the history tables (read directly by the gateways) hold every
+        command up to global sequence number `seq`, waiting up to `timeout` seconds:
+        they are written behind the acknowledgement (docs/adr/0001)."""
+        ...
+
     def accepting(self) -> bool:
         """Whether commands are being taken now (cheap: asked on every request)."""
         ...

@@ -124,8 +124,20 @@ class Gateway:
         return ready
 
     def database(self) -> AsyncEngine:
-        """The database, for reads of committed history."""
+        """The database, for what is not history: API keys, the audit trail, probes."""
         return self._require().database
+
+    async def history(self) -> AsyncEngine:
+        """The database, for reads of committed history (fills, orders, trades, klines),
+        once its tables hold every command committed before this call: they are written
+        behind the acknowledgement, so a client reads its own writes."""
+        ready = self._require()
+        seq = ready.view.seq
+        if not await ready.port.history_reached(seq, self.config.sequencer.history_wait_seconds):
+            raise TradeEngineError(
+                ErrorCode.UNAVAILABLE, "history is catching up with the latest commits; retry shortly"
+            )
+        return ready.database
 
     def read_model(self) -> ReadModel:
         """The committed state the APIs render from (markets, open orders, balances)."""

@@ -58,6 +58,7 @@ class ReadModel:
         self.markets = Markets()
         self.orders = OpenOrders()
         self.balances = Balances()
+        self.seq = 0  # the global sequence number of the last committed batch applied
         self._readers: list[Reader] = []
 
     def start_from(self, state: CoreState) -> None:
@@ -65,6 +66,7 @@ class ReadModel:
         self.markets = Markets(market.market for market in state.markets)
         self.orders = OpenOrders(model_of_state(order) for order in state.orders)
         self.balances = Balances(state.balances_by_user())
+        self.seq = state.seq
 
     def subscribe(self, reader: Reader) -> None:
         """Receive every committed batch's views, in order, after the commit."""
@@ -72,6 +74,7 @@ class ReadModel:
 
     def build(self, batch: CommittedBatch) -> ViewBatch:
         events = batch.events
+        self.seq = batch.seq
         self.markets.apply(events)
         self.balances.apply(batch.balances)
         view = ViewBatch(

@@ -5,6 +5,8 @@ immutable msgspec values with a version, carrying the batch's global sequence nu
 (that of its last command), the commit time, every event in order, and the committed
 value of each balance the batch changed (consumers need no engine to know them).
 `AnyEvent` and `AnyCommand` name every concrete type, so that a decoder knows them all.
+
+And what it journals before anything is acknowledged: one `JournalEntry` per batch.
 """
 
 from typing import Any, Final
@@ -77,3 +79,25 @@ class CommittedBatch(msgspec.Struct, frozen=True, kw_only=True):
     events: list[AnyEvent]
     balances: list[BalanceState]
     v: int = VERSION
+
+
+class JournalEntry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One batch as the journal keeps it: its state-changing commands, time-stamped, with
+    global sequence numbers first_seq..last_seq (one each, in order)."""
+
+    first_seq: int
+    last_seq: int
+    ts: int  # the time of the last command
+    commands: bytes  # `encode_commands` of the commands
+
+
+_command_encoder: Final = msgspec.msgpack.Encoder()
+_command_decoder: Final = msgspec.msgpack.Decoder(list[AnyCommand])
+
+
+def encode_commands(commands: list[Any]) -> bytes:
+    return _command_encoder.encode(commands)
+
+
+def decode_commands(data: bytes) -> list[AnyCommand]:
+    return _command_decoder.decode(data)

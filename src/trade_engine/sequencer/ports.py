@@ -1,8 +1,9 @@
 """What the sequencer needs from storage, and what it tells its callers.
 
 The sequencer does not know the database: it is given a projector, which turns a
-batch's events into the rows it writes, and a writer, which makes them durable in one
-transaction (storage/projection.py and storage/writer.py implement both). A writer's
+batch's events into the rows it writes, and a writer, which appends a batch's journal
+entry (what makes it durable) and later writes its rows (storage/projection.py and
+storage/writer.py implement both). A writer's
 failure is a `CommitFailed` with what the sequencer must know to recover; callers
 learn a command's fate from `Busy`, `Unavailable` and `OutcomeUnknown`.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from trade_engine.engine import Engine, Event
+from trade_engine.sequencer.messages import JournalEntry
 
 
 class CommitFailed(Exception):
@@ -66,6 +68,11 @@ class Prepared(Protocol):
     @property
     def rows(self) -> Rows: ...
 
+    @property
+    def last_seq(self) -> int:
+        """The global sequence number the rows bring the tables to."""
+        ...
+
 
 class Projector(Protocol):
     def project(self, events: list[Event], engine: Engine, ts: int, seq: int) -> Any:
@@ -75,16 +82,22 @@ class Projector(Protocol):
 
 
 class Writer(Protocol):
+    async def append(self, entry: JournalEntry) -> None:
+        """Make a batch durable: its journal entry, committed and synced (or raise
+        `CommitFailed`). Appending an entry that is there already changes nothing."""
+        ...
+
     def prepare(self, rows: Any) -> Prepared:
-        """Encode a projected batch, ahead of its turn to commit."""
+        """Encode a projected batch, ahead of its turn to be written."""
         ...
 
     async def write(self, batch: Any) -> None:
-        """Commit one prepared batch in one transaction (or raise `CommitFailed`)."""
+        """Write a journaled batch's rows in one transaction (or raise `CommitFailed`);
+        writing the same batch again gives the same tables."""
         ...
 
     async def committed_seq(self) -> int:
-        """The global sequence number the store has committed up to."""
+        """The global sequence number the store has made durable, up to."""
         ...
 
     async def close(self) -> None: ...

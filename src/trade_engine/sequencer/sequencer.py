@@ -2,39 +2,36 @@
 
 Callers `submit` commands; one task takes them from a bounded queue in batches, stamps
 each with the time, applies them to the engine and projects the rows they write; a
-second task writes each batch's rows in one transaction (group commit), and only then
-answers the callers and hands the events to subscribers. Batches grow with load: the
-task takes whatever has queued up, up to `max_batch`, so a busy system commits many
-commands per fsync and an idle one commits each at once.
+second task appends each batch's journal entry (its stamped commands: group commit),
+then answers the callers and hands the events to subscribers; a third writes the rows
+behind the journal (tables.py; recovery replays the journal from where the tables are,
+docs/adr/0001). Batches grow with load (up to `max_batch`), so a busy system commits
+many commands per fsync and an idle one commits each at once.
 
-The two tasks form a pipeline: the engine applies the next batch while the database
-commits the previous one (at most `pipeline_depth` batches applied and not yet
-committed), so matching and the database's work overlap instead of taking turns.
-Batches commit, and are answered, in the order they were applied. Nothing reports a
-batch's effects before its commit: callers wait, and subscribers get a `CommittedBatch`
-(the events and the committed value of every balance they changed) after the commit.
+Applying and committing form a pipeline: the engine applies the next batch while the
+database commits the previous one (at most `pipeline_depth` batches applied and not yet
+committed). Batches commit, and are answered, in the order they were applied. Nothing
+reports a batch's effects before its commit: callers wait, and subscribers get a
+`CommittedBatch` (the events and the committed value of every balance they changed).
 
 Failure rules:
 - A full queue answers `Busy` at once rather than growing without bound.
-- Every command that changes state gets the next global sequence number; a batch's
-  transaction records the number of its last command, so the store always says how far
-  it has committed.
+- Every command that changes state gets the next global sequence number; the journal
+  entry names them, so the store always says how far it has committed.
 - A failed commit degrades the sequencer: until a commit succeeds again, new commands and
   commands still queued are refused with `Unavailable` at once (never applied, safe to
-  retry), while the batch in hand is retried with exponential backoff (every write is
-  idempotent, so a retry cannot double anything). When an attempt may have reached the
-  database before the connection dropped, the sequencer first looks up the committed
-  position: a committed batch is answered as committed, never written again.
+  retry), while the batch in hand is retried (journal.py: a lost answer is looked up,
+  never written blindly again).
 - If the database stays unavailable for `retry_total_seconds`, the sequencer stops: the
   batch in hand is answered `Unavailable` when it certainly did not commit and
-  `OutcomeUnknown` when it may have (look the order up by its id once the service is
-  back); any batch applied behind it and every later command get `Unavailable`. The
-  engine then holds state the database lacks, so it must not serve again; the service
-  recovers by starting afresh from the database, where nothing acknowledged is missing
-  and nothing unacknowledged was half-written.
+  `OutcomeUnknown` when it may have; any batch behind it and every later command get
+  `Unavailable`. The engine then holds state the database may lack, so it must not
+  serve again: the service starts afresh from the database, where nothing acknowledged
+  is missing and nothing unacknowledged was half-written.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -44,7 +41,14 @@ from typing import Final, cast
 import msgspec
 
 from trade_engine.engine import Command, CommandRejected, Engine, Event
-from trade_engine.sequencer.messages import AnyEvent, BalanceState, CommittedBatch
+from trade_engine.sequencer.journal import COMMITTED, UNKNOWN, append_durably
+from trade_engine.sequencer.messages import (
+    AnyEvent,
+    BalanceState,
+    CommittedBatch,
+    JournalEntry,
+    encode_commands,
+)
 from trade_engine.sequencer.ports import (
     Busy,
     CommitFailed,
@@ -55,6 +59,7 @@ from trade_engine.sequencer.ports import (
     Unavailable,
     Writer,
 )
+from trade_engine.sequencer.tables import TableWriter
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +80,13 @@ class _Applied:
     results: list[tuple[int, list[Event]]]  # per command: its global sequence number (0: none), events
     committed: list[Event]  # the events that change state (refusals excluded)
     prepared: Prepared | None  # None when nothing changed
+    entry: JournalEntry | None  # the batch's state-changing commands (None: none)
     last_seq: int  # the global sequence number of the batch's last state-changing command
     began: float
     applied: float
 
 
 _STOP: Final = object()
-_COMMITTED: Final = "committed"
-_NOT_APPLIED: Final = "not applied"
-_UNKNOWN: Final = "unknown"
 
 
 class Sequencer:
@@ -101,9 +104,12 @@ class Sequencer:
         retry_total_seconds: float = 30.0,
         clock_ns: Callable[[], int] = time.time_ns,
         last_seq: int = 0,
+        max_projection_lag: int = 50_000,
     ) -> None:
-        """`last_seq`: the global sequence number of the last committed command (the
-        store's `sequencer_state`); numbering continues after it."""
+        """`last_seq`: the global sequence number of the last committed command, which
+        the tables hold too (recovery replays the journal into them); numbering
+        continues after it. `max_projection_lag`: how many commands the tables may
+        trail the journal by before no new batch is taken."""
         self.engine = engine
         self._writer = writer
         self._projection = projection
@@ -126,15 +132,20 @@ class Sequencer:
         self._accepting = False
         self.failure: BaseException | None = None
         self.stats = SequencerStats()
+        self.tables = TableWriter(
+            writer, last_seq, max_lag=max_projection_lag, on_failure=self._tables_failed
+        )
+        self._tables_task: asyncio.Task[None] | None = None
 
     # -- lifecycle --
 
     def start(self) -> None:
         self._accepting = True
         self._task = asyncio.create_task(self._run(), name="sequencer")
+        self._tables_task = asyncio.create_task(self.tables.run(), name="sequencer-tables")
 
     async def stop(self) -> None:
-        """Stop taking commands, commit everything queued, then end."""
+        """Stop taking commands, commit everything queued and write its rows, then end."""
         if self._task is None:
             return
         self._accepting = False
@@ -142,6 +153,19 @@ class Sequencer:
             await self._queue.put(_STOP)
             await self._task
         self._task = None
+        if self._tables_task is not None:
+            await self.tables.drained()
+            self._tables_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tables_task
+            self._tables_task = None
+
+    def _tables_failed(self, error: BaseException) -> None:
+        """The tables cannot be written: stop taking commands (recovery replays the
+        journal, where everything acknowledged is)."""
+        if self.failure is None:
+            log.error("sequencer stopped: the tables cannot be written", extra={"error": repr(error)})
+            self.failure = error
 
     @property
     def available(self) -> bool:
@@ -191,8 +215,10 @@ class Sequencer:
         stopping = False
         while not stopping:
             first = await self._queue.get()
-            # A free place in the pipeline first: commands keep queueing meanwhile, so
-            # the batch taken next is as large as the load makes it.
+            # A free place in the pipeline first, and tables not too far behind the
+            # journal: commands keep queueing meanwhile, so the batch taken next is as
+            # large as the load makes it.
+            await self.tables.within_lag(self._seq)
             await self._slots.acquire()
             batch: list[_Pending] = []
             if first is _STOP:
@@ -277,6 +303,8 @@ class Sequencer:
         began = time.perf_counter()
         results: list[tuple[int, list[Event]]] = []
         committed: list[Event] = []
+        journaled: list[Command] = []
+        first_seq = self._seq + 1
         for pending in batch:
             command = msgspec.structs.replace(pending.command, ts=self._stamp())
             events = apply(command)
@@ -286,14 +314,18 @@ class Sequencer:
             elif events:
                 self._seq += 1
                 committed.extend(events)
+                journaled.append(command)
                 results.append((self._seq, events))
             else:
                 results.append((0, events))
-        prepared = None
+        prepared = entry = None
         if committed:
             rows = self._projection.project(committed, self.engine, self._last_ts, self._seq)
             prepared = self._writer.prepare(rows)
-        return _Applied(batch, results, committed, prepared, self._seq, began, time.perf_counter())
+            entry = JournalEntry(
+                first_seq=first_seq, last_seq=self._seq, ts=self._last_ts, commands=encode_commands(journaled)
+            )
+        return _Applied(batch, results, committed, prepared, entry, self._seq, began, time.perf_counter())
 
     async def _commit_loop(self) -> None:
         """Commits applied batches in the order they were applied, then answers them.
@@ -315,11 +347,11 @@ class Sequencer:
                 else:
                     began = time.perf_counter()
                     outcome = await self._commit(item)
-                    if outcome == _COMMITTED:
+                    if outcome == COMMITTED:
                         self._answer(item, time.perf_counter() - began)
                     else:
                         error = RuntimeError(f"storage unavailable; batch outcome: {outcome}")
-                        unknown = [events for _, events in item.results] if outcome == _UNKNOWN else None
+                        unknown = [events for _, events in item.results] if outcome == UNKNOWN else None
                         self._stop_for_good(error, item.batch, unknown)
             except Exception as error:  # a bug in answering or publishing: stop for good
                 self._stop_for_good(error, item.batch)
@@ -351,46 +383,18 @@ class Sequencer:
                     subscriber(batch)
                 except Exception:
                     log.exception("committed-batch subscriber failed", extra={"seq": item.last_seq})
+            self.tables.add(item.prepared)
 
     async def _commit(self, item: _Applied) -> str:
-        """Write `item`'s batch, retrying transient failures until `retry_total_seconds`
-        have passed; whether it committed, certainly did not, or may have."""
-        prepared = item.prepared
-        assert prepared is not None
-        deadline = time.monotonic() + self._retry_total
-        delay = self._retry_initial
-        while True:
-            try:
-                await self._writer.write(prepared)
-                self._restored()
-                return _COMMITTED
-            except CommitFailed as failure:
-                self._degrade(failure)
-                maybe_committed, transient = failure.maybe_committed, failure.transient
-                log.warning(
-                    "commit failed, retrying",
-                    extra={"error": str(failure), "maybe_committed": maybe_committed},
-                )
-            while True:  # until the batch is known not to have committed, or to have
-                if maybe_committed:
-                    # Its answer may have been lost: ask, never write it blindly again.
-                    try:
-                        seq = item.last_seq
-                        if await self._writer.committed_seq() >= seq:
-                            log.info(
-                                "a commit whose answer was lost had committed", extra={"seq": item.last_seq}
-                            )
-                            self._restored()
-                            return _COMMITTED
-                        maybe_committed = False
-                    except CommitFailed as failure:
-                        log.warning("cannot read the committed position yet", extra={"error": str(failure)})
-                if not maybe_committed and not transient:
-                    return _NOT_APPLIED  # writing it again would fail the same way
-                if time.monotonic() + delay > deadline:
-                    return _UNKNOWN if maybe_committed else _NOT_APPLIED
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max)
-                if not maybe_committed:
-                    break
-            self.stats.commit_retries += 1
+        """Append `item`'s journal entry; whether it committed, certainly did not, or may have."""
+        assert item.entry is not None
+        return await append_durably(
+            self._writer,
+            item.entry,
+            retry_initial=self._retry_initial,
+            retry_max=self._retry_max,
+            retry_total=self._retry_total,
+            on_failed=self._degrade,
+            on_committed=self._restored,
+            stats=self.stats,
+        )

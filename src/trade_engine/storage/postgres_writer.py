@@ -1,6 +1,7 @@
-"""The PostgreSQL batch writer: one asyncpg connection, one statement per batch (a
-`WITH` over `unnest` of array literals, encoded ahead of the commit slot), outside a
-transaction block, so each batch is one round trip and one atomic transaction."""
+"""The PostgreSQL batch writer on asyncpg: a journal append is one `INSERT`; a batch's
+projection is one statement (a `WITH` over `unnest` of array literals, encoded ahead
+of its turn), outside a transaction block, so each is one round trip and one atomic
+transaction."""
 
 import asyncio
 import logging
@@ -8,6 +9,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from trade_engine.sequencer.messages import JournalEntry
 from trade_engine.sequencer.ports import CommitFailed
 from trade_engine.storage.pgarrays import Texts, encoder_for
 from trade_engine.storage.projection import BatchRows
@@ -15,6 +17,7 @@ from trade_engine.storage.writes import (
     COMMITTED_SEQ,
     WRITES,
     PreparedBatch,
+    postgres_append_statement,
     postgres_batch_statement,
     postgres_types,
 )
@@ -51,47 +54,53 @@ _ORPHAN_WAITS: Final = 100
 _ORPHAN_WAIT_SECONDS: Final = 0.05
 
 
-class PostgresBatchWriter:
-    """Writes batches through one asyncpg connection, reconnecting after a loss."""
+class _Session:
+    """One connection with its settings, replaced after a loss. The server process of a
+    lost connection is ended before the new one runs anything: a statement still running
+    there could otherwise commit late, after statements sent since."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, settings: dict[str, str]) -> None:
         self._dsn = dsn
-        self._statement = postgres_batch_statement()
+        self._settings = settings
         self._connection: Any = None
-        # The server process of a connection lost while a batch was on it: until it has
-        # ended, that batch may still commit.
-        self._orphan_pid: int | None = None
-        texts = Texts()
-        self._encoders = [[encoder_for(kind, texts) for kind in postgres_types(write)] for write in WRITES]
+        self.orphan_pid: int | None = None
 
-    async def _connected(self) -> Any:
+    async def connected(self) -> Any:
         if self._connection is None or self._connection.is_closed():
             try:
                 self._connection = await asyncpg.connect(
-                    self._dsn, timeout=10, server_settings=_POSTGRES_WRITER_SETTINGS
+                    self._dsn, timeout=10, server_settings=self._settings
                 )
             except Exception as error:  # refused, timed out, or the server is starting or stopping
                 raise CommitFailed(f"cannot connect: {error}", maybe_committed=False) from error
+        if self.orphan_pid is not None:
+            await self._end_orphan(self._connection)
         return self._connection
 
-    def prepare(self, rows: BatchRows) -> PreparedBatch:
-        encoded: list[str] = []
-        for write, encoders in zip(WRITES, self._encoders, strict=True):
-            batch = getattr(rows, write.attribute)
-            if batch:
-                columns = zip(*batch, strict=True)
-                encoded.extend(encode(column) for encode, column in zip(encoders, columns, strict=True))
-            else:
-                encoded.extend(["{}"] * len(encoders))
-        return PreparedBatch(rows, tuple(encoded))
-
-    async def write(self, batch: PreparedBatch) -> None:
-        connection = await self._connected()
+    async def _end_orphan(self, connection: Any) -> None:
+        orphan = self.orphan_pid
         try:
-            await connection.execute(self._statement, *batch.encoded)
+            await connection.execute("SELECT pg_terminate_backend($1)", orphan)
+            for _ in range(_ORPHAN_WAITS):
+                if not await connection.fetchval(_ALIVE, orphan):
+                    self.orphan_pid = None
+                    return
+                await asyncio.sleep(_ORPHAN_WAIT_SECONDS)
+        except (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as error:
+            await self.drop()
+            raise CommitFailed(
+                f"cannot end a lost connection's work: {error}", maybe_committed=True
+            ) from error
+        raise CommitFailed(f"server process {orphan} does not end", maybe_committed=True)
+
+    async def run(self, statement: str, *arguments: object) -> None:
+        """Execute one statement (one transaction); a failure becomes `CommitFailed`."""
+        connection = await self.connected()
+        try:
+            await connection.execute(statement, *arguments)
         except _SERVER_ABORTED as error:
             # The server answered with an error: the statement's transaction is undone.
-            await self._drop()
+            await self.drop()
             raise CommitFailed(str(error), maybe_committed=False) from error
         except asyncpg.PostgresConnectionError as error:
             raise await self._lost(connection, error) from error
@@ -104,35 +113,11 @@ class PostgresBatchWriter:
 
     async def _lost(self, connection: Any, error: Exception) -> CommitFailed:
         """The statement may have committed, with the answer lost."""
-        self._orphan_pid = connection.get_server_pid()
-        await self._drop()
+        self.orphan_pid = connection.get_server_pid()
+        await self.drop()
         return CommitFailed(f"{type(error).__name__}: {error}", maybe_committed=True)
 
-    async def committed_seq(self) -> int:
-        connection = await self._connected()
-        try:
-            orphan = self._orphan_pid
-            if orphan is not None:
-                # End the lost connection's server process (if a statement of it is
-                # still running, it is rolled back) and wait until it is gone: only then
-                # is the lost batch's outcome final.
-                await connection.execute("SELECT pg_terminate_backend($1)", orphan)
-                for _ in range(_ORPHAN_WAITS):
-                    if not await connection.fetchval(_ALIVE, orphan):
-                        break
-                    await asyncio.sleep(_ORPHAN_WAIT_SECONDS)
-                else:
-                    raise CommitFailed(f"server process {orphan} does not end", maybe_committed=True)
-                self._orphan_pid = None
-            value = await connection.fetchval(COMMITTED_SEQ)
-        except (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as error:
-            await self._drop()
-            raise CommitFailed(
-                f"cannot read the committed position: {error}", maybe_committed=True
-            ) from error
-        return int(value) if value is not None else 0
-
-    async def _drop(self) -> None:
+    async def drop(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None and not connection.is_closed():
             connection.terminate()
@@ -141,3 +126,52 @@ class PostgresBatchWriter:
         if self._connection is not None and not self._connection.is_closed():
             await self._connection.close()
         self._connection = None
+
+
+class PostgresBatchWriter:
+    """Journal appends on one connection (each commit waits for its WAL flush), the
+    projection on another (`synchronous_commit=off`: rebuilt from the journal if lost),
+    so a long projection statement never holds an acknowledgement up."""
+
+    def __init__(self, dsn: str) -> None:
+        self._journal = _Session(dsn, {"jit": "off"})
+        self._projection = _Session(dsn, {**_POSTGRES_WRITER_SETTINGS, "synchronous_commit": "off"})
+        self._append = postgres_append_statement()
+        self._statement = postgres_batch_statement()
+        texts = Texts()
+        self._encoders = [[encoder_for(kind, texts) for kind in postgres_types(write)] for write in WRITES]
+
+    def prepare(self, rows: BatchRows) -> PreparedBatch:
+        encoded: list[str] = []
+        for write, encoders in zip(WRITES, self._encoders, strict=True):
+            batch = getattr(rows, write.attribute)
+            if batch:
+                columns = zip(*batch, strict=True)
+                encoded.extend(encode(column) for encode, column in zip(encoders, columns, strict=True))
+            else:
+                encoded.extend(["{}"] * len(encoders))
+        (state,) = rows.state
+        encoded.append(str(state[1]))
+        return PreparedBatch(rows, tuple(encoded))
+
+    async def append(self, entry: JournalEntry) -> None:
+        await self._journal.run(self._append, entry.last_seq, entry.first_seq, entry.ts, entry.commands)
+
+    async def write(self, batch: PreparedBatch) -> None:
+        await self._projection.run(self._statement, *batch.encoded)
+
+    async def committed_seq(self) -> int:
+        # On the journal's connection: a lost append's server process is ended first.
+        connection = await self._journal.connected()
+        try:
+            value = await connection.fetchval(COMMITTED_SEQ)
+        except (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as error:
+            await self._journal.drop()
+            raise CommitFailed(
+                f"cannot read the committed position: {error}", maybe_committed=True
+            ) from error
+        return int(value) if value is not None else 0
+
+    async def close(self) -> None:
+        await self._journal.close()
+        await self._projection.close()

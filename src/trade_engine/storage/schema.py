@@ -255,6 +255,8 @@ audit_log = Table(
 
 # The sequencer's durable position (one row): the global sequence number of the last
 # committed command. Every batch writes it in its own transaction (storage/writer.py).
+# How far the tables above are projected: the global sequence number of the last command
+# whose rows are written (commands after it are in the journal).
 sequencer_state = Table(
     "sequencer_state",
     metadata,
@@ -263,4 +265,19 @@ sequencer_state = Table(
     Column("updated_ts", BigInteger, nullable=False),
     PrimaryKeyConstraint("id"),
     CheckConstraint("id = 1", name="single_row"),
+)
+
+
+# The command journal: what an acknowledgement is durable in. One row per batch: the
+# state-changing commands of global sequence numbers first_seq..last_seq, time-stamped,
+# encoded (sequencer/messages.py). Rows are deleted once the batch is projected into the
+# tables above; recovery replays what is left (docs/adr/0001).
+journal = Table(
+    "journal",
+    metadata,
+    Column("last_seq", BigInteger, nullable=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("commands", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("last_seq"),
 )

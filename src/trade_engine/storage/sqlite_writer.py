@@ -1,23 +1,34 @@
 """The SQLite batch writer: the stdlib `sqlite3` on one worker thread, a dedicated
-connection, checkpoints on a thread of their own (away from the commit path)."""
+connection, checkpoints on a thread of their own (away from the commit path).
+
+Journal appends commit with `synchronous=FULL` (the write-ahead log is synced: the
+acknowledgement is durable). Projections commit with `synchronous=OFF`: they are
+rebuilt from the journal if lost, and the next journal commit syncs the log they are in.
+Both run on the one thread in the order they were asked, so a projection never delays
+an append by more than its own (bounded) size.
+"""
 
 import asyncio
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from typing import Final
 
+from trade_engine.sequencer.messages import JournalEntry
 from trade_engine.sequencer.ports import CommitFailed
 from trade_engine.storage.database import SQLITE_PRAGMAS
 from trade_engine.storage.projection import BatchRows, Row
 from trade_engine.storage.writes import (
     COMMITTED_SEQ,
+    JOURNAL_PROJECTED,
     WRITES,
     PreparedBatch,
     TableWrite,
     largest_chunk,
+    sqlite_append_statement,
     sqlite_statement,
 )
 
@@ -125,6 +136,8 @@ class SqliteBatchWriter:
         self._statements: dict[tuple[str, int], str] = {}
         self._connection: sqlite3.Connection | None = None
         self._checkpointer: _Checkpointer | None = None
+        self._synced = True  # the connection's `synchronous` setting: FULL (True) or OFF
+        self._append_sql = sqlite_append_statement()
 
     def _connect(self) -> sqlite3.Connection:
         connection = _sqlite_connect(
@@ -137,19 +150,35 @@ class SqliteBatchWriter:
         )
         if self._checkpointer is None:
             self._checkpointer = _Checkpointer(self._path)
+        self._synced = True  # SQLITE_PRAGMAS set FULL
         return connection
 
+    def _append(self, entry: JournalEntry) -> None:
+        values = (entry.last_seq, entry.first_seq, entry.ts, entry.commands)
+        self._transaction(lambda connection: connection.execute(self._append_sql, values), synced=True)
+
     def _write(self, rows: BatchRows) -> None:
+        def write(connection: sqlite3.Connection) -> None:
+            for table in WRITES:
+                batch = getattr(rows, table.attribute)
+                if batch:
+                    self._write_rows(connection, table, batch)
+            (state,) = rows.state
+            connection.execute(JOURNAL_PROJECTED.format("?"), (state[1],))
+
+        self._transaction(write, synced=False)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], object], *, synced: bool) -> None:
         if self._connection is None:
             self._connection = self._connect()
         connection = self._connection
         try:
+            if synced != self._synced:
+                connection.execute("PRAGMA synchronous=" + ("FULL" if synced else "OFF"))
+                self._synced = synced
             connection.execute("BEGIN IMMEDIATE")
             try:
-                for write in WRITES:
-                    batch = getattr(rows, write.attribute)
-                    if batch:
-                        self._write_rows(connection, write, batch)
+                work(connection)
                 connection.execute("COMMIT")
             except BaseException:
                 # SQLite rolls some failures back itself (SQLITE_FULL, for one): a
@@ -190,6 +219,9 @@ class SqliteBatchWriter:
     def prepare(self, rows: BatchRows) -> PreparedBatch:
         # The worker thread binds the rows itself, overlapping the event loop already.
         return PreparedBatch(rows)
+
+    async def append(self, entry: JournalEntry) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._append, entry)
 
     async def write(self, batch: PreparedBatch) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._write, batch.rows)

@@ -13,6 +13,7 @@ from typing import Final, Literal, Protocol
 
 from sqlalchemy.dialects import postgresql
 
+from trade_engine.sequencer.messages import JournalEntry
 from trade_engine.storage import schema
 from trade_engine.storage.projection import (
     BALANCE_COLUMNS,
@@ -41,15 +42,29 @@ class PreparedBatch:
     rows: BatchRows
     encoded: tuple[str, ...] = ()
 
+    @property
+    def last_seq(self) -> int:
+        """The global sequence number the batch's rows bring the tables to."""
+        (state,) = self.rows.state
+        last_seq = state[1]
+        assert isinstance(last_seq, int)
+        return last_seq
+
 
 class BatchWriter(Protocol):
+    async def append(self, entry: JournalEntry) -> None:
+        """Make one batch durable: its journal row, committed and synced (or raise
+        `CommitFailed`). Appending the same entry again changes nothing."""
+
     def prepare(self, rows: BatchRows) -> PreparedBatch: ...
 
     async def write(self, batch: PreparedBatch) -> None:
-        """Commit the batch in one transaction, or raise `CommitFailed`."""
+        """Project a journaled batch into the tables, in one transaction that also
+        deletes its journal row (not synced on its own: the journal is the durable
+        record). Writing the same batch twice gives the same tables."""
 
     async def committed_seq(self) -> int:
-        """The global sequence number of the last committed command, read from the
+        """The global sequence number of the last durable command, read from the
         database once no write of this writer can still be in progress there; raises
         `CommitFailed` if the database cannot be reached."""
 
@@ -100,7 +115,15 @@ WRITES: Final = (
     TableWrite("ledger", "ledger_entries", LEDGER_COLUMNS, "append"),
     TableWrite("state", "sequencer_state", STATE_COLUMNS, "upsert", ("id",), STATE_COLUMNS[1:]),
 )
-COMMITTED_SEQ: Final = "SELECT last_seq FROM sequencer_state WHERE id = 1"
+# How far commands are durable: the journal's last batch, or, when every batch is
+# projected (and its journal rows deleted), how far the tables are.
+COMMITTED_SEQ: Final = (
+    "SELECT MAX(s) FROM (SELECT MAX(last_seq) AS s FROM journal"
+    " UNION ALL SELECT last_seq AS s FROM sequencer_state WHERE id = 1) AS positions"
+)
+JOURNAL_COLUMNS: Final = ("last_seq", "first_seq", "ts", "commands")
+# A projected batch's journal rows go in the projection's own transaction.
+JOURNAL_PROJECTED: Final = "DELETE FROM journal WHERE last_seq <= {}"
 
 
 def _conflict_clause(write: TableWrite) -> str:
@@ -158,13 +181,25 @@ def postgres_batch_statement() -> str:
     Data-modifying WITH clauses all run, against one snapshot, and foreign keys are
     checked at the end of the statement, when the users and markets inserted by the
     same statement exist. No two clauses touch the same row: new orders are inserted,
-    existing ones updated.
+    existing ones updated. The last parameter is the batch's last sequence number: the
+    journal rows up to it are deleted in the same transaction.
     """
     clauses, parameter = [], 1
     for number, write in enumerate(WRITES):
         clauses.append(f"w{number} AS ({postgres_statement(write, parameter)})")
         parameter += len(write.columns)
+    clauses.append("projected AS (" + JOURNAL_PROJECTED.format(f"${parameter}::text::bigint") + ")")
     return "WITH " + ", ".join(clauses) + " SELECT 1"
+
+
+def postgres_append_statement() -> str:
+    columns = ", ".join(JOURNAL_COLUMNS)
+    return f"INSERT INTO journal ({columns}) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+
+
+def sqlite_append_statement() -> str:
+    columns = ", ".join(JOURNAL_COLUMNS)
+    return f"INSERT INTO journal ({columns}) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
 
 
 # SQLite allows 32,766 parameters per statement; chunks stay well below.

@@ -1,0 +1,123 @@
+"""The tables, written behind the journal.
+
+A batch is durable, acknowledged and published once its journal entry commits. Its rows
+(orders, trades, balances, ledger, transfers) are written afterwards, in order, by this
+task: reads of history wait until the tables have reached what they need (`reached`),
+and the sequencer takes no new batch while the tables trail the journal by more than
+`max_lag` commands, so they never fall behind without bound.
+
+A failed write is retried until it succeeds: the rows of a batch are absolute values,
+so writing one again changes nothing, and while the store is down the journal cannot be
+appended to either, so the lag cannot grow. A write the store refuses outright (a bug,
+not a fault) stops the sequencer: recovery replays the journal from where the tables are.
+"""
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Final
+
+from trade_engine.sequencer.ports import CommitFailed, Prepared, Writer
+
+log = logging.getLogger(__name__)
+
+_RETRY_INITIAL: Final = 0.01
+_RETRY_MAX: Final = 1.0
+
+
+class TableWriter:
+    def __init__(
+        self,
+        writer: Writer,
+        projected_seq: int,
+        *,
+        max_lag: int,
+        on_failure: Callable[[BaseException], None],
+    ) -> None:
+        """`projected_seq`: how far the tables are at start (recovery brings them level
+        with the journal)."""
+        self._writer = writer
+        self.projected_seq = projected_seq
+        self._max_lag = max_lag
+        self._on_failure = on_failure
+        self._pending: deque[Prepared] = deque()
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()  # set at each write, then cleared for the next
+        self.failure: BaseException | None = None
+        self.retries = 0
+        self.last_write_seconds = 0.0
+
+    def add(self, batch: Prepared) -> None:
+        """A journaled batch, in journal order."""
+        self._pending.append(batch)
+        self._wake.set()
+
+    def lag(self, committed_seq: int) -> int:
+        """Commands durable in the journal but not yet in the tables."""
+        return committed_seq - self.projected_seq
+
+    async def within_lag(self, committed_seq: int) -> None:
+        """Return once the tables trail `committed_seq` by no more than `max_lag`."""
+        while self.lag(committed_seq) > self._max_lag and self.failure is None:
+            await self._progress.wait()
+
+    async def reached(self, seq: int, timeout: float) -> bool:
+        """Whether the tables hold every command up to `seq`, waiting up to `timeout`."""
+        deadline = time.monotonic() + timeout
+        while self.projected_seq < seq:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.failure is not None:
+                return False
+            try:
+                await asyncio.wait_for(self._progress.wait(), left)
+            except TimeoutError:
+                return False
+        return True
+
+    async def drained(self) -> None:
+        """Return once every batch added so far is written (or writing failed for good)."""
+        while self._pending and self.failure is None:
+            await self._progress.wait()
+
+    async def run(self) -> None:
+        """Write batches as they come, until cancelled (after `drained`)."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[0]
+                try:
+                    await self._write(batch)
+                except Exception as error:
+                    self.failure = error
+                    log.error("writing the tables failed for good", extra={"error": repr(error)})
+                    self._signal()
+                    self._on_failure(error)
+                    return
+                self._pending.popleft()
+                self.projected_seq = batch.last_seq
+                self._signal()
+
+    def _signal(self) -> None:
+        progress = self._progress
+        self._progress = asyncio.Event()
+        progress.set()
+
+    async def _write(self, batch: Prepared) -> None:
+        delay = _RETRY_INITIAL
+        while True:
+            began = time.perf_counter()
+            try:
+                await self._writer.write(batch)
+            except CommitFailed as failure:
+                if not failure.transient:
+                    raise
+                self.retries += 1
+                log.warning("writing the tables failed, retrying", extra={"error": str(failure)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX)
+                continue
+            self.last_write_seconds = time.perf_counter() - began
+            return

@@ -1,0 +1,59 @@
+"""Replaying the journal: what was acknowledged but not yet written into the tables.
+
+The tables hold every command up to `sequencer_state.last_seq`; the journal holds each
+later batch's time-stamped commands. The engine is deterministic, so applying those
+commands to the engine loaded from the tables gives exactly the events they gave the
+first time; their rows are then written as the sequencer would have (which also deletes
+their journal rows). A replay that does not reproduce a batch (a command refused that
+was committed, or a different count of state-changing commands) means the store
+contradicts itself, and the service refuses to start on it.
+"""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from trade_engine.engine import CommandRejected, Engine, Event
+from trade_engine.sequencer.messages import JournalEntry, decode_commands
+from trade_engine.storage import schema
+from trade_engine.storage.database import connected
+from trade_engine.storage.projection import Projection
+from trade_engine.storage.recovery import InconsistentStore
+from trade_engine.storage.writes import BatchWriter
+
+
+async def journal_after(database: AsyncEngine, seq: int) -> list[JournalEntry]:
+    """The journal's batches after global sequence number `seq`, in order."""
+    journal = schema.journal
+    query = select(journal.c.first_seq, journal.c.last_seq, journal.c.ts, journal.c.commands)
+    async with connected(database) as connection:
+        rows = await connection.execute(query.where(journal.c.last_seq > seq).order_by(journal.c.last_seq))
+        return [
+            JournalEntry(first_seq=int(first), last_seq=int(last), ts=int(ts), commands=bytes(commands))
+            for first, last, ts, commands in rows
+        ]
+
+
+async def replay(
+    database: AsyncEngine, engine: Engine, projection: Projection, writer: BatchWriter, projected_seq: int
+) -> int:
+    """Apply the journal's tail to `engine` (loaded from the tables at `projected_seq`)
+    and write its rows; the global sequence number the store is at afterwards."""
+    seq = projected_seq
+    for entry in await journal_after(database, projected_seq):
+        if entry.first_seq != seq + 1:
+            raise InconsistentStore(
+                [f"journal batch {entry.first_seq}..{entry.last_seq} does not follow {seq}"]
+            )
+        events: list[Event] = []
+        for command in decode_commands(entry.commands):
+            caused = engine.apply(command)
+            if not caused or isinstance(caused[0], CommandRejected):
+                raise InconsistentStore(
+                    [f"journal batch {entry.last_seq}: a committed command does not replay"]
+                )
+            events.extend(caused)
+            seq += 1
+        if seq != entry.last_seq:
+            raise InconsistentStore([f"journal batch {entry.last_seq} replays to {seq}"])
+        await writer.write(writer.prepare(projection.project(events, engine, entry.ts, entry.last_seq)))
+    return seq

@@ -1,0 +1,169 @@
+"""The journal acknowledges, the tables follow (docs/adr/0001): a command is answered
+once its journal entry commits, before its rows are written; reads of history wait for
+the rows; the tables never trail by more than the configured lag; and a process killed
+with rows unwritten recovers every acknowledged command by replaying the journal."""
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.flows import MARKETS
+from tests.integration.journal_child import HeldTables
+from tests.integration.test_storage import fund, run
+from trade_engine.config import Config, SequencerConfig
+from trade_engine.core.bootstrap import Core, start_core
+from trade_engine.core.local import LocalCore
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
+from trade_engine.edge.gateway import Gateway
+from trade_engine.engine import OrderAccepted, PlaceOrder
+from trade_engine.marketdata.depth import DepthBook
+from trade_engine.marketdata.live import LiveMarketData
+from trade_engine.readmodel.views import ReadModel
+from trade_engine.storage import schema
+from trade_engine.storage.apikeys import ApiKeyStore
+from trade_engine.storage.recovery import verify
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def buy(price: int) -> PlaceOrder:
+    return PlaceOrder(ts=0, user_id="u1", market="BTC-USDT", side="BUY", price=price, quantity=1000)
+
+
+async def count(core: Core, table) -> int:
+    async with core.database.connect() as connection:
+        return int((await connection.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def held(core: Core) -> HeldTables:
+    """Funded, tables level with the journal, and from now on their writes held."""
+    await fund(core)
+    await core.settled()
+    tables = HeldTables(core.writer)
+    core.sequencer.tables._writer = tables
+    return tables
+
+
+def test_a_command_is_acknowledged_before_its_rows_are_written(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS)
+        tables = await held(core)
+        port = LocalCore(core)
+        events = await core.sequencer.submit(buy(100))
+        seq = core.sequencer.last_seq
+        acknowledged = (
+            await count(core, schema.orders),
+            await count(core, schema.journal),
+            await port.history_reached(seq, 0.05),
+        )
+        tables.release()
+        reached = await port.history_reached(seq, 10)
+        written = (await count(core, schema.orders), await count(core, schema.journal))
+        await core.close()
+        return events, acknowledged, reached, written
+
+    events, (orders, journal, reached_early), reached, (orders_after, journal_after) = run(scenario())
+    assert isinstance(events[0], OrderAccepted)
+    # Answered with only its journal entry committed: no order row yet.
+    assert (orders, reached_early) == (0, False)
+    assert journal >= 1
+    # The rows follow, and the journal entries they cover are deleted with them.
+    assert reached
+    assert (orders_after, journal_after) == (1, 0)
+
+
+def test_new_commands_wait_while_the_tables_trail_by_more_than_the_lag(tmp_path):
+    lag = 3
+
+    async def scenario():
+        core = await start_core(f"sqlite:///{tmp_path}/lag.db", markets=MARKETS, max_projection_lag=lag)
+        tables = await held(core)
+        answered = 0
+        waiting = None
+        for price in range(100, 110):
+            task = asyncio.ensure_future(core.sequencer.submit(buy(price)))
+            done, _ = await asyncio.wait({task}, timeout=0.5)
+            if not done:
+                waiting = task
+                break
+            answered += 1
+        trailing = core.sequencer.tables.lag(core.sequencer.last_seq)
+        tables.release()
+        assert waiting is not None
+        late = await asyncio.wait_for(waiting, 10)
+        await core.close()
+        return answered, trailing, late
+
+    answered, trailing, late = run(scenario())
+    # The batch that takes the lag past the limit is the last taken before the tables move.
+    assert answered == lag + 1
+    assert trailing == lag + 1
+    assert isinstance(late[0], OrderAccepted)
+
+
+def test_a_read_of_history_waits_for_the_rows_of_what_was_committed_before_it(tmp_path):
+    config = Config(sequencer=SequencerConfig(history_wait_seconds=0.2))
+
+    async def scenario():
+        core = await start_core(f"sqlite:///{tmp_path}/reads.db", markets=MARKETS)
+        tables = await held(core)
+        port = LocalCore(core)
+        view = ReadModel()
+        view.start_from(port.attach(view.on_commit))
+        gateway = Gateway(config)
+        gateway.ready(
+            port=port,
+            database=core.database,
+            view=view,
+            depth=DepthBook(),
+            live=LiveMarketData(),
+            api_keys=ApiKeyStore(core.database, config.auth.api_key_encryption_key),
+        )
+        await gateway.submit(buy(100))
+        with pytest.raises(TradeEngineError) as timed_out:
+            await gateway.history()
+        reading = asyncio.ensure_future(gateway.history())
+        await asyncio.sleep(0.05)
+        waited = not reading.done()
+        tables.release()
+        await asyncio.wait_for(reading, 10)
+        orders = await count(core, schema.orders)
+        await core.close()
+        return timed_out.value, waited, orders
+
+    timed_out, waited, orders = run(scenario())
+    assert timed_out.code is ErrorCode.UNAVAILABLE
+    assert waited
+    assert orders == 1  # the read went ahead once the order's row was written
+
+
+def test_a_process_killed_with_rows_unwritten_recovers_every_acknowledged_command(database_url, tmp_path):
+    out = tmp_path / "acknowledged"
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.integration.journal_child", database_url, str(out)],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
+    assert child.returncode == -9, child.stderr.decode()[-2000:]
+    header, snapshot = out.read_bytes().split(b"\n", 1)
+    last_seq, lag = map(int, header.split())
+
+    async def scenario():
+        core = await start_core(database_url)
+        state = (core.sequencer.last_seq, core.engine.snapshot(), await count(core, schema.journal))
+        problems = await verify(core.database, core.engine)
+        await core.close()
+        return state, problems
+
+    (recovered_seq, recovered, journal), problems = run(scenario())
+    assert lag > 0  # the tables were behind when the process died
+    assert recovered_seq == last_seq
+    assert recovered == snapshot
+    assert journal == 0  # replayed into the tables
+    assert problems == []
