@@ -283,6 +283,8 @@ def test_metrics_expose_orders_trades_latency_and_queues(api: Api) -> None:
         "trade_engine_sequencer_queue_depth",
         "trade_engine_batch_size",
         "trade_engine_settlement_lag_seconds",
+        "trade_engine_queue_wait_seconds",
+        "trade_engine_projection_lag_commands",
     ):
         assert re.search(rf"^# TYPE {name} ", text, re.MULTILINE), name
     found = samples(text)
@@ -294,6 +296,8 @@ def test_metrics_expose_orders_trades_latency_and_queues(api: Api) -> None:
     assert value(found, "trade_engine_batch_size_count") >= 3
     assert value(found, "trade_engine_sequencer_queue_depth") >= 0
     assert value(found, "trade_engine_settlement_lag_seconds") >= 0
+    assert value(found, "trade_engine_queue_wait_seconds_count") >= 3
+    assert value(found, "trade_engine_projection_lag_commands") >= 0
     assert value(found, "trade_engine_ready") == 1
 
 

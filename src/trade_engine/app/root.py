@@ -154,4 +154,6 @@ class CommitMetrics:
             self._retries_seen = status.commit_retries
         metrics.commit_seconds.observe(status.last_commit_seconds)
         metrics.settlement_lag.set(status.last_settlement_lag_seconds)
+        metrics.queue_wait_seconds.observe(status.last_queue_wait_seconds)
+        metrics.projection_lag.set(status.projection_lag)
         metrics.queue_depth.set(status.queue_depth)

@@ -120,6 +120,8 @@ class LocalCore:
             last_apply_seconds=stats.last_apply_seconds,
             last_commit_seconds=stats.last_commit_seconds,
             last_settlement_lag_seconds=stats.last_settlement_lag_seconds,
+            last_queue_wait_seconds=stats.last_queue_wait_seconds,
+            projection_lag=sequencer.tables.lag(sequencer.last_seq),
         )
 
 

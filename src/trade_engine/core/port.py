@@ -29,6 +29,8 @@ class CoreStatus:
     last_apply_seconds: float
     last_commit_seconds: float
     last_settlement_lag_seconds: float
+    last_queue_wait_seconds: float
+    projection_lag: int  # acknowledged commands whose rows are not yet in the tables
 
 
 class CorePort(Protocol):

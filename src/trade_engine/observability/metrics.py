@@ -52,6 +52,17 @@ class Metrics:
             "Time from matching to durable settlement of the latest batch",
             registry=r,
         )
+        self.queue_wait_seconds = Histogram(
+            "trade_engine_queue_wait_seconds",
+            "Mean time a batch's commands waited in the sequencer's queue",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.projection_lag = Gauge(
+            "trade_engine_projection_lag_commands",
+            "Acknowledged commands whose rows are not yet in the tables (docs/adr/0001)",
+            registry=r,
+        )
         self.commit_retries = Counter(
             "trade_engine_commit_retries_total", "Group commits retried after transient errors", registry=r
         )

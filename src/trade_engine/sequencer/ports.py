@@ -118,3 +118,5 @@ class SequencerStats:
     # Seconds between applying a batch (matching, settlement in the engine) and its
     # commit: how far durable settlement trails matching.
     last_settlement_lag_seconds: float = 0.0
+    # Mean time the last batch's commands waited in the queue before it was taken.
+    last_queue_wait_seconds: float = 0.0

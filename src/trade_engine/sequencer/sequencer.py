@@ -16,8 +16,7 @@ reports a batch's effects before its commit: callers wait, and subscribers get a
 
 Failure rules:
 - A full queue answers `Busy` at once rather than growing without bound.
-- Every command that changes state gets the next global sequence number; the journal
-  entry names them, so the store always says how far it has committed.
+- Each state-changing command gets the next global sequence number (in the journal).
 - A failed commit degrades the sequencer: until a commit succeeds again, new commands and
   commands still queued are refused with `Unavailable` at once (never applied, safe to
   retry), while the batch in hand is retried (journal.py: a lost answer is looked up,
@@ -70,6 +69,7 @@ Subscriber = Callable[[CommittedBatch], None]
 class _Pending:
     command: Command
     future: asyncio.Future[tuple[int, list[Event]]]
+    queued: float  # perf_counter() when submitted
 
 
 @dataclass
@@ -193,8 +193,7 @@ class Sequencer:
         return (await self.submit_numbered(command))[1]
 
     async def submit_numbered(self, command: Command) -> tuple[int, list[Event]]:
-        """As `submit`, with the command's global sequence number (0 if it changed
-        nothing: refused, or a cancel-all with nothing open)."""
+        """As `submit`, with the command's global sequence number (0: changed nothing)."""
         if self.failure is not None:
             raise Unavailable("storage is unavailable; the service must be restarted") from self.failure
         if not self._accepting:
@@ -203,7 +202,7 @@ class Sequencer:
             raise Unavailable("storage is unavailable; retry shortly")
         future: asyncio.Future[tuple[int, list[Event]]] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Pending(command, future))
+            self._queue.put_nowait(_Pending(command, future, time.perf_counter()))
         except asyncio.QueueFull:
             raise Busy("too many commands in flight") from None
         return await future
@@ -301,6 +300,7 @@ class Sequencer:
         """Stamp and apply a batch, and project what it wrote, before any other batch."""
         apply = self.engine.apply
         began = time.perf_counter()
+        self.stats.last_queue_wait_seconds = began - sum(p.queued for p in batch) / len(batch)
         results: list[tuple[int, list[Event]]] = []
         committed: list[Event] = []
         journaled: list[Command] = []
