@@ -315,7 +315,18 @@ def test_a_full_disk_is_answered_with_503_and_trading_resumes_when_space_returns
                         if response.status_code != 201:
                             full.set()
 
+                async def prober() -> None:
+                    # The traders may all wait on the batch whose commit is being
+                    # retried; a new order meanwhile is refused at once.
+                    while not full.is_set():
+                        await asyncio.sleep(0.05)
+                        response = await http.post(f"{API}/orders", json=order, headers=headers)
+                        answers.append(response)
+                        if response.status_code != 201:
+                            full.set()
+
                 traders = [asyncio.ensure_future(trader()) for _ in range(4)]
+                traders.append(asyncio.ensure_future(prober()))
                 await asyncio.wait_for(full.wait(), 120)
                 filler.unlink()  # space returns while orders may be waiting on it
                 await asyncio.gather(*traders)

@@ -4,6 +4,8 @@ the rows; the tables never trail by more than the configured lag; and a process 
 with rows unwritten recovers every acknowledged command by replaying the journal."""
 
 import asyncio
+import contextlib
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,7 @@ from sqlalchemy import func, select
 
 from tests.flows import MARKETS
 from tests.integration.journal_child import HeldTables
-from tests.integration.test_storage import fund, run
+from tests.integration.test_storage import fund, random_flow, run
 from trade_engine.config import Config, SequencerConfig
 from trade_engine.core.bootstrap import Core, start_core
 from trade_engine.core.local import LocalCore
@@ -26,6 +28,7 @@ from trade_engine.readmodel.views import ReadModel
 from trade_engine.storage import schema
 from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.storage.recovery import verify
+from trade_engine.storage.writer import PreparedBatch, writer_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -167,3 +170,41 @@ def test_a_process_killed_with_rows_unwritten_recovers_every_acknowledged_comman
     assert recovered == snapshot
     assert journal == 0  # replayed into the tables
     assert problems == []
+
+
+def test_batches_written_together_leave_the_tables_as_written_one_by_one(tmp_path):
+    """Tables that fell behind catch up with the waiting batches merged into one
+    transaction; a copy of the store written batch by batch must end up identical."""
+    together, one_by_one = tmp_path / "together.db", tmp_path / "one-by-one.db"
+
+    async def scenario():
+        core = await start_core(f"sqlite:///{together}", markets=MARKETS)
+        tables = await held(core)
+        await random_flow(core, seed=11, count=600)
+        waiting = [batch for batch in core.sequencer.tables._pending if isinstance(batch, PreparedBatch)]
+        source, copy = sqlite3.connect(together), sqlite3.connect(one_by_one)
+        source.backup(copy)
+        source.close()
+        copy.close()
+        written_before = core.sequencer.tables.writes
+        tables.release()
+        await core.settled()
+        transactions = core.sequencer.tables.writes - written_before
+        await core.close()
+        writer = writer_for(f"sqlite:///{one_by_one}")
+        for batch in waiting:
+            await writer.write(batch)
+        await writer.close()
+        return len(waiting), transactions
+
+    batches, transactions = run(scenario())
+    assert transactions < batches / 2  # they were merged
+    assert table_contents(together) == table_contents(one_by_one)
+
+
+def table_contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        return {
+            table.name: sorted(connection.execute(f"SELECT * FROM {table.name}"), key=repr)
+            for table in schema.metadata.sorted_tables
+        }

@@ -3,6 +3,7 @@ nothing is answered or published before its own commit, and the published balanc
 (those the read model holds) are the committed ones."""
 
 import asyncio
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -43,6 +44,9 @@ class GatedWriter:
         if self.fail:
             raise CommitFailed("database gone (simulated)", maybe_committed=False)
         await self.inner.append(entry)
+
+    def merge(self, batches: Sequence[PreparedBatch]) -> PreparedBatch:
+        return self.inner.merge(batches)
 
     async def write(self, batch: PreparedBatch) -> None:
         await self.inner.write(batch)

@@ -321,6 +321,9 @@ class FlakyWriter:
             raise CommitFailed("connection reset (simulated)", maybe_committed=True)
         await self.inner.append(entry)
 
+    def merge(self, batches):
+        return self.inner.merge(batches)
+
     async def write(self, batch) -> None:
         await self.inner.write(batch)
 

@@ -61,6 +61,8 @@ class Rows(Protocol):
         as they stand after it."""
         ...
 
+    def row_count(self) -> int: ...
+
 
 class Prepared(Protocol):
     """A batch ready to write (rows encoded for the database, where that helps)."""
@@ -89,6 +91,11 @@ class Writer(Protocol):
 
     def prepare(self, rows: Any) -> Prepared:
         """Encode a projected batch, ahead of its turn to be written."""
+        ...
+
+    def merge(self, batches: Sequence[Any]) -> Prepared:
+        """Consecutive prepared batches as one, written in one transaction to the same
+        end as writing them one by one (how the tables catch up when behind)."""
         ...
 
     async def write(self, batch: Any) -> None:

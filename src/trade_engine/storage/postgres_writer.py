@@ -5,12 +5,14 @@ transaction."""
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any, Final
 
 import asyncpg
 
 from trade_engine.sequencer.messages import JournalEntry
 from trade_engine.sequencer.ports import CommitFailed
+from trade_engine.storage.merge import merge_rows
 from trade_engine.storage.pgarrays import Texts, encoder_for
 from trade_engine.storage.projection import BatchRows
 from trade_engine.storage.writes import (
@@ -153,6 +155,9 @@ class PostgresBatchWriter:
         (state,) = rows.state
         encoded.append(str(state[1]))
         return PreparedBatch(rows, tuple(encoded))
+
+    def merge(self, batches: Sequence[PreparedBatch]) -> PreparedBatch:
+        return self.prepare(merge_rows([batch.rows for batch in batches]))
 
     async def append(self, entry: JournalEntry) -> None:
         await self._journal.run(self._append, entry.last_seq, entry.first_seq, entry.ts, entry.commands)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from typing import Final
@@ -20,6 +20,7 @@ from typing import Final
 from trade_engine.sequencer.messages import JournalEntry
 from trade_engine.sequencer.ports import CommitFailed
 from trade_engine.storage.database import SQLITE_PRAGMAS
+from trade_engine.storage.merge import merge_rows
 from trade_engine.storage.projection import BatchRows, Row
 from trade_engine.storage.writes import (
     COMMITTED_SEQ,
@@ -219,6 +220,9 @@ class SqliteBatchWriter:
     def prepare(self, rows: BatchRows) -> PreparedBatch:
         # The worker thread binds the rows itself, overlapping the event loop already.
         return PreparedBatch(rows)
+
+    def merge(self, batches: Sequence[PreparedBatch]) -> PreparedBatch:
+        return self.prepare(merge_rows([batch.rows for batch in batches]))
 
     async def append(self, entry: JournalEntry) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._append, entry)

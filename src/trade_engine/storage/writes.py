@@ -58,6 +58,8 @@ class BatchWriter(Protocol):
 
     def prepare(self, rows: BatchRows) -> PreparedBatch: ...
 
+    def merge(self, batches: Sequence[PreparedBatch]) -> PreparedBatch: ...
+
     async def write(self, batch: PreparedBatch) -> None:
         """Project a journaled batch into the tables, in one transaction that also
         deletes its journal row (not synced on its own: the journal is the durable
