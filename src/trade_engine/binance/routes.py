@@ -24,6 +24,8 @@ TABLE: tuple[tuple[str, str, Handler, Access], ...] = (
     ("GET", "/aggTrades", market_rest.agg_trades, Access.PUBLIC),
     ("GET", "/klines", market_rest.kline_list, Access.PUBLIC),
     ("GET", "/uiKlines", market_rest.ui_klines, Access.PUBLIC),
+    ("GET", "/avgPrice", market_rest.avg_price, Access.PUBLIC),
+    ("GET", "/ticker", market_rest.rolling_ticker, Access.PUBLIC),
     ("GET", "/ticker/24hr", market_rest.ticker_24hr, Access.PUBLIC),
     ("GET", "/ticker/price", market_rest.ticker_price, Access.PUBLIC),
     ("GET", "/ticker/bookTicker", market_rest.ticker_book, Access.PUBLIC),

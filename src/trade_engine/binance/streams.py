@@ -27,15 +27,16 @@ from typing import Any, Final
 
 import msgspec
 
+from trade_engine.binance.tickers import day_ticker
 from trade_engine.binance.userdata import UserData
-from trade_engine.binance.views import agg_trade, aggregate, day_ticker, kline, levels, top
+from trade_engine.binance.views import agg_trade, aggregate, kline, levels, top
 from trade_engine.binance.wire import pad, symbol_of
 from trade_engine.domain.market import Market
 from trade_engine.domain.timestamps import ms
 from trade_engine.domain.vocabulary import BUY, SELL
 from trade_engine.edge.hub import Hub
-from trade_engine.marketdata.candles import INTERVALS
 from trade_engine.marketdata.depth import DepthBook
+from trade_engine.marketdata.intervals import KLINE_INTERVALS
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.trades import TradeModel
 from trade_engine.readmodel.views import ReadModel, ViewBatch
@@ -305,11 +306,11 @@ class StreamPublisher:
                     **common,
                 },
             )
-        for interval, size in INTERVALS.items():
+        for interval, kind in KLINE_INTERVALS.items():
             name = f"{stream}@kline_{interval}"
             if not self._wanted(name):
                 continue
-            candle = self._live.candle(symbol, interval, now_ns - now_ns % size)
+            candle = self._live.candle(symbol, interval, kind.start(now_ns))
             if not candle.trades:
                 continue
             k = kline(candle, market)

@@ -29,14 +29,14 @@ from trade_engine.edge.connection import Connection, Frame
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.hub import Hub
 from trade_engine.edge.websocket import AsgiWebSocket
-from trade_engine.marketdata.candles import INTERVALS
+from trade_engine.marketdata.intervals import KLINE_INTERVALS
 
 CLOSE_TRY_AGAIN_LATER: Final = 1013
 CLOSE_SLOW_CONSUMER: Final = 1008
 CLOSE_KEY_REVOKED: Final = 1008  # policy violation: the key that signed the subscription
 _STREAM: Final = re.compile(
     r"([a-z0-9]{1,30})@(trade|aggTrade|bookTicker|ticker|miniTicker|"
-    r"depth(?:5|10|20)?(?:@100ms|@1000ms)?|kline_(" + "|".join(INTERVALS) + r"))"
+    r"depth(?:5|10|20)?(?:@100ms|@1000ms)?|kline_(" + "|".join(KLINE_INTERVALS) + r"))"
 )
 _MAX_STREAMS: Final = 1024
 _decode = msgspec.json.Decoder().decode

@@ -9,7 +9,7 @@ does not know yet (through the sequencer, so that they are durable like any comm
 import gc
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -52,7 +52,10 @@ async def start_core(
     max_queue: int = 10_000,
     max_batch: int = 1_000,
     retry_total_seconds: float = 30.0,
+    clock_ns: Callable[[], int] = time.time_ns,
 ) -> Core:
+    """`clock_ns` stamps commands (tests pass a clock of their own to place trades at
+    chosen instants)."""
     url = normalise_url(url)
     started = time.perf_counter()
     database = open_database(url)
@@ -84,6 +87,7 @@ async def start_core(
         max_batch=max_batch,
         retry_total_seconds=retry_total_seconds,
         last_seq=report.last_seq,
+        clock_ns=clock_ns,
     )
     sequencer.start()
     for market in markets:
