@@ -61,6 +61,7 @@ from flows import (
     setup_commands,
 )
 from trade_engine.core.bootstrap import Core, start_core
+from trade_engine.core.messages import CommittedBatch
 from trade_engine.engine import Command, CommandRejected, Engine, Event, TradeExecuted
 from trade_engine.sequencer import Sequencer
 from trade_engine.storage import schema
@@ -197,7 +198,7 @@ class Watch:
         stats = core.sequencer.stats
         original = core.writer.write
 
-        def committed(_events: Sequence[Event]) -> None:
+        def committed(_batch: CommittedBatch) -> None:
             self.batch_sizes.append(stats.last_batch_size)
 
         async def timed_write(batch: PreparedBatch) -> None:
