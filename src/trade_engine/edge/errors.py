@@ -22,6 +22,7 @@ FILTER: Final = "Filter failure: {filter}"
 UNKNOWN_MSG: Final = "An unknown error occurred while processing the request."
 INTERNAL_MSG: Final = "Internal error; unable to process your request. Please try again."
 INVALID_KEY: Final = "Invalid API-key, IP, or permissions for action."
+UNSUPPORTED: Final = "This operation is not supported."
 UNKNOWN_ORDER: Final = "Unknown order sent."
 NO_SUCH_ORDER: Final = "Order does not exist."
 TOO_MANY_REQUESTS: Final = "Too many requests; please use the websocket for live updates."
@@ -99,8 +100,9 @@ ERRORS: Final[dict[ErrorCode, Rule]] = {
     ErrorCode.DUPLICATE_REFERENCE: Rule(409, _UNKNOWN),
     # -- requests --
     ErrorCode.VALIDATION_ERROR: Rule(400, _UNKNOWN),
-    ErrorCode.NOT_FOUND: Rule(404, _UNKNOWN),
-    ErrorCode.METHOD_NOT_ALLOWED: Rule(405, _UNKNOWN),
+    # An endpoint Binance has and this service does not serve: Binance's "not supported".
+    ErrorCode.NOT_FOUND: Rule(404, Binance(-1020, UNSUPPORTED, 404)),
+    ErrorCode.METHOD_NOT_ALLOWED: Rule(405, Binance(-1020, UNSUPPORTED, 405)),
     ErrorCode.BODY_TOO_LARGE: Rule(413, Binance(-1101, "Too many parameters sent for this endpoint.", 413)),
     ErrorCode.UNAUTHENTICATED: Rule(401, _UNAUTHORIZED),
     ErrorCode.INVALID_TOKEN: Rule(401, _UNAUTHORIZED),

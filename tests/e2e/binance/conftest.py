@@ -137,7 +137,8 @@ class SignedClient:
         headers = {"X-MBX-APIKEY": key if key is not None else self.account.key}
         if body:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        return self.http.request(method, f"/api/v3/{path}?{query}", content=body.encode(), headers=headers)
+        url = path if path.startswith("/") else f"/api/v3/{path}"  # a full path, or one under /api/v3
+        return self.http.request(method, f"{url}?{query}", content=body.encode(), headers=headers)
 
 
 def binance_error(response: httpx.Response, status: int, code: int, msg: str | None = None) -> None:
