@@ -19,6 +19,7 @@ from trade_engine.binance.errors import (
     invalid_value,
     one_of_mandatory,
 )
+from trade_engine.binance.limits import rate_limits
 from trade_engine.binance.params import Params
 from trade_engine.binance.requests import all_markets, market_of, now_ms, params_of, selected, time_ns
 from trade_engine.binance.wire import pad, symbol_of
@@ -48,7 +49,8 @@ async def server_time(gateway: Gateway, call: Call) -> dict[str, Any]:
 async def exchange_info(gateway: Gateway, call: Call) -> dict[str, Any]:
     params, _, _ = await params_of(gateway, call)
     chosen = selected(gateway, params)
-    return views.exchange_info(chosen if chosen is not None else all_markets(gateway), now_ms())
+    markets = chosen if chosen is not None else all_markets(gateway)
+    return views.exchange_info(markets, now_ms(), rate_limits(gateway.config.binance))
 
 
 async def depth(gateway: Gateway, call: Call) -> dict[str, Any]:

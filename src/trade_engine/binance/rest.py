@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import msgspec
 
-from trade_engine.binance import order_views, views
+from trade_engine.binance import limits, order_views, views
 from trade_engine.binance.auth import READ, TRADE
 from trade_engine.binance.errors import (
     INVALID_SIDE,
@@ -160,6 +160,7 @@ async def new_order(gateway: Gateway, call: Call) -> dict[str, Any]:
     caller, params = await signed(gateway, call, TRADE)
     market = market_of(gateway, params)
     command, response_type = place_command(caller.user_id, market, params)
+    limits.count_order(caller.user_id)
     try:
         events = await gateway.submit(command)
     except TradeEngineError as error:
@@ -303,3 +304,9 @@ async def account(gateway: Gateway, call: Call) -> dict[str, Any]:
     rows = await reads.balance_rows(database, caller.user_id)
     omit = (params.text("omitZeroBalances") or "false").lower() == "true"
     return views.account(caller.user_id, caller.permissions, assets, rows, markets.all(), omit)
+
+
+async def order_rate_limits(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
+    """GET /rateLimit/order: the caller's new orders in each order window."""
+    caller, _ = await signed(gateway, call, READ)
+    return limits.current().limits.order_counts(caller.user_id)

@@ -5,7 +5,7 @@ the arithmetic, `wire.pad` the format); orders and fills are in `order_views.py`
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 from trade_engine.binance.wire import ORDER_TYPES, ZERO, pad, symbol_of
 from trade_engine.domain.market import Market, asset_text
@@ -14,13 +14,6 @@ from trade_engine.domain.vocabulary import FEE_SCALE, SELL, STP_MODES
 from trade_engine.marketdata.candles import Candle
 from trade_engine.marketdata.depth import MarketDepth
 from trade_engine.readmodel.trades import TradeModel
-
-RATE_LIMITS: Final = [
-    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-    {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
-    {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
-]
 
 
 def _rate(rate: int) -> str:
@@ -84,11 +77,13 @@ def symbol_info(market: Market) -> dict[str, Any]:
     }
 
 
-def exchange_info(markets: Sequence[Market], now_ms: int) -> dict[str, Any]:
+def exchange_info(
+    markets: Sequence[Market], now_ms: int, rate_limits: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "timezone": "UTC",
         "serverTime": now_ms,
-        "rateLimits": RATE_LIMITS,
+        "rateLimits": rate_limits,
         "exchangeFilters": [],
         "symbols": [symbol_info(market) for market in markets],
     }

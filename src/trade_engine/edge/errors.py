@@ -109,6 +109,10 @@ ERRORS: Final[dict[ErrorCode, Rule]] = {
     ErrorCode.TOKEN_EXPIRED: Rule(401, _UNAUTHORIZED),
     ErrorCode.FORBIDDEN: Rule(403, _UNAUTHORIZED),
     ErrorCode.RATE_LIMITED: Rule(429, Binance(-1003, TOO_MANY_REQUESTS, 429), retry_after=True),
+    # (their messages are Binance's, with the limit and the window filled in)
+    ErrorCode.REQUEST_WEIGHT_EXCEEDED: Rule(429, Binance(-1003, "{message}", 429), retry_after=True),
+    ErrorCode.TOO_MANY_ORDERS: Rule(429, Binance(-1015, "{message}", 429), retry_after=True),
+    ErrorCode.ADDRESS_BANNED: Rule(418, Binance(-1003, "{message}", 418), retry_after=True),
     # -- WebSocket (no HTTP exchange; the status is for completeness) --
     ErrorCode.INVALID_MESSAGE: Rule(400, _UNKNOWN),
     ErrorCode.UNKNOWN_CHANNEL: Rule(400, _UNKNOWN),
