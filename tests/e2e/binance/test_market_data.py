@@ -10,7 +10,24 @@ from tests.e2e.binance.conftest import Binance, SignedClient, binance_error
 from tests.e2e.binance.test_rest import limit_order
 from tests.e2e.client import QUOTE
 
-INTERVALS = "1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M".split()
+INTERVALS = [
+    "1s",
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "3d",
+    "1w",
+    "1M",
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +67,9 @@ def test_klines_from_before_the_first_trade_start_with_the_first_kline_that_exis
 def test_a_one_minute_history_has_every_minute_since_the_first_trade(
     binance: Binance, traded: dict[str, Any]
 ) -> None:
-    series = get(binance, "klines", symbol=traded["id"], interval="1m", startTime=traded["before"] - 3_600_000)
+    series = get(
+        binance, "klines", symbol=traded["id"], interval="1m", startTime=traded["before"] - 3_600_000
+    )
     opens = [kline[0] for kline in series]
     assert opens == list(range(opens[0], opens[-1] + 1, 60_000))
     assert [kline[6] - kline[0] for kline in series] == [59_999] * len(series)
@@ -92,14 +111,18 @@ def test_rolling_windows_cover_the_trades_within_them(
     assert ticker["weightedAvgPrice"] == "30.85714286"
     assert ticker["lastId"] - ticker["firstId"] == 2
     assert ticker["openTime"] % 60_000 == 0
-    assert ticker["openTime"] <= traded["before"] and ticker["closeTime"] >= traded["after"]
+    assert ticker["openTime"] <= traded["before"]
+    assert ticker["closeTime"] >= traded["after"]
 
 
-def test_a_rolling_mini_ticker_for_several_symbols_is_a_list(binance: Binance, traded: dict[str, Any]) -> None:
+def test_a_rolling_mini_ticker_for_several_symbols_is_a_list(
+    binance: Binance, traded: dict[str, Any]
+) -> None:
     symbols = f'["{traded["id"]}","BTCUSDT"]'
     tickers = get(binance, "ticker", symbols=symbols, type="MINI", windowSize="2h")
     assert [t["symbol"] for t in tickers] == [traded["id"], "BTCUSDT"]
-    assert "priceChange" not in tickers[0] and tickers[0]["count"] == 3
+    assert "priceChange" not in tickers[0]
+    assert tickers[0]["count"] == 3
 
 
 @pytest.mark.parametrize(
