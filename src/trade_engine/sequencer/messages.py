@@ -17,6 +17,7 @@ from trade_engine.engine import (
     BookLevelChanged,
     CancelAllOrders,
     CancelOrder,
+    CancelReplaceOrder,
     CommandRejected,
     Deposit,
     FundsDeposited,
@@ -28,7 +29,9 @@ from trade_engine.engine import (
     OrderCancelled,
     OrderExpired,
     OrderFilled,
+    PartRejected,
     PlaceOrder,
+    ReplaceRejected,
     SetMarketStatus,
     StopTriggered,
     TradeExecuted,
@@ -50,10 +53,20 @@ AnyEvent = (
     | MarketStatusChanged
     | FundsDeposited
     | FundsWithdrawn
+    | PartRejected
     | CommandRejected
+    | ReplaceRejected
 )
 AnyCommand = (
-    PlaceOrder | CancelOrder | CancelAllOrders | AmendOrder | Deposit | Withdraw | AddMarket | SetMarketStatus
+    PlaceOrder
+    | CancelOrder
+    | CancelReplaceOrder
+    | CancelAllOrders
+    | AmendOrder
+    | Deposit
+    | Withdraw
+    | AddMarket
+    | SetMarketStatus
 )
 
 
