@@ -10,7 +10,7 @@ options, portfolio margin, ...) instead of failing to read the answer."""
 from collections.abc import Awaitable, Callable
 from functools import wraps
 
-from trade_engine.binance import limits, market_rest, rest, sapi, weights
+from trade_engine.binance import limits, market_rest, replace, rest, sapi, weights
 from trade_engine.binance.api import Answer, BinanceApi
 from trade_engine.binance.errors import BinanceError, from_engine
 from trade_engine.binance.requests import params_of
@@ -43,6 +43,7 @@ TABLE: tuple[tuple[str, str, Handler, Access, Weight], ...] = (
     ("GET", "/ticker/bookTicker", market_rest.ticker_book, PUBLIC, weights.one_or_all),
     ("POST", "/order", rest.new_order, OWN, 1),
     ("POST", "/order/test", rest.test_order, OWN, weights.test_order),
+    ("POST", "/order/cancelReplace", replace.cancel_replace, OWN, 1),
     ("GET", "/order", rest.query_order, OWN, 4),
     ("DELETE", "/order", rest.cancel_order, OWN, 1),
     ("DELETE", "/openOrders", rest.cancel_open_orders, OWN, 1),
