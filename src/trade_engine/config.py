@@ -83,6 +83,10 @@ class BinanceConfig(msgspec.Struct, frozen=True, kw_only=True):
     ban_after_refusals: int = 20
     ban_seconds: int = 120
     max_ban_seconds: int = 259_200
+    # Listen keys (the user-data stream by key): how long one lives without a
+    # keep-alive, and how often the streams of this process check theirs in storage.
+    listen_key_validity_seconds: float = 3_600.0
+    listen_key_check_seconds: float = 5.0
 
 
 class SequencerConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -284,6 +288,8 @@ def _check(config: Config) -> None:
     )
     if min(*counts, *windows, binance.ban_after_refusals) < 1:
         raise ConfigError("binance: limits, windows and ban durations must be positive")
+    if binance.listen_key_validity_seconds <= 0 or binance.listen_key_check_seconds <= 0:
+        raise ConfigError("binance: listen-key validity and check interval must be positive")
     if binance.max_ban_seconds < binance.ban_seconds:
         raise ConfigError("binance.max_ban_seconds must be at least binance.ban_seconds")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

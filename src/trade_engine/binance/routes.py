@@ -10,7 +10,7 @@ options, portfolio margin, ...) instead of failing to read the answer."""
 from collections.abc import Awaitable, Callable
 from functools import wraps
 
-from trade_engine.binance import limits, market_rest, replace, rest, sapi, weights
+from trade_engine.binance import limits, market_rest, replace, rest, sapi, userstream, weights
 from trade_engine.binance.api import Answer, BinanceApi
 from trade_engine.binance.errors import BinanceError, from_engine
 from trade_engine.binance.requests import params_of
@@ -52,6 +52,9 @@ TABLE: tuple[tuple[str, str, Handler, Access, Weight], ...] = (
     ("GET", "/myTrades", rest.my_trades, OWN, weights.my_trades),
     ("GET", "/account", rest.account, OWN, 20),
     ("GET", "/rateLimit/order", rest.order_rate_limits, OWN, 40),
+    ("POST", "/userDataStream", userstream.open_listen_key, OWN, 2),
+    ("PUT", "/userDataStream", userstream.keep_alive, OWN, 2),
+    ("DELETE", "/userDataStream", userstream.close_listen_key, OWN, 2),
 )
 # Under /sapi (full paths).
 SAPI: tuple[tuple[str, str, Handler, Access, Weight], ...] = (

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import msgspec
 
+from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.tickers import day_ticker
 from trade_engine.binance.userdata import UserData
 from trade_engine.binance.views import agg_trade, aggregate, kline, levels, top
@@ -76,14 +77,22 @@ class _Diff:
 
 
 class StreamPublisher:
-    def __init__(self, read_model: ReadModel, depth: DepthBook, live: LiveMarketData, hub: Hub) -> None:
+    def __init__(
+        self,
+        read_model: ReadModel,
+        depth: DepthBook,
+        live: LiveMarketData,
+        hub: Hub,
+        subscriptions: UserDataSubscriptions,
+    ) -> None:
         """`read_model`: the committed markets and balances; `depth` and `live` must be
-        readers of it ahead of this one (diffs share the depth view's sequence)."""
+        readers of it ahead of this one (diffs share the depth view's sequence);
+        `subscriptions`: who receives user data besides the WebSocket API's subscribers."""
         self.hub = hub
         self._markets = read_model.markets
         self._depth = depth
         self._live = live
-        self.user_data = UserData(read_model, hub)
+        self.user_data = UserData(read_model, hub, subscriptions)
         self._by_stream_symbol: dict[str, str] = {}
         for market in self._markets.all():
             self._add_market(market)

@@ -63,6 +63,8 @@ class ErrorCode(StrEnum):
     REQUEST_WEIGHT_EXCEEDED = "REQUEST_WEIGHT_EXCEEDED"
     TOO_MANY_ORDERS = "TOO_MANY_ORDERS"
     ADDRESS_BANNED = "ADDRESS_BANNED"
+    # A listen key (Binance's user-data stream) that does not exist, expired or was closed.
+    INVALID_LISTEN_KEY = "INVALID_LISTEN_KEY"
     # -- WebSocket --
     INVALID_MESSAGE = "INVALID_MESSAGE"
     UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"

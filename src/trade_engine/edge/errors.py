@@ -113,6 +113,7 @@ ERRORS: Final[dict[ErrorCode, Rule]] = {
     ErrorCode.REQUEST_WEIGHT_EXCEEDED: Rule(429, Binance(-1003, "{message}", 429), retry_after=True),
     ErrorCode.TOO_MANY_ORDERS: Rule(429, Binance(-1015, "{message}", 429), retry_after=True),
     ErrorCode.ADDRESS_BANNED: Rule(418, Binance(-1003, "{message}", 418), retry_after=True),
+    ErrorCode.INVALID_LISTEN_KEY: Rule(400, Binance(-1125, "This listenKey does not exist.")),
     # -- WebSocket (no HTTP exchange; the status is for completeness) --
     ErrorCode.INVALID_MESSAGE: Rule(400, _UNKNOWN),
     ErrorCode.UNKNOWN_CHANNEL: Rule(400, _UNKNOWN),
