@@ -1,6 +1,7 @@
 """Binance's WebSocket streams: market streams and the user-data streams of listen keys,
-on `/ws/<stream>[/...]` and `/stream?streams=a/b/c` (payloads wrapped as `{"stream":
-name, "data": payload}`). The WebSocket API is ws_api.py.
+on `/ws/<stream>[/...]`, `/stream?streams=a/b/c` (payloads wrapped as `{"stream": name,
+"data": payload}`) and `/ws` when its first frame is Binance's (`{"method": ...}`; the
+native protocol's frames have `op`). The WebSocket API is ws_api.py.
 
 A stream name is a market stream (`btcusdt@depth@100ms`, ...) or a listen key
 (userstream.py), in the path or in a SUBSCRIBE: the key's user's `executionReport`,
@@ -27,6 +28,7 @@ from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.userdata import in_stream, listen_key_stream
 from trade_engine.binance.userstream import listen_keys
 from trade_engine.domain.errors import TradeEngineError
+from trade_engine.edge.asgi import Message
 from trade_engine.edge.connection import Connection, Frame
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.hub import Hub
@@ -58,6 +60,20 @@ def stream_name(raw: str) -> str | None:
 def _named(raw: str) -> bool:
     """Whether `raw` can name a stream: a market stream's name or a listen key's."""
     return stream_name(raw) is not None or _LISTEN_KEY.fullmatch(raw) is not None
+
+
+def speaks_binance(first: Message) -> bool:
+    """Whether a client's first frame on `/ws` is a Binance request (`method`) rather
+    than one of the native protocol (`op`, or anything else: the native protocol then
+    answers what is wrong with it)."""
+    data = first.get("text") or first.get("bytes")
+    if not isinstance(data, str | bytes):
+        return False
+    try:
+        request = _decode(data)
+    except msgspec.DecodeError:
+        return False
+    return isinstance(request, dict) and "method" in request and "op" not in request
 
 
 async def open_connection(socket: AsgiWebSocket, gateway: Gateway) -> tuple[Hub, Connection] | None:
@@ -295,7 +311,8 @@ async def _serve_streams(
 async def raw_streams(
     socket: AsgiWebSocket, path: str, gateway: Gateway, user_data: UserDataSubscriptions
 ) -> None:
-    """`/ws/<stream>[/<stream>...]`; any other path (ccxt uses `/ws/0`) starts with none."""
+    """`/ws/<stream>[/<stream>...]` and `/ws` itself; any other path (ccxt uses `/ws/0`)
+    starts with none."""
     names = [n for n in path.split("/") if n]
     await _serve_streams(socket, gateway, user_data, names, combined=False)
 

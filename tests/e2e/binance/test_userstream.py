@@ -92,10 +92,10 @@ def test_a_combined_stream_wraps_the_events_with_the_listen_key(binance: Binance
     assert report["data"]["i"] == order["orderId"]
 
 
-def test_a_listen_key_can_be_subscribed_to_like_a_stream(binance: Binance) -> None:
+def test_a_listen_key_can_be_subscribed_to_on_ws_as_binance_s_connector_does(binance: Binance) -> None:
     client, market_id, key = trader_with_key(binance, "lk-subscribe")
     name = market_id.lower()
-    with stream(binance, "/ws/0") as connection:
+    with stream(binance, "/ws") as connection:
         connection.send(json.dumps({"method": "SUBSCRIBE", "params": [key, f"{name}@trade"], "id": 7}))
         assert receive(connection) == {"result": None, "id": 7}
         connection.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 8}))
@@ -109,6 +109,15 @@ def test_a_listen_key_can_be_subscribed_to_like_a_stream(binance: Binance) -> No
         "error": {"code": 2, "msg": f"Invalid request: invalid stream name {'x' * 60!r}"},
         "id": 9,
     }
+
+
+def test_on_ws_the_first_frame_chooses_the_protocol(binance: Binance) -> None:
+    with stream(binance, "/ws") as native:
+        native.send(json.dumps({"op": "ping", "id": 1}))
+        assert receive(native)["type"] == "pong"
+    with stream(binance, "/ws") as binance_client:
+        binance_client.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 1}))
+        assert receive(binance_client) == {"result": [], "id": 1}
 
 
 # -- the WebSocket API --------------------------------------------------------------------------
