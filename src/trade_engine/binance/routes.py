@@ -20,7 +20,7 @@ from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Access, Call, Route
 
 PREFIX = "/api/v3"
-PREFIXES = (PREFIX, "/sapi", "/fapi", "/dapi", "/eapi", "/papi")
+PREFIXES = (PREFIX, "/sapi", "/fapi", "/dapi", "/eapi", "/papi", "/futures")
 Handler = Callable[[Gateway, Call], Awaitable[object]]
 PUBLIC, OWN = Access.PUBLIC, Access.OWN
 
