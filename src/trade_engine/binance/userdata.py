@@ -64,7 +64,8 @@ class UserData:
 
     def _publish(self, user_id: str, payload: Any) -> None:
         hub, data = self.hub, _encode(payload)
-        hub.publish(user_key(user_id), user_event(data))
+        if hub.has_subscribers(user_key(user_id)):
+            hub.publish(user_key(user_id), user_event(data))
         for listen_key in self._subscriptions.keys_of(user_id):
             for combined in (False, True):
                 stream = listen_key_stream(listen_key, combined)
