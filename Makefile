@@ -20,8 +20,18 @@ CORE_SOURCES := $(addprefix src/trade_engine/,$(CORE_MODULES))
 CCXT_VERSION := 4.5.90
 CCXT_VENV := .venv-ccxt
 CCXT_STAMP := $(CCXT_VENV)/.installed-$(CCXT_VERSION)
+# Binance's own Python connector and the community python-binance drive the same API in
+# the tests, each from a virtual environment of its own for the same reason.
+PYTHON_BINANCE_VERSION := 1.0.37
+PYTHON_BINANCE_VENV := .venv-python-binance
+PYTHON_BINANCE_STAMP := $(PYTHON_BINANCE_VENV)/.installed-$(PYTHON_BINANCE_VERSION)
+CONNECTOR_VERSION := 3.13.0
+CONNECTOR_VENV := .venv-binance-connector
+CONNECTOR_STAMP := $(CONNECTOR_VENV)/.installed-$(CONNECTOR_VERSION)
+CLIENT_STAMPS := $(CCXT_STAMP) $(PYTHON_BINANCE_STAMP) $(CONNECTOR_STAMP)
 
-.PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws clean postgres ccxt browser screenshots fuzz
+.PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws clean postgres ccxt \
+	binance-clients browser screenshots fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +57,21 @@ $(CCXT_STAMP):
 
 ccxt: $(CCXT_STAMP)
 
+$(PYTHON_BINANCE_STAMP):
+	test -x $(PYTHON_BINANCE_VENV)/bin/python || $(PYTHON) -m venv $(PYTHON_BINANCE_VENV)
+	$(PYTHON_BINANCE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHON_BINANCE_VENV)/bin/python -m pip install --quiet python-binance==$(PYTHON_BINANCE_VERSION)
+	touch $@
+
+$(CONNECTOR_STAMP):
+	test -x $(CONNECTOR_VENV)/bin/python || $(PYTHON) -m venv $(CONNECTOR_VENV)
+	$(CONNECTOR_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CONNECTOR_VENV)/bin/python -m pip install --quiet binance-connector==$(CONNECTOR_VERSION)
+	touch $@
+
+# Every client library the Binance-compatible API is tested with.
+binance-clients: $(CLIENT_STAMPS)
+
 # Start the service on its embedded default (SQLite under ./data, default markets),
 # running the compiled core. Prints where the docs are and how to get a token.
 run: compiled
@@ -70,7 +95,7 @@ postgres:
 browser:
 	bash scripts/browser-up.sh
 
-tests: $(STAMP) $(CCXT_STAMP) postgres browser
+tests: $(STAMP) $(CLIENT_STAMPS) postgres browser
 	$(BIN)/pytest -q --durations=25
 
 # The engine's tests once more against the compiled core (tests/conftest.py checks
@@ -105,7 +130,7 @@ screenshots: $(STAMP) browser
 	$(BIN)/python -m tests.e2e.web.screenshots
 
 clean:
-	rm -rf $(VENV) $(CCXT_VENV) build .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CCXT_VENV) $(PYTHON_BINANCE_VENV) $(CONNECTOR_VENV) build .mypy_cache .pytest_cache .ruff_cache
 
 # Orders over HTTP against a real server (SQLite and PostgreSQL), load generator included.
 bench-http: compiled postgres

@@ -2,7 +2,8 @@
 
 Two markets with different grids and fees, four users, and every kind of command
 (limit orders of each time in force, post-only, market orders by quantity and by quote
-amount, stops and take-profits, cancels, amends, cancel-all, deposits and withdrawals),
+amount, stops and take-profits, cancels, cancel-replaces, amends, cancel-all, deposits
+and withdrawals),
 with prices drawn close together so that orders cross often.
 """
 
@@ -14,6 +15,7 @@ from trade_engine.engine import (
     AmendOrder,
     CancelAllOrders,
     CancelOrder,
+    CancelReplaceOrder,
     Command,
     Deposit,
     PlaceOrder,
@@ -92,6 +94,19 @@ def random_command(rng: random.Random, ts: int, ids: list[tuple[int, str]]) -> C
         )
     if roll < 0.72 and ids:
         order_id, owner = rng.choice(ids)
+        if rng.random() < 0.25:
+            new = PlaceOrder(
+                ts=ts,
+                user_id=owner,
+                market=market.symbol,
+                side=side,
+                price=price,
+                quantity=rng.randint(1, 40),
+            )
+            allow_failure = rng.random() < 0.5
+            return CancelReplaceOrder(
+                ts=ts, user_id=owner, cancel_order_id=order_id, place=new, allow_failure=allow_failure
+            )
         return CancelOrder(ts=ts, user_id=owner, order_id=order_id)
     if roll < 0.85 and ids:
         order_id, owner = rng.choice(ids)

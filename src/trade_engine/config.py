@@ -63,6 +63,32 @@ class RateLimitConfig(msgspec.Struct, frozen=True, kw_only=True):
     per_ip_burst: int = 800
 
 
+class BinanceConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """The Binance-compatible API's limits, Binance's values by default. Windows are
+    fixed and aligned to the clock (a minute runs from :00), as Binance's are; the
+    limits are refused only when `rate_limits.enabled`, but always counted and reported
+    (X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S and -1D)."""
+
+    # Request weight per client address and window.
+    request_weight_limit: int = 6_000
+    request_weight_window_seconds: int = 60
+    # New orders per user, in a short and a long window.
+    orders_limit: int = 100
+    orders_window_seconds: int = 10
+    orders_daily_limit: int = 200_000
+    orders_daily_window_seconds: int = 86_400
+    # An address that goes on sending after this many 429s in one weight window is
+    # banned (418) for `ban_seconds`, twice as long each time it is banned again, up to
+    # `max_ban_seconds` (Binance: from 2 minutes to 3 days).
+    ban_after_refusals: int = 20
+    ban_seconds: int = 120
+    max_ban_seconds: int = 259_200
+    # Listen keys (the user-data stream by key): how long one lives without a
+    # keep-alive, and how often the streams of this process check theirs in storage.
+    listen_key_validity_seconds: float = 3_600.0
+    listen_key_check_seconds: float = 5.0
+
+
 class SequencerConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_queue: int = 10_000
     max_batch: int = 1_000
@@ -143,6 +169,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     database: DatabaseConfig = DatabaseConfig()
     auth: AuthConfig = AuthConfig()
     rate_limits: RateLimitConfig = RateLimitConfig()
+    binance: BinanceConfig = BinanceConfig()
     sequencer: SequencerConfig = SequencerConfig()
     core: CoreConfig = CoreConfig()
     websocket: WebSocketConfig = WebSocketConfig()
@@ -196,6 +223,7 @@ def _section_types() -> dict[str, type[msgspec.Struct]]:
         "database": DatabaseConfig,
         "auth": AuthConfig,
         "rate_limits": RateLimitConfig,
+        "binance": BinanceConfig,
         "sequencer": SequencerConfig,
         "core": CoreConfig,
         "websocket": WebSocketConfig,
@@ -256,6 +284,20 @@ def _check(config: Config) -> None:
         raise ConfigError("websocket.max_clients, max_subscriptions and queue_size must be positive")
     if ws.max_unsent_bytes < 64 * 1024 or ws.max_unsent_seconds <= 0:
         raise ConfigError("websocket.max_unsent_bytes must be at least 65536, max_unsent_seconds positive")
+    binance = config.binance
+    counts = (binance.request_weight_limit, binance.orders_limit, binance.orders_daily_limit)
+    windows = (
+        binance.request_weight_window_seconds,
+        binance.orders_window_seconds,
+        binance.orders_daily_window_seconds,
+        binance.ban_seconds,
+    )
+    if min(*counts, *windows, binance.ban_after_refusals) < 1:
+        raise ConfigError("binance: limits, windows and ban durations must be positive")
+    if binance.listen_key_validity_seconds <= 0 or binance.listen_key_check_seconds <= 0:
+        raise ConfigError("binance: listen-key validity and check interval must be positive")
+    if binance.max_ban_seconds < binance.ban_seconds:
+        raise ConfigError("binance.max_ban_seconds must be at least binance.ban_seconds")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("logging.level must be DEBUG, INFO, WARNING or ERROR")
     symbols = [spec.symbol for spec in config.markets]

@@ -315,15 +315,22 @@ def test_a_full_disk_is_answered_with_503_and_trading_resumes_when_space_returns
                         if response.status_code != 201:
                             full.set()
 
+                async def probe() -> None:
+                    response = await http.post(f"{API}/orders", json=order, headers=headers)
+                    answers.append(response)
+                    if response.status_code != 201:
+                        full.set()
+
                 async def prober() -> None:
-                    # The traders may all wait on the batch whose commit is being
-                    # retried; a new order meanwhile is refused at once.
+                    # The traders' orders may all wait in the batch whose commit is
+                    # being retried and the one applied behind it; an order sent while
+                    # they wait is refused at once, so one is sent every 50 ms without
+                    # waiting for the one before.
+                    probes = []
                     while not full.is_set():
+                        probes.append(asyncio.ensure_future(probe()))
                         await asyncio.sleep(0.05)
-                        response = await http.post(f"{API}/orders", json=order, headers=headers)
-                        answers.append(response)
-                        if response.status_code != 201:
-                            full.set()
+                    await asyncio.gather(*probes)
 
                 traders = [asyncio.ensure_future(trader()) for _ in range(4)]
                 traders.append(asyncio.ensure_future(prober()))

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trade_engine.marketdata.candles import DAY, INTERVALS, Candle, Ticker
-from trade_engine.marketdata.live import MINUTE, LiveMarketData
+from trade_engine.marketdata.intervals import KLINE_INTERVALS, MINUTE
+from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.trades import TradeModel
 
 SYMBOL = "BTC-USDT"
@@ -130,3 +131,35 @@ def test_a_trade_committed_across_a_minute_edge_still_counts_in_the_ticker() -> 
     live.add_trades([event(2, late)])
     assert live.ticker(SYMBOL, read_at) == expected_ticker([first, late], read_at)
     assert live.ticker(SYMBOL, read_at).trades == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=steps, lags=st.lists(st.integers(0, DAY), min_size=1, max_size=3))
+def test_every_kline_interval_and_rolling_window_equal_a_recomputation(
+    steps: list[tuple[int, int, int, int, str]], lags: list[int]
+) -> None:
+    """The candles Binance's kline streams read (the bucket of now, whatever the
+    interval: weeks and months included) and the rolling-window tickers of up to a day."""
+    live = LiveMarketData()
+    trades: list[Trade] = []
+    for trade_id, (offset, price, quantity, _, side) in enumerate(sorted(steps), start=1):
+        trade = Trade(START + offset, price, quantity, side, trade_id)
+        trades.append(trade)
+        live.add_trades([event(trade_id, trade)])
+        for name, interval in KLINE_INTERVALS.items():
+            start = interval.start(trade.ts)
+            want = expected_candle(trades, start, interval.length(start))
+            assert live.candle(SYMBOL, name, start) == want, name
+    last = trades[-1].ts
+    for lag in sorted(lags):
+        now = last + lag
+        for window in (MINUTE, 59 * MINUTE, 4 * 60 * MINUTE, DAY):
+            start = (now - window) // MINUTE * MINUTE
+            inside = [t for t in trades if start <= t.ts <= now]
+            candle = expected_candle(trades, start, now + 1 - start)
+            before = [t for t in trades if t.ts < start]
+            assert live.window(SYMBOL, now, window) == Ticker(
+                start, now, candle.open, candle.high, candle.low, candle.close,
+                candle.volume, candle.quote_volume, candle.trades, candle.first_id, candle.last_id,
+                inside[-1].quantity if inside else 0, before[-1].price if before else None,
+            )  # fmt: skip

@@ -4,6 +4,7 @@ user-data stream, with every figure exact and every status from the lifecycle ta
 
 from trade_engine.api import views
 from trade_engine.binance import order_views
+from trade_engine.binance import tickers as binance_tickers
 from trade_engine.binance import views as binance_views
 from trade_engine.domain.lifecycle import OrderChange
 from trade_engine.domain.market import MarketSpec, market_from_spec
@@ -132,7 +133,7 @@ def test_binance_tickers_and_klines_render_the_live_aggregates() -> None:
     )  # fmt: skip
     depth = MarketDepth()
     depth.bids[3040], depth.asks[3060] = 100, 200
-    body = binance_views.day_ticker(MARKET, ticker, depth, T0 + 5 * SECOND)
+    body = binance_tickers.day_ticker(MARKET, ticker, depth, T0 + 5 * SECOND)
     fields = ("lastPrice", "lastQty", "priceChange", "priceChangePercent", "prevClosePrice")
     assert {k: body[k] for k in fields} == {
         "lastPrice": "30.50000000", "lastQty": "0.50000000", "priceChange": "0.50000000",
@@ -141,7 +142,7 @@ def test_binance_tickers_and_klines_render_the_live_aggregates() -> None:
     assert (body["bidPrice"], body["askQty"], body["firstId"], body["lastId"], body["count"]) == (
         "30.40000000", "0.20000000", 4, 6, 3,
     )  # fmt: skip
-    empty = binance_views.day_ticker(MARKET, Ticker(T0, T0, None, None, None, None, 0, 0, 0), depth, T0)
+    empty = binance_tickers.day_ticker(MARKET, Ticker(T0, T0, None, None, None, None, 0, 0, 0), depth, T0)
     assert (empty["lastPrice"], empty["firstId"], empty["count"]) == ("0.00000000", -1, 0)
     candle = Candle(T0, 60 * SECOND, 3000, 3100, 2950, 3050, 1500, 45_500_000, 3, 1000, 30_000_000, 4, 6)
     assert binance_views.kline(candle, MARKET) == [

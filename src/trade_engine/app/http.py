@@ -52,7 +52,7 @@ def create_app(
 
     return EdgeApp(
         Router(routes),
-        apis=((binance_routes.PREFIX, binance), ("/sapi", binance), ("", native)),
+        apis=(*((prefix, binance) for prefix in binance_routes.PREFIXES), ("", native)),
         limiter=gateway.limiter,
         metrics=gateway.metrics,
         body_limit=gateway.config.http.max_body_bytes,

@@ -64,7 +64,9 @@ READERS: Final[tuple[tuple[str, Callable[[Service], Reader]], ...]] = (
 def _binance(service: Service) -> StreamPublisher:
     assert service.view is not None
     gateway = service.gateway
-    service.binance = StreamPublisher(service.view, gateway.depth, gateway.live, gateway.hub)
+    service.binance = StreamPublisher(
+        service.view, gateway.depth, gateway.live, gateway.hub, service.user_data
+    )
     service.binance.start()
     return service.binance
 
@@ -123,6 +125,7 @@ async def stop(service: Service) -> None:
     await service.streams.stop()
     if service.binance is not None:
         await service.binance.close()
+    await service.user_data.close()
     if service.core is not None:
         await service.core.close()
         log.info("stopped: queued commands committed")

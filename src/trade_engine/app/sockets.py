@@ -1,17 +1,22 @@
 """The WebSocket endpoints, routed straight on ASGI (see edge/websocket.py for why).
 
-`/ws` is the native protocol (docs/websocket.md); `/ws/<streams>`, `/stream?streams=`
-and `/ws-api/v3` are the Binance-compatible ones. Any other path refuses the handshake.
-Connection attempts count against the per-IP rate limit inside each endpoint, so that
-a refused client is told why.
+`/ws` speaks the protocol its client's first frame chooses: the native protocol's
+requests have `op` (docs/websocket.md), Binance's have `method` (SUBSCRIBE, UNSUBSCRIBE,
+LIST_SUBSCRIPTIONS, ...: binance/ws.py). `/ws/<streams>` (market streams or a listen
+key), `/stream?streams=` and `/ws-api/v3` are Binance's only. Any other path refuses
+the handshake. Connection attempts count against the per-IP rate limit inside each
+endpoint, so that a refused client is told why.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from trade_engine.app.root import Service
-from trade_engine.binance.ws import combined_streams, raw_streams, websocket_api
+from trade_engine.binance.ws import combined_streams, raw_streams, speaks_binance
+from trade_engine.binance.ws_api import websocket_api
 from trade_engine.edge.asgi import Receive, Scope, Send
 from trade_engine.edge.websocket import AsgiWebSocket
+from trade_engine.ws.protocol import CLOSE_IDLE
 
 CLOSE_POLICY_VIOLATION = 1008
 
@@ -19,18 +24,53 @@ CLOSE_POLICY_VIOLATION = 1008
 def websocket_routes(service: Service) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     """The handler of every WebSocket connection."""
     gateway = service.gateway
+    user_data = service.user_data
+
+    def native_at_once(socket: AsgiWebSocket) -> bool:
+        """A client the native protocol answers before it sends anything: one that
+        authenticates by header or asks for batches (only native clients do), or one
+        that is refused (not ready, shutting down, no room)."""
+        hub = gateway.hub
+        return (
+            "authorization" in socket.headers
+            or "batch" in socket.query_params
+            or not gateway.is_ready
+            or gateway.draining
+            or len(hub) >= hub.max_clients
+        )
+
+    async def either(socket: AsgiWebSocket) -> None:
+        """`/ws`: wait (as long as the native protocol lets a client idle) for the first
+        frame, and serve the protocol it speaks."""
+        if native_at_once(socket):
+            await service.streams.serve(socket)
+            return
+        try:
+            async with asyncio.timeout(gateway.config.websocket.idle_timeout_seconds):
+                first = await socket.first_message()
+        except TimeoutError:
+            await socket.close(CLOSE_IDLE, "idle timeout")
+            return
+        except OSError:  # the client went away mid-handshake
+            return
+        if first["type"] == "websocket.disconnect":
+            return
+        if speaks_binance(first):
+            await raw_streams(socket, "", gateway, user_data)
+        else:
+            await service.streams.serve(socket)
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         socket = AsgiWebSocket(scope, receive, send)
         path = socket.path
         if path == "/ws":
-            await service.streams.serve(socket)
+            await either(socket)
         elif path.startswith("/ws/"):
-            await raw_streams(socket, path.removeprefix("/ws/"), gateway)
+            await raw_streams(socket, path.removeprefix("/ws/"), gateway, user_data)
         elif path == "/stream":
-            await combined_streams(socket, gateway)
+            await combined_streams(socket, gateway, user_data)
         elif path == "/ws-api/v3":
-            await websocket_api(socket, gateway, service.user_data)
+            await websocket_api(socket, gateway, user_data)
         else:
             await socket.close(CLOSE_POLICY_VIOLATION, "no WebSocket endpoint here")
 

@@ -14,6 +14,16 @@ from trade_engine.edge.routes import Access, Route
 _encode: Final = msgspec.json.Encoder().encode
 
 
+class Answer:
+    """A handler's data and the headers its answer carries (the rate-limit counts)."""
+
+    __slots__ = ("data", "headers")
+
+    def __init__(self, data: object, headers: dict[str, str]) -> None:
+        self.data = data
+        self.headers = headers
+
+
 class BinanceApi:
     def authenticate(self, request: Request, access: Access) -> Principal | None:
         """Signed requests are verified by each handler (binance/auth.py): the signature
@@ -21,6 +31,8 @@ class BinanceApi:
         return None
 
     def render(self, route: Route, data: object) -> Response:
+        if isinstance(data, Answer):
+            return Response(route.status, _encode(data.data), headers=data.headers.items())
         return Response(route.status, _encode(data))
 
     def render_error(self, error: Exception) -> Response | None:

@@ -25,15 +25,25 @@ INVALID_TYPE: Final = "Invalid orderType."
 class BinanceError(Exception):
     """An error answered in Binance's shape."""
 
-    def __init__(self, code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        msg: str,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
+        data: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(msg)
         self.code = code
         self.msg = msg
         self.status = status
         self.headers = headers or {}
+        self.data = data  # what some errors say besides (a cancel-replace's two parts)
 
     def body(self) -> dict[str, object]:
-        return {"code": self.code, "msg": self.msg}
+        if self.data is None:
+            return {"code": self.code, "msg": self.msg}
+        return {"code": self.code, "msg": self.msg, "data": self.data}
 
 
 def mandatory(name: str) -> BinanceError:

@@ -27,15 +27,17 @@ from typing import Any, Final
 
 import msgspec
 
+from trade_engine.binance.subscriptions import UserDataSubscriptions
+from trade_engine.binance.tickers import day_ticker
 from trade_engine.binance.userdata import UserData
-from trade_engine.binance.views import agg_trade, aggregate, day_ticker, kline, levels, top
+from trade_engine.binance.views import agg_trade, aggregate, kline, levels, top
 from trade_engine.binance.wire import pad, symbol_of
 from trade_engine.domain.market import Market
 from trade_engine.domain.timestamps import ms
 from trade_engine.domain.vocabulary import BUY, SELL
 from trade_engine.edge.hub import Hub
-from trade_engine.marketdata.candles import INTERVALS
 from trade_engine.marketdata.depth import DepthBook
+from trade_engine.marketdata.intervals import KLINE_INTERVALS
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.trades import TradeModel
 from trade_engine.readmodel.views import ReadModel, ViewBatch
@@ -75,14 +77,22 @@ class _Diff:
 
 
 class StreamPublisher:
-    def __init__(self, read_model: ReadModel, depth: DepthBook, live: LiveMarketData, hub: Hub) -> None:
+    def __init__(
+        self,
+        read_model: ReadModel,
+        depth: DepthBook,
+        live: LiveMarketData,
+        hub: Hub,
+        subscriptions: UserDataSubscriptions,
+    ) -> None:
         """`read_model`: the committed markets and balances; `depth` and `live` must be
-        readers of it ahead of this one (diffs share the depth view's sequence)."""
+        readers of it ahead of this one (diffs share the depth view's sequence);
+        `subscriptions`: who receives user data besides the WebSocket API's subscribers."""
         self.hub = hub
         self._markets = read_model.markets
         self._depth = depth
         self._live = live
-        self.user_data = UserData(read_model, hub)
+        self.user_data = UserData(read_model, hub, subscriptions)
         self._by_stream_symbol: dict[str, str] = {}
         for market in self._markets.all():
             self._add_market(market)
@@ -305,11 +315,11 @@ class StreamPublisher:
                     **common,
                 },
             )
-        for interval, size in INTERVALS.items():
+        for interval, kind in KLINE_INTERVALS.items():
             name = f"{stream}@kline_{interval}"
             if not self._wanted(name):
                 continue
-            candle = self._live.candle(symbol, interval, now_ns - now_ns % size)
+            candle = self._live.candle(symbol, interval, kind.start(now_ns))
             if not candle.trades:
                 continue
             k = kline(candle, market)

@@ -1,5 +1,8 @@
 """Binance user-data events from committed views: execution reports, account positions
-and balance updates, each encoded once and handed to the user's subscribers.
+and balance updates, each encoded once and handed to the user's subscribers: those of
+the WebSocket API (wrapped as `{"subscriptionId": 0, "event": ...}`) and the streams of
+the user's listen keys (the event itself on `/ws/<listenKey>`, wrapped as
+`{"stream": listenKey, "data": ...}` on a combined stream).
 
 An order change becomes an `executionReport` (order_views.py says how); a batch that
 changed a user's orders or transfers sends one `outboundAccountPosition` with the
@@ -12,6 +15,7 @@ from typing import Any, Final
 import msgspec
 
 from trade_engine.binance.order_views import execution_report
+from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.wire import pad
 from trade_engine.domain.market import asset_text
 from trade_engine.domain.timestamps import ms
@@ -20,11 +24,25 @@ from trade_engine.engine import FundsDeposited
 from trade_engine.readmodel.views import ReadModel, ViewBatch
 
 USER: Final = "binance-user"
+LISTEN_RAW: Final = "binance-listen-key"
+LISTEN_COMBINED: Final = "binance-listen-key-combined"
 _encode = msgspec.json.Encoder().encode
 
 
 def user_key(user_id: str) -> tuple[str, str]:
     return (USER, user_id)
+
+
+def listen_key_stream(listen_key: str, combined: bool) -> tuple[str, str]:
+    """The hub key of a listen key's stream, raw or combined."""
+    return (LISTEN_COMBINED if combined else LISTEN_RAW, listen_key)
+
+
+def in_stream(listen_key: str, data: bytes, combined: bool) -> bytes:
+    """An event as a listen key's stream sends it."""
+    if not combined:
+        return data
+    return b'{"stream":' + _encode(listen_key) + b',"data":' + data + b"}"
 
 
 def user_event(data: bytes) -> bytes:
@@ -34,17 +52,25 @@ def user_event(data: bytes) -> bytes:
 
 
 class UserData:
-    def __init__(self, read_model: ReadModel, hub: Hub) -> None:
+    def __init__(self, read_model: ReadModel, hub: Hub, subscriptions: UserDataSubscriptions) -> None:
         self.hub = hub
         self._markets = read_model.markets
         self._balances = read_model.balances
+        self._subscriptions = subscriptions
         self._execution_ids = 0
 
     def _wanted(self, user_id: str) -> bool:
-        return self.hub.has_subscribers(user_key(user_id))
+        return self.hub.has_subscribers(user_key(user_id)) or bool(self._subscriptions.keys_of(user_id))
 
     def _publish(self, user_id: str, payload: Any) -> None:
-        self.hub.publish(user_key(user_id), user_event(_encode(payload)))
+        hub, data = self.hub, _encode(payload)
+        if hub.has_subscribers(user_key(user_id)):
+            hub.publish(user_key(user_id), user_event(data))
+        for listen_key in self._subscriptions.keys_of(user_id):
+            for combined in (False, True):
+                stream = listen_key_stream(listen_key, combined)
+                if hub.has_subscribers(stream):
+                    hub.publish(stream, in_stream(listen_key, data, combined))
 
     def on_view(self, view: ViewBatch) -> None:
         now = ms(view.commit_ns)

@@ -5,23 +5,15 @@ the arithmetic, `wire.pad` the format); orders and fills are in `order_views.py`
 """
 
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Final
+from typing import Any
 
 from trade_engine.binance.wire import ORDER_TYPES, ZERO, pad, symbol_of
 from trade_engine.domain.market import Market, asset_text
 from trade_engine.domain.timestamps import ms
 from trade_engine.domain.vocabulary import FEE_SCALE, SELL, STP_MODES
-from trade_engine.marketdata.candles import Candle, Ticker
+from trade_engine.marketdata.candles import Candle
 from trade_engine.marketdata.depth import MarketDepth
 from trade_engine.readmodel.trades import TradeModel
-
-RATE_LIMITS: Final = [
-    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-    {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
-    {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
-]
 
 
 def _rate(rate: int) -> str:
@@ -51,7 +43,7 @@ def symbol_info(market: Market) -> dict[str, Any]:
         "opoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
-        "cancelReplaceAllowed": False,
+        "cancelReplaceAllowed": True,
         "amendAllowed": False,
         "pegInstructionsAllowed": False,
         "isSpotTradingAllowed": True,
@@ -85,11 +77,13 @@ def symbol_info(market: Market) -> dict[str, Any]:
     }
 
 
-def exchange_info(markets: Sequence[Market], now_ms: int) -> dict[str, Any]:
+def exchange_info(
+    markets: Sequence[Market], now_ms: int, rate_limits: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "timezone": "UTC",
         "serverTime": now_ms,
-        "rateLimits": RATE_LIMITS,
+        "rateLimits": rate_limits,
         "exchangeFilters": [],
         "symbols": [symbol_info(market) for market in markets],
     }
@@ -207,76 +201,6 @@ def agg_trade(group: Sequence[TradeModel], market: Market) -> dict[str, Any]:
         "m": first.taker_side == SELL,
         "M": True,
     }
-
-
-def _places(market: Market) -> Decimal:
-    return Decimal(1).scaleb(-max(8, len(market.tick_size.partition(".")[2])))
-
-
-def day_ticker(
-    market: Market, ticker: Ticker, depth: MarketDepth, now_ns: int, mini: bool = False
-) -> dict[str, Any]:
-    """GET /ticker/24hr for one market (FULL, or MINI), from the live 24-hour ticker.
-    Price change percentages and weighted averages are display values (rounded),
-    computed from the exact integers."""
-    price, quantity = market.price_text, market.quantity_text
-    count = ticker.trades
-    previous = ticker.previous_close
-    if count and ticker.open is not None and ticker.last is not None:
-        open_price, last_price, last_qty = ticker.open, ticker.last, ticker.last_quantity
-        high, low = ticker.high or 0, ticker.low or 0
-    else:
-        open_price = last_price = high = low = previous or 0
-        last_qty = 0
-    volume, quote_volume = ticker.volume, ticker.quote_volume
-    body: dict[str, Any] = {"symbol": symbol_of(market.symbol)}
-    if not mini:
-        change = last_price - open_price
-        percent = (
-            (Decimal(change) * 100 / Decimal(open_price)).quantize(Decimal("0.001"), ROUND_HALF_UP)
-            if open_price
-            else Decimal("0.000")
-        )
-        weighted = (
-            (Decimal(market.quote_text(quote_volume)) / Decimal(quantity(volume))).quantize(
-                _places(market), ROUND_HALF_UP
-            )
-            if volume
-            else Decimal(0)
-        )
-        bid, ask = top(depth)
-        sign = "-" if change < 0 else ""
-        body.update(
-            {
-                "priceChange": sign + pad(price(abs(change))),
-                "priceChangePercent": str(percent),
-                "weightedAvgPrice": pad(format(weighted, "f")),
-                "prevClosePrice": pad(price(previous)) if previous is not None else ZERO,
-                "lastPrice": pad(price(last_price)),
-                "lastQty": pad(quantity(last_qty)),
-                "bidPrice": pad(price(bid[0])),
-                "bidQty": pad(quantity(bid[1])),
-                "askPrice": pad(price(ask[0])),
-                "askQty": pad(quantity(ask[1])),
-            }
-        )
-    else:
-        body["lastPrice"] = pad(price(last_price))
-    body.update(
-        {
-            "openPrice": pad(price(open_price)),
-            "highPrice": pad(price(high)),
-            "lowPrice": pad(price(low)),
-            "volume": pad(quantity(volume)),
-            "quoteVolume": pad(market.quote_text(quote_volume)),
-            "openTime": ms(ticker.open_ts),
-            "closeTime": ms(now_ns),
-            "firstId": ticker.first_id if count else -1,
-            "lastId": ticker.last_id if count else -1,
-            "count": count,
-        }
-    )
-    return body
 
 
 def kline(candle: Candle, market: Market) -> list[Any]:

@@ -9,7 +9,7 @@ does not know yet (through the sequencer, so that they are durable like any comm
 import gc
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -59,7 +59,10 @@ async def start_core(
     max_batch: int = 1_000,
     retry_total_seconds: float = 30.0,
     max_projection_lag: int = 50_000,
+    clock_ns: Callable[[], int] = time.time_ns,
 ) -> Core:
+    """`clock_ns` stamps commands (tests pass a clock of their own to place trades at
+    chosen instants)."""
     url = normalise_url(url)
     started = time.perf_counter()
     database = open_database(url)
@@ -102,6 +105,7 @@ async def start_core(
         retry_total_seconds=retry_total_seconds,
         last_seq=last_seq,
         max_projection_lag=max_projection_lag,
+        clock_ns=clock_ns,
     )
     sequencer.start()
     for market in markets:

@@ -38,6 +38,7 @@ from trade_engine.engine import (
     FundsDeposited,
     FundsWithdrawn,
     OrderAccepted,
+    ReplaceRejected,
 )
 from trade_engine.engine.holds import fee_charged
 from trade_engine.sequencer import Busy, OutcomeUnknown
@@ -80,6 +81,13 @@ class LocalCore:
                 ids=lookup_ids(command, unknown.events),
             )
         first = events[0] if events else None
+        if isinstance(first, ReplaceRejected):
+            return Rejected(
+                code=first.code,
+                message=first.message,
+                cancel_code=first.cancel_code,
+                cancel_message=first.cancel_message,
+            )
         if isinstance(first, CommandRejected):
             return Rejected(code=first.code, message=first.message, duplicate_of=first.duplicate_of)
         return Committed(seq=seq, events=cast(list[AnyEvent], events))

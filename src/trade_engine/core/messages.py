@@ -60,6 +60,10 @@ class Rejected(msgspec.Struct, frozen=True, kw_only=True, tag="rejected"):
     message: str
     # What a refused duplicate collides with (the transfer that took its reference).
     duplicate_of: int | None = None
+    # A cancel-replace whose two parts were both refused: the cancel's refusal (`code`
+    # and `message` are the new order's).
+    cancel_code: ErrorCode | None = None
+    cancel_message: str | None = None
     v: int = VERSION
 
 

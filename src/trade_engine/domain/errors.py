@@ -58,6 +58,13 @@ class ErrorCode(StrEnum):
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
     FORBIDDEN = "FORBIDDEN"
     RATE_LIMITED = "RATE_LIMITED"
+    # Binance's limits (the Binance-compatible API): request weight per address, new
+    # orders per user, and the ban of an address that kept on after being refused.
+    REQUEST_WEIGHT_EXCEEDED = "REQUEST_WEIGHT_EXCEEDED"
+    TOO_MANY_ORDERS = "TOO_MANY_ORDERS"
+    ADDRESS_BANNED = "ADDRESS_BANNED"
+    # A listen key (Binance's user-data stream) that does not exist, expired or was closed.
+    INVALID_LISTEN_KEY = "INVALID_LISTEN_KEY"
     # -- WebSocket --
     INVALID_MESSAGE = "INVALID_MESSAGE"
     UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"

@@ -22,6 +22,7 @@ FILTER: Final = "Filter failure: {filter}"
 UNKNOWN_MSG: Final = "An unknown error occurred while processing the request."
 INTERNAL_MSG: Final = "Internal error; unable to process your request. Please try again."
 INVALID_KEY: Final = "Invalid API-key, IP, or permissions for action."
+UNSUPPORTED: Final = "This operation is not supported."
 UNKNOWN_ORDER: Final = "Unknown order sent."
 NO_SUCH_ORDER: Final = "Order does not exist."
 TOO_MANY_REQUESTS: Final = "Too many requests; please use the websocket for live updates."
@@ -99,14 +100,20 @@ ERRORS: Final[dict[ErrorCode, Rule]] = {
     ErrorCode.DUPLICATE_REFERENCE: Rule(409, _UNKNOWN),
     # -- requests --
     ErrorCode.VALIDATION_ERROR: Rule(400, _UNKNOWN),
-    ErrorCode.NOT_FOUND: Rule(404, _UNKNOWN),
-    ErrorCode.METHOD_NOT_ALLOWED: Rule(405, _UNKNOWN),
+    # An endpoint Binance has and this service does not serve: Binance's "not supported".
+    ErrorCode.NOT_FOUND: Rule(404, Binance(-1020, UNSUPPORTED, 404)),
+    ErrorCode.METHOD_NOT_ALLOWED: Rule(405, Binance(-1020, UNSUPPORTED, 405)),
     ErrorCode.BODY_TOO_LARGE: Rule(413, Binance(-1101, "Too many parameters sent for this endpoint.", 413)),
     ErrorCode.UNAUTHENTICATED: Rule(401, _UNAUTHORIZED),
     ErrorCode.INVALID_TOKEN: Rule(401, _UNAUTHORIZED),
     ErrorCode.TOKEN_EXPIRED: Rule(401, _UNAUTHORIZED),
     ErrorCode.FORBIDDEN: Rule(403, _UNAUTHORIZED),
     ErrorCode.RATE_LIMITED: Rule(429, Binance(-1003, TOO_MANY_REQUESTS, 429), retry_after=True),
+    # (their messages are Binance's, with the limit and the window filled in)
+    ErrorCode.REQUEST_WEIGHT_EXCEEDED: Rule(429, Binance(-1003, "{message}", 429), retry_after=True),
+    ErrorCode.TOO_MANY_ORDERS: Rule(429, Binance(-1015, "{message}", 429), retry_after=True),
+    ErrorCode.ADDRESS_BANNED: Rule(418, Binance(-1003, "{message}", 418), retry_after=True),
+    ErrorCode.INVALID_LISTEN_KEY: Rule(400, Binance(-1125, "This listenKey does not exist.")),
     # -- WebSocket (no HTTP exchange; the status is for completeness) --
     ErrorCode.INVALID_MESSAGE: Rule(400, _UNKNOWN),
     ErrorCode.UNKNOWN_CHANNEL: Rule(400, _UNKNOWN),

@@ -173,6 +173,8 @@ class Gateway:
             extra: dict[str, Any] = (
                 {} if outcome.duplicate_of is None else {"duplicate_of": outcome.duplicate_of}
             )
+            if outcome.cancel_code is not None:
+                extra.update(cancel_code=outcome.cancel_code, cancel_message=outcome.cancel_message)
             raise TradeEngineError(outcome.code, outcome.message, **extra)
         if isinstance(outcome, Unavailable):
             raise TradeEngineError(outcome.code, outcome.message)

@@ -1,4 +1,5 @@
-"""Token-bucket rate limits per user and per client IP."""
+"""Rate limits: token buckets per user and per client IP (every API), and the fixed
+windows and escalating bans Binance's limits are counted with (binance/limits.py)."""
 
 import math
 import time
@@ -69,3 +70,72 @@ def _raise_if_limited(wait: float, who: str) -> None:
             f"too many requests from {who}; retry after {retry_after} s",
             retry_after_seconds=retry_after,
         )
+
+
+class FixedWindows:
+    """A count per key in fixed windows of `seconds`, aligned to the clock (a minute
+    window runs from :00 to :59, a day from midnight UTC), as Binance counts request
+    weight and orders. Only the current window is kept: memory is bounded by the keys
+    seen in one window."""
+
+    def __init__(self, seconds: int, clock: Callable[[], float] = time.time) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._window = -1
+        self._counts: dict[str, int] = {}
+
+    def _roll(self) -> float:
+        now = self._clock()
+        window = int(now // self.seconds)
+        if window != self._window:
+            self._window = window
+            self._counts = {}
+        return now
+
+    def add(self, key: str, amount: int = 1) -> int:
+        """Count `amount` more for `key`; its total in the current window."""
+        self._roll()
+        total = self._counts.get(key, 0) + amount
+        self._counts[key] = total
+        return total
+
+    def count(self, key: str) -> int:
+        self._roll()
+        return self._counts.get(key, 0)
+
+    def seconds_left(self) -> int:
+        """Whole seconds until the current window ends (at least 1)."""
+        now = self._roll()
+        return max(1, math.ceil((self._window + 1) * self.seconds - now))
+
+
+class Bans:
+    """Keys banned for a while. A key banned again is banned twice as long as the time
+    before, from `first_seconds` up to `max_seconds`; what a key did is forgotten once
+    it has stayed out of trouble for `max_seconds` after its last ban ended."""
+
+    def __init__(self, first_seconds: int, max_seconds: int, clock: Callable[[], float] = time.time) -> None:
+        self._first = first_seconds
+        self._max = max_seconds
+        self._clock = clock
+        self._bans: dict[str, tuple[float, int]] = {}  # key -> (banned until, bans so far)
+
+    def until(self, key: str) -> float | None:
+        """When the key's ban ends, if it is banned now."""
+        entry = self._bans.get(key)
+        if entry is None:
+            return None
+        until: float = entry[0]
+        return until if until > self._clock() else None
+
+    def ban(self, key: str) -> float:
+        """Ban `key`; when the ban ends."""
+        now = self._clock()
+        until, count = self._bans.get(key, (0.0, 0))
+        if now - until > self._max:
+            count = 0
+        seconds = min(self._max, self._first << min(count, 40))
+        self._bans[key] = (now + seconds, count + 1)
+        if len(self._bans) > _MAX_KEYS:
+            self._bans = {k: v for k, v in self._bans.items() if now - v[0] <= self._max}
+        return now + seconds

@@ -45,10 +45,32 @@ class AsgiWebSocket:
             self._connected = True
 
     async def accept(self) -> None:
+        """Complete the handshake (once: accepting again does nothing)."""
+        if self.accepted:
+            return
         await self._connect()
         accept: Message = {"type": "websocket.accept", "subprotocol": None, "headers": []}
         await self.send(accept)
         self.accepted = True
+
+    async def first_message(self) -> Message:
+        """Accept, and read the client's first message without taking it: the next
+        `receive` returns it again. For an endpoint whose first message says which
+        protocol the client speaks."""
+        await self.accept()
+        message = await self.receive()
+        following = self.receive
+        replayed = False
+
+        async def receive() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await following()
+            replayed = True
+            return message
+
+        self.receive = receive
+        return message
 
     async def send_data(self, text: str) -> None:
         await self.send({"type": "websocket.send", "text": text, "bytes": None})

@@ -72,6 +72,28 @@ class AmendOrder(Command, frozen=True):
     quantity: int | None = None
 
 
+class CancelReplaceOrder(Command, frozen=True):
+    """Cancel one open order and place a new one in its market, as one command: no
+    other command comes between the two, and the new order may use what the cancelled
+    one held (Binance's `order/cancelReplace`).
+
+    `cancel_order_id` or `cancel_client_order_id` names the order to cancel, which must
+    be the user's and in `place.market`; `place` is the new order, for the same user
+    (its `ts` is the command's). The cancel goes first. With `allow_failure` false
+    (Binance's STOP_ON_FAILURE) a refused cancel refuses the whole command and the new
+    order is not tried; with it true (ALLOW_FAILURE) the new order is tried all the
+    same. A new order refused after its cancel went through leaves the cancel done. A
+    `PartRejected` event names the part refused while the other went through; both
+    refused is a `ReplaceRejected`.
+    """
+
+    user_id: str
+    place: PlaceOrder
+    cancel_order_id: int | None = None
+    cancel_client_order_id: str | None = None
+    allow_failure: bool = False
+
+
 class Deposit(Command, frozen=True):
     """Credit funds from outside (the operator's wallet system).
 

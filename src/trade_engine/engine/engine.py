@@ -21,7 +21,7 @@ from typing import NamedTuple, cast
 
 import msgspec
 
-from trade_engine.domain.errors import TradeEngineError
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market
 from trade_engine.engine import markets, pipeline, restore, transfers
 from trade_engine.engine.commands import (
@@ -29,13 +29,14 @@ from trade_engine.engine.commands import (
     AmendOrder,
     CancelAllOrders,
     CancelOrder,
+    CancelReplaceOrder,
     Command,
     Deposit,
     PlaceOrder,
     SetMarketStatus,
     Withdraw,
 )
-from trade_engine.engine.events import CommandRejected, Event
+from trade_engine.engine.events import CommandRejected, Event, ReplaceRejected
 from trade_engine.engine.order import Order
 from trade_engine.engine.risk import hold_of
 from trade_engine.engine.rules import find_open
@@ -51,6 +52,30 @@ class Balance(NamedTuple):
 
 def _order_id(order: Order) -> int:
     return order.id
+
+
+def _rejection(command: Command, error: TradeEngineError) -> CommandRejected:
+    user_id = getattr(command, "user_id", None)
+    client_order_id = getattr(command, "client_order_id", None)
+    cancel_code = error.detail("cancel_code")
+    if isinstance(cancel_code, ErrorCode):  # both parts of a cancel-replace refused
+        return ReplaceRejected(
+            ts=command.ts,
+            code=error.code,
+            message=error.message,
+            user_id=user_id,
+            cancel_code=cancel_code,
+            cancel_message=str(error.detail("cancel_message")),
+        )
+    duplicate_of = error.detail("duplicate_of")
+    return CommandRejected(
+        ts=command.ts,
+        code=error.code,
+        message=error.message,
+        user_id=user_id,
+        client_order_id=client_order_id,
+        duplicate_of=duplicate_of if isinstance(duplicate_of, int) else None,
+    )
 
 
 class Engine:
@@ -76,6 +101,8 @@ class Engine:
                 pipeline.cancel(state, cast(CancelOrder, command), events)
             elif kind is AmendOrder:
                 pipeline.amend(state, cast(AmendOrder, command), events)
+            elif kind is CancelReplaceOrder:
+                pipeline.cancel_replace(state, cast(CancelReplaceOrder, command), events)
             elif kind is CancelAllOrders:
                 pipeline.cancel_all(state, cast(CancelAllOrders, command), events)
             elif kind is Deposit:
@@ -89,17 +116,7 @@ class Engine:
             else:
                 raise KeyError(kind)
         except TradeEngineError as error:
-            duplicate_of = error.detail("duplicate_of")
-            return [
-                CommandRejected(
-                    ts=command.ts,
-                    code=error.code,
-                    message=error.message,
-                    user_id=getattr(command, "user_id", None),
-                    client_order_id=getattr(command, "client_order_id", None),
-                    duplicate_of=duplicate_of if isinstance(duplicate_of, int) else None,
-                )
-            ]
+            return [_rejection(command, error)]
         return events
 
     # -- QUERIES ----------------------------------------------------------------------

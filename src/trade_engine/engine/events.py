@@ -202,3 +202,23 @@ class CommandRejected(Event, frozen=True):
     user_id: str | None = None
     client_order_id: str | None = None
     duplicate_of: int | None = None
+
+
+class ReplaceRejected(CommandRejected, frozen=True, kw_only=True):
+    """A cancel-replace allowed to fail in part (`allow_failure`) whose two parts were
+    both refused: nothing changed. `code` and `message` are the new order's refusal,
+    `cancel_code` and `cancel_message` the cancel's."""
+
+    cancel_code: ErrorCode
+    cancel_message: str
+
+
+class PartRejected(Event, frozen=True):
+    """One part of a cancel-replace was refused while the other went through: `part`
+    is "cancel" (the order to cancel was not there, the new order was placed) or "new"
+    (the order was cancelled, the new order refused). Changes nothing by itself."""
+
+    user_id: str
+    part: str
+    code: ErrorCode
+    message: str

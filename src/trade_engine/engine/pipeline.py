@@ -4,6 +4,7 @@
             release of what finishes) -> stops -> book level announcements
     amend:  order rules -> risk hold change -> amend -> matching if it re-enters -> ...
     cancel: find -> release -> book level announcements
+    cancel-replace: cancel, then place (the new order may use what the cancel released)
 
 Everything that can refuse the command runs before the line marked `-- from here on
 nothing is rejected --`; after it nothing raises, so a refused command changes nothing.
@@ -13,12 +14,21 @@ a user's open order) and applying an amendment. The stages own everything else; 
 their modules.
 """
 
+import msgspec
+
+from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.units import Minor, Ticks
 from trade_engine.domain.vocabulary import HALT, MARKET, MAX_AMOUNT
 from trade_engine.engine import emit, rules, stops
 from trade_engine.engine.accounts import Account
-from trade_engine.engine.commands import AmendOrder, CancelAllOrders, CancelOrder, PlaceOrder
-from trade_engine.engine.events import Event
+from trade_engine.engine.commands import (
+    AmendOrder,
+    CancelAllOrders,
+    CancelOrder,
+    CancelReplaceOrder,
+    PlaceOrder,
+)
+from trade_engine.engine.events import Event, PartRejected
 from trade_engine.engine.matching import take_limit, take_market
 from trade_engine.engine.order import Order
 from trade_engine.engine.release import remove_open
@@ -125,6 +135,56 @@ def cancel(state: EngineState, cmd: CancelOrder, events: list[Event]) -> None:
     remove_open(m, account, order, cmd.ts, events, None, "USER")
     if m.touched:
         emit.level_changes(m, cmd.ts, events)
+
+
+def cancel_replace(state: EngineState, cmd: CancelReplaceOrder, events: list[Event]) -> None:
+    """The cancel, then the new order, each exactly as its own command would run (so
+    their events are those of `cancel` then `place`); a part refused while the other
+    goes through is announced by `PartRejected` instead of refusing the command."""
+    new = cmd.place
+    if new.user_id != cmd.user_id:
+        raise TradeEngineError(ErrorCode.INVALID_ORDER, "a cancel-replace places an order of its own user")
+    if new.ts != cmd.ts:
+        new = msgspec.structs.replace(new, ts=cmd.ts)
+    try:
+        account, order = rules.find_open(state, cmd.user_id, cmd.cancel_order_id, cmd.cancel_client_order_id)
+        if order.market != new.market:
+            raise TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such open order in this market")
+        m = state.markets[order.market]
+        rules.require_not_halted(m)
+    except TradeEngineError as refused:
+        if not cmd.allow_failure:
+            raise
+        _place_alone(state, cmd, new, refused, events)
+        return
+
+    # -- from here on nothing is rejected: a refused new order is announced --
+    remove_open(m, account, order, cmd.ts, events, None, "USER")
+    if m.touched:
+        emit.level_changes(m, cmd.ts, events)
+    try:
+        place(state, new, events)  # refuses before its first change, if at all
+    except TradeEngineError as error:
+        events.append(PartRejected(cmd.ts, cmd.user_id, "new", error.code, error.message))
+
+
+def _place_alone(
+    state: EngineState,
+    cmd: CancelReplaceOrder,
+    new: PlaceOrder,
+    refused: TradeEngineError,
+    events: list[Event],
+) -> None:
+    """The new order of a cancel-replace whose cancel was refused (ALLOW_FAILURE)."""
+    placed: list[Event] = []
+    try:
+        place(state, new, placed)
+    except TradeEngineError as error:
+        raise TradeEngineError(
+            error.code, error.message, cancel_code=refused.code, cancel_message=refused.message
+        ) from error
+    events.append(PartRejected(cmd.ts, cmd.user_id, "cancel", refused.code, refused.message))
+    events.extend(placed)
 
 
 def cancel_all(state: EngineState, cmd: CancelAllOrders, events: list[Event]) -> None:

@@ -1,16 +1,18 @@
 """Candles and 24-hour tickers: the one shape both APIs and the streams render.
 
-Buckets are aligned to Unix time (a 1h candle covers [hh:00, hh+1:00)); a trade at
-the exact edge belongs to the bucket it opens. Open and close are the first and last
-trade of a bucket by trade id (ids follow execution order). History is computed from
-the committed trades table on request (one aggregate, `market_reads.buckets`), so it is
-right after any restart; the current candles and the 24-hour ticker are kept in memory
-from committed trades (`live.py`, loaded from the same aggregate at start).
+Buckets are aligned as intervals.py says (a 1h candle covers [hh:00, hh+1:00), a week
+opens on Monday); a trade at the exact edge belongs to the bucket it opens. Open and
+close are the first and last trade of a bucket by trade id (ids follow execution
+order). History is computed from the committed trades table on request (one
+aggregate, `market_reads.buckets`), so it is right after any restart; the current
+candles and the 24-hour ticker are kept in memory from committed trades (`live.py`,
+loaded from the same aggregate at start).
 
-Two series are made of the same buckets: the native one, where a bucket without trades
-has null prices and zero volume (a series has no holes), and Binance's, where an empty
+Two series are made of the same buckets: the native one (the six `INTERVALS`), where a
+bucket without trades has null prices and zero volume (a series has no holes), and
+Binance's (every interval of intervals.py, weeks and months included), where an empty
 bucket repeats the previous close with zero volume and buckets before the market's
-first trade are left out.
+first trade are left out. Both are derived on read from the trades table.
 """
 
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.domain.timestamps import NS_PER_SECOND
+from trade_engine.marketdata.intervals import KLINE_INTERVALS, Interval
 from trade_engine.storage import market_reads
 
 NS: Final = NS_PER_SECOND
@@ -107,7 +110,7 @@ async def candles(
 async def klines(
     database: AsyncEngine,
     market: str,
-    interval: str,
+    interval: Interval,
     *,
     start_ns: int | None,
     end_ns: int | None,
@@ -115,28 +118,60 @@ async def klines(
     now_ns: int,
 ) -> list[Candle]:
     """Binance's series: buckets opening within [start, end], at most `limit`, oldest
-    first; empty ones carry the previous close, none before the first trade."""
-    size = INTERVALS[interval]
-    current = now_ns - now_ns % size
-    last = current if end_ns is None else min(current, end_ns - end_ns % size)
+    first; empty ones carry the previous close. There are none before the market's first
+    trade: a start before it gets the first klines that exist (as Binance answers a
+    request from `startTime=0`)."""
+    current = interval.start(now_ns)
+    last = current if end_ns is None else min(current, interval.start(end_ns))
     if start_ns is not None:
-        first = -(-start_ns // size) * size  # the first bucket opening at or after start
-        last = min(last, first + (limit - 1) * size)
+        first_trade = await market_reads.first_trade_ts(database, market)
+        if first_trade is None:
+            return []
+        first = max(interval.ceil(start_ns), interval.start(first_trade))
+        last = min(last, interval.shift(first, limit - 1))
     else:
-        first = max(0, last - (limit - 1) * size)
+        first = interval.shift(last, -(limit - 1))
+        if first < 0:  # (before Unix time: no trade there)
+            first = interval.ceil(0)
     if last < first:
         return []
-    rows, close = await market_reads.buckets(database, market, size, first, last + size)
-    by_bucket = {row[0]: row for row in rows}
+    size, offset = interval.group
+    rows, close = await market_reads.buckets(database, market, size, first, interval.next(last), None, offset)
+    by_bucket = {row[0]: row for row in (fold_months(rows) if interval.monthly else rows)}
     series = []
-    for bucket in range(first, last + size, size):
+    bucket = first
+    while bucket <= last:
+        length = interval.length(bucket)
         row = by_bucket.get(bucket)
         if row is not None:
-            candle = candle_of_row(row, size)
+            candle = candle_of_row(row, length)
             close = candle.close
         elif close is None:
+            bucket += length
             continue  # before the market's first trade
         else:
-            candle = empty_candle(bucket, size, close)
+            candle = empty_candle(bucket, length, close)
         series.append(candle)
+        bucket += length
     return series
+
+
+def fold_months(days: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Day buckets (`market_reads.buckets` rows, oldest first) as month buckets."""
+    month = KLINE_INTERVALS["1M"]
+    folded: list[tuple[int, ...]] = []
+    for row in days:
+        start = month.start(row[0])
+        if folded and folded[-1][0] == start:
+            folded[-1] = merge_rows(folded[-1], row)
+        else:
+            folded.append((start, *row[1:]))
+    return folded
+
+
+def merge_rows(earlier: tuple[int, ...], later: tuple[int, ...]) -> tuple[int, ...]:
+    """Two bucket rows as one: the earlier's start and open, the later's close."""
+    start, open_, high, low, _, *sums_a, first, _ = earlier
+    _, _, high_b, low_b, close, *sums_b, _, last = later
+    sums = (a + b for a, b in zip(sums_a, sums_b, strict=True))
+    return (start, open_, max(high, high_b), min(low, low_b), close, *sums, first, last)

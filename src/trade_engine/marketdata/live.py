@@ -5,18 +5,24 @@ counts a trade a crash could take back. At start it is loaded from the trades ta
 (`LiveMarketData.load`, before the service takes a command), so it is exact after any
 restart. The REST ticker and the WebSocket channels both read it, so they agree.
 
-Per market it holds one aggregate per minute for the last 24 hours (at most 1,441
-small objects, whatever the trade rate) and, per candle interval, the aggregates of
-the current and the previous bucket (a WebSocket flush can span one bucket edge).
+Per market it holds one aggregate per minute for the last 24 hours and a minute (at
+most 1,442 small objects, whatever the trade rate), one per day for the last 32 days,
+and the aggregates of the current and the previous bucket of the busiest intervals
+(`TRACKED`: a WebSocket flush can span one bucket edge). A trade updates those few; the
+candle of any other kline interval is made on read from minutes (intervals up to half a
+day) or days (a day and longer), so the order path pays the same whatever intervals
+clients watch.
 
 Rules (the same as `candles.py`, which computes them in SQL):
-- buckets are aligned to Unix time; a trade at the exact edge belongs to the bucket it
-  opens; open and close are the first and last trade of a bucket (trade ids follow
-  execution order, and trades arrive in that order);
-- the ticker covers the 1,440 one-minute buckets ending with the current one:
+- buckets are aligned as intervals.py says; a trade at the exact edge belongs to the
+  bucket it opens; open and close are the first and last trade of a bucket (trade ids
+  follow execution order, and trades arrive in that order);
+- the 24-hour ticker covers the 1,440 one-minute buckets ending with the current one:
   trades with `open_ts <= ts < close_ts`, where `close_ts` is the end of the current
   minute and `open_ts = close_ts - 24 h`. The window slides by whole minutes (as
-  Binance's rolling ticker does), which keeps it exact without keeping every trade.
+  Binance's rolling ticker does), which keeps it exact without keeping every trade;
+- a rolling window (`window`, Binance's `/api/v3/ticker`) of up to a day opens on the
+  minute `window` before now and closes now, as Binance's does.
 """
 
 from collections import deque
@@ -25,141 +31,60 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from trade_engine.domain.vocabulary import BUY
-from trade_engine.marketdata.candles import DAY, INTERVALS, NS, Candle, Ticker, empty_candle
+from trade_engine.marketdata.buckets import Bucket, merged, merged_bucket
+from trade_engine.marketdata.candles import Candle, Ticker, empty_candle
+from trade_engine.marketdata.intervals import DAY, KLINE_INTERVALS, MINUTE
 from trade_engine.readmodel.trades import TradeModel
 from trade_engine.readmodel.views import ViewBatch
 from trade_engine.storage import market_reads
 
-MINUTE: Final = 60 * NS
 WINDOW_MINUTES: Final = DAY // MINUTE
-
-
-class Bucket:
-    """The running aggregate of one time bucket (at least one trade)."""
-
-    __slots__ = (
-        "buy_quote",
-        "buy_volume",
-        "close",
-        "first_id",
-        "high",
-        "last_id",
-        "last_quantity",
-        "low",
-        "open",
-        "quote_volume",
-        "start",
-        "trades",
-        "volume",
-    )
-
-    def __init__(self, start: int, trade: TradeModel | None = None) -> None:
-        self.start = start
-        self.open = self.high = self.low = self.close = 0
-        self.volume = self.quote_volume = self.buy_volume = self.buy_quote = self.trades = 0
-        self.first_id = self.last_id = -1
-        self.last_quantity = 0
-        if trade is not None:
-            self.open = self.high = self.low = trade.price
-            self.first_id = trade.trade_id
-            self.add(trade)
-
-    @classmethod
-    def of_row(cls, row: tuple[int, ...]) -> "Bucket":
-        """A bucket of `market_reads.buckets` (its last trade's quantity unknown: 0)."""
-        bucket = cls(row[0])
-        (_, bucket.open, bucket.high, bucket.low, bucket.close, bucket.volume, bucket.quote_volume) = row[:7]
-        (bucket.trades, bucket.buy_volume, bucket.buy_quote, bucket.first_id, bucket.last_id) = row[7:12]
-        return bucket
-
-    def add(self, trade: TradeModel) -> None:
-        price = trade.price
-        if price > self.high:
-            self.high = price
-        if price < self.low:
-            self.low = price
-        self.close = price
-        self.volume += trade.quantity
-        self.quote_volume += trade.quote_amount
-        if trade.taker_side == BUY:
-            self.buy_volume += trade.quantity
-            self.buy_quote += trade.quote_amount
-        self.trades += 1
-        self.last_id = trade.trade_id
-        self.last_quantity = trade.quantity
-
-    def merge(self, other: "Bucket") -> None:
-        """Fold in a later bucket (`other` holds trades after all of this one's)."""
-        if other.high > self.high:
-            self.high = other.high
-        if other.low < self.low:
-            self.low = other.low
-        self.close = other.close
-        self.volume += other.volume
-        self.quote_volume += other.quote_volume
-        self.buy_volume += other.buy_volume
-        self.buy_quote += other.buy_quote
-        self.trades += other.trades
-        self.last_id = other.last_id
-        self.last_quantity = other.last_quantity
-
-    def copy(self, start: int) -> "Bucket":
-        bucket = Bucket(start)
-        for name in Bucket.__slots__:
-            if name != "start":
-                setattr(bucket, name, getattr(self, name))
-        return bucket
-
-    def candle(self, interval: int) -> Candle:
-        return Candle(
-            self.start,
-            interval,
-            self.open,
-            self.high,
-            self.low,
-            self.close,
-            self.volume,
-            self.quote_volume,
-            self.trades,
-            self.buy_volume,
-            self.buy_quote,
-            self.first_id,
-            self.last_id,
-        )
+# Intervals whose current and previous buckets are kept up to date trade by trade.
+TRACKED: Final = {name: KLINE_INTERVALS[name].size for name in ("1s", "1m", "5m", "15m", "1h", "4h")}
+DAYS_KEPT: Final = 32  # the longest bucket made of days is a month of 31
 
 
 class MarketStats:
-    """Minute buckets of the last 24 hours and the latest candles of one market."""
+    """Minute and day buckets and the latest tracked candles of one market."""
 
-    __slots__ = ("_closed", "_closed_end", "before", "current", "minutes", "previous")
+    __slots__ = ("_closed", "_closed_end", "before", "current", "days", "last_ts", "minutes", "previous")
 
     def __init__(self) -> None:
         self.minutes: deque[Bucket] = deque()
+        self.days: deque[Bucket] = deque()
         # The last price before the oldest minute kept (Binance's previous close).
         self.before: int | None = None
-        # Per interval name: the bucket of the latest trade, and the one before it.
+        self.last_ts: int | None = None  # when the market last traded
+        # Per tracked interval: the bucket of the latest trade, and the one before it.
         self.current: dict[str, Bucket] = {}
         self.previous: dict[str, Bucket] = {}
-        # Aggregate of the window's closed minutes (all but the current one), cached
-        # for the window that ends at `_closed_end`.
+        # Aggregate of the 24-hour window's closed minutes (all but the current one),
+        # cached for the window that ends at `_closed_end`.
         self._closed: Bucket | None = None
         self._closed_end = 0
 
     def add_trade(self, trade: TradeModel) -> None:
-        ts = trade.ts
+        ts = self.last_ts = trade.ts
         minute = ts - ts % MINUTE
         minutes = self.minutes
         if minutes and minutes[-1].start == minute:
             minutes[-1].add(trade)
         else:
             minutes.append(Bucket(minute, trade))
-            self._forget(minute - DAY + MINUTE)
+            self._forget(minute - DAY)
         if minute < self._closed_end - MINUTE:
             # A trade stamped in a minute the cached aggregate covers (its commit
             # overlapped a minute edge): recompute on the next read.
             self._closed_end = 0
-        for name, size in INTERVALS.items():
+        day = ts - ts % DAY
+        days = self.days
+        if days and days[-1].start == day:
+            days[-1].add(trade)
+        else:
+            days.append(Bucket(day, trade))
+            while days[0].start <= day - DAYS_KEPT * DAY:
+                days.popleft()
+        for name, size in TRACKED.items():
             start = ts - ts % size
             bucket = self.current.get(name)
             if bucket is not None and bucket.start == start:
@@ -176,30 +101,37 @@ class MarketStats:
             self.before = minutes.popleft().close
 
     def candle(self, interval: str, start: int) -> Candle:
-        """The candle of the bucket that opens at `start` (empty if it holds no trade
-        or is older than the previous bucket)."""
-        size = INTERVALS[interval]
-        for buckets in (self.current, self.previous):
-            bucket = buckets.get(interval)
-            if bucket is not None and bucket.start == start:
-                return bucket.candle(size)
-        return empty_candle(start, size)
+        """The candle of the bucket of `interval` that opens at `start`: exact for the
+        bucket of now and the one before it (empty if it holds no trade)."""
+        size = TRACKED.get(interval)
+        if size is not None:
+            for buckets in (self.current, self.previous):
+                bucket = buckets.get(interval)
+                if bucket is not None and bucket.start == start:
+                    return bucket.candle(size)
+            return empty_candle(start, size)
+        kind = KLINE_INTERVALS[interval]
+        if kind.size < DAY and not kind.monthly:
+            return merged(self.minutes, start, start + kind.size, kind.size)
+        return merged(self.days, start, kind.next(start), kind.length(start))
+
+    def _previous_close(self, start: int) -> int | None:
+        """The last price before `start` (within the minutes kept, or before them)."""
+        close = self.before
+        for bucket in self.minutes:
+            if bucket.start >= start:
+                break
+            close = bucket.close
+        return close
 
     def ticker(self, now_ns: int) -> Ticker:
         end = (now_ns // MINUTE + 1) * MINUTE
         start = end - DAY
-        self._forget(start)
+        self._forget(start - MINUTE)
         minutes = self.minutes
         if self._closed_end != end:
-            closed: Bucket | None = None
-            for bucket in minutes:
-                if bucket.start >= end - MINUTE:
-                    break
-                if closed is None:
-                    closed = bucket.copy(start)
-                else:
-                    closed.merge(bucket)
-            self._closed, self._closed_end = closed, end
+            self._closed = merged_bucket(minutes, start, end - MINUTE)
+            self._closed_end = end
         total = self._closed.copy(start) if self._closed is not None else None
         last = minutes[-1] if minutes else None
         if last is not None and last.start == end - MINUTE:
@@ -207,23 +139,34 @@ class MarketStats:
                 total = last.copy(start)
             else:
                 total.merge(last)
-        if total is None:
-            return Ticker(start, end, None, None, None, None, 0, 0, 0, previous_close=self.before)
-        return Ticker(
-            start,
-            end,
-            total.open,
-            total.high,
-            total.low,
-            total.close,
-            total.volume,
-            total.quote_volume,
-            total.trades,
-            total.first_id,
-            total.last_id,
-            total.last_quantity,
-            self.before,
-        )
+        return _ticker(start, end, total, self._previous_close(start))
+
+    def window(self, now_ns: int, window_ns: int) -> Ticker:
+        """A rolling window of up to a day: from the minute `window_ns` before now to now."""
+        start = (now_ns - window_ns) // MINUTE * MINUTE
+        self._forget((now_ns // MINUTE + 1) * MINUTE - DAY - MINUTE)
+        total = merged_bucket(self.minutes, start, now_ns + 1)
+        return _ticker(start, now_ns, total, self._previous_close(start))
+
+
+def _ticker(start: int, end: int, total: Bucket | None, previous_close: int | None) -> Ticker:
+    if total is None:
+        return Ticker(start, end, None, None, None, None, 0, 0, 0, previous_close=previous_close)
+    return Ticker(
+        start,
+        end,
+        total.open,
+        total.high,
+        total.low,
+        total.close,
+        total.volume,
+        total.quote_volume,
+        total.trades,
+        total.first_id,
+        total.last_id,
+        total.last_quantity,
+        previous_close,
+    )
 
 
 class LiveMarketData:
@@ -234,9 +177,10 @@ class LiveMarketData:
 
     @classmethod
     async def load(cls, database: AsyncEngine, symbols: Iterable[str], now_ns: int) -> "LiveMarketData":
-        """From the committed trades of the last 24 hours; call before any new trade."""
+        """From the committed trades of the last 32 days; call before any new trade."""
         live = cls()
-        first = (now_ns // MINUTE + 1) * MINUTE - DAY
+        first = (now_ns // MINUTE + 1) * MINUTE - DAY - MINUTE
+        today = now_ns - now_ns % DAY
         for symbol in symbols:
             rows, before = await market_reads.buckets(
                 database, symbol, MINUTE, first, 2**62, WINDOW_MINUTES + 2
@@ -244,21 +188,24 @@ class LiveMarketData:
             stats = live.market(symbol)
             stats.before = before
             stats.minutes.extend(Bucket.of_row(row) for row in rows)
-            if stats.minutes:
-                latest = stats.minutes[-1]
-                latest.last_quantity = await market_reads.last_trade_quantity(database, latest.last_id)
-            # Each interval's current bucket (the one holding `now`) starts within the
-            # window (every interval is at most a day), so minute buckets make it exactly.
-            for name, size in INTERVALS.items():
+            last = await market_reads.last_trade(database, symbol)
+            if last is not None:
+                stats.last_ts = last[1]
+                if stats.minutes:
+                    stats.minutes[-1].last_quantity, stats.minutes[-1].last_ts = last
+            days, _ = await market_reads.buckets(
+                database, symbol, DAY, today - (DAYS_KEPT - 1) * DAY, 2**62, DAYS_KEPT
+            )
+            stats.days.extend(Bucket.of_row(row) for row in days)
+            # Each tracked interval's current bucket (the one holding `now`) starts
+            # within the window: minute buckets make it exactly, seconds come from storage.
+            for name, size in TRACKED.items():
                 current = now_ns - now_ns % size
-                aggregate: Bucket | None = None
-                for bucket in stats.minutes:
-                    if bucket.start < current:
-                        continue
-                    if aggregate is None:
-                        aggregate = bucket.copy(current)
-                    else:
-                        aggregate.merge(bucket)
+                if size < MINUTE:
+                    second, _ = await market_reads.buckets(database, symbol, size, current, 2**62, 1)
+                    aggregate = Bucket.of_row(second[0]) if second else None
+                else:
+                    aggregate = merged_bucket(stats.minutes, current, 2**62)
                 if aggregate is not None:
                     stats.current[name] = aggregate
         return live
@@ -280,6 +227,12 @@ class LiveMarketData:
 
     def ticker(self, symbol: str, now_ns: int) -> Ticker:
         return self.market(symbol).ticker(now_ns)
+
+    def window(self, symbol: str, now_ns: int, window_ns: int) -> Ticker:
+        return self.market(symbol).window(now_ns, window_ns)
+
+    def last_trade_ts(self, symbol: str) -> int | None:
+        return self.market(symbol).last_ts
 
     def candle(self, symbol: str, interval: str, start: int) -> Candle:
         return self.market(symbol).candle(interval, start)

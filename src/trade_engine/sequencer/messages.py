@@ -19,6 +19,7 @@ from trade_engine.engine import (
     BookLevelChanged,
     CancelAllOrders,
     CancelOrder,
+    CancelReplaceOrder,
     CommandRejected,
     Deposit,
     FundsDeposited,
@@ -30,7 +31,9 @@ from trade_engine.engine import (
     OrderCancelled,
     OrderExpired,
     OrderFilled,
+    PartRejected,
     PlaceOrder,
+    ReplaceRejected,
     SetMarketStatus,
     StopTriggered,
     TradeExecuted,
@@ -52,10 +55,20 @@ AnyEvent = (
     | MarketStatusChanged
     | FundsDeposited
     | FundsWithdrawn
+    | PartRejected
     | CommandRejected
+    | ReplaceRejected
 )
 AnyCommand = (
-    PlaceOrder | CancelOrder | CancelAllOrders | AmendOrder | Deposit | Withdraw | AddMarket | SetMarketStatus
+    PlaceOrder
+    | CancelOrder
+    | CancelReplaceOrder
+    | CancelAllOrders
+    | AmendOrder
+    | Deposit
+    | Withdraw
+    | AddMarket
+    | SetMarketStatus
 )
 
 

@@ -87,15 +87,28 @@ async def trades(
 
 
 async def buckets(
-    database: AsyncEngine, market: str, interval_ns: int, start_ns: int, end_ns: int, limit: int | None = None
+    database: AsyncEngine,
+    market: str,
+    interval_ns: int,
+    start_ns: int,
+    end_ns: int,
+    limit: int | None = None,
+    offset_ns: int = 0,
 ) -> tuple[list[tuple[int, ...]], int | None]:
     """The one aggregate candles, klines and tickers are made of. Per bucket with trades
     in [start, end), oldest first: (bucket start, open, high, low, close, volume, quote
     volume, trade count, taker-buy volume, taker-buy quote volume, first and last trade
     id), exact (open and close are the first and last trade of the bucket by id); and the
-    last price traded before `start_ns` (to carry into leading empty buckets)."""
+    last price traded before `start_ns` (to carry into leading empty buckets). Buckets
+    are `interval_ns` long and start `offset_ns` after a multiple of it (Binance's weeks
+    start on Mondays)."""
     table = schema.trades
-    bucket = (table.c.ts - table.c.ts % interval_ns).label("bucket")
+    if offset_ns % interval_ns:
+        # Kept non-negative on both databases: their % takes the sign of the dividend.
+        shift = interval_ns - offset_ns % interval_ns
+        bucket = (table.c.ts - (table.c.ts + shift) % interval_ns).label("bucket")
+    else:
+        bucket = (table.c.ts - table.c.ts % interval_ns).label("bucket")
     taker_buy = table.c.taker_side == "BUY"
     aggregate = (
         select(
@@ -137,9 +150,25 @@ async def buckets(
     return rows, None if previous is None else int(previous)
 
 
-async def last_trade_quantity(database: AsyncEngine, trade_id: int) -> int:
-    """The quantity of one trade (0 if there is none)."""
+async def first_trade_ts(database: AsyncEngine, market: str) -> int | None:
+    """When the market's first trade happened (None before it has one)."""
     table = schema.trades
     async with connected(database) as connection:
-        value = (await connection.execute(select(table.c.quantity).where(table.c.id == trade_id))).scalar()
-    return 0 if value is None else int(value)
+        value = (
+            await connection.execute(select(func.min(table.c.ts)).where(table.c.market == market))
+        ).scalar()
+    return None if value is None else int(value)
+
+
+async def last_trade(database: AsyncEngine, market: str) -> tuple[int, int] | None:
+    """The quantity and time of the market's last trade (None before its first)."""
+    table = schema.trades
+    query = (
+        select(table.c.quantity, table.c.ts)
+        .where(table.c.market == market)
+        .order_by(table.c.ts.desc(), table.c.id.desc())
+        .limit(1)
+    )
+    async with connected(database) as connection:
+        row = (await connection.execute(query)).first()
+    return None if row is None else (int(row[0]), int(row[1]))

@@ -70,6 +70,22 @@ api_keys = Table(
     Index(None, "user_id"),
 )
 
+# Listen keys of Binance's user-data stream (binance/userstream.py): each belongs to a
+# user and to the API key that opened it, and lives until `expires_ts` (Unix ns) unless
+# kept alive. Kept here, not in one process's memory, so that every gateway process
+# validates the same keys.
+listen_keys = Table(
+    "listen_keys",
+    metadata,
+    Column("id", Text, nullable=False),
+    Column("user_id", Text, ForeignKey("users.id"), nullable=False),
+    Column("api_key", Text, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    Column("expires_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("id"),
+    Index(None, "user_id"),
+)
+
 markets = Table(
     "markets",
     metadata,

@@ -1,11 +1,11 @@
 """Fixtures for the Binance-compatible API: keys, funded accounts, fresh markets, and a
-runner for the ccxt scenario scripts.
+runner for the client libraries' scenario scripts.
 
 The tests use the session's shared server on each database (tests/e2e/conftest.py);
 each works on users and a market of its own. ccxt pins exact versions of its own
-dependencies, so it lives in a virtual environment of its own (`make ccxt`,
-which `make test` builds); the scenarios in scripts/ run there as subprocesses and
-print JSON that the tests assert on.
+dependencies, so it lives in a virtual environment of its own, and so do python-binance
+and binance-connector (`make binance-clients`, which `make test` builds); the scripts
+in scripts/ run there as subprocesses and print JSON that the tests assert on.
 """
 
 import hashlib
@@ -26,6 +26,8 @@ from tests.e2e.client import API, QUOTE, Api, User, ok
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPTS = Path(__file__).parent / "scripts"
 CCXT_PYTHON = Path(os.environ.get("TRADE_ENGINE_CCXT_PYTHON", ROOT / ".venv-ccxt" / "bin" / "python"))
+PYTHON_BINANCE_PYTHON = ROOT / ".venv-python-binance" / "bin" / "python"
+CONNECTOR_PYTHON = ROOT / ".venv-binance-connector" / "bin" / "python"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,13 @@ class Binance:
 
     def ccxt(self, script: str, symbol: str, accounts: list[Account], **extra: Any) -> dict[str, Any]:
         """Run a scenario script in the ccxt environment; its JSON report."""
-        assert CCXT_PYTHON.exists(), f"{CCXT_PYTHON} is missing: run `make ccxt`"
+        return self.run_script(CCXT_PYTHON, script, symbol, accounts, **extra)
+
+    def run_script(
+        self, python: Path, script: str, symbol: str, accounts: list[Account], **extra: Any
+    ) -> dict[str, Any]:
+        """Run a script of scripts/ with a client library's interpreter; its JSON report."""
+        assert python.exists(), f"{python} is missing: run `make binance-clients`"
         config = {
             "http": self.url,
             "symbol": symbol,
@@ -80,7 +88,7 @@ class Binance:
             **extra,
         }
         completed = subprocess.run(
-            [str(CCXT_PYTHON), str(SCRIPTS / script), json.dumps(config)],
+            [str(python), str(SCRIPTS / script), json.dumps(config)],
             capture_output=True,
             text=True,
             timeout=180,
@@ -137,7 +145,8 @@ class SignedClient:
         headers = {"X-MBX-APIKEY": key if key is not None else self.account.key}
         if body:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        return self.http.request(method, f"/api/v3/{path}?{query}", content=body.encode(), headers=headers)
+        url = path if path.startswith("/") else f"/api/v3/{path}"  # a full path, or one under /api/v3
+        return self.http.request(method, f"{url}?{query}", content=body.encode(), headers=headers)
 
 
 def binance_error(response: httpx.Response, status: int, code: int, msg: str | None = None) -> None:

@@ -99,14 +99,37 @@ def test_an_unknown_symbol_is_invalid(binance: Binance) -> None:
         )
 
 
-def test_klines_serve_our_intervals_and_refuse_others(binance: Binance, market: tuple[str, str]) -> None:
+def test_klines_serve_every_binance_interval_and_refuse_others(
+    binance: Binance, market: tuple[str, str]
+) -> None:
     http = binance.api.http
-    for interval in ("1m", "5m", "15m", "1h", "4h", "1d"):
+    intervals = [
+        "1s",
+        "1m",
+        "3m",
+        "5m",
+        "15m",
+        "30m",
+        "1h",
+        "2h",
+        "4h",
+        "6h",
+        "8h",
+        "12h",
+        "1d",
+        "3d",
+        "1w",
+        "1M",
+    ]
+    for interval in intervals:
         response = http.get("/api/v3/klines", params={"symbol": market[1], "interval": interval})
         assert response.status_code == 200, response.text
-    for interval in ("1s", "3m", "1w", "1M", "1H"):
+    for interval in ("1H", "2m", "1y", "7d", "1W", ""):
         response = http.get("/api/v3/klines", params={"symbol": market[1], "interval": interval})
-        binance_error(response, 400, -1120, "Invalid interval.")
+        if interval:
+            binance_error(response, 400, -1120, "Invalid interval.")
+        else:
+            binance_error(response, 400, -1102)
 
 
 def test_depth_last_update_id_is_the_committed_depth_sequence(

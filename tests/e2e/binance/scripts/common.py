@@ -14,11 +14,28 @@ from typing import Any
 import ccxt
 import ccxt.pro
 
+# ccxt's other API bases (futures, options, portfolio margin): every path under them is
+# answered with Binance's error body, so that a call to one raises ccxt's own exception.
+OTHER_BASES = {
+    "fapiPublic": "/fapi/v1",
+    "fapiPublicV2": "/fapi/v2",
+    "fapiPrivate": "/fapi/v1",
+    "fapiPrivateV2": "/fapi/v2",
+    "fapiData": "/futures/data",
+    "dapiPublic": "/dapi/v1",
+    "dapiPrivate": "/dapi/v1",
+    "eapiPublic": "/eapi/v1",
+    "eapiPrivate": "/eapi/v1",
+    "papi": "/papi/v1",
+}
+
 
 def options(config: dict[str, Any], account: dict[str, str]) -> dict[str, Any]:
-    """The client options of binance-compat.md §3.2 (the README shows the same)."""
-    base = config["http"] + "/api/v3"
-    ws = config["http"].replace("http://", "ws://")
+    """The client options of binance-compat.md §3.2 (the README shows the same), with
+    `sapi` for fetch_status and fetch_trading_fees."""
+    http = config["http"]
+    base = http + "/api/v3"
+    ws = http.replace("http://", "ws://")
     return {
         "apiKey": account["key"],
         "secret": account["secret"],
@@ -27,6 +44,8 @@ def options(config: dict[str, Any], account: dict[str, str]) -> dict[str, Any]:
             "api": {
                 "public": base,
                 "private": base,
+                "sapi": http + "/sapi/v1",
+                **{name: http + path for name, path in OTHER_BASES.items()},
                 "ws": {"spot": ws + "/ws", "ws-api": {"spot": ws + "/ws-api/v3"}},
             }
         },

@@ -47,7 +47,7 @@ def scenario(config: dict[str, Any]) -> dict[str, Any]:
             lambda: client.create_order(symbol, "limit", "buy", 0.02, 100, {"postOnly": True})
         ),
         "stale_timestamp": error_of(late.fetch_balance),
-        "bad_interval": error_of(lambda: client.publicGetKlines({"symbol": market_id, "interval": "3m"})),
+        "bad_interval": error_of(lambda: client.publicGetKlines({"symbol": market_id, "interval": "7m"})),
     }
 
 

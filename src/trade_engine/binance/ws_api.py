@@ -1,0 +1,172 @@
+"""Binance's WebSocket API (`/ws-api/v3`): requests `{"id", "method", "params"}` answered
+`{"id", "status", "result"}` or `{"id", "status", "error": {"code", "msg"}}`.
+
+Methods: `ping`, `time`; the user-data stream on this connection
+(`userDataStream.subscribe.signature`, `userDataStream.unsubscribe`: events arrive as
+`{"subscriptionId": 0, "event": ...}`); listen keys (`userDataStream.start`, `.ping`,
+`.stop`, as the REST endpoints: userstream.py); `account.status` (signed, as
+`GET /api/v3/account`). Any other method is -1000 "Unknown method".
+
+A user-data subscription whose API key is revoked is terminated (`eventStreamTerminated`,
+then close code 1008 "API key revoked"; see subscriptions.py).
+"""
+
+import time
+from typing import Any, Final
+
+import msgspec
+
+from trade_engine.binance import signing, userstream, views
+from trade_engine.binance.auth import READ, api_key, check_time
+from trade_engine.binance.errors import (
+    INVALID_SIGNATURE,
+    BinanceError,
+    from_engine,
+    mandatory,
+    unauthorized,
+)
+from trade_engine.binance.params import Params
+from trade_engine.binance.subscriptions import UserDataSubscriptions
+from trade_engine.binance.userdata import user_event, user_key
+from trade_engine.binance.ws import open_connection, reply, serve
+from trade_engine.domain.errors import TradeEngineError
+from trade_engine.edge.connection import Connection, Frame
+from trade_engine.edge.gateway import Gateway
+from trade_engine.edge.hub import Hub
+from trade_engine.edge.websocket import AsgiWebSocket
+from trade_engine.storage import reads
+from trade_engine.storage.apikeys import ActiveKey
+
+CLOSE_KEY_REVOKED: Final = 1008  # policy violation: the key that signed the subscription
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+
+def _text(params: dict[str, Any], name: str) -> str:
+    value = params.get(name)
+    if not isinstance(value, str) or not value:
+        raise mandatory(name)
+    return value
+
+
+class _ApiSession:
+    def __init__(
+        self, gateway: Gateway, user_data: UserDataSubscriptions, hub: Hub, connection: Connection
+    ) -> None:
+        self.gateway = gateway
+        self.user_data = user_data
+        self.hub = hub
+        self.connection = connection
+        self.user: str | None = None
+        self.key: str | None = None  # the API key that signed the user-data subscription
+
+    def answer(self, request_id: Any, result: Any = None, error: BinanceError | None = None) -> None:
+        if error is not None:
+            reply(self.connection, {"id": request_id, "status": error.status, "error": error.body()})
+        else:
+            reply(self.connection, {"id": request_id, "status": 200, "result": result})
+
+    async def handle(self, text: str) -> None:
+        try:
+            request = _decode(text)
+        except msgspec.DecodeError:
+            self.answer(None, error=BinanceError(-1100, "Malformed request: not JSON."))
+            return
+        if not isinstance(request, dict):
+            self.answer(None, error=BinanceError(-1100, "Malformed request: not an object."))
+            return
+        request_id = request.get("id")
+        params = request.get("params") or {}
+        try:
+            if not isinstance(params, dict):
+                raise BinanceError(-1100, "Malformed request: params must be an object.")
+            result = await self.call(str(request.get("method")), params)
+        except TradeEngineError as error:
+            self.answer(request_id, error=from_engine(error))
+            return
+        except BinanceError as error:
+            self.answer(request_id, error=error)
+            return
+        self.answer(request_id, result)
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        gateway = self.gateway
+        if method == "ping":
+            return {}
+        if method == "time":
+            return {"serverTime": time.time_ns() // 1_000_000}
+        if method == "userDataStream.subscribe.signature":
+            return await self.subscribe(params)
+        if method == "userDataStream.unsubscribe":
+            self.unsubscribe()
+            return {}
+        if method == "userDataStream.start":
+            return await userstream.start(gateway, _text(params, "apiKey"))
+        if method == "userDataStream.ping":
+            return await userstream.ping(gateway, _text(params, "apiKey"), _text(params, "listenKey"))
+        if method == "userDataStream.stop":
+            return await userstream.stop(gateway, _text(params, "apiKey"), _text(params, "listenKey"))
+        if method == "account.status":
+            return await self.account(params)
+        raise BinanceError(-1000, f"Unknown method '{method}'.")
+
+    async def signed(self, params: dict[str, Any]) -> tuple[str, ActiveKey]:
+        """A signed request's API key, checked as Binance checks it: key, time, signature."""
+        key = params.get("apiKey")
+        active = await api_key(self.gateway, key if isinstance(key, str) else None, READ)
+        check_time(Params({name: str(value) for name, value in params.items()}))
+        signature = _text(params, "signature")
+        if not signing.verify(active.secret, signing.ws_payload(params), signature):
+            raise BinanceError(-1022, INVALID_SIGNATURE)
+        assert isinstance(key, str)
+        return key, active
+
+    async def account(self, params: dict[str, Any]) -> dict[str, Any]:
+        _, active = await self.signed(params)
+        markets = self.gateway.read_model().markets
+        rows = await reads.balance_rows(await self.gateway.history(), active.user_id)
+        omit = str(params.get("omitZeroBalances", "false")).lower() == "true"
+        return views.account(active.user_id, active.permissions, markets.assets(), rows, markets.all(), omit)
+
+    async def subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        key, active = await self.signed(params)
+        if self.user is None:
+            self.user, self.key = active.user_id, key
+            self.hub.subscribe(user_key(active.user_id), self.connection)
+            self.user_data.add(key, self)
+            # A revocation committed while this request was being checked could not see
+            # this subscription: ask again now that a revocation would find it.
+            if await self.gateway.key_store().active(key) is None:
+                self.unsubscribe()
+                raise unauthorized()
+        # One subscription per connection: its id is 0 (streams.user_event relies on it).
+        return {"subscriptionId": 0}
+
+    def unsubscribe(self) -> None:
+        if self.user is not None:
+            self.hub.unsubscribe(user_key(self.user), self.connection)
+            self.user = None
+        if self.key is not None:
+            self.user_data.discard(self.key, self)
+            self.key = None
+
+    def terminate(self) -> None:
+        """The subscription's API key was revoked: no event after this one, then close."""
+        if self.user is None:
+            return
+        self.unsubscribe()
+        event = {"e": "eventStreamTerminated", "E": time.time_ns() // 1_000_000}
+        self.connection.offer(Frame(user_event(_encode(event))))
+        self.connection.close(CLOSE_KEY_REVOKED, "API key revoked")
+
+
+async def websocket_api(socket: AsgiWebSocket, gateway: Gateway, user_data: UserDataSubscriptions) -> None:
+    opened = await open_connection(socket, gateway)
+    if opened is None:
+        return
+    hub, connection = opened
+    session = _ApiSession(gateway, user_data, hub, connection)
+    try:
+        await serve(socket, hub, connection, session.handle)
+    finally:
+        session.unsubscribe()
