@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from tests.flows import MARKETS
 from tests.integration.journal_child import HeldTables
+from tests.integration.migrations import round_trip
 from tests.integration.test_storage import fund, random_flow, run
 from trade_engine.config import Config, SequencerConfig
 from trade_engine.core.bootstrap import Core, start_core
@@ -49,6 +50,13 @@ async def held(core: Core) -> HeldTables:
     tables = HeldTables(core.writer)
     core.sequencer.tables._writer = tables
     return tables
+
+
+def test_the_journal_migration_matches_the_schema_and_goes_both_ways(database_url):
+    trip = run(round_trip(database_url, "0006", {"journal"}))
+    assert trip.after_upgrade == []
+    assert "journal" not in trip.tables_below
+    assert trip.again == []
 
 
 def test_a_command_is_acknowledged_before_its_rows_are_written(database_url):

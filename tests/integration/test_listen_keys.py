@@ -4,16 +4,11 @@ close, and keys of a revoked API key)."""
 
 import asyncio
 
-from alembic import command as alembic
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Connection
-
-from trade_engine.storage import schema
+from tests.integration.migrations import round_trip
 from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.storage.database import open_database
 from trade_engine.storage.listen_keys import ListenKeyStore
-from trade_engine.storage.migrate import alembic_config, upgrade
+from trade_engine.storage.migrate import upgrade
 
 SECOND = 1_000_000_000
 T0 = 1_767_225_600 * SECOND
@@ -23,31 +18,11 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-def differences(connection: Connection) -> list[str]:
-    found = compare_metadata(MigrationContext.configure(connection), schema.metadata)
-    return [str(diff) for diff in found if "listen_keys" in str(diff)]
-
-
 def test_the_listen_keys_migration_matches_the_schema_and_goes_both_ways(database_url):
-    async def scenario():
-        database = open_database(database_url)
-        await upgrade(database)
-        async with database.connect() as connection:
-            after_upgrade = await connection.run_sync(differences)
-        async with database.begin() as connection:
-            await connection.run_sync(lambda c: alembic.downgrade(alembic_config(c), "0007"))
-        async with database.connect() as connection:
-            tables = await connection.run_sync(lambda c: set(c.dialect.get_table_names(c)))
-        await upgrade(database)
-        async with database.connect() as connection:
-            again = await connection.run_sync(differences)
-        await database.dispose()
-        return after_upgrade, tables, again
-
-    after_upgrade, tables_at_0006, again = run(scenario())
-    assert after_upgrade == []
-    assert "listen_keys" not in tables_at_0006
-    assert again == []
+    trip = run(round_trip(database_url, "0007", {"listen_keys"}))
+    assert trip.after_upgrade == []
+    assert "listen_keys" not in trip.tables_below
+    assert trip.again == []
 
 
 def test_a_user_has_one_live_key_kept_alive_until_it_expires_or_is_closed(database_url):

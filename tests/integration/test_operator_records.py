@@ -3,17 +3,12 @@
 
 import asyncio
 
-from alembic import command as alembic
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Connection
-
 from tests.flows import MARKETS
+from tests.integration.migrations import round_trip
 from trade_engine.core.bootstrap import start_core
 from trade_engine.engine import Deposit, Withdraw
-from trade_engine.storage import schema
 from trade_engine.storage.database import open_database
-from trade_engine.storage.migrate import alembic_config, upgrade
+from trade_engine.storage.migrate import upgrade
 from trade_engine.storage.operations import AuditEntry, audit_rows, record_audit, transfer_rows
 
 OURS = {"audit_log", "ix_idempotency_keys_scope_ref_id"}
@@ -23,32 +18,11 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-def differences(connection: Connection) -> list[str]:
-    """What the migrated database lacks or has beyond schema.py, for this revision's objects."""
-    found = compare_metadata(MigrationContext.configure(connection), schema.metadata)
-    return [str(diff) for diff in found if any(name in str(diff) for name in OURS)]
-
-
 def test_audit_log_migration_matches_the_schema_and_goes_both_ways(database_url):
-    async def scenario():
-        database = open_database(database_url)
-        await upgrade(database)
-        async with database.connect() as connection:
-            after_upgrade = await connection.run_sync(differences)
-        async with database.begin() as connection:
-            await connection.run_sync(lambda c: alembic.downgrade(alembic_config(c), "0003"))
-        async with database.connect() as connection:
-            tables = await connection.run_sync(lambda c: set(c.dialect.get_table_names(c)))
-        await upgrade(database)
-        async with database.connect() as connection:
-            again = await connection.run_sync(differences)
-        await database.dispose()
-        return after_upgrade, tables, again
-
-    after_upgrade, tables_at_0003, again = run(scenario())
-    assert after_upgrade == []
-    assert "audit_log" not in tables_at_0003
-    assert again == []
+    trip = run(round_trip(database_url, "0003", OURS))
+    assert trip.after_upgrade == []
+    assert "audit_log" not in trip.tables_below
+    assert trip.again == []
 
 
 def test_audit_entries_are_paged_newest_first(database_url):

@@ -23,6 +23,26 @@ import pytest
 
 from tests.e2e.client import API, QUOTE, Api, User, ok
 
+# Every kline interval Binance's spot API documents.
+INTERVALS = [
+    "1s",
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "3d",
+    "1w",
+    "1M",
+]
+
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPTS = Path(__file__).parent / "scripts"
 CCXT_PYTHON = Path(os.environ.get("TRADE_ENGINE_CCXT_PYTHON", ROOT / ".venv-ccxt" / "bin" / "python"))

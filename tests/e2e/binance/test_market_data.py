@@ -6,28 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.binance.conftest import Binance, SignedClient, binance_error
+from tests.e2e.binance.conftest import INTERVALS, Binance, SignedClient, binance_error
 from tests.e2e.binance.test_rest import limit_order
 from tests.e2e.client import QUOTE
-
-INTERVALS = [
-    "1s",
-    "1m",
-    "3m",
-    "5m",
-    "15m",
-    "30m",
-    "1h",
-    "2h",
-    "4h",
-    "6h",
-    "8h",
-    "12h",
-    "1d",
-    "3d",
-    "1w",
-    "1M",
-]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.binance.conftest import Account, Binance, SignedClient, binance_error
+from tests.e2e.binance.conftest import INTERVALS, Account, Binance, SignedClient, binance_error
 from tests.e2e.client import QUOTE
 
 QUERY_ORDER_FIELDS = {
@@ -103,25 +103,7 @@ def test_klines_serve_every_binance_interval_and_refuse_others(
     binance: Binance, market: tuple[str, str]
 ) -> None:
     http = binance.api.http
-    intervals = [
-        "1s",
-        "1m",
-        "3m",
-        "5m",
-        "15m",
-        "30m",
-        "1h",
-        "2h",
-        "4h",
-        "6h",
-        "8h",
-        "12h",
-        "1d",
-        "3d",
-        "1w",
-        "1M",
-    ]
-    for interval in intervals:
+    for interval in INTERVALS:
         response = http.get("/api/v3/klines", params={"symbol": market[1], "interval": interval})
         assert response.status_code == 200, response.text
     for interval in ("1H", "2m", "1y", "7d", "1W", ""):
