@@ -100,6 +100,9 @@ async def _not_open(
     gateway: Gateway, user_id: str, order_id: int | None, client_order_id: str | None
 ) -> TradeEngineError:
     """Why a cancel or amend found nothing: unknown, or no longer open."""
+    status = gateway.read_model().closed.status(user_id, order_id, client_order_id)
+    if status is not None:
+        return TradeEngineError(ErrorCode.ORDER_NOT_OPEN, f"the order is {status}", status=status)
     database = await gateway.history()
     row = await reads.order_row(database, user_id, order_id, client_order_id)
     if row is None or is_open(row["status"]):

@@ -21,6 +21,7 @@ from trade_engine.engine import (
     TradeExecuted,
 )
 from trade_engine.readmodel.balances import Balances
+from trade_engine.readmodel.closed import ClosedOrders
 from trade_engine.readmodel.markets import Markets
 from trade_engine.readmodel.orders import FillModel, OpenOrders, OrderUpdate, model_of_state
 from trade_engine.readmodel.trades import TradeModel, trade_of_event
@@ -57,6 +58,7 @@ class ReadModel:
     def __init__(self) -> None:
         self.markets = Markets()
         self.orders = OpenOrders()
+        self.closed = ClosedOrders()  # orders that closed lately: their final status
         self.balances = Balances()
         self.seq = 0  # the global sequence number of the last committed batch applied
         self._readers: list[Reader] = []
@@ -81,6 +83,7 @@ class ReadModel:
             seq=batch.seq, commit_ns=batch.commit_ns, ts=events[-1].ts, balances=list(batch.balances)
         )
         view.orders, view.fills = self.orders.apply(events)
+        self.closed.record(update.order for update in view.orders)
         sequences = view.sequences
         for event in events:
             if isinstance(event, BookLevelChanged):
