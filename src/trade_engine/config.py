@@ -22,6 +22,9 @@ from trade_engine.domain.errors import TradeEngineError
 from trade_engine.domain.market import Market, MarketSpec, market_from_spec
 
 ENV_PREFIX: Final = "TRADE_ENGINE_"
+# Environment variables of the prefix that are not settings: the file to read, and the
+# crash points of the failover tests (cluster/failpoints.py).
+NOT_SETTINGS: Final = (ENV_PREFIX + "CONFIG", ENV_PREFIX + "FAILPOINT")
 DEV_SECRET: Final = "development-secret-change-me-please-0123456789"
 JWT_ALGORITHMS: Final = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
 
@@ -208,7 +211,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
     sections = set(_section_types())
     overrides: dict[str, dict[str, str]] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
             continue
         rest = name[len(ENV_PREFIX) :].lower()
         section = next((s for s in sorted(sections, key=len, reverse=True) if rest.startswith(s + "_")), None)

@@ -21,7 +21,9 @@ NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 
 class NatsNode:
-    def __init__(self, name: str, directory: Path, port: int, cluster_port: int | None, routes: list[int]) -> None:
+    def __init__(
+        self, name: str, directory: Path, port: int, cluster_port: int | None, routes: list[int]
+    ) -> None:
         self.name, self.directory, self.port = name, directory, port
         self.cluster_port, self.routes = cluster_port, routes
         self.process: subprocess.Popen[bytes] | None = None
@@ -32,7 +34,16 @@ class NatsNode:
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        command = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.directory / "js")]
+        command = [
+            NATS_SERVER,
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-js",
+            "-sd",
+            str(self.directory / "js"),
+        ]
         command += ["-n", self.name]
         if self.cluster_port is not None:
             command += ["--cluster_name", "te", "--cluster", f"nats://127.0.0.1:{self.cluster_port}"]
@@ -162,3 +173,53 @@ class Core(Gateway):
 def environment(database_url: str, nats: Nats, **extra: str) -> dict[str, str]:
     return {"TRADE_ENGINE_DATABASE_URL": database_url, **cluster_settings(nats, **extra)}
 
+
+class Cluster:
+    """A whole cluster: its NATS, its cores (in start order) and its gateways."""
+
+    def __init__(self, database_url: str, nats: Nats, directory: Path, **settings: str) -> None:
+        self.database_url, self.nats, self.directory = database_url, nats, directory
+        self.settings = cluster_settings(nats, **settings)
+        self.cores: list[Core] = []
+        self.gateways: list[Gateway] = []
+
+    def add_core(self, *, wait_role: str | None = "standby", **settings: str) -> Core:
+        workdir = self.directory / f"core{len(self.cores)}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        core = Core(self.database_url, workdir, **self.settings, **settings)
+        core.start(wait=False)
+        self.cores.append(core)
+        if wait_role is not None:
+            core.wait_role(wait_role, timeout=60)
+        return core
+
+    def add_gateway(self, **settings: str) -> Gateway:
+        workdir = self.directory / f"gateway{len(self.gateways)}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        gateway = Gateway(self.database_url, workdir, **self.settings, **settings)
+        gateway.start(timeout=60)
+        self.gateways.append(gateway)
+        return gateway
+
+    def start(self, *, cores: int, gateways: int) -> None:
+        for index in range(cores):
+            self.add_core(wait_role="leader" if index == 0 else "standby")
+        for _ in range(gateways):
+            self.add_gateway()
+
+    def leader(self, timeout: float = 30.0) -> Core:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for core in self.cores:
+                if core.process is not None and core.process.poll() is None and core.role_now() == "leader":
+                    return core
+            time.sleep(0.05)
+        raise RuntimeError("no core leads:\n" + "\n".join(core.log_tail(15) for core in self.cores))
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.workdir.name}\n{p.log_tail(30)}" for p in [*self.cores, *self.gateways])
+
+    def stop(self) -> None:
+        for process in [*self.gateways, *self.cores]:
+            process.kill()
+        self.nats.stop()
