@@ -6,8 +6,8 @@ in a directory of its own under the test's temporary directory, on free ports.
 """
 
 import shutil
-import socket
 import signal
+import socket
 import subprocess
 import sys
 import time

@@ -10,6 +10,7 @@ anything else (a 500, a hang, a dropped connection) is recorded as a violation.
 import random
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +99,7 @@ def client_loop(
 
 
 class Load:
-    def __init__(self, gateways: list[Server], users: list[str], threads_per_user: int = 1) -> None:
+    def __init__(self, gateways: Sequence[Server], users: list[str], threads_per_user: int = 1) -> None:
         self.outcomes = Outcomes()
         self._stop = threading.Event()
         self._threads = [
