@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.harness import Cluster, Nats
-from tests.e2e.client import Api
 from tests.conftest import postgres_database
+from tests.e2e.client import Api
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ or three), cores and gateways, each a separate process, killed and restarted on 
 in a directory of its own under the test's temporary directory, on free ports.
 """
 
+import asyncio
 import shutil
 import signal
 import socket
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import nats as nats_client
 
 from tests.e2e.server import Server, free_port
 
@@ -223,3 +225,26 @@ class Cluster:
         for process in [*self.gateways, *self.cores]:
             process.kill()
         self.nats.stop()
+
+
+def batch_epochs(nats: Nats, stream: str = "TE_EVENTS", subject: str = "te.batch") -> list[tuple[int, int]]:
+    """(epoch, last global sequence number) of every committed batch on the stream, in order."""
+
+    async def read() -> list[tuple[int, int]]:
+        client = await nats_client.connect(nats.urls.split(","))
+        try:
+            js = client.jetstream()
+            info = await js.stream_info(stream)
+            found: list[tuple[int, int]] = []
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                try:
+                    message = await js.get_msg(stream, seq)
+                except Exception:  # the per-market and per-user messages are not asked for
+                    continue
+                if message.subject == subject and message.headers:
+                    found.append((int(message.headers["Te-Epoch"]), int(message.headers["Te-Last-Seq"])))
+            return found
+        finally:
+            await client.close()
+
+    return asyncio.run(read())

@@ -42,9 +42,13 @@ def test_outcomes_cross_the_bus_with_their_codes(gateway_apis: tuple[Api, Api]) 
     market = first.add_market()
     trader = first.user("trader")
     first.deposit(trader, QUOTE, "100")
-    error(first.place(trader, market=market, side="BUY", price="100", quantity="5"), 422, "INSUFFICIENT_BALANCE")
+    error(
+        first.place(trader, market=market, side="BUY", price="100", quantity="5"), 422, "INSUFFICIENT_BALANCE"
+    )
     first.order(trader, market=market, side="BUY", price="10", quantity="1", client_order_id="same")
-    refused = second.place(trader, market=market, side="BUY", price="10", quantity="1", client_order_id="same")
+    refused = second.place(
+        trader, market=market, side="BUY", price="10", quantity="1", client_order_id="same"
+    )
     error(refused, 409, "DUPLICATE_CLIENT_ORDER_ID")
     error(second.place(trader, market=market, side="BUY", price="10.001", quantity="1"), 400, "TOO_PRECISE")
 
@@ -75,7 +79,14 @@ def test_websocket_clients_on_two_gateways_see_identical_gap_free_streams(
             client.drain()
             streams.append(
                 [
-                    (m["type"], m.get("seq"), m.get("bids"), m.get("asks"), m.get("trades"), m.get("market_seq"))
+                    (
+                        m["type"],
+                        m.get("seq"),
+                        m.get("bids"),
+                        m.get("asks"),
+                        m.get("trades"),
+                        m.get("market_seq"),
+                    )
                     for m in client.received
                     if m.get("channel") in channels and m["type"] != "book_snapshot"
                 ]

@@ -89,9 +89,10 @@ class FencedWriter(PostgresBatchWriter):
             self._published.set()
 
     def _check_lease(self) -> None:
+        """Commit nothing once the lease may have passed to another core (the epoch
+        would refuse it too, if that core has taken over already)."""
         if not self._lease_valid():
-            self._on_fenced("the lease was not renewed in time (paused?): another core may lead")
-            raise CommitFailed("not the leader", maybe_committed=False, transient=False)
+            raise CommitFailed("the lease was not renewed in time", maybe_committed=False, transient=False)
 
     def _fenced(self, failure: CommitFailed) -> bool:
         cause = failure.__cause__

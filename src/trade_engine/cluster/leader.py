@@ -16,9 +16,11 @@ publishing and answering nothing more.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Final
@@ -39,16 +41,29 @@ from trade_engine.domain.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 FETCH_SECONDS: Final = 0.2
+CHECK_EVERY_IDLE_FETCHES: Final = 10  # an idle consumer is checked about every 2 s
+CONSUMER_IDLE_SECONDS: Final = 30.0
 PURGE_SECONDS: Final = 1.0
 EXIT_FENCED: Final = 75  # the process ends with this status when another core leads
 
 
 def die(reason: str) -> None:
-    """End the process now: no clean-up may publish or commit anything more."""
+    """Another core leads: end the process now, so that no clean-up may publish or
+    commit anything more (a supervisor may start it again, as a standby)."""
     log.error("this core is no longer the leader: exiting", extra={"reason": reason})
     for handler in logging.getLogger().handlers:
         handler.flush()
     os._exit(EXIT_FENCED)
+
+
+def restart(reason: str) -> None:
+    """This core cannot lead on (its lease expired while NATS was away, its storage
+    failed): start this process afresh, as a standby, at once. Its engine may hold
+    what was never committed, so nothing of it is kept."""
+    log.error("this core cannot lead on: restarting as a standby", extra={"reason": reason})
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "trade_engine.cli", *sys.argv[1:]])
 
 
 class Leader:
@@ -64,6 +79,7 @@ class Leader:
         position: int,
         journaled_position: Callable[[], int],
         max_in_flight: int,
+        replicas: int,
     ) -> None:
         self._client, self._js, self._names = client, js, names
         self.port = port
@@ -72,6 +88,8 @@ class Leader:
         self.position = position  # the stream position of the last command taken
         self._journaled = journaled_position
         self._max_in_flight = max_in_flight
+        self._replicas = replicas
+        self._subscriptions = 0
         self._slots = asyncio.Semaphore(max_in_flight)
         self.in_flight = 0
         self.stream_last_seq = 0
@@ -97,11 +115,8 @@ class Leader:
             done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 error = task.exception()
-                if error is not None and not isinstance(error, asyncio.CancelledError):
-                    if isinstance(error, LeadershipLost):
-                        die(str(error))
-                    log.error("the active core stops", extra={"error": repr(error)})
-                    return 1
+                if error is not None:
+                    await self._ended(error)
             # Stopping on purpose: commit what was taken, publish it, answer it.
             await self.port.close()
             while self._tasks:
@@ -115,31 +130,80 @@ class Leader:
             await responder.unsubscribe()
             await stepping.unsubscribe()
 
+    async def _ended(self, error: BaseException) -> None:
+        """Leadership ended, or this core cannot lead on: exit if another core holds
+        the lease, else give it up (if still held) and restart as a standby."""
+        try:
+            held = await asyncio.wait_for(self.lease.renew(), self.lease.ttl / 2)
+        except Exception:
+            held = None  # NATS cannot say
+        if held is False:
+            die(f"{error!r}; another core holds the lease")
+        if held:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.lease.release(), self.lease.ttl / 2)
+        restart(repr(error))
+
     # -- commands in --
 
-    async def _consume(self, stop: asyncio.Event) -> None:
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        """A pull consumer from the command after the last one taken, replicated like
+        the stream (it survives a NATS node going away), dropped when left unused."""
+        self._subscriptions += 1
         config = api.ConsumerConfig(
+            durable_name=f"{self.lease.node}-e{self.lease.epoch}-{self._subscriptions}",
             deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=self.position + 1,
             ack_policy=api.AckPolicy.NONE,
-            inactive_threshold=30.0,
+            inactive_threshold=CONSUMER_IDLE_SECONDS,
+            num_replicas=self._replicas,
         )
-        subscription = await self._js.pull_subscribe(
-            self._names.commands, stream=self._names.commands_stream, config=config
-        )
-        try:
-            while not stop.is_set():
-                if self.port.status().failed:
-                    raise RuntimeError("the sequencer stopped (storage): this core cannot lead")
+        name, stream = config.durable_name, self._names.commands_stream
+        return await self._js.pull_subscribe(self._names.commands, durable=name, stream=stream, config=config)
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        subscription: JetStreamContext.PullSubscription | None = None
+        idle = 0
+        while not stop.is_set():
+            if self.port.status().failed:
+                raise RuntimeError("the sequencer stopped (storage): this core cannot lead")
+            try:
+                if subscription is None:
+                    subscription = await self._subscribe()
                 free = max(1, self._max_in_flight - self.in_flight)  # no more than can be taken
-                try:
-                    messages = await subscription.fetch(batch=min(free, 256), timeout=FETCH_SECONDS)
-                except (NatsTimeout, TimeoutError):
-                    continue
-                for message in messages:
-                    await self._take(message)
-        finally:
-            await subscription.unsubscribe()
+                messages = await subscription.fetch(batch=min(free, 256), timeout=FETCH_SECONDS)
+            except (NatsTimeout, TimeoutError):
+                idle += 1
+                if idle % CHECK_EVERY_IDLE_FETCHES == 0 and subscription is not None:
+                    subscription = await self._checked(subscription)
+                continue
+            except Exception as error:  # the consumer is gone (its NATS node), or NATS is away
+                log.warning("taking commands failed: subscribing again", extra={"error": repr(error)})
+                await self._drop(subscription)
+                subscription = None
+                await asyncio.sleep(FETCH_SECONDS)
+                continue
+            idle = 0
+            for message in messages:
+                await self._take(message)
+        await self._drop(subscription)
+
+    async def _checked(
+        self, subscription: JetStreamContext.PullSubscription
+    ) -> JetStreamContext.PullSubscription | None:
+        """The subscription, if its consumer still answers (else None: subscribe again)."""
+        try:
+            await subscription.consumer_info()
+            return subscription
+        except Exception as error:
+            log.warning("the command consumer is gone: subscribing again", extra={"error": repr(error)})
+            await self._drop(subscription)
+            return None
+
+    async def _drop(self, subscription: JetStreamContext.PullSubscription | None) -> None:
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
 
     async def _take(self, message: Msg) -> None:
         position = message.metadata.sequence.stream
@@ -169,7 +233,7 @@ class Leader:
             if isinstance(outcome, Unavailable) and outcome.code is ErrorCode.UNAVAILABLE:
                 return  # the core is failing: the gateway's wait ends in OUTCOME_UNKNOWN
             if not self.lease.valid():
-                die("the lease was not renewed in time: answering nothing more")
+                return  # maybe no longer the leader: answer nothing (the lease task decides)
             reply = headers.get(REPLY)
             if reply:
                 await self._client.publish(reply, codec.encode(outcome), headers={KEY: headers.get(KEY, "")})

@@ -166,4 +166,5 @@ async def _lead(
         position=position,
         journaled_position=lambda: writer.position,
         max_in_flight=max(1, sequencer_config.max_queue // 2),
+        replicas=config.cluster.replicas,
     )

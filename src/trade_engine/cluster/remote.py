@@ -57,6 +57,7 @@ from trade_engine.domain.errors import ErrorCode
 from trade_engine.engine import Command
 
 log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS: Final = 1.0
 LEADER_POLL_SECONDS: Final = 0.25
 POSITION_TIMEOUT: Final = 0.5
 HISTORY_POLL_SECONDS: Final = 0.005
@@ -100,6 +101,7 @@ class NatsCore:
             cb=self._on_batch,
             ordered_consumer=True,
             deliver_policy=api.DeliverPolicy.NEW,
+            idle_heartbeat=HEARTBEAT_SECONDS,  # a consumer lost with its node is made again soon
         )
         follower, _ = await load(self._database)
         self._state = state_of(follower.engine, follower.seq)

@@ -30,6 +30,7 @@ from trade_engine.storage.replay import journal_after
 from trade_engine.storage.writes import COMMITTED_SEQ
 
 log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS: Final = 1.0
 TRIM_SECONDS: Final = 1.0
 CATCH_UP_SECONDS: Final = 2.0
 
@@ -51,6 +52,7 @@ class Standby:
             cb=self._on_message,
             ordered_consumer=True,
             deliver_policy=api.DeliverPolicy.NEW,
+            idle_heartbeat=HEARTBEAT_SECONDS,  # a consumer lost with its node is made again soon
         )
         await self._load()
         self._trimming = asyncio.create_task(self._trim(), name="standby-trim")
