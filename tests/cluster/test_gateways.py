@@ -2,13 +2,20 @@
 what one acknowledges the other shows at once, over REST and WebSocket; outcomes cross
 the bus with their codes; a revoked API key is refused by every gateway."""
 
+import json
+import select
+import subprocess
+import sys
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 from tests.cluster.harness import Cluster
 from tests.e2e.binance.conftest import Account, Binance, SignedClient, binance_error
 from tests.e2e.client import QUOTE, Api, error, ok
 from tests.e2e.ws_client import BookMirror, WsClient
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_an_order_acknowledged_by_one_gateway_is_read_through_the_other_at_once(
@@ -115,3 +122,33 @@ def test_a_key_revoked_through_one_gateway_is_refused_by_the_other(gateway_apis:
             break
         deadline.wait(0.05)
     binance_error(refused.request("GET", "account"), 401, -2015)
+
+
+def test_the_example_trade_notifier_prints_each_trade_as_it_is_committed(
+    shared_cluster: Cluster, gateway_apis: tuple[Api, Api]
+) -> None:
+    first, _ = gateway_apis
+    market = first.add_market()
+    base = market.split("-")[0]
+    buyer, seller = first.user("n-buyer"), first.user("n-seller")
+    first.deposit(buyer, QUOTE, "1000")
+    first.deposit(seller, base, "10")
+    command = [
+        sys.executable,
+        str(ROOT / "examples" / "trade_notifier.py"),
+        "--nats",
+        shared_cluster.nats.urls,
+    ]
+    command += ["--gateway", shared_cluster.gateways[0].url, "--market", market, "--from-start"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as notifier:
+        try:
+            first.order(buyer, market=market, side="BUY", price="12.5", quantity="2")
+            first.order(seller, market=market, side="SELL", price="12", quantity="1.5")
+            assert notifier.stdout is not None
+            ready, _, _ = select.select([notifier.stdout], [], [], 20)
+            assert ready, "the notifier printed nothing"
+            trade = json.loads(notifier.stdout.readline())
+        finally:
+            notifier.kill()
+    assert (trade["market"], trade["price"], trade["quantity"]) == (market, "12.50", "1.500")
+    assert trade["taker_side"] == "SELL"
