@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.cluster.harness import Cluster
 from tests.e2e.binance.conftest import Account, Binance, SignedClient, binance_error
 from tests.e2e.client import QUOTE, Api, error, ok
-from tests.e2e.ws_client import BookMirror, WsClient
+from tests.e2e.ws_client import BookMirror, Message, WsClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,7 +82,12 @@ def test_websocket_clients_on_two_gateways_see_identical_gap_free_streams(
         streams = []
         for client in (one, other):
             mirror = BookMirror(f"book:{market}")
-            client.wait(lambda m, mirror=mirror: mirror.apply(m) or mirror.market_seq >= last_seq)
+
+            def caught_up(message: Message, mirror: BookMirror = mirror) -> bool:
+                mirror.apply(message)
+                return bool(mirror.market_seq >= last_seq)
+
+            client.wait(caught_up)
             client.drain()
             streams.append(
                 [

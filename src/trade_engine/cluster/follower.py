@@ -11,6 +11,7 @@ uses the same loading to start its read model from a consistent state.
 the journal's batches after them), retrying while the tables move under it.
 """
 
+import gc
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -95,6 +96,17 @@ async def _last_ts(database: AsyncEngine) -> int:
 async def load(database: AsyncEngine) -> tuple[Follower, RecoveryReport]:
     """A follower at the committed position: the tables (one snapshot), then the
     journal's batches after them, read again until no batch was projected in between."""
+    # As at start-up (core/bootstrap.py): no collection while a million orders load.
+    gc.disable()
+    try:
+        return await _load(database)
+    finally:
+        gc.enable()
+        gc.collect()
+        gc.freeze()
+
+
+async def _load(database: AsyncEngine) -> tuple[Follower, RecoveryReport]:
     snapshot = database.execution_options(isolation_level="REPEATABLE READ")
     for _ in range(_LOAD_ATTEMPTS):
         engine, report = await load_engine(snapshot)
