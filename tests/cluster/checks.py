@@ -51,6 +51,13 @@ async def _store_facts(url: str) -> tuple[list[tuple[str, int]], int, int]:
             " GROUP BY client_order_id HAVING count(*) > 1"
         )
         epochs = await connection.fetch("SELECT DISTINCT epoch FROM cluster_fence")
+        # Time never goes backwards, across takeovers too: orders in id order (the order
+        # they were applied in) have non-decreasing times.
+        backwards = await connection.fetchval(
+            "SELECT count(*) FROM (SELECT created_ts, lag(created_ts) OVER (ORDER BY id) AS before"
+            " FROM orders) AS o WHERE created_ts < before"
+        )
+        assert backwards == 0, f"{backwards} orders stamped before the order applied ahead of them"
         trades = await connection.fetchval(
             "SELECT count(*) FROM (SELECT maker_order_id, taker_order_id, seq, market FROM trades"
             " GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) AS twice"

@@ -1,6 +1,9 @@
 """Faults around the active core: a paused leader (SIGSTOP) replaced and fenced, a
 gateway killed, NATS nodes stopped."""
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -39,6 +42,34 @@ def test_a_paused_leader_is_replaced_and_when_resumed_commits_nothing_publishes_
     check_answers(cluster, load.outcomes)
     cluster.add_core()
     assert check_store(cluster) == 2
+
+
+def test_step_down_hands_over_at_once_with_everything_taken_answered(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = make_cluster(cores=2, gateways=1, TRADE_ENGINE_CLUSTER_LEASE_SECONDS="30")
+    old, standby = cluster.cores
+    fund(cluster.gateways[0], USERS)
+    with Load(cluster.gateways, USERS) as load:
+        time.sleep(0.5)
+        began = time.monotonic()
+        asked = subprocess.run(
+            [sys.executable, "-m", "trade_engine.cli", "core", "--step-down"],
+            env={**os.environ, **cluster.settings},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert asked.returncode == 0, asked.stdout + asked.stderr
+        assert old.exited(timeout=30) == 0, old.log_tail()
+        standby.wait_role("leader", timeout=10)
+        # Well before the 30 s lease would have expired: it was given up.
+        assert time.monotonic() - began < 10
+        time.sleep(0.5)
+    outcomes = load.outcomes
+    assert not outcomes.unknown, outcomes.unknown
+    check_answers(cluster, outcomes)
 
 
 def test_killing_a_gateway_leaves_the_other_gateways_clients_unaffected(
