@@ -95,8 +95,9 @@ class Leader:
         self.stream_last_seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def run(self, stop: asyncio.Event) -> int:
-        """Lead until `stop` is set (then commit what was taken) or leadership ends."""
+    async def run(self, stop: asyncio.Event, keeping: "asyncio.Task[None]") -> int:
+        """Lead until `stop` is set (then commit what was taken) or leadership ends;
+        `keeping`: the task renewing the lease (`keep_lease`), running since it was taken."""
         responder = await self._client.subscribe(self._names.position, cb=self._answer_position)
 
         async def step_down(message: Msg) -> None:
@@ -107,7 +108,7 @@ class Leader:
         stepping = await self._client.subscribe(self._names.step_down, cb=step_down)
         loops = [
             asyncio.create_task(self.publisher.run(), name="publisher"),
-            asyncio.create_task(self._renew(), name="lease"),
+            keeping,
             asyncio.create_task(self._purge(), name="purge"),
             asyncio.create_task(self._consume(stop), name="consume"),
         ]
@@ -243,19 +244,6 @@ class Leader:
 
     # -- the lease, the stream's size, the position --
 
-    async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease.ttl / 4)
-            try:
-                if not await self.lease.renew():
-                    raise LeadershipLost("another core holds the lease")
-            except LeadershipLost:
-                raise
-            except Exception as error:
-                log.warning("the lease could not be renewed", extra={"error": repr(error)})
-                if not self.lease.valid():
-                    raise LeadershipLost("the lease expired before it could be renewed") from error
-
     async def _purge(self) -> None:
         stream = self._names.commands_stream
         purged = 0
@@ -280,6 +268,23 @@ class Leader:
             "at": time.time_ns(),
         }
         await message.respond(json.dumps(answer).encode())
+
+
+async def keep_lease(lease: Lease) -> None:
+    """Renew the lease every quarter of its life, from the moment it is taken (a takeover
+    may take a while): LeadershipLost once another core holds it, or once it expired
+    before it could be renewed."""
+    while True:
+        await asyncio.sleep(lease.ttl / 4)
+        try:
+            if not await lease.renew():
+                raise LeadershipLost("another core holds the lease")
+        except LeadershipLost:
+            raise
+        except Exception as error:
+            log.warning("the lease could not be renewed", extra={"error": repr(error)})
+            if not lease.valid():
+                raise LeadershipLost("the lease expired before it could be renewed") from error
 
 
 def consumer_lag(leader: Leader) -> int:

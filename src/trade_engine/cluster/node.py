@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from trade_engine.cluster import bus
 from trade_engine.cluster.fencing import FencedWriter
 from trade_engine.cluster.follower import Follower, projected_seq
-from trade_engine.cluster.leader import Leader, die
+from trade_engine.cluster.leader import Leader, die, keep_lease, restart
 from trade_engine.cluster.lease import Lease
 from trade_engine.cluster.names import Names
 from trade_engine.cluster.publisher import Publisher
@@ -80,15 +80,18 @@ async def run_core(config: Config, state: CoreNodeState, stop: asyncio.Event) ->
                 return 0
             await asyncio.sleep(cluster.lease_seconds / 6)
         began = time.monotonic()
+        keeping = asyncio.create_task(keep_lease(lease), name="lease")
         follower, epoch, position = await standby.take_over(dsn, state.node)
         lease.epoch = state.epoch = epoch
         leader = state.leader = await _lead(
             config, names, client, js, lease, follower, epoch, position, database
         )
+        if keeping.done():  # lost during the takeover
+            restart(f"the lease was lost while taking over: {keeping.exception()!r}")
         state.took_over_seconds = time.monotonic() - began
         state.role, state.standby = "leader", None
         log.info("leading", extra={"epoch": epoch, "seconds": round(state.took_over_seconds, 3)})
-        return await leader.run(stop)
+        return await leader.run(stop, keeping)
     finally:
         await client.close()
 
@@ -150,7 +153,7 @@ async def _lead(
     sequencer.start()
     report = RecoveryReport(markets=len(follower.engine.markets()), accounts=0, open_orders=0)
     port = LocalCore(Core(database, follower.engine, sequencer, writer, report, 0.0))
-    port.attach(publisher.on_batch)
+    sequencer.subscribe(publisher.on_batch)  # not port.attach: no state to build
     for market in config.validated_markets():
         if follower.engine.market(market.symbol) is None:
             (event,) = await sequencer.submit(AddMarket(ts=0, market=market))
