@@ -30,8 +30,8 @@ CONNECTOR_VENV := .venv-binance-connector
 CONNECTOR_STAMP := $(CONNECTOR_VENV)/.installed-$(CONNECTOR_VERSION)
 CLIENT_STAMPS := $(CCXT_STAMP) $(PYTHON_BINANCE_STAMP) $(CONNECTOR_STAMP)
 
-.PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws clean postgres ccxt \
-	binance-clients browser screenshots fuzz
+.PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws \
+	bench-cluster chaos clean postgres nats ccxt binance-clients browser screenshots fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -91,11 +91,15 @@ typecheck: $(STAMP)
 postgres:
 	bash scripts/postgres-up.sh
 
+# nats-server for the cluster tests (tests/cluster start their own servers).
+nats:
+	bash scripts/nats-up.sh
+
 # Debian's Chromium and ChromeDriver, for the web page tests (tests/e2e/web).
 browser:
 	bash scripts/browser-up.sh
 
-tests: $(STAMP) $(CLIENT_STAMPS) postgres browser
+tests: $(STAMP) $(CLIENT_STAMPS) postgres nats browser
 	$(BIN)/pytest -q --durations=25
 
 # The engine's tests once more against the compiled core (tests/conftest.py checks
@@ -135,3 +139,13 @@ clean:
 # Orders over HTTP against a real server (SQLite and PostgreSQL), load generator included.
 bench-http: compiled postgres
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/http.py $(BENCH_ARGS)
+
+# The cluster (docs/cluster.md) against `serve`: takeover time with many resting orders,
+# orders/s through one and two gateways, CPU per role. BENCH_ARGS=--quick for a smoke run.
+bench-cluster: compiled postgres nats
+	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/cluster.py $(BENCH_ARGS)
+
+# The long failover loop: random kills of the active core under load, every check after
+# each (make test runs three crash points and two random kills). CHAOS_KILLS=10 by default.
+chaos: compiled postgres nats
+	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/cluster.py --chaos-only $(BENCH_ARGS)

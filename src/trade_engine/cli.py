@@ -1,4 +1,5 @@
-"""`trade-engine`: serve, migrate, verify, mint a token, deposit, run benchmarks."""
+"""`trade-engine`: serve (or run a cluster's core and gateways), migrate, verify, mint a token,
+deposit, run benchmarks."""
 
 import argparse
 import asyncio
@@ -25,6 +26,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(_config(args))
     return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from trade_engine.app.server import serve
+
+    serve(_config(args), role="gateway")
+    return 0
+
+
+def cmd_core(args: argparse.Namespace) -> int:
+    from trade_engine.app import core_process
+
+    config = _config(args)
+    return core_process.step_down(config) if args.step_down else core_process.run(config)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -142,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="YAML configuration file (default: TRADE_ENGINE_CONFIG or built-in)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the service").set_defaults(func=cmd_serve)
+    commands.add_parser("gateway", help="run a cluster gateway (docs/cluster.md)").set_defaults(
+        func=cmd_gateway
+    )
+    core = commands.add_parser("core", help="run a cluster core: standby, active on the lease")
+    core.add_argument("--step-down", action="store_true", help="ask the active core to hand over")
+    core.set_defaults(func=cmd_core)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     commands.add_parser("verify", help="check the store's consistency").set_defaults(func=cmd_verify)
     token = commands.add_parser("token", help="mint a JWT from the configured secret (development)")

@@ -22,6 +22,9 @@ from trade_engine.domain.errors import TradeEngineError
 from trade_engine.domain.market import Market, MarketSpec, market_from_spec
 
 ENV_PREFIX: Final = "TRADE_ENGINE_"
+# Environment variables of the prefix that are not settings: the file to read, and the
+# crash points of the failover tests (cluster/failpoints.py).
+NOT_SETTINGS: Final = (ENV_PREFIX + "CONFIG", ENV_PREFIX + "FAILPOINT")
 DEV_SECRET: Final = "development-secret-change-me-please-0123456789"
 JWT_ALGORITHMS: Final = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
 
@@ -107,6 +110,38 @@ class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
     port_roundtrip: bool = False
 
 
+class ClusterConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """The cluster roles (`core`, `gateway`; docs/cluster.md). `serve` ignores it."""
+
+    # Comma-separated NATS server URLs; credentials by a .creds file or user/password.
+    nats_urls: str = "nats://127.0.0.1:4222"
+    credentials: str | None = None
+    user: str | None = None
+    password: str | None = None
+    # Prefix of every stream, subject and bucket: several clusters can share one NATS.
+    name: str = "te"
+    replicas: int = 1  # of each stream: 3 on a three-node NATS cluster
+    connect_timeout_seconds: float = 2.0
+    publish_timeout_seconds: float = 1.0
+    # How long a gateway waits for a command's outcome before answering OUTCOME_UNKNOWN.
+    outcome_timeout_seconds: float = 10.0
+    # How long a gateway waits for its read model to reach what the core has committed
+    # (read-your-writes across gateways) before answering 503 UNAVAILABLE.
+    read_wait_seconds: float = 2.0
+    # The leader's lease: a core that misses renewing it for this long is replaced.
+    lease_seconds: float = 3.0
+    # JetStream drops a command published twice with the same id within this window.
+    dedup_window_seconds: float = 120.0
+    max_in_flight: int = 1_000  # commands a gateway has sent and awaits
+    # The command stream's size limit: past it new commands are refused (503 BUSY).
+    max_pending_commands: int = 100_000
+    max_pending_bytes: int = 256 * 1024 * 1024
+    # How long committed events (and the journal the standby follows) stay in their streams.
+    event_retention_seconds: float = 24 * 3600.0
+    # This process's name in the cluster (outcome subjects, logs): random when empty.
+    node_id: str = ""
+
+
 class WebSocketConfig(msgspec.Struct, frozen=True, kw_only=True):
     heartbeat_seconds: float = 20.0
     idle_timeout_seconds: float = 60.0
@@ -172,6 +207,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     binance: BinanceConfig = BinanceConfig()
     sequencer: SequencerConfig = SequencerConfig()
     core: CoreConfig = CoreConfig()
+    cluster: ClusterConfig = ClusterConfig()
     websocket: WebSocketConfig = WebSocketConfig()
     logging: LoggingConfig = LoggingConfig()
     markets: tuple[MarketSpec, ...] = DEFAULT_MARKETS
@@ -202,7 +238,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
     sections = set(_section_types())
     overrides: dict[str, dict[str, str]] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
             continue
         rest = name[len(ENV_PREFIX) :].lower()
         section = next((s for s in sorted(sections, key=len, reverse=True) if rest.startswith(s + "_")), None)
@@ -226,6 +262,7 @@ def _section_types() -> dict[str, type[msgspec.Struct]]:
         "binance": BinanceConfig,
         "sequencer": SequencerConfig,
         "core": CoreConfig,
+        "cluster": ClusterConfig,
         "websocket": WebSocketConfig,
         "logging": LoggingConfig,
     }
@@ -300,7 +337,37 @@ def _check(config: Config) -> None:
         raise ConfigError("binance.max_ban_seconds must be at least binance.ban_seconds")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("logging.level must be DEBUG, INFO, WARNING or ERROR")
+    _check_cluster(config.cluster)
     symbols = [spec.symbol for spec in config.markets]
     if len(set(symbols)) != len(symbols):
         raise ConfigError("markets: a symbol is listed twice")
     config.validated_markets()
+
+
+def _check_cluster(cluster: ClusterConfig) -> None:
+    positive = (
+        "connect_timeout_seconds",
+        "publish_timeout_seconds",
+        "outcome_timeout_seconds",
+        "read_wait_seconds",
+        "lease_seconds",
+        "dedup_window_seconds",
+        "max_in_flight",
+        "max_pending_commands",
+        "max_pending_bytes",
+        "event_retention_seconds",
+    )
+    for name in positive:
+        if getattr(cluster, name) <= 0:
+            raise ConfigError(f"cluster.{name} must be positive")
+    if cluster.replicas not in (1, 3, 5):
+        raise ConfigError(f"cluster.replicas must be 1, 3 or 5, not {cluster.replicas}")
+    if not cluster.name.isidentifier():
+        raise ConfigError(f"cluster.name must be letters, digits and underscores, not {cluster.name!r}")
+    if cluster.node_id and not cluster.node_id.replace("-", "_").isidentifier():
+        raise ConfigError(f"cluster.node_id must be letters, digits, - and _, not {cluster.node_id!r}")
+    for url in cluster.nats_urls.split(","):
+        if not url.strip().startswith(("nats://", "tls://")):
+            raise ConfigError(f"cluster.nats_urls: {url.strip()!r} is not a nats:// or tls:// URL")
+    if cluster.credentials and not Path(cluster.credentials).is_file():
+        raise ConfigError(f"cluster.credentials: no such file {cluster.credentials}")

@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("engine",),
     ("sequencer",),
     ("storage",),
-    ("core",),
+    ("core", "cluster"),
     ("readmodel", "marketdata"),
     ("edge",),
     ("api", "binance", "web", "ws"),

@@ -60,6 +60,9 @@ def create_app(
         draining=lambda: gateway.draining,
         in_flight=in_flight,
         headers=security.HEADERS,
+        # A gateway of a cluster first catches up with what the core has answered
+        # through other gateways (read-your-writes across gateways).
+        before_route=gateway.caught_up if service.role == "gateway" else None,
         on_startup=on_startup or [],
         on_shutdown=on_shutdown or [],
     )

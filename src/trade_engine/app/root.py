@@ -4,11 +4,15 @@ the native and Binance gateways, the HTTP application (http.py).
 
 The service listens before the core is recovered (so `/health` answers and `/ready`
 reports progress); `start` recovers in the background and makes the gateway ready,
-`stop` drains and closes. A process runs one role; "serve" is the single-process
-service, every component in one process.
+`stop` drains and closes. A process runs one role: "serve" is the single-process
+service, every component in one process; "gateway" is the same service with the core
+in another process, reached over NATS (cluster/remote.py); "core" is that other process
+(app/core_process.py). Both roles here build the same read model, readers and APIs.
 """
 
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +20,9 @@ from typing import Final
 
 from trade_engine.binance.streams import StreamPublisher
 from trade_engine.binance.subscriptions import UserDataSubscriptions
+from trade_engine.cluster.gateway import connect_gateway, share_revocations
+from trade_engine.cluster.metrics import gateway_metrics
+from trade_engine.cluster.remote import NatsCore
 from trade_engine.config import Config
 from trade_engine.core.bootstrap import start_core
 from trade_engine.core.local import LocalCore
@@ -25,6 +32,7 @@ from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.views import Reader, ReadModel, ViewBatch
 from trade_engine.storage.apikeys import ApiKeyStore
+from trade_engine.storage.database import normalise_url, open_database
 from trade_engine.ws.streams import Streams
 
 log = logging.getLogger(__name__)
@@ -38,15 +46,16 @@ class Service:
     gateway: Gateway
     streams: Streams  # the native WebSocket API
     user_data: UserDataSubscriptions  # Binance user-data subscriptions, by API key
-    core: LocalCore | None = None
+    role: str = "serve"  # or "gateway"
+    core: LocalCore | NatsCore | None = None
     view: ReadModel | None = None
     binance: StreamPublisher | None = None
     readers: list[str] = field(default_factory=list)  # the names of the readers attached
 
 
-def build(config: Config) -> Service:
+def build(config: Config, role: str = "serve") -> Service:
     gateway = Gateway(config)
-    return Service(config, gateway, Streams(gateway), UserDataSubscriptions())
+    return Service(config, gateway, Streams(gateway), UserDataSubscriptions(), role=role)
 
 
 # The readers of every committed batch's views, in the order they get it: depth and the
@@ -75,15 +84,30 @@ async def start(service: Service) -> None:
     """Recover the core and make the gateway ready; called in the background at start-up."""
     config, gateway = service.config, service.gateway
     try:
-        core = await start_core(
-            config.database.url,
-            markets=config.validated_markets(),
-            max_queue=config.sequencer.max_queue,
-            max_batch=config.sequencer.max_batch,
-            retry_total_seconds=config.sequencer.retry_total_seconds,
-            max_projection_lag=config.sequencer.max_projection_lag,
-        )
-        port = LocalCore(core, roundtrip=config.core.port_roundtrip)
+        port: LocalCore | NatsCore
+        keys: list[ApiKeyStore] = []  # the gateway's, once made (dropped on a reconnection)
+        if service.role == "gateway":
+            database = open_database(normalise_url(config.database.url), pool_size=config.database.pool_size)
+            port = await connect_gateway(
+                config.cluster, database, lambda: keys[0] if keys else None, _restart
+            )
+            recovered: dict[str, object] = {"seq": port.seq}
+        else:
+            core = await start_core(
+                config.database.url,
+                markets=config.validated_markets(),
+                max_queue=config.sequencer.max_queue,
+                max_batch=config.sequencer.max_batch,
+                retry_total_seconds=config.sequencer.retry_total_seconds,
+                max_projection_lag=config.sequencer.max_projection_lag,
+            )
+            port, database = LocalCore(core, roundtrip=config.core.port_roundtrip), core.database
+            recovered = {
+                "markets": core.recovery.markets,
+                "accounts": core.recovery.accounts,
+                "open_orders": core.recovery.open_orders,
+                "recovery_seconds": round(core.recovery_seconds, 3),
+            }
         service.core = port
         # No command has been taken yet: the state is the committed one, and every
         # batch after it reaches the read model.
@@ -91,7 +115,7 @@ async def start(service: Service) -> None:
         state = port.attach(view.on_commit)
         view.start_from(state)
         symbols = [market.market.symbol for market in state.markets]
-        live = await LiveMarketData.load(core.database, symbols, time.time_ns())
+        live = await LiveMarketData.load(database, symbols, time.time_ns())
     except Exception as error:
         gateway.failed_to_start(error)
         log.exception("start-up failed; the service will not become ready")
@@ -101,22 +125,22 @@ async def start(service: Service) -> None:
     for name, make in READERS:
         view.subscribe(make(service))
         service.readers.append(name)
-    api_keys = ApiKeyStore(core.database, config.auth.api_key_encryption_key)
+    api_keys = ApiKeyStore(database, config.auth.api_key_encryption_key)
     # Revoking a key also ends the Binance user-data subscriptions it signed.
     api_keys.on_revoke(service.user_data.revoked)
-    gateway.ready(
-        port=port, database=core.database, view=view, depth=gateway.depth, live=live, api_keys=api_keys
-    )
-    log.info(
-        "ready",
-        extra={
-            "markets": core.recovery.markets,
-            "accounts": core.recovery.accounts,
-            "open_orders": core.recovery.open_orders,
-            "recovery_seconds": round(core.recovery_seconds, 3),
-            "readers": service.readers,
-        },
-    )
+    keys.append(api_keys)
+    if isinstance(port, NatsCore):
+        await share_revocations(port, config.cluster, api_keys)
+        gateway_metrics(gateway.metrics.registry, port)
+    gateway.ready(port=port, database=database, view=view, depth=gateway.depth, live=live, api_keys=api_keys)
+    log.info("ready", extra={**recovered, "role": service.role, "readers": service.readers})
+
+
+def _restart(reason: str) -> None:
+    """This gateway missed committed batches no stream holds any more: it keeps no
+    state, so it shuts down (its supervisor starts it again, on a fresh state)."""
+    log.error("committed batches were missed: restarting", extra={"reason": reason})
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def stop(service: Service) -> None:

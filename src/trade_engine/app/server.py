@@ -37,8 +37,8 @@ WS_MAX_MESSAGE_BYTES = 64 * 1024
 DRAIN_QUIET_SECONDS: Final = 0.5
 
 
-def build(config: Config) -> tuple[Service, object]:
-    service = root.build(config)
+def build(config: Config, role: str = "serve") -> tuple[Service, object]:
+    service = root.build(config, role)
     background: list[asyncio.Task[None]] = []
 
     async def startup() -> None:
@@ -53,14 +53,16 @@ def build(config: Config) -> tuple[Service, object]:
     return service, create_app(service, on_startup=[startup], on_shutdown=[shutdown])
 
 
-def serve(config: Config) -> None:
+def serve(config: Config, role: str = "serve") -> None:
+    """Run the service: `serve` (the whole engine in this process) or a cluster's
+    `gateway` (the core in other processes, reached over NATS: docs/cluster.md)."""
     configure_logging(config.logging.level)
     if DEV_SECRET in (config.auth.secret, config.auth.api_key_encryption_key):
         log.warning(
             "using the built-in development secret: set TRADE_ENGINE_AUTH_SECRET and "
             "TRADE_ENGINE_AUTH_API_KEY_ENCRYPTION_KEY before exposing this service"
         )
-    service, app = build(config)
+    service, app = build(config, role)
     base = f"http://{config.http.host}:{config.http.port}"
     log.info(
         "starting",
@@ -70,6 +72,7 @@ def serve(config: Config) -> None:
             "openapi": f"{base}/openapi.json",
             "get_a_token": ".venv/bin/trade-engine token --user alice",
             "database": config.database.url.split("@")[-1],
+            "role": role,
         },
     )
     settings = uvicorn.Config(

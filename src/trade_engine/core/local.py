@@ -50,16 +50,18 @@ class LocalCore:
         self.core = core
         self._roundtrip = roundtrip
 
-    async def submit(self, command: Command) -> Outcome:
+    async def submit(self, command: Command, position: int = 0) -> Outcome:
+        """`position`: where the command stands in its source (the cluster's command
+        stream), journaled with its batch."""
         if self._roundtrip:
             submission = Submission(key=secrets.token_hex(8), command=cast(AnyCommand, command))
             command = codec.decode_submission(codec.encode(submission)).command
-        outcome = await self._submit(command)
+        outcome = await self._submit(command, position)
         if self._roundtrip:
             return codec.decode_outcome(codec.encode(outcome))
         return outcome
 
-    async def _submit(self, command: Command) -> Outcome:
+    async def _submit(self, command: Command, position: int) -> Outcome:
         sequencer = self.core.sequencer
         if not sequencer.available:  # refused at once, never queued
             return Unavailable(
@@ -67,7 +69,7 @@ class LocalCore:
                 message="the service is not taking orders (storage unavailable or stopping)",
             )
         try:
-            seq, events = await sequencer.submit_numbered(command)
+            seq, events = await sequencer.submit_numbered(command, position)
         except Busy:
             return Unavailable(code=ErrorCode.BUSY, message="too many orders in flight; retry shortly")
         except SequencerUnavailable as error:
@@ -106,6 +108,9 @@ class LocalCore:
 
     async def history_reached(self, seq: int, timeout: float) -> bool:
         return await self.core.sequencer.tables.reached(seq, timeout)
+
+    async def caught_up(self, timeout: float) -> bool:
+        return True  # readers are called before a batch is answered
 
     def accepting(self) -> bool:
         return self.core.sequencer.available

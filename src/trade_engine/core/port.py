@@ -50,6 +50,12 @@ class CorePort(Protocol):
         they are written behind the acknowledgement (docs/adr/0001)."""
         ...
 
+    async def caught_up(self, timeout: float) -> bool:
+        """Whether the attached readers hold every batch the core has answered so far
+        (to anyone: a gateway of a cluster reads its own writes made through another),
+        waiting up to `timeout` seconds."""
+        ...
+
     def accepting(self) -> bool:
         """Whether commands are being taken now (cheap: asked on every request)."""
         ...

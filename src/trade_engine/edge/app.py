@@ -50,11 +50,13 @@ class EdgeApp:
         draining: Callable[[], bool],
         in_flight: Callable[[int], None],
         headers: Sequence[tuple[bytes, bytes]] = (),
+        before_route: Hook | None = None,
         on_startup: Sequence[Hook] = (),
         on_shutdown: Sequence[Hook] = (),
     ) -> None:
         """`apis`: (path prefix, API) pairs, longest prefix first; the last one (prefix
-        "") answers for every other path. `headers` go on every HTTP response."""
+        "") answers for every other path. `headers` go on every HTTP response;
+        `before_route` runs before every route but the probes (it may refuse with an error)."""
         self.router = router
         self._apis = tuple(apis)
         self._limiter = limiter
@@ -64,6 +66,7 @@ class EdgeApp:
         self._draining = draining
         self._in_flight = in_flight
         self._headers = tuple(headers)
+        self._before_route = before_route
         self._startup = tuple(on_startup)
         self._shutdown = tuple(on_shutdown)
 
@@ -127,6 +130,8 @@ class EdgeApp:
                     return response, "unmatched"
                 raise TradeEngineError(ErrorCode.NOT_FOUND, "Not Found")
             try:
+                if self._before_route is not None and path not in NOT_RATE_LIMITED:
+                    await self._before_route()
                 return await run(route, request, self._body_limit), route.path
             except Exception as error:
                 return self._error(route.api, error), route.path

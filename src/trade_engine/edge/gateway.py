@@ -139,6 +139,15 @@ class Gateway:
             )
         return ready.database
 
+    async def caught_up(self) -> None:
+        """Wait (bounded) until the read model holds every batch the core has answered
+        so far, through any gateway of a cluster."""
+        ready = self._ready
+        if ready is not None and not await ready.port.caught_up(self.config.cluster.read_wait_seconds):
+            raise TradeEngineError(
+                ErrorCode.UNAVAILABLE, "this gateway is catching up with the latest commits; retry shortly"
+            )
+
     def read_model(self) -> ReadModel:
         """The committed state the APIs render from (markets, open orders, balances)."""
         return self._require().view

@@ -102,6 +102,9 @@ class JournalEntry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     last_seq: int
     ts: int  # the time of the last command
     commands: bytes  # `encode_commands` of the commands
+    # Where the batch's last command stands in its source (the cluster's command stream:
+    # recorded with the epoch, so a takeover resumes after it); 0 for the service's own.
+    position: int = 0
 
 
 _command_encoder: Final = msgspec.msgpack.Encoder()
@@ -110,6 +113,13 @@ _command_decoder: Final = msgspec.msgpack.Decoder(list[AnyCommand])
 
 def encode_commands(commands: list[Any]) -> bytes:
     return _command_encoder.encode(commands)
+
+
+def journal_entry(first_seq: int, last_seq: int, ts: int, commands: list[Any], position: int) -> JournalEntry:
+    """A batch's journal entry, its state-changing commands encoded."""
+    return JournalEntry(
+        first_seq=first_seq, last_seq=last_seq, ts=ts, commands=encode_commands(commands), position=position
+    )
 
 
 def decode_commands(data: bytes) -> list[AnyCommand]:

@@ -16,17 +16,17 @@ reports a batch's effects before its commit: callers wait, and subscribers get a
 
 Failure rules:
 - A full queue answers `Busy` at once rather than growing without bound.
-- Each state-changing command gets the next global sequence number (in the journal).
+- Each state-changing command gets the next global sequence number; the journal entry
+  names them (and the `position` its source gave the batch's last command).
 - A failed commit degrades the sequencer: until a commit succeeds again, new commands and
   commands still queued are refused with `Unavailable` at once (never applied, safe to
   retry), while the batch in hand is retried (journal.py: a lost answer is looked up,
   never written blindly again).
-- If the database stays unavailable for `retry_total_seconds`, the sequencer stops: the
-  batch in hand is answered `Unavailable` when it certainly did not commit and
-  `OutcomeUnknown` when it may have; any batch behind it and every later command get
-  `Unavailable`. The engine then holds state the database may lack, so it must not
-  serve again: the service starts afresh from the database, where nothing acknowledged
-  is missing and nothing unacknowledged was half-written.
+- If the database stays unavailable for `retry_total_seconds`, the sequencer stops: the batch in
+  hand is answered `Unavailable` when it certainly did not commit and `OutcomeUnknown` when it
+  may have; any batch behind it and every later command get `Unavailable`. The engine then
+  holds state the database may lack, so it must not serve again: the service starts afresh
+  from the database, where nothing acknowledged is missing and nothing half-written.
 """
 
 import asyncio
@@ -46,7 +46,7 @@ from trade_engine.sequencer.messages import (
     BalanceState,
     CommittedBatch,
     JournalEntry,
-    encode_commands,
+    journal_entry,
 )
 from trade_engine.sequencer.ports import (
     Busy,
@@ -70,6 +70,7 @@ class _Pending:
     command: Command
     future: asyncio.Future[tuple[int, list[Event]]]
     queued: float  # perf_counter() when submitted
+    position: int = 0  # where the command stands in its source (the cluster's command stream)
 
 
 @dataclass
@@ -105,11 +106,12 @@ class Sequencer:
         clock_ns: Callable[[], int] = time.time_ns,
         last_seq: int = 0,
         max_projection_lag: int = 50_000,
+        last_ts: int = 0,
     ) -> None:
-        """`last_seq`: the global sequence number of the last committed command, which
-        the tables hold too (recovery replays the journal into them); numbering
-        continues after it. `max_projection_lag`: how many commands the tables may
-        trail the journal by before no new batch is taken."""
+        """`last_seq`, `last_ts`: the global sequence number and time of the last committed
+        command (the tables hold it too: recovery replays the journal into them); numbering
+        and time continue after them. `max_projection_lag`: how many commands the tables
+        may trail the journal by before no new batch is taken."""
         self.engine = engine
         self._writer = writer
         self._projection = projection
@@ -123,7 +125,7 @@ class Sequencer:
         self._retry_max = retry_max_seconds
         self._retry_total = retry_total_seconds
         self._clock_ns = clock_ns
-        self._last_ts = 0
+        self._last_ts = last_ts
         self._seq = last_seq
         # Since a commit failed and until one succeeds: commands are refused at once.
         self._degraded = False
@@ -161,8 +163,7 @@ class Sequencer:
             self._tables_task = None
 
     def _tables_failed(self, error: BaseException) -> None:
-        """The tables cannot be written: stop taking commands (recovery replays the
-        journal, where everything acknowledged is)."""
+        """The tables cannot be written: stop (recovery replays the journal)."""
         if self.failure is None:
             log.error("sequencer stopped: the tables cannot be written", extra={"error": repr(error)})
             self.failure = error
@@ -192,8 +193,9 @@ class Sequencer:
         """
         return (await self.submit_numbered(command))[1]
 
-    async def submit_numbered(self, command: Command) -> tuple[int, list[Event]]:
-        """As `submit`, with the command's global sequence number (0: changed nothing)."""
+    async def submit_numbered(self, command: Command, position: int = 0) -> tuple[int, list[Event]]:
+        """As `submit`, with the command's global sequence number (0: changed nothing).
+        `position`: where the command stands in its source, journaled (ascending)."""
         if self.failure is not None:
             raise Unavailable("storage is unavailable; the service must be restarted") from self.failure
         if not self._accepting:
@@ -202,7 +204,7 @@ class Sequencer:
             raise Unavailable("storage is unavailable; retry shortly")
         future: asyncio.Future[tuple[int, list[Event]]] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Pending(command, future, time.perf_counter()))
+            self._queue.put_nowait(_Pending(command, future, time.perf_counter(), position))
         except asyncio.QueueFull:
             raise Busy("too many commands in flight") from None
         return await future
@@ -322,9 +324,7 @@ class Sequencer:
         if committed:
             rows = self._projection.project(committed, self.engine, self._last_ts, self._seq)
             prepared = self._writer.prepare(rows)
-            entry = JournalEntry(
-                first_seq=first_seq, last_seq=self._seq, ts=self._last_ts, commands=encode_commands(journaled)
-            )
+            entry = journal_entry(first_seq, self._seq, self._last_ts, journaled, batch[-1].position)
         return _Applied(batch, results, committed, prepared, entry, self._seq, began, time.perf_counter())
 
     async def _commit_loop(self) -> None:

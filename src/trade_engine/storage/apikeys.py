@@ -7,7 +7,7 @@ ciphertext copied to another key's row does not decrypt). The secret is shown on
 creation. Lookups are cached in memory; revoking through this process drops the entry
 and tells the revocation listeners (the Binance WebSocket API ends the user-data
 subscriptions the key signed), so a revoked key stops working at once, including for
-what it opened before.
+what it opened before. In a cluster, the other gateways are told (`revoked_elsewhere`).
 """
 
 import hashlib
@@ -54,10 +54,28 @@ class ApiKeyStore:
         # as it was before, so its answer is not cached (it would outlive the revocation).
         self._revocations = 0
         self._on_revoke: list[Callable[[str], None]] = []
+        self._announce: list[Callable[[str], None]] = []
 
     def on_revoke(self, listener: Callable[[str], None]) -> None:
         """Call `listener(key)` after each revocation has been committed."""
         self._on_revoke.append(listener)
+
+    def announce_revocations(self, announce: Callable[[str], None]) -> None:
+        """Call `announce(key)` after each revocation made through this store (a cluster
+        tells its other gateways, which call `revoked_elsewhere`)."""
+        self._announce.append(announce)
+
+    def revoked_elsewhere(self, key: str) -> None:
+        """Another process revoked `key`: forget it and tell the listeners."""
+        self._revocations += 1
+        self._cache.pop(key, None)
+        for listener in self._on_revoke:
+            listener(key)
+
+    def forget_all(self) -> None:
+        """Drop every cached key (revocations may have been missed meanwhile)."""
+        self._revocations += 1
+        self._cache.clear()
 
     def _seal(self, key: str, secret: str) -> bytes:
         nonce = os.urandom(_NONCE)
@@ -105,7 +123,7 @@ class ApiKeyStore:
         self._cache.pop(key, None)
         found = await self.list(key=key)
         if found:
-            for listener in self._on_revoke:
+            for listener in (*self._on_revoke, *self._announce):
                 listener(key)
         return found[0] if found else None
 

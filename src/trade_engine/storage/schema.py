@@ -297,3 +297,20 @@ journal = Table(
     Column("commands", LargeBinary, nullable=False),
     PrimaryKeyConstraint("last_seq"),
 )
+
+
+# The cluster's fencing state (migration 0009): the active core's epoch, which every
+# takeover increments, in two rows (`journal`, `tables`: appends and table writes check
+# one each, so they never wait for each other), and in `journal` the command stream's
+# sequence number of the last command a journaled batch took (cluster/fencing.py).
+cluster_fence = Table(
+    "cluster_fence",
+    metadata,
+    Column("name", Text, nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("leader", Text, nullable=False),
+    Column("updated_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("name"),
+    CheckConstraint("name IN ('journal', 'tables')", name="name_known"),
+)

@@ -1,0 +1,293 @@
+"""Cluster benchmark: takeover time, orders/s through gateways beside `serve`, chaos.
+
+Every process is real: nats-server (one node), PostgreSQL, `trade-engine core` and
+`gateway` processes, `trade-engine serve` for comparison (tests/cluster/harness.py).
+
+(a) throughput: on a fresh store each (1,000 funded accounts, 10,000 resting orders),
+    `--clients` concurrent HTTP clients place resting limit orders for `--seconds`
+    through `serve`, through one gateway, and through two gateways (clients split
+    between them). Reported: orders/s, latency p50/p99 (acknowledged = committed), and
+    CPU seconds per 1,000 orders of each kind of process (from /proc).
+(b) takeover: a store of `--resting` resting orders over 1,000 accounts (built through
+    the sequencer, as benchmarks/durable.py does), an active core, a warm standby and a
+    gateway; the active core is killed (SIGKILL) `--takeovers` times, each time timed
+    from the kill to the first order committed through the gateway (a client retrying
+    on 503), then a new standby is started. Reported: p50 and max.
+(c) chaos: `--kills` random kills of the active core under load through two gateways on
+    a small store, with every check of the failover test after them (tests/cluster:
+    every answer one of the four outcomes, every acknowledged and every OUTCOME_UNKNOWN
+    order found, no order or trade twice, `trade-engine verify`, one epoch per leader).
+
+Prints one JSON object. Run: `make bench-cluster` (`BENCH_ARGS=--quick` for a smoke
+run), `make chaos` for (c) alone.
+"""
+
+import sys
+from pathlib import Path
+
+# benchmarks/ last on the path (its http.py must not shadow the stdlib's `http`), the
+# project root first (tests.cluster).
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(HERE.parent), *(e for e in sys.path if Path(e or ".").resolve() != HERE), str(HERE)]
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from tests.cluster.checks import check_answers, check_store
+from tests.cluster.harness import Cluster, Gateway, Nats, cluster_settings
+from tests.cluster.load import Load, fund
+from tests.conftest import postgres_database
+from tests.e2e.server import Server
+
+from durable import build_store
+from flows import USERS
+
+SETTINGS = {
+    "TRADE_ENGINE_RATE_LIMITS_ENABLED": "false",
+    "TRADE_ENGINE_CORE_PORT_ROUNDTRIP": "false",
+    "TRADE_ENGINE_CLUSTER_LEASE_SECONDS": "1.5",
+}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def fresh_store(resting: int) -> Iterator[str]:
+    databases = postgres_database()
+    url = next(databases)
+    try:
+        log(f"building a store of {resting:,} resting orders")
+        asyncio.run(build_store(url, resting, 1000))
+        yield url
+    finally:
+        for _ in databases:
+            pass
+
+
+# -- (a) throughput --------------------------------------------------------------------------
+
+
+async def drive(urls: list[str], server: Server, clients: int, seconds: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+
+    async def client(index: int) -> None:
+        nonlocal errors
+        rng = random.Random(index)
+        user = USERS[index % len(USERS)]
+        headers = server.headers(user)
+        async with httpx.AsyncClient(base_url=urls[index % len(urls)], timeout=30, headers=headers) as http:
+            while time.monotonic() < deadline:
+                buy = rng.random() < 0.5
+                price = 40_000 - rng.randint(0, 500) if buy else 60_000 + rng.randint(0, 500)
+                body = {"market": "BTC-USDT", "side": "BUY" if buy else "SELL", "price": f"{price}.00"}
+                body["quantity"] = "0.00010"
+                began = time.perf_counter()
+                response = await http.post("/api/v1/orders", json=body)
+                if response.status_code == 201:
+                    latencies.append(time.perf_counter() - began)
+                else:
+                    errors += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "orders": len(latencies),
+        "errors": errors,
+        "orders_per_s": round(len(latencies) / elapsed, 1),
+        "latency_ms": {
+            "p50": round(latencies[len(latencies) // 2] * 1000, 2) if latencies else None,
+            "p99": round(latencies[int(len(latencies) * 0.99)] * 1000, 2) if latencies else None,
+        },
+    }
+
+
+def throughput(kind: str, gateways: int, clients: int, seconds: float, scratch: Path) -> dict[str, Any]:
+    with fresh_store(10_000) as url:
+        processes: dict[str, list[Server]] = {}
+        nats: Nats | None = None
+        try:
+            if kind == "serve":
+                (scratch / "serve").mkdir()
+                serve = Server(url, scratch / "serve", **SETTINGS)
+                serve.start()
+                processes["serve"] = [serve]
+                front: list[Server] = [serve]
+            else:
+                nats = Nats(scratch / "nats", 1)
+                nats.start()
+                cluster = Cluster(url, nats, scratch, **SETTINGS)
+                cluster.add_core(wait_role="leader")
+                for _ in range(gateways):
+                    cluster.add_gateway()
+                processes = {"core": list(cluster.cores), "gateway": list(cluster.gateways)}
+                front = list(cluster.gateways)
+            pids = {name: [p.process.pid for p in group if p.process] for name, group in processes.items()}
+            before = {name: sum(cpu_seconds(pid) for pid in group) for name, group in pids.items()}
+            result = asyncio.run(drive([p.url for p in front], front[0], clients, seconds))
+            after = {name: sum(cpu_seconds(pid) for pid in group) for name, group in pids.items()}
+            per_thousand = max(result["orders"], 1) / 1000
+            result["cpu_seconds_per_1000_orders"] = {
+                name: round((after[name] - before[name]) / per_thousand, 3) for name in pids
+            }
+            return result
+        finally:
+            for group in processes.values():
+                for process in group:
+                    process.kill()
+            if nats is not None:
+                nats.stop()
+
+
+# -- (b) takeover ----------------------------------------------------------------------------
+
+
+def first_commit(gateway: Gateway, timeout: float = 120.0) -> float:
+    """Seconds until an order placed through `gateway` is committed (retrying 503s)."""
+    headers = gateway.headers(USERS[0])
+    body = {"market": "BTC-USDT", "side": "BUY", "price": "40000.00", "quantity": "0.00010"}
+    began = time.monotonic()
+    with httpx.Client(base_url=gateway.url, timeout=30, headers=headers) as http:
+        while time.monotonic() - began < timeout:
+            if http.post("/api/v1/orders", json=body).status_code == 201:
+                return time.monotonic() - began
+            time.sleep(0.01)
+    raise RuntimeError("no order was committed after the kill")
+
+
+def takeover(resting: int, takeovers: int, scratch: Path) -> dict[str, Any]:
+    with fresh_store(resting) as url:
+        nats = Nats(scratch / "nats-takeover", 1)
+        nats.start()
+        cluster = Cluster(url, nats, scratch / "takeover", **SETTINGS)
+        try:
+            started = time.monotonic()
+            cluster.add_core(wait_role="leader")
+            leader_start = time.monotonic() - started
+            started = time.monotonic()
+            cluster.add_core(wait_role="standby")
+            standby_start = time.monotonic() - started
+            gateway = cluster.add_gateway()
+            seconds = []
+            for index in range(takeovers):
+                first_commit(gateway)
+                old = cluster.leader()
+                old.kill()
+                seconds.append(first_commit(gateway))
+                log(f"takeover {index + 1}: {seconds[-1]:.2f} s")
+                if index + 1 < takeovers:
+                    cluster.add_core(wait_role="standby")
+            seconds.sort()
+            return {
+                "resting_orders": resting,
+                "takeovers": takeovers,
+                "seconds_p50": round(seconds[len(seconds) // 2], 3),
+                "seconds_max": round(seconds[-1], 3),
+                "leader_start_seconds": round(leader_start, 1),
+                "standby_start_seconds": round(standby_start, 1),
+            }
+        finally:
+            cluster.stop()
+
+
+# -- (c) chaos -------------------------------------------------------------------------------
+
+
+def chaos(kills: int, scratch: Path) -> dict[str, Any]:
+    databases = postgres_database()
+    url = next(databases)
+    nats = Nats(scratch / "nats-chaos", 1)
+    nats.start()
+    cluster = Cluster(url, nats, scratch / "chaos", **cluster_settings(nats))
+    users = [f"chaos-{n}" for n in range(4)]
+    rng = random.Random(7)
+    try:
+        cluster.start(cores=2, gateways=2)
+        fund(cluster.gateways[0], users)
+        with Load(cluster.gateways, users) as load:
+            for index in range(kills):
+                leader = cluster.cores[index]
+                leader.wait_role("leader", timeout=60)
+                time.sleep(rng.uniform(0.5, 2.0))
+                leader.kill()
+                assert cluster.leader(timeout=60) is cluster.cores[index + 1]
+                cluster.add_core()
+                log(f"kill {index + 1} of {kills}")
+            time.sleep(1.0)
+        outcomes = load.outcomes
+        check_answers(cluster, outcomes)
+        epoch = check_store(cluster)
+        assert epoch == kills + 1, epoch
+        return {
+            "kills": kills,
+            "committed": len(outcomes.committed),
+            "rejected": len(outcomes.rejected),
+            "unavailable": len(outcomes.unavailable),
+            "outcome_unknown": len(outcomes.unknown),
+            "checks": "passed",
+        }
+    finally:
+        cluster.stop()
+        for _ in databases:
+            pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small store, short runs")
+    parser.add_argument("--resting", type=int, default=1_000_000)
+    parser.add_argument("--takeovers", type=int, default=3)
+    parser.add_argument("--kills", type=int, default=int(os.environ.get("CHAOS_KILLS", "10")))
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--chaos-only", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.resting, args.takeovers, args.kills, args.seconds = 20_000, 2, 3, 3.0
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "settings": SETTINGS,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as directory:
+        scratch = Path(directory)
+        if not args.chaos_only:
+            report["throughput"] = {}
+            for name, kind, gateways in (
+                ("serve", "serve", 0),
+                ("1_gateway", "gateway", 1),
+                ("2_gateways", "gateway", 2),
+            ):
+                log(f"throughput: {name}")
+                (scratch / name).mkdir()
+                report["throughput"][name] = throughput(
+                    kind, gateways, args.clients, args.seconds, scratch / name
+                )
+            log("takeover")
+            report["takeover"] = takeover(args.resting, args.takeovers, scratch)
+        log("chaos")
+        report["chaos"] = chaos(args.kills, scratch)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

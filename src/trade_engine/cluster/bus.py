@@ -1,0 +1,146 @@
+"""The connection to NATS and the JetStream streams and bucket a cluster needs.
+
+`connect` reaches the configured servers (or fails at once with an error naming the
+setting); `ensure` creates or updates the streams and the lease bucket, so the first
+process of a cluster sets it up and every later one checks it. The streams:
+
+- commands: limits retention, at most `max_pending_commands` messages and
+  `max_pending_bytes` bytes, new messages refused when full (the gateway answers 503
+  BUSY), de-duplicated over `dedup_window_seconds`; the active core deletes what it has
+  journaled, so the limits count commands not yet applied;
+- events and journal: kept `event_retention_seconds`, de-duplicated too (a core that
+  takes over publishes again what its predecessor may not have);
+- the lease bucket: one key with a time to live of `lease_seconds`.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext, api
+from nats.js.errors import APIError, BadRequestError
+from nats.js.kv import KeyValue
+
+from trade_engine.cluster.names import Names
+from trade_engine.config import ClusterConfig, ConfigError
+
+log = logging.getLogger(__name__)
+SETUP_SECONDS: Final = 30.0  # a NATS cluster that has just started elects its leaders first
+
+
+async def connect(
+    config: ClusterConfig, name: str, reconnected: list[Callable[[], None]] | None = None
+) -> Client:
+    """A connection that reconnects by itself (then calls each of `reconnected`); a
+    ConfigError if no server answers."""
+    options: dict[str, Any] = {
+        "servers": [url.strip() for url in config.nats_urls.split(",")],
+        "name": name,
+        "connect_timeout": config.connect_timeout_seconds,
+        "allow_reconnect": True,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.2,
+        "ping_interval": 2,
+        "max_outstanding_pings": 2,
+    }
+    if config.credentials:
+        options["user_credentials"] = config.credentials
+    if config.user:
+        options["user"], options["password"] = config.user, config.password or ""
+
+    async def error_cb(error: Exception) -> None:
+        log.warning("nats connection error", extra={"error": repr(error)})
+
+    async def reconnected_cb() -> None:
+        log.info("nats connection restored")
+        for callback in reconnected or ():
+            callback()
+
+    options["error_cb"] = error_cb
+    options["reconnected_cb"] = reconnected_cb
+    try:
+        return await nats.connect(**options)
+    except Exception as error:
+        raise ConfigError(
+            f"cluster.nats_urls: cannot connect to {config.nats_urls} "
+            f"(or cluster.credentials/user rejected): {type(error).__name__}: {error}"
+        ) from error
+
+
+def _streams(config: ClusterConfig, names: Names) -> list[api.StreamConfig]:
+    common: dict[str, Any] = {"num_replicas": config.replicas, "storage": api.StorageType.FILE}
+    return [
+        api.StreamConfig(
+            name=names.commands_stream,
+            subjects=[names.commands],
+            retention=api.RetentionPolicy.LIMITS,
+            max_msgs=config.max_pending_commands,
+            max_bytes=config.max_pending_bytes,
+            discard=api.DiscardPolicy.NEW,
+            duplicate_window=config.dedup_window_seconds,
+            **common,
+        ),
+        api.StreamConfig(
+            name=names.events_stream,
+            subjects=[names.batches, f"{names.prefix}.market.>", f"{names.prefix}.user.>"],
+            max_age=config.event_retention_seconds,
+            discard=api.DiscardPolicy.OLD,
+            duplicate_window=min(config.dedup_window_seconds, config.event_retention_seconds),
+            **common,
+        ),
+        api.StreamConfig(
+            name=names.journal_stream,
+            subjects=[names.journal],
+            max_age=config.event_retention_seconds,
+            discard=api.DiscardPolicy.OLD,
+            duplicate_window=min(config.dedup_window_seconds, config.event_retention_seconds),
+            **common,
+        ),
+        api.StreamConfig(
+            name=f"KV_{names.lease_bucket}",
+            subjects=[f"$KV.{names.lease_bucket}.>"],
+            max_age=config.lease_seconds,
+            max_msgs_per_subject=1,
+            discard=api.DiscardPolicy.NEW,
+            duplicate_window=min(config.lease_seconds, config.dedup_window_seconds),
+            allow_rollup_hdrs=True,
+            deny_delete=True,
+            allow_direct=True,
+            **common,
+        ),
+    ]
+
+
+async def ensure(client: Client, config: ClusterConfig) -> tuple[JetStreamContext, KeyValue]:
+    """Create or update the streams and the lease bucket; the JetStream context and the bucket."""
+    names = Names.of(config)
+    js = client.jetstream(timeout=max(config.publish_timeout_seconds, 2.0))
+    deadline = time.monotonic() + SETUP_SECONDS
+    for stream in _streams(config, names):
+        while True:
+            try:
+                await _add_or_update(js, stream)
+                break
+            except BadRequestError as error:
+                raise ConfigError(f"cluster: stream {stream.name} cannot be set up: {error}") from error
+            except Exception as error:
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"cluster.nats_urls: JetStream does not answer at {config.nats_urls} "
+                        f"(is it enabled, with a quorum for cluster.replicas={config.replicas}?): {error!r}"
+                    ) from error
+                await asyncio.sleep(0.5)
+    return js, await js.key_value(names.lease_bucket)
+
+
+async def _add_or_update(js: JetStreamContext, stream: api.StreamConfig) -> None:
+    try:
+        await js.add_stream(stream)
+    except APIError as error:
+        if error.err_code != 10058:  # the name is in use with another configuration
+            raise
+        await js.update_stream(stream)

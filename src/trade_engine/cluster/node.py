@@ -1,0 +1,173 @@
+"""`trade-engine core`: one core process, standby first, active once it holds the lease.
+
+Start: connect to NATS (set the streams up), migrate the database, load the store and
+follow the journal stream as the standby (standby.py). Meanwhile try to take the lease
+every `lease_seconds / 6`. Once held: take over (standby.py), write the rows the tables
+lack, publish again what the former leader may not have, start the sequencer on the
+follower's engine with the fenced writer (fencing.py) and lead (leader.py) until told
+to stop, or until leadership ends.
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import cast
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from trade_engine.cluster import bus
+from trade_engine.cluster.fencing import FencedWriter
+from trade_engine.cluster.follower import Follower, projected_seq
+from trade_engine.cluster.leader import Leader, die, keep_lease, restart
+from trade_engine.cluster.lease import Lease
+from trade_engine.cluster.names import Names
+from trade_engine.cluster.publisher import Publisher
+from trade_engine.cluster.standby import Standby
+from trade_engine.config import Config, ConfigError
+from trade_engine.core.bootstrap import Core
+from trade_engine.core.local import LocalCore
+from trade_engine.core.messages import AnyEvent, BalanceState, CommittedBatch
+from trade_engine.engine import AddMarket, CommandRejected
+from trade_engine.sequencer import Sequencer
+from trade_engine.storage.database import is_sqlite, normalise_url, open_database
+from trade_engine.storage.migrate import upgrade
+from trade_engine.storage.partitions import ensure_partitions
+from trade_engine.storage.recovery import RecoveryReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CoreNodeState:
+    """What the core's metrics and probes read."""
+
+    node: str
+    role: str = "starting"  # starting, standby, leader
+    epoch: int = 0
+    standby: Standby | None = None
+    leader: Leader | None = None
+    took_over_seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+
+def dsn_of(url: str) -> str:
+    if is_sqlite(url):
+        raise ConfigError("database.url: a cluster's core needs PostgreSQL (several processes share it)")
+    return make_url(normalise_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def run_core(config: Config, state: CoreNodeState, stop: asyncio.Event) -> int:
+    cluster = config.cluster
+    dsn = dsn_of(config.database.url)
+    names = Names.of(cluster)
+    client = await bus.connect(cluster, state.node)
+    try:
+        js, bucket = await bus.ensure(client, cluster)
+        database = open_database(normalise_url(config.database.url))
+        await upgrade(database)
+        await ensure_partitions(database, time.time_ns())
+        standby = state.standby = Standby(js, names, database)
+        await standby.start()
+        state.role = "standby"
+        lease = Lease(bucket, state.node, cluster.lease_seconds)
+        while not await _acquired(lease):
+            if stop.is_set():
+                await standby.stop()
+                return 0
+            await asyncio.sleep(cluster.lease_seconds / 6)
+        began = time.monotonic()
+        keeping = asyncio.create_task(keep_lease(lease), name="lease")
+        follower, epoch, position = await standby.take_over(dsn, state.node)
+        lease.epoch = state.epoch = epoch
+        leader = state.leader = await _lead(
+            config, names, client, js, lease, follower, epoch, position, database
+        )
+        if keeping.done():  # lost during the takeover
+            restart(f"the lease was lost while taking over: {keeping.exception()!r}")
+        state.took_over_seconds = time.monotonic() - began
+        state.role, state.standby = "leader", None
+        log.info("leading", extra={"epoch": epoch, "seconds": round(state.took_over_seconds, 3)})
+        return await leader.run(stop, keeping)
+    finally:
+        await client.close()
+
+
+async def _acquired(lease: Lease) -> bool:
+    try:
+        return await lease.acquire()
+    except Exception as error:  # NATS away: keep following, try again
+        log.warning("cannot reach the lease", extra={"error": repr(error)})
+        return False
+
+
+async def _lead(
+    config: Config,
+    names: Names,
+    client: Client,
+    js: JetStreamContext,
+    lease: Lease,
+    follower: Follower,
+    epoch: int,
+    position: int,
+    database: AsyncEngine,
+) -> Leader:
+    publisher = Publisher(client, js, names, epoch, leading=lease.valid)
+    writer = FencedWriter(
+        dsn_of(config.database.url),
+        epoch,
+        on_fenced=die,
+        lease_valid=lease.valid,
+        on_appended=publisher.appended,
+    )
+    writer.position = position
+    publisher.notify(writer.published)
+    # The batches the tables lack: published again (the former leader may not have),
+    # then written, in order.
+    projected = await projected_seq(database)
+    follower.projected(projected)
+    for applied in list(follower.tail):
+        balances = [BalanceState.of_row(row) for row in applied.rows.balances]
+        events = cast(list[AnyEvent], list(applied.events))
+        batch = CommittedBatch(
+            seq=applied.entry.last_seq, commit_ns=time.time_ns(), events=events, balances=balances
+        )
+        await publisher.publish(applied.entry, batch)
+        await writer.write(writer.prepare(applied.rows))
+    follower.tail.clear()
+    sequencer_config = config.sequencer
+    sequencer = Sequencer(
+        follower.engine,
+        writer,
+        follower.projection,
+        max_queue=sequencer_config.max_queue,
+        max_batch=sequencer_config.max_batch,
+        retry_total_seconds=sequencer_config.retry_total_seconds,
+        last_seq=follower.seq,
+        max_projection_lag=sequencer_config.max_projection_lag,
+        last_ts=follower.last_ts,
+    )
+    sequencer.start()
+    report = RecoveryReport(markets=len(follower.engine.markets()), accounts=0, open_orders=0)
+    port = LocalCore(Core(database, follower.engine, sequencer, writer, report, 0.0))
+    sequencer.subscribe(publisher.on_batch)  # not port.attach: no state to build
+    for market in config.validated_markets():
+        if follower.engine.market(market.symbol) is None:
+            (event,) = await sequencer.submit(AddMarket(ts=0, market=market))
+            if isinstance(event, CommandRejected):
+                raise ConfigError(f"markets: {market.symbol}: {event.message}")
+    return Leader(
+        client,
+        js,
+        names,
+        port,
+        publisher,
+        lease,
+        position=position,
+        journaled_position=lambda: writer.position,
+        max_in_flight=max(1, sequencer_config.max_queue // 2),
+        replicas=config.cluster.replicas,
+    )

@@ -1,0 +1,250 @@
+"""Real processes for the cluster tests: a NATS JetStream cluster on loopback (one node
+or three), cores and gateways, each a separate process, killed and restarted on demand.
+
+`scripts/nats-up.sh` installs `nats-server` (Debian's package); every server here runs
+in a directory of its own under the test's temporary directory, on free ports.
+"""
+
+import asyncio
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import nats as nats_client
+
+from tests.e2e.server import Server, free_port
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+
+
+class NatsNode:
+    def __init__(
+        self, name: str, directory: Path, port: int, cluster_port: int | None, routes: list[int]
+    ) -> None:
+        self.name, self.directory, self.port = name, directory, port
+        self.cluster_port, self.routes = cluster_port, routes
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        command = [
+            NATS_SERVER,
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-js",
+            "-sd",
+            str(self.directory / "js"),
+        ]
+        command += ["-n", self.name]
+        if self.cluster_port is not None:
+            command += ["--cluster_name", "te", "--cluster", f"nats://127.0.0.1:{self.cluster_port}"]
+            command += ["--routes", ",".join(f"nats://127.0.0.1:{port}" for port in self.routes)]
+        with (self.directory / "nats.log").open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+class Nats:
+    """One node, or three in a JetStream cluster (R3 streams)."""
+
+    def __init__(self, directory: Path, nodes: int = 1) -> None:
+        ports = [free_port() for _ in range(nodes)]
+        cluster_ports = [free_port() for _ in range(nodes)] if nodes > 1 else []
+        self.nodes = [
+            NatsNode(
+                f"n{index}",
+                directory / f"nats{index}",
+                ports[index],
+                cluster_ports[index] if cluster_ports else None,
+                [p for i, p in enumerate(cluster_ports) if i != index],
+            )
+            for index in range(nodes)
+        ]
+
+    @property
+    def urls(self) -> str:
+        return ",".join(node.url for node in self.nodes)
+
+    @property
+    def replicas(self) -> int:
+        return 3 if len(self.nodes) >= 3 else 1
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        deadline = time.monotonic() + 20
+        for node in self.nodes:
+            while not _listening(node.port):
+                assert time.monotonic() < deadline, f"nats {node.name} did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def cluster_settings(nats: Nats, **extra: str) -> dict[str, str]:
+    return {
+        "TRADE_ENGINE_CLUSTER_NATS_URLS": nats.urls,
+        "TRADE_ENGINE_CLUSTER_REPLICAS": str(nats.replicas),
+        "TRADE_ENGINE_CLUSTER_LEASE_SECONDS": "1.5",
+        "TRADE_ENGINE_CLUSTER_OUTCOME_TIMEOUT_SECONDS": "8",
+        **extra,
+    }
+
+
+class Gateway(Server):
+    """A `trade-engine gateway` process: the same HTTP surface as `serve`."""
+
+    role = "gateway"
+
+    def start(self, *, wait: bool = True, timeout: float = 60.0) -> None:
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "trade_engine.cli", self.role],
+                env=self.env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if wait:
+            self.wait_ready(timeout)
+
+
+class Core(Gateway):
+    """A `trade-engine core` process; `/ready` answers on its probe port once it leads
+    or follows."""
+
+    role = "core"
+
+    def role_now(self) -> str:
+        try:
+            return str(httpx.get(f"{self.url}/ready", timeout=1.0).json()["role"])
+        except (httpx.HTTPError, ValueError, KeyError):
+            return "down"
+
+    def wait_role(self, role: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.role_now() != role:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"core exited with {self.process.returncode}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"core not {role} after {timeout} s:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def exited(self, timeout: float) -> int | None:
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def environment(database_url: str, nats: Nats, **extra: str) -> dict[str, str]:
+    return {"TRADE_ENGINE_DATABASE_URL": database_url, **cluster_settings(nats, **extra)}
+
+
+class Cluster:
+    """A whole cluster: its NATS, its cores (in start order) and its gateways."""
+
+    def __init__(self, database_url: str, nats: Nats, directory: Path, **settings: str) -> None:
+        self.database_url, self.nats, self.directory = database_url, nats, directory
+        self.settings = cluster_settings(nats, **settings)
+        self.cores: list[Core] = []
+        self.gateways: list[Gateway] = []
+
+    def add_core(self, *, wait_role: str | None = "standby", **settings: str) -> Core:
+        workdir = self.directory / f"core{len(self.cores)}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        core = Core(self.database_url, workdir, **self.settings, **settings)
+        core.start(wait=False)
+        self.cores.append(core)
+        if wait_role is not None:
+            core.wait_role(wait_role, timeout=60)
+        return core
+
+    def add_gateway(self, **settings: str) -> Gateway:
+        workdir = self.directory / f"gateway{len(self.gateways)}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        gateway = Gateway(self.database_url, workdir, **self.settings, **settings)
+        gateway.start(timeout=60)
+        self.gateways.append(gateway)
+        return gateway
+
+    def start(self, *, cores: int, gateways: int) -> None:
+        for index in range(cores):
+            self.add_core(wait_role="leader" if index == 0 else "standby")
+        for _ in range(gateways):
+            self.add_gateway()
+
+    def leader(self, timeout: float = 30.0) -> Core:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for core in self.cores:
+                if core.process is not None and core.process.poll() is None and core.role_now() == "leader":
+                    return core
+            time.sleep(0.05)
+        raise RuntimeError("no core leads:\n" + "\n".join(core.log_tail(15) for core in self.cores))
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.workdir.name}\n{p.log_tail(30)}" for p in [*self.cores, *self.gateways])
+
+    def stop(self) -> None:
+        for process in [*self.gateways, *self.cores]:
+            process.kill()
+        self.nats.stop()
+
+
+def batch_epochs(nats: Nats, stream: str = "TE_EVENTS", subject: str = "te.batch") -> list[tuple[int, int]]:
+    """(epoch, last global sequence number) of every committed batch on the stream, in order."""
+
+    async def read() -> list[tuple[int, int]]:
+        client = await nats_client.connect(nats.urls.split(","))
+        try:
+            js = client.jetstream()
+            info = await js.stream_info(stream)
+            found: list[tuple[int, int]] = []
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                try:
+                    message = await js.get_msg(stream, seq)
+                except Exception:  # the per-market and per-user messages are not asked for
+                    continue
+                if message.subject == subject and message.headers:
+                    found.append((int(message.headers["Te-Epoch"]), int(message.headers["Te-Last-Seq"])))
+            return found
+        finally:
+            await client.close()
+
+    return asyncio.run(read())

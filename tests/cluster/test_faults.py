@@ -1,0 +1,143 @@
+"""Faults around the active core: a paused leader (SIGSTOP) replaced and fenced, a
+gateway killed, NATS nodes stopped."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import httpx
+
+from tests.cluster.checks import check_answers, check_store
+from tests.cluster.harness import Cluster, batch_epochs
+from tests.cluster.load import Load, fund
+
+USERS = ["ft-a", "ft-b"]
+LEASE_SECONDS = 1.5  # harness.cluster_settings
+
+
+def test_a_paused_leader_is_replaced_and_when_resumed_commits_nothing_publishes_nothing_and_exits(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = make_cluster(cores=2, gateways=1)
+    old, standby = cluster.cores
+    fund(cluster.gateways[0], USERS)
+    with Load(cluster.gateways, USERS) as load:
+        time.sleep(1.0)
+        old.pause()
+        standby.wait_role("leader", timeout=15)
+        time.sleep(1.0)  # the new leader commits under load
+        taken_over = max(seq for epoch, seq in batch_epochs(cluster.nats) if epoch == 1)
+        old.resume()
+        assert old.exited(timeout=15) == 75, old.log_tail()
+        time.sleep(0.5)
+    assert "no longer the leader" in old.log_tail()
+    epochs = batch_epochs(cluster.nats)
+    # Nothing of the old epoch after the new one began, and no batch published twice
+    # but as the new leader's republication of what the old one may not have published.
+    first_new = next(index for index, (epoch, _) in enumerate(epochs) if epoch == 2)
+    assert all(epoch == 2 for epoch, _ in epochs[first_new:]), epochs[first_new:][:20]
+    assert max(seq for epoch, seq in epochs if epoch == 1) == taken_over
+    check_answers(cluster, load.outcomes)
+    cluster.add_core()
+    assert check_store(cluster) == 2
+
+
+def test_step_down_hands_over_at_once_with_everything_taken_answered(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = make_cluster(cores=2, gateways=1, TRADE_ENGINE_CLUSTER_LEASE_SECONDS="30")
+    old, standby = cluster.cores
+    fund(cluster.gateways[0], USERS)
+    with Load(cluster.gateways, USERS) as load:
+        time.sleep(0.5)
+        began = time.monotonic()
+        asked = subprocess.run(
+            [sys.executable, "-m", "trade_engine.cli", "core", "--step-down"],
+            env={**os.environ, **cluster.settings},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert asked.returncode == 0, asked.stdout + asked.stderr
+        assert old.exited(timeout=30) == 0, old.log_tail()
+        standby.wait_role("leader", timeout=10)
+        # Well before the 30 s lease would have expired: it was given up.
+        assert time.monotonic() - began < 10
+        time.sleep(0.5)
+    outcomes = load.outcomes
+    assert not outcomes.unknown, outcomes.unknown
+    check_answers(cluster, outcomes)
+
+
+def test_killing_a_gateway_leaves_the_other_gateways_clients_unaffected(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = make_cluster(cores=1, gateways=2)
+    doomed, steady = cluster.gateways
+    fund(steady, USERS)
+    with Load([steady], USERS) as load:
+        time.sleep(0.5)
+        doomed.kill()
+        time.sleep(1.5)
+    outcomes = load.outcomes
+    assert not outcomes.violations
+    assert not outcomes.unknown
+    assert not outcomes.unavailable
+    assert len(outcomes.committed) > 20
+    check_answers(cluster, outcomes)
+
+
+def test_trading_goes_on_with_one_nats_node_of_three_down_and_pauses_with_two(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = make_cluster(nodes=3, cores=2, gateways=2)
+    gateway = cluster.gateways[0]
+    fund(gateway, USERS)
+    headers = gateway.headers(USERS[0])
+
+    def place(index: int) -> httpx.Response:
+        body = {"market": "BTC-USDT", "side": "BUY", "price": "100.00", "quantity": "0.1"}
+        body["client_order_id"] = f"n-{index}"
+        return httpx.post(f"{gateway.url}/api/v1/orders", json=body, headers=headers, timeout=60)
+
+    first, second, _ = cluster.nats.nodes
+    first.stop()
+    # The streams that led on the stopped node elect new leaders; meanwhile 503s.
+    resumed = _until_placed(place, 0, cluster)
+    placed = [place(n) for n in range(resumed + 1, resumed + 11)]
+    assert all(response.status_code == 201 for response in placed), [r.text for r in placed]
+    second.stop()
+    time.sleep(2 * LEASE_SECONDS)  # no quorum: the lease cannot be renewed, no core is active
+    for n in range(50, 55):
+        began = time.monotonic()
+        refused = place(n)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "BUSY", refused.text
+        assert refused.headers.get("retry-after"), refused.headers
+        assert time.monotonic() - began < 1.0, "answered within a second"
+    first.start()
+    second.start()
+    n = _until_placed(place, 100, cluster)
+    other = cluster.gateways[1]
+    response = httpx.get(f"{other.url}/api/v1/orders/by-client-id/n-{n}", headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+
+
+def _until_placed(place: Callable[[int], httpx.Response], first: int, cluster: Cluster) -> int:
+    """Place orders (each answered 201 or 503 in time, never hanging) until one is
+    committed; its number."""
+    deadline = time.monotonic() + 60
+    n = first
+    while True:
+        began = time.monotonic()
+        response = place(n)
+        if response.status_code == 201:
+            return n
+        assert response.status_code == 503, response.text
+        assert time.monotonic() - began < 10, "answered within the outcome deadline"
+        assert time.monotonic() < deadline, f"trading did not resume:\n{cluster.logs()}"
+        n += 1
+        time.sleep(0.2)

@@ -1,0 +1,159 @@
+"""Two gateways in front of one core (the shared cluster: three NATS nodes, two cores):
+what one acknowledges the other shows at once, over REST and WebSocket; outcomes cross
+the bus with their codes; a revoked API key is refused by every gateway."""
+
+import json
+import select
+import subprocess
+import sys
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+from tests.cluster.harness import Cluster
+from tests.e2e.binance.conftest import Account, Binance, SignedClient, binance_error
+from tests.e2e.client import QUOTE, Api, error, ok
+from tests.e2e.ws_client import BookMirror, Message, WsClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_an_order_acknowledged_by_one_gateway_is_read_through_the_other_at_once(
+    gateway_apis: tuple[Api, Api],
+) -> None:
+    first, second = gateway_apis
+    market = first.add_market()
+    base = market.split("-")[0]
+    buyer, seller = first.user("buyer"), first.user("seller")
+    first.deposit(buyer, QUOTE, "1000")
+    first.deposit(seller, base, "10")
+    placed = first.order(buyer, market=market, side="BUY", price="100", quantity="2", client_order_id="b-1")
+    # No wait: the other gateway must already show it.
+    assert second.get_order(buyer, placed["order_id"])["status"] == "NEW"
+    assert [o["order_id"] for o in second.orders(buyer, status="open")["orders"]] == [placed["order_id"]]
+    assert second.depth(market)["bids"] == [["100.00", "2.000"]]
+    assert Decimal(second.balances(buyer)[QUOTE]["locked"]) > 0
+    sold = second.order(seller, market=market, side="SELL", price="100", quantity="0.5")
+    assert sold["status"] == "FILLED"
+    # History (written behind the journal) too, through the first gateway.
+    fills = first.fills(buyer)["fills"]
+    assert [(f["price"], f["quantity"]) for f in fills] == [("100.00", "0.500")]
+    assert first.get_order(buyer, placed["order_id"])["status"] == "PARTIALLY_FILLED"
+    cancelled = ok(second.http.delete(f"/api/v1/orders/{placed['order_id']}", headers=buyer.headers))
+    assert cancelled["status"] == "CANCELED"
+    assert first.orders(buyer, status="open")["orders"] == []
+
+
+def test_outcomes_cross_the_bus_with_their_codes(gateway_apis: tuple[Api, Api]) -> None:
+    first, second = gateway_apis
+    market = first.add_market()
+    trader = first.user("trader")
+    first.deposit(trader, QUOTE, "100")
+    error(
+        first.place(trader, market=market, side="BUY", price="100", quantity="5"), 422, "INSUFFICIENT_BALANCE"
+    )
+    first.order(trader, market=market, side="BUY", price="10", quantity="1", client_order_id="same")
+    refused = second.place(
+        trader, market=market, side="BUY", price="10", quantity="1", client_order_id="same"
+    )
+    error(refused, 409, "DUPLICATE_CLIENT_ORDER_ID")
+    error(second.place(trader, market=market, side="BUY", price="10.001", quantity="1"), 400, "TOO_PRECISE")
+
+
+def test_websocket_clients_on_two_gateways_see_identical_gap_free_streams(
+    shared_cluster: Cluster, gateway_apis: tuple[Api, Api]
+) -> None:
+    first, second = gateway_apis
+    market = first.add_market()
+    base = market.split("-")[0]
+    buyer, seller = first.user("ws-buyer"), first.user("ws-seller")
+    first.deposit(buyer, QUOTE, "100000")
+    first.deposit(seller, base, "1000")
+    channels = (f"book:{market}", f"trades:{market}")
+    with WsClient(shared_cluster.gateways[0]) as one, WsClient(shared_cluster.gateways[1]) as other:
+        one.subscribe(*channels)
+        other.subscribe(*channels)
+        apis = (first, second)
+        for n in range(30):
+            api = apis[n % 2]
+            api.order(buyer, market=market, side="BUY", price=f"{100 + n % 5}", quantity="1")
+            api.order(seller, market=market, side="SELL", price=f"{100 + (n + 2) % 5}", quantity="0.5")
+        last_seq = first.depth(market)["sequence"]
+        streams = []
+        for client in (one, other):
+            mirror = BookMirror(f"book:{market}")
+
+            def caught_up(message: Message, mirror: BookMirror = mirror) -> bool:
+                mirror.apply(message)
+                return bool(mirror.market_seq >= last_seq)
+
+            client.wait(caught_up)
+            client.drain()
+            streams.append(
+                [
+                    (
+                        m["type"],
+                        m.get("seq"),
+                        m.get("bids"),
+                        m.get("asks"),
+                        m.get("trades"),
+                        m.get("market_seq"),
+                    )
+                    for m in client.received
+                    if m.get("channel") in channels and m["type"] != "book_snapshot"
+                ]
+            )
+            assert mirror.levels() == {
+                side: [(Decimal(p), Decimal(q)) for p, q in levels]
+                for side, levels in second.depth(market, limit=100).items()
+                if side in ("bids", "asks")
+            }
+        assert streams[0] == streams[1]
+        assert any(kind == "trades" for kind, *_ in streams[0])
+
+
+def test_a_key_revoked_through_one_gateway_is_refused_by_the_other(gateway_apis: tuple[Api, Api]) -> None:
+    first, second = gateway_apis
+    through_first, through_second = Binance(first), Binance(second)
+    account = through_first.account("keyed", {QUOTE: "10"})
+    client = SignedClient(through_second, account)
+    assert client.request("GET", "account").status_code == 200  # cached by the second gateway
+    through_first.revoke(account.key)
+    refused = SignedClient(through_second, Account(account.user, account.key, account.secret))
+    deadline = threading.Event()
+    for _ in range(50):
+        response = refused.request("GET", "account")
+        if response.status_code == 401:
+            break
+        deadline.wait(0.05)
+    binance_error(refused.request("GET", "account"), 401, -2015)
+
+
+def test_the_example_trade_notifier_prints_each_trade_as_it_is_committed(
+    shared_cluster: Cluster, gateway_apis: tuple[Api, Api]
+) -> None:
+    first, _ = gateway_apis
+    market = first.add_market()
+    base = market.split("-")[0]
+    buyer, seller = first.user("n-buyer"), first.user("n-seller")
+    first.deposit(buyer, QUOTE, "1000")
+    first.deposit(seller, base, "10")
+    command = [
+        sys.executable,
+        str(ROOT / "examples" / "trade_notifier.py"),
+        "--nats",
+        shared_cluster.nats.urls,
+    ]
+    command += ["--gateway", shared_cluster.gateways[0].url, "--market", market, "--from-start"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as notifier:
+        try:
+            first.order(buyer, market=market, side="BUY", price="12.5", quantity="2")
+            first.order(seller, market=market, side="SELL", price="12", quantity="1.5")
+            assert notifier.stdout is not None
+            ready, _, _ = select.select([notifier.stdout], [], [], 20)
+            assert ready, "the notifier printed nothing"
+            trade = json.loads(notifier.stdout.readline())
+        finally:
+            notifier.kill()
+    assert (trade["market"], trade["price"], trade["quantity"]) == (market, "12.50", "1.500")
+    assert trade["taker_side"] == "SELL"
