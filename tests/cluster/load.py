@@ -1,7 +1,9 @@
 """Orders under load through a cluster's gateways, every answer classified.
 
-Each client thread places limit orders (with unique client order ids) around one price
-through the gateways in turn, so orders trade with each other. Every answer must be one
+Each client thread places valid limit orders (with unique client order ids) around one
+price through the gateways in turn, so orders trade with each other. Valid, because an
+order the core refuses leaves nothing to find: had its answer been lost in a crash
+(OUTCOME_UNKNOWN), no lookup could show its final state. Every answer must be one
 of the four outcomes a cluster gives: committed (201), rejected (4xx), unavailable (503
 BUSY, UNAVAILABLE or NOT_READY: the order was not taken) or 503 OUTCOME_UNKNOWN;
 anything else (a 500, a hang, a dropped connection) is recorded as a violation.
@@ -83,7 +85,7 @@ def client_loop(
                 "market": "BTC-USDT",
                 "side": rng.choice(("BUY", "SELL")),
                 "price": f"{30_000 + rng.randint(-5, 5)}.00",
-                "quantity": f"0.{rng.randint(1, 50):05d}",
+                "quantity": f"0.{rng.randint(4, 50):05d}",  # at least the 1 USDT minimum notional
                 "client_order_id": coid,
             }
             try:
