@@ -3,12 +3,14 @@
 It subscribes to the journal stream (new entries only) before loading the store, so
 that every entry committed after its load reaches it; entries arriving meanwhile wait
 in a buffer. Every second it learns how far the tables are and forgets the rows they
-hold. A follower that falls out of step (an entry that does not follow) loads again.
+hold. A follower that falls out of step (an entry that does not follow, or short of
+where the tables were a second before) loads again.
 
 `take_over`, once this core holds the lease: take the epoch (from then on the former
 leader can commit nothing), catch up with what the former leader committed (from the
-journal stream, then the database's journal, which is authoritative), and hand back
-the follower with the rows of every batch the tables do not hold yet.
+journal stream, then the database's journal, which is authoritative; loading again
+when the follower missed entries the tables already hold), and hand back the follower
+with the rows of every batch the tables do not hold yet.
 """
 
 import asyncio
@@ -41,6 +43,7 @@ class Standby:
         self.follower: Follower | None = None
         self._buffer: list[JournalEntry] = []
         self._stale = False
+        self._tables_before = 0  # how far the tables were at the last look
         self._subscription: JetStreamContext.PushSubscription | None = None
         self._trimming: asyncio.Task[None] | None = None
         self.received = 0
@@ -62,7 +65,7 @@ class Standby:
         follower, report = await load(self._database)
         log.info("standby loaded", extra={"seq": follower.seq, "open_orders": report.open_orders})
         buffered, self._buffer = self._buffer, []
-        self.follower, self._stale = follower, False
+        self.follower, self._stale, self._tables_before = follower, False, 0
         for entry in buffered:
             self._apply(entry)
 
@@ -92,7 +95,13 @@ class Standby:
                 if self._stale:
                     await self._load()
                 elif self.follower is not None:
-                    self.follower.projected(await projected_seq(self._database))
+                    # Still short of where the tables were a second ago: entries were
+                    # lost on the way (NATS away), and no later one will show it.
+                    if self.follower.seq < self._tables_before:
+                        log.warning("standby missed journal entries: loading again")
+                        self._stale = True
+                    self._tables_before = await projected_seq(self._database)
+                    self.follower.projected(self._tables_before)
             except Exception as error:
                 log.warning("standby cannot read the store", extra={"error": repr(error)})
 
@@ -114,19 +123,40 @@ class Standby:
         epoch, position = await take_epoch(dsn, node)
         committed = await _committed_seq(self._database)
         # What the former leader published reaches the subscription shortly; what it
-        # committed and did not publish is still in the database's journal.
+        # committed and did not publish is still in the database's journal, unless the
+        # tables hold it already (its journal rows are deleted then): a follower that
+        # cannot reach the committed position through the journal loads again.
         deadline = time.monotonic() + CATCH_UP_SECONDS
-        while True:
-            follower = self.follower
-            if follower is not None and not self._stale:
-                entries = await journal_after(self._database, follower.seq)
-                if not entries or entries[0].first_seq == follower.seq + 1:
-                    break
-            if time.monotonic() > deadline:
-                await self._load()
-                break
+        while not await self._joins_journal(committed) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         await self.stop()
+        follower = await self._caught_up()
+        if follower.seq != committed:
+            await self._load()
+            follower = await self._caught_up()
+        if follower.seq != committed:
+            raise Diverged(f"caught up to {follower.seq}, but the store has committed {committed}")
+        log.info(
+            "took over",
+            extra={"epoch": epoch, "seq": follower.seq, "seconds": round(time.monotonic() - began, 3)},
+        )
+        return follower, epoch, position
+
+    async def _joins_journal(self, committed: int) -> bool:
+        """Whether the follower is at `committed`, or the journal's batches follow it."""
+        follower = self.follower
+        if follower is None or self._stale:
+            return False
+        if follower.seq >= committed:
+            return True
+        entries = await journal_after(self._database, follower.seq)
+        return bool(entries) and entries[0].first_seq == follower.seq + 1
+
+    async def _caught_up(self) -> Follower:
+        """The follower, with the journal's batches after it applied (loaded again if
+        it is out of step with them)."""
+        if self.follower is None or self._stale:
+            await self._load()
         follower = self.follower
         assert follower is not None
         try:
@@ -136,13 +166,7 @@ class Standby:
             await self._load()
             follower = self.follower
             assert follower is not None
-        if follower.seq != committed:
-            raise Diverged(f"caught up to {follower.seq}, but the store has committed {committed}")
-        log.info(
-            "took over",
-            extra={"epoch": epoch, "seq": follower.seq, "seconds": round(time.monotonic() - began, 3)},
-        )
-        return follower, epoch, position
+        return follower
 
 
 async def _committed_seq(database: AsyncEngine) -> int:
