@@ -9,16 +9,20 @@ here awaits a client's writes. A client that sends nothing for
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jwt
 import msgspec
 
+from trade_engine.config import WebSocketConfig
 from trade_engine.domain.errors import TradeEngineError
-from trade_engine.edge.auth import Principal
+from trade_engine.edge.asgi import Send
+from trade_engine.edge.auth import Authenticator, Principal
 from trade_engine.edge.connection import Connection, Frame
+from trade_engine.edge.hub import Hub
 from trade_engine.edge.websocket import AsgiWebSocket
 from trade_engine.ws import protocol
+from trade_engine.ws.channels import Channels
 from trade_engine.ws.protocol import (
     CLOSE_IDLE,
     Authenticate,
@@ -32,9 +36,7 @@ from trade_engine.ws.protocol import (
     Unsubscribed,
     parse_channel,
 )
-
-if TYPE_CHECKING:
-    from trade_engine.ws.streams import Streams
+from trade_engine.ws.snapshots import Snapshots
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,44 @@ class Session(Connection):
         self.offer(Frame(protocol.error(request_id, code, message, details)))
 
 
+class Streams(Protocol):
+    """What a session needs of the streams it belongs to (ws/streams.py builds them):
+    declared here so that the streams depend on the sessions, not both ways."""
+
+    config: WebSocketConfig
+    auth: Authenticator
+    hub: Hub
+
+    @property
+    def channels(self) -> Channels:
+        """The native channels: which markets exist, each channel's hub key."""
+
+    @property
+    def snapshots(self) -> Snapshots:
+        """Where a new subscriber's snapshot comes from."""
+
+    @property
+    def storage_failed(self) -> bool:
+        """Whether the core stopped on a storage failure (no new subscriber is served)."""
+
+    def refusal(self, socket: AsgiWebSocket) -> tuple[int, str, str] | None:
+        """Why this connection is refused before it opens (close code, error, reason)."""
+
+    def too_many_clients(self) -> tuple[int, str, str]:
+        """The refusal when the client limit is reached."""
+
+    def open_session(self, send: Send, *, batching: bool = False) -> "Session | None":
+        """A registered session, or None when the client limit is reached."""
+
+    def close_session(self, session: "Session") -> None:
+        """Forget a session that ended."""
+
+
 class _RequestId(msgspec.Struct):
     id: protocol.RequestId = None
 
 
-async def serve(socket: AsgiWebSocket, streams: "Streams") -> None:
+async def serve(socket: AsgiWebSocket, streams: Streams) -> None:
     """Run one connection from accept to close."""
     await socket.accept()
     refusal = streams.refusal(socket)
@@ -80,7 +115,7 @@ async def serve(socket: AsgiWebSocket, streams: "Streams") -> None:
         await session.finish()
 
 
-async def _read(socket: AsgiWebSocket, streams: "Streams", session: Session) -> None:
+async def _read(socket: AsgiWebSocket, streams: Streams, session: Session) -> None:
     loop = asyncio.get_running_loop()
     idle = streams.config.idle_timeout_seconds
     try:
@@ -123,7 +158,7 @@ async def _refuse(socket: AsgiWebSocket, close_code: int, code: str, message: st
         pass
 
 
-def handle(streams: "Streams", session: Session, data: str | bytes) -> None:
+def handle(streams: Streams, session: Session, data: str | bytes) -> None:
     """Answer one client message."""
     try:
         request = protocol.client_decoder.decode(data)
@@ -144,7 +179,7 @@ def handle(streams: "Streams", session: Session, data: str | bytes) -> None:
         _unsubscribe(streams, session, request)
 
 
-def authenticate(streams: "Streams", session: Session, request_id: protocol.RequestId, header: str) -> None:
+def authenticate(streams: Streams, session: Session, request_id: protocol.RequestId, header: str) -> None:
     try:
         principal = streams.auth.authenticate(header)
     except TradeEngineError as error:
@@ -161,7 +196,7 @@ def authenticate(streams: "Streams", session: Session, request_id: protocol.Requ
     session.answer(protocol.encode(Authenticated(request_id, principal.user_id)))
 
 
-def _channels(streams: "Streams", session: Session, request: Subscribe | Unsubscribe) -> list[Channel] | None:
+def _channels(streams: Streams, session: Session, request: Subscribe | Unsubscribe) -> list[Channel] | None:
     """The request's channels, validated; None (and an error sent) if any is not valid."""
     channels: dict[str, Channel] = {}
     for name in request.channels:
@@ -181,7 +216,7 @@ def _channels(streams: "Streams", session: Session, request: Subscribe | Unsubsc
     return list(channels.values())
 
 
-def _subscribe(streams: "Streams", session: Session, request: Subscribe) -> None:
+def _subscribe(streams: Streams, session: Session, request: Subscribe) -> None:
     if streams.storage_failed:
         message = "storage is unavailable; the service must be restarted"
         session.fail(request.id, "UNAVAILABLE", message)
@@ -205,7 +240,7 @@ def _subscribe(streams: "Streams", session: Session, request: Subscribe) -> None
         streams.snapshots.offer(session, channel, user_id)
 
 
-def _unsubscribe(streams: "Streams", session: Session, request: Unsubscribe) -> None:
+def _unsubscribe(streams: Streams, session: Session, request: Unsubscribe) -> None:
     channels: list[Channel] = []
     for name in request.channels:
         channel = parse_channel(name)
