@@ -98,6 +98,22 @@ def test_weight_over_the_limit_is_refused_until_the_window_ends_then_the_address
     assert refusal(limits, "ip", 1) is None
 
 
+def test_a_budget_reports_its_weight_as_websocket_api_rate_limits_and_when_to_retry() -> None:
+    clock = Clock(6010.0)
+    limits = BinanceLimits(CONFIG, enforce=True, clock=clock)
+    assert limits.admit("ip", 7).rate_limits() == [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 10, "count": 7}
+    ]
+    over = limits.admit("ip", 4)
+    assert over.rate_limits()[0]["count"] == 11
+    assert over.refusal is not None
+    assert over.refusal.detail("retry_at_ms") == 6060_000  # the window's end
+    limits.admit("ip", 1)
+    banned = limits.admit("ip", 1).refusal
+    assert banned is not None
+    assert banned.detail("retry_at_ms") == 6130_000  # the ban's end
+
+
 def test_new_orders_are_counted_per_user_in_both_windows_and_refused_over_the_limit() -> None:
     limits = BinanceLimits(CONFIG, enforce=True, clock=Clock(50_000.0))
     budget = limits.admit("ip", 1)

@@ -1,8 +1,11 @@
 """Binance's rate limits: request weight per address, new orders per user, and bans.
 
-Every request to a Binance route is charged its weight (the route table says how much,
-routes.py) against its client address, and every answer, errors included, reports the
-address's weight used in the current window (`X-MBX-USED-WEIGHT-1M`). A new order also
+Every request under Binance's paths is charged its weight (the route table says how
+much, routes.py; a path no route takes costs 1) against its client address, and so is
+every request of the WebSocket API (ws_api.py says how much, and a connection costs 2),
+on the same count: Binance shares one REQUEST_WEIGHT per address between the two. Every
+answer, errors included, reports the address's weight used in the current window
+(`X-MBX-USED-WEIGHT-1M` over HTTP, the `rateLimits` array on the WebSocket API). A new order also
 counts against its user's order windows, reported on the answer (`X-MBX-ORDER-COUNT-10S`,
 `-1D`). Over a limit the request is refused with 429, Binance's -1003 (weight) or -1015
 (orders) and `Retry-After` (the seconds until the window ends); an address that keeps
@@ -26,6 +29,7 @@ from trade_engine.config import BinanceConfig
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.edge.ratelimit import Bans, FixedWindows
 
+UNROUTED_WEIGHT: Final = 1  # a path no route takes (Binance does not say; its least)
 _UNITS: Final = ((86_400, "DAY", "D"), (3_600, "HOUR", "H"), (60, "MINUTE", "M"), (1, "SECOND", "S"))
 
 
@@ -83,12 +87,14 @@ class BinanceLimits:
         if self.enforce:
             banned_until = self.bans.until(address)
             if banned_until is not None:
-                return Budget(self, {}, _banned(banned_until, self._clock()))
+                refusal = _banned(banned_until, self._clock())
+                return Budget(self, {}, refusal, used=self.weights.count(address))
         used = self.weights.add(address, weight)
-        budget = Budget(self, {self._weight_header: str(used)})
+        budget = Budget(self, {self._weight_header: str(used)}, used=used)
         if self.enforce and used > config.request_weight_limit:
             if self.refusals.add(address) > config.ban_after_refusals:
-                budget.refusal = _banned(self.bans.ban(address), self._clock())
+                until = self.bans.ban(address)
+                budget.refusal = _banned(until, self._clock())
             else:
                 limit, per = config.request_weight_limit, _per(config.request_weight_window_seconds)
                 budget.refusal = TradeEngineError(
@@ -96,8 +102,21 @@ class BinanceLimits:
                     f"Too much request weight used; current limit is {limit} request weight per {per}. "
                     "Please use WebSocket Streams for live updates to avoid polling the API.",
                     retry_after_seconds=self.weights.seconds_left(),
+                    retry_at_ms=int(self.weights.ends_at() * 1000),
                 )
         return budget
+
+    def weight_status(self, used: int) -> dict[str, Any]:
+        """The REQUEST_WEIGHT entry of a WebSocket API answer's `rateLimits`."""
+        interval, number, _ = interval_of(self.config.request_weight_window_seconds)
+        limit = self.config.request_weight_limit
+        return {
+            "rateLimitType": "REQUEST_WEIGHT",
+            "interval": interval,
+            "intervalNum": number,
+            "limit": limit,
+            "count": used,
+        }
 
     def order_counts(self, user_id: str) -> list[dict[str, Any]]:
         """GET /rateLimit/order: the user's new orders in each window."""
@@ -121,11 +140,21 @@ class Budget:
     why it is refused, if it is."""
 
     def __init__(
-        self, limits: BinanceLimits, headers: dict[str, str], refusal: TradeEngineError | None = None
+        self,
+        limits: BinanceLimits,
+        headers: dict[str, str],
+        refusal: TradeEngineError | None = None,
+        *,
+        used: int = 0,
     ) -> None:
         self.limits = limits
         self.headers = headers
         self.refusal = refusal
+        self.used = used  # the address's weight in the window, this request's included
+
+    def rate_limits(self) -> list[dict[str, Any]]:
+        """The `rateLimits` a WebSocket API answer carries: the address's weight."""
+        return [self.limits.weight_status(self.used)]
 
     def count_order(self, user_id: str) -> None:
         """One new order of `user_id`: counted, reported, refused (-1015) over a limit."""
@@ -150,7 +179,9 @@ def _banned(until: float, now: float) -> TradeEngineError:
         "Please use WebSocket Streams for live updates to avoid bans."
     )
     seconds = max(1, math.ceil(until - now))
-    return TradeEngineError(ErrorCode.ADDRESS_BANNED, message, retry_after_seconds=seconds)
+    return TradeEngineError(
+        ErrorCode.ADDRESS_BANNED, message, retry_after_seconds=seconds, retry_at_ms=int(until * 1000)
+    )
 
 
 _current: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("binance_budget", default=None)

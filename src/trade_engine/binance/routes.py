@@ -101,8 +101,8 @@ def bind(
 
 
 def routes(gateway: Gateway, api: BinanceApi) -> list[Route]:
-    config = gateway.config
-    budgets = limits.BinanceLimits(config.binance, enforce=config.rate_limits.enabled)
+    """Every route, charged to the counts of `api.limits` (shared with the WebSocket API)."""
+    budgets = api.limits
     table = [
         (method, PREFIX + path, handler, access, weight) for method, path, handler, access, weight in TABLE
     ]

@@ -147,6 +147,7 @@ def test_the_websocket_api_opens_keeps_alive_and_closes_listen_keys(binance: Bin
         stop = ws_request(connection, "userDataStream.stop", {"apiKey": account.key, "listenKey": key})
         assert (stop["status"], stop["result"]) == (200, {})
         again = ws_request(connection, "userDataStream.ping", {"apiKey": account.key, "listenKey": key})
+        assert again.pop("rateLimits")[0]["rateLimitType"] == "REQUEST_WEIGHT"
         assert again == {
             "id": "1",
             "status": 400,
