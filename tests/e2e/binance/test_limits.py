@@ -87,8 +87,10 @@ def test_websocket_api_answers_carry_rate_limits_unless_asked_not_to(binance: Bi
     }
     # (the minute may end in between, and other tests share the address)
     assert second["rateLimits"][0]["count"] >= weight["count"] + 1 or second["rateLimits"][0]["count"] == 1
-    assert "rateLimits" not in quiet and quiet["status"] == 200
-    assert "rateLimits" not in by_default and by_default["status"] == 200
+    assert "rateLimits" not in quiet
+    assert quiet["status"] == 200
+    assert "rateLimits" not in by_default
+    assert by_default["status"] == 200
     assert asked["rateLimits"][0]["rateLimitType"] == "REQUEST_WEIGHT"
 
 
@@ -161,6 +163,54 @@ def test_orders_over_the_limit_are_refused_with_1015(limited: Server) -> None:
         api.close()
 
 
+def test_over_the_order_count_cancel_replace_cancels_only_if_asked_to(limited: Server) -> None:
+    api = Api(limited)
+    try:
+        binance = Binance(api)
+        _native, market_id, _ = binance.market()
+        client = SignedClient(binance, binance.account("replace-over", {QUOTE: "1000"}))
+        first = client.request("POST", "order", body=limit_order(market_id, "BUY", "0.5", "10")).json()
+        second = client.request("POST", "order", body=limit_order(market_id, "BUY", "0.5", "11")).json()
+        cancel = f"&cancelReplaceMode=STOP_ON_FAILURE&cancelOrderId={first['orderId']}"
+        nothing = client.request(
+            "POST", "order/cancelReplace", body=limit_order(market_id, "BUY", "1", "9") + cancel
+        )
+        binance_error(nothing, 429, -1015, "Too many new orders; current limit is 2 orders per 1 DAY.")
+        body = limit_order(market_id, "BUY", "1", "9") + cancel + "&orderRateLimitExceededMode=CANCEL_ONLY"
+        only = client.request("POST", "order/cancelReplace", body=body)
+        assert only.status_code == 429, only.text
+        assert int(only.headers["Retry-After"]) >= 1
+        answer = only.json()
+        assert (answer["code"], answer["msg"]) == (-2021, "Order cancel-replace partially failed.")
+        data = answer["data"]
+        assert (data["cancelResult"], data["newOrderResult"]) == ("SUCCESS", "FAILURE")
+        assert (data["cancelResponse"]["orderId"], data["cancelResponse"]["status"]) == (
+            first["orderId"],
+            "CANCELED",
+        )
+        assert data["newOrderResponse"] == {
+            "code": -1015,
+            "msg": "Too many new orders; current limit is 2 orders per 1 DAY.",
+        }
+        # Under ALLOW_FAILURE a cancel refused too (restricted: the order is NEW) is 400.
+        body = (
+            limit_order(market_id, "BUY", "1", "9")
+            + f"&cancelReplaceMode=ALLOW_FAILURE&cancelOrderId={second['orderId']}"
+            + "&orderRateLimitExceededMode=CANCEL_ONLY&cancelRestrictions=ONLY_PARTIALLY_FILLED"
+        )
+        both = client.request("POST", "order/cancelReplace", body=body)
+        assert both.status_code == 400, both.text
+        assert (
+            both.json()["data"]["cancelResponse"]["msg"]
+            == "Order was not canceled due to cancel restrictions."
+        )
+        assert both.json()["data"]["newOrderResult"] == "FAILURE"
+        still = client.request("GET", "openOrders", f"symbol={market_id}").json()
+        assert [o["orderId"] for o in still] == [second["orderId"]]
+    finally:
+        api.close()
+
+
 def test_overuse_gets_429_then_a_418_ban_that_grows(limited: Server) -> None:
     header = "X-MBX-USED-WEIGHT-1D"
     with httpx.Client(base_url=limited.url, timeout=10) as http:
@@ -202,7 +252,9 @@ def test_the_websocket_api_shares_the_address_weight_with_rest_and_bans_like_it(
     and closes; a banned address cannot connect."""
     address = "127.0.0.2"
     url = limited.url.replace("http://", "ws://") + "/ws-api/v3"
-    rest = httpx.Client(base_url=limited.url, timeout=10, transport=httpx.HTTPTransport(local_address=address))
+    rest = httpx.Client(
+        base_url=limited.url, timeout=10, transport=httpx.HTTPTransport(local_address=address)
+    )
     with rest, connect(url, open_timeout=10, source_address=(address, 0)) as connection:
         assert ws_call(connection, "time")["rateLimits"][0]["count"] == 3
         assert int(rest.get("/api/v3/exchangeInfo").headers["X-MBX-USED-WEIGHT-1D"]) == 23
