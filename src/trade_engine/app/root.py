@@ -71,6 +71,8 @@ READERS: Final[tuple[tuple[str, Callable[[Service], Reader]], ...]] = (
     ("metrics", lambda service: CommitMetrics(service).on_view),
     ("native streams", lambda service: service.streams.channels.on_view),
     ("binance streams", lambda service: _binance(service).on_view),
+    # Binance's order count per account, the same in every gateway (binance/ordercounts.py).
+    ("binance order counts", lambda service: service.binance_limits.orders.on_view),
 )
 
 

@@ -121,7 +121,7 @@ async def cancel_replace(gateway: Gateway, call: Call) -> dict[str, Any]:
     request = _Request(market, new, response_type, cancel_client_id)
     allow_failure = mode == "ALLOW_FAILURE"
     try:
-        limits.count_order(caller.user_id)
+        limits.count_order(caller.user_id, new.client_order_id)
     except TradeEngineError as too_many:
         if rate_mode == "DO_NOTHING":
             raise

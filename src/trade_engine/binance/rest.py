@@ -30,7 +30,7 @@ async def new_order(gateway: Gateway, call: Call) -> dict[str, Any]:
     caller, params = await signed(gateway, call, TRADE)
     market = market_of(gateway, params)
     command, response_type = place_command(caller.user_id, market, params)
-    limits.count_order(caller.user_id)
+    limits.count_order(caller.user_id, command.client_order_id)
     try:
         events = await gateway.submit(command)
     except TradeEngineError as error:

@@ -95,6 +95,7 @@ def bind(
             raise _refusal(error, budget.headers) from error
         finally:
             limits.leave(token)
+            budget.settle()
         return Answer(data, budget.headers)
 
     return bound
