@@ -87,7 +87,8 @@ class BinanceConfig(msgspec.Struct, frozen=True, kw_only=True):
     ban_seconds: int = 120
     max_ban_seconds: int = 259_200
     # Listen keys (the user-data stream by key): how long one lives without a
-    # keep-alive, and how often the streams of this process check theirs in storage.
+    # keep-alive, and how often the streams of this process check theirs in storage for
+    # keys closed elsewhere (a key expires at its deadline, whatever this says).
     listen_key_validity_seconds: float = 3_600.0
     listen_key_check_seconds: float = 5.0
 

@@ -98,21 +98,37 @@ def test_weight_over_the_limit_is_refused_until_the_window_ends_then_the_address
     assert refusal(limits, "ip", 1) is None
 
 
+def test_a_budget_reports_its_weight_as_websocket_api_rate_limits_and_when_to_retry() -> None:
+    clock = Clock(6010.0)
+    limits = BinanceLimits(CONFIG, enforce=True, clock=clock)
+    assert limits.admit("ip", 7).rate_limits() == [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 10, "count": 7}
+    ]
+    over = limits.admit("ip", 4)
+    assert over.rate_limits()[0]["count"] == 11
+    assert over.refusal is not None
+    assert over.refusal.detail("retry_at_ms") == 6060_000  # the window's end
+    limits.admit("ip", 1)
+    banned = limits.admit("ip", 1).refusal
+    assert banned is not None
+    assert banned.detail("retry_at_ms") == 6130_000  # the ban's end
+
+
 def test_new_orders_are_counted_per_user_in_both_windows_and_refused_over_the_limit() -> None:
     limits = BinanceLimits(CONFIG, enforce=True, clock=Clock(50_000.0))
     budget = limits.admit("ip", 1)
-    budget.count_order("alice")
-    budget.count_order("alice")
+    budget.count_order("alice", None)
+    budget.count_order("alice", None)
     assert budget.headers == {
         "X-MBX-USED-WEIGHT-1M": "1",
         "X-MBX-ORDER-COUNT-10S": "2",
         "X-MBX-ORDER-COUNT-1D": "2",
     }
     with pytest.raises(TradeEngineError) as refused:
-        budget.count_order("alice")
+        budget.count_order("alice", None)
     assert refused.value.code == ErrorCode.TOO_MANY_ORDERS
     assert refused.value.message == "Too many new orders; current limit is 2 orders per 10 SECOND."
-    budget.count_order("bob")
+    budget.count_order("bob", None)
     counts = limits.order_counts("alice")
     assert [(c["interval"], c["intervalNum"], c["limit"], c["count"]) for c in counts] == [
         ("SECOND", 10, 2, 3),
@@ -125,7 +141,7 @@ def test_when_limits_are_not_enforced_everything_is_counted_and_nothing_refused(
     for _ in range(5):
         budget = limits.admit("ip", 10)
         assert budget.refusal is None
-        budget.count_order("alice")
+        budget.count_order("alice", None)
     assert budget.headers == {
         "X-MBX-USED-WEIGHT-1M": "50",
         "X-MBX-ORDER-COUNT-10S": "5",

@@ -168,3 +168,56 @@ def test_a_sell_replaced_by_a_sell_reuses_the_base_it_held():
     new = PlaceOrder(ts=0, user_id="alice", market=SYMBOL, side=SELL, quantity=5, price=10_400)
     events = engine.apply(replace(engine, resting, new))
     assert of_type(events, OrderAccepted)
+
+
+# -- restricted cancels (Binance's cancelRestrictions), decided on the engine's state --
+
+
+def test_a_cancel_restricted_to_new_orders_refuses_a_partly_filled_one_and_changes_nothing():
+    engine = make_engine()
+    resting = order_id(buy(engine, "alice", 5, 9_500))
+    sell(engine, "bob", 2, 9_500)  # alice's order is now partly filled
+    before = engine.snapshot()
+    rejection = assert_rejected(
+        engine,
+        CancelOrder(ts=ts(), user_id="alice", order_id=resting, only_status="NEW"),
+        "CANCEL_RESTRICTED",
+    )
+    assert rejection.user_id == "alice"
+    assert_rejected(
+        engine,
+        CancelReplaceOrder(
+            ts=ts(), user_id="alice", cancel_order_id=resting, place=new_buy(), cancel_only_status="NEW"
+        ),
+        "CANCEL_RESTRICTED",
+    )
+    assert engine.snapshot() == before
+    events = engine.apply(
+        CancelOrder(ts=ts(), user_id="alice", order_id=resting, only_status="PARTIALLY_FILLED")
+    )
+    assert [e.order_id for e in of_type(events, OrderCancelled)] == [resting]
+
+
+def test_a_cancel_restricted_to_partly_filled_orders_fails_on_a_new_one_and_the_new_order_may_go_on():
+    engine = make_engine()
+    resting = order_id(buy(engine, "alice", 5, 9_500))
+    command = CancelReplaceOrder(
+        ts=ts(),
+        user_id="alice",
+        cancel_order_id=resting,
+        place=new_buy(price=9_000),
+        allow_failure=True,
+        cancel_only_status="PARTIALLY_FILLED",
+    )
+    events = engine.apply(command)
+    (part,) = of_type(events, PartRejected)
+    assert (part.part, part.code) == ("cancel", "CANCEL_RESTRICTED")
+    assert sorted(o.price for o in engine.open_orders("alice")) == [9_000, 9_500]
+
+
+def test_a_cancel_cannot_be_restricted_to_a_status_an_open_order_never_has():
+    engine = make_engine()
+    resting = order_id(buy(engine, "alice", 5, 9_500))
+    assert_rejected(
+        engine, CancelOrder(ts=ts(), user_id="alice", order_id=resting, only_status="FILLED"), "INVALID_ORDER"
+    )

@@ -42,6 +42,11 @@ class NativeApi:
             return None
         return Response(status_of(error.code), _encode(envelope(error)), headers=headers_of(error).items())
 
+    def render_unrouted(self, request: Request, error: TradeEngineError) -> Response:
+        response = self.render_error(error)
+        assert response is not None
+        return response
+
 
 def answer_type(route: Route) -> Any:
     """What a native route's answer body is, for the OpenAPI document."""

@@ -30,7 +30,7 @@ def create_app(
 ) -> EdgeApp:
     gateway = service.gateway
     native = NativeApi(gateway.auth, gateway.limiter)
-    binance = BinanceApi()
+    binance = BinanceApi(service.binance_limits)
     routes = [
         *native_routes.routes(gateway, native),
         *binance_routes.routes(gateway, binance),

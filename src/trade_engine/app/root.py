@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from trade_engine.binance.limits import BinanceLimits
 from trade_engine.binance.streams import StreamPublisher
 from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.cluster.gateway import connect_gateway, share_revocations
@@ -46,6 +47,8 @@ class Service:
     gateway: Gateway
     streams: Streams  # the native WebSocket API
     user_data: UserDataSubscriptions  # Binance user-data subscriptions, by API key
+    # Binance's weights and order counts: one per process, for REST and the WebSocket API.
+    binance_limits: BinanceLimits
     role: str = "serve"  # or "gateway"
     core: LocalCore | NatsCore | None = None
     view: ReadModel | None = None
@@ -55,7 +58,8 @@ class Service:
 
 def build(config: Config, role: str = "serve") -> Service:
     gateway = Gateway(config)
-    return Service(config, gateway, Streams(gateway), UserDataSubscriptions(), role=role)
+    limits = BinanceLimits(config.binance, enforce=config.rate_limits.enabled)
+    return Service(config, gateway, Streams(gateway), UserDataSubscriptions(), limits, role=role)
 
 
 # The readers of every committed batch's views, in the order they get it: depth and the
@@ -67,6 +71,8 @@ READERS: Final[tuple[tuple[str, Callable[[Service], Reader]], ...]] = (
     ("metrics", lambda service: CommitMetrics(service).on_view),
     ("native streams", lambda service: service.streams.channels.on_view),
     ("binance streams", lambda service: _binance(service).on_view),
+    # Binance's order count per account, the same in every gateway (binance/ordercounts.py).
+    ("binance order counts", lambda service: service.binance_limits.orders.on_view),
 )
 
 

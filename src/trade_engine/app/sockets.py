@@ -70,7 +70,7 @@ def websocket_routes(service: Service) -> Callable[[Scope, Receive, Send], Await
         elif path == "/stream":
             await combined_streams(socket, gateway, user_data)
         elif path == "/ws-api/v3":
-            await websocket_api(socket, gateway, user_data)
+            await websocket_api(socket, gateway, user_data, service.binance_limits)
         else:
             await socket.close(CLOSE_POLICY_VIOLATION, "no WebSocket endpoint here")
 

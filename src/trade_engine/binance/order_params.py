@@ -22,6 +22,7 @@ from trade_engine.binance.errors import (
 from trade_engine.binance.params import Params
 from trade_engine.binance.wire import ENGINE_TYPE, binance_name, meta_of
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
+from trade_engine.domain.lifecycle import OrderStatus
 from trade_engine.domain.market import Market
 from trade_engine.domain.order_meta import OrderMeta
 from trade_engine.domain.vocabulary import CONDITIONAL_TYPES, STP_MODES
@@ -144,3 +145,21 @@ def _meta(params: Params) -> OrderMeta | None:
     except msgspec.ValidationError as error:
         field = str(error).rpartition("$.")[2].rstrip("`")
         raise BinanceError(-1130, f"Data sent for parameter '{binance_name(field)}' is not valid.") from error
+
+
+# cancelRestrictions -> the only status the order to cancel may have.
+RESTRICTIONS: Final = {
+    "ONLY_NEW": OrderStatus.NEW.value,
+    "ONLY_PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED.value,
+}
+
+
+def restriction(params: Params) -> str | None:
+    """`cancelRestrictions` as the engine's `only_status` (None: unrestricted)."""
+    restricted = params.text("cancelRestrictions")
+    if restricted is None:
+        return None
+    only_status = RESTRICTIONS.get(restricted)
+    if only_status is None:
+        raise BinanceError(-1145, "Invalid cancelRestrictions")
+    return only_status

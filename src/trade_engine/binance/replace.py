@@ -11,6 +11,20 @@ not attempted as "NOT_ATTEMPTED". Parameter errors answer as on `POST /order`.
 An order to cancel that the read model does not hold (or holds in another market) is
 refused here, as `DELETE /order` refuses it: under ALLOW_FAILURE only the new order goes
 to the engine.
+
+`cancelRestrictions` (ONLY_NEW, ONLY_PARTIALLY_FILLED; anything else is -1145) goes to
+the engine with the cancel and is decided there, against the order as the engine holds
+it when the command runs (CancelOrder.only_status), never against the read model here:
+a fill committed between the two cannot slip past it. A cancel it refuses is -2011
+"Order was not canceled due to cancel restrictions." in `cancelResponse`.
+
+`orderRateLimitExceededMode` decides what an account over its order count gets (the new
+order counts before anything is tried, as Binance counts it): DO_NOTHING (the default)
+429 -1015 and nothing done; CANCEL_ONLY the cancel alone (one engine command, restricted
+as asked) and the new order FAILURE with -1015. Binance's REST table gives that answer
+429 under STOP_ON_FAILURE, and 409 (cancel done) or 400 (cancel refused too) under
+ALLOW_FAILURE, with the -2021/-2022 bodies; `Retry-After` says when the count allows
+orders again.
 """
 
 from typing import Any, Final
@@ -18,17 +32,25 @@ from typing import Any, Final
 from trade_engine.binance import limits, order_views
 from trade_engine.binance.auth import TRADE
 from trade_engine.binance.errors import BinanceError, from_engine, illegal, one_of_mandatory, unknown_order
-from trade_engine.binance.order_params import client_id_param, new_client_id, place_command
+from trade_engine.binance.order_params import client_id_param, new_client_id, place_command, restriction
 from trade_engine.binance.requests import market_of, signed
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market
 from trade_engine.domain.vocabulary import MARKET
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
-from trade_engine.engine import CancelReplaceOrder, Event, OrderCancelled, PartRejected, PlaceOrder
+from trade_engine.engine import (
+    CancelOrder,
+    CancelReplaceOrder,
+    Event,
+    OrderCancelled,
+    PartRejected,
+    PlaceOrder,
+)
 from trade_engine.readmodel.orders import OrderModel, finished, placed
 
 MODES: Final = ("STOP_ON_FAILURE", "ALLOW_FAILURE")
+RATE_MODES: Final = ("DO_NOTHING", "CANCEL_ONLY")
 PARTIAL: Final = (-2021, "Order cancel-replace partially failed.", 409)
 FAILED: Final = (-2022, "Order cancel-replace failed.", 400)
 # Refusals that are about the service, not about either part: answered as themselves.
@@ -91,15 +113,36 @@ async def cancel_replace(gateway: Gateway, call: Call) -> dict[str, Any]:
     if order_id is None and client_order_id is None:
         raise one_of_mandatory("cancelOrderId", "cancelOrigClientOrderId")
     cancel_client_id = client_id_param(params, "cancelNewClientOrderId") or new_client_id()
+    only_status = restriction(params)
+    rate_mode = params.text("orderRateLimitExceededMode") or "DO_NOTHING"
+    if rate_mode not in RATE_MODES:
+        raise illegal("orderRateLimitExceededMode", ", ".join(RATE_MODES))
     new, response_type = place_command(caller.user_id, market, params)
     request = _Request(market, new, response_type, cancel_client_id)
     allow_failure = mode == "ALLOW_FAILURE"
-    limits.count_order(caller.user_id)
+    try:
+        limits.count_order(caller.user_id, new.client_order_id)
+    except TradeEngineError as too_many:
+        if rate_mode == "DO_NOTHING":
+            raise
+        return await _cancel_only(
+            gateway,
+            request,
+            caller.user_id,
+            (order_id, client_order_id, only_status),
+            too_many,
+            allow_failure,
+        )
     order = gateway.read_model().orders.find(caller.user_id, order_id, client_order_id)
     if order is None or order.market != market.symbol:
         return await _new_order_only(gateway, request, allow_failure)
     command = CancelReplaceOrder(
-        ts=0, user_id=caller.user_id, place=new, cancel_order_id=order.order_id, allow_failure=allow_failure
+        ts=0,
+        user_id=caller.user_id,
+        place=new,
+        cancel_order_id=order.order_id,
+        allow_failure=allow_failure,
+        cancel_only_status=only_status,
     )
     try:
         events = await gateway.submit(command)
@@ -136,3 +179,43 @@ async def _new_order_only(gateway: Gateway, request: _Request, allow_failure: bo
             raise from_engine(error) from error
         return _outcome(FAILED, ("FAILURE", refused), ("FAILURE", request.new_order_error(error)))
     return _outcome(PARTIAL, ("FAILURE", refused), ("SUCCESS", request.new_order_response(events)))
+
+
+async def _cancel_only(
+    gateway: Gateway,
+    request: _Request,
+    user_id: str,
+    cancel: tuple[int | None, str | None, str | None],
+    too_many: TradeEngineError,
+    allow_failure: bool,
+) -> dict[str, Any]:
+    """CANCEL_ONLY over the order count: the cancel alone, the new order refused."""
+    order_id, client_order_id, only_status = cancel
+    new_refused = from_engine(too_many)
+    status = 400 if allow_failure else 429
+    order = gateway.read_model().orders.find(user_id, order_id, client_order_id)
+    cancelled: dict[str, Any] | None = None
+    refused = unknown_order().body()
+    if order is not None and order.market == request.market.symbol:
+        command = CancelOrder(ts=0, user_id=user_id, order_id=order.order_id, only_status=only_status)
+        try:
+            cancelled = request.cancel_response(order, await gateway.submit(command))
+        except TradeEngineError as error:
+            if error.code in _SERVICE:
+                raise from_engine(error) from error
+            refused = _cancel_error(error.code, error.message)
+    new_part: tuple[str, dict[str, Any] | None] = ("FAILURE", new_refused.body())
+    if cancelled is not None:
+        code, msg, _ = PARTIAL
+        outcome = ("SUCCESS", cancelled)
+        status = 409 if allow_failure else 429
+    else:
+        code, msg, _ = FAILED
+        outcome = ("FAILURE", refused)
+        if not allow_failure:
+            new_part = ("NOT_ATTEMPTED", None)
+    try:
+        return _outcome((code, msg, status), outcome, new_part)
+    except BinanceError as answer:
+        answer.headers = {**new_refused.headers, **answer.headers}
+        raise

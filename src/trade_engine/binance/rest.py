@@ -12,7 +12,7 @@ from typing import Any
 from trade_engine.binance import limits, order_views, views
 from trade_engine.binance.auth import READ, TRADE
 from trade_engine.binance.errors import BinanceError, from_engine, one_of_mandatory
-from trade_engine.binance.order_params import client_id_param, new_client_id, place_command
+from trade_engine.binance.order_params import client_id_param, new_client_id, place_command, restriction
 from trade_engine.binance.params import Params
 from trade_engine.binance.requests import market_named, market_of, markets_by_symbol, signed, time_ns
 from trade_engine.domain.errors import TradeEngineError
@@ -30,7 +30,7 @@ async def new_order(gateway: Gateway, call: Call) -> dict[str, Any]:
     caller, params = await signed(gateway, call, TRADE)
     market = market_of(gateway, params)
     command, response_type = place_command(caller.user_id, market, params)
-    limits.count_order(caller.user_id)
+    limits.count_order(caller.user_id, command.client_order_id)
     try:
         events = await gateway.submit(command)
     except TradeEngineError as error:
@@ -64,10 +64,16 @@ async def query_order(gateway: Gateway, call: Call) -> dict[str, Any]:
 
 
 async def _cancel_one(
-    gateway: Gateway, user_id: str, market: Market, order: OrderModel, client_order_id: str
+    gateway: Gateway,
+    user_id: str,
+    market: Market,
+    order: OrderModel,
+    client_order_id: str,
+    only_status: str | None = None,
 ) -> dict[str, Any]:
+    command = CancelOrder(ts=0, user_id=user_id, order_id=order.order_id, only_status=only_status)
     try:
-        events = await gateway.submit(CancelOrder(ts=0, user_id=user_id, order_id=order.order_id))
+        events = await gateway.submit(command)
     except TradeEngineError as error:
         raise from_engine(error, cancelling=True) from error
     cancelled = next(e for e in events if isinstance(e, OrderCancelled))
@@ -79,10 +85,11 @@ async def cancel_order(gateway: Gateway, call: Call) -> dict[str, Any]:
     market = market_of(gateway, params)
     order_id, client_order_id = _order_reference(params)
     cancel_client_id = client_id_param(params, "newClientOrderId") or new_client_id()
+    only_status = restriction(params)  # decided by the engine (CancelOrder.only_status)
     order = gateway.read_model().orders.find(caller.user_id, order_id, client_order_id)
     if order is None or order.market != market.symbol:
         raise BinanceError(-2011, UNKNOWN_ORDER)
-    return await _cancel_one(gateway, caller.user_id, market, order, cancel_client_id)
+    return await _cancel_one(gateway, caller.user_id, market, order, cancel_client_id, only_status)
 
 
 async def cancel_open_orders(gateway: Gateway, call: Call) -> list[dict[str, Any]]:

@@ -95,14 +95,15 @@ def bind(
             raise _refusal(error, budget.headers) from error
         finally:
             limits.leave(token)
+            budget.settle()
         return Answer(data, budget.headers)
 
     return bound
 
 
 def routes(gateway: Gateway, api: BinanceApi) -> list[Route]:
-    config = gateway.config
-    budgets = limits.BinanceLimits(config.binance, enforce=config.rate_limits.enabled)
+    """Every route, charged to the counts of `api.limits` (shared with the WebSocket API)."""
+    budgets = api.limits
     table = [
         (method, PREFIX + path, handler, access, weight) for method, path, handler, access, weight in TABLE
     ]

@@ -9,11 +9,15 @@ revocation has been committed; every subscription signed with that key, and ever
 stream of a listen key it opened, is then terminated (binance/ws.py).
 
 A listen key's stream lasts while the key is alive. The key is kept alive, closed or
-left to expire through any process (storage/listen_keys.py), so while this process
-streams any key, a watcher asks the database every `listen_key_check_seconds` which of
-them are still alive; each stream of a key that is not is told (`listenKeyExpired`)
-and stops. `keys_of` tells the user-data publisher (userdata.py) which of a user's
-keys to deliver to.
+left to expire through any process (storage/listen_keys.py), so the database says when
+it ends. The watcher holds each streamed key's deadline as last read there and sleeps
+until the earliest one: then it asks the database again, as of that deadline, and a key
+kept alive meanwhile (through any process) gets its new deadline, while one that was
+not expires at its deadline exactly, not at the next poll. A key closed or revoked in
+another process has no deadline to wait for, so the watcher also asks at least every
+`listen_key_check_seconds`. Each stream of a key that is gone is told
+(`listenKeyExpired`) and stops. `keys_of` tells the user-data publisher (userdata.py)
+which of a user's keys to deliver to.
 
 Only the event loop touches this registry, so it needs no lock.
 """
@@ -22,10 +26,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from trade_engine.storage.database import StorageUnavailable
-from trade_engine.storage.listen_keys import ListenKeyStore
+from trade_engine.storage.listen_keys import ListenKey
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +46,20 @@ class ListenKeyStream(Subscription, Protocol):
         """The key is no longer alive: tell the client, deliver nothing more of it."""
 
 
+class ListenKeys(Protocol):
+    async def alive(self, keys: list[str], now_ns: int) -> dict[str, ListenKey]:
+        """Those of `keys` that are alive at `now_ns` (storage/listen_keys.py)."""
+
+
 class UserDataSubscriptions:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], int] = time.time_ns) -> None:
         self._by_key: dict[str, dict[Subscription, None]] = {}
         self._streams: dict[str, dict[ListenKeyStream, None]] = {}  # by listen key
         self._owners: dict[str, str] = {}  # listen key -> user id
         self._by_user: dict[str, set[str]] = {}  # user id -> listen keys streamed
+        self._deadlines: dict[str, int] = {}  # listen key -> when it expires (ns), as last read
+        self._clock = clock
+        self._changed = asyncio.Event()  # a deadline was added: the watcher sleeps anew
         self._watcher: asyncio.Task[None] | None = None
 
     # -- by API key --
@@ -70,16 +83,18 @@ class UserDataSubscriptions:
 
     def listen(
         self,
-        listen_key: str,
-        user_id: str,
+        found: ListenKey,
         stream: ListenKeyStream,
-        store: ListenKeyStore,
+        store: ListenKeys,
         check_seconds: float,
     ) -> None:
-        """`stream` delivers `listen_key`'s events (checked alive by the caller)."""
+        """`stream` delivers the events of `found` (read alive by the caller)."""
+        listen_key = found.key
         self._streams.setdefault(listen_key, {})[stream] = None
-        self._owners[listen_key] = user_id
-        self._by_user.setdefault(user_id, set()).add(listen_key)
+        self._owners[listen_key] = found.user_id
+        self._by_user.setdefault(found.user_id, set()).add(listen_key)
+        self._deadlines[listen_key] = found.expires_ns
+        self._changed.set()
         if self._watcher is None:
             self._watcher = asyncio.create_task(self._watch(store, check_seconds), name="listen-keys")
 
@@ -97,6 +112,7 @@ class UserDataSubscriptions:
 
     def _forget(self, listen_key: str) -> None:
         self._streams.pop(listen_key, None)
+        self._deadlines.pop(listen_key, None)
         user_id = self._owners.pop(listen_key, None)
         keys = self._by_user.get(user_id or "")
         if keys is not None and user_id is not None:
@@ -118,18 +134,43 @@ class UserDataSubscriptions:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
 
-    async def _watch(self, store: ListenKeyStore, check_seconds: float) -> None:
+    async def _watch(self, store: ListenKeys, check_seconds: float) -> None:
         try:
             while self._streams:
-                await asyncio.sleep(check_seconds)
-                keys = list(self._streams)
-                try:
-                    alive = await store.alive(keys, time.time_ns())
-                except StorageUnavailable as error:
-                    log.warning("cannot check listen keys now", extra={"error": error.message})
-                    continue
-                for listen_key in keys:
-                    if listen_key not in alive:
-                        self.expired(listen_key)
+                deadline = min(self._deadlines.values(), default=None)
+                wait = check_seconds
+                if deadline is not None and (deadline - self._clock()) / 1e9 < check_seconds:
+                    wait = max(0.0, (deadline - self._clock()) / 1e9)
+                else:
+                    deadline = None  # a periodic check, as of when it runs
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._changed.wait()
+                if self._changed.is_set():
+                    continue  # a new deadline: sleep until the earliest again
+                if not await self._check(store, deadline):
+                    await asyncio.sleep(check_seconds)  # the database is down: not at once
         finally:
             self._watcher = None
+
+    async def _check(self, store: ListenKeys, deadline: int | None) -> bool:
+        """Ask the database which keys are alive, as of now or of the deadline slept
+        to (a timer may wake a little early): each gets its deadline as stored now.
+        False if the database could not tell."""
+        keys = list(self._streams)
+        now = self._clock()
+        if deadline is not None:
+            now = max(now, deadline)
+        try:
+            alive = await store.alive(keys, now)
+        except StorageUnavailable as error:
+            log.warning("cannot check listen keys now", extra={"error": error.message})
+            return False
+        for listen_key in keys:
+            found = alive.get(listen_key)
+            if found is None:
+                self.expired(listen_key)
+            elif listen_key in self._deadlines:
+                self._deadlines[listen_key] = found.expires_ns
+        return True

@@ -170,7 +170,7 @@ class _StreamSession:
         self.listening[listen_key] = found.api_key
         self.hub.subscribe(listen_key_stream(listen_key, self.combined), self.connection)
         check = self.gateway.config.binance.listen_key_check_seconds
-        self.user_data.listen(listen_key, found.user_id, self, store, check)
+        self.user_data.listen(found, self, store, check)
         self.user_data.add(found.api_key, self)
         return True
 

@@ -9,6 +9,15 @@ Methods: `ping`, `time`; the user-data stream on this connection
 
 A user-data subscription whose API key is revoked is terminated (`eventStreamTerminated`,
 then close code 1008 "API key revoked"; see subscriptions.py).
+
+Request weight: the connection costs 2 and each request its method's weight (`WEIGHTS`,
+Binance's), on the per-address count REST requests are charged to (limits.py). Every
+answer carries `rateLimits` (the address's REQUEST_WEIGHT), unless `returnRateLimits`
+is false in the request's params or, as the default of every request, in the
+connection's query string. Over the limit a request is answered 429 with -1003 (its
+`data` saying when to retry), and an address that keeps on is banned: 418, then the
+connection is closed, as Binance disconnects a banned address; while banned, new
+connections are refused.
 """
 
 import time
@@ -25,6 +34,7 @@ from trade_engine.binance.errors import (
     mandatory,
     unauthorized,
 )
+from trade_engine.binance.limits import BinanceLimits, Budget
 from trade_engine.binance.params import Params
 from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.userdata import user_event, user_key
@@ -38,6 +48,20 @@ from trade_engine.storage import reads
 from trade_engine.storage.apikeys import ActiveKey
 
 CLOSE_KEY_REVOKED: Final = 1008  # policy violation: the key that signed the subscription
+CLOSE_BANNED: Final = 1008  # the address was banned for its request weight
+CLOSE_TRY_AGAIN_LATER: Final = 1013
+CONNECTION_WEIGHT: Final = 2
+# Binance's weight of each method (web-socket-api.md); a method it does not know costs 1.
+WEIGHTS: Final = {
+    "ping": 1,
+    "time": 1,
+    "account.status": 20,
+    "userDataStream.subscribe.signature": 2,
+    "userDataStream.unsubscribe": 2,
+    "userDataStream.start": 2,
+    "userDataStream.ping": 2,
+    "userDataStream.stop": 2,
+}
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
@@ -51,20 +75,36 @@ def _text(params: dict[str, Any], name: str) -> str:
 
 class _ApiSession:
     def __init__(
-        self, gateway: Gateway, user_data: UserDataSubscriptions, hub: Hub, connection: Connection
+        self,
+        gateway: Gateway,
+        user_data: UserDataSubscriptions,
+        hub: Hub,
+        connection: Connection,
+        charge: "_Charge",
     ) -> None:
         self.gateway = gateway
         self.user_data = user_data
         self.hub = hub
         self.connection = connection
+        self.charge = charge
         self.user: str | None = None
         self.key: str | None = None  # the API key that signed the user-data subscription
 
-    def answer(self, request_id: Any, result: Any = None, error: BinanceError | None = None) -> None:
+    def answer(
+        self,
+        request_id: Any,
+        result: Any = None,
+        error: BinanceError | None = None,
+        rate_limits: list[dict[str, Any]] | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"id": request_id}
         if error is not None:
-            reply(self.connection, {"id": request_id, "status": error.status, "error": error.body()})
+            body.update(status=error.status, error=error.body())
         else:
-            reply(self.connection, {"id": request_id, "status": 200, "result": result})
+            body.update(status=200, result=result)
+        if rate_limits is not None:
+            body["rateLimits"] = rate_limits
+        reply(self.connection, body)
 
     async def handle(self, text: str) -> None:
         try:
@@ -77,17 +117,35 @@ class _ApiSession:
             return
         request_id = request.get("id")
         params = request.get("params") or {}
+        method = str(request.get("method"))
+        budget = self.charge.admit(WEIGHTS.get(method, 1))
+        limits = budget.rate_limits() if self.charge.shown(params) else None
+        if budget.refusal is not None:
+            self.refuse(request_id, budget, limits)
+            return
         try:
             if not isinstance(params, dict):
                 raise BinanceError(-1100, "Malformed request: params must be an object.")
-            result = await self.call(str(request.get("method")), params)
+            result = await self.call(method, params)
         except TradeEngineError as error:
-            self.answer(request_id, error=from_engine(error))
+            self.answer(request_id, error=from_engine(error), rate_limits=limits)
             return
         except BinanceError as error:
-            self.answer(request_id, error=error)
+            self.answer(request_id, error=error, rate_limits=limits)
             return
-        self.answer(request_id, result)
+        self.answer(request_id, result, rate_limits=limits)
+
+    def refuse(self, request_id: Any, budget: Budget, limits: list[dict[str, Any]] | None) -> None:
+        """Over the weight limit (429) or banned (418, and the connection closed)."""
+        refusal = budget.refusal
+        assert refusal is not None
+        error = from_engine(refusal)
+        retry_at = refusal.detail("retry_at_ms")
+        error.data = {"serverTime": time.time_ns() // 1_000_000, "retryAfter": retry_at}
+        self.answer(request_id, error=error, rate_limits=limits)
+        if error.status == 418:
+            self.unsubscribe()
+            self.connection.close(CLOSE_BANNED, "IP banned")
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         gateway = self.gateway
@@ -160,12 +218,42 @@ class _ApiSession:
         self.connection.close(CLOSE_KEY_REVOKED, "API key revoked")
 
 
-async def websocket_api(socket: AsgiWebSocket, gateway: Gateway, user_data: UserDataSubscriptions) -> None:
+class _Charge:
+    """What one connection's requests cost: its client address's weight, and whether
+    its answers show `rateLimits` unless a request says otherwise."""
+
+    def __init__(self, limits: BinanceLimits, address: str, shown: bool) -> None:
+        self.limits = limits
+        self.address = address
+        self.default_shown = shown
+
+    def admit(self, weight: int) -> Budget:
+        return self.limits.admit(self.address, weight)
+
+    def shown(self, params: Any) -> bool:
+        asked = params.get("returnRateLimits") if isinstance(params, dict) else None
+        return self.default_shown if asked is None else _true(asked)
+
+
+def _true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+async def websocket_api(
+    socket: AsgiWebSocket, gateway: Gateway, user_data: UserDataSubscriptions, limits: BinanceLimits
+) -> None:
+    client = socket.client
+    shown = socket.query_params.get("returnRateLimits")
+    charge = _Charge(limits, client.host if client else "unknown", shown is None or _true(shown))
+    refusal = charge.admit(CONNECTION_WEIGHT).refusal
+    if refusal is not None:
+        await socket.close(code=CLOSE_TRY_AGAIN_LATER, reason=refusal.message[:120])
+        return
     opened = await open_connection(socket, gateway)
     if opened is None:
         return
     hub, connection = opened
-    session = _ApiSession(gateway, user_data, hub, connection)
+    session = _ApiSession(gateway, user_data, hub, connection, charge)
     try:
         await serve(socket, hub, connection, session.handle)
     finally:

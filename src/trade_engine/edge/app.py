@@ -123,12 +123,14 @@ class EdgeApp:
             if route is None:
                 if request.method == OPTIONS and found.allowed:
                     return Response(204, headers=[("Allow", ", ".join(found.allowed))]), "unmatched"
+                api = self.api_for(path)
                 if found.allowed:
                     refused = TradeEngineError(ErrorCode.METHOD_NOT_ALLOWED, "Method Not Allowed")
-                    response = self._error(self.api_for(path), refused)
+                    response = api.render_unrouted(request, refused)
                     response.headers.append(("Allow", ", ".join(found.allowed)))
                     return response, "unmatched"
-                raise TradeEngineError(ErrorCode.NOT_FOUND, "Not Found")
+                not_found = TradeEngineError(ErrorCode.NOT_FOUND, "Not Found")
+                return api.render_unrouted(request, not_found), "unmatched"
             try:
                 if self._before_route is not None and path not in NOT_RATE_LIMITED:
                     await self._before_route()

@@ -25,6 +25,7 @@ INVALID_KEY: Final = "Invalid API-key, IP, or permissions for action."
 UNSUPPORTED: Final = "This operation is not supported."
 UNKNOWN_ORDER: Final = "Unknown order sent."
 NO_SUCH_ORDER: Final = "Order does not exist."
+CANCEL_RESTRICTED: Final = "Order was not canceled due to cancel restrictions."
 TOO_MANY_REQUESTS: Final = "Too many requests; please use the websocket for live updates."
 OVERLOADED: Final = "Server is currently overloaded with other requests. Please try again in a few minutes."
 OUTCOME_UNKNOWN: Final = (
@@ -88,6 +89,9 @@ ERRORS: Final[dict[ErrorCode, Rule]] = {
     ErrorCode.POST_ONLY_WOULD_TAKE: _rejected("Order would immediately match and take."),
     ErrorCode.STOP_WOULD_TRIGGER: _rejected("Stop price would trigger immediately."),
     ErrorCode.ORDER_NOT_AMENDABLE: _rejected("{message}"),
+    ErrorCode.CANCEL_RESTRICTED: Rule(
+        409, Binance(-2011, CANCEL_RESTRICTED), Binance(-2011, CANCEL_RESTRICTED)
+    ),
     # -- accounts --
     ErrorCode.INSUFFICIENT_BALANCE: _rejected("Account has insufficient balance for requested action."),
     ErrorCode.BALANCE_LIMIT_EXCEEDED: _rejected("{message}"),

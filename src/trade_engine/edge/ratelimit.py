@@ -108,6 +108,11 @@ class FixedWindows:
         now = self._roll()
         return max(1, math.ceil((self._window + 1) * self.seconds - now))
 
+    def ends_at(self) -> float:
+        """When the current window ends (clock seconds)."""
+        self._roll()
+        return float((self._window + 1) * self.seconds)
+
 
 class Bans:
     """Keys banned for a while. A key banned again is banned twice as long as the time

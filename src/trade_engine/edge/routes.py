@@ -82,6 +82,10 @@ class Api(Protocol):
     def render_error(self, error: Exception) -> Response | None:
         """The answer to `error`, or None if this API leaves it to the edge."""
 
+    def render_unrouted(self, request: Request, error: TradeEngineError) -> Response:
+        """The answer to a request under this API's paths that no route takes (404, or
+        405): an API that charges every request (Binance's weights) charges it here."""
+
 
 @dataclass(frozen=True, eq=False)
 class Route:

@@ -44,11 +44,17 @@ class PlaceOrder(Command, frozen=True):
 
 
 class CancelOrder(Command, frozen=True):
-    """Cancel one open order (or pending stop), named by id or by client order id."""
+    """Cancel one open order (or pending stop), named by id or by client order id.
+
+    `only_status` (NEW or PARTIALLY_FILLED; Binance's `cancelRestrictions`) cancels the
+    order only if that is its status when the engine gets to it: otherwise the command
+    is refused with CANCEL_RESTRICTED, decided against the engine's own state, so no
+    fill can slip between the check and the cancel."""
 
     user_id: str
     order_id: int | None = None
     client_order_id: str | None = None
+    only_status: str | None = None
 
 
 class CancelAllOrders(Command, frozen=True):
@@ -84,7 +90,8 @@ class CancelReplaceOrder(Command, frozen=True):
     order is not tried; with it true (ALLOW_FAILURE) the new order is tried all the
     same. A new order refused after its cancel went through leaves the cancel done. A
     `PartRejected` event names the part refused while the other went through; both
-    refused is a `ReplaceRejected`.
+    refused is a `ReplaceRejected`. `cancel_only_status` restricts the cancel as
+    `CancelOrder.only_status` does; a cancel it refuses is a refused cancel like any.
     """
 
     user_id: str
@@ -92,6 +99,7 @@ class CancelReplaceOrder(Command, frozen=True):
     cancel_order_id: int | None = None
     cancel_client_order_id: str | None = None
     allow_failure: bool = False
+    cancel_only_status: str | None = None
 
 
 class Deposit(Command, frozen=True):

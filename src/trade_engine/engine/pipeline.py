@@ -130,6 +130,7 @@ def amend(state: EngineState, cmd: AmendOrder, events: list[Event]) -> None:
 
 def cancel(state: EngineState, cmd: CancelOrder, events: list[Event]) -> None:
     account, order = rules.find_open(state, cmd.user_id, cmd.order_id, cmd.client_order_id)
+    rules.require_status(order, cmd.only_status)
     m = state.markets[order.market]
     rules.require_not_halted(m)
     remove_open(m, account, order, cmd.ts, events, None, "USER")
@@ -150,6 +151,7 @@ def cancel_replace(state: EngineState, cmd: CancelReplaceOrder, events: list[Eve
         account, order = rules.find_open(state, cmd.user_id, cmd.cancel_order_id, cmd.cancel_client_order_id)
         if order.market != new.market:
             raise TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such open order in this market")
+        rules.require_status(order, cmd.cancel_only_status)
         m = state.markets[order.market]
         rules.require_not_halted(m)
     except TradeEngineError as refused:

@@ -6,12 +6,16 @@ code). Nothing here changes state, so a refused command leaves none behind.
 
 Owns: market status for orders, order types and time in force, price, quantity and
 notional limits, stop-price direction, post-only, client order id uniqueness, finding a
-user's open order, and the terms of an amendment. This is where a command's plain
+user's open order (and, for a restricted cancel, its status), and the terms of an
+amendment. This is where a command's plain
 integers become ticks, lots and minor units. Must not touch: balances and holds (whether
 funds suffice is risk.py), books, counters, events.
 """
 
+from typing import Final
+
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
+from trade_engine.domain.lifecycle import OrderStatus
 from trade_engine.domain.units import Lots, Minor, Ticks
 from trade_engine.domain.vocabulary import (
     BUY,
@@ -248,6 +252,24 @@ def find_open(
     if account is None or order is None:
         raise TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such open order")
     return account, order
+
+
+_NEW: Final = OrderStatus.NEW.value
+_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED.value
+
+
+def require_status(order: Order, only_status: str | None) -> None:
+    """A restricted cancel: the order must have `only_status` (NEW: nothing traded yet;
+    PARTIALLY_FILLED: something has), if one is given."""
+    if only_status is None:
+        return
+    if only_status not in (_NEW, _PARTIALLY_FILLED):
+        raise TradeEngineError(ErrorCode.INVALID_ORDER, f"a cancel cannot be restricted to {only_status}")
+    status = _PARTIALLY_FILLED if order.executed else _NEW
+    if status != only_status:
+        raise TradeEngineError(
+            ErrorCode.CANCEL_RESTRICTED, f"the order is {status}; the cancel was restricted to {only_status}"
+        )
 
 
 def amended_terms(

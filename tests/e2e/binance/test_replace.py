@@ -180,3 +180,44 @@ def test_cancel_replace_parameters_are_checked_like_binance(binance: Binance) ->
     )
     assert bad_mode.status_code == 400
     assert bad_mode.json()["code"] == -1100
+
+
+RESTRICTED = {"code": -2011, "msg": "Order was not canceled due to cancel restrictions."}
+
+
+def test_cancel_restrictions_are_decided_on_the_order_as_the_engine_holds_it(binance: Binance) -> None:
+    client, market_id = trader(binance, "restricted")
+    old = resting(client, market_id, "10")
+    seller = SignedClient(binance, binance.account("restricted-seller", {market_id[: -len(QUOTE)]: "5"}))
+    assert seller.request("POST", "order", body=limit_order(market_id, "SELL", "0.5", "10")).is_success
+    target = str(old["orderId"])
+    # Partly filled now: ONLY_NEW refuses the cancel, and STOP_ON_FAILURE stops there.
+    body = replace(
+        market_id, "STOP_ON_FAILURE", "BUY", "1", "9", cancelOrderId=target, cancelRestrictions="ONLY_NEW"
+    )
+    data = failure(client.request("POST", "order/cancelReplace", body=body), FAILED)
+    assert data == {
+        "cancelResult": "FAILURE",
+        "newOrderResult": "NOT_ATTEMPTED",
+        "cancelResponse": RESTRICTED,
+        "newOrderResponse": None,
+    }
+    refused = client.request(
+        "DELETE", "order", f"symbol={market_id}&orderId={target}&cancelRestrictions=ONLY_NEW"
+    )
+    assert (refused.status_code, refused.json()) == (400, RESTRICTED)
+    body = replace(
+        market_id, "STOP_ON_FAILURE", "BUY", "1", "9", cancelOrderId=target,
+        cancelRestrictions="ONLY_PARTIALLY_FILLED",
+    )  # fmt: skip
+    answer = client.request("POST", "order/cancelReplace", body=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["cancelResponse"]["status"] == "CANCELED"
+    assert open_prices(client, market_id) == ["9.00000000"]
+    bad = replace(
+        market_id, "STOP_ON_FAILURE", "BUY", "1", "9", cancelOrderId=target, cancelRestrictions="ONLY_OLD"
+    )
+    assert client.request("POST", "order/cancelReplace", body=bad).json() == {
+        "code": -1145,
+        "msg": "Invalid cancelRestrictions",
+    }

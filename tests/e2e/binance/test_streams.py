@@ -240,6 +240,7 @@ def test_the_user_data_subscription_needs_a_valid_signature(binance: Binance) ->
     with stream(binance, "/ws-api/v3") as connection:
         connection.send(subscribe_request(account, secret="wrong"))
         answer = receive(connection)
+    assert answer.pop("rateLimits")[0]["rateLimitType"] == "REQUEST_WEIGHT"
     assert answer == {
         "id": "1",
         "status": 400,
@@ -254,7 +255,9 @@ def test_user_data_events_arrive_wrapped_with_the_subscription_id(binance: Binan
     trader = SignedClient(binance, account)
     with stream(binance, "/ws-api/v3") as connection:
         connection.send(subscribe_request(account, request_id="sub"))
-        assert receive(connection) == {"id": "sub", "status": 200, "result": {"subscriptionId": 0}}
+        subscribed = receive(connection)
+        assert subscribed.pop("rateLimits")[0]["rateLimitType"] == "REQUEST_WEIGHT"
+        assert subscribed == {"id": "sub", "status": 200, "result": {"subscriptionId": 0}}
         order = placed(trader, limit_order(market_id, "BUY", "2", "25"))
         report = receive(connection)
         position = receive(connection)

@@ -147,6 +147,7 @@ def test_the_websocket_api_opens_keeps_alive_and_closes_listen_keys(binance: Bin
         stop = ws_request(connection, "userDataStream.stop", {"apiKey": account.key, "listenKey": key})
         assert (stop["status"], stop["result"]) == (200, {})
         again = ws_request(connection, "userDataStream.ping", {"apiKey": account.key, "listenKey": key})
+        assert again.pop("rateLimits")[0]["rateLimitType"] == "REQUEST_WEIGHT"
         assert again == {
             "id": "1",
             "status": 400,
@@ -171,9 +172,11 @@ def test_the_websocket_api_answers_account_status_like_get_account(binance: Bina
 
 # -- expiry, on a server whose keys live two seconds --------------------------------------------
 
+# The periodic check (for keys closed in another process) is far slower than the
+# validity: a key must expire at its deadline, not at a check.
 SHORT = {
-    "TRADE_ENGINE_BINANCE_LISTEN_KEY_VALIDITY_SECONDS": "2",
-    "TRADE_ENGINE_BINANCE_LISTEN_KEY_CHECK_SECONDS": "0.2",
+    "TRADE_ENGINE_BINANCE_LISTEN_KEY_VALIDITY_SECONDS": "1.5",
+    "TRADE_ENGINE_BINANCE_LISTEN_KEY_CHECK_SECONDS": "1",
 }
 
 
@@ -187,10 +190,14 @@ def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Binance]:
             api.close()
 
 
-def test_a_listen_key_left_alone_expires_and_the_stream_says_so(short_lived: Binance) -> None:
+def test_a_listen_key_left_alone_expires_at_its_deadline_and_the_stream_says_so(short_lived: Binance) -> None:
     client, market_id, key = trader_with_key(short_lived, "lk-expiring")
+    deadline = time.time() + 1.5
+    assert listen_key_request(client, "PUT", key).status_code == 200  # 1.5 s from now
     with stream(short_lived, f"/ws/{key}") as connection:
         expired = receive(connection, timeout=10)
+        late = time.time() - deadline
+        assert -0.05 < late < 0.35, late
         placed(client, limit_order(market_id, "BUY", "1", "25"))
         with pytest.raises(TimeoutError):
             receive(connection, timeout=1)  # no events after it
