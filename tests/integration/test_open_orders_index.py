@@ -50,7 +50,8 @@ def test_recovery_reads_the_open_orders_from_the_partial_index_without_sorting(d
         return indexes, steps
 
     indexes, steps = asyncio.run(plan())
-    assert "'PARTIALLY_FILLED'" in indexes[INDEX] and "'NEW'" in indexes[INDEX], indexes
+    assert "'PARTIALLY_FILLED'" in indexes[INDEX], indexes
+    assert "'NEW'" in indexes[INDEX], indexes
     assert "ix_orders_market_status_priority" not in indexes
     # PostgreSQL names each partition's index after the partition: "..._market_priority_idx".
     assert any(INDEX in step or "market_priority_idx" in step for step in steps), steps
