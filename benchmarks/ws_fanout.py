@@ -268,6 +268,36 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+ORDER_HISTOGRAM = "trade_engine_api_request_seconds_bucket"
+
+
+def _order_buckets(server: Server) -> dict[float, float]:
+    """The server's own histogram of order requests (POST /api/v1/orders): cumulative
+    count per upper bound in seconds."""
+    text = httpx.get(server.url + "/metrics", timeout=30).text
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(ORDER_HISTOGRAM) and 'method="POST"' in line and '/orders"' in line:
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = buckets.get(float(bound), 0.0) + float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def _server_percentiles(before: dict[float, float], after: dict[float, float]) -> dict[str, Any]:
+    """Upper bounds of the buckets holding the 50th and 99th percentile of the orders
+    answered between two scrapes: the server's time, without the clients' scheduling."""
+    counts = sorted((bound, after[bound] - before.get(bound, 0.0)) for bound in after)
+    total = counts[-1][1] if counts else 0.0
+
+    def bound_of(fraction: float) -> float | None:
+        for bound, cumulative in counts:
+            if total and cumulative >= fraction * total:
+                return None if bound == float("inf") else round(bound * 1000, 3)
+        return None
+
+    return {"orders": int(total), "p50_at_most": bound_of(0.5), "p99_at_most": bound_of(0.99)}
+
+
 def _percentile(values: list[int], fraction: float) -> float:
     return round(values[min(len(values) - 1, int(fraction * len(values)))] / 1000, 2) if values else 0.0
 
@@ -310,12 +340,17 @@ def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[st
         generator.start()
         time.sleep(1.0)
         assert server.process is not None
+        clients_pids = [process.pid for process in [*watchers, generator] if process.pid is not None]
+        buckets_before = _order_buckets(server)
         cpu_before, wall_before = _cpu_seconds(server.process.pid), time.perf_counter()
+        clients_cpu_before = sum(_cpu_seconds(pid) for pid in clients_pids)
         go.set()
         placed, errors, elapsed, order_p50, order_p99 = order_results.get(timeout=args.seconds + 300)
         time.sleep(0.5)  # the last flush reaches the clients
         cpu = _cpu_seconds(server.process.pid) - cpu_before
+        clients_cpu = sum(_cpu_seconds(pid) for pid in clients_pids) - clients_cpu_before
         wall = time.perf_counter() - wall_before
+        server_orders = _server_percentiles(buckets_before, _order_buckets(server))
         done.set()
         reports = [results.get(timeout=120) for _ in watchers]
         for process in [*watchers, generator]:
@@ -344,6 +379,10 @@ def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[st
         "gaps": sum(r[2] for r in reports),
         "disconnects": sum(r[3] for r in reports),
         "server_cpu_percent": round(100 * cpu / wall),
+        # The load generator shares the two cores: its processes' CPU, of one core.
+        "clients_cpu_percent": round(100 * clients_cpu / wall),
+        # Order latency as the server measured it (request in to response out).
+        "server_order_latency_ms": server_orders,
     }
 
 
