@@ -248,3 +248,21 @@ def batch_epochs(nats: Nats, stream: str = "TE_EVENTS", subject: str = "te.batch
             await client.close()
 
     return asyncio.run(read())
+
+
+def wait_stream_empty(nats: Nats, stream: str = "TE_COMMANDS", timeout: float = 10.0) -> None:
+    """Wait until `stream` holds no message (the core trims the commands it journaled
+    every second)."""
+
+    async def wait() -> None:
+        client = await nats_client.connect(nats.urls.split(","))
+        try:
+            js = client.jetstream()
+            deadline = time.monotonic() + timeout
+            while (await js.stream_info(stream)).state.messages:
+                assert time.monotonic() < deadline, f"{stream} still holds messages after {timeout} s"
+                await asyncio.sleep(0.1)
+        finally:
+            await client.close()
+
+    asyncio.run(wait())
