@@ -107,7 +107,9 @@ def test_a_gateway_told_to_stop_turns_unready_at_once_answers_what_is_in_flight_
         body = {"market": "BTC-USDT", "side": "BUY", "price": "100.00", "quantity": "0.1"}
         body["client_order_id"] = f"drain-{index}"
         try:
-            answers[index] = httpx.post(f"{gateway.url}/api/v1/orders", json=body, headers=headers, timeout=30)
+            answers[index] = httpx.post(
+                f"{gateway.url}/api/v1/orders", json=body, headers=headers, timeout=30
+            )
         except httpx.HTTPError as error:
             answers[index] = error
 
@@ -134,9 +136,10 @@ def test_a_gateway_told_to_stop_turns_unready_at_once_answers_what_is_in_flight_
     assert gateway.process.wait(timeout=30) == 0, gateway.log_tail()
     refused = answers.pop(100)
     assert isinstance(refused, httpx.Response), refused
-    assert refused.status_code == 503 and refused.headers["connection"] == "close", refused.text
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["connection"] == "close"
     assert refused.json()["error"]["code"] == "UNAVAILABLE", refused.text
-    assert {n: getattr(a, "status_code", a) for n, a in answers.items()} == {n: 201 for n in range(4)}
+    assert {n: getattr(a, "status_code", a) for n, a in answers.items()} == dict.fromkeys(range(4), 201)
     assert '"level":"error"' not in gateway.log_path.read_text()
 
 
