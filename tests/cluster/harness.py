@@ -24,10 +24,19 @@ NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 class NatsNode:
     def __init__(
-        self, name: str, directory: Path, port: int, cluster_port: int | None, routes: list[int]
+        self,
+        name: str,
+        directory: Path,
+        port: int,
+        cluster_port: int | None,
+        routes: list[int],
+        users: Path | None = None,
     ) -> None:
+        """`users`: a file of NATS users and permissions (deploy/nats-users.conf) the
+        server includes; none: no authentication."""
         self.name, self.directory, self.port = name, directory, port
         self.cluster_port, self.routes = cluster_port, routes
+        self.users = users
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,6 +56,11 @@ class NatsNode:
             str(self.directory / "js"),
         ]
         command += ["-n", self.name]
+        if self.users is not None:
+            # Included from the server's own directory, as deploy/nats-server.conf does.
+            shutil.copy(self.users, self.directory / self.users.name)
+            (self.directory / "nats.conf").write_text(f"include {self.users.name}\n")
+            command += ["-c", str(self.directory / "nats.conf")]
         if self.cluster_port is not None:
             command += ["--cluster_name", "te", "--cluster", f"nats://127.0.0.1:{self.cluster_port}"]
             command += ["--routes", ",".join(f"nats://127.0.0.1:{port}" for port in self.routes)]
@@ -63,7 +77,7 @@ class NatsNode:
 class Nats:
     """One node, or three in a JetStream cluster (R3 streams)."""
 
-    def __init__(self, directory: Path, nodes: int = 1) -> None:
+    def __init__(self, directory: Path, nodes: int = 1, users: Path | None = None) -> None:
         ports = [free_port() for _ in range(nodes)]
         cluster_ports = [free_port() for _ in range(nodes)] if nodes > 1 else []
         self.nodes = [
@@ -73,6 +87,7 @@ class Nats:
                 ports[index],
                 cluster_ports[index] if cluster_ports else None,
                 [p for i, p in enumerate(cluster_ports) if i != index],
+                users,
             )
             for index in range(nodes)
         ]
@@ -248,3 +263,21 @@ def batch_epochs(nats: Nats, stream: str = "TE_EVENTS", subject: str = "te.batch
             await client.close()
 
     return asyncio.run(read())
+
+
+def wait_stream_empty(nats: Nats, stream: str = "TE_COMMANDS", timeout: float = 10.0) -> None:
+    """Wait until `stream` holds no message (the core trims the commands it journaled
+    every second)."""
+
+    async def wait() -> None:
+        client = await nats_client.connect(nats.urls.split(","))
+        try:
+            js = client.jetstream()
+            deadline = time.monotonic() + timeout
+            while (await js.stream_info(stream)).state.messages:
+                assert time.monotonic() < deadline, f"{stream} still holds messages after {timeout} s"
+                await asyncio.sleep(0.1)
+        finally:
+            await client.close()
+
+    asyncio.run(wait())

@@ -1,9 +1,11 @@
 """Faults around the active core: a paused leader (SIGSTOP) replaced and fenced, a
-gateway killed, NATS nodes stopped."""
+gateway killed or drained for a restart, NATS nodes stopped."""
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -88,6 +90,57 @@ def test_killing_a_gateway_leaves_the_other_gateways_clients_unaffected(
     assert not outcomes.unavailable
     assert len(outcomes.committed) > 20
     check_answers(cluster, outcomes)
+
+
+def test_a_gateway_told_to_stop_turns_unready_at_once_answers_what_is_in_flight_and_exits_0(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    """A rolling restart: SIGTERM with orders in flight (the core paused, so they are
+    still waiting for their outcomes when the signal comes)."""
+    cluster = make_cluster(cores=1, gateways=1, TRADE_ENGINE_CLUSTER_LEASE_SECONDS="30")
+    core, gateway = cluster.cores[0], cluster.gateways[0]
+    fund(gateway, USERS)
+    headers = gateway.headers(USERS[0])
+    answers: dict[int, httpx.Response | Exception] = {}
+
+    def place(index: int) -> None:
+        body = {"market": "BTC-USDT", "side": "BUY", "price": "100.00", "quantity": "0.1"}
+        body["client_order_id"] = f"drain-{index}"
+        try:
+            answers[index] = httpx.post(
+                f"{gateway.url}/api/v1/orders", json=body, headers=headers, timeout=30
+            )
+        except httpx.HTTPError as error:
+            answers[index] = error
+
+    core.pause()
+    try:
+        in_flight = [threading.Thread(target=place, args=(n,)) for n in range(4)]
+        for thread in in_flight:
+            thread.start()
+        time.sleep(0.5)
+        assert not answers, "answered while the core was paused"
+        assert gateway.process is not None
+        gateway.process.send_signal(signal.SIGTERM)
+        began = time.monotonic()
+        with httpx.Client(base_url=gateway.url, timeout=5) as probe:
+            while (ready := probe.get("/ready")).status_code == 200:
+                assert time.monotonic() - began < 1.0, "still ready a second after SIGTERM"
+            assert ready.status_code == 503
+            assert ready.json()["accepting_orders"] is False
+            place(100)  # a new order while draining: refused, with the connection closed
+    finally:
+        core.resume()
+    for thread in in_flight:
+        thread.join(timeout=30)
+    assert gateway.process.wait(timeout=30) == 0, gateway.log_tail()
+    refused = answers.pop(100)
+    assert isinstance(refused, httpx.Response), refused
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["connection"] == "close"
+    assert refused.json()["error"]["code"] == "UNAVAILABLE", refused.text
+    assert {n: getattr(a, "status_code", a) for n, a in answers.items()} == dict.fromkeys(range(4), 201)
+    assert '"level":"error"' not in gateway.log_path.read_text()
 
 
 def test_trading_goes_on_with_one_nats_node_of_three_down_and_pauses_with_two(

@@ -1,6 +1,7 @@
 """Two gateways in front of one core (the shared cluster: three NATS nodes, two cores):
-what one acknowledges the other shows at once, over REST and WebSocket; outcomes cross
-the bus with their codes; a revoked API key is refused by every gateway."""
+what one acknowledges the other shows at once, over REST and WebSocket (native and
+Binance streams); outcomes cross the bus with their codes; a revoked API key is refused
+by every gateway."""
 
 import json
 import select
@@ -9,9 +10,11 @@ import sys
 import threading
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from tests.cluster.harness import Cluster
 from tests.e2e.binance.conftest import Account, Binance, SignedClient, binance_error
+from tests.e2e.binance.test_streams import apply, receive, stream
 from tests.e2e.client import QUOTE, Api, error, ok
 from tests.e2e.ws_client import BookMirror, Message, WsClient
 
@@ -110,6 +113,52 @@ def test_websocket_clients_on_two_gateways_see_identical_gap_free_streams(
             }
         assert streams[0] == streams[1]
         assert any(kind == "trades" for kind, *_ in streams[0])
+
+
+def test_binance_stream_clients_on_two_gateways_see_identical_trades_and_gap_free_depth(
+    gateway_apis: tuple[Api, Api],
+) -> None:
+    """Depth diffs go out on each gateway's own 100 ms timer, so their windows differ;
+    what must agree is every diff range following the last, and the book they build."""
+    first, second = gateway_apis
+    binances = (Binance(first), Binance(second))
+    native, market_id, _ = binances[0].market()
+    buyer, seller = first.user("bws-buyer"), first.user("bws-seller")
+    first.deposit(buyer, QUOTE, "100000")
+    first.deposit(seller, native.split("-")[0], "1000")
+    name = market_id.lower()
+    path = f"/stream?streams={name}@trade/{name}@depth@100ms"
+    with stream(binances[0], path) as one, stream(binances[1], path) as other:
+        for connection in (one, other):  # subscribed on the server before the first order
+            connection.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 1}))
+            assert receive(connection)["id"] == 1
+        for n in range(20):
+            api = (first, second)[n % 2]
+            api.order(buyer, market=native, side="BUY", price=f"{100 + n % 5}", quantity="1")
+            api.order(seller, market=native, side="SELL", price=f"{100 + (n + 2) % 5}", quantity="0.5")
+        depth = second.http.get("/api/v3/depth", params={"symbol": market_id, "limit": 5000}).json()
+        last_id = depth["lastUpdateId"]
+        final = {side: {Decimal(p): Decimal(q) for p, q in depth[side]} for side in ("bids", "asks")}
+        trades: list[list[dict[str, Any]]] = []
+        for connection in (one, other):
+            book: dict[str, dict[Decimal, Decimal]] = {"bids": {}, "asks": {}}  # a fresh market
+            seen: list[dict[str, Any]] = []
+            reached: int | None = None
+            while reached != last_id:
+                message = receive(connection)
+                data = message["data"]
+                if message["stream"] == f"{name}@trade":
+                    seen.append({key: value for key, value in data.items() if key != "E"})
+                    continue
+                if reached is not None:
+                    assert data["U"] == reached + 1, (data["U"], reached)
+                apply(book, data)
+                reached = data["u"]
+            assert book == final
+            trades.append(seen)
+    assert trades[0] == trades[1]
+    assert len(trades[0]) >= 20
+    assert [trade["t"] for trade in trades[0]] == sorted({trade["t"] for trade in trades[0]})
 
 
 def test_a_key_revoked_through_one_gateway_is_refused_by_the_other(gateway_apis: tuple[Api, Api]) -> None:

@@ -81,7 +81,7 @@ def step_down(config: Config) -> int:
     """Ask the active core to hand over (it commits what it took, then gives the lease up)."""
 
     async def ask() -> int:
-        client = await bus.connect(config.cluster, "step-down")
+        client = await bus.connect(config.cluster, "step-down", "core")
         try:
             answer = await client.request(Names.of(config.cluster).step_down, b"", timeout=30)
             print(answer.data.decode())

@@ -1,8 +1,11 @@
 """The connection to NATS and the JetStream streams and bucket a cluster needs.
 
 `connect` reaches the configured servers (or fails at once with an error naming the
-setting); `ensure` creates or updates the streams and the lease bucket, so the first
-process of a cluster sets it up and every later one checks it. The streams:
+setting), with the reply subjects of its role (names.py); `ensure` (cores) creates or
+updates the streams and the lease bucket, so the first core of a cluster sets it up
+and every later one checks it; `bind` (gateways) only looks them up, waiting for a
+core to have made them: a gateway's NATS user may not change streams (docs/cluster.md,
+Permissions). The streams:
 
 - commands: limits retention, at most `max_pending_commands` messages and
   `max_pending_bytes` bytes, new messages refused when full (the gateway answers 503
@@ -25,7 +28,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import APIError, BadRequestError
 from nats.js.kv import KeyValue
 
-from trade_engine.cluster.names import Names
+from trade_engine.cluster.names import Names, Role
 from trade_engine.config import ClusterConfig, ConfigError
 
 log = logging.getLogger(__name__)
@@ -33,13 +36,14 @@ SETUP_SECONDS: Final = 30.0  # a NATS cluster that has just started elects its l
 
 
 async def connect(
-    config: ClusterConfig, name: str, reconnected: list[Callable[[], None]] | None = None
+    config: ClusterConfig, name: str, role: Role, reconnected: list[Callable[[], None]] | None = None
 ) -> Client:
     """A connection that reconnects by itself (then calls each of `reconnected`); a
     ConfigError if no server answers."""
     options: dict[str, Any] = {
         "servers": [url.strip() for url in config.nats_urls.split(",")],
         "name": name,
+        "inbox_prefix": Names.of(config).inbox(role),
         "connect_timeout": config.connect_timeout_seconds,
         "allow_reconnect": True,
         "max_reconnect_attempts": -1,
@@ -132,6 +136,33 @@ async def ensure(client: Client, config: ClusterConfig) -> tuple[JetStreamContex
                     raise ConfigError(
                         f"cluster.nats_urls: JetStream does not answer at {config.nats_urls} "
                         f"(is it enabled, with a quorum for cluster.replicas={config.replicas}?): {error!r}"
+                    ) from error
+                await asyncio.sleep(0.5)
+    return js, await js.key_value(names.lease_bucket)
+
+
+async def bind(client: Client, config: ClusterConfig) -> tuple[JetStreamContext, KeyValue]:
+    """The JetStream context and the lease bucket, once a core has set the streams up
+    (waiting for it up to SETUP_SECONDS, then a ConfigError)."""
+    names = Names.of(config)
+    js = client.jetstream(timeout=max(config.publish_timeout_seconds, 2.0))
+    deadline = time.monotonic() + SETUP_SECONDS
+    for name in (
+        names.commands_stream,
+        names.events_stream,
+        names.journal_stream,
+        f"KV_{names.lease_bucket}",
+    ):
+        while True:
+            try:
+                await js.stream_info(name)
+                break
+            except Exception as error:
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"cluster: stream {name} cannot be found at {config.nats_urls} "
+                        f"(a core sets the streams up: start one; cluster.user allowed to read "
+                        f"stream information?): {error!r}"
                     ) from error
                 await asyncio.sleep(0.5)
     return js, await js.key_value(names.lease_bucket)

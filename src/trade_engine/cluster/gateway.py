@@ -41,8 +41,8 @@ async def connect_gateway(
         if keys is not None:
             keys.forget_all()
 
-    client = await bus.connect(config, node, [reconnected])
-    js, bucket = await bus.ensure(client, config)
+    client = await bus.connect(config, node, "gateway", [reconnected])
+    js, bucket = await bus.bind(client, config)
     port = NatsCore(client, js, bucket, config, node, database, on_gap=on_gap)
     await port.start()
     return port

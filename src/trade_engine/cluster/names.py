@@ -13,12 +13,19 @@ Subjects (docs/cluster.md lists them with their message formats):
   what the standby core applies;
 - `<name>.core.position`: request/reply, the active core's committed position;
 - `<name>.core.step_down`: request/reply, asks the active core to hand over;
-- `<name>.revoked`: revoked API keys, gateway to gateway.
+- `<name>.revoked`: revoked API keys, gateway to gateway;
+- `_INBOX.<name>.<role>.>`: the replies and push deliveries a process of that role
+  receives (JetStream acknowledgements, its consumers' messages, request replies).
+  One prefix per role, so that NATS permissions (deploy/nats-users.conf) let no role
+  read another's: a gateway's consumer delivers every committed batch to its inbox.
 """
 
 from dataclasses import dataclass
+from typing import Literal
 
 from trade_engine.config import ClusterConfig
+
+Role = Literal["core", "gateway", "downstream"]
 
 # Headers on the cluster's messages.
 MSG_ID = "Nats-Msg-Id"  # JetStream de-duplication
@@ -88,6 +95,9 @@ class Names:
     @property
     def step_down(self) -> str:
         return f"{self.prefix}.core.step_down"
+
+    def inbox(self, role: Role) -> str:
+        return f"_INBOX.{self.prefix}.{role}"
 
     @property
     def revoked(self) -> str:

@@ -64,7 +64,7 @@ async def run_core(config: Config, state: CoreNodeState, stop: asyncio.Event) ->
     cluster = config.cluster
     dsn = dsn_of(config.database.url)
     names = Names.of(cluster)
-    client = await bus.connect(cluster, state.node)
+    client = await bus.connect(cluster, state.node, "core")
     try:
         js, bucket = await bus.ensure(client, cluster)
         database = open_database(normalise_url(config.database.url))
