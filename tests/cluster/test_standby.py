@@ -44,7 +44,7 @@ async def _missed_entries(url: str, nats: Nats, wait: float) -> None:
     core = await start_core(url, markets=MARKETS)  # a leader that publishes nothing
     await core.sequencer.submit(Deposit(ts=0, user_id="u1", asset="USDT", amount=10**12))
     config = ClusterConfig(nats_urls=nats.urls)
-    client = await bus.connect(config, "standby-test")
+    client = await bus.connect(config, "standby-test", "core")
     database = open_database(normalise_url(url))
     try:
         js, _ = await bus.ensure(client, config)
