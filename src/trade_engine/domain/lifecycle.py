@@ -73,6 +73,11 @@ def status_after(
         return OrderStatus.EXPIRED_IN_MATCH
     if terminal is not None:
         return terminal
+    return open_status(executed)
+
+
+def open_status(executed: int) -> OrderStatus:
+    """The status of an order still open, having traded `executed` lots in all."""
     return OrderStatus.PARTIALLY_FILLED if executed else OrderStatus.NEW
 
 

@@ -12,10 +12,8 @@ integers become ticks, lots and minor units. Must not touch: balances and holds 
 funds suffice is risk.py), books, counters, events.
 """
 
-from typing import Final
-
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
-from trade_engine.domain.lifecycle import OrderStatus
+from trade_engine.domain.lifecycle import is_open, open_status
 from trade_engine.domain.units import Lots, Minor, Ticks
 from trade_engine.domain.vocabulary import (
     BUY,
@@ -254,18 +252,14 @@ def find_open(
     return account, order
 
 
-_NEW: Final = OrderStatus.NEW.value
-_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED.value
-
-
 def require_status(order: Order, only_status: str | None) -> None:
     """A restricted cancel: the order must have `only_status` (NEW: nothing traded yet;
     PARTIALLY_FILLED: something has), if one is given."""
     if only_status is None:
         return
-    if only_status not in (_NEW, _PARTIALLY_FILLED):
+    if not is_open(only_status):
         raise TradeEngineError(ErrorCode.INVALID_ORDER, f"a cancel cannot be restricted to {only_status}")
-    status = _PARTIALLY_FILLED if order.executed else _NEW
+    status = open_status(order.executed).value
     if status != only_status:
         raise TradeEngineError(
             ErrorCode.CANCEL_RESTRICTED, f"the order is {status}; the cancel was restricted to {only_status}"
