@@ -176,6 +176,20 @@ def _retry_refused(server: Server, calls: list[Call]) -> list[Call]:
     return retried
 
 
+def _audited_references(server: Server) -> set[str]:
+    """The references of the deposits in the audit log."""
+    admin = server.headers("ops", "admin")
+    references: set[str] = set()
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        offset, total = 0, 1
+        while offset < total:
+            params = {"limit": 1000, "offset": offset}
+            page = http.get(f"{API}/admin/audit-log", params=params, headers=admin).json()["data"]
+            references |= {e["summary"].get("reference") for e in page["entries"]} - {None}
+            offset, total = offset + len(page["entries"]), page["total"]
+    return references
+
+
 def assert_fault_contract(calls: list[Call]) -> None:
     unanswered = [c for c in calls if c.status == 0]
     assert unanswered == [], f"{len(unanswered)} requests got no answer, e.g. {unanswered[:3]}"
@@ -207,6 +221,10 @@ def test_a_database_outage_under_load_is_answered_with_503_and_passes(
         ]
         assert failed == [], failed[:5]
         assert all(c.status in (200, 201) for c in retried if c.kind in ("place", "deposit"))
+        # Every deposit answered as done has its audit entry, including one done just as
+        # the database went away (its entry waited and was written once it was back).
+        done = {c.body["reference"] for c in [*calls, *retried] if c.kind == "deposit" and c.status == 201}
+        wait_until(lambda: done <= _audited_references(server), 15, "the audit entries of every deposit")
         errors = [line for line in server.log_path.read_text().splitlines() if '"level":"error"' in line]
         assert errors == [], errors[:3]
     finally:

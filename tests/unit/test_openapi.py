@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from trade_engine.api import routes
+from trade_engine.api.audit import AuditTrail
 from trade_engine.api.native import ERROR_TYPE, NativeApi, answer_type
 from trade_engine.config import Config
 from trade_engine.edge.gateway import Gateway
@@ -15,7 +16,7 @@ from trade_engine.edge.openapi import document
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
     gateway = Gateway(Config())
-    table = routes.routes(gateway, NativeApi(gateway.auth, gateway.limiter))
+    table = routes.routes(gateway, NativeApi(gateway.auth, gateway.limiter), AuditTrail(gateway.database))
     return document(
         table, title="t", version="1", description="d", answer_type=answer_type, error_type=ERROR_TYPE
     )

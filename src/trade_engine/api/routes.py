@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any, Final
 
 from trade_engine.api import account, admin, markets, operations, orders
-from trade_engine.api.audit import audited
+from trade_engine.api.audit import AuditTrail, audited
 from trade_engine.api.native import NativeApi
 from trade_engine.api.operator import AuditQuery, Operator, TransfersQuery
 from trade_engine.api.operator_schemas import (
@@ -71,19 +71,19 @@ def bind(handler: Handler, gateway: Gateway) -> Callable[[Call], Awaitable[objec
     return bound
 
 
-def routes(gateway: Gateway, api: NativeApi) -> list[Route]:
+def routes(gateway: Gateway, api: NativeApi, trail: AuditTrail) -> list[Route]:
     def public(method: str, path: str, handler: Handler, tag: str, **types: Any) -> Route:
         return Route(method, path, bind(handler, gateway), api, tags=(tag,), errors=PUBLIC_ERRORS, **types)
 
     def private(method: str, path: str, handler: Handler, tag: str, access: Access, **types: Any) -> Route:
         bound = bind(handler, gateway)
         if access is Access.ADMIN and method != "GET":
-            bound = audited(bound, gateway, method, path, types.get("status", 200))
+            bound = audited(bound, trail, method, path, types.get("status", 200))
         return Route(method, path, bound, api, access=access, tags=(tag,), errors=PRIVATE_ERRORS, **types)
 
     def operator(method: str, path: str, handler: EdgeHandler, **types: Any) -> Route:
         if method != "GET":
-            handler = audited(handler, gateway, method, path, 200)
+            handler = audited(handler, trail, method, path, 200)
         admin_only = Access.ADMIN
         return Route(
             method, path, handler, api, access=admin_only, tags=("admin",), errors=PRIVATE_ERRORS, **types

@@ -32,7 +32,7 @@ def create_app(
     native = NativeApi(gateway.auth, gateway.limiter)
     binance = BinanceApi(service.binance_limits)
     routes = [
-        *native_routes.routes(gateway, native),
+        *native_routes.routes(gateway, native, service.audit),
         *binance_routes.routes(gateway, binance),
         *web_routes(native),
     ]

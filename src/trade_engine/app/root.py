@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from trade_engine.api.audit import AuditTrail
 from trade_engine.binance.limits import BinanceLimits
 from trade_engine.binance.streams import StreamPublisher
 from trade_engine.binance.subscriptions import UserDataSubscriptions
@@ -49,6 +50,7 @@ class Service:
     user_data: UserDataSubscriptions  # Binance user-data subscriptions, by API key
     # Binance's weights and order counts: one per process, for REST and the WebSocket API.
     binance_limits: BinanceLimits
+    audit: AuditTrail  # the operators' actions, kept while the database is away
     role: str = "serve"  # or "gateway"
     core: LocalCore | NatsCore | None = None
     view: ReadModel | None = None
@@ -59,7 +61,8 @@ class Service:
 def build(config: Config, role: str = "serve") -> Service:
     gateway = Gateway(config)
     limits = BinanceLimits(config.binance, enforce=config.rate_limits.enabled)
-    return Service(config, gateway, Streams(gateway), UserDataSubscriptions(), limits, role=role)
+    audit = AuditTrail(gateway.database)
+    return Service(config, gateway, Streams(gateway), UserDataSubscriptions(), limits, audit, role=role)
 
 
 # The readers of every committed batch's views, in the order they get it: depth and the
@@ -156,6 +159,7 @@ async def stop(service: Service) -> None:
     if service.binance is not None:
         await service.binance.close()
     await service.user_data.close()
+    await service.audit.close()
     if service.core is not None:
         await service.core.close()
         log.info("stopped: queued commands committed")
