@@ -172,10 +172,15 @@ class Engine:
         totals: dict[tuple[str, str], int] = {}
         markets = self._state.markets
         for user_id, account in self._state.accounts.items():
+            # Per asset first: one key per account and asset, not one per order (a
+            # restart checks a million orders with this).
+            per_asset: dict[str, int] = {}
             for order in account.orders.values():
                 m = markets[order.market]
-                key = (user_id, m.held_asset(order.side))
-                totals[key] = totals.get(key, 0) + hold_of(m, order)
+                asset = m.held_asset(order.side)
+                per_asset[asset] = per_asset.get(asset, 0) + hold_of(m, order)
+            for asset, held in per_asset.items():
+                totals[(user_id, asset)] = held
         return totals
 
     def hold_of(self, order: Order) -> int:

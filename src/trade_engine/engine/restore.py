@@ -11,16 +11,44 @@ Owns: both directions of that. Must not touch: anything a command does; a restor
 no events and takes no sequence numbers.
 """
 
-from typing import Any
+from sys import intern
+from typing import Any, Final
 
 import msgspec
 
 from trade_engine.domain.market import Market
 from trade_engine.domain.units import Ticks
+from trade_engine.domain.vocabulary import (
+    BUY,
+    EXPIRE_BOTH,
+    EXPIRE_MAKER,
+    EXPIRE_TAKER,
+    FOK,
+    GTC,
+    IOC,
+    LIMIT,
+    MARKET,
+    SELL,
+    STOP_LIMIT,
+    STOP_MARKET,
+    STP_NONE,
+    TAKE_PROFIT_LIMIT,
+    TAKE_PROFIT_MARKET,
+)
 from trade_engine.engine.book import Level
 from trade_engine.engine.markets import register
 from trade_engine.engine.order import Order
 from trade_engine.engine.state import EngineState
+
+# The engine's own words, by value: a restored order's type, time in force and
+# self-trade prevention mode become these very strings.
+_WORDS: Final[dict[str, str]] = {
+    word: word
+    for word in (
+        LIMIT, MARKET, STOP_LIMIT, STOP_MARKET, TAKE_PROFIT_LIMIT, TAKE_PROFIT_MARKET,
+        GTC, IOC, FOK, STP_NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH,
+    )
+}  # fmt: skip
 
 
 def restore_market(state: EngineState, market: Market, status: str, seq: int, last_price: int) -> None:
@@ -35,8 +63,18 @@ def restore_balance(state: EngineState, user_id: str, asset: str, available: int
 
 
 def restore_order(state: EngineState, order: Order) -> None:
-    """Put back an open order or pending stop; call in each book's time priority."""
+    """Put back an open order or pending stop; call in each book's time priority.
+
+    Its texts become shared ones: a store hands over a fresh string per field of every
+    row, and a million restored orders would otherwise keep six million copies of a few
+    words (measured: half the memory of a restart, and a slower check of it)."""
     m = state.markets[order.market]
+    order.market = m.symbol
+    order.user_id = intern(order.user_id)
+    order.side = BUY if order.side == BUY else SELL
+    order.order_type = _WORDS.get(order.order_type, order.order_type)
+    order.time_in_force = _WORDS.get(order.time_in_force, order.time_in_force)
+    order.stp_mode = _WORDS.get(order.stp_mode, order.stp_mode)
     account = state.account(order.user_id)
     account.orders[order.id] = order
     if order.client_order_id is not None:

@@ -5,8 +5,9 @@ crash of the process and of the machine; foreign keys are switched on. PostgreSQ
 asyncpg.
 """
 
+import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import asyncpg
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql import Executable
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 
@@ -122,3 +124,40 @@ def open_database(url: str, *, pool_size: int = 5) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+
+
+async def driver_batches(
+    connection: AsyncConnection, statement: Executable, size: int
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """The rows of `statement` (which takes no parameters) in lists of up to `size`,
+    straight from the driver rather than through SQLAlchemy's result rows: for the
+    million open orders of a restart that is about a second less (measured). The values
+    are the driver's own, untyped: SQLite gives a boolean as 0 or 1.
+
+    SQLite's next batch is read in its thread while the caller works on this one."""
+    compiled = statement.compile(dialect=connection.dialect)  # type: ignore[attr-defined]
+    if compiled.params:
+        raise ValueError("driver_batches takes a statement without parameters")
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    if connection.dialect.name == "sqlite":
+        async with driver.execute(str(compiled)) as cursor:
+            ahead = asyncio.ensure_future(cursor.fetchmany(size))
+            try:
+                while batch := await ahead:
+                    ahead = asyncio.ensure_future(cursor.fetchmany(size))
+                    yield batch
+            finally:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
+        return
+    # asyncpg reads with a server-side cursor, which needs a transaction.
+    if driver.is_in_transaction():
+        cursor = await driver.cursor(str(compiled))
+        while batch := await cursor.fetch(size):
+            yield batch
+        return
+    async with driver.transaction():
+        cursor = await driver.cursor(str(compiled))
+        while batch := await cursor.fetch(size):
+            yield batch

@@ -12,6 +12,7 @@ An inconsistent store is refused with the list of what is wrong (`InconsistentSt
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,6 +25,7 @@ from trade_engine.domain.order_meta import meta_of_text
 from trade_engine.domain.vocabulary import FEE_SCALE
 from trade_engine.engine import Engine, Order
 from trade_engine.storage import schema
+from trade_engine.storage.database import driver_batches
 from trade_engine.storage.projection import TRANSFER_SCOPE
 
 
@@ -69,6 +71,8 @@ _ORDER_FIELDS = (
     schema.orders.c.fee_residue,
     schema.orders.c.meta,
 )
+# Open orders are read in batches of this many rows.
+ORDER_BATCH: Final = 20_000
 # Every open order, each market's in time priority, read in the order of the partial
 # index that holds them (schema.py), so the database does not sort a million rows.
 OPEN_ORDERS_IN_PRIORITY: Final = (
@@ -104,11 +108,11 @@ async def load_engine(database: AsyncEngine) -> tuple[Engine, RecoveryReport]:
         for reference, transfer_id in await connection.execute(references):
             engine.restore_reference(reference, transfer_id)
         open_orders = 0
-        result = await connection.stream(OPEN_ORDERS_IN_PRIORITY.execution_options(yield_per=20_000))
-        async for partition in result.partitions():
-            for values in partition:
-                engine.restore_order(_order(tuple(values)))
-                open_orders += 1
+        restore = engine.restore_order
+        async for batch in driver_batches(connection, OPEN_ORDERS_IN_PRIORITY, ORDER_BATCH):
+            for values in batch:
+                restore(_order(values))
+            open_orders += len(batch)
         next_order = await _next_id(connection, schema.orders.c.id)
         next_trade = await _next_id(connection, schema.trades.c.id)
         next_transfer = await _next_id(connection, schema.transfers.c.id)
@@ -123,10 +127,11 @@ async def load_engine(database: AsyncEngine) -> tuple[Engine, RecoveryReport]:
     return engine, report
 
 
-def _order(values: tuple[Any, ...]) -> Order:
-    """An engine order from a row of `_ORDER_FIELDS`."""
-    (order_id, user, market, side, kind, tif, price, stop, quantity, quote, remaining) = values[:11]
-    (client_id, stp, post_only, created, pending, executed, filled_quote, paid, residue, meta) = values[11:]
+def _order(values: Sequence[Any]) -> Order:
+    """An engine order from a row of `_ORDER_FIELDS`, as the driver gives it (booleans
+    may be 0 or 1). One unpacking and one call: this runs once per open order at start."""
+    (order_id, user, market, side, kind, tif, price, stop, quantity, quote, remaining, client_id,
+     stp, post_only, created, pending, executed, filled_quote, paid, residue, meta) = values  # fmt: skip
     return Order(
         order_id,
         user,
@@ -141,13 +146,13 @@ def _order(values: tuple[Any, ...]) -> Order:
         remaining,
         client_id,
         stp,
-        bool(post_only),
+        post_only == 1,
         created,
-        bool(pending),
+        pending == 1,
         executed,
         filled_quote,
         paid * FEE_SCALE - residue,
-        meta_of_text(meta),
+        None if meta is None else meta_of_text(meta),
     )
 
 
