@@ -146,29 +146,30 @@ def state_of(engine: Engine, seq: int) -> CoreState:
         markets.append(
             MarketState(market=market, bids=bids, asks=asks, sequence=engine.sequence(market.symbol))
         )
+    # By position, in the field order of OpenOrder (core/messages.py: why).
     orders = [
         OpenOrder(
-            order_id=order.id,
-            user_id=order.user_id,
-            market=order.market,
-            side=order.side,
-            order_type=order.order_type,
-            time_in_force=order.time_in_force,
-            price=order.price,
-            stop_price=order.stop_price,
-            quantity=order.quantity,
-            quote_quantity=order.quote_quantity,
-            client_order_id=order.client_order_id,
-            stp_mode=order.stp_mode,
-            post_only=order.post_only,
-            created_ts=order.created_ts,
-            pending=order.pending,
-            executed=order.executed,
-            filled_quote=order.filled_quote,
-            fee=fee_charged(order.fee_numer),
-            meta=order.meta,
+            order.id,
+            order.user_id,
+            order.market,
+            order.side,
+            order.order_type,
+            order.time_in_force,
+            order.price,
+            order.stop_price,
+            order.quantity,
+            order.quote_quantity,
+            order.client_order_id,
+            order.stp_mode,
+            order.post_only,
+            order.created_ts,
+            order.pending,
+            order.executed,
+            order.filled_quote,
+            fee_charged(order.fee_numer),
+            order.meta,
         )
-        for order in engine.all_open_orders()
+        for order in engine.each_open_order()
     ]
     balances = [
         BalanceState(user_id, asset, balance.available, balance.locked)

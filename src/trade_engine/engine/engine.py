@@ -17,6 +17,7 @@ Owns: dispatch, the rejection event and the read-only queries. All state is an
 `EngineState` (state.py); `MarketState` is defined there and re-exported here.
 """
 
+from collections.abc import Iterator
 from typing import NamedTuple, cast
 
 import msgspec
@@ -165,7 +166,14 @@ class Engine:
         return [o.copy() for o in orders if market is None or o.market == market]
 
     def all_open_orders(self) -> list[Order]:
-        return [o.copy() for account in self._state.accounts.values() for o in account.orders.values()]
+        return list(self.each_open_order())
+
+    def each_open_order(self) -> Iterator[Order]:
+        """Every open order and pending stop, copied one at a time: a reader that keeps
+        something else of each needs no second million of copies at once."""
+        for account in self._state.accounts.values():
+            for order in account.orders.values():
+                yield order.copy()
 
     def holds(self) -> dict[tuple[str, str], int]:
         """What all open orders and stops hold, per (user, asset): what `locked` must be."""

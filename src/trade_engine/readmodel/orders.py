@@ -32,8 +32,11 @@ MAKER: Final = "MAKER"
 TAKER: Final = "TAKER"
 
 
-class OrderModel(msgspec.Struct, kw_only=True, gc=False):
-    """An order as it stands: its terms (engine integers) and its totals so far."""
+class OrderModel(msgspec.Struct, gc=False):
+    """An order as it stands: its terms (engine integers) and its totals so far.
+
+    Not keyword-only, for the same reason as core.messages.OpenOrder: `model_of_state`
+    builds a million of them by position at a restart; anything else by keyword."""
 
     order_id: int
     user_id: str
@@ -117,29 +120,31 @@ def fills_of(trade: TradeExecuted) -> tuple[FillModel, FillModel]:
 
 
 def model_of_state(order: OpenOrder) -> OrderModel:
-    """An open order of the core's committed state (core/messages.py)."""
+    """An open order of the core's committed state (core/messages.py), built by position
+    in OrderModel's field order (why: its docstring)."""
     return OrderModel(
-        order_id=order.order_id,
-        user_id=order.user_id,
-        market=order.market,
-        side=order.side,
-        order_type=order.order_type,
-        time_in_force=order.time_in_force,
-        price=order.price,
-        stop_price=order.stop_price,
-        quantity=order.quantity,
-        quote_quantity=order.quote_quantity,
-        client_order_id=order.client_order_id,
-        stp_mode=order.stp_mode,
-        post_only=order.post_only,
-        created_ts=order.created_ts,
-        updated_ts=order.created_ts,
-        executed=order.executed,
-        filled_quote=order.filled_quote,
-        fee=order.fee,
-        status=status_after(OrderChange.NEW, order.executed),
-        pending=order.pending,
-        meta=order.meta,
+        order.order_id,
+        order.user_id,
+        order.market,
+        order.side,
+        order.order_type,
+        order.time_in_force,
+        order.price,
+        order.stop_price,
+        order.quantity,
+        order.quote_quantity,
+        order.client_order_id,
+        order.stp_mode,
+        order.post_only,
+        order.created_ts,
+        order.created_ts,  # updated_ts
+        order.executed,
+        order.filled_quote,
+        order.fee,
+        status_after(OrderChange.NEW, order.executed),
+        None,  # reason
+        order.pending,
+        order.meta,
     )
 
 
