@@ -5,7 +5,7 @@ tick × one lot is `K` = 10 USDT minor units and one lot is `LOT` = 1,000 BTC mi
 units. Fees are 0.1% for makers and 0.2% for takers; STP defaults to EXPIRE_MAKER.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import count
 from typing import Any, Final, TypeVar
 
@@ -20,6 +20,7 @@ from trade_engine.engine import (
     Deposit,
     Engine,
     Event,
+    Order,
     OrderAccepted,
     PlaceOrder,
 )
@@ -144,3 +145,25 @@ def asset_total(engine: Engine, asset: str) -> int:
         for name, balance in per_asset.items()
         if name == asset
     )
+
+
+def restored_copy(
+    original: Engine, last_price: int, convert: Callable[[Order], Order] = Order.copy
+) -> Engine:
+    """A fresh engine given `original`'s state through the restore calls, as recovery
+    does: its market (SYMBOL), balances, supply, open orders in acceptance order (each
+    passed through `convert`, e.g. to look as a store hands it over) and counters."""
+    copy = Engine()
+    market = original.market(SYMBOL)
+    assert market is not None
+    copy.restore_market(market, status="TRADING", seq=original.sequence(SYMBOL), last_price=last_price)
+    for user, per_asset in original.balances().items():
+        for asset, balance in per_asset.items():
+            copy.restore_balance(user, asset, balance.available, balance.locked)
+    for asset in (BASE, QUOTE):
+        copy.restore_supply(asset, original.supply(asset))
+    for order in sorted(original.all_open_orders(), key=lambda o: o.id):
+        copy.restore_order(convert(order))
+    next_order, next_trade, next_transfer = original.counters()
+    copy.restore_counters(next_order_id=next_order, next_trade_id=next_trade, next_transfer_id=next_transfer)
+    return copy

@@ -4,9 +4,9 @@ hands them over (a fresh string per field of every row)."""
 
 from typing import Any
 
-from tests.unit.helpers import BASE, QUOTE, SYMBOL, buy, make_engine, sell
+from tests.unit.helpers import SYMBOL, buy, make_engine, restored_copy, sell
 from trade_engine.domain.vocabulary import BUY, GTC, LIMIT, SELL, STP_MODES
-from trade_engine.engine import Engine, Order, PlaceOrder
+from trade_engine.engine import Order, PlaceOrder
 
 
 def fresh(text: str) -> str:
@@ -21,32 +21,12 @@ def as_read_from_a_store(order: Order) -> Order:
     return Order(**values, meta=order.meta)
 
 
-def restored_copy(original: Engine) -> Engine:
-    copy = Engine()
-    market = original.market(SYMBOL)
-    assert market is not None
-    copy.restore_market(market, status="TRADING", seq=original.sequence(SYMBOL), last_price=0)
-    for user, per_asset in original.balances().items():
-        for asset, balance in per_asset.items():
-            copy.restore_balance(user, asset, balance.available, balance.locked)
-    for asset in (BASE, QUOTE):
-        copy.restore_supply(asset, original.supply(asset))
-    for order in sorted(original.all_open_orders(), key=lambda o: o.id):
-        copy.restore_order(as_read_from_a_store(order))
-    copy.restore_counters(
-        next_order_id=original.counters()[0],
-        next_trade_id=original.counters()[1],
-        next_transfer_id=original.counters()[2],
-    )
-    return copy
-
-
 def test_restored_orders_share_their_texts_and_the_state_is_equal() -> None:
     original = make_engine("alice", "bob")
     for step in range(10):
         buy(original, "alice", 1, 9_000 + step, client_order_id=f"a-{step}")
         sell(original, "bob", 1, 11_000 + step)
-    copy = restored_copy(original)
+    copy = restored_copy(original, last_price=0, convert=as_read_from_a_store)
 
     assert copy.snapshot() == original.snapshot()
     orders = copy.all_open_orders()

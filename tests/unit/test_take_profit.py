@@ -10,7 +10,6 @@ from trade_engine.domain.vocabulary import BUY, SELL
 from trade_engine.engine import (
     AmendOrder,
     CancelOrder,
-    Engine,
     Order,
     OrderAccepted,
     OrderAmended,
@@ -39,6 +38,7 @@ from .helpers import (
     of_type,
     order_id,
     place,
+    restored_copy,
     sell,
     ts,
 )
@@ -325,22 +325,7 @@ def test_a_restored_pending_take_profit_fires_as_the_original_would():
     trade_at(original, 10_000)
     tp = order_id(take_profit_limit(original, "alice", BUY, 2, 9_950, 9_960))
     stop = order_id(stop_market(original, "alice", SELL, 9_950, quantity=1))
-    copy = Engine()
-    market = original.market(SYMBOL)
-    assert market is not None
-    copy.restore_market(market, status="TRADING", seq=original.sequence(SYMBOL), last_price=10_000)
-    for user, per_asset in original.balances().items():
-        for asset, balance in per_asset.items():
-            copy.restore_balance(user, asset, balance.available, balance.locked)
-    for asset in (BASE, QUOTE):
-        copy.restore_supply(asset, original.supply(asset))
-    for order in original.all_open_orders():
-        copy.restore_order(order)
-    copy.restore_counters(
-        next_order_id=original.counters()[0],
-        next_trade_id=original.counters()[1],
-        next_transfer_id=original.counters()[2],
-    )
+    copy = restored_copy(original, last_price=10_000)
     assert copy.snapshot() == original.snapshot()
     restored = copy.open_order("alice", tp)
     assert isinstance(restored, Order)

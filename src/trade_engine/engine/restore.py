@@ -18,37 +18,15 @@ import msgspec
 
 from trade_engine.domain.market import Market
 from trade_engine.domain.units import Ticks
-from trade_engine.domain.vocabulary import (
-    BUY,
-    EXPIRE_BOTH,
-    EXPIRE_MAKER,
-    EXPIRE_TAKER,
-    FOK,
-    GTC,
-    IOC,
-    LIMIT,
-    MARKET,
-    SELL,
-    STOP_LIMIT,
-    STOP_MARKET,
-    STP_NONE,
-    TAKE_PROFIT_LIMIT,
-    TAKE_PROFIT_MARKET,
-)
+from trade_engine.domain.vocabulary import ORDER_TYPES, SIDES, STP_MODES, TIMES_IN_FORCE
 from trade_engine.engine.book import Level
 from trade_engine.engine.markets import register
 from trade_engine.engine.order import Order
 from trade_engine.engine.state import EngineState
 
-# The engine's own words, by value: a restored order's type, time in force and
+# The engine's own words, by value: a restored order's side, type, time in force and
 # self-trade prevention mode become these very strings.
-_WORDS: Final[dict[str, str]] = {
-    word: word
-    for word in (
-        LIMIT, MARKET, STOP_LIMIT, STOP_MARKET, TAKE_PROFIT_LIMIT, TAKE_PROFIT_MARKET,
-        GTC, IOC, FOK, STP_NONE, EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH,
-    )
-}  # fmt: skip
+_WORDS: Final[dict[str, str]] = {word: word for word in SIDES | ORDER_TYPES | TIMES_IN_FORCE | STP_MODES}
 
 
 def restore_market(state: EngineState, market: Market, status: str, seq: int, last_price: int) -> None:
@@ -71,7 +49,7 @@ def restore_order(state: EngineState, order: Order) -> None:
     m = state.markets[order.market]
     order.market = m.symbol
     order.user_id = intern(order.user_id)
-    order.side = BUY if order.side == BUY else SELL
+    order.side = _WORDS.get(order.side, order.side)
     order.order_type = _WORDS.get(order.order_type, order.order_type)
     order.time_in_force = _WORDS.get(order.time_in_force, order.time_in_force)
     order.stp_mode = _WORDS.get(order.stp_mode, order.stp_mode)

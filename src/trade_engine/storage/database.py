@@ -6,6 +6,7 @@ asyncpg.
 """
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -152,12 +153,7 @@ async def driver_batches(
                 await asyncio.gather(ahead, return_exceptions=True)
         return
     # asyncpg reads with a server-side cursor, which needs a transaction.
-    if driver.is_in_transaction():
-        cursor = await driver.cursor(str(compiled))
-        while batch := await cursor.fetch(size):
-            yield batch
-        return
-    async with driver.transaction():
+    async with contextlib.nullcontext() if driver.is_in_transaction() else driver.transaction():
         cursor = await driver.cursor(str(compiled))
         while batch := await cursor.fetch(size):
             yield batch

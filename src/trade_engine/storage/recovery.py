@@ -152,7 +152,7 @@ def _order(values: Sequence[Any]) -> Order:
         executed,
         filled_quote,
         paid * FEE_SCALE - residue,
-        None if meta is None else meta_of_text(meta),
+        meta_of_text(meta),
     )
 
 
