@@ -1,4 +1,10 @@
-"""One WebSocket client: a bounded queue of frames and the one task that writes them.
+"""One WebSocket client: a bounded queue of frames, and who writes them.
+
+Data frames are written straight to the server's transport by the event loop's drainer,
+many clients per loop turn (`edge/wire.py`); close frames, and everything while the
+transport is paused or where it cannot be reached, by the connection's writer task
+through ASGI. Either way in queue order: the drainer takes only frames at the head and
+stays away while the writer task is in a send.
 
 Publishing never waits for a client: `offer` appends to the client's queue and returns,
 so a slow client can never hold up the sequencer or other clients. A client has fallen
@@ -32,6 +38,7 @@ from typing import Any, Final, cast
 from prometheus_client import Histogram
 
 from trade_engine.edge.asgi import Message, Send
+from trade_engine.edge.wire import DirectWriter, Drainer, drainer, frame_bytes
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +50,48 @@ _ids = itertools.count(1)
 
 
 class Frame:
-    """One encoded message, ready to be sent to any number of clients as it is."""
+    """One encoded message, ready to be sent to any number of clients as it is: as an
+    ASGI event, or as the WebSocket frame's own bytes (`edge/wire.py`), each built once."""
 
-    __slots__ = ("commit_ns", "event", "size")
+    __slots__ = ("_binary", "_data", "_event", "_wire", "closes", "commit_ns", "size")
 
     def __init__(self, data: bytes, commit_ns: int = 0, *, binary: bool = False) -> None:
         self.size = len(data)
-        # Built once per message: every subscriber gets this same ASGI event.
-        self.event: dict[str, Any] = (
-            {"type": "websocket.send", "bytes": data}
-            if binary
-            else {"type": "websocket.send", "text": data.decode()}
-        )
+        self._data = data
+        self._binary = binary
+        self._event: dict[str, Any] | None = None
+        self._wire: bytes | None = None
         self.commit_ns = commit_ns
+        self.closes = False
 
+    @classmethod
+    def close(cls, code: int, reason: str) -> "Frame":
+        """The close frame: only the server sends it (it must know a close was sent)."""
+        frame = cls(b"")
+        frame._event = {"type": "websocket.close", "code": code, "reason": reason}
+        frame.closes = True
+        return frame
 
-def _close_frame(code: int, reason: str) -> Frame:
-    frame = Frame(b"")
-    frame.event = {"type": "websocket.close", "code": code, "reason": reason}
-    return frame
+    @property
+    def event(self) -> dict[str, Any]:
+        """The ASGI event every subscriber gets (the same object for all of them)."""
+        event = self._event
+        if event is None:
+            data = self._data
+            event = self._event = (
+                {"type": "websocket.send", "bytes": data}
+                if self._binary
+                else {"type": "websocket.send", "text": data.decode()}
+            )
+        return event
+
+    @property
+    def wire(self) -> bytes:
+        """The data frame as written to a socket."""
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = frame_bytes(self._data, binary=self._binary)
+        return wire
 
 
 class Connection:
@@ -102,10 +132,21 @@ class Connection:
         self._waiter: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._cutoff: asyncio.TimerHandle | None = None
+        # Data frames go straight to the server's transport where it can be reached
+        # (`edge/wire.py`), written by the loop's drainer; the writer task sends the
+        # rest (close frames, and everything while the transport is paused) through ASGI.
+        self._direct: DirectWriter | None = None
+        self._drainer: Drainer | None = None
+        self._drain_scheduled = False
+        self._sending = False  # the writer task is in an ASGI send: it owns the queue
 
     # -- lifecycle --
 
     def start(self) -> None:
+        """Once the handshake is done (what was negotiated decides how frames are written)."""
+        self._direct = DirectWriter.of(self._send)
+        if self._direct is not None:
+            self._drainer = drainer()
         self._writer = asyncio.get_running_loop().create_task(self._write(), name=f"ws-writer-{self.id}")
 
     def close(self, code: int, reason: str) -> None:
@@ -187,6 +228,11 @@ class Connection:
             self._cutoff.cancel()
 
     @property
+    def writes_directly(self) -> bool:
+        """Whether data frames go straight to the server's transport (`edge/wire.py`)."""
+        return self._direct is not None
+
+    @property
     def queued(self) -> int:
         """Frames waiting to be written."""
         return len(self._queue)
@@ -208,24 +254,63 @@ class Connection:
         queue.append(frame)
         self._queued_at.append(time.monotonic())
         self._queued_bytes += frame.size
+        self._wake()
+        return True
+
+    def _wake(self) -> None:
+        """Have the queue written: by the drainer when it can write directly, else (or
+        while it is in a send) by the writer task."""
+        if self._drainer is not None and not self._sending:
+            if not self._drain_scheduled:
+                self._drain_scheduled = True
+                self._drainer.add(self)
+            return
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-        return True
+
+    def drain(self) -> None:
+        """Write the data frames at the head of the queue in one write, if the transport
+        takes them now; leave the rest (a close frame, or all of it while the transport
+        is paused) to the writer task."""
+        self._drain_scheduled = False
+        queue = self._queue
+        direct = self._direct
+        if self._sending or not queue or direct is None:
+            return
+        if direct.ready():
+            parts: list[bytes] = []
+            latency = self._latency
+            while queue and not queue[0].closes:
+                frame = queue.popleft()
+                self._queued_at.popleft()
+                self._queued_bytes -= frame.size
+                parts.append(frame.wire)
+                if latency is not None and frame.commit_ns:
+                    latency.observe((time.time_ns() - frame.commit_ns) / 1e9)
+            if parts:
+                try:
+                    direct.write(parts[0] if len(parts) == 1 else b"".join(parts))
+                except (OSError, RuntimeError) as error:
+                    log.debug("websocket write ended", extra={"connection": self.id, "error": repr(error)})
+                    self.abort()
+                    return
+        if queue:
+            self._wake_writer()
 
     def _end(self, code: int, reason: str, last: list[Frame]) -> None:
         self.closing = True
         self.close_code = code
-        for frame in (*last, _close_frame(code, reason)):
+        for frame in (*last, Frame.close(code, reason)):
             self._queue.append(frame)
             self._queued_at.append(time.monotonic())
             self._queued_bytes += frame.size
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-        self._waiter = None
+        self._wake()
         self._cutoff = asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, self.abort)
 
     async def _write(self) -> None:
@@ -238,12 +323,19 @@ class Connection:
                     self._waiter = loop.create_future()
                     await self._waiter
                     continue
+                direct = self._direct
+                if direct is not None and not queue[0].closes and direct.ready():
+                    self.drain()
+                    continue
                 frame = queue.popleft()
                 self._queued_at.popleft()
                 self._queued_bytes -= frame.size
-                event = frame.event
-                await send(cast(Message, event))
-                if event["type"] == "websocket.close":
+                self._sending = True
+                try:
+                    await send(cast(Message, frame.event))
+                finally:
+                    self._sending = False
+                if frame.closes:
                     return
                 latency = self._latency
                 if latency is not None and frame.commit_ns:
