@@ -28,6 +28,7 @@ from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.views import ReadModel
 from trade_engine.storage import schema
 from trade_engine.storage.apikeys import ApiKeyStore
+from trade_engine.storage.listen_keys import ListenKeyStore
 from trade_engine.storage.recovery import verify
 from trade_engine.storage.writer import PreparedBatch, writer_for
 
@@ -133,6 +134,7 @@ def test_a_read_of_history_waits_for_the_rows_of_what_was_committed_before_it(tm
             depth=DepthBook(),
             live=LiveMarketData(),
             api_keys=ApiKeyStore(core.database, config.auth.api_key_encryption_key),
+            listen_keys=ListenKeyStore(core.database, 60 * 1_000_000_000),
         )
         await gateway.submit(buy(100))
         with pytest.raises(TradeEngineError) as timed_out:

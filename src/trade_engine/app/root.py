@@ -35,6 +35,7 @@ from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.views import Reader, ReadModel, ViewBatch
 from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.storage.database import normalise_url, open_database
+from trade_engine.storage.listen_keys import ListenKeyStore
 from trade_engine.ws.streams import Streams
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,19 @@ async def start(service: Service) -> None:
     if isinstance(port, NatsCore):
         await share_revocations(port, config.cluster, api_keys)
         gateway_metrics(gateway.metrics.registry, port)
-    gateway.ready(port=port, database=database, view=view, depth=gateway.depth, live=live, api_keys=api_keys)
+    validity = int(config.binance.listen_key_validity_seconds * 1_000_000_000)
+    listen_keys = ListenKeyStore(database, validity)
+    # Closing a listen key ends this process's streams of it at once.
+    listen_keys.on_close(service.user_data.expired)
+    gateway.ready(
+        port=port,
+        database=database,
+        view=view,
+        depth=gateway.depth,
+        live=live,
+        api_keys=api_keys,
+        listen_keys=listen_keys,
+    )
     log.info("ready", extra={**recovered, "role": service.role, "readers": service.readers})
 
 

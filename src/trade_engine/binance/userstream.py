@@ -22,8 +22,7 @@ from trade_engine.storage.listen_keys import ListenKeyStore
 
 
 def listen_keys(gateway: Gateway) -> ListenKeyStore:
-    seconds = gateway.config.binance.listen_key_validity_seconds
-    return ListenKeyStore(gateway.database(), int(seconds * 1_000_000_000))
+    return gateway.listen_key_store()
 
 
 def _not_found() -> TradeEngineError:

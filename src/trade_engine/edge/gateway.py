@@ -31,6 +31,7 @@ from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.observability.metrics import Metrics
 from trade_engine.readmodel.views import ReadModel
 from trade_engine.storage.apikeys import ApiKeyStore
+from trade_engine.storage.listen_keys import ListenKeyStore
 
 log = logging.getLogger(__name__)
 _PROBE_SECONDS = 2.0
@@ -53,6 +54,7 @@ class _Ready:
     database: AsyncEngine
     view: ReadModel
     api_keys: ApiKeyStore
+    listen_keys: ListenKeyStore
 
 
 class Gateway:
@@ -90,10 +92,11 @@ class Gateway:
         depth: DepthBook,
         live: LiveMarketData,
         api_keys: ApiKeyStore,
+        listen_keys: ListenKeyStore,
     ) -> None:
         """The core is recovered and the read models follow it: serve."""
         self.depth, self.live = depth, live
-        self._ready = _Ready(port, database, view, api_keys)
+        self._ready = _Ready(port, database, view, api_keys, listen_keys)
         self.metrics.ready.set(1)
         self.ready_event.set()
 
@@ -154,6 +157,9 @@ class Gateway:
 
     def key_store(self) -> ApiKeyStore:
         return self._require().api_keys
+
+    def listen_key_store(self) -> ListenKeyStore:
+        return self._require().listen_keys
 
     def market(self, symbol: str) -> Market:
         """A market as last committed (rules and status)."""

@@ -10,6 +10,7 @@ are deleted when the user opens a key again.
 
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -39,6 +40,13 @@ class ListenKeyStore:
     def __init__(self, database: AsyncEngine, validity_ns: int) -> None:
         self._database = database
         self._validity = validity_ns
+        self._on_close: list[Callable[[str], None]] = []
+
+    def on_close(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(key)` after each close through this store has been committed
+        (this process's streams of the key end at once; other processes' at their next
+        check of the keys they stream)."""
+        self._on_close.append(listener)
 
     async def open(self, user_id: str, api_key: str, now_ns: int) -> str:
         """The user's live listen key, kept alive, or a new one."""
@@ -86,7 +94,11 @@ class ListenKeyStore:
             result = await connection.execute(
                 delete(table).where(table.c.id == key, table.c.user_id == user_id)
             )
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return False
+        for listener in self._on_close:
+            listener(key)
+        return True
 
     async def alive(self, keys: list[str], now_ns: int) -> dict[str, ListenKey]:
         """Those of `keys` that are alive now."""

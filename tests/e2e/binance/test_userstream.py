@@ -238,3 +238,41 @@ def test_listen_keys_are_kept_in_the_database_across_a_restart(
             assert report["i"] == order["orderId"]
         finally:
             api.close()
+
+
+# -- closing, on a server whose periodic check of the keys never comes ---------------------------
+
+
+@pytest.fixture(scope="module")
+def no_checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Binance]:
+    """The periodic check (for keys closed in other processes) is five minutes away: a
+    stream that ends at once was ended by the close itself."""
+    overrides = {"TRADE_ENGINE_BINANCE_LISTEN_KEY_CHECK_SECONDS": "300"}
+    with running_server("sqlite", tmp_path_factory.mktemp("listen-close"), **overrides) as server:
+        api = Api(server)
+        try:
+            yield Binance(api)
+        finally:
+            api.close()
+
+
+def test_closing_a_listen_key_ends_its_streams_in_this_process_at_once(no_checks: Binance) -> None:
+    client, market_id, key = trader_with_key(no_checks, "lk-close")
+    with stream(no_checks, f"/ws/{key}") as connection:
+        assert listen_key_request(client, "DELETE", key).status_code == 200
+        closed = receive(connection, timeout=10)
+        placed(client, limit_order(market_id, "BUY", "1", "25"))
+        with pytest.raises(TimeoutError):
+            receive(connection, timeout=1)  # nothing after it
+    assert (closed["e"], closed["listenKey"]) == ("listenKeyExpired", key)
+    # The WebSocket API's stop closes through the same store.
+    account = client.account
+    with stream(no_checks, "/ws-api/v3") as api, stream(no_checks, "/ws") as listening:
+        key = ws_request(api, "userDataStream.start", {"apiKey": account.key})["result"]["listenKey"]
+        subscribe = {"method": "SUBSCRIBE", "params": [key], "id": 1}
+        listening.send(json.dumps(subscribe))
+        assert receive(listening) == {"result": None, "id": 1}
+        stop = ws_request(api, "userDataStream.stop", {"apiKey": account.key, "listenKey": key})
+        assert stop["status"] == 200
+        closed = receive(listening, timeout=10)
+    assert (closed["e"], closed["listenKey"]) == ("listenKeyExpired", key)
