@@ -71,6 +71,8 @@ class _Watch:
 
     def __init__(self) -> None:
         self.messages = 0
+        self.frames = 0  # frames received while measuring
+        self.book_deltas = 0  # book deltas received while measuring
         self.latencies_us: list[int] = []
         self.gaps = 0
         self.disconnects = 0
@@ -123,6 +125,8 @@ class _Client(asyncio.Protocol):
                 continue
             if not isinstance(event, Frame) or event.opcode != Opcode.TEXT:
                 continue
+            if watch.measuring:
+                watch.frames += 1
             for message in self.decode(event.data):
                 kind = message.type
                 if kind == "book_snapshot":
@@ -133,6 +137,8 @@ class _Client(asyncio.Protocol):
                     if message.seq != self.seq + 1:
                         watch.gaps += 1
                     self.seq = message.seq
+                    if watch.measuring:
+                        watch.book_deltas += 1
                 if watch.measuring and message.commit_time_us:
                     watch.messages += 1
                     watch.latencies_us.append(received - message.commit_time_us)
@@ -180,7 +186,9 @@ def _watcher(url: str, connections: int, connected: Any, go: Any, done: Any, res
     import uvloop
 
     watch = uvloop.run(run())
-    results.put((watch.messages, watch.latencies_us, watch.gaps, watch.disconnects))
+    results.put(
+        (watch.messages, watch.latencies_us, watch.gaps, watch.disconnects, watch.frames, watch.book_deltas)
+    )
 
 
 # -- the order flow -------------------------------------------------------------------------------
@@ -376,6 +384,10 @@ def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[st
             "p99_9": _percentile(latencies, 0.999),
             "max": _percentile(latencies, 1.0),
         },
+        # Per client: book deltas are conflated, one per flush (websocket.flush_interval_ms)
+        # carrying the net change of each level, like Binance's `@100ms` depth stream.
+        "book_deltas_per_client_per_s": round(sum(r[5] for r in reports) / max(1, admitted) / wall, 1),
+        "frames_per_client_per_s": round(sum(r[4] for r in reports) / max(1, admitted) / wall, 1),
         "gaps": sum(r[2] for r in reports),
         "disconnects": sum(r[3] for r in reports),
         "server_cpu_percent": round(100 * cpu / wall),
