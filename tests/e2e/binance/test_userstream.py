@@ -180,14 +180,21 @@ SHORT = {
 }
 
 
-@pytest.fixture(scope="module")
-def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Binance]:
-    with running_server("sqlite", tmp_path_factory.mktemp("listen-keys"), **SHORT) as server:
+def serving(
+    tmp_path_factory: pytest.TempPathFactory, name: str, overrides: dict[str, str]
+) -> Iterator[Binance]:
+    """A server of its own with these settings, for one module's tests."""
+    with running_server("sqlite", tmp_path_factory.mktemp(name), **overrides) as server:
         api = Api(server)
         try:
             yield Binance(api)
         finally:
             api.close()
+
+
+@pytest.fixture(scope="module")
+def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Binance]:
+    yield from serving(tmp_path_factory, "listen-keys", SHORT)
 
 
 def test_a_listen_key_left_alone_expires_at_its_deadline_and_the_stream_says_so(short_lived: Binance) -> None:
@@ -247,13 +254,9 @@ def test_listen_keys_are_kept_in_the_database_across_a_restart(
 def no_checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Binance]:
     """The periodic check (for keys closed in other processes) is five minutes away: a
     stream that ends at once was ended by the close itself."""
-    overrides = {"TRADE_ENGINE_BINANCE_LISTEN_KEY_CHECK_SECONDS": "300"}
-    with running_server("sqlite", tmp_path_factory.mktemp("listen-close"), **overrides) as server:
-        api = Api(server)
-        try:
-            yield Binance(api)
-        finally:
-            api.close()
+    yield from serving(
+        tmp_path_factory, "listen-close", {"TRADE_ENGINE_BINANCE_LISTEN_KEY_CHECK_SECONDS": "300"}
+    )
 
 
 def test_closing_a_listen_key_ends_its_streams_in_this_process_at_once(no_checks: Binance) -> None:
