@@ -20,6 +20,7 @@ from typing import Final
 
 from prometheus_client import generate_latest
 
+from trade_engine.app.process import tune_collector
 from trade_engine.cluster import bus
 from trade_engine.cluster.metrics import core_metrics
 from trade_engine.cluster.names import Names
@@ -33,6 +34,7 @@ _STATUS: Final = {200: b"OK", 404: b"Not Found", 503: b"Service Unavailable"}
 
 def run(config: Config) -> int:
     configure_logging(config.logging.level)
+    tune_collector()
     state = CoreNodeState(node=config.cluster.node_id or f"core-{secrets.token_hex(3)}")
     try:
         return asyncio.run(_main(config, state))

@@ -26,6 +26,7 @@ import uvicorn
 
 from trade_engine.app import root
 from trade_engine.app.http import create_app
+from trade_engine.app.process import tune_collector
 from trade_engine.app.root import Service
 from trade_engine.config import DEV_SECRET, Config
 from trade_engine.observability.logging import configure_logging
@@ -57,6 +58,7 @@ def serve(config: Config, role: str = "serve") -> None:
     """Run the service: `serve` (the whole engine in this process) or a cluster's
     `gateway` (the core in other processes, reached over NATS: docs/cluster.md)."""
     configure_logging(config.logging.level)
+    tune_collector()
     if DEV_SECRET in (config.auth.secret, config.auth.api_key_encryption_key):
         log.warning(
             "using the built-in development secret: set TRADE_ENGINE_AUTH_SECRET and "
