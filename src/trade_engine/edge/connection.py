@@ -297,7 +297,14 @@ class Connection:
                 try:
                     direct.write(parts[0] if len(parts) == 1 else b"".join(parts))
                 except (OSError, RuntimeError) as error:
+                    # The client went away (or the server closed it) meanwhile.
                     log.debug("websocket write ended", extra={"connection": self.id, "error": repr(error)})
+                    self.abort()
+                    return
+                except Exception:
+                    # A bug: this client has lost frames, so it is cut off, never left
+                    # running with a silent gap.
+                    log.exception("websocket write failed", extra={"connection": self.id})
                     self.abort()
                     return
         if queue:

@@ -111,7 +111,10 @@ class Drainer:
     def _run(self) -> None:
         ready = self._ready
         for _ in range(min(CHUNK, len(ready))):
-            ready.popleft().drain()
+            try:
+                ready.popleft().drain()
+            except Exception as error:  # a bug: reported, and the others still written
+                self._loop.call_exception_handler({"message": "websocket drain failed", "exception": error})
         if ready:
             self._loop.call_soon(self._run)
         else:
