@@ -18,11 +18,6 @@ from trade_engine.binance.requests import params_of
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
-from trade_engine.storage.listen_keys import ListenKeyStore
-
-
-def listen_keys(gateway: Gateway) -> ListenKeyStore:
-    return gateway.listen_key_store()
 
 
 def _not_found() -> TradeEngineError:
@@ -32,20 +27,20 @@ def _not_found() -> TradeEngineError:
 async def start(gateway: Gateway, key: str | None) -> dict[str, Any]:
     active = await api_key(gateway, key, READ)
     assert key is not None
-    listen_key = await listen_keys(gateway).open(active.user_id, key, time.time_ns())
+    listen_key = await gateway.listen_key_store().open(active.user_id, key, time.time_ns())
     return {"listenKey": listen_key}
 
 
 async def ping(gateway: Gateway, key: str | None, listen_key: str) -> dict[str, Any]:
     active = await api_key(gateway, key, READ)
-    if not await listen_keys(gateway).keep_alive(listen_key, active.user_id, time.time_ns()):
+    if not await gateway.listen_key_store().keep_alive(listen_key, active.user_id, time.time_ns()):
         raise _not_found()
     return {}
 
 
 async def stop(gateway: Gateway, key: str | None, listen_key: str) -> dict[str, Any]:
     active = await api_key(gateway, key, READ)
-    if not await listen_keys(gateway).close(listen_key, active.user_id):
+    if not await gateway.listen_key_store().close(listen_key, active.user_id):
         raise _not_found()
     return {}
 

@@ -26,7 +26,6 @@ import msgspec
 from trade_engine.binance.streams import stream_key
 from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.userdata import in_stream, listen_key_stream
-from trade_engine.binance.userstream import listen_keys
 from trade_engine.domain.errors import TradeEngineError
 from trade_engine.edge.asgi import Message
 from trade_engine.edge.connection import Connection, Frame
@@ -163,7 +162,7 @@ class _StreamSession:
         """Deliver a listen key's events; False if the key is not alive."""
         if listen_key in self.listening:
             return True
-        store = listen_keys(self.gateway)
+        store = self.gateway.listen_key_store()
         found = (await store.alive([listen_key], time.time_ns())).get(listen_key)
         if found is None:
             return False

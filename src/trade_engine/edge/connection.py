@@ -286,13 +286,14 @@ class Connection:
         if direct.ready():
             parts: list[bytes] = []
             latency = self._latency
+            now_ns = time.time_ns() if latency is not None else 0
             while queue and not queue[0].closes:
                 frame = queue.popleft()
                 self._queued_at.popleft()
                 self._queued_bytes -= frame.size
                 parts.append(frame.wire)
                 if latency is not None and frame.commit_ns:
-                    latency.observe((time.time_ns() - frame.commit_ns) / 1e9)
+                    latency.observe((now_ns - frame.commit_ns) / 1e9)
             if parts:
                 try:
                     direct.write(parts[0] if len(parts) == 1 else b"".join(parts))
