@@ -18,7 +18,7 @@ from trade_engine.domain.lifecycle import (
     status_after,
 )
 from trade_engine.engine import CommandRejected, Engine, OrderFilled, TradeExecuted
-from trade_engine.readmodel.orders import OpenOrders, OrderModel, model_of_state
+from trade_engine.readmodel.orders import OpenOrders, OrderModel
 
 TERMINAL = (OrderChange.FILLED, OrderChange.CANCELED, OrderChange.EXPIRED)
 
@@ -54,7 +54,7 @@ def test_open_orders_follow_the_engine_through_a_random_flow() -> None:
                 if update.completes:
                     assert update.order.order_id in filled
         committed = state_of(engine, 0).orders
-        expected = {order.order_id: comparable(model_of_state(order)) for order in committed}
+        expected = {order.order_id: comparable(order) for order in committed}
         actual = {}
         for order_id in expected:
             found = orders.get(order_id)

@@ -21,7 +21,7 @@ from trade_engine.core.messages import (
     CommittedBatch,
     CoreState,
     MarketState,
-    OpenOrder,
+    OrderModel,
     Outcome,
     Rejected,
     Submission,
@@ -30,6 +30,7 @@ from trade_engine.core.messages import (
 )
 from trade_engine.core.port import BatchReader, CoreStatus
 from trade_engine.domain.errors import ErrorCode
+from trade_engine.domain.lifecycle import open_status
 from trade_engine.engine import (
     Command,
     CommandRejected,
@@ -40,7 +41,6 @@ from trade_engine.engine import (
     OrderAccepted,
     ReplaceRejected,
 )
-from trade_engine.engine.holds import fee_charged
 from trade_engine.sequencer import Busy, OutcomeUnknown
 from trade_engine.sequencer import Unavailable as SequencerUnavailable
 
@@ -146,31 +146,12 @@ def state_of(engine: Engine, seq: int) -> CoreState:
         markets.append(
             MarketState(market=market, bids=bids, asks=asks, sequence=engine.sequence(market.symbol))
         )
-    # By position, in the field order of OpenOrder (core/messages.py: why).
-    orders = [
-        OpenOrder(
-            order.id,
-            order.user_id,
-            order.market,
-            order.side,
-            order.order_type,
-            order.time_in_force,
-            order.price,
-            order.stop_price,
-            order.quantity,
-            order.quote_quantity,
-            order.client_order_id,
-            order.stp_mode,
-            order.post_only,
-            order.created_ts,
-            order.pending,
-            order.executed,
-            order.filled_quote,
-            fee_charged(order.fee_numer),
-            order.meta,
-        )
-        for order in engine.each_open_order()
-    ]
+    # By position, in OrderModel's field order (core/messages.py: why); an order that
+    # has traded is partly filled (the lifecycle table), the rest are new.
+    orders = [OrderModel(*record) for records in engine.open_order_records() for record in records]
+    for order in orders:
+        if order.executed:
+            order.status = open_status(order.executed)
     balances = [
         BalanceState(user_id, asset, balance.available, balance.locked)
         for user_id, assets in engine.balances().items()

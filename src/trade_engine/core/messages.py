@@ -18,6 +18,7 @@ from typing import Final
 import msgspec
 
 from trade_engine.domain.errors import ErrorCode
+from trade_engine.domain.lifecycle import OrderStatus
 from trade_engine.domain.market import Market
 from trade_engine.domain.order_meta import OrderMeta
 from trade_engine.engine import Balance
@@ -34,7 +35,7 @@ __all__ = [
     "CommittedBatch",
     "CoreState",
     "MarketState",
-    "OpenOrder",
+    "OrderModel",
     "Outcome",
     "Rejected",
     "Submission",
@@ -82,12 +83,15 @@ class Unknown(msgspec.Struct, frozen=True, kw_only=True, tag="unknown"):
 Outcome = Committed | Rejected | Unavailable | Unknown
 
 
-class OpenOrder(msgspec.Struct, frozen=True, gc=False):
-    """An open order (or pending stop) as committed: its terms and its totals.
+class OrderModel(msgspec.Struct, gc=False):
+    """An order as it stands: its terms (engine integers) and its totals so far. The
+    read model keeps one per open order (readmodel/orders.py); a reader starts from
+    these in `CoreState` and adopts them as they are.
 
-    Not keyword-only: a restart builds a million of these, and msgspec matches keyword
-    arguments to nineteen fields about six times slower than it takes them by position
-    (measured). `state_of` builds them by position; anything else by keyword."""
+    Not keyword-only: a restart builds a million of these by position, from the
+    engine's `open_order_records` (whose tuples follow this field order up to `meta`),
+    and msgspec matches keyword arguments to twenty fields several times slower than it
+    takes them by position (measured). Anything else builds one by keyword."""
 
     order_id: int
     user_id: str
@@ -95,19 +99,22 @@ class OpenOrder(msgspec.Struct, frozen=True, gc=False):
     side: str
     order_type: str
     time_in_force: str
-    price: int
-    stop_price: int
-    quantity: int
-    quote_quantity: int
+    price: int  # ticks (0: none)
+    stop_price: int  # ticks (0: none)
+    quantity: int  # lots (0: sized by quote amount)
+    quote_quantity: int  # quote minor units (0: sized by quantity)
     client_order_id: str | None
     stp_mode: str
     post_only: bool
     created_ts: int
-    pending: bool
-    executed: int
-    filled_quote: int
-    fee: int
-    meta: OrderMeta | None = None
+    updated_ts: int
+    executed: int = 0  # lots
+    filled_quote: int = 0  # quote minor units
+    fee: int = 0  # quote minor units
+    pending: bool = False  # a stop or take-profit still waiting for its price
+    meta: OrderMeta | None = None  # the caller's labels
+    status: OrderStatus = OrderStatus.NEW
+    reason: str | None = None
 
 
 class MarketState(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,7 +133,7 @@ class CoreState(msgspec.Struct, frozen=True, kw_only=True):
 
     seq: int
     markets: list[MarketState]
-    orders: list[OpenOrder]
+    orders: list[OrderModel]
     balances: list[BalanceState]
     v: int = VERSION
 

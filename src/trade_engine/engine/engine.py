@@ -18,7 +18,7 @@ Owns: dispatch, the rejection event and the read-only queries. All state is an
 """
 
 from collections.abc import Iterator
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import msgspec
 
@@ -38,6 +38,7 @@ from trade_engine.engine.commands import (
     Withdraw,
 )
 from trade_engine.engine.events import CommandRejected, Event, ReplaceRejected
+from trade_engine.engine.holds import fee_charged
 from trade_engine.engine.order import Order
 from trade_engine.engine.risk import hold_of
 from trade_engine.engine.rules import find_open
@@ -174,6 +175,44 @@ class Engine:
         for account in self._state.accounts.values():
             for order in account.orders.values():
                 yield order.copy()
+
+    def open_order_records(self) -> Iterator[list[tuple[Any, ...]]]:
+        """Every open order and pending stop as one tuple of values, one account's at a
+        time (a reader keeps its own view of each, not a second million tuples at once):
+        id, user, market, side, type, time in force, price, stop price, quantity, quote
+        quantity, client order id, self-trade prevention mode, post-only, created time
+        (twice: as the time of its last change too, which the engine does not keep),
+        lots executed, quote filled, fee charged, pending, labels.
+
+        A reader starting from the engine's state builds its own view of a million
+        orders from these by position; built here, compiled, they cost a tuple each
+        instead of a copy of the order and twenty attribute reads."""
+        for account in self._state.accounts.values():
+            yield [
+                (
+                    o.id,
+                    o.user_id,
+                    o.market,
+                    o.side,
+                    o.order_type,
+                    o.time_in_force,
+                    o.price,
+                    o.stop_price,
+                    o.quantity,
+                    o.quote_quantity,
+                    o.client_order_id,
+                    o.stp_mode,
+                    o.post_only,
+                    o.created_ts,
+                    o.created_ts,
+                    o.executed,
+                    o.filled_quote,
+                    fee_charged(o.fee_numer),
+                    o.pending,
+                    o.meta,
+                )
+                for o in account.orders.values()
+            ]
 
     def holds(self) -> dict[tuple[str, str], int]:
         """What all open orders and stops hold, per (user, asset): what `locked` must be."""

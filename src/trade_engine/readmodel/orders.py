@@ -6,6 +6,10 @@ status by the lifecycle table (domain/lifecycle.py), and what changed. Renderers
 format (integers to decimal text, names to wire names); none re-derives a status or a
 total. `OpenOrders` keeps the terms of every open order (and pending stop), so that a
 change carried by a small event (a trade, a trigger) is seen on the whole order.
+
+`OrderModel` itself is defined beside the state a reader starts from
+(core/messages.py): the open orders of `CoreState` are the read model's own, adopted
+as they arrive rather than converted one by one (a million at a restart).
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,9 +17,9 @@ from typing import Any, Final
 
 import msgspec
 
-from trade_engine.core.messages import OpenOrder
+from trade_engine.core.messages import OrderModel
 from trade_engine.domain.lifecycle import OrderChange, OrderStatus, status_after
-from trade_engine.domain.order_meta import OrderMeta, meta_of_text
+from trade_engine.domain.order_meta import meta_of_text
 from trade_engine.domain.vocabulary import BUY, CONDITIONAL_TYPES, SELL
 from trade_engine.engine import (
     Event,
@@ -28,38 +32,22 @@ from trade_engine.engine import (
     TradeExecuted,
 )
 
+__all__ = [
+    "MAKER",
+    "TAKER",
+    "FillModel",
+    "OpenOrders",
+    "OrderModel",
+    "OrderUpdate",
+    "fill_of_row",
+    "fills_of",
+    "finished",
+    "model_of_row",
+    "placed",
+]
+
 MAKER: Final = "MAKER"
 TAKER: Final = "TAKER"
-
-
-class OrderModel(msgspec.Struct, gc=False):
-    """An order as it stands: its terms (engine integers) and its totals so far.
-
-    Not keyword-only, for the same reason as core.messages.OpenOrder: `model_of_state`
-    builds a million of them by position at a restart; anything else by keyword."""
-
-    order_id: int
-    user_id: str
-    market: str
-    side: str
-    order_type: str
-    time_in_force: str
-    price: int  # ticks (0: none)
-    stop_price: int  # ticks (0: none)
-    quantity: int  # lots (0: sized by quote amount)
-    quote_quantity: int  # quote minor units (0: sized by quantity)
-    client_order_id: str | None
-    stp_mode: str
-    post_only: bool
-    created_ts: int
-    updated_ts: int
-    executed: int = 0  # lots
-    filled_quote: int = 0  # quote minor units
-    fee: int = 0  # quote minor units
-    status: OrderStatus = OrderStatus.NEW
-    reason: str | None = None
-    pending: bool = False  # a stop or take-profit still waiting for its price
-    meta: OrderMeta | None = None  # the caller's labels
 
 
 class FillModel(msgspec.Struct, kw_only=True, gc=False):
@@ -117,35 +105,6 @@ def fills_of(trade: TradeExecuted) -> tuple[FillModel, FillModel]:
         **common,
     )
     return maker, taker
-
-
-def model_of_state(order: OpenOrder) -> OrderModel:
-    """An open order of the core's committed state (core/messages.py), built by position
-    in OrderModel's field order (why: its docstring)."""
-    return OrderModel(
-        order.order_id,
-        order.user_id,
-        order.market,
-        order.side,
-        order.order_type,
-        order.time_in_force,
-        order.price,
-        order.stop_price,
-        order.quantity,
-        order.quote_quantity,
-        order.client_order_id,
-        order.stp_mode,
-        order.post_only,
-        order.created_ts,
-        order.created_ts,  # updated_ts
-        order.executed,
-        order.filled_quote,
-        order.fee,
-        status_after(OrderChange.NEW, order.executed),
-        None,  # reason
-        order.pending,
-        order.meta,
-    )
 
 
 def fill_of_row(row: Mapping[str, Any]) -> FillModel:

@@ -23,7 +23,7 @@ from trade_engine.engine import (
 from trade_engine.readmodel.balances import Balances
 from trade_engine.readmodel.closed import ClosedOrders
 from trade_engine.readmodel.markets import Markets
-from trade_engine.readmodel.orders import FillModel, OpenOrders, OrderUpdate, model_of_state
+from trade_engine.readmodel.orders import FillModel, OpenOrders, OrderUpdate
 from trade_engine.readmodel.trades import TradeModel, trade_of_event
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class ReadModel:
     def start_from(self, state: CoreState) -> None:
         """The committed state the core port hands a new reader; batches after it follow."""
         self.markets = Markets(market.market for market in state.markets)
-        self.orders = OpenOrders(model_of_state(order) for order in state.orders)
+        self.orders = OpenOrders(state.orders)  # adopted: the state is this reader's own
         self.balances = Balances(state.balances_by_user())
         self.seq = state.seq
 
