@@ -13,7 +13,7 @@ CORE_MODULES := engine/engine.py engine/pipeline.py engine/rules.py engine/risk.
 	engine/matching.py engine/settlement.py engine/release.py engine/stops.py \
 	engine/stopbook.py engine/transfers.py engine/markets.py engine/restore.py \
 	engine/emit.py engine/state.py engine/book.py engine/holds.py engine/accounts.py \
-	engine/order.py
+	engine/order.py engine/image.py
 CORE_SOURCES := $(addprefix src/trade_engine/,$(CORE_MODULES))
 # ccxt drives the Binance-compatible API in the tests. It pins exact versions of its own
 # dependencies, which clash with ours, so it gets a virtual environment of its own.

@@ -19,11 +19,11 @@ run and dropped after it.
     acknowledgement (p50/p99/p99.9/max), batch sizes, commit retries, how much of the
     wall time went to journal appends and to writing the tables behind them, and how
     many acknowledged commands the tables trailed by (docs/adr/0001).
-(b) restart: a store holding `--orders` resting, non-crossing limit orders of 1,000
-    accounts, built through the sequencer itself with large batches (so the rows are
-    exactly what the sequencer writes), then `start_core` timed on it in a fresh process
-    (recovery, verification, sequencer start), once more phase by phase, and then the
-    whole service (`trade-engine serve`) from its start until /ready answers 200.
+(b) restart (benchmarks/restart.py): `--orders` resting orders over 1,000 accounts and
+    3 markets built through the sequencer with snapshots on, a snapshot written under a
+    paced load (order latency while it is), 120,000 commands after it, kill -9; then
+    `start_core` in a fresh process (the recovered state must equal the live one) and
+    `trade-engine serve` until /ready, from the snapshot and from the tables alone.
 
 Prints one JSON object. Run: `make bench-durable`, or
 `PYTHONPATH=build/compiled .venv/bin/python benchmarks/durable.py [--quick]`.
@@ -40,9 +40,6 @@ import json
 import os
 import platform
 import random
-import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,7 +50,6 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from sqlalchemy import select
 
 from flows import (
     FUNDED_USDT,
@@ -68,11 +64,6 @@ from trade_engine.core.messages import CommittedBatch
 from trade_engine.engine import Command, CommandRejected, Engine, Event, TradeExecuted
 from trade_engine.sequencer import Sequencer
 from trade_engine.sequencer.messages import JournalEntry
-from trade_engine.storage import schema
-from trade_engine.storage.database import open_database
-from trade_engine.storage.migrate import upgrade
-from trade_engine.storage.partitions import ensure_partitions
-from trade_engine.storage.recovery import load_engine, verify
 from trade_engine.storage.writer import PreparedBatch
 
 PG_ADMIN_URL = os.environ.get(
@@ -372,7 +363,7 @@ async def bench_throughput(
     }
 
 
-# -- (b) restart -------------------------------------------------------------------
+# -- a deep store (benchmarks/cluster.py builds its takeover store with it) -----
 
 
 def deep_orders(count: int) -> Iterator[Command]:
@@ -409,153 +400,6 @@ async def build_store(url: str, orders: int, batch: int) -> dict[str, Any]:
     }
 
 
-def own_peak_rss_mb() -> int:
-    """This process's own high-water mark of resident memory (VmHWM). Not `ru_maxrss`:
-    Linux carries that across fork and exec, so a probe started by this benchmark, which
-    holds the million orders it just built, would report the benchmark's memory."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-
-async def restart_probe(url: str) -> dict[str, Any]:
-    """Time `start_core` on an existing store (run in a fresh process)."""
-    gc.collect()
-    started = time.perf_counter()
-    core = await start_core(url)
-    seconds = time.perf_counter() - started
-    # The server's own high-water mark: the digest below builds a copy of the whole
-    # book (about 1.6 GB more for a million orders) and is the benchmark's, not the core's.
-    peak_rss_mb = own_peak_rss_mb()
-    digest = snapshot_digest(core.engine)
-    report = dataclasses.asdict(core.recovery)
-    await core.close()
-    return {
-        "start_core_seconds": round(seconds, 3),
-        "recovery_seconds": round(core.recovery_seconds, 3),
-        "report": report,
-        "peak_rss_mb": peak_rss_mb,
-        "digest": digest,
-        "core": core_build(),
-    }
-
-
-async def phases_probe(url: str) -> dict[str, Any]:
-    """The same start-up, phase by phase (run in another fresh process)."""
-    timings: dict[str, float] = {}
-    clock = time.perf_counter
-    began = clock()
-    database = open_database(url)
-    await upgrade(database)
-    timings["migrations"] = clock() - began
-    began = clock()
-    await ensure_partitions(database, time.time_ns())
-    timings["partitions"] = clock() - began
-    began = clock()
-    engine, _report = await load_engine(database)
-    timings["load_engine"] = clock() - began
-    began = clock()
-    problems = await verify(database, engine)
-    timings["verify"] = clock() - began
-    began = clock()
-    async with database.connect() as connection:
-        users = len(list(await connection.execute(select(schema.users.c.id))))
-    timings["known_users"] = clock() - began
-    began = clock()
-    gc.collect()
-    gc.freeze()
-    timings["gc_collect_freeze"] = clock() - began
-    await database.dispose()
-    result: dict[str, Any] = {name: round(value, 3) for name, value in timings.items()}
-    result["users"] = users
-    result["problems"] = len(problems)
-    result["core"] = core_build()
-    return result
-
-
-def run_probe(mode: str, url: str) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), f"--{mode}-probe", url],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"{mode} probe failed:\n{completed.stderr}")
-    parsed: dict[str, Any] = json.loads(completed.stdout)
-    return parsed
-
-
-def _ready(port: int) -> bool:
-    """Whether /ready answers 200 (a plain socket: this directory's http.py shadows the
-    standard library's `http`, which urllib needs)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
-            connection.sendall(b"GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            return connection.recv(64).startswith(b"HTTP/1.1 200")
-    except OSError:
-        return False
-
-
-def serve_until_ready(url: str, timeout: float = 180.0) -> dict[str, float]:
-    """Start `trade-engine serve` on the store at `url` and time it until /ready answers
-    200; its own peak memory then (VmHWM)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "TRADE_ENGINE_DATABASE_URL": url, "TRADE_ENGINE_HTTP_PORT": str(port)}
-    command = [sys.executable, "-m", "trade_engine.cli", "serve"]
-    started = time.perf_counter()
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while time.perf_counter() - started < timeout:
-            if server.poll() is not None:
-                raise RuntimeError(f"serve exited with status {server.returncode} before it was ready")
-            if _ready(port):
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"serve was not ready within {timeout} s")
-        seconds = time.perf_counter() - started
-        with open(f"/proc/{server.pid}/status", encoding="ascii") as status:
-            peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    finally:
-        server.terminate()
-        server.wait(60)
-    return {"serve_ready_seconds": round(seconds, 3), "serve_peak_rss_mb": round(peak_kb / 1024)}
-
-
-async def bench_restart(kind: str, orders: int, batch: int) -> dict[str, object]:
-    async with throwaway_database(kind) as url:
-        log(f"{kind}: building a store with {orders:,} resting orders (batches of {batch:,})")
-        built = await build_store(url, orders, batch)
-        log(f"{kind}: built in {built['build_seconds']} s; timing start_core in a fresh process")
-        probe = run_probe("restart", url)
-        phases = run_probe("phases", url)
-        log(f"{kind}: timing `trade-engine serve` until /ready")
-        served = serve_until_ready(url)
-    digest = built.pop("digest")
-    recovered = probe.pop("digest") == digest
-    return {
-        **built,
-        "start_core_seconds": probe["start_core_seconds"],
-        # Issue 12's target is the service's: /ready, and its memory.
-        "meets_target": served["serve_ready_seconds"] <= TARGET_RESTART_SECONDS
-        and served["serve_peak_rss_mb"] <= TARGET_PEAK_RSS_MB,
-        "recovery_report": probe["report"],
-        "recovered_snapshot_equal": recovered,
-        "peak_rss_mb": probe["peak_rss_mb"],
-        # The whole service, as an operator restarts it: the core, then the read model,
-        # the book depth and the market data built from it, until /ready answers 200.
-        **served,
-        "phases_seconds": phases,
-        # The probes are fresh processes: say which build of the core they imported.
-        "probe_core": probe["core"],
-    }
-
-
 # -- main --------------------------------------------------------------------------
 
 
@@ -569,15 +413,7 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--build-batch", type=int, default=5_000, help="max_batch building the store")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument("--only", choices=("throughput", "restart"), default=None)
-    parser.add_argument("--restart-probe", metavar="URL", help=argparse.SUPPRESS)
-    parser.add_argument("--phases-probe", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.restart_probe:
-        print(json.dumps(asyncio.run(restart_probe(args.restart_probe))))
-        return
-    if args.phases_probe:
-        print(json.dumps(asyncio.run(phases_probe(args.phases_probe))))
-        return
 
     commands = args.commands or (20_000 if args.quick else 200_000)
     orders = args.orders or (50_000 if args.quick else 1_000_000)
@@ -620,6 +456,8 @@ def main(argv: Sequence[str]) -> None:
                 bench_throughput(kind, *flow_parts, usdt, args.window, args.max_batch)
             )
         if args.only in (None, "restart"):
+            from restart import bench_restart  # it imports this module's helpers
+
             per_database["restart"] = asyncio.run(bench_restart(kind, orders, args.build_batch))
         result[kind] = per_database
     result["load_average_at_end"] = os.getloadavg()[0]

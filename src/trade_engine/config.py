@@ -103,6 +103,10 @@ class SequencerConfig(msgspec.Struct, frozen=True, kw_only=True):
     # How long a read of history waits for the tables to hold every command committed
     # before it (read-your-writes); past it the read answers 503 UNAVAILABLE.
     history_wait_seconds: float = 5.0
+    # An engine snapshot every so many commands (0: never): a restart loads the latest
+    # and replays the journal since it (docs/adr/0002). `serve` only: the cluster's core
+    # recovers from the tables and its command stream.
+    snapshot_every_commands: int = 250_000
 
 
 class CoreConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -315,6 +319,8 @@ def _check(config: Config) -> None:
         raise ConfigError("http.max_body_bytes must be at least 1024")
     if config.sequencer.max_batch < 1 or config.sequencer.max_queue < 1:
         raise ConfigError("sequencer.max_batch and sequencer.max_queue must be positive")
+    if config.sequencer.snapshot_every_commands < 0:
+        raise ConfigError("sequencer.snapshot_every_commands must be 0 (never) or positive")
     ws = config.websocket
     if min(ws.heartbeat_seconds, ws.idle_timeout_seconds) <= 0 or ws.flush_interval_ms < 0:
         raise ConfigError("websocket: heartbeat and idle timeout must be positive, flush interval >= 0")

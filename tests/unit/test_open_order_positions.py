@@ -1,5 +1,5 @@
 """The open orders a reader starts from are built by position (core/local.state_of from
-the engine's `open_order_records`: a million at a restart): every field lands where its
+the engine's `open_orders_as`: a million at a restart): every field lands where its
 name says, for orders with every kind of value."""
 
 import msgspec

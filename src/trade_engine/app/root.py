@@ -110,6 +110,7 @@ async def start(service: Service) -> None:
                 max_batch=config.sequencer.max_batch,
                 retry_total_seconds=config.sequencer.retry_total_seconds,
                 max_projection_lag=config.sequencer.max_projection_lag,
+                snapshot_every=config.sequencer.snapshot_every_commands,
             )
             port, database = LocalCore(core, roundtrip=config.core.port_roundtrip), core.database
             recovered = {
@@ -117,6 +118,7 @@ async def start(service: Service) -> None:
                 "accounts": core.recovery.accounts,
                 "open_orders": core.recovery.open_orders,
                 "recovery_seconds": round(core.recovery_seconds, 3),
+                "from_snapshot": None if core.recovered_from is None else core.recovered_from.seq,
             }
         service.core = port
         # No command has been taken yet: the state is the committed one, and every

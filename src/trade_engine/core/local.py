@@ -148,7 +148,7 @@ def state_of(engine: Engine, seq: int) -> CoreState:
         )
     # By position, in OrderModel's field order (core/messages.py: why); an order that
     # has traded is partly filled (the lifecycle table), the rest are new.
-    orders = [OrderModel(*record) for records in engine.open_order_records() for record in records]
+    orders = engine.open_orders_as(OrderModel)
     for order in orders:
         if order.executed:
             order.status = open_status(order.executed)

@@ -62,6 +62,20 @@ class BookSide:
         level.orders.append(order)
         level.total = Lots(level.total + order.remaining)
 
+    def add_orders(self, price: Ticks, orders: list[Order]) -> None:
+        """Append `orders` (all at `price`) at the back of its level, in order: a restore
+        puts a level back in one step."""
+        level = self.levels.get(price)
+        if level is None:
+            level = self.levels[price] = Level(price)
+            insort(self.keys, price * self.sign)
+        shared, total = level.price, level.total
+        for order in orders:
+            order.price = shared
+            total = Lots(total + order.remaining)
+        level.orders.extend(orders)
+        level.total = total
+
     def reduce(self, order: Order, remaining: Lots) -> None:
         """Shrink a resting order in place: it keeps its time priority."""
         level = self.levels[order.price]

@@ -158,12 +158,24 @@ class OpenOrders:
     """Every open order and pending stop, kept from committed events."""
 
     def __init__(self, orders: Iterable[OrderModel] = ()) -> None:
+        """Start from `orders`, adopted as they are."""
         self._open: dict[int, OrderModel] = {}
         # (user, client order id) -> order id, for the open orders that have one.
         self._by_client_id: dict[tuple[str, str], int] = {}
+        # Per user, the ids of their open orders, oldest first.
         self._by_user: dict[str, dict[int, None]] = {}
+        # `_add` inlined: a restart adds a million (measured: faster than building the
+        # indexes with zip, groupby and dict.fromkeys).
+        by_id, by_user, by_client_id = self._open, self._by_user, self._by_client_id
         for order in orders:
-            self._add(order)
+            order_id, user_id = order.order_id, order.user_id
+            by_id[order_id] = order
+            mine = by_user.get(user_id)
+            if mine is None:
+                mine = by_user[user_id] = {}
+            mine[order_id] = None
+            if order.client_order_id is not None:
+                by_client_id[(user_id, order.client_order_id)] = order_id
 
     def get(self, order_id: int) -> OrderModel | None:
         """A copy of an open order (its terms and totals as last committed)."""

@@ -58,6 +58,9 @@ class TableWriter:
         self._wake = asyncio.Event()  # a batch was added
         self._urgent = asyncio.Event()  # someone waits for the tables: write now
         self._interval = interval
+        # Held while a table write runs. `paused()` hands it out, to keep table writes
+        # (and the journal rows they delete) away for a moment: core/snapshotter.py.
+        self._writing = asyncio.Lock()
         self._pending_rows = 0
         self._progress = asyncio.Event()  # set at each write, then cleared for the next
         self.failure: BaseException | None = None
@@ -150,12 +153,18 @@ class TableWriter:
         self._progress = asyncio.Event()
         progress.set()
 
+    def paused(self) -> asyncio.Lock:
+        """Hold this (`async with`) and no table write runs meanwhile; one in progress
+        finishes first."""
+        return self._writing
+
     async def _write(self, batch: Prepared) -> None:
         delay = _RETRY_INITIAL
         while True:
             began = time.perf_counter()
             try:
-                await self._writer.write(batch)
+                async with self._writing:
+                    await self._writer.write(batch)
             except CommitFailed as failure:
                 if not failure.transient:
                     raise

@@ -156,6 +156,15 @@ def _order(values: Sequence[Any]) -> Order:
     )
 
 
+async def projected_seq(database: AsyncEngine) -> int:
+    """How far the tables hold: the global sequence number of the last command whose
+    rows are written (`sequencer_state`)."""
+    state = schema.sequencer_state
+    async with database.connect() as connection:
+        last_seq = (await connection.execute(select(state.c.last_seq).where(state.c.id == 1))).scalar()
+    return int(last_seq or 0)
+
+
 async def _supply(connection: AsyncConnection) -> dict[str, int]:
     query = select(
         schema.transfers.c.asset, schema.transfers.c.kind, func.sum(schema.transfers.c.amount)

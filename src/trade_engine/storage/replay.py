@@ -1,7 +1,9 @@
 """Replaying the journal: what was acknowledged but not yet written into the tables.
 
 The tables hold every command up to `sequencer_state.last_seq`; the journal holds each
-later batch's time-stamped commands. The engine is deterministic, so applying those
+later batch's time-stamped commands, and, when there is an engine snapshot, every batch
+after it too (docs/adr/0002): a snapshot's engine replays those, writing rows only for
+the batches the tables lack. The engine is deterministic, so applying those
 commands to the engine loaded from the tables gives exactly the events they gave the
 first time; their rows are then written as the sequencer would have (which also deletes
 their journal rows). A replay that does not reproduce a batch (a command refused that
@@ -34,12 +36,21 @@ async def journal_after(database: AsyncEngine, seq: int) -> list[JournalEntry]:
 
 
 async def replay(
-    database: AsyncEngine, engine: Engine, projection: Projection, writer: BatchWriter, projected_seq: int
+    database: AsyncEngine,
+    engine: Engine,
+    projection: Projection,
+    writer: BatchWriter,
+    projected_seq: int,
+    engine_seq: int | None = None,
 ) -> int:
-    """Apply the journal's tail to `engine` (loaded from the tables at `projected_seq`)
-    and write its rows; the global sequence number the store is at afterwards."""
-    seq = projected_seq
-    for entry in await journal_after(database, projected_seq):
+    """Apply the journal's tail to `engine` and write the rows the tables lack; the global
+    sequence number the store is at afterwards.
+
+    `engine` holds the state as of `engine_seq` (loaded from a snapshot) or, by default,
+    of `projected_seq` (loaded from the tables, which hold every command up to it). The
+    batches between the two are applied only: their rows are written already."""
+    seq = projected_seq if engine_seq is None else engine_seq
+    for entry in await journal_after(database, seq):
         if entry.first_seq != seq + 1:
             raise InconsistentStore(
                 [f"journal batch {entry.first_seq}..{entry.last_seq} does not follow {seq}"]
@@ -55,5 +66,8 @@ async def replay(
             seq += 1
         if seq != entry.last_seq:
             raise InconsistentStore([f"journal batch {entry.last_seq} replays to {seq}"])
-        await writer.write(writer.prepare(projection.project(events, engine, entry.ts, entry.last_seq)))
+        if entry.last_seq > projected_seq:
+            await writer.write(writer.prepare(projection.project(events, engine, entry.ts, entry.last_seq)))
+    if seq < projected_seq:
+        raise InconsistentStore([f"the journal ends at {seq}, before the tables' position {projected_seq}"])
     return seq

@@ -310,6 +310,30 @@ journal = Table(
 )
 
 
+# Engine snapshots (migration 0011, docs/adr/0002): the engine's image (engine/image.py)
+# as of global sequence number `seq`, in parts. The `snapshots` row is written last: a
+# snapshot without one is incomplete and never read. The journal keeps every batch after
+# the latest snapshot, which a restart replays onto it.
+snapshot_parts = Table(
+    "snapshot_parts",
+    metadata,
+    Column("seq", BigInteger, nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("seq", "part"),
+)
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("seq", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("orders", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    PrimaryKeyConstraint("seq"),
+)
+
+
 # The cluster's fencing state (migration 0009): the active core's epoch, which every
 # takeover increments, in two rows (`journal`, `tables`: appends and table writes check
 # one each, so they never wait for each other), and in `journal` the command stream's

@@ -165,7 +165,7 @@ class SqliteBatchWriter:
                 if batch:
                     self._write_rows(connection, table, batch)
             (state,) = rows.state
-            connection.execute(JOURNAL_PROJECTED.format("?"), (state[1],))
+            connection.execute(JOURNAL_PROJECTED.format("?1"), (state[1],))
 
         self._transaction(write, synced=False)
 

@@ -124,8 +124,15 @@ COMMITTED_SEQ: Final = (
     " UNION ALL SELECT last_seq AS s FROM sequencer_state WHERE id = 1) AS positions"
 )
 JOURNAL_COLUMNS: Final = ("last_seq", "first_seq", "ts", "commands")
-# A projected batch's journal rows go in the projection's own transaction.
-JOURNAL_PROJECTED: Final = "DELETE FROM journal WHERE last_seq <= {}"
+# A projected batch's journal rows go in the projection's own transaction, except those
+# after the latest engine snapshot, or after one being written (its parts, or the pin
+# written before any: storage/snapshots.py): a restart replays them onto it
+# (docs/adr/0002).
+JOURNAL_PROJECTED: Final = (
+    "DELETE FROM journal WHERE last_seq <= {0} AND last_seq <= COALESCE((SELECT MIN(floor) FROM"
+    " (SELECT MAX(seq) AS floor FROM snapshots UNION ALL SELECT MIN(seq) AS floor FROM snapshot_parts)"
+    " AS floors), {0})"
+)
 
 
 def _conflict_clause(write: TableWrite) -> str:

@@ -1,0 +1,154 @@
+"""Engine snapshots in the store: written part by part behind the order path, read back
+at a restart (docs/adr/0002).
+
+A snapshot is the engine's image (engine/image.py) as of global sequence number `seq`.
+First a pin (an empty part) keeps the journal's batches after `seq`: the caller writes
+it while no table write runs, since those delete journal rows. Then the parts, each in a
+transaction of its own (so that the journal's appends, which share SQLite's one write
+lock, wait for one part at most); then one transaction writes its `snapshots` row,
+drops every other snapshot and the journal rows it makes unnecessary. A snapshot is
+completed only once the tables hold every command up to `seq` (the caller waits for
+that), so the journal then holds every batch after it.
+
+A restart uses the latest snapshot when the journal holds every batch from it to the
+tables' position; otherwise (a store written by the cluster's core, whose commands are
+in JetStream) it loads the tables as before.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from trade_engine.engine import Engine
+from trade_engine.storage import schema
+from trade_engine.storage.database import connected
+from trade_engine.storage.recovery import RecoveryReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    seq: int  # the global sequence number of the last command the image holds
+    ts: int  # when it was taken (ns)
+    parts: int
+    orders: int
+    size: int  # bytes, all parts
+
+
+# The pin's part number: an empty part, written before the image is, that keeps the
+# journal's batches after the snapshot's sequence number (writes.JOURNAL_PROJECTED).
+PIN = -1
+
+
+async def pin(database: AsyncEngine, seq: int) -> None:
+    """Keep every journal batch after `seq` from now on (the snapshot at `seq` begins)."""
+    await write_part(database, seq, PIN, b"")
+
+
+async def unpin(database: AsyncEngine, seq: int) -> None:
+    """Drop what an unfinished snapshot at `seq` wrote (it is not going to be completed),
+    unless a completed snapshot is at `seq` too (nothing was committed in between)."""
+    parts, snapshots = schema.snapshot_parts, schema.snapshots
+    completed = select(snapshots.c.seq).where(snapshots.c.seq == seq)
+    async with connected(database, write=True) as connection:
+        await connection.execute(delete(parts).where(parts.c.seq == seq, ~parts.c.seq.in_(completed)))
+
+
+async def write_part(database: AsyncEngine, seq: int, part: int, data: bytes) -> None:
+    """One part of the snapshot at `seq`, in its own transaction (a part left by an
+    attempt that did not finish is replaced)."""
+    parts = schema.snapshot_parts
+    async with connected(database, write=True) as connection:
+        await connection.execute(delete(parts).where(parts.c.seq == seq, parts.c.part == part))
+        await connection.execute(insert(parts).values(seq=seq, part=part, data=data))
+
+
+async def complete(database: AsyncEngine, info: SnapshotInfo) -> None:
+    """Make the snapshot whose parts are written the one a restart loads: its row, every
+    other snapshot gone, and the journal rows up to it (the tables hold them) deleted."""
+    parts, snapshots, journal = schema.snapshot_parts, schema.snapshots, schema.journal
+    state = schema.sequencer_state
+    projected = select(state.c.last_seq).where(state.c.id == 1).scalar_subquery()
+    async with connected(database, write=True) as connection:
+        await connection.execute(delete(snapshots))  # one at `info.seq` too: taken again
+        await connection.execute(
+            insert(snapshots).values(
+                seq=info.seq, ts=info.ts, parts=info.parts, orders=info.orders, size=info.size
+            )
+        )
+        await connection.execute(delete(parts).where(parts.c.seq != info.seq))
+        await connection.execute(
+            delete(journal).where(journal.c.last_seq <= info.seq, journal.c.last_seq <= projected)
+        )
+
+
+async def drop_all(database: AsyncEngine) -> None:
+    """Forget every snapshot (snapshots turned off): the journal need keep no batch for
+    them, and the next table write deletes what the tables hold."""
+    async with connected(database, write=True) as connection:
+        await connection.execute(delete(schema.snapshots))
+        await connection.execute(delete(schema.snapshot_parts))
+
+
+async def latest(database: AsyncEngine) -> SnapshotInfo | None:
+    snapshots = schema.snapshots
+    query = select(snapshots).order_by(snapshots.c.seq.desc()).limit(1)
+    async with connected(database) as connection:
+        row = (await connection.execute(query)).mappings().first()
+    return None if row is None else SnapshotInfo(**row)
+
+
+async def usable(database: AsyncEngine, projected_seq: int) -> SnapshotInfo | None:
+    """The latest snapshot, if the journal holds every batch from it to `projected_seq`
+    (the tables' position): a restart can then replay those onto it."""
+    info = await latest(database)
+    if info is None:
+        return None
+    if info.seq > projected_seq:
+        log.warning("snapshot ahead of the tables; loading the tables", extra={"seq": info.seq})
+        return None
+    if info.seq == projected_seq:
+        return info
+    journal = schema.journal
+    query = select(func.min(journal.c.first_seq)).where(journal.c.last_seq > info.seq)
+    async with connected(database) as connection:
+        first = (await connection.execute(query)).scalar()
+    if first != info.seq + 1:
+        log.warning(
+            "the journal does not reach back to the snapshot; loading the tables",
+            extra={"seq": info.seq, "journal_from": first},
+        )
+        return None
+    return info
+
+
+async def load(database: AsyncEngine, info: SnapshotInfo) -> tuple[Engine, RecoveryReport]:
+    """An engine holding the snapshot's state, read one part at a time."""
+    engine = Engine()
+    texts: list[str] = []
+    restored = expected = 0
+    for part in range(info.parts):
+        data = await _part(database, info.seq, part)
+        if part == 0:
+            texts, expected = engine.restore_image_header(data)
+        else:
+            restored += engine.restore_image_orders(data, texts)
+    if restored != expected:
+        raise ValueError(f"snapshot {info.seq}: {restored} orders restored of {expected}")
+    accounts = sum(1 for per_asset in engine.balances().values() if per_asset)
+    return engine, RecoveryReport(
+        markets=len(engine.markets()), accounts=accounts, open_orders=restored, last_seq=info.seq
+    )
+
+
+async def _part(database: AsyncEngine, seq: int, part: int) -> bytes:
+    parts = schema.snapshot_parts
+    query = select(parts.c.data).where(parts.c.seq == seq, parts.c.part == part)
+    async with connected(database) as connection:
+        data = (await connection.execute(query)).scalar()
+    if data is None:
+        raise ValueError(f"snapshot {seq}: part {part} is missing")
+    return bytes(data)

@@ -1,0 +1,162 @@
+"""Engine snapshots on SQLite and PostgreSQL (docs/adr/0002): taken behind the order path
+by a forked child, completed once the tables hold their commands, and loaded by a
+restart, which replays the journal since them. The engine a restart builds so equals the
+one the tables alone give and the live one, and it trades on alike."""
+
+import asyncio
+
+import msgspec
+from sqlalchemy import func, select
+
+from tests.flows import MARKETS
+from tests.integration.test_storage import fund, random_flow
+from trade_engine.core.bootstrap import start_core
+from trade_engine.storage import schema, snapshots
+from trade_engine.storage.recovery import load_engine
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+async def counts(database) -> tuple[int, int, int]:
+    """(snapshots, parts, journal rows) in the store."""
+    async with database.connect() as connection:
+        found = []
+        for table in (schema.snapshots, schema.snapshot_parts, schema.journal):
+            found.append((await connection.execute(select(func.count()).select_from(table))).scalar())
+    return found[0], found[1], found[2]
+
+
+def test_a_restart_loads_the_latest_snapshot_and_replays_the_journal_since(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS, snapshot_every=400)
+        assert core.recovered_from is None
+        assert core.snapshotter is not None
+        await fund(core)
+        await random_flow(core, seed=3, count=1_500)
+        taken = await core.snapshotter.take()  # the latest, whatever the interval left
+        await random_flow(core, seed=4, count=250)  # journaled after it
+        live = core.engine.snapshot()
+        stats = core.snapshotter.stats
+        await core.close()
+        in_store = await counts(core.database)
+        latest = await snapshots.latest(core.database)
+
+        restarted = await start_core(database_url, markets=MARKETS, snapshot_every=400)
+        restored = restarted.engine.snapshot()
+        # The tables alone (the path without a snapshot) give the same engine.
+        from_tables, _ = await load_engine(restarted.database)
+        more = await random_flow(restarted, seed=5, count=300)
+        await restarted.close()
+        return taken, stats, in_store, latest, restarted, live, restored, from_tables.snapshot(), more
+
+    taken, stats, in_store, latest, restarted, live, restored, from_tables, more = run(scenario())
+    assert stats.taken >= 3  # by the interval, and the one asked for
+    assert latest == taken
+    assert taken.orders > 0
+    assert taken.parts >= 2
+    # Only the latest snapshot is kept, and the journal holds the batches after it.
+    assert in_store[0] == 1
+    assert in_store[1] == taken.parts + 1  # and its pin
+    assert in_store[2] > 0
+    assert restarted.recovered_from == taken
+    assert restored == live == from_tables
+    assert more
+
+
+def test_the_first_snapshot_keeps_the_batches_committed_while_it_is_written(database_url):
+    """Tables are written while a snapshot is (it waits for them, for one), and a table
+    write deletes the journal rows it covers: from the fork on, those after the
+    snapshot's sequence number must stay, or the restart could not replay onto it."""
+
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS, snapshot_every=10**9)
+        await fund(core)
+        await random_flow(core, seed=11, count=300)
+        assert core.snapshotter is not None
+        taken, _ = await asyncio.gather(core.snapshotter.take(), random_flow(core, seed=12, count=600))
+        await random_flow(core, seed=13, count=100)
+        live = core.engine.snapshot()
+        await core.close()
+        restarted = await start_core(database_url, snapshot_every=10**9)
+        used, restored = restarted.recovered_from, restarted.engine.snapshot()
+        await restarted.close()
+        return taken, used, live, restored
+
+    taken, used, live, restored = run(scenario())
+    assert used == taken
+    assert restored == live
+
+
+def test_a_snapshot_the_journal_does_not_reach_back_to_is_not_used(database_url):
+    """A store whose journal lost batches after the snapshot (one written by the cluster's
+    core, whose commands are in its stream) restarts from the tables."""
+
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS, snapshot_every=10**9)
+        await fund(core)
+        await random_flow(core, seed=6, count=400)
+        assert core.snapshotter is not None
+        await core.snapshotter.take()
+        await random_flow(core, seed=7, count=200)
+        live = core.engine.snapshot()
+        await core.close()
+        async with core.database.begin() as connection:
+            await connection.execute(schema.journal.delete())
+        restarted = await start_core(database_url, snapshot_every=10**9)
+        restored, used = restarted.engine.snapshot(), restarted.recovered_from
+        await restarted.close()
+        return live, restored, used
+
+    live, restored, used = run(scenario())
+    assert used is None
+    assert restored == live
+
+
+def test_turning_snapshots_off_drops_them_so_the_journal_does_not_grow(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS, snapshot_every=10**9)
+        await fund(core)
+        await random_flow(core, seed=8, count=300)
+        assert core.snapshotter is not None
+        taken = await core.snapshotter.take()
+        await random_flow(core, seed=9, count=100)
+        live = core.engine.snapshot()
+        await core.close()
+        off = await start_core(database_url)  # snapshots off: this one recovers from it, then drops it
+        used, restored = off.recovered_from, off.engine.snapshot()
+        await random_flow(off, seed=10, count=50)
+        await off.close()
+        return taken, used, live, restored, await counts(off.database)
+
+    taken, used, live, restored, (kept, parts, journal) = run(scenario())
+    assert used == taken
+    assert restored == live
+    assert (kept, parts, journal) == (0, 0, 0)
+
+
+def test_a_snapshot_of_another_image_version_is_passed_over_for_the_tables(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS, snapshot_every=10**9)
+        await fund(core)
+        await random_flow(core, seed=14, count=300)
+        assert core.snapshotter is not None
+        taken = await core.snapshotter.take()
+        live = core.engine.snapshot()
+        await core.close()
+        parts = schema.snapshot_parts
+        first = (parts.c.seq == taken.seq) & (parts.c.part == 0)
+        async with core.database.begin() as connection:
+            data = (await connection.execute(select(parts.c.data).where(first))).scalar_one()
+            header = msgspec.msgpack.decode(data)
+            header["v"] += 1
+            await connection.execute(parts.update().where(first).values(data=msgspec.msgpack.encode(header)))
+        restarted = await start_core(database_url, snapshot_every=10**9)
+        used, restored = restarted.recovered_from, restarted.engine.snapshot()
+        await restarted.close()
+        return used, live, restored
+
+    used, live, restored = run(scenario())
+    assert used is None
+    assert restored == live
