@@ -10,9 +10,10 @@
    journal then, as after a real crash).
 2. `start_core` timed in a fresh process: the recovered engine's digest must equal the
    live one; its peak memory.
-3. `trade-engine serve` until `/ready` answers 200, `RUNS` times, alternating between
-   the store as the crash left it (snapshot plus journal) and a copy without its
-   snapshot (recovery from the tables, as before snapshots): side by side in one run.
+3. `trade-engine serve` until `/ready` answers 200: the first restart after the kill,
+   `RUNS` times on fresh copies of the crashed store, alternating between the store as
+   the crash left it (snapshot plus journal) and one without its snapshot (recovery
+   from the tables, as before snapshots): side by side in one run.
 
 Run through `benchmarks/durable.py --only restart` (`make bench-durable`), which prints
 everything as JSON.
@@ -34,6 +35,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
+
+import asyncpg
 
 from durable import (
     PG_ADMIN_URL,
@@ -294,46 +297,65 @@ def serve_until_ready(url: str, timeout: float = 180.0) -> dict[str, float]:
     return {"serve_ready_seconds": round(seconds, 3), "serve_peak_rss_mb": round(peak_kb / 1024)}
 
 
-async def copy_without_snapshot(kind: str, url: str) -> str:
-    """A copy of the store at `url` whose snapshot is gone: recovery loads the tables."""
+async def copy_store(kind: str, url: str, suffix: str, *, without_snapshot: bool) -> str:
+    """A copy of the store at `url` as the crash left it (no process has it open), with
+    or without its snapshot (without: recovery loads the tables)."""
     if kind == "sqlite":
         source = url.removeprefix("sqlite:///")
-        target = source.replace(".db", "-tables.db")
-        shutil.copyfile(source, target)
-        with sqlite3.connect(target) as connection:
-            connection.execute("DELETE FROM snapshots")
-            connection.execute("DELETE FROM snapshot_parts")
+        target = source.replace(".db", f"-{suffix}.db")
+        for ending in ("", "-wal"):  # what a killed writer left in the log is the store's
+            if os.path.exists(source + ending):
+                shutil.copyfile(source + ending, target + ending)
+        if without_snapshot:
+            with sqlite3.connect(target) as connection:
+                connection.execute("DELETE FROM snapshots")
+                connection.execute("DELETE FROM snapshot_parts")
         return f"sqlite:///{target}"
     source_name = url.rsplit("/", 1)[1]
-    name = f"{source_name}_tables"
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{source_name}"')
+    name = f"{source_name}_{suffix}"
+    for attempt in range(40):  # the killed builder's sessions end a moment after it
+        try:
+            await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{source_name}"')
+            break
+        except asyncpg.ObjectInUseError:
+            if attempt == 39:
+                raise
+            await asyncio.sleep(0.25)
     copy = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    import asyncpg
-
-    connection = await asyncpg.connect(copy)
-    try:
-        await connection.execute("DELETE FROM snapshots; DELETE FROM snapshot_parts")
-    finally:
-        await connection.close()
+    if without_snapshot:
+        connection = await asyncpg.connect(copy)
+        try:
+            await connection.execute("DELETE FROM snapshots; DELETE FROM snapshot_parts")
+        finally:
+            await connection.close()
     return copy
 
 
 async def bench_restart(kind: str, resting_orders: int, batch: int) -> dict[str, Any]:
+    """The first restart after the kill, each time on a fresh copy of the crashed store
+    (the first restart also writes the rows the tables lacked, and folds the store's
+    totals again after them), alternating between the two recovery paths."""
     async with throwaway_database(kind) as url:
         log(f"{kind}: building {resting_orders:,} resting orders over 3 markets, then kill -9")
         built = build_and_kill(url, resting_orders, batch)
-        log(f"{kind}: killed; timing start_core in a fresh process")
-        probe = run_restart_probe(url)
-        tables_url = await copy_without_snapshot(kind, url)
+        copies: list[str] = []
         try:
-            runs: dict[str, list[dict[str, float]]] = {"snapshot": [], "tables": []}
+            stores = []
             for run in range(RUNS):
-                for path, store in (("tables", tables_url), ("snapshot", url)):
-                    log(f"{kind}: serve until /ready from the {path} ({run + 1} of {RUNS})")
-                    runs[path].append(serve_until_ready(store))
+                for path in ("tables", "snapshot"):
+                    copy = await copy_store(kind, url, f"{path}{run}", without_snapshot=path == "tables")
+                    copies.append(copy)
+                    stores.append((path, copy))
+            log(f"{kind}: killed; timing start_core in a fresh process")
+            probe = run_restart_probe(url)
+            runs: dict[str, list[dict[str, float]]] = {"snapshot": [], "tables": []}
+            for number, (path, store) in enumerate(stores):
+                log(f"{kind}: serve until /ready from the {path} ({number // 2 + 1} of {RUNS})")
+                runs[path].append(serve_until_ready(store))
         finally:
             if kind != "sqlite":
-                await drop_database(tables_url.rsplit("/", 1)[1])
+                for copy in copies:
+                    await drop_database(copy.rsplit("/", 1)[1])
     digest = built.pop("digest")
 
     def median(path: str, key: str) -> float:

@@ -26,7 +26,7 @@ from trade_engine.cluster.gateway import connect_gateway, share_revocations
 from trade_engine.cluster.metrics import gateway_metrics
 from trade_engine.cluster.remote import NatsCore
 from trade_engine.config import Config
-from trade_engine.core.bootstrap import start_core
+from trade_engine.core.bootstrap import Core, recover_core
 from trade_engine.core.local import LocalCore
 from trade_engine.domain.lifecycle import OrderChange
 from trade_engine.edge.gateway import Gateway
@@ -103,7 +103,7 @@ async def start(service: Service) -> None:
             )
             recovered: dict[str, object] = {"seq": port.seq}
         else:
-            core = await start_core(
+            core = await recover_core(
                 config.database.url,
                 markets=config.validated_markets(),
                 max_queue=config.sequencer.max_queue,
@@ -113,13 +113,7 @@ async def start(service: Service) -> None:
                 snapshot_every=config.sequencer.snapshot_every_commands,
             )
             port, database = LocalCore(core, roundtrip=config.core.port_roundtrip), core.database
-            recovered = {
-                "markets": core.recovery.markets,
-                "accounts": core.recovery.accounts,
-                "open_orders": core.recovery.open_orders,
-                "recovery_seconds": round(core.recovery_seconds, 3),
-                "from_snapshot": None if core.recovered_from is None else core.recovered_from.seq,
-            }
+            recovered = {}
         service.core = port
         # No command has been taken yet: the state is the committed one, and every
         # batch after it reaches the read model.
@@ -128,15 +122,20 @@ async def start(service: Service) -> None:
         view.start_from(state)
         symbols = [market.market.symbol for market in state.markets]
         live = await LiveMarketData.load(database, symbols, time.time_ns())
+        gateway.depth, gateway.live = DepthBook.of_state(state), live
+        service.streams.start(view, gateway.depth, live)
+        for name, make in READERS:
+            view.subscribe(make(service))
+            service.readers.append(name)
+        if isinstance(port, LocalCore):
+            # Verified (the store's totals folded meanwhile) and started once every
+            # reader is in place: each batch from now on, the configured markets the
+            # store lacked first, reaches them all.
+            await _start_local(port.core, recovered)
     except Exception as error:
         gateway.failed_to_start(error)
         log.exception("start-up failed; the service will not become ready")
         return
-    gateway.depth, gateway.live = DepthBook.of_state(state), live
-    service.streams.start(view, gateway.depth, live)
-    for name, make in READERS:
-        view.subscribe(make(service))
-        service.readers.append(name)
     api_keys = ApiKeyStore(database, config.auth.api_key_encryption_key)
     # Revoking a key also ends the Binance user-data subscriptions it signed.
     api_keys.on_revoke(service.user_data.revoked)
@@ -158,6 +157,21 @@ async def start(service: Service) -> None:
         listen_keys=listen_keys,
     )
     log.info("ready", extra={**recovered, "role": service.role, "readers": service.readers})
+
+
+async def _start_local(core: Core, recovered: dict[str, object]) -> None:
+    try:
+        await core.start()
+    except BaseException:
+        await core.abandon()
+        raise
+    recovered.update(
+        markets=core.recovery.markets,
+        accounts=core.recovery.accounts,
+        open_orders=core.recovery.open_orders,
+        recovery_seconds=round(core.recovery_seconds, 3),
+        from_snapshot=None if core.recovered_from is None else core.recovered_from.seq,
+    )
 
 
 def _restart(reason: str) -> None:

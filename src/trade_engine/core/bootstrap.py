@@ -2,8 +2,10 @@
 
 `start_core` is the one start-up path, used alike by the service, the CLI, the tests
 and the benchmarks: open the database, apply migrations, create partitions, rebuild
-and verify the engine, start the sequencer, and add configured markets the database
-does not know yet (through the sequencer, so that they are durable like any command).
+the engine (`recover_core`), then verify it against the store, start the sequencer, and
+add configured markets the database does not know yet, through the sequencer, so that
+they are durable like any command (`Core.start`). The service calls the two halves
+itself, building its read model in between while the store's totals fold.
 """
 
 import asyncio
@@ -29,8 +31,10 @@ from trade_engine.storage.migrate import upgrade
 from trade_engine.storage.partitions import ensure_partitions
 from trade_engine.storage.projection import Projection
 from trade_engine.storage.recovery import (
+    EngineTotals,
     InconsistentStore,
     RecoveryReport,
+    StoreTotals,
     check,
     load_engine,
     projected_seq,
@@ -56,6 +60,41 @@ class Core:
     snapshotter: Snapshotter | None = None
     # The snapshot recovery started from (None: it loaded the tables).
     recovered_from: SnapshotInfo | None = None
+    # The store's totals, folding while the engine loads and the reader starts; `start`
+    # checks the engine against them.
+    _folding: "asyncio.Task[StoreTotals] | None" = None
+    _markets: Sequence[Market] = ()
+    _began: float = 0.0
+
+    async def start(self) -> None:
+        """Verify the store against the recovered engine (conservation, ledger, holds),
+        then take commands, and add the configured markets the store does not know
+        (through the sequencer: durable like any command). Refuses an inconsistent
+        store (`InconsistentStore`) before taking a single command."""
+        folding, self._folding = self._folding, None
+        if folding is not None:
+            ours = EngineTotals.of(self.engine)  # while the store's totals still fold
+            problems = check(ours, await folding)
+            if problems:
+                raise InconsistentStore(problems)
+        self.sequencer.start()
+        for market in self._markets:
+            if self.engine.market(market.symbol) is None:
+                (event,) = await self.sequencer.submit(AddMarket(ts=0, market=market))
+                if isinstance(event, CommandRejected):
+                    raise ValueError(f"market {market.symbol}: {event.message}")
+        self.recovery_seconds = time.perf_counter() - self._began
+
+    async def abandon(self) -> None:
+        """Give up a core recovered but not started (its store was refused)."""
+        await self._stop_folding()
+        await self.writer.close()
+
+    async def _stop_folding(self) -> None:
+        folding, self._folding = self._folding, None
+        if folding is not None:
+            folding.cancel()
+            await asyncio.gather(folding, return_exceptions=True)
 
     async def settled(self) -> None:
         """Return once the history tables hold every command committed so far (they
@@ -64,6 +103,7 @@ class Core:
 
     async def close(self) -> None:
         """Drain and commit what is queued, then release the database."""
+        await self._stop_folding()  # closed before it was started
         if self.snapshotter is not None:
             await self.snapshotter.close()
         await self.sequencer.stop()
@@ -95,7 +135,41 @@ async def start_core(
     snapshot_every: int = 0,
     clock_ns: Callable[[], int] = time.time_ns,
 ) -> Core:
-    """`clock_ns` stamps commands (tests pass a clock of their own to place trades at
+    """`recover_core`, then `Core.start`: a core verified and taking commands."""
+    core = await recover_core(
+        url,
+        markets=markets,
+        max_queue=max_queue,
+        max_batch=max_batch,
+        retry_total_seconds=retry_total_seconds,
+        max_projection_lag=max_projection_lag,
+        snapshot_every=snapshot_every,
+        clock_ns=clock_ns,
+    )
+    try:
+        await core.start()
+    except BaseException:
+        await core.abandon()
+        raise
+    return core
+
+
+async def recover_core(
+    url: str,
+    *,
+    markets: Sequence[Market] = (),
+    max_queue: int = 10_000,
+    max_batch: int = 1_000,
+    retry_total_seconds: float = 30.0,
+    max_projection_lag: int = 50_000,
+    snapshot_every: int = 0,
+    clock_ns: Callable[[], int] = time.time_ns,
+) -> Core:
+    """The engine recovered and its sequencer built, not yet started: `Core.start`
+    verifies the store and starts it. In between, a reader may start from the engine's
+    state (the service builds its read model there) while the store's totals fold.
+
+    `clock_ns` stamps commands (tests pass a clock of their own to place trades at
     chosen instants). `snapshot_every`: take an engine snapshot every so many commands
     (0: never, and any in the store is dropped once recovery has used it; docs/adr/0002)."""
     url = normalise_url(url)
@@ -103,12 +177,12 @@ async def start_core(
     database = open_database(url)
     await upgrade(database)
     await ensure_partitions(database, time.time_ns())
-    # A million restored orders would make the collector rescan the growing heap over
-    # and over (measured: half of a 1M-order restart); it runs once, after.
     writer = writer_for(url)
     # The store's totals are folded on another connection while the book loads (the
     # database does that work: measured, a third of a 1M-order restart when in turn).
     folding = asyncio.create_task(store_totals(database), name="store-totals")
+    # A million restored orders would make the collector rescan the growing heap over
+    # and over (measured: half of a 1M-order restart); it runs once, after.
     gc.disable()
     try:
         # The engine from the latest snapshot if there is one the journal reaches back
@@ -125,16 +199,13 @@ async def start_core(
             known_users = [user for (user,) in await connection.execute(select(schema.users.c.id))]
         projection = Projection(known_users)
         # What was acknowledged but not yet written into the tables: replayed from the
-        # journal (docs/adr/0001) with the batches since the snapshot, then the whole
-        # store is verified.
+        # journal (docs/adr/0001) with the batches since the snapshot.
         engine_seq = None if snapshot is None else snapshot.seq
         last_seq = await replay(database, engine, projection, writer, report.last_seq, engine_seq)
-        totals = await folding
-        if last_seq != report.last_seq:  # the fold may predate the replayed rows
-            totals = await store_totals(database)
-        problems = check(engine, totals)
-        if problems:
-            raise InconsistentStore(problems)
+        if last_seq != report.last_seq:  # rows were written: a fold begun before may miss them
+            folding.cancel()
+            await asyncio.gather(folding, return_exceptions=True)
+            folding = asyncio.create_task(store_totals(database), name="store-totals")
     except BaseException:
         folding.cancel()
         await asyncio.gather(folding, return_exceptions=True)
@@ -174,12 +245,7 @@ async def start_core(
             last_seq=report.last_seq if snapshot is None else snapshot.seq,
         )
         sequencer.subscribe(snapshotter.on_commit)
-    sequencer.start()
-    for market in markets:
-        if engine.market(market.symbol) is None:
-            (event,) = await sequencer.submit(AddMarket(ts=0, market=market))
-            if isinstance(event, CommandRejected):
-                raise ValueError(f"market {market.symbol}: {event.message}")
+    elapsed = time.perf_counter() - started
     return Core(
-        database, engine, sequencer, writer, report, time.perf_counter() - started, snapshotter, snapshot
+        database, engine, sequencer, writer, report, elapsed, snapshotter, snapshot, folding, markets, started
     )

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from trade_engine.domain.market import Market
 from trade_engine.domain.order_meta import meta_of_text
 from trade_engine.domain.vocabulary import FEE_SCALE
-from trade_engine.engine import Engine, Order
+from trade_engine.engine import Balance, Engine, Order
 from trade_engine.storage import schema
 from trade_engine.storage.database import driver_batches
 from trade_engine.storage.projection import TRANSFER_SCOPE
@@ -212,10 +212,25 @@ async def verify(database: AsyncEngine, engine: Engine) -> list[str]:
     return check(engine, await store_totals(database))
 
 
-def check(engine: Engine, totals: StoreTotals) -> list[str]:
-    """Everything on which the engine and the store's totals disagree."""
+@dataclass(frozen=True)
+class EngineTotals:
+    """What verification compares with the store, taken from the engine: every balance,
+    and what the open orders hold per (account, asset)."""
+
+    balances: dict[str, dict[str, Balance]]
+    holds: dict[tuple[str, str], int]
+
+    @classmethod
+    def of(cls, engine: Engine) -> "EngineTotals":
+        return cls(engine.balances(), engine.holds())
+
+
+def check(engine: Engine | EngineTotals, totals: StoreTotals) -> list[str]:
+    """Everything on which the engine (or its totals, taken while the store's were being
+    folded) and the store's totals disagree."""
+    ours = engine if isinstance(engine, EngineTotals) else EngineTotals.of(engine)
     problems: list[str] = []
-    balances = engine.balances()
+    balances = ours.balances
     sums: dict[str, int] = defaultdict(int)
     for per_asset in balances.values():
         for asset, balance in per_asset.items():
@@ -238,7 +253,7 @@ def check(engine: Engine, totals: StoreTotals) -> list[str]:
                 f"{key[0]}/{key[1]}: ledger adds up to {folded.get(key, (0, 0))} "
                 f"but the balance is {recorded.get(key, (0, 0))} (available, locked)"
             )
-    holds = engine.holds()
+    holds = ours.holds
     for key in sorted(set(holds) | {k for k, v in recorded.items() if v[1]}):
         locked = recorded.get(key, (0, 0))[1]
         if holds.get(key, 0) != locked:
