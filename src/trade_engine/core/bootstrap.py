@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -124,28 +125,21 @@ async def _from_snapshot(
         return None
 
 
-async def start_core(
-    url: str,
-    *,
-    markets: Sequence[Market] = (),
-    max_queue: int = 10_000,
-    max_batch: int = 1_000,
-    retry_total_seconds: float = 30.0,
-    max_projection_lag: int = 50_000,
-    snapshot_every: int = 0,
-    clock_ns: Callable[[], int] = time.time_ns,
-) -> Core:
+class CoreOptions(TypedDict, total=False):
+    """`recover_core`'s keyword arguments, which `start_core` passes on."""
+
+    markets: Sequence[Market]
+    max_queue: int
+    max_batch: int
+    retry_total_seconds: float
+    max_projection_lag: int
+    snapshot_every: int
+    clock_ns: Callable[[], int]
+
+
+async def start_core(url: str, **options: Unpack[CoreOptions]) -> Core:
     """`recover_core`, then `Core.start`: a core verified and taking commands."""
-    core = await recover_core(
-        url,
-        markets=markets,
-        max_queue=max_queue,
-        max_batch=max_batch,
-        retry_total_seconds=retry_total_seconds,
-        max_projection_lag=max_projection_lag,
-        snapshot_every=snapshot_every,
-        clock_ns=clock_ns,
-    )
+    core = await recover_core(url, **options)
     try:
         await core.start()
     except BaseException:

@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 # How long a snapshot waits for the tables to hold its commands before it gives up.
 TABLES_WAIT_SECONDS = 60.0
 _LENGTH_BYTES = 8
+CHILD_NICENESS = 10
+# How fast a snapshot is written away (measured on SQLite with a 1M-order snapshot of
+# 20 MB: at full speed the journal's syncs queued behind the part writes and the
+# checkpoints copying them, order p99 42 ms while one was written; at this pace 14 ms).
+WRITE_BYTES_PER_SECOND = 10_000_000
 
 
 @dataclass
@@ -130,13 +135,18 @@ class Snapshotter:
                 count = size = orders = 0
                 for number, part in enumerate(_read_parts(path)):
                     await snapshots.write_part(self._database, seq, number, part)
+                    # Spread the parts' disk writes (and the checkpoints copying them)
+                    # so that the journal's syncs never queue behind a burst; the same
+                    # for dropping the parts of the snapshot before.
+                    await asyncio.sleep(len(part) / WRITE_BYTES_PER_SECOND)
                     count, size = count + 1, size + len(part)
                     if number == 0:
                         orders = header_orders(part)
                 if not await self._sequencer.tables.reached(seq, TABLES_WAIT_SECONDS):
                     raise RuntimeError(f"the tables did not reach {seq} within {TABLES_WAIT_SECONDS} s")
                 info = SnapshotInfo(seq=seq, ts=time.time_ns(), parts=count, orders=orders, size=size)
-                await snapshots.complete(self._database, info)
+                pause = size / count / WRITE_BYTES_PER_SECOND
+                await snapshots.complete(self._database, info, pause=pause)
             except Exception:
                 # Its pin must not keep the journal growing; the parts go with it.
                 await snapshots.unpin(self._database, seq)
@@ -173,6 +183,9 @@ def _fork_image(engine: Engine, path: str) -> int:
     status = 1
     try:
         gc.disable()
+        # Below the server's threads: on a machine of few cores the order path keeps
+        # its CPU, and the snapshot takes what is left.
+        os.nice(CHILD_NICENESS)
         with open(path, "wb") as out:
             for part in engine.image_parts():
                 out.write(len(part).to_bytes(_LENGTH_BYTES, "big"))
