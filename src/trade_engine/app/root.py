@@ -131,7 +131,7 @@ async def start(service: Service) -> None:
             # Verified (the store's totals folded meanwhile) and started once every
             # reader is in place: each batch from now on, the configured markets the
             # store lacked first, reaches them all.
-            await _start_local(port.core, recovered)
+            await _start_local(service, port.core, recovered)
     except Exception as error:
         gateway.failed_to_start(error)
         log.exception("start-up failed; the service will not become ready")
@@ -159,10 +159,11 @@ async def start(service: Service) -> None:
     log.info("ready", extra={**recovered, "role": service.role, "readers": service.readers})
 
 
-async def _start_local(core: Core, recovered: dict[str, object]) -> None:
+async def _start_local(service: Service, core: Core, recovered: dict[str, object]) -> None:
     try:
         await core.start()
     except BaseException:
+        service.core = None  # abandoned here: nothing for `stop` to close
         await core.abandon()
         raise
     recovered.update(

@@ -183,10 +183,12 @@ async def _next_id(connection: AsyncConnection, column: ColumnElement[int]) -> i
 @dataclass(frozen=True)
 class StoreTotals:
     """What verification compares the engine with: deposits minus withdrawals per
-    asset, and the ledger folded per (account, asset) into (available, locked)."""
+    asset, the ledger folded per (account, asset) into (available, locked), and the
+    `balances` table (the engine may come from a snapshot rather than from it)."""
 
     supply: dict[str, int]
     ledger: dict[tuple[str, str], tuple[int, int]]
+    balances: dict[tuple[str, str], tuple[int, int]]
 
 
 async def store_totals(database: AsyncEngine) -> StoreTotals:
@@ -204,7 +206,13 @@ async def store_totals(database: AsyncEngine) -> StoreTotals:
             (user, asset): (int(available), int(locked))
             for user, asset, available, locked in await connection.execute(ledger)
         }
-    return StoreTotals(supply, folded)
+        table = schema.balances
+        rows = select(table.c.user_id, table.c.asset, table.c.available, table.c.locked)
+        balances = {
+            (user, asset): (int(available), int(locked))
+            for user, asset, available, locked in await connection.execute(rows)
+        }
+    return StoreTotals(supply, folded, balances)
 
 
 async def verify(database: AsyncEngine, engine: Engine) -> list[str]:
@@ -251,6 +259,13 @@ def check(engine: Engine | EngineTotals, totals: StoreTotals) -> list[str]:
         if folded.get(key, (0, 0)) != recorded.get(key, (0, 0)):
             problems.append(
                 f"{key[0]}/{key[1]}: ledger adds up to {folded.get(key, (0, 0))} "
+                f"but the balance is {recorded.get(key, (0, 0))} (available, locked)"
+            )
+    table = totals.balances
+    for key in sorted(set(table) | set(recorded)):
+        if table.get(key, (0, 0)) != recorded.get(key, (0, 0)):
+            problems.append(
+                f"{key[0]}/{key[1]}: the balances table says {table.get(key, (0, 0))} "
                 f"but the balance is {recorded.get(key, (0, 0))} (available, locked)"
             )
     holds = ours.holds
