@@ -160,3 +160,50 @@ def test_a_snapshot_of_another_image_version_is_passed_over_for_the_tables(datab
     used, live, restored = run(scenario())
     assert used is None
     assert restored == live
+
+
+def test_snapshots_asked_for_and_due_by_the_interval_never_overlap(database_url):
+    """Two snapshots written at once would each drop the other's parts: one is taken at
+    a time, whoever asks, and the latest is whole."""
+
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS, snapshot_every=25)
+        await fund(core)
+        assert core.snapshotter is not None
+        asked = await asyncio.gather(
+            core.snapshotter.take(), random_flow(core, seed=15, count=400), core.snapshotter.take()
+        )
+        await random_flow(core, seed=16, count=50)
+        live = core.engine.snapshot()
+        await core.close()
+        restarted = await start_core(database_url, snapshot_every=25)
+        used, restored = restarted.recovered_from, restarted.engine.snapshot()
+        await restarted.close()
+        return asked, used, live, restored
+
+    asked, used, live, restored = run(scenario())
+    assert used is not None
+    assert used.seq >= asked[2].seq
+    assert restored == live
+
+
+def test_a_snapshot_missing_a_part_is_passed_over_for_the_tables(database_url):
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS, snapshot_every=10**9)
+        await fund(core)
+        await random_flow(core, seed=17, count=300)
+        assert core.snapshotter is not None
+        taken = await core.snapshotter.take()
+        live = core.engine.snapshot()
+        await core.close()
+        parts = schema.snapshot_parts
+        async with core.database.begin() as connection:
+            await connection.execute(parts.delete().where((parts.c.seq == taken.seq) & (parts.c.part == 1)))
+        restarted = await start_core(database_url, snapshot_every=10**9)
+        used, restored = restarted.recovered_from, restarted.engine.snapshot()
+        await restarted.close()
+        return used, live, restored
+
+    used, live, restored = run(scenario())
+    assert used is None
+    assert restored == live

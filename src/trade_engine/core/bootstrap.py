@@ -116,7 +116,7 @@ async def _from_snapshot(
     database: AsyncEngine, snapshot: SnapshotInfo
 ) -> tuple[Engine, RecoveryReport] | None:
     """The engine from `snapshot`, or None if this build cannot read its image (another
-    image version): the tables then."""
+    image version, a part missing): the tables then."""
     try:
         return await snapshots.load(database, snapshot)
     except ImageError as error:

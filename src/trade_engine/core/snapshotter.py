@@ -21,8 +21,9 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -74,8 +75,13 @@ class Snapshotter:
 
     def on_commit(self, batch: CommittedBatch) -> None:
         if self._task is None and batch.seq - self.stats.last_seq >= self._every:
-            self._task = asyncio.create_task(self._take_logged(), name="snapshot")
-            self._task.add_done_callback(self._done)
+            self._run(self._take_logged())
+
+    def _run(self, taking: Coroutine[Any, Any, SnapshotInfo | None]) -> "asyncio.Task[SnapshotInfo | None]":
+        """The one snapshot in progress: two at once would each drop the other's parts."""
+        task = self._task = asyncio.create_task(taking, name="snapshot")
+        task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: "asyncio.Task[SnapshotInfo | None]") -> None:
         if self._task is task:
@@ -85,7 +91,9 @@ class Snapshotter:
         """Take one now (after any in progress) and return it once complete."""
         while self._task is not None:
             await asyncio.wait({self._task})
-        return await self._take()
+        info = await self._run(self._take())
+        assert info is not None
+        return info
 
     async def close(self) -> None:
         """Abandon a snapshot in progress (its parts are dropped by the next one)."""

@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.engine import Engine
+from trade_engine.engine.image import ImageError
 from trade_engine.storage import schema
 from trade_engine.storage.database import connected
 from trade_engine.storage.recovery import RecoveryReport
@@ -165,7 +166,7 @@ async def load(database: AsyncEngine, info: SnapshotInfo) -> tuple[Engine, Recov
         else:
             restored += engine.restore_image_orders(data, texts)
     if restored != expected:
-        raise ValueError(f"snapshot {info.seq}: {restored} orders restored of {expected}")
+        raise ImageError(f"snapshot {info.seq}: {restored} orders restored of {expected}")
     accounts = sum(1 for per_asset in engine.balances().values() if per_asset)
     return engine, RecoveryReport(
         markets=len(engine.markets()), accounts=accounts, open_orders=restored, last_seq=info.seq
@@ -178,5 +179,5 @@ async def _part(database: AsyncEngine, seq: int, part: int) -> bytes:
     async with connected(database) as connection:
         data = (await connection.execute(query)).scalar()
     if data is None:
-        raise ValueError(f"snapshot {seq}: part {part} is missing")
+        raise ImageError(f"snapshot {seq}: part {part} is missing")
     return bytes(data)
