@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import nats as nats_client
+from nats import errors as nats_errors
 
 from tests.e2e.server import Server, free_port
 
@@ -108,6 +109,8 @@ class Nats:
             while not _listening(node.port):
                 assert time.monotonic() < deadline, f"nats {node.name} did not start"
                 time.sleep(0.05)
+        if len(self.nodes) > 1 and all(node.users is None for node in self.nodes):
+            asyncio.run(_until_every_node_serves_jetstream(self.urls.split(",")))
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -118,6 +121,26 @@ def _listening(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def _until_every_node_serves_jetstream(urls: list[str], timeout: float = 30.0) -> None:
+    """Listening is not enough: until a node has joined the others and knows the
+    JetStream meta leader, a replicated stream cannot be placed ("no suitable peers for
+    placement"), and a core started then exits (seen once in CI). Ask each node, on a
+    connection of its own, for its JetStream account until every one answers."""
+    deadline = time.monotonic() + timeout
+    for url in urls:
+        while True:
+            try:
+                client = await nats_client.connect([url], allow_reconnect=False)
+                try:
+                    await client.jetstream().account_info()
+                    break
+                finally:
+                    await client.close()
+            except nats_errors.Error:
+                assert time.monotonic() < deadline, f"{url} serves no JetStream after {timeout} s"
+                await asyncio.sleep(0.2)
 
 
 def cluster_settings(nats: Nats, **extra: str) -> dict[str, str]:

@@ -52,7 +52,7 @@ def test_a_restart_loads_the_latest_snapshot_and_replays_the_journal_since(datab
         return taken, stats, in_store, latest, restarted, live, restored, from_tables.snapshot(), more
 
     taken, stats, in_store, latest, restarted, live, restored, from_tables, more = run(scenario())
-    assert stats.taken >= 3  # by the interval, and the one asked for
+    assert stats.taken >= 2  # one by the interval at least, and the one asked for
     assert latest == taken
     assert taken.orders > 0
     assert taken.parts >= 2
