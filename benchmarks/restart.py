@@ -15,8 +15,8 @@
    the crash left it (snapshot plus journal) and one without its snapshot (recovery
    from the tables, as before snapshots): side by side in one run.
 
-Run through `benchmarks/durable.py --only restart` (`make bench-durable`), which prints
-everything as JSON.
+Run through `benchmarks/durable.py --only restart` (`make bench-durable`), which starts
+this file with `--bench` and prints everything as JSON.
 """
 
 import argparse
@@ -379,8 +379,12 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--build-probe", nargs=3, metavar=("URL", "ORDERS", "BATCH"))
     parser.add_argument("--restart-probe", metavar="URL")
+    parser.add_argument("--bench", nargs=3, metavar=("KIND", "ORDERS", "BATCH"))
     args = parser.parse_args(argv)
-    if args.build_probe:
+    if args.bench:
+        kind, count, batch = args.bench
+        print(json.dumps(asyncio.run(bench_restart(kind, int(count), int(batch)))))
+    elif args.build_probe:
         url, count, batch = args.build_probe
         asyncio.run(build_probe(url, int(count), int(batch)))
     elif args.restart_probe:

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from tests.flows import MARKETS
 from tests.integration.test_storage import fund, random_flow
-from trade_engine.core.bootstrap import start_core
+from trade_engine.core.bootstrap import Core, start_core
 from trade_engine.storage import schema, snapshots
 from trade_engine.storage.recovery import load_engine
+from trade_engine.storage.snapshots import SnapshotInfo
 
 
 def run(coroutine):
@@ -26,6 +27,34 @@ async def counts(database) -> tuple[int, int, int]:
         for table in (schema.snapshots, schema.snapshot_parts, schema.journal):
             found.append((await connection.execute(select(func.count()).select_from(table))).scalar())
     return found[0], found[1], found[2]
+
+
+NEVER = 10**9  # no snapshot by the interval: only those asked for
+
+
+async def snapshotted(
+    database_url: str, seed: int, count: int, after: int = 0
+) -> tuple[Core, SnapshotInfo, bytes]:
+    """A store with a snapshot asked for after `count` random commands, and `after` more
+    since it; closed. (the core it was, the snapshot, the engine's state at the end)"""
+    core = await start_core(database_url, markets=MARKETS, snapshot_every=NEVER)
+    await fund(core)
+    await random_flow(core, seed=seed, count=count)
+    assert core.snapshotter is not None
+    taken = await core.snapshotter.take()
+    if after:
+        await random_flow(core, seed=seed + 1, count=after)
+    live = core.engine.snapshot()
+    await core.close()
+    return core, taken, live
+
+
+async def restarted(database_url: str, every: int = NEVER) -> tuple[SnapshotInfo | None, bytes]:
+    """Start again and stop: (the snapshot recovery used, the engine's state)."""
+    core = await start_core(database_url, snapshot_every=every)
+    used, restored = core.recovered_from, core.engine.snapshot()
+    await core.close()
+    return used, restored
 
 
 def test_a_restart_loads_the_latest_snapshot_and_replays_the_journal_since(database_url):
@@ -71,7 +100,7 @@ def test_the_first_snapshot_keeps_the_batches_committed_while_it_is_written(data
     snapshot's sequence number must stay, or the restart could not replay onto it."""
 
     async def scenario():
-        core = await start_core(database_url, markets=MARKETS, snapshot_every=10**9)
+        core = await start_core(database_url, markets=MARKETS, snapshot_every=NEVER)
         await fund(core)
         await random_flow(core, seed=11, count=300)
         assert core.snapshotter is not None
@@ -79,7 +108,7 @@ def test_the_first_snapshot_keeps_the_batches_committed_while_it_is_written(data
         await random_flow(core, seed=13, count=100)
         live = core.engine.snapshot()
         await core.close()
-        restarted = await start_core(database_url, snapshot_every=10**9)
+        restarted = await start_core(database_url, snapshot_every=NEVER)
         used, restored = restarted.recovered_from, restarted.engine.snapshot()
         await restarted.close()
         return taken, used, live, restored
@@ -94,19 +123,10 @@ def test_a_snapshot_the_journal_does_not_reach_back_to_is_not_used(database_url)
     core, whose commands are in its stream) restarts from the tables."""
 
     async def scenario():
-        core = await start_core(database_url, markets=MARKETS, snapshot_every=10**9)
-        await fund(core)
-        await random_flow(core, seed=6, count=400)
-        assert core.snapshotter is not None
-        await core.snapshotter.take()
-        await random_flow(core, seed=7, count=200)
-        live = core.engine.snapshot()
-        await core.close()
+        core, _, live = await snapshotted(database_url, seed=6, count=400, after=200)
         async with core.database.begin() as connection:
             await connection.execute(schema.journal.delete())
-        restarted = await start_core(database_url, snapshot_every=10**9)
-        restored, used = restarted.engine.snapshot(), restarted.recovered_from
-        await restarted.close()
+        used, restored = await restarted(database_url)
         return live, restored, used
 
     live, restored, used = run(scenario())
@@ -116,14 +136,7 @@ def test_a_snapshot_the_journal_does_not_reach_back_to_is_not_used(database_url)
 
 def test_turning_snapshots_off_drops_them_so_the_journal_does_not_grow(database_url):
     async def scenario():
-        core = await start_core(database_url, markets=MARKETS, snapshot_every=10**9)
-        await fund(core)
-        await random_flow(core, seed=8, count=300)
-        assert core.snapshotter is not None
-        taken = await core.snapshotter.take()
-        await random_flow(core, seed=9, count=100)
-        live = core.engine.snapshot()
-        await core.close()
+        _, taken, live = await snapshotted(database_url, seed=8, count=300, after=100)
         off = await start_core(database_url)  # snapshots off: this one recovers from it, then drops it
         used, restored = off.recovered_from, off.engine.snapshot()
         await random_flow(off, seed=10, count=50)
@@ -138,13 +151,7 @@ def test_turning_snapshots_off_drops_them_so_the_journal_does_not_grow(database_
 
 def test_a_snapshot_of_another_image_version_is_passed_over_for_the_tables(database_url):
     async def scenario():
-        core = await start_core(database_url, markets=MARKETS, snapshot_every=10**9)
-        await fund(core)
-        await random_flow(core, seed=14, count=300)
-        assert core.snapshotter is not None
-        taken = await core.snapshotter.take()
-        live = core.engine.snapshot()
-        await core.close()
+        core, taken, live = await snapshotted(database_url, seed=14, count=300)
         parts = schema.snapshot_parts
         first = (parts.c.seq == taken.seq) & (parts.c.part == 0)
         async with core.database.begin() as connection:
@@ -152,9 +159,7 @@ def test_a_snapshot_of_another_image_version_is_passed_over_for_the_tables(datab
             header = msgspec.msgpack.decode(data)
             header["v"] += 1
             await connection.execute(parts.update().where(first).values(data=msgspec.msgpack.encode(header)))
-        restarted = await start_core(database_url, snapshot_every=10**9)
-        used, restored = restarted.recovered_from, restarted.engine.snapshot()
-        await restarted.close()
+        used, restored = await restarted(database_url)
         return used, live, restored
 
     used, live, restored = run(scenario())
@@ -176,9 +181,7 @@ def test_snapshots_asked_for_and_due_by_the_interval_never_overlap(database_url)
         await random_flow(core, seed=16, count=50)
         live = core.engine.snapshot()
         await core.close()
-        restarted = await start_core(database_url, snapshot_every=25)
-        used, restored = restarted.recovered_from, restarted.engine.snapshot()
-        await restarted.close()
+        used, restored = await restarted(database_url, every=25)
         return asked, used, live, restored
 
     asked, used, live, restored = run(scenario())
@@ -189,19 +192,11 @@ def test_snapshots_asked_for_and_due_by_the_interval_never_overlap(database_url)
 
 def test_a_snapshot_missing_a_part_is_passed_over_for_the_tables(database_url):
     async def scenario():
-        core = await start_core(database_url, markets=MARKETS, snapshot_every=10**9)
-        await fund(core)
-        await random_flow(core, seed=17, count=300)
-        assert core.snapshotter is not None
-        taken = await core.snapshotter.take()
-        live = core.engine.snapshot()
-        await core.close()
+        core, taken, live = await snapshotted(database_url, seed=17, count=300)
         parts = schema.snapshot_parts
         async with core.database.begin() as connection:
             await connection.execute(parts.delete().where((parts.c.seq == taken.seq) & (parts.c.part == 1)))
-        restarted = await start_core(database_url, snapshot_every=10**9)
-        used, restored = restarted.recovered_from, restarted.engine.snapshot()
-        await restarted.close()
+        used, restored = await restarted(database_url)
         return used, live, restored
 
     used, live, restored = run(scenario())

@@ -255,25 +255,27 @@ def check(engine: Engine | EngineTotals, totals: StoreTotals) -> list[str]:
         for user, per_asset in balances.items()
         for asset, balance in per_asset.items()
     }
-    for key in sorted(set(folded) | set(recorded)):
-        if folded.get(key, (0, 0)) != recorded.get(key, (0, 0)):
-            problems.append(
-                f"{key[0]}/{key[1]}: ledger adds up to {folded.get(key, (0, 0))} "
-                f"but the balance is {recorded.get(key, (0, 0))} (available, locked)"
-            )
-    table = totals.balances
-    for key in sorted(set(table) | set(recorded)):
-        if table.get(key, (0, 0)) != recorded.get(key, (0, 0)):
-            problems.append(
-                f"{key[0]}/{key[1]}: the balances table says {table.get(key, (0, 0))} "
-                f"but the balance is {recorded.get(key, (0, 0))} (available, locked)"
-            )
+    problems += _disagreements("ledger adds up to", folded, recorded)
+    problems += _disagreements("the balances table says", totals.balances, recorded)
     holds = ours.holds
     for key in sorted(set(holds) | {k for k, v in recorded.items() if v[1]}):
         locked = recorded.get(key, (0, 0))[1]
         if holds.get(key, 0) != locked:
             problems.append(f"{key[0]}/{key[1]}: locked is {locked} but open orders hold {holds.get(key, 0)}")
     return problems
+
+
+Amounts = dict[tuple[str, str], tuple[int, int]]  # (account, asset) -> (available, locked)
+
+
+def _disagreements(said: str, theirs: Amounts, recorded: Amounts) -> list[str]:
+    """Each (account, asset) whose (available, locked) in `theirs` is not the engine's."""
+    return [
+        f"{key[0]}/{key[1]}: {said} {theirs.get(key, (0, 0))} "
+        f"but the balance is {recorded.get(key, (0, 0))} (available, locked)"
+        for key in sorted(set(theirs) | set(recorded))
+        if theirs.get(key, (0, 0)) != recorded.get(key, (0, 0))
+    ]
 
 
 async def recover(database: AsyncEngine) -> tuple[Engine, RecoveryReport]:
