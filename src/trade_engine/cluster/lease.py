@@ -1,23 +1,33 @@
 """The leader's lease: one key in a JetStream key-value bucket whose entries live
 `lease_seconds` (the bucket's time to live).
 
-A core becomes the candidate leader by creating the key (which only succeeds when no
-one holds it) and keeps it by updating it with the revision it last wrote (which fails
-once someone else has written it). The lease only decides who should lead; what keeps a
-former leader from doing harm is the epoch in the database (fencing.py). Still, a core
-checks its lease before every commit and publication (`valid`): its own clock says
-whether it renewed recently enough, so a core that was paused (SIGSTOP, a long pause)
-notices at once on waking and stops without waiting for the database to refuse it.
+A core becomes the candidate leader by writing the key over its latest entry (which
+only succeeds when no one wrote it meanwhile) and keeps it by updating it with the
+revision it last wrote (which fails once someone else has written it). The key is free
+when it has no entry, when its latest entry is a deletion (a step-down), or when a
+candidate has seen the same entry, unrenewed, for a whole `lease_seconds` by its own
+clock. That last rule does not rely on the server expiring the entry in time: after
+nodes of a NATS cluster restart, a replica may keep an expired entry for a long while
+and another answer that the key has none, and a core that trusted either would never
+lead again.
+
+The lease only decides who should lead; what keeps a former leader from doing harm is
+the epoch in the database (fencing.py). Still, a core checks its lease before every
+commit and publication (`valid`): its own clock says whether it renewed recently enough,
+so a core that was paused (SIGSTOP, a long pause) notices at once on waking and stops
+without waiting for the database to refuse it.
 """
 
 import contextlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Final
 
+from nats.js import JetStreamContext
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
-from nats.js.kv import KeyValue
+from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 
 log = logging.getLogger(__name__)
 KEY: Final = "core"
@@ -26,23 +36,58 @@ KEY: Final = "core"
 TRUSTED_PART: Final = 0.8
 
 
+@dataclass(frozen=True)
+class Entry:
+    """The key's latest entry, as the bucket stream's leader holds it."""
+
+    revision: int
+    held: bool  # False: a deletion (the holder stepped down)
+
+
 class Lease:
-    def __init__(self, bucket: KeyValue, node: str, ttl: float) -> None:
+    def __init__(self, js: JetStreamContext, bucket: KeyValue, name: str, node: str, ttl: float) -> None:
+        self._js = js
         self._bucket = bucket
+        self._stream = f"KV_{name}"
+        self._subject = f"$KV.{name}.{KEY}"
         self.node = node
         self.ttl = ttl
         self._revision = 0
         self._valid_until = 0.0
         self.epoch = 0
+        # The held entry seen last, and since when (this core's clock).
+        self._seen: tuple[int, float] = (0, 0.0)
 
     def _value(self) -> bytes:
         return json.dumps({"node": self.node, "epoch": self.epoch}).encode()
 
-    async def acquire(self) -> bool:
-        """Take the lease if no one holds it."""
-        sent = time.monotonic()
+    async def latest(self) -> Entry | None:
+        """The key's latest entry (None: none), read from the stream's leader: a direct
+        read may be answered by a replica that is behind."""
         try:
-            self._revision = await self._bucket.create(KEY, self._value())
+            message = await self._js.get_last_msg(self._stream, self._subject, direct=False)
+        except NotFoundError:
+            return None
+        operation = (message.headers or {}).get(KV_OP)
+        return Entry(message.seq or 0, held=operation not in (KV_DEL, KV_PURGE))
+
+    async def acquire(self) -> bool:
+        """Take the lease if it is free (see the module's docstring)."""
+        sent = time.monotonic()
+        entry = await self.latest()
+        if entry is not None and entry.held:
+            if entry.revision != self._seen[0]:
+                self._seen = (entry.revision, sent)
+                return False
+            if sent - self._seen[1] < self.ttl:
+                return False
+            log.warning(
+                "taking over a lease nobody renewed for its time to live",
+                extra={"revision": entry.revision, "seconds": round(sent - self._seen[1], 3)},
+            )
+        try:
+            last = 0 if entry is None else entry.revision
+            self._revision = await self._bucket.update(KEY, self._value(), last=last)
         except KeyWrongLastSequenceError:
             return False
         self._valid_until = sent + self.ttl * TRUSTED_PART
@@ -70,14 +115,3 @@ class Lease:
         self._valid_until = 0.0
         with contextlib.suppress(KeyWrongLastSequenceError, NotFoundError):
             await self._bucket.delete(KEY, last=self._revision)
-
-    async def holder(self) -> dict[str, object] | None:
-        """Who holds the lease now (None: no one)."""
-        try:
-            entry = await self._bucket.get(KEY)
-        except NotFoundError:  # never written, expired or deleted
-            return None
-        if not entry.value:
-            return None
-        value: dict[str, object] = json.loads(entry.value)
-        return value

@@ -73,7 +73,7 @@ async def run_core(config: Config, state: CoreNodeState, stop: asyncio.Event) ->
         standby = state.standby = Standby(js, names, database)
         await standby.start()
         state.role = "standby"
-        lease = Lease(bucket, state.node, cluster.lease_seconds)
+        lease = Lease(js, bucket, names.lease_bucket, state.node, cluster.lease_seconds)
         while not await _acquired(lease):
             if stop.is_set():
                 await standby.stop()
