@@ -8,9 +8,11 @@ import asyncio
 import msgspec
 from sqlalchemy import func, select
 
-from tests.flows import MARKETS
+from tests.flows import MARKETS, USERS
 from tests.integration.test_storage import fund, random_flow
 from trade_engine.core.bootstrap import Core, start_core
+from trade_engine.core.messages import OrderModel
+from trade_engine.readmodel.orders import OpenOrders
 from trade_engine.storage import schema, snapshots
 from trade_engine.storage.recovery import load_engine
 from trade_engine.storage.snapshots import SnapshotInfo
@@ -76,6 +78,13 @@ def test_a_restart_loads_the_latest_snapshot_and_replays_the_journal_since(datab
         restored = restarted.engine.snapshot()
         # The tables alone (the path without a snapshot) give the same engine.
         from_tables, _ = await load_engine(restarted.database)
+        # Readers starting from either list each user's open orders oldest first, as
+        # before the restart (both restore book by book).
+        for engine in (restarted.engine, from_tables):
+            listed = OpenOrders(engine.open_orders_as(OrderModel))
+            for user in USERS:
+                ids = [order.order_id for order in listed.of_user(user)]
+                assert ids == sorted(ids) == [order.id for order in core.engine.open_orders(user)]
         more = await random_flow(restarted, seed=5, count=300)
         await restarted.close()
         return taken, stats, in_store, latest, restarted, live, restored, from_tables.snapshot(), more

@@ -44,3 +44,14 @@ def test_orders_a_reader_starts_from_are_found_by_user_id_and_client_id(owners: 
         assert started.find("nobody", o.order_id, None) is None
     # Taken from a generator too (not only a list).
     assert len(OpenOrders(iter(orders))) == len(orders)
+
+
+def test_a_users_open_orders_are_listed_oldest_first_whatever_order_they_came_in() -> None:
+    """A restarted engine hands its orders over book by book (engine/image.py, the
+    tables by priority), not in the order they were placed in; orders accepted after
+    the start come after them."""
+    handed_over = [order(n, "ann") for n in (7, 3, 9, 1)]
+    started = OpenOrders(handed_over)
+    started._add(order(12, "ann"))
+    started._add(order(10, "ann"))  # committed after 12 in this made-up history: still by id
+    assert [o.order_id for o in started.of_user("ann")] == [1, 3, 7, 9, 10, 12]

@@ -162,7 +162,9 @@ class OpenOrders:
         self._open: dict[int, OrderModel] = {}
         # (user, client order id) -> order id, for the open orders that have one.
         self._by_client_id: dict[tuple[str, str], int] = {}
-        # Per user, the ids of their open orders, oldest first.
+        # Per user, the ids of their open orders: in the order they were accepted since
+        # the start, after those handed over at the start in the engine's order (book by
+        # book after a restart), so `of_user` sorts them.
         self._by_user: dict[str, dict[int, None]] = {}
         # `_add` inlined: a restart adds a million (measured: faster than building the
         # indexes with zip, groupby and dict.fromkeys).
@@ -198,8 +200,9 @@ class OpenOrders:
         return msgspec.structs.replace(order)
 
     def of_user(self, user_id: str, market: str | None = None) -> list[OrderModel]:
-        """Copies of the user's open orders (in one market if given), oldest first."""
-        found = (self._open[order_id] for order_id in self._by_user.get(user_id, ()))
+        """Copies of the user's open orders (in one market if given), oldest first (ids
+        grow with time: sorting the ids costs less than copying the orders)."""
+        found = (self._open[order_id] for order_id in sorted(self._by_user.get(user_id, ())))
         return [msgspec.structs.replace(o) for o in found if market is None or o.market == market]
 
     def _add(self, order: OrderModel) -> None:
