@@ -6,7 +6,7 @@ one the tables alone give and the live one, and it trades on alike."""
 import asyncio
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from tests.flows import MARKETS, USERS
 from tests.integration.test_storage import fund, random_flow
@@ -211,3 +211,46 @@ def test_a_snapshot_missing_a_part_is_passed_over_for_the_tables(database_url):
     used, live, restored = run(scenario())
     assert used is None
     assert restored == live
+
+
+def test_completing_a_snapshot_drops_the_journal_before_the_parts_before_it(database_url):
+    """The journal rows between the previous snapshot and the new one go first, a few
+    thousand commands a transaction; the previous snapshot's parts after. The other way
+    round, the first table write after its last part went would drop every one of those
+    rows in one statement of a batch's transaction (a stall of the order path)."""
+
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS, snapshot_every=NEVER)
+        await fund(core)
+        await random_flow(core, seed=8, count=400)
+        assert core.snapshotter is not None
+        await core.snapshotter.take()
+        await random_flow(core, seed=9, count=400)  # kept in the journal for the first
+        deletes: list[str] = []
+
+        def record(connection, cursor, statement, parameters, context, executemany) -> None:
+            words = statement.split()
+            if words[:2] == ["DELETE", "FROM"]:
+                deletes.append(words[2])
+
+        event.listen(core.database.sync_engine, "before_cursor_execute", record)
+        try:
+            second = await core.snapshotter.take()
+        finally:
+            event.remove(core.database.sync_engine, "before_cursor_execute", record)
+        journal = schema.journal
+        async with core.database.connect() as connection:
+            query = select(func.count()).select_from(journal).where(journal.c.last_seq <= second.seq)
+            left = (await connection.execute(query)).scalar()
+        in_store = await counts(core.database)
+        await core.close()
+        return deletes, left, in_store, second
+
+    deletes, left, in_store, second = run(scenario())
+    completing = deletes[deletes.index("snapshots") :]  # the parts written before it aside
+    assert "journal" in completing
+    assert "snapshot_parts" in completing
+    last_journal = len(completing) - 1 - completing[::-1].index("journal")
+    assert last_journal < completing.index("snapshot_parts"), completing
+    assert left == 0
+    assert in_store[:2] == (1, second.parts + 1)  # the second snapshot and its pin only

@@ -87,30 +87,33 @@ async def complete(database: AsyncEngine, info: SnapshotInfo, *, pause: float = 
 
 
 async def prune(database: AsyncEngine, seq: int, *, pause: float = 0.0) -> None:
-    """Drop the parts of every snapshot but the one at `seq`, one part a transaction,
-    then the journal rows up to `seq` that the tables hold, a few thousand commands' a
+    """Drop the journal rows up to `seq` that the tables hold, a few thousand commands'
+    a transaction, then the parts of every snapshot but the one at `seq`, one part a
     transaction, `pause` seconds after each (measured: dropping a million orders' parts
     in the completing transaction held the write lock for 140 ms, the journal's hundred
-    thousand commands in one for 80 ms, and every acknowledgement waited). Until the old
-    parts are gone they keep the journal from their own position: more than needed,
-    never less."""
+    thousand commands in one for 80 ms, and every acknowledgement waited).
+
+    The journal first: the old parts keep the journal from their own position until
+    they are gone (more than needed, never less), and once the last of them went, the
+    next table write would drop every batch between the two snapshots in one statement
+    of its own transaction (writes.JOURNAL_PROJECTED): measured on SQLite, at 1,000
+    orders/s with a million resting, ack p99 86 ms and max 148 ms while a snapshot was
+    written, against 12.6 and 22 ms this way round."""
     parts, journal, state = schema.snapshot_parts, schema.journal, schema.sequencer_state
-    async with connected(database) as connection:
-        old = (await connection.execute(select(parts.c.seq, parts.c.part).where(parts.c.seq != seq))).all()
-    for old_seq, part in old:
-        async with connected(database, write=True) as connection:
-            await connection.execute(delete(parts).where(parts.c.seq == old_seq, parts.c.part == part))
-        await asyncio.sleep(pause)
     async with connected(database) as connection:
         projected = (await connection.execute(select(state.c.last_seq).where(state.c.id == 1))).scalar()
         upto = min(seq, int(projected or 0))
         lowest = (await connection.execute(select(func.min(journal.c.last_seq)))).scalar()
-    if lowest is None or lowest > upto:
-        return
-    step = JOURNAL_COMMANDS_A_TRANSACTION
-    for bound in [*range(int(lowest) + step - 1, upto, step), upto]:
+        old = (await connection.execute(select(parts.c.seq, parts.c.part).where(parts.c.seq != seq))).all()
+    if lowest is not None and lowest <= upto:
+        step = JOURNAL_COMMANDS_A_TRANSACTION
+        for bound in [*range(int(lowest) + step - 1, upto, step), upto]:
+            async with connected(database, write=True) as connection:
+                await connection.execute(delete(journal).where(journal.c.last_seq <= bound))
+            await asyncio.sleep(pause)
+    for old_seq, part in old:
         async with connected(database, write=True) as connection:
-            await connection.execute(delete(journal).where(journal.c.last_seq <= bound))
+            await connection.execute(delete(parts).where(parts.c.seq == old_seq, parts.c.part == part))
         await asyncio.sleep(pause)
 
 
