@@ -76,6 +76,8 @@ def test_a_restart_loads_the_latest_snapshot_and_replays_the_journal_since(datab
 
         restarted = await start_core(database_url, markets=MARKETS, snapshot_every=400)
         restored = restarted.engine.snapshot()
+        # What the service reports having recovered counts the journal's batches too.
+        assert restarted.recovery.open_orders == len(restarted.engine.all_open_orders())
         # The tables alone (the path without a snapshot) give the same engine.
         from_tables, _ = await load_engine(restarted.database)
         # Readers starting from either list each user's open orders oldest first, as

@@ -196,6 +196,9 @@ async def recover_core(
         # journal (docs/adr/0001) with the batches since the snapshot.
         engine_seq = None if snapshot is None else snapshot.seq
         last_seq = await replay(database, engine, projection, writer, report.last_seq, engine_seq)
+        # The loaders count what they loaded; the journal's batches count too.
+        accounts = sum(1 for per_asset in engine.balances().values() if per_asset)
+        report = dataclasses.replace(report, accounts=accounts, open_orders=engine.open_order_count())
         if last_seq != report.last_seq:  # rows were written: a fold begun before may miss them
             folding.cancel()
             await asyncio.gather(folding, return_exceptions=True)

@@ -178,6 +178,10 @@ class Engine:
             for order in account.orders.values():
                 yield order.copy()
 
+    def open_order_count(self) -> int:
+        """How many open orders and pending stops the engine holds."""
+        return sum(len(account.orders) for account in self._state.accounts.values())
+
     def open_orders_as(self, make: Callable[..., T]) -> list[T]:
         """Every open order and pending stop, each made by `make` from its values by
         position: id, user, market, side, type, time in force, price, stop price,
