@@ -1,6 +1,7 @@
 """A core killed with rows unwritten (test_journal.py runs it as its own process).
 
-It funds the users and lets the tables catch up, then holds every write of the tables
+It funds the users and lets the tables catch up (and takes an engine snapshot if told
+to), then holds every write of the tables
 and runs a random flow: every command of the flow is acknowledged from the journal
 alone. It writes the engine's state and global sequence number to a file and kills
 itself with SIGKILL, as a crash would, leaving the tables behind the journal."""
@@ -35,10 +36,15 @@ class HeldTables:
         return getattr(self.inner, name)
 
 
-async def crash(url: str, out: Path) -> None:
-    core = await start_core(url, markets=MARKETS)
+async def crash(url: str, out: Path, snapshot: bool) -> None:
+    """`snapshot`: an engine snapshot of the funded state first (the restart then loads
+    it rather than the tables)."""
+    core = await start_core(url, markets=MARKETS, snapshot_every=10**9 if snapshot else 0)
     await fund(core)
     await core.settled()
+    if snapshot:
+        assert core.snapshotter is not None
+        await core.snapshotter.take()
     core.sequencer.tables._writer = HeldTables(core.writer)
     await random_flow(core, seed=7, count=300)
     lag = core.sequencer.tables.lag(core.sequencer.last_seq)
@@ -47,4 +53,4 @@ async def crash(url: str, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(crash(sys.argv[1], Path(sys.argv[2])))
+    asyncio.run(crash(sys.argv[1], Path(sys.argv[2]), snapshot=sys.argv[3:] == ["snapshot"]))

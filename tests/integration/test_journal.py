@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.flows import MARKETS
 from tests.integration.journal_child import HeldTables
@@ -26,10 +26,12 @@ from trade_engine.engine import OrderAccepted, PlaceOrder
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.views import ReadModel
+from trade_engine.sequencer.messages import decode_commands
 from trade_engine.storage import schema
 from trade_engine.storage.apikeys import ApiKeyStore
+from trade_engine.storage.database import normalise_url, open_database
 from trade_engine.storage.listen_keys import ListenKeyStore
-from trade_engine.storage.recovery import verify
+from trade_engine.storage.recovery import InconsistentStore, verify
 from trade_engine.storage.writer import PreparedBatch, writer_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,6 +182,60 @@ def test_a_process_killed_with_rows_unwritten_recovers_every_acknowledged_comman
     assert recovered == snapshot
     assert journal == 0  # replayed into the tables
     assert problems == []
+
+
+def test_a_balance_changed_behind_the_engine_is_refused_where_recovery_writes_its_row_again(
+    database_url, tmp_path
+):
+    """Recovery compares the engine with the store at the tables' position, before it
+    writes the rows the tables lack: its own writes cannot hide a balance row changed
+    behind the engine's back. (It used to write them first and fold the store after:
+    with the engine from a snapshot, such a store was accepted, the replay having
+    rewritten the row.)"""
+    child = ["-m", "tests.integration.journal_child", database_url, str(tmp_path / "out"), "snapshot"]
+    crashed = subprocess.run(
+        [sys.executable, *child],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
+    assert crashed.returncode == -9, crashed.stderr.decode()[-2000:]
+
+    async def tamper() -> tuple[str, str]:
+        """One more of each asset of a market, for a user who placed an order in the
+        journal's last batches (whose rows the replay writes)."""
+        database = open_database(normalise_url(database_url))
+        journal, balances = schema.journal, schema.balances
+        try:
+            async with database.begin() as connection:
+                batches = await connection.execute(
+                    select(journal.c.commands).order_by(journal.c.last_seq.desc())
+                )
+                placed = next(
+                    command
+                    for (commands,) in batches
+                    for command in decode_commands(bytes(commands))
+                    if isinstance(command, PlaceOrder)
+                )
+                for asset in placed.market.split("-"):
+                    await connection.execute(
+                        update(balances)
+                        .where(balances.c.user_id == placed.user_id, balances.c.asset == asset)
+                        .values(available=balances.c.available + 1)
+                    )
+        finally:
+            await database.dispose()
+        return placed.user_id, placed.market
+
+    user, market = run(tamper())
+    with pytest.raises(InconsistentStore) as refused:
+        run(start_core(database_url))
+    assert any(user in problem and "balances table" in problem for problem in refused.value.problems), (
+        user,
+        market,
+        refused.value.problems,
+    )
 
 
 def test_batches_written_together_leave_the_tables_as_written_one_by_one(tmp_path):

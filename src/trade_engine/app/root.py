@@ -128,9 +128,8 @@ async def start(service: Service) -> None:
             view.subscribe(make(service))
             service.readers.append(name)
         if isinstance(port, LocalCore):
-            # Verified (the store's totals folded meanwhile) and started once every
-            # reader is in place: each batch from now on, the configured markets the
-            # store lacked first, reaches them all.
+            # Verified and started once every reader is in place: each batch from now
+            # on, the configured markets the store lacked first, reaches them all.
             await _start_local(service, port.core, recovered)
     except Exception as error:
         gateway.failed_to_start(error)

@@ -11,6 +11,8 @@ was committed, or a different count of state-changing commands) means the store
 contradicts itself, and the service refuses to start on it.
 """
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,15 +44,23 @@ async def replay(
     writer: BatchWriter,
     projected_seq: int,
     engine_seq: int | None = None,
+    at_tables: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """Apply the journal's tail to `engine` and write the rows the tables lack; the global
     sequence number the store is at afterwards.
 
     `engine` holds the state as of `engine_seq` (loaded from a snapshot) or, by default,
     of `projected_seq` (loaded from the tables, which hold every command up to it). The
-    batches between the two are applied only: their rows are written already."""
+    batches between the two are applied only: their rows are written already.
+    `at_tables` is awaited once, when the engine holds exactly what the tables hold,
+    before any row is written."""
     seq = projected_seq if engine_seq is None else engine_seq
+    reached = False
     for entry in await journal_after(database, seq):
+        if seq == projected_seq and not reached:
+            reached = True
+            if at_tables is not None:
+                await at_tables()
         if entry.first_seq != seq + 1:
             raise InconsistentStore(
                 [f"journal batch {entry.first_seq}..{entry.last_seq} does not follow {seq}"]
@@ -67,7 +77,11 @@ async def replay(
         if seq != entry.last_seq:
             raise InconsistentStore([f"journal batch {entry.last_seq} replays to {seq}"])
         if entry.last_seq > projected_seq:
+            if not reached:  # written batch by batch: the tables end where one does
+                raise InconsistentStore([f"journal batch {entry.last_seq} spans the tables' position"])
             await writer.write(writer.prepare(projection.project(events, engine, entry.ts, entry.last_seq)))
     if seq < projected_seq:
         raise InconsistentStore([f"the journal ends at {seq}, before the tables' position {projected_seq}"])
+    if not reached and at_tables is not None:  # the journal ends at the tables' position
+        await at_tables()
     return seq
