@@ -4,12 +4,9 @@ database, without stalling the service.
 
 - **Off the event loop.** A run happens in a worker thread with an event loop and a
   database engine of its own (one connection), so the service's loop keeps serving.
-- **On one snapshot.** The service keeps committing while the check reads, and the
-  checks compare several tables: read at different moments, a batch committed in
-  between would look like an inconsistency. So every read of a run happens in one
-  read transaction that sees a single committed state: REPEATABLE READ on PostgreSQL
-  (a snapshot per transaction), and on SQLite an explicit BEGIN (WAL mode keeps the
-  snapshot of the transaction's first read until it ends).
+- **On one snapshot.** The service keeps committing while the check reads, so every
+  read of a run happens in one read transaction that sees a single committed state
+  (storage/one_state.py).
 - **One at a time.** A request while a run is in progress waits for that run's result
   instead of starting another; the last result is kept with its time and duration.
 """
@@ -17,15 +14,10 @@ database, without stalling the service.
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final, Literal, cast
+from typing import Final, Literal
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
-from trade_engine.storage.database import is_sqlite, normalise_url, open_database
+from trade_engine.storage.one_state import one_committed_state
 from trade_engine.storage.recovery import load_engine, verify
 
 log = logging.getLogger(__name__)
@@ -49,47 +41,11 @@ class Verification:
     error: str | None = None
 
 
-class _Snapshot:
-    """Stands in for an `AsyncEngine` towards `load_engine` and `verify`: every
-    `connect()` yields the same connection, inside the one read transaction."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-
-    @asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
-        yield self._connection
-
-
-def _snapshot_engine(url: str) -> AsyncEngine:
-    database = open_database(url, pool_size=1)
-    if is_sqlite(url):
-        # pysqlite begins transactions only before writes; reads would each see the
-        # latest commit. Take over: BEGIN at the start of every transaction.
-        @event.listens_for(database.sync_engine, "connect")
-        def _manual_transactions(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-
-        @event.listens_for(database.sync_engine, "begin")
-        def _begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN")
-
-    return database
-
-
 async def verify_snapshot(url: str) -> Verification:
     """Load and verify the store at `url` as of one committed state."""
     started_ns, started = time.time_ns(), time.perf_counter()
-    url = normalise_url(url)
-    database = _snapshot_engine(url)
     try:
-        async with database.connect() as connection:
-            if not is_sqlite(url):
-                await connection.execution_options(
-                    isolation_level="REPEATABLE READ", postgresql_readonly=True
-                )
-            await connection.begin()
-            snapshot = cast(AsyncEngine, _Snapshot(connection))
+        async with one_committed_state(url) as snapshot:
             engine, report = await load_engine(snapshot)
             problems = await verify(snapshot, engine)
     except Exception as error:
@@ -106,8 +62,6 @@ async def verify_snapshot(url: str) -> Verification:
             open_orders=0,
             error=f"{type(error).__name__}: {str(error)[:500]}",
         )
-    finally:
-        await database.dispose()
     result = Verification(
         outcome="INCONSISTENT" if problems else "CONSISTENT",
         started_ns=started_ns,

@@ -29,6 +29,7 @@ from trade_engine.sequencer import Sequencer
 from trade_engine.storage import schema, snapshots
 from trade_engine.storage.database import normalise_url, open_database
 from trade_engine.storage.migrate import upgrade
+from trade_engine.storage.one_state import one_committed_state
 from trade_engine.storage.partitions import ensure_partitions
 from trade_engine.storage.projection import Projection
 from trade_engine.storage.recovery import (
@@ -61,9 +62,9 @@ class Core:
     snapshotter: Snapshotter | None = None
     # The snapshot recovery started from (None: it loaded the tables).
     recovered_from: SnapshotInfo | None = None
-    # The engine's totals and the store's, both at the tables' position (recover_core);
-    # `start` checks them against each other.
-    _verification: tuple[EngineTotals, StoreTotals] | None = None
+    # The engine's totals at the tables' position, and the store's folding as of that
+    # position (recover_core); `start` checks them against each other.
+    _verification: "tuple[EngineTotals, asyncio.Task[StoreTotals]] | None" = None
     _markets: Sequence[Market] = ()
     _began: float = 0.0
 
@@ -74,7 +75,8 @@ class Core:
         store (`InconsistentStore`) before taking a single command."""
         verification, self._verification = self._verification, None
         if verification is not None:
-            problems = check(*verification)
+            ours, folding = verification
+            problems = check(ours, await folding)  # folded while the reader started
             if problems:
                 raise InconsistentStore(problems)
         self.sequencer.start()
@@ -87,7 +89,13 @@ class Core:
 
     async def abandon(self) -> None:
         """Give up a core recovered but not started (its store was refused)."""
+        await self._stop_folding()
         await self.writer.close()
+
+    async def _stop_folding(self) -> None:
+        verification, self._verification = self._verification, None
+        if verification is not None:
+            await _cancelled(verification[1])
 
     async def settled(self) -> None:
         """Return once the history tables hold every command committed so far (they
@@ -96,6 +104,7 @@ class Core:
 
     async def close(self) -> None:
         """Drain and commit what is queued, then release the database."""
+        await self._stop_folding()  # closed before it was started
         if self.snapshotter is not None:
             await self.snapshotter.close()
         await self.sequencer.stop()
@@ -165,12 +174,13 @@ async def recover_core(
     await upgrade(database)
     await ensure_partitions(database, time.time_ns())
     writer = writer_for(url)
-    # The store's totals are folded on another connection while the book loads (the
-    # database does that work: measured, a third of a 1M-order restart when in turn).
-    # Nothing writes until the replay reaches the tables' position, and it waits for
-    # the fold there (`at_tables`): the fold sees the tables at that position.
-    folding = asyncio.create_task(store_totals(database), name="store-totals")
-    verification: list[tuple[EngineTotals, StoreTotals]] = []
+    # The store's totals are folded on another connection while the book loads and the
+    # reader starts (the database does that work: measured, a third of a 1M-order
+    # restart when in turn), as of the state of its first read: the tables' position,
+    # since nothing writes before the replay has reached it (`at_tables`).
+    position: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    folding = asyncio.create_task(_fold(url, position), name="store-totals")
+    verification: list[EngineTotals] = []
     # A million restored orders would make the collector rescan the growing heap over
     # and over (measured: half of a 1M-order restart); it runs once, after.
     gc.disable()
@@ -194,18 +204,24 @@ async def recover_core(
 
         async def at_tables() -> None:
             # The engine holds what the tables hold: verification compares the two at
-            # this position, before the rows the tables lack are written (after them
-            # the fold had to run again, and a 1M-order restart waited up to 0.65 s).
-            ours = EngineTotals.of(engine)  # while the store's totals may still fold
-            verification.append((ours, await folding))
+            # this position. The rows the tables lack are written once the fold's state
+            # is fixed (before, they were written first, the fold ran again after
+            # them, and a 1M-order restart waited up to 0.65 s for it).
+            verification.append(EngineTotals.of(engine))
+            await asyncio.wait((position, folding), return_when=asyncio.FIRST_COMPLETED)
+            if not position.done():
+                folding.result()  # it failed before its first read: raised here
+            if position.result() != report.last_seq:
+                raise InconsistentStore(
+                    [f"the tables moved from {report.last_seq} to {position.result()} during recovery"]
+                )
 
         last_seq = await replay(database, engine, projection, writer, report.last_seq, engine_seq, at_tables)
         # The loaders count what they loaded; the journal's batches count too.
         accounts = sum(1 for per_asset in engine.balances().values() if per_asset)
         report = dataclasses.replace(report, accounts=accounts, open_orders=engine.open_order_count())
     except BaseException:
-        folding.cancel()
-        await asyncio.gather(folding, return_exceptions=True)
+        await _cancelled(folding)
         await writer.close()
         raise
     finally:
@@ -243,7 +259,21 @@ async def recover_core(
         )
         sequencer.subscribe(snapshotter.on_commit)
     elapsed = time.perf_counter() - started
-    (totals,) = verification  # `replay` reached the tables' position once
+    (ours,) = verification  # `replay` reached the tables' position once
+    checks = (ours, folding)
     return Core(
-        database, engine, sequencer, writer, report, elapsed, snapshotter, snapshot, totals, markets, started
+        database, engine, sequencer, writer, report, elapsed, snapshotter, snapshot, checks, markets, started
     )
+
+
+async def _fold(url: str, position: "asyncio.Future[int]") -> StoreTotals:
+    """The store's totals as of one committed state, whose position (the tables') is
+    set in `position` as soon as the first read has fixed it."""
+    async with one_committed_state(url) as state:
+        position.set_result(await projected_seq(state))
+        return await store_totals(state)
+
+
+async def _cancelled(task: "asyncio.Task[StoreTotals]") -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
