@@ -218,8 +218,9 @@ async def recover_core(
 
         last_seq = await replay(database, engine, projection, writer, report.last_seq, engine_seq, at_tables)
         # The loaders count what they loaded; the journal's batches count too.
-        accounts = sum(1 for per_asset in engine.balances().values() if per_asset)
-        report = dataclasses.replace(report, accounts=accounts, open_orders=engine.open_order_count())
+        report = dataclasses.replace(
+            report, accounts=engine.account_count(), open_orders=engine.open_order_count()
+        )
     except BaseException:
         await _cancelled(folding)
         await writer.close()

@@ -178,6 +178,10 @@ class Engine:
             for order in account.orders.values():
                 yield order.copy()
 
+    def account_count(self) -> int:
+        """How many accounts hold a balance (what a restart reports as its accounts)."""
+        return sum(1 for per_asset in self.balances().values() if per_asset)
+
     def open_order_count(self) -> int:
         """How many open orders and pending stops the engine holds."""
         return sum(len(account.orders) for account in self._state.accounts.values())

@@ -170,10 +170,13 @@ async def load(database: AsyncEngine, info: SnapshotInfo) -> tuple[Engine, Recov
             restored += engine.restore_image_orders(data, texts)
     if restored != expected:
         raise ImageError(f"snapshot {info.seq}: {restored} orders restored of {expected}")
-    accounts = sum(1 for per_asset in engine.balances().values() if per_asset)
-    return engine, RecoveryReport(
-        markets=len(engine.markets()), accounts=accounts, open_orders=restored, last_seq=info.seq
+    report = RecoveryReport(
+        markets=len(engine.markets()),
+        accounts=engine.account_count(),
+        open_orders=restored,
+        last_seq=info.seq,
     )
+    return engine, report
 
 
 async def _part(database: AsyncEngine, seq: int, part: int) -> bytes:
