@@ -94,13 +94,13 @@ def test_a_request_during_a_run_gets_that_runs_result(monkeypatch: pytest.Monkey
     started, release = threading.Event(), threading.Event()
     runs: list[str] = []
 
-    def blocking_run(url: str) -> Verification:
+    async def blocking_run(url: str) -> Verification:  # on the run's own loop and thread
         runs.append(url)
         started.set()
         release.wait(timeout=30)
         return Verification("CONSISTENT", 1, 2, 0.001, [], 0, 1, 2, 3)
 
-    monkeypatch.setattr(verification, "_run_in_own_loop", blocking_run)
+    monkeypatch.setattr(verification, "verify_snapshot", blocking_run)
 
     async def scenario():
         verifier = LedgerVerifier("sqlite:///unused.db")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from trade_engine.storage.one_state import one_committed_state
+from trade_engine.storage.own_loop import on_own_loop
 from trade_engine.storage.recovery import load_engine, verify
 
 log = logging.getLogger(__name__)
@@ -86,10 +87,6 @@ async def verify_snapshot(url: str) -> Verification:
     return result
 
 
-def _run_in_own_loop(url: str) -> Verification:
-    return asyncio.run(verify_snapshot(url))
-
-
 class LedgerVerifier:
     """Runs verifications one at a time, in a worker thread; keeps the last result."""
 
@@ -110,6 +107,6 @@ class LedgerVerifier:
         return await asyncio.shield(self._running)
 
     async def _run(self) -> Verification:
-        result = await asyncio.to_thread(_run_in_own_loop, self._url)
+        result = await on_own_loop(lambda: verify_snapshot(self._url), "ledger-verification")
         self.last = result
         return result

@@ -30,6 +30,7 @@ from trade_engine.storage import schema, snapshots
 from trade_engine.storage.database import normalise_url, open_database
 from trade_engine.storage.migrate import upgrade
 from trade_engine.storage.one_state import one_committed_state
+from trade_engine.storage.own_loop import on_own_loop
 from trade_engine.storage.partitions import ensure_partitions
 from trade_engine.storage.projection import Projection
 from trade_engine.storage.recovery import (
@@ -179,7 +180,12 @@ async def recover_core(
     # restart when in turn), as of the state of its first read: the tables' position,
     # since nothing writes before the replay has reached it (`at_tables`).
     position: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    folding = asyncio.create_task(_fold(url, position), name="store-totals")
+    loop = asyncio.get_running_loop()
+
+    def fixed(seq: int) -> None:
+        loop.call_soon_threadsafe(position.set_result, seq)
+
+    folding = asyncio.create_task(on_own_loop(lambda: _fold(url, fixed), "store-totals"))
     verification: list[EngineTotals] = []
     # A million restored orders would make the collector rescan the growing heap over
     # and over (measured: half of a 1M-order restart); it runs once, after.
@@ -267,11 +273,11 @@ async def recover_core(
     )
 
 
-async def _fold(url: str, position: "asyncio.Future[int]") -> StoreTotals:
+async def _fold(url: str, fixed: Callable[[int], None]) -> StoreTotals:
     """The store's totals as of one committed state, whose position (the tables') is
-    set in `position` as soon as the first read has fixed it."""
+    given to `fixed` as soon as the first read has fixed it."""
     async with one_committed_state(url) as state:
-        position.set_result(await projected_seq(state))
+        fixed(await projected_seq(state))
         return await store_totals(state)
 
 

@@ -7,6 +7,7 @@ asyncpg.
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event, exc
+from sqlalchemy import Select, event, exc, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
@@ -157,3 +158,24 @@ async def driver_batches(
         cursor = await driver.cursor(str(compiled))
         while batch := await cursor.fetch(size):
             yield batch
+
+
+async def rows_in_one_value(connection: AsyncConnection, query: Select[Any]) -> list[list[Any]]:
+    """The rows of `query` (numbers and text only), which the database hands back as
+    one JSON value: an array of rows, each an array of its columns' values.
+
+    Fetching row by row, a reader in a thread takes the GIL back after every row; beside
+    a busy thread each takeover waits up to the switch interval. Measured on a 1M-order
+    store, the ledger's fold (4,000 rows) took 8 s beside a busy thread instead of 0.6 s
+    (2.1 s at a 0.1 ms interval); as one value it takes 0.7 s either way. Integers keep
+    every digit: the stdlib's JSON decoder reads them as Python integers."""
+    inner = query.subquery()
+    if connection.dialect.name == "sqlite":
+        aggregate = func.json_group_array(func.json_array(*inner.c))
+    else:
+        aggregate = func.json_agg(func.json_build_array(*inner.c))
+    value = (await connection.execute(select(aggregate))).scalar()
+    if value is None:  # PostgreSQL's aggregate of no rows
+        return []
+    rows: list[list[Any]] = json.loads(value) if isinstance(value, str | bytes) else value
+    return rows

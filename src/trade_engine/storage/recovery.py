@@ -25,7 +25,7 @@ from trade_engine.domain.order_meta import meta_of_text
 from trade_engine.domain.vocabulary import FEE_SCALE
 from trade_engine.engine import Balance, Engine, Order
 from trade_engine.storage import schema
-from trade_engine.storage.database import driver_batches
+from trade_engine.storage.database import driver_batches, rows_in_one_value
 from trade_engine.storage.projection import TRANSFER_SCOPE
 
 
@@ -196,21 +196,19 @@ async def store_totals(database: AsyncEngine) -> StoreTotals:
     so the fold can run while the engine loads on another connection)."""
     async with database.connect() as connection:
         supply = await _supply(connection)
+        entries = schema.ledger_entries.c
         ledger = select(
-            schema.ledger_entries.c.user_id,
-            schema.ledger_entries.c.asset,
-            func.sum(schema.ledger_entries.c.available_delta),
-            func.sum(schema.ledger_entries.c.locked_delta),
-        ).group_by(schema.ledger_entries.c.user_id, schema.ledger_entries.c.asset)
+            entries.user_id, entries.asset, func.sum(entries.available_delta), func.sum(entries.locked_delta)
+        ).group_by(entries.user_id, entries.asset)
         folded = {
             (user, asset): (int(available), int(locked))
-            for user, asset, available, locked in await connection.execute(ledger)
+            for user, asset, available, locked in await rows_in_one_value(connection, ledger)
         }
-        table = schema.balances
-        rows = select(table.c.user_id, table.c.asset, table.c.available, table.c.locked)
+        table = schema.balances.c
+        rows = select(table.user_id, table.asset, table.available, table.locked)
         balances = {
             (user, asset): (int(available), int(locked))
-            for user, asset, available, locked in await connection.execute(rows)
+            for user, asset, available, locked in await rows_in_one_value(connection, rows)
         }
     return StoreTotals(supply, folded, balances)
 
