@@ -135,3 +135,7 @@ def test_what_open_orders_hold_is_exactly_every_locked_balance(seed):
     holds = {key: amount for key, amount in engine.holds().items() if amount}
     assert holds == locked
     assert sum(engine.hold_of(order) for order in engine.all_open_orders()) == sum(locked.values())
+    # Both walk the books, which keep cancelled orders until they reach the front: the
+    # orders listed are exactly the accounts' open orders and stops.
+    listed = engine.open_orders_as(lambda order_id, *_: order_id)
+    assert sorted(listed) == sorted(order.id for order in engine.all_open_orders())
