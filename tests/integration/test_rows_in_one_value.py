@@ -18,7 +18,7 @@ amounts = Table(
     Column("amount", BigInteger, nullable=False),
 )
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"user_id": "alice", "asset": "BTC", "amount": 2**62 + 7},
     {"user_id": "alice", "asset": "BTC", "amount": -(2**61) - 1},
     {"user_id": 'bob "the" \\ trader, ünïcode', "asset": "USDT", "amount": -(2**63) + 1},
@@ -59,7 +59,8 @@ def test_rows_in_one_value_are_the_rows_sqlalchemy_gives(database_url: str) -> N
     assert as_one == plain
     assert sorted(row[2] for row in as_one) == sorted(row["amount"] for row in ROWS)
     assert all(type(row[2]) is int for row in as_one)
-    assert folded_as_one == folded_plain == [
+    expected = [
         ["alice", "BTC", 2**62 + 7 - 2**61 - 1],
         ['bob "the" \\ trader, ünïcode', "USDT", -(2**63) + 1],
     ]
+    assert folded_as_one == folded_plain == expected
