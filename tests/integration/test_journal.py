@@ -171,6 +171,7 @@ def test_a_process_killed_with_rows_unwritten_recovers_every_acknowledged_comman
 
     async def scenario():
         core = await start_core(database_url)
+        await core.settled()  # the rows recovery replayed are written behind the journal
         state = (core.sequencer.last_seq, core.engine.snapshot(), await count(core, schema.journal))
         problems = await verify(core.database, core.engine)
         await core.close()

@@ -1,13 +1,14 @@
-"""Work on an event loop of its own (storage/own_loop.on_own_loop): it goes on while the
-caller's loop is blocked, hands back its result or its error, and a cancelled caller
-returns only once the work has finished its clean-up."""
+"""Work on an event loop of its own (storage/own_loop.OwnLoop): it starts at once and
+goes on while the caller's loop is blocked, hands back its result or its error, and
+`stop` returns only once the work has finished its clean-up, even when the caller's
+loop has not turned since the work started."""
 
 import asyncio
 import threading
 
 import pytest
 
-from trade_engine.storage.own_loop import on_own_loop
+from trade_engine.storage.own_loop import OwnLoop
 
 
 def test_the_work_goes_on_while_the_callers_loop_is_blocked_and_its_result_comes_back() -> None:
@@ -20,8 +21,7 @@ def test_the_work_goes_on_while_the_callers_loop_is_blocked_and_its_result_comes
         return threading.current_thread().name, id(asyncio.get_running_loop())
 
     async def caller() -> tuple[bool, tuple[str, int], int]:
-        running = asyncio.create_task(on_own_loop(work, "own-loop-test"))
-        await asyncio.sleep(0)  # the thread starts
+        running = OwnLoop(work, "own-loop-test")  # started at once, no turn needed
         done_while_blocked = finished.wait(timeout=10)  # blocks this loop
         return done_while_blocked, await running, id(asyncio.get_running_loop())
 
@@ -36,16 +36,20 @@ def test_an_error_of_the_work_is_raised_to_the_caller() -> None:
         await asyncio.sleep(0)
         raise LookupError("no such thing")
 
+    async def caller() -> None:
+        await OwnLoop(work, "own-loop-test")
+
     with pytest.raises(LookupError, match="no such thing"):
-        asyncio.run(on_own_loop(work, "own-loop-test"))
+        asyncio.run(caller())
 
 
-def test_a_cancelled_caller_returns_once_the_work_has_cleaned_up() -> None:
-    started = threading.Event()
+@pytest.mark.parametrize("started", [True, False], ids=["running", "just-created"])
+def test_stop_returns_once_the_work_has_cleaned_up(started: bool) -> None:
+    running_event = threading.Event()
     steps: list[str] = []
 
     async def work() -> None:
-        started.set()
+        running_event.set()
         try:
             await asyncio.sleep(60)
         finally:
@@ -53,11 +57,12 @@ def test_a_cancelled_caller_returns_once_the_work_has_cleaned_up() -> None:
             steps.append("released")
 
     async def caller() -> list[str]:
-        running = asyncio.create_task(on_own_loop(work, "own-loop-test"))
-        await asyncio.to_thread(started.wait, 10)
-        running.cancel()
+        job = OwnLoop(work, "own-loop-test")
+        if started:
+            await asyncio.to_thread(running_event.wait, 10)
+        await job.stop()  # no turn of this loop in between when just created
         with pytest.raises(asyncio.CancelledError):
-            await running
+            await job
         return list(steps)
 
     assert asyncio.run(caller()) == ["released"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from trade_engine.storage.one_state import one_committed_state
-from trade_engine.storage.own_loop import on_own_loop
+from trade_engine.storage.own_loop import OwnLoop
 from trade_engine.storage.recovery import load_engine, verify
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,6 @@ class LedgerVerifier:
         return await asyncio.shield(self._running)
 
     async def _run(self) -> Verification:
-        result = await on_own_loop(lambda: verify_snapshot(self._url), "ledger-verification")
+        result = await OwnLoop(lambda: verify_snapshot(self._url), "ledger-verification")
         self.last = result
         return result

@@ -121,6 +121,9 @@ async def start(service: Service) -> None:
         state = port.attach(view.on_commit)
         view.start_from(state)
         symbols = [market.market.symbol for market in state.markets]
+        if isinstance(port, LocalCore):
+            # Market data starts from the tables: once they hold what recovery replayed.
+            await port.core.settled()
         live = await LiveMarketData.load(database, symbols, time.time_ns())
         gateway.depth, gateway.live = DepthBook.of_state(state), live
         service.streams.start(view, gateway.depth, live)

@@ -2,13 +2,15 @@
 
 The tables hold every command up to `sequencer_state.last_seq`; the journal holds each
 later batch's time-stamped commands, and, when there is an engine snapshot, every batch
-after it too (docs/adr/0002): a snapshot's engine replays those, writing rows only for
-the batches the tables lack. The engine is deterministic, so applying those
-commands to the engine loaded from the tables gives exactly the events they gave the
-first time; their rows are then written as the sequencer would have (which also deletes
-their journal rows). A replay that does not reproduce a batch (a command refused that
-was committed, or a different count of state-changing commands) means the store
-contradicts itself, and the service refuses to start on it.
+after it too (docs/adr/0002): a snapshot's engine replays those, making rows only for
+the batches the tables lack. The engine is deterministic, so applying those commands to
+the engine loaded from the tables gives exactly the events they gave the first time.
+Their rows are handed back, prepared, for the sequencer's table writer to write behind
+the journal like any journaled batch's (which also deletes their journal rows): a
+restart need not wait for them while it builds the rest. A replay that does not
+reproduce a batch (a command refused that was committed, or a different count of
+state-changing commands) means the store contradicts itself, and the service refuses to
+start on it.
 """
 
 from collections.abc import Awaitable, Callable
@@ -22,7 +24,7 @@ from trade_engine.storage import schema
 from trade_engine.storage.database import connected
 from trade_engine.storage.projection import Projection
 from trade_engine.storage.recovery import InconsistentStore
-from trade_engine.storage.writes import BatchWriter
+from trade_engine.storage.writes import BatchWriter, PreparedBatch
 
 
 async def journal_after(database: AsyncEngine, seq: int) -> list[JournalEntry]:
@@ -45,17 +47,18 @@ async def replay(
     projected_seq: int,
     engine_seq: int | None = None,
     at_tables: Callable[[], Awaitable[None]] | None = None,
-) -> int:
-    """Apply the journal's tail to `engine` and write the rows the tables lack; the global
-    sequence number the store is at afterwards.
+) -> tuple[int, list[PreparedBatch]]:
+    """Apply the journal's tail to `engine`; the global sequence number the store is at
+    afterwards, and the rows the tables lack, batch by batch in order (prepared by
+    `writer`, not written).
 
     `engine` holds the state as of `engine_seq` (loaded from a snapshot) or, by default,
     of `projected_seq` (loaded from the tables, which hold every command up to it). The
     batches between the two are applied only: their rows are written already.
-    `at_tables` is awaited once, when the engine holds exactly what the tables hold,
-    before any row is written."""
+    `at_tables` is awaited once, when the engine holds exactly what the tables hold."""
     seq = projected_seq if engine_seq is None else engine_seq
     reached = False
+    lacking: list[PreparedBatch] = []
     for entry in await journal_after(database, seq):
         if seq == projected_seq and not reached:
             reached = True
@@ -79,9 +82,9 @@ async def replay(
         if entry.last_seq > projected_seq:
             if not reached:  # written batch by batch: the tables end where one does
                 raise InconsistentStore([f"journal batch {entry.last_seq} spans the tables' position"])
-            await writer.write(writer.prepare(projection.project(events, engine, entry.ts, entry.last_seq)))
+            lacking.append(writer.prepare(projection.project(events, engine, entry.ts, entry.last_seq)))
     if seq < projected_seq:
         raise InconsistentStore([f"the journal ends at {seq}, before the tables' position {projected_seq}"])
     if not reached and at_tables is not None:  # the journal ends at the tables' position
         await at_tables()
-    return seq
+    return seq, lacking
