@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from trade_engine.app.process import long_lived
 from trade_engine.config import ConfigError, load_config
 
 
@@ -22,21 +23,24 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from trade_engine.app.server import serve
+    with long_lived():  # the service's modules
+        from trade_engine.app.server import serve
 
     serve(_config(args))
     return 0
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    from trade_engine.app.server import serve
+    with long_lived():  # the service's modules
+        from trade_engine.app.server import serve
 
     serve(_config(args), role="gateway")
     return 0
 
 
 def cmd_core(args: argparse.Namespace) -> int:
-    from trade_engine.app import core_process
+    with long_lived():  # the service's modules
+        from trade_engine.app import core_process
 
     config = _config(args)
     return core_process.step_down(config) if args.step_down else core_process.run(config)

@@ -16,6 +16,8 @@ stays out of every collection (`gc.freeze()` in core/bootstrap.py).
 """
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 
 COLLECTOR_THRESHOLDS: Final = (10_000, 10, 10)
@@ -23,3 +25,18 @@ COLLECTOR_THRESHOLDS: Final = (10_000, 10, 10)
 
 def tune_collector() -> None:
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
+
+
+@contextmanager
+def long_lived() -> Iterator[None]:
+    """Make objects that live as long as the process (a service's modules, the read
+    model's million orders at a restart) with the collector off, then freeze them: no
+    collection walks them later, and none runs while they are made (measured: importing
+    `serve` ran 222 young collections, about 45 ms of a 3 s restart; handing a million
+    orders to the read model six more, about 35 ms)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from trade_engine.api.audit import AuditTrail
+from trade_engine.app.process import long_lived
 from trade_engine.binance.limits import BinanceLimits
 from trade_engine.binance.streams import StreamPublisher
 from trade_engine.binance.subscriptions import UserDataSubscriptions
@@ -118,8 +119,9 @@ async def start(service: Service) -> None:
         # No command has been taken yet: the state is the committed one, and every
         # batch after it reaches the read model.
         view = service.view = ReadModel()
-        state = port.attach(view.on_commit)
-        view.start_from(state)
+        with long_lived():  # a million open orders after a restart
+            state = port.attach(view.on_commit)
+            view.start_from(state)
         symbols = [market.market.symbol for market in state.markets]
         if isinstance(port, LocalCore):
             # Market data starts from the tables: once they hold what recovery replayed.
