@@ -194,98 +194,100 @@ async def recover_core(
     await upgrade(database)
     await ensure_partitions(database, time.time_ns())
     writer = writer_for(url)
-    # The store's totals are folded on another connection while the book loads and the
-    # reader starts (the database does that work: measured, a third of a 1M-order
-    # restart when in turn), as of the state of its first read: the tables' position,
-    # since nothing writes before the replay has reached it (`at_tables`).
-    position: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    # The store's totals are folded on another connection, loop and thread while the
+    # book loads and the reader starts (the database does that work: measured, a third
+    # of a 1M-order restart when in turn), as of the state of its first read: the
+    # tables' position, since nothing writes before the replay has reached it
+    # (`at_tables`).
     loop = asyncio.get_running_loop()
+    position: asyncio.Future[int] = loop.create_future()
 
     def fixed(seq: int) -> None:
         loop.call_soon_threadsafe(position.set_result, seq)
 
     folding = OwnLoop(lambda: _fold(url, fixed), "store-totals")
     verification: list[EngineTotals] = []
-    # A million restored orders would make the collector rescan the growing heap over
-    # and over (measured: half of a 1M-order restart); it runs once, after.
-    gc.disable()
     try:
-        # The engine from the latest snapshot if there is one the journal reaches back
-        # to (docs/adr/0002), else from the tables.
-        projected = await projected_seq(database)
-        snapshot = await snapshots.usable(database, projected)
-        loaded = None if snapshot is None else await _from_snapshot(database, snapshot)
-        if loaded is None:
-            snapshot = None
-            engine, report = await load_engine(database)
+        # A million restored orders would make the collector rescan the growing heap over
+        # and over (measured: half of a 1M-order restart); it runs once, after.
+        gc.disable()
+        try:
+            # The engine from the latest snapshot if there is one the journal reaches back
+            # to (docs/adr/0002), else from the tables.
+            projected = await projected_seq(database)
+            snapshot = await snapshots.usable(database, projected)
+            loaded = None if snapshot is None else await _from_snapshot(database, snapshot)
+            if loaded is None:
+                snapshot = None
+                engine, report = await load_engine(database)
+            else:
+                engine, report = loaded[0], dataclasses.replace(loaded[1], last_seq=projected)
+            async with database.connect() as connection:
+                known_users = [user for (user,) in await connection.execute(select(schema.users.c.id))]
+            projection = Projection(known_users)
+            # What was acknowledged but not yet written into the tables: replayed from the
+            # journal (docs/adr/0001) with the batches since the snapshot.
+            engine_seq = None if snapshot is None else snapshot.seq
+
+            async def at_tables() -> None:
+                # The engine holds what the tables hold: verification compares the two at
+                # this position. The rows the tables lack are written once the fold's state
+                # is fixed (before, they were written first, the fold ran again after
+                # them, and a 1M-order restart waited up to 0.65 s for it).
+                verification.append(EngineTotals.of(engine))
+                await asyncio.wait((position, folding.done), return_when=asyncio.FIRST_COMPLETED)
+                if not position.done():
+                    folding.done.result()  # it failed before its first read: raised here
+                if position.result() != report.last_seq:
+                    raise InconsistentStore(
+                        [f"the tables moved from {report.last_seq} to {position.result()} during recovery"]
+                    )
+
+            last_seq, lacking = await replay(
+                database, engine, projection, writer, report.last_seq, engine_seq, at_tables
+            )
+            # The loaders count what they loaded; the journal's batches count too.
+            report = dataclasses.replace(
+                report, accounts=engine.account_count(), open_orders=engine.open_order_count()
+            )
+        finally:
+            gc.enable()
+        # The recovered book is long-lived: keep it out of the collector's scans. No
+        # collection first: recovery's garbage went by reference counting, and a full pass
+        # over a million restored orders costs a quarter of a second (measured) for nothing.
+        gc.freeze()
+        # The database writer (and readers) run in threads that need the GIL back quickly,
+        # while the event loop applies the next batch: with the default 5 ms switch interval
+        # a group commit waits for the busy loop several times over (measured: ~10 ms per
+        # SQLite commit instead of ~1 ms). Process-wide, so set where the core is built.
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        sequencer = Sequencer(
+            engine,
+            writer,
+            projection,
+            max_queue=max_queue,
+            max_batch=max_batch,
+            retry_total_seconds=retry_total_seconds,
+            last_seq=last_seq,
+            max_projection_lag=max_projection_lag,
+            clock_ns=clock_ns,
+        )
+        snapshotter = None
+        if snapshot_every == 0:
+            await snapshots.drop_all(database)  # or the journal would keep growing after it
         else:
-            engine, report = loaded[0], dataclasses.replace(loaded[1], last_seq=projected)
-        async with database.connect() as connection:
-            known_users = [user for (user,) in await connection.execute(select(schema.users.c.id))]
-        projection = Projection(known_users)
-        # What was acknowledged but not yet written into the tables: replayed from the
-        # journal (docs/adr/0001) with the batches since the snapshot.
-        engine_seq = None if snapshot is None else snapshot.seq
-
-        async def at_tables() -> None:
-            # The engine holds what the tables hold: verification compares the two at
-            # this position. The rows the tables lack are written once the fold's state
-            # is fixed (before, they were written first, the fold ran again after
-            # them, and a 1M-order restart waited up to 0.65 s for it).
-            verification.append(EngineTotals.of(engine))
-            await asyncio.wait((position, folding.done), return_when=asyncio.FIRST_COMPLETED)
-            if not position.done():
-                folding.done.result()  # it failed before its first read: raised here
-            if position.result() != report.last_seq:
-                raise InconsistentStore(
-                    [f"the tables moved from {report.last_seq} to {position.result()} during recovery"]
-                )
-
-        last_seq, lacking = await replay(
-            database, engine, projection, writer, report.last_seq, engine_seq, at_tables
-        )
-        # The loaders count what they loaded; the journal's batches count too.
-        report = dataclasses.replace(
-            report, accounts=engine.account_count(), open_orders=engine.open_order_count()
-        )
-    except BaseException:
+            snapshotter = Snapshotter(
+                database,
+                sequencer,
+                engine,
+                every=snapshot_every,
+                last_seq=report.last_seq if snapshot is None else snapshot.seq,
+            )
+            sequencer.subscribe(snapshotter.on_commit)
+    except BaseException:  # the fold and the writer are this function's until it returns
         await folding.stop()
         await writer.close()
         raise
-    finally:
-        gc.enable()
-    # The recovered book is long-lived: keep it out of the collector's scans. No
-    # collection first: recovery's garbage went by reference counting, and a full pass
-    # over a million restored orders costs a quarter of a second (measured) for nothing.
-    gc.freeze()
-    # The database writer (and readers) run in threads that need the GIL back quickly,
-    # while the event loop applies the next batch: with the default 5 ms switch interval
-    # a group commit waits for the busy loop several times over (measured: ~10 ms per
-    # SQLite commit instead of ~1 ms). Process-wide, so set where the core is built.
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-    sequencer = Sequencer(
-        engine,
-        writer,
-        projection,
-        max_queue=max_queue,
-        max_batch=max_batch,
-        retry_total_seconds=retry_total_seconds,
-        last_seq=last_seq,
-        max_projection_lag=max_projection_lag,
-        clock_ns=clock_ns,
-    )
-    snapshotter = None
-    if snapshot_every == 0:
-        await snapshots.drop_all(database)  # or the journal would keep growing after it
-    else:
-        snapshotter = Snapshotter(
-            database,
-            sequencer,
-            engine,
-            every=snapshot_every,
-            last_seq=report.last_seq if snapshot is None else snapshot.seq,
-        )
-        sequencer.subscribe(snapshotter.on_commit)
     # The rows the tables lack are written from now on, by a writer of its own on a
     # loop of its own: while the reader starts, the database does that work (measured
     # on PostgreSQL: 1.1 s of a 1M-order restart 40,000 commands behind; on the
