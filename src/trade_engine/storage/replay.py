@@ -5,9 +5,9 @@ later batch's time-stamped commands, and, when there is an engine snapshot, ever
 after it too (docs/adr/0002): a snapshot's engine replays those, making rows only for
 the batches the tables lack. The engine is deterministic, so applying those commands to
 the engine loaded from the tables gives exactly the events they gave the first time.
-Their rows are handed back, prepared, for the sequencer's table writer to write behind
-the journal like any journaled batch's (which also deletes their journal rows): a
-restart need not wait for them while it builds the rest. A replay that does not
+Their rows are handed back, prepared: recovery writes them as the sequencer would have
+(which also deletes their journal rows) while it builds the rest (core/bootstrap.py),
+rather than waiting for them here. A replay that does not
 reproduce a batch (a command refused that was committed, or a different count of
 state-changing commands) means the store contradicts itself, and the service refuses to
 start on it.
