@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.storage import schema
+from trade_engine.storage.database import connected
 from trade_engine.storage.projection import TRANSFER_SCOPE
 
 Page = tuple[list[dict[str, Any]], int]
@@ -37,7 +38,7 @@ async def record_audit(database: AsyncEngine, entry: AuditEntry) -> None:
         status=entry.status,
         request_id=entry.request_id,
     )
-    async with database.begin() as connection:
+    async with connected(database, write=True) as connection:
         await connection.execute(statement)
 
 
@@ -45,7 +46,7 @@ async def audit_rows(database: AsyncEngine, *, limit: int, offset: int) -> Page:
     """A page of the audit log, newest first, and how many entries there are."""
     log = schema.audit_log
     page = select(log).order_by(log.c.id.desc()).limit(limit).offset(offset)
-    async with database.connect() as connection:
+    async with connected(database) as connection:
         rows = [dict(row) for row in (await connection.execute(page)).mappings()]
         total = (await connection.execute(select(func.count()).select_from(log))).scalar() or 0
     return rows, int(total)
@@ -72,7 +73,7 @@ async def transfer_rows(
         conditions.append(transfers.c.kind == kind)
     page = select(transfers).where(*conditions).order_by(transfers.c.id.desc()).limit(limit).offset(offset)
     count = select(func.count()).select_from(transfers).where(*conditions)
-    async with database.connect() as connection:
+    async with connected(database) as connection:
         rows = [dict(row) for row in (await connection.execute(page)).mappings()]
         total = (await connection.execute(count)).scalar() or 0
         ids = [row["id"] for row in rows]
