@@ -194,6 +194,19 @@ class Core(Gateway):
                 raise RuntimeError(f"core not {role} after {timeout} s:\n{self.log_tail()}")
             time.sleep(0.05)
 
+    def wait_took_over(self, timeout: float = 30.0) -> None:
+        """Until this core has taken the lead. It may lose it again at once (a failpoint
+        can kill it within milliseconds of taking over, quicker than `/ready` is polled),
+        so its log is the record: the `took over` line is written as it leads."""
+        deadline = time.monotonic() + timeout
+        while '"message":"took over"' not in self.log_path.read_text(errors="replace"):
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"core exited with {self.process.returncode}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"core did not take over in {timeout} s:\n{self.log_tail()}")
+            time.sleep(0.05)
+
     def pause(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)

@@ -1,10 +1,11 @@
 """Failover: the active core killed with SIGKILL at each named crash point (set by
-TRADE_ENGINE_FAILPOINT) and twice at random instants, all under load through two
-gateways. Each time the standby takes over; a new standby is started for the next
-round. At the end: every request got committed, rejected, unavailable or
-OUTCOME_UNKNOWN; every acknowledged order is there with its terms; every
-OUTCOME_UNKNOWN order is found by its client order id; no order or trade twice;
-conservation, the ledger and the holds verify; one epoch per leader."""
+TRADE_ENGINE_FAILPOINT; the test checks it died there) and twice at random instants,
+all under load through two gateways, on a three-node NATS (R3 streams). Each time the
+standby takes over; a new standby is started for the next round. At the end: every
+request got committed, rejected, unavailable or OUTCOME_UNKNOWN; every acknowledged
+order is there with its terms; every OUTCOME_UNKNOWN order is found by its client order
+id; no order or trade twice; conservation, the ledger and the holds verify; one epoch
+per leader."""
 
 import random
 import time
@@ -27,9 +28,9 @@ def _failpoint(death: str | None) -> dict[str, str]:
 def test_the_standby_takes_over_at_every_crash_point_and_nothing_acknowledged_is_lost(
     make_cluster: Callable[..., Cluster],
 ) -> None:
-    cluster = make_cluster(cores=0, gateways=0)
+    cluster = make_cluster(nodes=3, cores=0, gateways=0)  # R3 streams, as in production
     cluster.add_core(wait_role="leader", **_failpoint(PLAN[0]))
-    cluster.add_core(**_failpoint(PLAN[1]))
+    cluster.add_core(wait_role="standby", **_failpoint(PLAN[1]))
     cluster.add_gateway()
     cluster.add_gateway()
     fund(cluster.gateways[0], USERS)
@@ -45,9 +46,18 @@ def test_the_standby_takes_over_at_every_crash_point_and_nothing_acknowledged_is
             assert old.exited(timeout=60) is not None, (
                 f"leader {index} did not die ({death}):\n{cluster.logs()}"
             )
-            assert cluster.leader(timeout=30) is cluster.cores[index + 1]
+            if death is not None:  # it died at its point, not of something else
+                point = death.partition(":")[0]
+                assert f'"failpoint":"{point}"' in old.log_path.read_text(), old.log_tail()
+                assert old.process is not None
+                assert old.process.returncode == -9
+            # Its standby takes over (and may die at its own failpoint soon after; the
+            # next standby, started now, then takes over from it).
+            cluster.cores[index + 1].wait_took_over(timeout=30)
+            assert not any(core.role_now() == "leader" for core in cluster.cores[: index + 1])
             following = PLAN[index + 2] if index + 2 < len(PLAN) else None
-            cluster.add_core(**_failpoint(following))
+            # Not waited for as a standby: should the leader die first, it takes over at once.
+            cluster.add_core(wait_role=None, **_failpoint(following))
         time.sleep(1.0)
     check_answers(cluster, load.outcomes)
     assert check_store(cluster) == len(PLAN) + 1

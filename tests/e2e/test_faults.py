@@ -294,6 +294,81 @@ def test_a_database_outage_under_load_is_answered_with_503_and_passes(
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _order(client_order_id: str) -> dict[str, str]:
+    return {
+        "market": "BTC-USDT",
+        "side": "BUY",
+        "price": "100.00",
+        "quantity": "0.01",
+        "client_order_id": client_order_id,
+    }
+
+
+def test_an_outage_longer_than_the_retry_budget_restarts_the_service_and_trading_resumes(
+    cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    # The sequencer gives a commit 2 s: past that it stops for good (its engine may hold
+    # what the database lacks). The service must not stay alive and unready: it starts
+    # afresh from the database, in the same process, once the database is back.
+    server = Server(cluster.url(), tmp_path, TRADE_ENGINE_SEQUENCER_RETRY_TOTAL_SECONDS="2")
+    server.start()
+    try:
+        fund(server, ["long"])
+        headers = server.headers("long")
+        assert server.process is not None
+        pid = server.process.pid
+        with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
+            assert http.post(f"{API}/orders", json=_order("before"), headers=headers).status_code == 201
+            cluster.stop("fast")
+            during = http.post(f"{API}/orders", json=_order("during"), headers=headers)
+            assert during.status_code == 503, during.text
+            stopped = lambda: "sequencer stopped" in server.log_path.read_text()  # noqa: E731
+            wait_until(stopped, 30, "the sequencer to stop")
+            time.sleep(3.0)  # the database stays away a while longer
+            cluster.start()
+            server.wait_ready(60)
+            assert server.process.poll() is None  # no exit: the same process, restarted
+            assert server.process.pid == pid
+            after = http.post(f"{API}/orders", json=_order("after"), headers=headers)
+            assert after.status_code == 201, after.text
+            retried = http.post(f"{API}/orders", json=_order("during"), headers=headers)
+            assert retried.status_code == 201, retried.text
+            before = http.get(f"{API}/orders/by-client-id/before", headers=headers)
+            assert before.json()["data"]["status"] == "NEW"
+        assert '"message":"ready"' in server.log_path.read_text().split("restarting from the database")[1]
+    finally:
+        server.kill()
+    checked = verify(server)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_service_started_while_the_database_is_down_becomes_ready_when_it_returns(
+    cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    server = Server(cluster.url(), tmp_path)
+    cluster.stop("fast")
+    server.start(wait=False)
+    try:
+        wait_until(lambda: _answers(f"{server.url}/health"), 30, "the service to listen")
+        assert httpx.get(f"{server.url}/ready", timeout=5).status_code == 503
+        cluster.start()
+        server.wait_ready(60)
+        fund(server, ["late"])
+        with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
+            placed = http.post(f"{API}/orders", json=_order("late-1"), headers=server.headers("late"))
+            assert placed.status_code == 201, placed.text
+        assert server.terminate() == 0
+    finally:
+        server.kill()
+
+
 def test_a_commit_whose_answer_is_lost_is_answered_as_committed(
     cluster: PostgresCluster, tmp_path: Path
 ) -> None:

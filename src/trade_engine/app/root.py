@@ -10,6 +10,8 @@ in another process, reached over NATS (cluster/remote.py); "core" is that other 
 (app/core_process.py). Both roles here build the same read model, readers and APIs.
 """
 
+import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -35,11 +37,14 @@ from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.views import Reader, ReadModel, ViewBatch
 from trade_engine.storage.apikeys import ApiKeyStore
-from trade_engine.storage.database import normalise_url, open_database
+from trade_engine.storage.database import is_unavailable, normalise_url, open_database
 from trade_engine.storage.listen_keys import ListenKeyStore
 from trade_engine.ws.streams import Streams
 
 log = logging.getLogger(__name__)
+# Recovery at start-up while the database is unavailable: retried, waiting this long
+# at first, doubling up to the most.
+RECOVERY_RETRY_SECONDS: Final = (0.5, 5.0)
 
 
 @dataclass
@@ -58,6 +63,11 @@ class Service:
     view: ReadModel | None = None
     binance: StreamPublisher | None = None
     readers: list[str] = field(default_factory=list)  # the names of the readers attached
+    # Set when the service stops: a recovery waiting for the database gives up.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    # The core stopped for good: once drained, the process starts afresh (app/server.py).
+    restart_requested: bool = False
+    watch: "asyncio.Task[None] | None" = None  # waits for the core to stop for good
 
 
 def build(config: Config, role: str = "serve") -> Service:
@@ -104,15 +114,9 @@ async def start(service: Service) -> None:
             )
             recovered: dict[str, object] = {"seq": port.seq}
         else:
-            core = await recover_core(
-                config.database.url,
-                markets=config.validated_markets(),
-                max_queue=config.sequencer.max_queue,
-                max_batch=config.sequencer.max_batch,
-                retry_total_seconds=config.sequencer.retry_total_seconds,
-                max_projection_lag=config.sequencer.max_projection_lag,
-                snapshot_every=config.sequencer.snapshot_every_commands,
-            )
+            core = await _recover(service)
+            if core is None:
+                return  # stopped before the database came back
             port, database = LocalCore(core, roundtrip=config.core.port_roundtrip), core.database
             recovered = {}
         service.core = port
@@ -161,6 +165,50 @@ async def start(service: Service) -> None:
         listen_keys=listen_keys,
     )
     log.info("ready", extra={**recovered, "role": service.role, "readers": service.readers})
+    if isinstance(port, LocalCore):
+        service.watch = asyncio.create_task(_restart_when_stopped(service, port), name="core-watch")
+
+
+async def _recover(service: Service) -> Core | None:
+    """Recover the core, again and again while the database is unavailable: a service
+    started during an outage (or restarted after one, below) becomes ready once the
+    database is back. None: the service was stopped meanwhile."""
+    config = service.config
+    delay, most = RECOVERY_RETRY_SECONDS
+    while True:
+        try:
+            return await recover_core(
+                config.database.url,
+                markets=config.validated_markets(),
+                max_queue=config.sequencer.max_queue,
+                max_batch=config.sequencer.max_batch,
+                retry_total_seconds=config.sequencer.retry_total_seconds,
+                max_projection_lag=config.sequencer.max_projection_lag,
+                snapshot_every=config.sequencer.snapshot_every_commands,
+            )
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            log.warning(
+                "the database is unavailable: recovery waits for it",
+                extra={"error": f"{type(error).__name__}: {error}", "retry_in_seconds": delay},
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(service.stopping.wait(), delay)
+            return None
+        delay = min(delay * 2, most)
+
+
+async def _restart_when_stopped(service: Service, port: LocalCore) -> None:
+    """The sequencer stopped for good (the database stayed away longer than
+    `sequencer.retry_total_seconds`): its engine may hold state the database lacks, so
+    the service starts afresh from the database, as after a crash. It drains like a
+    SIGTERM, then the process replaces itself (app/server.py) and recovers as soon as the
+    database answers: trading resumes by itself."""
+    error = await port.stopped_for_good()
+    log.error("the core stopped for good: restarting from the database", extra={"error": repr(error)})
+    service.restart_requested = True
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _start_local(service: Service, core: Core, recovered: dict[str, object]) -> None:
@@ -188,6 +236,10 @@ def _restart(reason: str) -> None:
 
 async def stop(service: Service) -> None:
     """Stop taking orders, commit what is queued, close the database."""
+    service.stopping.set()
+    if service.watch is not None:
+        service.watch.cancel()
+        await asyncio.gather(service.watch, return_exceptions=True)
     service.gateway.metrics.ready.set(0)
     await service.streams.stop()
     if service.binance is not None:

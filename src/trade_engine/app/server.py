@@ -15,6 +15,7 @@ queued, and the process exits with status 0. A second SIGINT forces the exit.
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
@@ -46,6 +47,7 @@ def build(config: Config, role: str = "serve") -> tuple[Service, object]:
         background.append(asyncio.create_task(root.start(service), name="recovery"))
 
     async def shutdown() -> None:
+        service.stopping.set()  # a recovery waiting for the database gives up
         for task in background:
             if not task.done():
                 await task
@@ -101,6 +103,13 @@ def serve(config: Config, role: str = "serve") -> None:
     server.run()
     if not server.started:
         sys.exit(3)
+    if service.restart_requested:
+        # The same command in a fresh process image, under the same process id (its
+        # supervisor sees no exit): it recovers from the database like any start-up, as
+        # a cluster core that cannot lead on does (cluster/leader.py, `restart`).
+        log.info("restarting", extra={"argv": sys.argv})
+        logging.shutdown()
+        os.execv(sys.executable, [sys.executable, "-m", "trade_engine.cli", *sys.argv[1:]])
 
 
 class _Server(uvicorn.Server):

@@ -115,6 +115,10 @@ class LocalCore:
     def accepting(self) -> bool:
         return self.core.sequencer.available
 
+    async def stopped_for_good(self) -> BaseException:
+        """Wait until the core can take no command again (sequencer.py); returns why."""
+        return await self.core.sequencer.stopped_for_good()
+
     async def close(self) -> None:
         """Drain and commit what is queued, then release the database."""
         await self.core.close()

@@ -26,7 +26,9 @@ Failure rules:
   hand is answered `Unavailable` when it certainly did not commit and `OutcomeUnknown` when it
   may have; any batch behind it and every later command get `Unavailable`. The engine then
   holds state the database may lack, so it must not serve again: the service starts afresh
-  from the database, where nothing acknowledged is missing and nothing half-written.
+  from the database, where nothing acknowledged is missing and nothing half-written
+  (app/root.py learns of it from `stopped_for_good`; a cluster core, cluster/leader.py, from
+  its status).
 """
 
 import asyncio
@@ -133,6 +135,7 @@ class Sequencer:
         self._task: asyncio.Task[None] | None = None
         self._accepting = False
         self.failure: BaseException | None = None
+        self._stopped_for_good = asyncio.Event()  # set with `failure`
         self.stats = SequencerStats()
         self.tables = TableWriter(
             writer, last_seq, max_lag=max_projection_lag, on_failure=self._tables_failed
@@ -167,6 +170,15 @@ class Sequencer:
         if self.failure is None:
             log.error("sequencer stopped: the tables cannot be written", extra={"error": repr(error)})
             self.failure = error
+            self._stopped_for_good.set()
+
+    async def stopped_for_good(self) -> BaseException:
+        """Wait until the sequencer has stopped for good; returns why. Its engine then
+        holds state the database may lack: the service must start afresh from the
+        database (app/root.py restarts it)."""
+        await self._stopped_for_good.wait()
+        assert self.failure is not None
+        return self.failure
 
     @property
     def available(self) -> bool:
@@ -258,6 +270,7 @@ class Sequencer:
     ) -> None:
         log.error("sequencer stopped", extra={"error": repr(error), "batch_size": len(batch)})
         self.failure = error
+        self._stopped_for_good.set()
         self._fail(batch, unknown)
 
     def _fail(self, batch: list[_Pending], unknown: list[list[Event]] | None = None) -> None:
