@@ -9,9 +9,10 @@ stays away while the writer task is in a send.
 Publishing never waits for a client: `offer` appends to the client's queue and returns,
 so a slow client can never hold up the sequencer or other clients. A client has fallen
 behind when its unsent data — its queue plus what the server's transport and kernel
-still hold for it — passes `max_unsent_bytes`, or when the oldest frame of its queue has
-waited `max_unsent_seconds` (`check_backlog`, run every second, sees to the time and to
-the transport's part; `offer` to the queue's own bytes and frames). Then its queue is
+still hold for it — passes `max_unsent_bytes`, or when the oldest of that data has waited
+`max_unsent_seconds` since it was offered, whether it still waits in the queue or in the
+transport and kernel (`check_backlog`, run every second, sees to the time and to the
+transport's part; `offer` to the queue's own bytes and frames). Then its queue is
 dropped, it is sent a notice (when the protocol has one) and a close frame (4001), and
 nothing else, so it cannot miss a message without being told. A client that does not
 even read those is cut off after `CLOSE_GRACE_SECONDS`.
@@ -122,6 +123,12 @@ class Connection:
         self._queue: deque[Frame] = deque()
         self._queued_at: deque[float] = deque()  # when each frame of the queue was offered
         self._queued_bytes = 0
+        # What left the queue for the transport: bytes handed over in all, and for each
+        # write, where its bytes end and when its oldest frame was offered. The part the
+        # transport and kernel still hold is the newest `transport_backlog()` bytes, so
+        # the age of unsent data is known after the queue too (`check_backlog`).
+        self._handed_over = 0
+        self._in_transport: deque[tuple[int, float]] = deque()
         self._limit = max(1, queue_size)
         self._max_bytes = max_unsent_bytes
         self._max_seconds = max_unsent_seconds
@@ -157,13 +164,15 @@ class Connection:
 
     def overflowed(self, reason: str = "queue") -> None:
         """The client fell behind: drop its queue, tell it, close."""
-        oldest = time.monotonic() - self._queued_at[0] if self._queued_at else 0.0
+        backlog = self.transport_backlog()
+        offered_at = self._oldest_unsent(backlog)
+        oldest = 0.0 if offered_at is None else time.monotonic() - offered_at
         log.info(
             "websocket client too slow: disconnected",
             extra={
                 "connection": self.id,
                 "reason": reason,
-                "unsent_bytes": self._queued_bytes + self.transport_backlog(),
+                "unsent_bytes": self._queued_bytes + backlog,
                 "oldest_seconds": round(oldest, 3),
             },
         )
@@ -177,10 +186,28 @@ class Connection:
         the transport's and the kernel's part included, is too large (run every second)."""
         if self.closing:
             return
-        if self._queued_at and now - self._queued_at[0] > self._max_seconds:
+        backlog = self.transport_backlog()
+        oldest = self._oldest_unsent(backlog)
+        if oldest is not None and now - oldest > self._max_seconds:
             self.overflowed("age")
-        elif self._queued_bytes + self.transport_backlog() > self._max_bytes:
+        elif self._queued_bytes + backlog > self._max_bytes:
             self.overflowed("bytes")
+
+    def _oldest_unsent(self, backlog: int) -> float | None:
+        """When the oldest data not yet taken by the client was offered: the oldest write
+        the transport still holds bytes of, else the head of the queue (None: nothing)."""
+        in_transport = self._in_transport
+        delivered = self._handed_over - backlog
+        while in_transport and in_transport[0][0] <= delivered:
+            in_transport.popleft()
+        if in_transport:
+            return in_transport[0][1]
+        return self._queued_at[0] if self._queued_at else None
+
+    def _handing_over(self, size: int, offered_at: float) -> None:
+        """`size` bytes leave the queue for the transport; the oldest was offered then."""
+        self._handed_over += size
+        self._in_transport.append((self._handed_over, offered_at))
 
     def transport_backlog(self) -> int:
         """Bytes written for this client that the server's transport and kernel still
@@ -200,6 +227,7 @@ class Connection:
         self._queue.clear()
         self._queued_at.clear()
         self._queued_bytes = 0
+        self._in_transport.clear()
 
     def disconnected(self) -> None:
         """The client is gone: nothing more can be sent."""
@@ -287,6 +315,7 @@ class Connection:
             parts: list[bytes] = []
             latency = self._latency
             now_ns = time.time_ns() if latency is not None else 0
+            offered_at = self._queued_at[0]
             while queue and not queue[0].closes:
                 frame = queue.popleft()
                 self._queued_at.popleft()
@@ -295,8 +324,10 @@ class Connection:
                 if latency is not None and frame.commit_ns:
                     latency.observe((now_ns - frame.commit_ns) / 1e9)
             if parts:
+                data = parts[0] if len(parts) == 1 else b"".join(parts)
+                self._handing_over(len(data), offered_at)
                 try:
-                    direct.write(parts[0] if len(parts) == 1 else b"".join(parts))
+                    direct.write(data)
                 except (OSError, RuntimeError) as error:
                     # The client went away (or the server closed it) meanwhile.
                     log.debug("websocket write ended", extra={"connection": self.id, "error": repr(error)})
@@ -336,7 +367,7 @@ class Connection:
                     self.drain()
                     continue
                 frame = queue.popleft()
-                self._queued_at.popleft()
+                self._handing_over(len(frame.wire), self._queued_at.popleft())
                 self._queued_bytes -= frame.size
                 self._sending = True
                 try:
