@@ -125,8 +125,8 @@ bench-ws: compiled
 # The long contract run: schemathesis with every check, about 13,000 generated requests
 # per database (make test runs the same with a small cap). FUZZ_SEED picks another run.
 fuzz: $(STAMP) postgres
-	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-450} FUZZ_MAX_SECONDS=$${FUZZ_MAX_SECONDS:-1500} \
-		$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_schemathesis.py
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-350} FUZZ_TIMEOUT_SECONDS=$${FUZZ_TIMEOUT_SECONDS:-3600} \
+		$(BIN)/pytest -q -s -p no:cacheprovider tests/e2e/test_schemathesis.py
 
 # docs/screenshot-trading.png and docs/screenshot-operator.png: a server with a few
 # minutes of trading (SCREENSHOT_MINUTES, default 3: one candle a minute), in Chromium.

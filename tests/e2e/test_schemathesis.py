@@ -8,8 +8,9 @@ listing exactly the documented methods, requests without the token refused. The 
 allowance (which operations may refuse schema-valid data with 400, and why) is in
 tests/e2e/schemathesis.toml.
 
-The run in `make test` is bounded (examples per operation, total time) and seeded, so
-it is repeatable; `make fuzz` runs the long one. The trader it acts as is funded and
+The run in `make test` is bounded by a number of examples per operation (never by time,
+so the cases do not depend on the machine's speed) and seeded, so it is repeatable;
+`make fuzz` runs the long one (about 13,000 cases per database). The trader it acts as is funded and
 has orders, so generated orders can reach the matching engine.
 """
 
@@ -26,7 +27,8 @@ from tests.e2e.server import Server
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "30"))
-MAX_SECONDS = int(os.environ.get("FUZZ_MAX_SECONDS", "25"))  # per database: the phases share it
+# A guard against a hang, not a bound on the run: the examples are.
+TIMEOUT_SECONDS = int(os.environ.get("FUZZ_TIMEOUT_SECONDS", "900"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261125"))
 USER = "fuzz-user"
 
@@ -70,8 +72,6 @@ def test_openapi_contract_holds_under_generated_requests(server: Server, tmp_pat
         r"^/(api/v1/|health$|ready$|metrics$)",
         "--max-examples",
         str(MAX_EXAMPLES),
-        "--max-time",
-        str(MAX_SECONDS),
         "--seed",
         str(SEED),
         "--no-shrink",
@@ -88,7 +88,7 @@ def test_openapi_contract_holds_under_generated_requests(server: Server, tmp_pat
     ]
     # Its working directory holds Schemathesis' caches: keep them out of the repository.
     run = subprocess.run(
-        command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=MAX_SECONDS * 10
+        command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-20_000:]
@@ -103,3 +103,12 @@ def test_openapi_contract_holds_under_generated_requests(server: Server, tmp_pat
         for line in path.read_text().splitlines()
     ]
     assert events
+    # The number of requests is set by the examples, not by the machine's speed: about
+    # 65 per operation in `make test` (2,330 when written), about 13,000 in `make fuzz`
+    # (200 examples per operation made 7,694; it takes 350).
+    finished = [event["ScenarioFinished"] for event in events if "ScenarioFinished" in event]
+    requests = sum(len(scenario["recorder"].get("interactions", {})) for scenario in finished)
+    operations = {scenario["recorder"]["label"] for scenario in finished}
+    assert len(operations) >= 30, operations
+    assert requests >= 40 * len(operations), requests
+    print(f"schemathesis: {requests} requests over {len(operations)} operations")

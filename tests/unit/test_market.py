@@ -161,3 +161,13 @@ def test_fine_tick_and_step_are_kept_as_plain_decimal_strings():
         msgspec.structs.replace(spec, tick_size=market.tick_size, step_size=market.step_size)
     )
     assert again == market
+
+
+def test_a_decoded_market_spec_is_refused_by_the_one_check_with_its_code():
+    good = {"symbol": "ABC-USDT", "tick_size": "0.01", "step_size": "0.001"}
+    assert market_from_spec(msgspec.json.decode(msgspec.json.encode(good), type=MarketSpec))
+    for bad in ({"symbol": "abc"}, {"base_decimals": 19}, {"stp_mode": "X"}, {"status": "OPEN"}):
+        spec = msgspec.json.decode(msgspec.json.encode({**good, **bad}), type=MarketSpec)
+        with pytest.raises(TradeEngineError) as refused:
+            market_from_spec(spec)
+        assert refused.value.code == ErrorCode.INVALID_MARKET

@@ -76,7 +76,16 @@ def test_negative_value_is_rejected(text):
     assert code_of(text) == ErrorCode.NEGATIVE_VALUE
 
 
-@pytest.mark.parametrize("text", ["0", "0.00", "-0", "-0.0"])
+@pytest.mark.parametrize("text", ["-0", "-0.0"])
+def test_a_signed_zero_is_refused_even_where_zero_is_allowed(text):
+    # Regression: "-0" passed as a fee or a minimum notional (zero allowed there).
+    assert code_of(text) == ErrorCode.NEGATIVE_VALUE
+    with pytest.raises(TradeEngineError) as refused:
+        units(text, allow_zero=True)
+    assert refused.value.code == ErrorCode.NEGATIVE_VALUE
+
+
+@pytest.mark.parametrize("text", ["0", "0.00"])
 def test_zero_is_rejected_unless_allowed(text):
     assert code_of(text) == ErrorCode.ZERO_VALUE
     assert units(text, allow_zero=True) == 0

@@ -75,3 +75,21 @@ def test_every_error_status_is_documented_with_the_envelope_and_retry_after(spec
         assert place[status]["headers"]["Retry-After"]["required"] is True
     ready = spec["paths"]["/ready"]["get"]["responses"]
     assert ready["503"]["content"] == ready["200"]["content"]  # not ready: the same body
+
+
+def test_each_private_route_lists_the_errors_it_can_answer(spec: dict[str, Any]) -> None:
+    # Regression: every private route listed one set (a read documented 409, 413, 422).
+    read = spec["paths"]["/api/v1/balances"]["get"]["responses"]
+    assert set(read) == {"200", "400", "401", "403", "404", "429", "503"}
+    cancel = spec["paths"]["/api/v1/orders/{order_id}"]["delete"]["responses"]
+    assert {"409", "422"} <= set(cancel)
+    assert "413" not in cancel  # no body
+
+
+def test_a_new_market_is_described_with_the_shapes_the_server_checks(spec: dict[str, Any]) -> None:
+    market = spec["components"]["schemas"]["MarketBody"]["properties"]
+    assert market["symbol"]["pattern"] == "^([A-Z0-9]{1,12})-([A-Z0-9]{1,12})$"
+    assert (market["base_decimals"]["minimum"], market["base_decimals"]["maximum"]) == (0, 18)
+    assert market["maker_fee"]["pattern"] == "^[0-9]+(\\.[0-9]+)?$"
+    assert set(market["stp_mode"]["enum"]) == {"NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"}
+    assert set(market["status"]["enum"]) == {"TRADING", "HALT", "CANCEL_ONLY"}

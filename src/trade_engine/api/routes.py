@@ -58,7 +58,20 @@ from trade_engine.edge.routes import Handler as EdgeHandler
 
 API: Final = "/api/v1"
 PUBLIC_ERRORS: Final = (400, 404, 429, 503)
-PRIVATE_ERRORS: Final = (400, 401, 403, 404, 409, 413, 422, 429, 503)
+
+
+def private_errors(method: str, types: dict[str, Any]) -> tuple[int, ...]:
+    """The error statuses a private route can answer (and its OpenAPI entry lists): a
+    read is refused, not found, limited or unavailable; a change may also conflict (409:
+    a client order id or reference already used, an order no longer open) or meet a state
+    that refuses it (422); a body may be too large (413)."""
+    errors = {400, 401, 403, 404, 429, 503}
+    if method != "GET":
+        errors |= {409, 422}
+    if types.get("body_type") is not None:
+        errors.add(413)
+    return tuple(sorted(errors))
+
 
 Handler = Callable[[Gateway, Call], Awaitable[Any]]
 
@@ -79,15 +92,15 @@ def routes(gateway: Gateway, api: NativeApi, trail: AuditTrail) -> list[Route]:
         bound = bind(handler, gateway)
         if access is Access.ADMIN and method != "GET":
             bound = audited(bound, trail, method, path, types.get("status", 200))
-        return Route(method, path, bound, api, access=access, tags=(tag,), errors=PRIVATE_ERRORS, **types)
+        errors = private_errors(method, types)
+        return Route(method, path, bound, api, access=access, tags=(tag,), errors=errors, **types)
 
     def operator(method: str, path: str, handler: EdgeHandler, **types: Any) -> Route:
         if method != "GET":
             handler = audited(handler, trail, method, path, 200)
         admin_only = Access.ADMIN
-        return Route(
-            method, path, handler, api, access=admin_only, tags=("admin",), errors=PRIVATE_ERRORS, **types
-        )
+        errors = private_errors(method, types)
+        return Route(method, path, handler, api, access=admin_only, tags=("admin",), errors=errors, **types)
 
     desk = Operator(gateway)
 

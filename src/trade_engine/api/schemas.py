@@ -11,23 +11,14 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from trade_engine.domain.lifecycle import OrderChange
 from trade_engine.domain.market import MarketSpec
-from trade_engine.domain.money import MAX_TEXT, UNSIGNED_DECIMAL_PATTERN
+from trade_engine.domain.money import DecimalText
 from trade_engine.domain.order_meta import OrderMeta
 
 T = TypeVar("T")
 
 # The grammar is stated for clients, and enforced by the domain's parser (money.py), which
 # says precisely what is wrong (INVALID_NUMBER, NOT_FINITE, NEGATIVE_VALUE ...).
-Decimal = Annotated[
-    str,
-    Meta(
-        min_length=1,
-        max_length=MAX_TEXT,
-        examples=["0.01"],
-        description="a decimal string: ASCII digits, with an optional fraction",
-        extra_json_schema={"pattern": UNSIGNED_DECIMAL_PATTERN},
-    ),
-]
+Decimal = DecimalText
 ClientOrderId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,36}$")]
 Reference = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 UserId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.@:-]{1,64}$")]

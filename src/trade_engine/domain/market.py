@@ -14,12 +14,13 @@ integer in engine units, so the matching loop never touches a decimal:
 import re
 from decimal import Decimal
 from functools import lru_cache
-from typing import Final
+from typing import Annotated, Final
 
 import msgspec
+from msgspec import Meta
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
-from trade_engine.domain.money import from_units, parse_decimal, to_units, units_text
+from trade_engine.domain.money import DecimalText, from_units, parse_decimal, to_units, units_text
 from trade_engine.domain.vocabulary import (
     EXPIRE_MAKER,
     FEE_SCALE,
@@ -33,23 +34,34 @@ _SYMBOL: Final = re.compile(r"([A-Z0-9]{1,12})-([A-Z0-9]{1,12})")
 _MAX_DECIMALS: Final = 18
 
 
-class MarketSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """A market as an operator writes it."""
+# The shapes of a market's fields, stated for clients (the OpenAPI description of the
+# admin API) and enforced by `market_from_spec`, which says what is wrong (INVALID_MARKET),
+# as decimal text is (money.py).
+SymbolText = Annotated[
+    str, Meta(examples=["BTC-USDT"], extra_json_schema={"pattern": f"^{_SYMBOL.pattern}$"})
+]
+AssetDecimals = Annotated[int, Meta(extra_json_schema={"minimum": 0, "maximum": _MAX_DECIMALS})]
+StpModeText = Annotated[str, Meta(extra_json_schema={"enum": sorted(STP_MODES)})]
+MarketStatusText = Annotated[str, Meta(extra_json_schema={"enum": sorted(MARKET_STATUSES)})]
 
-    symbol: str
-    tick_size: str
-    step_size: str
-    base_decimals: int = 8
-    quote_decimals: int = 8
-    min_price: str | None = None
-    max_price: str = "1000000"
-    min_quantity: str | None = None
-    max_quantity: str = "10000"
-    min_notional: str = "0"
-    maker_fee: str = "0.001"
-    taker_fee: str = "0.001"
-    stp_mode: str = EXPIRE_MAKER
-    status: str = TRADING
+
+class MarketSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """A market as an operator writes it (checked by `market_from_spec`)."""
+
+    symbol: SymbolText
+    tick_size: DecimalText
+    step_size: DecimalText
+    base_decimals: AssetDecimals = 8
+    quote_decimals: AssetDecimals = 8
+    min_price: DecimalText | None = None
+    max_price: DecimalText = "1000000"
+    min_quantity: DecimalText | None = None
+    max_quantity: DecimalText = "10000"
+    min_notional: DecimalText = "0"
+    maker_fee: DecimalText = "0.001"
+    taker_fee: DecimalText = "0.001"
+    stp_mode: StpModeText = EXPIRE_MAKER
+    status: MarketStatusText = TRADING
 
 
 class Market(msgspec.Struct, frozen=True, kw_only=True):

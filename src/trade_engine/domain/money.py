@@ -9,7 +9,9 @@ never rounded.
 import re
 from decimal import Decimal, localcontext
 from functools import lru_cache
-from typing import Final
+from typing import Annotated, Final
+
+from msgspec import Meta
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 
@@ -23,6 +25,18 @@ _PLAIN: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 # state it with this pattern, and `to_units` enforces it.
 UNSIGNED_DECIMAL_PATTERN: Final = r"^[0-9]+(\.[0-9]+)?$"
 MAX_TEXT: Final = 64
+# Decimal text as a declared type: the grammar is stated for clients (JSON Schema) and
+# enforced by the parser below, which says precisely what is wrong.
+DecimalText = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_TEXT,
+        examples=["0.01"],
+        description="a decimal string: ASCII digits, with an optional fraction",
+        extra_json_schema={"pattern": UNSIGNED_DECIMAL_PATTERN},
+    ),
+]
 _SPECIAL: Final = frozenset({"nan", "snan", "inf", "infinity"})
 _PRECISION: Final = 200
 
@@ -90,7 +104,7 @@ def to_units(
     whole, _, fraction = text[len(sign) :].partition(".")
     fraction = fraction.rstrip("0")
     number = int(whole + fraction)
-    if sign == "-" and number:
+    if sign:  # "-0" too: no amount here has a sign (the grammar allows one only where negatives exist)
         raise TradeEngineError(ErrorCode.NEGATIVE_VALUE, f"{field} must not be negative", field=field)
     if number == 0:
         if allow_zero:
