@@ -28,7 +28,7 @@ from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.cluster.gateway import connect_gateway, share_revocations
 from trade_engine.cluster.metrics import gateway_metrics
 from trade_engine.cluster.remote import NatsCore
-from trade_engine.config import Config
+from trade_engine.config import Config, ConfigError
 from trade_engine.core.bootstrap import Core, recover_core
 from trade_engine.core.local import LocalCore
 from trade_engine.domain.lifecycle import OrderChange
@@ -67,6 +67,7 @@ class Service:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # The core stopped for good: once drained, the process starts afresh (app/server.py).
     restart_requested: bool = False
+    exit_code: int = 0  # the process's, once stopped (2: a setting could not work)
     watch: "asyncio.Task[None] | None" = None  # waits for the core to stop for good
 
 
@@ -140,6 +141,12 @@ async def start(service: Service) -> None:
             # Verified and started once every reader is in place: each batch from now
             # on, the configured markets the store lacked first, reaches them all.
             await _start_local(service, port.core, recovered)
+    except ConfigError as error:  # a setting that cannot work (NATS unreachable ...): exit 2
+        log.error("configuration error", extra={"error": str(error)})
+        gateway.failed_to_start(error)
+        service.exit_code = 2
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
     except Exception as error:
         gateway.failed_to_start(error)
         log.exception("start-up failed; the service will not become ready")

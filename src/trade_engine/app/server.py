@@ -103,6 +103,8 @@ def serve(config: Config, role: str = "serve") -> None:
     server.run()
     if not server.started:
         sys.exit(3)
+    if service.exit_code:
+        sys.exit(service.exit_code)
     if service.restart_requested:
         # The same command in a fresh process image, under the same process id (its
         # supervisor sees no exit): it recovers from the database like any start-up, as

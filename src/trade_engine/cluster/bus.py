@@ -33,6 +33,10 @@ from trade_engine.config import ClusterConfig, ConfigError
 
 log = logging.getLogger(__name__)
 SETUP_SECONDS: Final = 30.0  # a NATS cluster that has just started elects its leaders first
+# Tries of each configured server before a process gives up starting (0.2 s apart, or
+# `connect_timeout_seconds` each where nothing answers); once connected, it reconnects
+# for ever.
+START_ATTEMPTS: Final = 10
 
 
 async def connect(
@@ -46,7 +50,7 @@ async def connect(
         "inbox_prefix": Names.of(config).inbox(role),
         "connect_timeout": config.connect_timeout_seconds,
         "allow_reconnect": True,
-        "max_reconnect_attempts": -1,
+        "max_reconnect_attempts": START_ATTEMPTS,
         "reconnect_time_wait": 0.2,
         "ping_interval": 2,
         "max_outstanding_pings": 2,
@@ -67,12 +71,14 @@ async def connect(
     options["error_cb"] = error_cb
     options["reconnected_cb"] = reconnected_cb
     try:
-        return await nats.connect(**options)
+        client = await nats.connect(**options)
     except Exception as error:
         raise ConfigError(
             f"cluster.nats_urls: cannot connect to {config.nats_urls} "
             f"(or cluster.credentials/user rejected): {type(error).__name__}: {error}"
         ) from error
+    client.options["max_reconnect_attempts"] = -1  # connected: never give up again
+    return client
 
 
 def _streams(config: ClusterConfig, names: Names) -> list[api.StreamConfig]:

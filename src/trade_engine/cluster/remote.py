@@ -32,7 +32,7 @@ from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext, api
-from nats.js.errors import APIError, NoStreamResponseError
+from nats.js.errors import APIError, KeyNotFoundError, NoStreamResponseError
 from nats.js.kv import KeyValue
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -270,10 +270,19 @@ class NatsCore:
         return True
 
     async def _watch_leader(self) -> None:
+        """Whether a core holds the lease, read every LEADER_POLL_SECONDS. A read that
+        fails says nothing by itself (the bucket's stream may be electing a new leader
+        after a NATS node went away): only reads failing for a whole lease period mean
+        no core can be known to lead. An absent or released lease means none leads."""
+        answered = time.monotonic()
         while True:
             try:
                 entry = await asyncio.wait_for(self._bucket.get(LEASE_KEY), LEADER_POLL_SECONDS * 2)
-                self.leader_present = bool(entry.value)
-            except Exception:  # nobody holds the lease, or NATS cannot say
-                self.leader_present = False
+                self.leader_present, answered = bool(entry.value), time.monotonic()
+            except KeyNotFoundError:  # deleted or purged: released, never taken
+                self.leader_present, answered = False, time.monotonic()
+            except Exception as error:  # NATS cannot say now
+                if time.monotonic() - answered >= self._config.lease_seconds and self.leader_present:
+                    log.warning("the lease cannot be read: no active core", extra={"error": repr(error)})
+                    self.leader_present = False
             await asyncio.sleep(LEADER_POLL_SECONDS)

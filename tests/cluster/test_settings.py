@@ -1,0 +1,44 @@
+"""A cluster setting that cannot work is a clear error at start, naming the setting,
+and the process exits with status 2 (a supervisor then shows why it does not run),
+never a process that waits for ever."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import postgres_database
+from tests.e2e.server import free_port
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    yield from postgres_database()
+
+
+@pytest.mark.parametrize("role", ["core", "gateway"])
+def test_an_unreachable_nats_is_an_error_naming_the_setting(role: str, database: str, tmp_path: Path) -> None:
+    nowhere = f"nats://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {
+        **os.environ,
+        "TRADE_ENGINE_DATABASE_URL": database,
+        "TRADE_ENGINE_CLUSTER_NATS_URLS": nowhere,
+        "TRADE_ENGINE_HTTP_PORT": str(free_port()),
+    }
+    # Before: the first connection was retried for ever (and SIGTERM was not heard).
+    run = subprocess.run(
+        [sys.executable, "-m", "trade_engine.cli", role],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 2, output[-3000:]
+    assert "cluster.nats_urls" in output
+    assert nowhere in output
