@@ -31,7 +31,7 @@ CONNECTOR_STAMP := $(CONNECTOR_VENV)/.installed-$(CONNECTOR_VERSION)
 CLIENT_STAMPS := $(CCXT_STAMP) $(PYTHON_BINANCE_STAMP) $(CONNECTOR_STAMP)
 
 .PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws \
-	bench-cluster chaos clean postgres nats ccxt binance-clients browser screenshots fuzz
+	bench-cluster chaos clean postgres nats ccxt binance-clients browser screenshots fuzz promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -95,11 +95,15 @@ postgres:
 nats:
 	bash scripts/nats-up.sh
 
+# promtool, for the alert rules' tests (deploy/prometheus-alerts.test.yml).
+promtool:
+	bash scripts/promtool-up.sh
+
 # Debian's Chromium and ChromeDriver, for the web page tests (tests/e2e/web).
 browser:
 	bash scripts/browser-up.sh
 
-tests: $(STAMP) $(CLIENT_STAMPS) postgres nats browser
+tests: $(STAMP) $(CLIENT_STAMPS) postgres nats browser promtool
 	$(BIN)/pytest -q --durations=25
 
 # The engine's tests once more against the compiled core (tests/conftest.py checks
