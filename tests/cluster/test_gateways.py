@@ -206,3 +206,42 @@ def test_the_example_trade_notifier_prints_each_trade_as_it_is_committed(
             notifier.kill()
     assert (trade["market"], trade["price"], trade["quantity"]) == (market, "12.50", "1.500")
     assert trade["taker_side"] == "SELL"
+
+
+def test_the_same_order_sent_through_both_gateways_is_stored_once(gateway_apis: tuple[Api, Api]) -> None:
+    # The command stream de-duplicates by (user, client order id): the copy is refused
+    # whichever gateway it comes through, and only one order exists.
+    first, second = gateway_apis
+    market = first.add_market()
+    trader = first.user("twice")
+    first.deposit(trader, QUOTE, "1000")
+    terms = {"market": market, "side": "BUY", "price": "10", "quantity": "1", "client_order_id": "once"}
+    answers: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda api=api: answers.append(api.place(trader, **terms)))
+        for api in (first, second)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answer.status_code for answer in answers) == [201, 409], [a.text for a in answers]
+    refused = next(answer for answer in answers if answer.status_code == 409)
+    assert refused.json()["error"]["code"] == "DUPLICATE_CLIENT_ORDER_ID"
+    orders = second.orders(trader)["orders"]
+    assert [order["client_order_id"] for order in orders] == ["once"]
+
+
+def test_an_order_without_a_client_order_id_gets_one_from_the_gateway(gateway_apis: tuple[Api, Api]) -> None:
+    # So that every order can be looked up by a name the client was given, even one
+    # whose outcome is unknown (the core died with it in flight).
+    first, second = gateway_apis
+    market = first.add_market()
+    trader = first.user("unnamed")
+    first.deposit(trader, QUOTE, "1000")
+    placed = first.order(trader, market=market, side="BUY", price="10", quantity="1")
+    assert placed["client_order_id"].startswith("gw-")
+    found = ok(
+        second.http.get(f"/api/v1/orders/by-client-id/{placed['client_order_id']}", headers=trader.headers)
+    )
+    assert found["order_id"] == placed["order_id"]

@@ -1,13 +1,19 @@
 """The core port over NATS: what a gateway of a cluster holds instead of a core.
 
-- `submit` publishes the command to the command stream (its id, a fresh one per
-  submission, is what JetStream de-duplicates by) and waits for the outcome the core
-  sends to this gateway's outcome subject. No publish acknowledgement from a stream
-  means the command was not stored: `Unavailable` (safe to retry); a full stream or no
-  active core (nobody holds the lease): `Unavailable(BUSY)` at once; no outcome within
-  `outcome_timeout_seconds` (the core died with it in flight), or a publish whose
-  acknowledgement was lost: `Unknown`, with the ids to look it up by. Before answering
-  `Committed`, it waits (bounded) until its readers hold the batch: read-your-writes.
+- `submit` publishes the command to the command stream and waits for the outcome the
+  core sends to this gateway's outcome subject. JetStream de-duplicates by the message
+  id: for an order, derived from (user, client order id), so the same order sent again
+  through any gateway within `dedup_window_seconds` is stored once (the second sender
+  is answered DUPLICATE_CLIENT_ORDER_ID, as the core answers a client order id still
+  open; the first sender gets the outcome); an order without
+  one gets a client order id from the gateway first (`gw-...`, in the answer), so every
+  order can be looked up. Other commands: the submission's own id. No publish
+  acknowledgement from a stream means the command was not stored: `Unavailable` (safe
+  to retry); a full stream or no active core (nobody holds the lease):
+  `Unavailable(BUSY)` at once; no outcome within `outcome_timeout_seconds` (the core
+  died with it in flight), or a publish whose acknowledgement was lost: `Unknown`,
+  with the ids to look it up by. Before answering `Committed`, it waits (bounded)
+  until its readers hold the batch: read-your-writes.
 - `attach` hands out the committed state loaded from the database (follower.load:
   a consistent snapshot, the journal's tail applied) and then every batch from the
   batch subject, in order. The subscription starts before the load, so no batch
@@ -20,6 +26,7 @@
 """
 
 import asyncio
+import hashlib
 import json
 import logging
 import secrets
@@ -27,6 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Final, cast
 
+import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
@@ -48,19 +56,29 @@ from trade_engine.core.messages import (
     CommittedBatch,
     CoreState,
     Outcome,
+    Rejected,
     Submission,
     Unavailable,
     Unknown,
 )
 from trade_engine.core.port import BatchReader, CoreStatus
 from trade_engine.domain.errors import ErrorCode
-from trade_engine.engine import Command
+from trade_engine.engine import Command, PlaceOrder
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS: Final = 1.0
 LEADER_POLL_SECONDS: Final = 0.25
 POSITION_TIMEOUT: Final = 0.5
 HISTORY_POLL_SECONDS: Final = 0.005
+
+
+def message_id(command: Command, key: str) -> str:
+    """The id JetStream de-duplicates a command by: (user, client order id) for an order,
+    the same whichever gateway sends it; the submission's own key otherwise."""
+    if isinstance(command, PlaceOrder) and command.client_order_id:
+        named = f"{command.user_id}\x00{command.client_order_id}".encode()
+        return "order-" + hashlib.sha256(named).hexdigest()[:32]
+    return key
 
 
 class NatsCore:
@@ -127,6 +145,8 @@ class NatsCore:
         if self.in_flight >= self._config.max_in_flight:
             return Unavailable(code=ErrorCode.BUSY, message="too many orders in flight; retry shortly")
         key = secrets.token_hex(12)
+        if isinstance(command, PlaceOrder) and not command.client_order_id:
+            command = msgspec.structs.replace(command, client_order_id=f"gw-{key}")
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting[key] = future
         self.in_flight += 1
@@ -150,11 +170,18 @@ class NatsCore:
 
     async def _publish(self, key: str, command: Command) -> Outcome | None:
         payload = codec.encode(Submission(key=key, command=cast(AnyCommand, command)))
-        headers = {MSG_ID: key, REPLY: self._outbox, KEY: key}
+        headers = {MSG_ID: message_id(command, key), REPLY: self._outbox, KEY: key}
         timeout = self._config.publish_timeout_seconds
         for attempt in (1, 2):  # a lost acknowledgement is asked again, under the same id
             try:
-                await self._js.publish(self._names.commands, payload, timeout=timeout, headers=headers)
+                ack = await self._js.publish(self._names.commands, payload, timeout=timeout, headers=headers)
+                if ack.duplicate and attempt == 1:  # another submission's: its outcome goes there
+                    window = self._config.dedup_window_seconds
+                    return Rejected(
+                        code=ErrorCode.DUPLICATE_CLIENT_ORDER_ID,
+                        message="an order with this client order id was submitted within the"
+                        f" de-duplication window ({window:g} s): look it up by its client order id",
+                    )
                 return None
             except NoStreamResponseError:
                 return Unavailable(code=ErrorCode.UNAVAILABLE, message="the command stream is unavailable")
