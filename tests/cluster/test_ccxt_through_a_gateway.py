@@ -1,4 +1,4 @@
-"""The ccxt tests (tests/e2e/binance/test_ccxt.py), unchanged, through a gateway of a
+"""The ccxt tests (tests/e2e/binance/test_ccxt.py), unchanged, through each gateway of a
 cluster: the same scenarios and the same assertions, with the core in other processes."""
 
 import pytest
@@ -8,6 +8,6 @@ from tests.e2e.binance.test_ccxt import *  # noqa: F403 - the very same tests, c
 from tests.e2e.client import Api
 
 
-@pytest.fixture(scope="module")
-def binance(gateway_apis: tuple[Api, Api]) -> Binance:
-    return Binance(gateway_apis[1])
+@pytest.fixture(scope="module", params=[0, 1], ids=["gateway-a", "gateway-b"])
+def binance(request: pytest.FixtureRequest, gateway_apis: tuple[Api, Api]) -> Binance:
+    return Binance(gateway_apis[request.param])
