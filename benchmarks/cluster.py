@@ -6,8 +6,11 @@ Every process is real: nats-server (one node), PostgreSQL, `trade-engine core` a
 (a) throughput: on a fresh store each (1,000 funded accounts, 10,000 resting orders),
     `--clients` concurrent HTTP clients place resting limit orders for `--seconds`
     through `serve`, through one gateway, and through two gateways (clients split
-    between them). Reported: orders/s, latency p50/p99 (acknowledged = committed), and
-    CPU seconds per 1,000 orders of each kind of process (from /proc).
+    between them; an active core and a warm standby behind them). Reported: orders/s,
+    latency p50/p99 (acknowledged = committed), and CPU seconds per 1,000 orders of
+    each kind of process (from /proc): serve, core, standby, gateway, nats-server and
+    PostgreSQL (every postgres process of the machine, backends that ended during the
+    run not counted).
 (b) takeover: a store of `--resting` resting orders over 1,000 accounts (built through
     the sequencer, as benchmarks/durable.py does), an active core, a warm standby and a
     gateway; the active core is killed (SIGKILL) `--takeovers` times, each time timed
@@ -64,8 +67,24 @@ def log(message: str) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # a PostgreSQL backend that ended meanwhile
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process of the machine (the benchmark's is the only load on it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 @contextmanager
@@ -138,13 +157,22 @@ def throughput(kind: str, gateways: int, clients: int, seconds: float, scratch: 
                 nats.start()
                 cluster = Cluster(url, nats, scratch, **SETTINGS)
                 cluster.add_core(wait_role="leader")
+                cluster.add_core(wait_role="standby")  # warm, as in production: it applies the stream
                 for _ in range(gateways):
                     cluster.add_gateway()
-                processes = {"core": list(cluster.cores), "gateway": list(cluster.gateways)}
+                processes = {
+                    "core": list[Server](cluster.cores[:1]),
+                    "standby": list[Server](cluster.cores[1:]),
+                    "gateway": list(cluster.gateways),
+                }
                 front = list(cluster.gateways)
             pids = {name: [p.process.pid for p in group if p.process] for name, group in processes.items()}
+            if nats is not None:
+                pids["nats-server"] = [node.process.pid for node in nats.nodes if node.process]
+            pids["postgresql"] = postgres_pids()
             before = {name: sum(cpu_seconds(pid) for pid in group) for name, group in pids.items()}
             result = asyncio.run(drive([p.url for p in front], front[0], clients, seconds))
+            pids["postgresql"] = postgres_pids()  # backends come and go: the ones alive now
             after = {name: sum(cpu_seconds(pid) for pid in group) for name, group in pids.items()}
             per_thousand = max(result["orders"], 1) / 1000
             result["cpu_seconds_per_1000_orders"] = {
