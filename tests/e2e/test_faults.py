@@ -358,8 +358,13 @@ def test_a_service_started_while_the_database_is_down_becomes_ready_when_it_retu
     try:
         wait_until(lambda: _answers(f"{server.url}/health"), 30, "the service to listen")
         assert httpx.get(f"{server.url}/ready", timeout=5).status_code == 503
+        # Binance's system status says so too (sapi/v1/system/status: 1 "system maintenance").
+        status = httpx.get(f"{server.url}/sapi/v1/system/status", timeout=5).json()
+        assert status == {"status": 1, "msg": "system maintenance"}
         cluster.start()
         server.wait_ready(60)
+        status = httpx.get(f"{server.url}/sapi/v1/system/status", timeout=5).json()
+        assert status == {"status": 0, "msg": "normal"}
         fund(server, ["late"])
         with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
             placed = http.post(f"{API}/orders", json=_order("late-1"), headers=server.headers("late"))

@@ -82,6 +82,9 @@ def bind(
             cost = weights.of(weight, params)
         except BinanceError:
             cost = 1
+        except TradeEngineError as error:  # the request cannot be read (a body too large)
+            unread = budgets.admit(call.request.client_host, 1)
+            raise _refusal(unread.refusal or error, unread.headers) from error
         budget = budgets.admit(call.request.client_host, cost)
         if budget.refusal is not None:
             raise _refusal(budget.refusal, budget.headers)

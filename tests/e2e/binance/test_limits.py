@@ -64,6 +64,19 @@ def test_a_path_no_route_takes_is_charged_and_answered_binance_s_way(binance: Bi
         assert used(answer) - before == 1 or used(answer) == 1, (path, before, answer.headers)
 
 
+def test_a_body_too_large_is_charged_and_reports_the_weight(binance: Binance) -> None:
+    # Regression: answered 413 -1101 without the weight header (the body was read, and
+    # refused, before the request was charged).
+    http = binance.api.http
+    before = used(http.get("/api/v3/ping"))
+    body = b"symbol=BTCUSDT&" + b"x" * (2 * 1024 * 1024)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    answer = http.post("/api/v3/order", content=body, headers=headers)
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["code"] == -1101
+    assert used(answer) - before == 1 or used(answer) == 1, answer.headers
+
+
 def ws_call(connection: ClientConnection, method: str, **params: Any) -> dict[str, Any]:
     connection.send(json.dumps({"id": method, "method": method, "params": params}))
     answer: dict[str, Any] = json.loads(connection.recv(timeout=10))

@@ -48,6 +48,7 @@ def test_the_user_data_stream_by_listen_key(report: dict[str, Any]) -> None:
     expect.check_user_data_stream(streams, report["symbol"])
     assert streams["execution_report"]["stream"] is True  # wrapped with the key: a multiplex socket
     assert streams["same_key_again"] is True
+    assert streams["user_socket"] == {"e": "executionReport", "s": report["symbol"]}  # by the WebSocket API
 
 
 def test_the_trade_and_depth_sockets(report: dict[str, Any]) -> None:

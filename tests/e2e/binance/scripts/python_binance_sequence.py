@@ -21,6 +21,10 @@ WS: str = HTTP.replace("http://", "ws://")
 SYMBOL: str = CONFIG["symbol"]
 
 
+# The WebSocket API's address is read when a client is made (user_socket goes through it).
+Client.WS_API_URL = AsyncClient.WS_API_URL = WS + "/ws-api/v3"
+
+
 def point_at_server(client: Any) -> Any:
     """README, "python-binance": every base URL to the server."""
     client.API_URL = HTTP + "/api"
@@ -165,10 +169,13 @@ async def streams(trader_account: dict[str, str], trader: Client, maker: Client)
     result: dict[str, Any] = {"listen_key_length": len(listen_key), "same_key_again": False}
     result["keepalive"] = trader.stream_keepalive(listen_key)
     sockets = [manager.multiplex_socket([listen_key]), manager.trade_socket(SYMBOL)]
-    sockets.append(manager.depth_socket(SYMBOL, interval=100))
-    user_stream, trade_stream, depth_stream = [await socket.__aenter__() for socket in sockets]
+    sockets += [manager.depth_socket(SYMBOL, interval=100), manager.user_socket()]
+    user_stream, trade_stream, depth_stream, api_stream = [await socket.__aenter__() for socket in sockets]
     await asyncio.to_thread(cross, trader, maker)
     report = await asyncio.wait_for(_first(user_stream, lambda m: m["data"]["e"] == "executionReport"), 10)
+    # user_socket: the same events through the WebSocket API (userDataStream.subscribe).
+    by_api = await asyncio.wait_for(_first(api_stream, lambda m: m.get("e") == "executionReport"), 10)
+    result["user_socket"] = {key: by_api[key] for key in ("e", "s")}
     trade = await asyncio.wait_for(_first(trade_stream, lambda m: m.get("e") == "trade"), 10)
     diff = await asyncio.wait_for(_first(depth_stream, lambda m: m.get("e") == "depthUpdate"), 10)
     # A socket of python-binance closes once its reader has seen one more message (it
