@@ -50,6 +50,10 @@ class Browser:
     driver: webdriver.Chrome
     allowed: list[re.Pattern[str]] = field(default_factory=list)
     _urls: dict[str, str] = field(default_factory=dict)
+    _found: list[str] = field(default_factory=list)  # problems read, not yet reported
+    # What the page sent: each WebSocket's URL as it was opened, and each text frame.
+    socket_urls: list[str] = field(default_factory=list)
+    frames_sent: list[str] = field(default_factory=list)
 
     @classmethod
     def start(cls, profile: Path, width: int = 1440, height: int = 1000) -> "Browser":
@@ -113,7 +117,17 @@ class Browser:
 
     def problems(self) -> list[str]:
         """Failed requests and console errors since the last call."""
-        found: list[str] = []
+        self.read_network()
+        found, self._found = self._found, []
+        for entry in self.driver.get_log("browser"):
+            if entry["level"] == "SEVERE":
+                found.append(f"console {entry['source']}: {entry['message']}")
+        return found
+
+    def read_network(self) -> None:
+        """Take in the DevTools network events so far: failures (for `problems`), the
+        WebSocket URLs opened and the frames sent."""
+        found = self._found
         for entry in self.driver.get_log("performance"):
             message = json.loads(entry["message"])["message"]
             method, params = message.get("method"), message.get("params", {})
@@ -128,10 +142,9 @@ class Browser:
                 found.append(f"request failed ({params.get('errorText')}) {url}")
             elif method == "Network.webSocketCreated":
                 self._urls[params["requestId"]] = params["url"]
-        for entry in self.driver.get_log("browser"):
-            if entry["level"] == "SEVERE":
-                found.append(f"console {entry['source']}: {entry['message']}")
-        return found
+                self.socket_urls.append(params["url"])
+            elif method == "Network.webSocketFrameSent":
+                self.frames_sent.append(params["response"]["payloadData"])
 
     def assert_clean(self) -> None:
         """Nothing failed but what was allowed; the allowances end here."""

@@ -147,6 +147,7 @@ def test_operator_sees_health_metrics_and_a_ledger_verification(
     assert page.text("#ops-commit-mean").endswith(" ms") or page.text("#ops-commit-mean") == "—"
 
     page.browser.find("#ops-verify-button").click()
+    assert "Verify the ledger" in page.confirm()  # asked first, like every admin action
     outcome = page.browser.wait_text(
         "#ops-verify-outcome", lambda t: t.startswith(("CONSISTENT", "IN", "FAIL")), "no result"
     )

@@ -1,6 +1,7 @@
 """The trading view in a real browser: it loads from its own origin only, a trader
 signs in and trades through it, and it follows what others do, live."""
 
+import json
 import time
 from decimal import Decimal
 
@@ -208,3 +209,28 @@ def test_an_expired_token_signs_the_trader_out(page: Page, web_server: Server) -
     assert expired == "Your token expired: sign in again."
     assert page.browser.find("#signin").is_displayed()
     page.wait_live()  # back on an anonymous connection: market data goes on
+
+
+def test_the_token_stays_in_memory_and_reaches_the_socket_in_a_message(page: Page, web_api: Api) -> None:
+    keeper = web_api.user("token-keeper")
+    token = keeper.headers["Authorization"].removeprefix("Bearer ")
+    page.open()
+    page.sign_in(token)
+    # Not kept anywhere but the page's memory: no storage, no cookie, not in the URL.
+    stored = page.browser.script("return [sessionStorage.length, localStorage.length, document.cookie]")
+    assert stored == [0, 0, ""]
+    assert token not in page.browser.driver.current_url
+    # The WebSocket carries it in its authenticate message, never in its URL.
+    page.browser.read_network()
+    assert page.browser.socket_urls
+    assert all(token not in url for url in page.browser.socket_urls)
+    sent = [json.loads(frame) for frame in page.browser.frames_sent]
+    assert any(frame.get("op") == "authenticate" and frame.get("token") == token for frame in sent), sent
+    # "Keep in this tab": session storage only, and signing out clears it.
+    page.browser.find("#signout-button").click()
+    page.browser.find("#token-remember").click()
+    page.sign_in(token)
+    kept = page.browser.script("return [Object.keys(sessionStorage), localStorage.length, document.cookie]")
+    assert kept == [["trade-engine.token"], 0, ""]
+    page.browser.find("#signout-button").click()
+    page.browser.wait(lambda _: page.browser.script("return sessionStorage.length") == 0, "the token stayed")

@@ -73,7 +73,6 @@ export class OperatorView {
     });
     setInterval(() => this._poll(this.loadMetrics), METRICS_POLL_MS);
     setInterval(() => {
-      this._poll(this.loadHealth);
       this._poll(this.loadMarkets);
       this._poll(this.loadAudit);
     }, LISTS_POLL_MS);
@@ -91,7 +90,7 @@ export class OperatorView {
   }
 
   refresh() {
-    for (const load of [this.loadHealth, this.loadMetrics, this.loadMarkets, this.loadTransfers,
+    for (const load of [this.loadMetrics, this.loadMarkets, this.loadTransfers,
                         this.loadKeys, this.loadAudit, this.loadVerification]) {
       load.call(this).catch((error) => this.notify(api.describe(error)));
     }
@@ -127,13 +126,10 @@ export class OperatorView {
 
   // -- health and metrics --------------------------------------------------------------------
 
-  async loadHealth() {
-    // /ready answers 503 with its body while not ready: both statuses are information.
-    const [health, ready] = await Promise.all([
-      fetch("/health", { cache: "no-store", credentials: "omit" }).then((r) => r.json()),
-      fetch("/ready", { cache: "no-store", credentials: "omit" }).then((r) => r.json()),
-    ]);
-    setText(byId("ops-health"), health.status === "ok" ? "alive" : "not answering");
+  /** Health and readiness, from the admin metrics (the page uses only /api/v1 and /ws):
+   * an answer means the process is alive; its `readiness` is what /ready reports. */
+  _showHealth(ready) {
+    setText(byId("ops-health"), "alive");
     setText(byId("ops-ready"), ready.ready ? "ready" : "not ready");
     byId("ops-ready").dataset.ready = String(ready.ready);
     setText(
@@ -144,7 +140,14 @@ export class OperatorView {
   }
 
   async loadMetrics() {
-    const m = await api.get(`${API}/admin/metrics`, { token: this._token() });
+    let m;
+    try {
+      m = await api.get(`${API}/admin/metrics`, { token: this._token() });
+    } catch (error) {
+      setText(byId("ops-health"), "not answering");
+      throw error;
+    }
+    this._showHealth(m.readiness);
     setText(byId("ops-orders-rate"), fmt(m.orders_per_second));
     setText(byId("ops-trades-rate"), fmt(m.trades_per_second));
     setText(byId("ops-queue"), fmt(m.queue_depth));
@@ -333,17 +336,26 @@ export class OperatorView {
   }
 
   async verify() {
+    // Asked first like every admin action (it reads one snapshot of the whole store).
     const button = byId("ops-verify-button");
     button.disabled = true;
-    setText(byId("ops-verify-outcome"), "verifying…");
     try {
-      const result = await api.post(`${API}/admin/ledger/verifications`, { token: this._token() });
-      this._showVerification(result, false);
-    } catch (error) {
-      setText(byId("ops-verify-outcome"), api.describe(error));
+      const result = await this._act(
+        "Verify the ledger",
+        ["conservation of every asset, holds and the ledger, on one snapshot of the store"],
+        async () => {
+          setText(byId("ops-verify-outcome"), "verifying…");
+          try {
+            return await api.post(`${API}/admin/ledger/verifications`, { token: this._token() });
+          } catch (error) {
+            setText(byId("ops-verify-outcome"), api.describe(error));
+            throw error;
+          }
+        },
+      );
+      if (result !== null) this._showVerification(result, false);
     } finally {
       button.disabled = false;
-      this.loadAudit().catch(() => {});
     }
   }
 
