@@ -72,6 +72,24 @@ async def _store_facts(url: str) -> tuple[list[tuple[str, int]], int, int]:
     return [(row[0], row[1]) for row in twice], int(epochs[0][0]), int(trades)
 
 
+def check_after_takeover(cluster: Cluster) -> None:
+    """After each takeover, the load still running: the store verifies on one snapshot
+    (conservation, holds, the ledger: the operators' verification, through a gateway),
+    and no order and no trade is there twice."""
+    gateway = cluster.gateways[0]
+    verified = httpx.post(
+        f"{gateway.url}/api/v1/admin/ledger/verifications",
+        headers=gateway.headers("checker", "admin"),
+        timeout=60,
+    )
+    assert verified.status_code == 200, verified.text
+    result = verified.json()["data"]
+    assert result["outcome"] == "CONSISTENT", result
+    twice, _, duplicated_trades = asyncio.run(_store_facts(cluster.database_url))
+    assert twice == [], twice
+    assert duplicated_trades == 0
+
+
 def check_store(cluster: Cluster) -> int:
     """Stop the cores (the last leader drains), then: no order applied twice, no trade
     twice, and `trade-engine verify` holds. The epoch the store ends at."""
