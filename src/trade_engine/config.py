@@ -125,7 +125,9 @@ class ClusterConfig(msgspec.Struct, frozen=True, kw_only=True):
     password: str | None = None
     # Prefix of every stream, subject and bucket: several clusters can share one NATS.
     name: str = "te"
-    replicas: int = 1  # of each stream: 3 on a three-node NATS cluster
+    # Of each stream: 3, a three-node NATS cluster (a command survives a node's loss);
+    # 1 only for a single NATS server (development).
+    replicas: int = 3
     connect_timeout_seconds: float = 2.0
     publish_timeout_seconds: float = 1.0
     # How long a gateway waits for a command's outcome before answering OUTCOME_UNKNOWN.

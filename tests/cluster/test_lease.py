@@ -31,7 +31,7 @@ def nats_server(tmp_path: Path) -> Iterator[Nats]:
 async def leases(server: Nats, *, kept_seconds: float) -> AsyncIterator[tuple[Lease, Lease]]:
     """Two cores' leases of `TTL` on a bucket whose server keeps an entry for
     `kept_seconds` (longer than the lease: a server that expires entries late)."""
-    config = ClusterConfig(nats_urls=server.urls, lease_seconds=kept_seconds)
+    config = ClusterConfig(nats_urls=server.urls, replicas=1, lease_seconds=kept_seconds)
     client = await bus.connect(config, "test", "core")
     try:
         js, bucket = await bus.ensure(client, config)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cluster.harness import Nats
 from tests.conftest import postgres_database
 from tests.e2e.server import free_port
 
@@ -42,3 +43,33 @@ def test_an_unreachable_nats_is_an_error_naming_the_setting(role: str, database:
     assert run.returncode == 2, output[-3000:]
     assert "cluster.nats_urls" in output
     assert nowhere in output
+
+
+def test_three_replicas_on_a_single_nats_server_is_an_error_naming_the_setting(
+    database: str, tmp_path: Path
+) -> None:
+    # Three replicas is the default (a three-node NATS cluster): one server cannot hold them.
+    nats = Nats(tmp_path / "nats", 1)
+    nats.start()
+    try:
+        env = {
+            **os.environ,
+            "TRADE_ENGINE_DATABASE_URL": database,
+            "TRADE_ENGINE_CLUSTER_NATS_URLS": nats.urls,
+            "TRADE_ENGINE_HTTP_PORT": str(free_port()),
+        }
+        env.pop("TRADE_ENGINE_CLUSTER_REPLICAS", None)
+        run = subprocess.run(
+            [sys.executable, "-m", "trade_engine.cli", "core"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        nats.stop()
+    output = run.stdout + run.stderr
+    assert run.returncode == 2, output[-3000:]
+    assert "cluster.replicas=3" in output

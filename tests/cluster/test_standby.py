@@ -43,7 +43,7 @@ async def _missed_entries(url: str, nats: Nats, wait: float) -> None:
     """Ten orders the standby never receives, then (after `wait` seconds) a takeover."""
     core = await start_core(url, markets=MARKETS)  # a leader that publishes nothing
     await core.sequencer.submit(Deposit(ts=0, user_id="u1", asset="USDT", amount=10**12))
-    config = ClusterConfig(nats_urls=nats.urls)
+    config = ClusterConfig(nats_urls=nats.urls, replicas=1)
     client = await bus.connect(config, "standby-test", "core")
     database = open_database(normalise_url(url))
     try:

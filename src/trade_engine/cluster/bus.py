@@ -32,6 +32,8 @@ from trade_engine.cluster.names import Names, Role
 from trade_engine.config import ClusterConfig, ConfigError
 
 log = logging.getLogger(__name__)
+# JetStream's error code for replicas above one on a server that is not in a cluster.
+NOT_CLUSTERED: Final = 10074
 SETUP_SECONDS: Final = 30.0  # a NATS cluster that has just started elects its leaders first
 # Tries of each configured server before a process gives up starting (0.2 s apart, or
 # `connect_timeout_seconds` each where nothing answers); once connected, it reconnects
@@ -135,16 +137,28 @@ async def ensure(client: Client, config: ClusterConfig) -> tuple[JetStreamContex
             try:
                 await _add_or_update(js, stream)
                 break
-            except BadRequestError as error:
-                raise ConfigError(f"cluster: stream {stream.name} cannot be set up: {error}") from error
+            except APIError as error:
+                # A bad request, or more replicas than the servers (10074: a single server).
+                if isinstance(error, BadRequestError) or error.err_code == NOT_CLUSTERED:
+                    raise ConfigError(
+                        f"cluster.replicas={config.replicas}: stream {stream.name} cannot be set up"
+                        f" (a single NATS server takes replicas 1 only): {error.description or error!r}"
+                    ) from error
+                if time.monotonic() > deadline:
+                    raise _no_jetstream(config, error) from error
+                await asyncio.sleep(0.5)
             except Exception as error:
                 if time.monotonic() > deadline:
-                    raise ConfigError(
-                        f"cluster.nats_urls: JetStream does not answer at {config.nats_urls} "
-                        f"(is it enabled, with a quorum for cluster.replicas={config.replicas}?): {error!r}"
-                    ) from error
+                    raise _no_jetstream(config, error) from error
                 await asyncio.sleep(0.5)
     return js, await js.key_value(names.lease_bucket)
+
+
+def _no_jetstream(config: ClusterConfig, error: Exception) -> ConfigError:
+    return ConfigError(
+        f"cluster.nats_urls: JetStream does not answer at {config.nats_urls} "
+        f"(is it enabled, with a quorum for cluster.replicas={config.replicas}?): {error!r}"
+    )
 
 
 async def bind(client: Client, config: ClusterConfig) -> tuple[JetStreamContext, KeyValue]:
