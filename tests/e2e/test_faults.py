@@ -331,7 +331,14 @@ def test_an_outage_longer_than_the_retry_budget_restarts_the_service_and_trading
             assert during.status_code == 503, during.text
             stopped = lambda: "sequencer stopped" in server.log_path.read_text()  # noqa: E731
             wait_until(stopped, 30, "the sequencer to stop")
-            time.sleep(3.0)  # the database stays away a while longer
+            # Restarted, it answers while the database is still away: alive, not ready,
+            # orders refused with 503 (never a closed port for the outage's length).
+            restarted = lambda: server.log_path.read_text().count('"message":"starting"') == 2  # noqa: E731
+            wait_until(restarted, 30, "the restart")
+            wait_until(lambda: _answers(f"{server.url}/health"), 30, "the restarted service to listen")
+            assert http.get("/ready").status_code == 503
+            refused = http.post(f"{API}/orders", json=_order("refused"), headers=headers)
+            assert refused.status_code == 503, refused.text
             cluster.start()
             server.wait_ready(60)
             assert server.process.poll() is None  # no exit: the same process, restarted

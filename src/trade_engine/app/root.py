@@ -253,9 +253,15 @@ async def stop(service: Service) -> None:
         await service.binance.close()
     await service.user_data.close()
     await service.audit.close()
-    if service.core is not None:
-        await service.core.close()
-        log.info("stopped: queued commands committed")
+    if service.core is None:
+        return
+    if service.restart_requested:
+        # Its engine is abandoned (the database may lack what it holds) and closing it
+        # would wait for the database: the process is replaced at once and recovers.
+        log.info("stopped: the core is left to the restart")
+        return
+    await service.core.close()
+    log.info("stopped: queued commands committed")
 
 
 class CommitMetrics:
