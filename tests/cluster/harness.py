@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -185,26 +186,25 @@ class Core(Gateway):
             return "down"
 
     def wait_role(self, role: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self.role_now() != role:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"core exited with {self.process.returncode}:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"core not {role} after {timeout} s:\n{self.log_tail()}")
-            time.sleep(0.05)
+        self._wait_for(lambda: self.role_now() == role, f"not {role}", timeout)
 
     def wait_took_over(self, timeout: float = 30.0) -> None:
         """Until this core has taken the lead. It may lose it again at once (a failpoint
         can kill it within milliseconds of taking over, quicker than `/ready` is polled),
         so its log is the record: the `took over` line is written as it leads."""
+        took_over = '"message":"took over"'
+        self._wait_for(lambda: took_over in self.log_path.read_text(errors="replace"), "no takeover", timeout)
+
+    def _wait_for(self, condition: Callable[[], bool], failure: str, timeout: float) -> None:
+        """Until `condition` holds; raises with the log if the core exits first or the
+        time runs out."""
         deadline = time.monotonic() + timeout
-        while '"message":"took over"' not in self.log_path.read_text(errors="replace"):
+        while not condition():
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"core exited with {self.process.returncode}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"core did not take over in {timeout} s:\n{self.log_tail()}")
+                raise RuntimeError(f"core: {failure} after {timeout} s:\n{self.log_tail()}")
             time.sleep(0.05)
 
     def pause(self) -> None:
