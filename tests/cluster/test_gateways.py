@@ -14,7 +14,8 @@ from typing import Any
 
 from tests.cluster.harness import Cluster
 from tests.e2e.binance.conftest import Account, Binance, SignedClient, binance_error
-from tests.e2e.binance.test_streams import apply, receive, stream
+from tests.e2e.binance.test_streams import apply, limit_order, placed, receive, receive_until, stream
+from tests.e2e.binance.test_userstream import listen_key_request, trader_with_key
 from tests.e2e.client import QUOTE, Api, error, ok
 from tests.e2e.ws_client import BookMirror, Message, WsClient
 
@@ -245,3 +246,20 @@ def test_an_order_without_a_client_order_id_gets_one_from_the_gateway(gateway_ap
         second.http.get(f"/api/v1/orders/by-client-id/{placed['client_order_id']}", headers=trader.headers)
     )
     assert found["order_id"] == placed["order_id"]
+
+
+def test_a_listen_key_opened_on_one_gateway_streams_and_ends_on_the_other(
+    gateway_apis: tuple[Api, Api],
+) -> None:
+    # Listen keys live in the database: any gateway validates them, and a close on one
+    # ends the streams of the others (at their next check, listen_key_check_seconds: 5).
+    first, second = gateway_apis
+    on_first, on_second = Binance(first), Binance(second)
+    client, market_id, key = trader_with_key(on_first, "lk-cross")
+    with stream(on_second, f"/ws/{key}") as connection:
+        order = placed(client, limit_order(market_id, "BUY", "2", "25"))
+        report = receive(connection)
+        assert (report["e"], report["i"]) == ("executionReport", order["orderId"])
+        assert listen_key_request(client, "DELETE", key).status_code == 200
+        closed = receive_until(connection, lambda m: m.get("e") == "listenKeyExpired")
+    assert closed["listenKey"] == key
