@@ -36,25 +36,23 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final, cast
+from typing import cast
 
 import msgspec
 
 from trade_engine.engine import Command, CommandRejected, Engine, Event
+from trade_engine.sequencer.batches import STOP, Applied, Pending
 from trade_engine.sequencer.journal import COMMITTED, UNKNOWN, append_durably
 from trade_engine.sequencer.messages import (
     AnyEvent,
     BalanceState,
     CommittedBatch,
-    JournalEntry,
     journal_entry,
 )
 from trade_engine.sequencer.ports import (
     Busy,
     CommitFailed,
     OutcomeUnknown,
-    Prepared,
     Projector,
     SequencerStats,
     Unavailable,
@@ -65,31 +63,6 @@ from trade_engine.sequencer.tables import TableWriter
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[CommittedBatch], None]
-
-
-@dataclass
-class _Pending:
-    command: Command
-    future: asyncio.Future[tuple[int, list[Event]]]
-    queued: float  # perf_counter() when submitted
-    position: int = 0  # where the command stands in its source (the cluster's command stream)
-
-
-@dataclass
-class _Applied:
-    """A batch applied to the engine, waiting for its commit."""
-
-    batch: list[_Pending]
-    results: list[tuple[int, list[Event]]]  # per command: its global sequence number (0: none), events
-    committed: list[Event]  # the events that change state (refusals excluded)
-    prepared: Prepared | None  # None when nothing changed
-    entry: JournalEntry | None  # the batch's state-changing commands (None: none)
-    last_seq: int  # the global sequence number of the batch's last state-changing command
-    began: float
-    applied: float
-
-
-_STOP: Final = object()
 
 
 class Sequencer:
@@ -117,12 +90,12 @@ class Sequencer:
         self.engine = engine
         self._writer = writer
         self._projection = projection
-        self._queue: asyncio.Queue[_Pending | object] = asyncio.Queue(max_queue)
+        self._queue: asyncio.Queue[Pending | object] = asyncio.Queue(max_queue)
         self._max_batch = max_batch
         # Batches applied but not yet committed: with two, the engine applies one batch
         # while the database commits the previous one.
         self._slots = asyncio.Semaphore(pipeline_depth)
-        self._applied: asyncio.Queue[_Applied | object] = asyncio.Queue()
+        self._applied: asyncio.Queue[Applied | object] = asyncio.Queue()
         self._retry_initial = retry_initial_seconds
         self._retry_max = retry_max_seconds
         self._retry_total = retry_total_seconds
@@ -155,7 +128,7 @@ class Sequencer:
             return
         self._accepting = False
         if not self._task.done():
-            await self._queue.put(_STOP)
+            await self._queue.put(STOP)
             await self._task
         self._task = None
         if self._tables_task is not None:
@@ -216,7 +189,7 @@ class Sequencer:
             raise Unavailable("storage is unavailable; retry shortly")
         future: asyncio.Future[tuple[int, list[Event]]] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Pending(command, future, time.perf_counter(), position))
+            self._queue.put_nowait(Pending(command, future, time.perf_counter(), position))
         except asyncio.QueueFull:
             raise Busy("too many commands in flight") from None
         return await future
@@ -233,18 +206,18 @@ class Sequencer:
             # large as the load makes it.
             await self.tables.within_lag(self._seq)
             await self._slots.acquire()
-            batch: list[_Pending] = []
-            if first is _STOP:
+            batch: list[Pending] = []
+            if first is STOP:
                 stopping = True
             else:
-                assert isinstance(first, _Pending)
+                assert isinstance(first, Pending)
                 batch.append(first)
             while len(batch) < self._max_batch and not self._queue.empty():
                 item = self._queue.get_nowait()
-                if item is _STOP:
+                if item is STOP:
                     stopping = True
                     continue
-                assert isinstance(item, _Pending)
+                assert isinstance(item, Pending)
                 batch.append(item)
             if not batch or self.failure is not None or self._degraded:
                 self._fail(batch)
@@ -257,23 +230,23 @@ class Sequencer:
                 self._slots.release()
                 continue
             self._applied.put_nowait(applied)
-        self._applied.put_nowait(_STOP)
+        self._applied.put_nowait(STOP)
         await committer
         # Whatever is still queued after a stop request was not taken.
         while not self._queue.empty():
             item = self._queue.get_nowait()
-            if isinstance(item, _Pending):
+            if isinstance(item, Pending):
                 self._fail([item])
 
     def _stop_for_good(
-        self, error: BaseException, batch: list[_Pending], unknown: list[list[Event]] | None = None
+        self, error: BaseException, batch: list[Pending], unknown: list[list[Event]] | None = None
     ) -> None:
         log.error("sequencer stopped", extra={"error": repr(error), "batch_size": len(batch)})
         self.failure = error
         self._stopped_for_good.set()
         self._fail(batch, unknown)
 
-    def _fail(self, batch: list[_Pending], unknown: list[list[Event]] | None = None) -> None:
+    def _fail(self, batch: list[Pending], unknown: list[list[Event]] | None = None) -> None:
         """Answer a batch that did not commit (`unknown`: whose outcome is not known,
         with each command's events)."""
         for index, pending in enumerate(batch):
@@ -293,7 +266,7 @@ class Sequencer:
             )
         while not self._queue.empty():
             item = self._queue.get_nowait()
-            if isinstance(item, _Pending):
+            if isinstance(item, Pending):
                 self._fail([item])
             else:
                 self._queue.put_nowait(item)  # a stop request stays (the queue was full up to it)
@@ -311,7 +284,7 @@ class Sequencer:
         self._last_ts = now
         return now
 
-    def _apply(self, batch: list[_Pending]) -> _Applied:
+    def _apply(self, batch: list[Pending]) -> Applied:
         """Stamp and apply a batch, and project what it wrote, before any other batch."""
         apply = self.engine.apply
         began = time.perf_counter()
@@ -338,7 +311,7 @@ class Sequencer:
             rows = self._projection.project(committed, self.engine, self._last_ts, self._seq)
             prepared = self._writer.prepare(rows)
             entry = journal_entry(first_seq, self._seq, self._last_ts, journaled, batch[-1].position)
-        return _Applied(batch, results, committed, prepared, entry, self._seq, began, time.perf_counter())
+        return Applied(batch, results, committed, prepared, entry, self._seq, began, time.perf_counter())
 
     async def _commit_loop(self) -> None:
         """Commits applied batches in the order they were applied, then answers them.
@@ -349,9 +322,9 @@ class Sequencer:
         """
         while True:
             item = await self._applied.get()
-            if item is _STOP:
+            if item is STOP:
                 return
-            assert isinstance(item, _Applied)
+            assert isinstance(item, Applied)
             try:
                 if self.failure is not None:
                     self._fail(item.batch)
@@ -371,7 +344,7 @@ class Sequencer:
             finally:
                 self._slots.release()
 
-    def _answer(self, item: _Applied, commit_seconds: float) -> None:
+    def _answer(self, item: Applied, commit_seconds: float) -> None:
         done = time.perf_counter()
         stats = self.stats
         stats.commands += len(item.batch)
@@ -398,7 +371,7 @@ class Sequencer:
                     log.exception("committed-batch subscriber failed", extra={"seq": item.last_seq})
             self.tables.add(item.prepared)
 
-    async def _commit(self, item: _Applied) -> str:
+    async def _commit(self, item: Applied) -> str:
         """Append `item`'s journal entry; whether it committed, certainly did not, or may have."""
         assert item.entry is not None
         return await append_durably(
