@@ -97,12 +97,16 @@ class Publisher:
         await self._stored(names.journal, encode_entry(entry), {**headers, MSG_ID: f"j{entry.last_seq}"})
         await self._stored(names.batches, codec.encode(batch), {**headers, MSG_ID: f"b{batch.seq}"})
         markets, users = downstream.split(batch)
+        # With de-duplication ids too: a core that takes over publishes again what its
+        # predecessor may have published, and the events stream keeps each once.
         for market in markets:
+            market_id = {**headers, MSG_ID: f"m{market.market}.{market.last_seq}"}
             await self._client.publish(
-                names.market(market.market), downstream.encode(market), headers=headers
+                names.market(market.market), downstream.encode(market), headers=market_id
             )
         for user in users:
-            await self._client.publish(names.user(user.user_id), downstream.encode(user), headers=headers)
+            user_id = {**headers, MSG_ID: f"u{user.user_id}.{user.seq}"}
+            await self._client.publish(names.user(user.user_id), downstream.encode(user), headers=user_id)
         failpoints.hit("after-publish")
         self.published_seq = batch.seq
         for notify in self._on_published:

@@ -1,0 +1,55 @@
+"""A core that takes over publishes again what its predecessor may have published: every
+message it puts on the events stream (the batch, the per-market and the per-user
+messages) carries a de-duplication id, so the stream keeps each once."""
+
+import asyncio
+from pathlib import Path
+
+from tests.cluster.harness import Nats
+from tests.flows import MARKETS
+from trade_engine.cluster import bus
+from trade_engine.cluster.names import Names
+from trade_engine.cluster.publisher import Publisher
+from trade_engine.config import ClusterConfig
+from trade_engine.core.bootstrap import start_core
+from trade_engine.engine import Deposit, PlaceOrder
+from trade_engine.sequencer.messages import CommittedBatch, journal_entry
+
+
+def test_a_batch_published_twice_is_kept_once(postgres_url: str, tmp_path: Path) -> None:
+    nats = Nats(tmp_path, 1)
+    nats.start()
+    try:
+        counts = asyncio.run(_publish_twice(postgres_url, nats))
+    finally:
+        nats.stop()
+    assert {"te.batch", "te.market.BTC-USDT", "te.user.buyer", "te.user.seller"} <= set(counts)
+    assert set(counts.values()) == {1}, counts  # (the fee account's subject too)
+
+
+async def _publish_twice(url: str, nats: Nats) -> dict[str, int]:
+    core = await start_core(url, markets=MARKETS)
+    batches: list[CommittedBatch] = []
+    core.sequencer.subscribe(batches.append)
+    market = MARKETS[0].symbol
+    for user, asset in (("buyer", "USDT"), ("seller", "BTC")):
+        await core.sequencer.submit(Deposit(ts=0, user_id=user, asset=asset, amount=10**12))
+    for user, side in (("seller", "SELL"), ("buyer", "BUY")):
+        order = PlaceOrder(ts=0, user_id=user, market=market, side=side, price=100, quantity=1000)
+        await core.sequencer.submit(order)
+    await core.close()
+    trade = batches[-1]  # the buyer's order, which traded
+    config = ClusterConfig(nats_urls=nats.urls, replicas=1)
+    client = await bus.connect(config, "publisher-test", "core")
+    try:
+        js, _ = await bus.ensure(client, config)
+        names = Names.of(config)
+        publisher = Publisher(client, js, names, 1, leading=lambda: True)
+        entry = journal_entry(first_seq=trade.seq, last_seq=trade.seq, ts=1, commands=[], position=0)
+        for _ in range(2):  # the second time, as a core that took over does
+            await publisher.publish(entry, trade)
+        await client.flush()
+        info = await js.stream_info(names.events_stream, subjects_filter=">")
+        return dict(info.state.subjects or {})
+    finally:
+        await client.close()
