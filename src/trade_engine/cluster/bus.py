@@ -137,17 +137,14 @@ async def ensure(client: Client, config: ClusterConfig) -> tuple[JetStreamContex
             try:
                 await _add_or_update(js, stream)
                 break
-            except APIError as error:
-                # A bad request, or more replicas than the servers (10074: a single server).
-                if isinstance(error, BadRequestError) or error.err_code == NOT_CLUSTERED:
+            except Exception as error:
+                # A bad request, or more replicas than the servers (10074: a single
+                # server), will not pass by waiting; anything else may, until the deadline.
+                if isinstance(error, BadRequestError) or getattr(error, "err_code", None) == NOT_CLUSTERED:
                     raise ConfigError(
                         f"cluster.replicas={config.replicas}: stream {stream.name} cannot be set up"
-                        f" (a single NATS server takes replicas 1 only): {error.description or error!r}"
+                        f" (a single NATS server takes replicas 1 only): {error!r}"
                     ) from error
-                if time.monotonic() > deadline:
-                    raise _no_jetstream(config, error) from error
-                await asyncio.sleep(0.5)
-            except Exception as error:
                 if time.monotonic() > deadline:
                     raise _no_jetstream(config, error) from error
                 await asyncio.sleep(0.5)

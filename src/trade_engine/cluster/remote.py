@@ -5,9 +5,9 @@
   id: for an order, derived from (user, client order id), so the same order sent again
   through any gateway within `dedup_window_seconds` is stored once (the second sender
   is answered DUPLICATE_CLIENT_ORDER_ID, as the core answers a client order id still
-  open; the first sender gets the outcome); an order without
-  one gets a client order id from the gateway first (`gw-...`, in the answer), so every
-  order can be looked up. Other commands: the submission's own id. No publish
+  open; the first sender gets the outcome); an order without one gets a client order
+  id from the gateway first (`gw-...`, in the answer), so every order can be looked
+  up. Other commands: the submission's own id. No publish
   acknowledgement from a stream means the command was not stored: `Unavailable` (safe
   to retry); a full stream or no active core (nobody holds the lease):
   `Unavailable(BUSY)` at once; no outcome within `outcome_timeout_seconds` (the core

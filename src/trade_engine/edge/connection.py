@@ -39,7 +39,7 @@ from typing import Any, Final, cast
 from prometheus_client import Histogram
 
 from trade_engine.edge.asgi import Message, Send
-from trade_engine.edge.wire import DirectWriter, Drainer, drainer, frame_bytes
+from trade_engine.edge.wire import DirectWriter, Drainer, drainer, frame_bytes, frame_size
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +367,7 @@ class Connection:
                     self.drain()
                     continue
                 frame = queue.popleft()
-                self._handing_over(len(frame.wire), self._queued_at.popleft())
+                self._handing_over(frame_size(frame.size), self._queued_at.popleft())
                 self._queued_bytes -= frame.size
                 self._sending = True
                 try:

@@ -29,6 +29,11 @@ OPCODE_BINARY: Final = 0x2
 CHUNK: Final = 256
 
 
+def frame_size(size: int) -> int:
+    """How many bytes the frame of a `size`-byte payload takes on the wire (`frame_bytes`)."""
+    return size + (2 if size < 126 else 4 if size < 1 << 16 else 10)
+
+
 def frame_bytes(data: bytes, *, binary: bool = False) -> bytes:
     """One unfragmented, unmasked (server to client) WebSocket frame of `data` (RFC 6455 5.2)."""
     first = 0x80 | (OPCODE_BINARY if binary else OPCODE_TEXT)
