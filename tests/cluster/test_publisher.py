@@ -53,3 +53,41 @@ async def _publish_twice(url: str, nats: Nats) -> dict[str, int]:
         return dict(info.state.subjects or {})
     finally:
         await client.close()
+
+
+def test_a_publication_waits_while_the_lease_is_not_trusted_and_goes_on_once_renewed(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A renewal that comes late (a stalled loop, a slow quorum write) made the publisher
+    give up for good; at a stop nobody noticed, and the stop waited for it forever."""
+    nats = Nats(tmp_path, 1)
+    nats.start()
+    try:
+        asked, published = asyncio.run(_publish_while_untrusted(nats))
+    finally:
+        nats.stop()
+    assert asked >= 4  # it waited, publishing nothing, while the lease was not trusted
+    assert published == 1
+
+
+async def _publish_while_untrusted(nats: Nats) -> tuple[int, int]:
+    config = ClusterConfig(nats_urls=nats.urls, replicas=1)
+    client = await bus.connect(config, "publisher-test", "core")
+    asked = 0
+
+    def leading() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked > 3  # trusted again from the fourth look on
+
+    try:
+        js, _ = await bus.ensure(client, config)
+        names = Names.of(config)
+        publisher = Publisher(client, js, names, 1, leading=leading)
+        batch = CommittedBatch(seq=1, commit_ns=1, events=[], balances=[])
+        entry = journal_entry(first_seq=1, last_seq=1, ts=1, commands=[], position=0)
+        await asyncio.wait_for(publisher.publish(entry, batch), 10)
+        info = await js.stream_info(names.journal_stream)
+        return asked, int(info.state.messages)
+    finally:
+        await client.close()

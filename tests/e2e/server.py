@@ -77,7 +77,11 @@ class Server:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=timeout)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise AssertionError(f"still running {timeout} s after SIGTERM:\n{self.log_tail()}") from None
         return int(self.process.returncode)
 
     def token(self, user: str, *roles: str, ttl: int = 3600) -> str:

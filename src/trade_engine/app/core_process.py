@@ -8,7 +8,8 @@ server for probes and metrics on `http.host:http.port`:
 SIGTERM or SIGINT: a standby stops at once; the active core stops taking commands,
 commits, publishes and answers what it took, gives the lease up (the standby takes over
 without waiting for it to expire) and exits 0. `trade-engine core --step-down` asks the
-active core to do the same.
+active core to do the same. A stop that overruns `http.shutdown_timeout_seconds` logs
+what it waits for and exits 70 (app/stop_deadline.py).
 """
 
 import asyncio
@@ -20,6 +21,7 @@ from typing import Final
 
 from prometheus_client import generate_latest
 
+from trade_engine.app import stop_deadline
 from trade_engine.app.process import tune_collector
 from trade_engine.cluster import bus
 from trade_engine.cluster.metrics import core_metrics
@@ -46,8 +48,13 @@ def run(config: Config) -> int:
 async def _main(config: Config, state: CoreNodeState) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stop_asked(name: str) -> None:
+        log.info("asked to stop", extra={"signal": name, "role": state.role})
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stop_asked, sig.name)
     registry = core_metrics(state)
 
     async def probe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -73,10 +80,14 @@ async def _main(config: Config, state: CoreNodeState) -> int:
 
     server = await asyncio.start_server(probe, config.http.host, config.http.port)
     log.info("core starting", extra={"node": state.node, "probes": f"{config.http.host}:{config.http.port}"})
+    deadline = asyncio.create_task(
+        stop_deadline.enforce(stop, config.http.shutdown_timeout_seconds), name="stop-deadline"
+    )
     try:
         return await run_core(config, state, stop)
     finally:
         server.close()
+        deadline.cancel()
 
 
 def step_down(config: Config) -> int:

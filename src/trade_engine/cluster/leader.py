@@ -31,9 +31,9 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext, api
 
 from trade_engine.cluster import failpoints
-from trade_engine.cluster.lease import Lease
+from trade_engine.cluster.lease import LeadershipLost, Lease
 from trade_engine.cluster.names import KEY, REPLY, Names
-from trade_engine.cluster.publisher import LeadershipLost, Publisher
+from trade_engine.cluster.publisher import Publisher
 from trade_engine.core import codec
 from trade_engine.core.local import LocalCore
 from trade_engine.core.messages import AnyCommand, Committed, Outcome, Unavailable
@@ -45,6 +45,7 @@ CHECK_EVERY_IDLE_FETCHES: Final = 10  # an idle consumer is checked about every 
 CONSUMER_IDLE_SECONDS: Final = 30.0
 PURGE_SECONDS: Final = 1.0
 EXIT_FENCED: Final = 75  # the process ends with this status when another core leads
+EXIT_CANNOT_LEAD: Final = 1  # asked to stop, it could not hand over (the lease expires instead)
 
 
 def die(reason: str) -> None:
@@ -56,13 +57,20 @@ def die(reason: str) -> None:
     os._exit(EXIT_FENCED)
 
 
-def restart(reason: str) -> None:
+def restart(reason: str, *, stopping: bool = False) -> None:
     """This core cannot lead on (its lease expired while NATS was away, its storage
     failed): start this process afresh, as a standby, at once. Its engine may hold
-    what was never committed, so nothing of it is kept."""
-    log.error("this core cannot lead on: restarting as a standby", extra={"reason": reason})
+    what was never committed, so nothing of it is kept. `stopping`: the process was
+    asked to stop (SIGTERM), so it exits (EXIT_CANNOT_LEAD) instead: a process started
+    afresh would not know it had been asked, and would run on."""
+    log.error(
+        "this core cannot lead on: " + ("exiting" if stopping else "restarting as a standby"),
+        extra={"reason": reason},
+    )
     for handler in logging.getLogger().handlers:
         handler.flush()
+    if stopping:
+        os._exit(EXIT_CANNOT_LEAD)
     os.execv(sys.executable, [sys.executable, "-m", "trade_engine.cli", *sys.argv[1:]])
 
 
@@ -112,28 +120,45 @@ class Leader:
             asyncio.create_task(self._purge(), name="purge"),
             asyncio.create_task(self._consume(stop), name="consume"),
         ]
+        handing_over: asyncio.Task[None] | None = None
         try:
             done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                error = task.exception()
-                if error is not None:
-                    await self._ended(error)
-            # Stopping on purpose: commit what was taken, publish it, answer it.
-            await self.port.close()
-            while self._tasks:
-                await asyncio.wait(set(self._tasks), timeout=5)
-            await self.publisher.reached(self.port.core.sequencer.last_seq)
-            await self.lease.release()
+            await self._unless_ended(done, stop)
+            # Stopping on purpose: commit what was taken, publish it, answer it. The
+            # lease is kept and batches are published meanwhile, and should either of
+            # those fail, leadership ends as it would have before the stop.
+            handing_over = asyncio.create_task(self._hand_over(), name="hand-over")
+            done, _ = await asyncio.wait([handing_over, *loops[:2]], return_when=asyncio.FIRST_COMPLETED)
+            await self._unless_ended(done, stop)
             return 0
         finally:
-            for task in loops:
+            for task in [*loops, *([handing_over] if handing_over is not None else [])]:
                 task.cancel()
             await responder.unsubscribe()
             await stepping.unsubscribe()
 
-    async def _ended(self, error: BaseException) -> None:
+    async def _hand_over(self) -> None:
+        await self.port.close()
+        while self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+        await self.publisher.reached(self.port.core.sequencer.last_seq)
+        await self.lease.release()
+        log.info("handed over", extra={"seq": self.port.core.sequencer.last_seq})
+
+    async def _unless_ended(self, done: set["asyncio.Task[None]"], stop: asyncio.Event) -> None:
+        """Return unless one of `done` failed, or a loop that runs as long as this core
+        leads ended: that ends leadership."""
+        for task in done:
+            error = task.exception()
+            if error is not None:
+                await self._ended(error, stopping=stop.is_set())
+            elif task.get_name() not in ("consume", "hand-over"):
+                await self._ended(RuntimeError(f"{task.get_name()} ended"), stopping=stop.is_set())
+
+    async def _ended(self, error: BaseException, *, stopping: bool) -> None:
         """Leadership ended, or this core cannot lead on: exit if another core holds
-        the lease, else give it up (if still held) and restart as a standby."""
+        the lease, else give it up (if still held) and restart as a standby (exit, if
+        asked to stop)."""
         try:
             held = await asyncio.wait_for(self.lease.renew(), self.lease.ttl / 2)
         except Exception:
@@ -143,7 +168,7 @@ class Leader:
         if held:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.lease.release(), self.lease.ttl / 2)
-        restart(repr(error))
+        restart(repr(error), stopping=stopping)
 
     # -- commands in --
 

@@ -115,3 +115,7 @@ class Lease:
         self._valid_until = 0.0
         with contextlib.suppress(KeyWrongLastSequenceError, NotFoundError):
             await self._bucket.delete(KEY, last=self._revision)
+
+
+class LeadershipLost(Exception):
+    """This core no longer leads: it must stop without publishing or answering more."""

@@ -87,7 +87,7 @@ async def run_core(config: Config, state: CoreNodeState, stop: asyncio.Event) ->
             config, names, client, js, lease, follower, epoch, position, database
         )
         if keeping.done():  # lost during the takeover
-            restart(f"the lease was lost while taking over: {keeping.exception()!r}")
+            restart(f"the lease was lost while taking over: {keeping.exception()!r}", stopping=stop.is_set())
         state.took_over_seconds = time.monotonic() - began
         state.role, state.standby = "leader", None
         log.info("leading", extra={"epoch": epoch, "seconds": round(state.took_over_seconds, 3)})

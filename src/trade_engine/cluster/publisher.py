@@ -8,8 +8,8 @@ over may publish again what its predecessor may not have.
 
 Only then are the batch's outcomes sent (`reached`), and may its journal rows be
 deleted by the write of its rows (`FencedWriter.published`): a standby that missed
-the entry finds it on the stream instead. Publishing retries while NATS is away, as
-long as this core still holds its lease; a core that lost it publishes nothing.
+the entry finds it on the stream instead. Publishing retries while NATS is away, and
+waits while this core's lease is not trusted; a core that lost it publishes nothing.
 """
 
 import asyncio
@@ -114,17 +114,17 @@ class Publisher:
         self._progress.set()
 
     async def _stored(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
-        """Publish to a stream until it acknowledges (de-duplicated by the id)."""
+        """Publish to a stream until it acknowledges (de-duplicated by the id). While
+        the lease is not trusted, nothing is published: this waits, and the task that
+        keeps the lease decides (renewed: publishing goes on; lost: leadership ends,
+        and the process with it). A renewal that comes late is no reason to stop."""
         while True:
             if not self._leading():
-                raise LeadershipLost("the lease is no longer held: publishing nothing more")
+                await asyncio.sleep(_RETRY_SECONDS)
+                continue
             try:
                 await self._js.publish(subject, payload, headers=headers)
                 return
             except Exception as error:
                 log.warning("publishing failed, retrying", extra={"subject": subject, "error": repr(error)})
                 await asyncio.sleep(_RETRY_SECONDS)
-
-
-class LeadershipLost(Exception):
-    """This core no longer leads: it must stop without publishing or answering more."""
