@@ -22,6 +22,7 @@ from trade_engine.binance.errors import (
     unauthorized,
 )
 from trade_engine.binance.params import Params
+from trade_engine.domain.timestamps import NS_PER_MS
 from trade_engine.edge.gateway import Gateway
 from trade_engine.storage.apikeys import ActiveKey
 
@@ -67,7 +68,7 @@ def check_time(params: Params, now_ms: float | None = None) -> None:
             raise illegal("recvWindow", "^[0-9]{1,5}$") from error
         if window > MAX_RECV_WINDOW:
             raise BinanceError(-1131, "recvWindow must be less than 60000")
-    now = Decimal(time.time_ns()) / 1_000_000 if now_ms is None else Decimal(now_ms)
+    now = Decimal(time.time_ns()) / NS_PER_MS if now_ms is None else Decimal(now_ms)
     timestamp = Decimal(raw)
     if not (timestamp < now + 1000 and now - timestamp <= window):
         raise BinanceError(-1021, INVALID_TIMESTAMP)

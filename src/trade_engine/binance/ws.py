@@ -27,6 +27,7 @@ from trade_engine.binance.streams import stream_key
 from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.userdata import in_stream, listen_key_stream
 from trade_engine.domain.errors import TradeEngineError
+from trade_engine.domain.timestamps import ms
 from trade_engine.edge.asgi import Message
 from trade_engine.edge.connection import Connection, Frame
 from trade_engine.edge.gateway import Gateway
@@ -207,7 +208,7 @@ class _StreamSession:
             return
         combined = self.combined
         self.unlisten(listen_key)
-        event = {"e": "listenKeyExpired", "E": time.time_ns() // 1_000_000, "listenKey": listen_key}
+        event = {"e": "listenKeyExpired", "E": ms(time.time_ns()), "listenKey": listen_key}
         self.connection.offer(Frame(in_stream(listen_key, _encode(event), combined)))
 
     def terminate(self) -> None:

@@ -40,6 +40,7 @@ from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.userdata import user_event, user_key
 from trade_engine.binance.ws import open_connection, reply, serve
 from trade_engine.domain.errors import TradeEngineError
+from trade_engine.domain.timestamps import ms
 from trade_engine.edge.connection import Connection, Frame
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.hub import Hub
@@ -141,7 +142,7 @@ class _ApiSession:
         assert refusal is not None
         error = from_engine(refusal)
         retry_at = refusal.detail("retry_at_ms")
-        error.data = {"serverTime": time.time_ns() // 1_000_000, "retryAfter": retry_at}
+        error.data = {"serverTime": ms(time.time_ns()), "retryAfter": retry_at}
         self.answer(request_id, error=error, rate_limits=limits)
         if error.status == 418:
             self.unsubscribe()
@@ -152,7 +153,7 @@ class _ApiSession:
         if method == "ping":
             return {}
         if method == "time":
-            return {"serverTime": time.time_ns() // 1_000_000}
+            return {"serverTime": ms(time.time_ns())}
         if method == "userDataStream.subscribe.signature":
             return await self.subscribe(params)
         if method == "userDataStream.unsubscribe":
@@ -213,7 +214,7 @@ class _ApiSession:
         if self.user is None:
             return
         self.unsubscribe()
-        event = {"e": "eventStreamTerminated", "E": time.time_ns() // 1_000_000}
+        event = {"e": "eventStreamTerminated", "E": ms(time.time_ns())}
         self.connection.offer(Frame(user_event(_encode(event))))
         self.connection.close(CLOSE_KEY_REVOKED, "API key revoked")
 

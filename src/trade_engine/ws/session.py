@@ -16,6 +16,7 @@ import msgspec
 
 from trade_engine.config import WebSocketConfig
 from trade_engine.domain.errors import TradeEngineError
+from trade_engine.domain.timestamps import ms
 from trade_engine.edge.asgi import Send
 from trade_engine.edge.auth import Authenticator, Principal
 from trade_engine.edge.connection import Connection, Frame
@@ -170,7 +171,7 @@ def handle(streams: Streams, session: Session, data: str | bytes) -> None:
         session.fail(request_id, "INVALID_MESSAGE", f"not a valid request: {error}")
         return
     if isinstance(request, Ping):
-        session.answer(protocol.encode(Pong(request.id, time.time_ns() // 1_000_000)))
+        session.answer(protocol.encode(Pong(request.id, ms(time.time_ns()))))
     elif isinstance(request, Authenticate):
         authenticate(streams, session, request.id, f"Bearer {request.token}")
     elif isinstance(request, Subscribe):
