@@ -1,8 +1,9 @@
 """Fees: exact, cumulative per order, rounded up once, never in the trader's favour."""
 
 import msgspec
+import pytest
 
-from trade_engine.domain.market import market_from_spec
+from trade_engine.domain.market import fee_rate, fee_rate_text, market_from_spec
 from trade_engine.domain.vocabulary import FEE_ACCOUNT, MAX_AMOUNT
 from trade_engine.engine import AddMarket, Deposit, Engine, TradeExecuted
 
@@ -124,3 +125,18 @@ def test_seller_fee_comes_out_of_the_quote_received():
     assert trade.taker_fee == fee(amount, TAKER_RATE)
     assert engine.balance("bob", QUOTE) == (QUOTE_FUNDS + amount - fee(amount, TAKER_RATE), 0)
     assert engine.balance("bob", BASE) == (BASE_FUNDS - 4 * LOT, 0)
+
+
+@pytest.mark.parametrize(
+    ("rate", "places", "text"),
+    [
+        (1000, 6, "0.001000"),
+        (0, 6, "0.000000"),
+        (999_999, 6, "0.999999"),
+        (1000, 8, "0.00100000"),
+        (1, 8, "0.00000100"),
+    ],
+)
+def test_a_fee_rate_is_written_in_one_place_and_reads_back_exactly(rate: int, places: int, text: str) -> None:
+    assert fee_rate_text(rate, places) == text
+    assert fee_rate(text, "maker_fee") == rate

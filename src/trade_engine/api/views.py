@@ -19,9 +19,8 @@ from trade_engine.api.schemas import (
 )
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.lifecycle import OrderChange
-from trade_engine.domain.market import Market, asset_text
+from trade_engine.domain.market import Market, asset_text, fee_rate_text
 from trade_engine.domain.timestamps import NS_PER_MS, ms
-from trade_engine.domain.vocabulary import FEE_SCALE
 from trade_engine.engine import Balance
 from trade_engine.marketdata.candles import Candle, Ticker
 from trade_engine.readmodel.orders import FillModel, OrderModel, OrderUpdate, fill_of_row
@@ -42,11 +41,6 @@ def asset_amount(units: int, decimals: int) -> str:
     return asset_text(units, decimals)
 
 
-def _fee_rate(rate: int) -> str:
-    whole, part = divmod(rate, FEE_SCALE)
-    return f"{whole}.{part:06d}"
-
-
 def market_view(market: Market) -> MarketView:
     return MarketView(
         symbol=market.symbol,
@@ -60,8 +54,8 @@ def market_view(market: Market) -> MarketView:
         min_quantity=market.quantity_text(market.min_quantity),
         max_quantity=market.quantity_text(market.max_quantity),
         min_notional=market.quote_text(market.min_notional),
-        maker_fee=_fee_rate(market.maker_fee),
-        taker_fee=_fee_rate(market.taker_fee),
+        maker_fee=fee_rate_text(market.maker_fee),
+        taker_fee=fee_rate_text(market.taker_fee),
         stp_mode=market.stp_mode,
     )
 

@@ -12,15 +12,14 @@ from typing import Any
 from trade_engine.binance.auth import READ
 from trade_engine.binance.requests import market_named, markets_by_symbol, signed
 from trade_engine.binance.wire import symbol_of
-from trade_engine.domain.vocabulary import FEE_SCALE
+from trade_engine.domain.market import fee_rate_text
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 
 
 def fee_text(rate: int) -> str:
     """A fee rate (millionths) as Binance writes commissions: "0.001", "0"."""
-    whole, part = divmod(rate, FEE_SCALE)
-    return f"{whole}.{part:06d}".rstrip("0").rstrip(".")
+    return fee_rate_text(rate).rstrip("0").rstrip(".")
 
 
 async def system_status(gateway: Gateway, call: Call) -> dict[str, Any]:

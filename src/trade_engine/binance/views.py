@@ -8,18 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from trade_engine.binance.wire import ORDER_TYPES, ZERO, pad, symbol_of
-from trade_engine.domain.market import Market, asset_text
+from trade_engine.domain.market import Market, asset_text, fee_rate_text
 from trade_engine.domain.timestamps import ms
-from trade_engine.domain.vocabulary import FEE_SCALE, SELL, STP_MODES
+from trade_engine.domain.vocabulary import SELL, STP_MODES
 from trade_engine.marketdata.candles import Candle
 from trade_engine.marketdata.depth import MarketDepth
 from trade_engine.readmodel.trades import TradeModel
-
-
-def _rate(rate: int) -> str:
-    whole, part = divmod(rate, FEE_SCALE)
-    return f"{whole}.{part:06d}00"
-
 
 # -- exchange information ----------------------------------------------------------------
 
@@ -124,8 +118,8 @@ def account(
         "buyerCommission": 0,
         "sellerCommission": 0,
         "commissionRates": {
-            "maker": _rate(maker),
-            "taker": _rate(taker),
+            "maker": fee_rate_text(maker, 8),
+            "taker": fee_rate_text(taker, 8),
             "buyer": ZERO,
             "seller": ZERO,
         },

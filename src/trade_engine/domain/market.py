@@ -139,17 +139,27 @@ def _minor_unit(decimals: int) -> str:
     return format(Decimal(1).scaleb(-decimals), "f")
 
 
+_FEE_UNIT: Final = Decimal(1) / FEE_SCALE
+
+
 def fee_rate(text: str, field: str) -> int:
     """A fee rate in millionths; rates are within [0, 1) and exact to 1e-6."""
     rate = to_units(
         text,
-        Decimal(1) / FEE_SCALE,
+        _FEE_UNIT,
         field,
         off_grid=ErrorCode.TOO_PRECISE,
         max_units=FEE_SCALE - 1,
         allow_zero=True,
     )
     return rate
+
+
+def fee_rate_text(rate: int, places: int = 6) -> str:
+    """A fee rate (millionths) as decimal text with `places` digits after the point
+    (six or more, so the text is exact): 1000 -> "0.001000"."""
+    assert places >= 6, "a fee rate has six decimals"
+    return from_units(rate, _FEE_UNIT, places)
 
 
 def _invalid(message: str) -> TradeEngineError:
