@@ -1,11 +1,13 @@
 """Decimal strings to engine integers and back: exact, or rejected with a reason."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
-from trade_engine.domain.money import decimal_places, from_units, parse_decimal, to_units
+from trade_engine.domain.money import decimal_places, from_units, parse_decimal, percent_text, to_units
 
 CENT = Decimal("0.01")
 
@@ -130,3 +132,21 @@ def test_more_significant_digits_than_the_default_context_is_too_precise():
     # rounded a long value and reported it as off-tick instead of too precise.
     assert code_of("1234567890123456789012345678.001") == ErrorCode.TOO_PRECISE
     assert decimal_places(Decimal("1234567890123456789012345678.001")) == 3
+
+
+@given(
+    part=st.integers(min_value=-(10**18), max_value=10**18),
+    whole=st.integers(min_value=1, max_value=10**18),
+    places=st.integers(min_value=0, max_value=4),
+)
+def test_a_percentage_rounds_half_away_from_zero_as_decimal_does(part: int, whole: int, places: int) -> None:
+    with localcontext() as context:
+        context.prec = 80
+        expected = (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    assert percent_text(part, whole, places) == format(expected, "f")
+
+
+def test_a_percentage_at_the_half_rounds_away_from_zero() -> None:
+    assert percent_text(1, 8, 2) == "12.50"
+    assert percent_text(-1, 800, 2) == "-0.13"
+    assert percent_text(-1, 10**9, 3) == "-0.000"  # a fall too small to show keeps its sign

@@ -20,6 +20,7 @@ from trade_engine.api.schemas import (
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.lifecycle import OrderChange
 from trade_engine.domain.market import Market, asset_text, fee_rate_text
+from trade_engine.domain.money import percent_text
 from trade_engine.domain.timestamps import NS_PER_MS, ms
 from trade_engine.engine import Balance
 from trade_engine.marketdata.candles import Candle, Ticker
@@ -218,15 +219,8 @@ def ticker_view(ticker: Ticker, market: Market, best_bid: int | None, best_ask: 
 
     change = change_percent = None
     if ticker.open is not None and ticker.last is not None:
-        change = (
-            price(ticker.last - ticker.open)
-            if ticker.last >= ticker.open
-            else "-" + market.price_text(ticker.open - ticker.last)
-        )
-        # Percent to two places, rounded half away from zero (display only).
-        hundredths = (abs(ticker.last - ticker.open) * 20_000 + ticker.open) // (2 * ticker.open)
-        sign = "-" if ticker.last < ticker.open else ""
-        change_percent = f"{sign}{hundredths // 100}.{hundredths % 100:02d}"
+        change = market.price_change_text(ticker.last - ticker.open)
+        change_percent = percent_text(ticker.last - ticker.open, ticker.open, 2)
     return TickerView(
         market=market.symbol,
         open=price(ticker.open),

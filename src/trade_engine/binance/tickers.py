@@ -13,6 +13,7 @@ from typing import Any, Final
 from trade_engine.binance.views import top
 from trade_engine.binance.wire import ZERO, pad, symbol_of
 from trade_engine.domain.market import Market
+from trade_engine.domain.money import percent_text
 from trade_engine.domain.timestamps import ms
 from trade_engine.marketdata.candles import Ticker
 from trade_engine.marketdata.depth import MarketDepth
@@ -42,13 +43,8 @@ def _prices(ticker: Ticker) -> tuple[int, int, int, int]:
 
 def _change(market: Market, open_price: int, last_price: int) -> dict[str, str]:
     change = last_price - open_price
-    percent = (
-        (Decimal(change) * 100 / Decimal(open_price)).quantize(Decimal("0.001"), ROUND_HALF_UP)
-        if open_price
-        else Decimal("0.000")
-    )
-    sign = "-" if change < 0 else ""
-    return {"priceChange": sign + pad(market.price_text(abs(change))), "priceChangePercent": str(percent)}
+    percent = percent_text(change, open_price, 3) if open_price else "0.000"
+    return {"priceChange": pad(market.price_change_text(change)), "priceChangePercent": percent}
 
 
 def _window(

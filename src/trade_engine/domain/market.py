@@ -108,6 +108,10 @@ class Market(msgspec.Struct, frozen=True, kw_only=True):
     def price_text(self, ticks: int) -> str:
         return units_text(ticks, self.tick_size)
 
+    def price_change_text(self, change: int) -> str:
+        """A signed difference of two prices, in ticks: "-12.5" for a fall."""
+        return ("-" if change < 0 else "") + self.price_text(abs(change))
+
     def quantity_text(self, lots: int) -> str:
         return units_text(lots, self.step_size)
 

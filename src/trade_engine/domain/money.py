@@ -141,3 +141,13 @@ def from_units(count: int, unit: Decimal | str, places: int) -> str:
     whole, fraction = divmod(abs(scaled), 10**places)
     sign = "-" if scaled < 0 else ""
     return f"{sign}{whole}.{fraction:0{places}d}" if places else f"{sign}{whole}"
+
+
+def percent_text(part: int, whole: int, places: int) -> str:
+    """`part` as a percentage of `whole` (non-zero) with `places` decimals, rounded half
+    away from zero, in integers (a display value: a price change in percent)."""
+    scale = 10**places
+    rounded = (2 * abs(part) * 100 * scale + abs(whole)) // (2 * abs(whole))
+    sign = "-" if (part < 0) != (whole < 0) and part != 0 else ""
+    whole_part, fraction = divmod(rounded, scale)
+    return f"{sign}{whole_part}.{fraction:0{places}d}" if places else f"{sign}{whole_part}"
