@@ -11,11 +11,13 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-from trade_engine.domain.lifecycle import OrderStatus
+from trade_engine.domain.lifecycle import OrderChange, OrderStatus
+from trade_engine.engine import ENDINGS, OrderCancelled, OrderExpired, OrderFilled
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "trade_engine"
 ALLOWED = {Path("domain/lifecycle.py"), Path("binance/wire.py")}
-LITERALS = {status.value for status in OrderStatus}
+# The statuses, the lifecycle's own change names, and Binance's REJECTED (wire only).
+LITERALS = {status.value for status in OrderStatus} | {OrderChange.TRIGGERED.value, "REJECTED"}
 
 
 def status_literals(path: Path) -> Iterator[tuple[int, str]]:
@@ -53,3 +55,16 @@ def test_the_check_finds_a_planted_literal(tmp_path: Path) -> None:
     )
     (tmp_path / "ok.py").write_text('"""Orders go from NEW to FILLED."""\nNAME = "FILLED_AMOUNT"\n')
     assert offenders(tmp_path, set()) == ["views.py:2: 'PARTIALLY_FILLED'", "views.py:2: 'NEW'"]
+
+
+def test_each_terminal_event_is_one_ending_of_the_lifecycle() -> None:
+    assert {
+        OrderFilled: OrderChange.FILLED,
+        OrderCancelled: OrderChange.CANCELED,
+        OrderExpired: OrderChange.EXPIRED,
+    } == ENDINGS
+
+
+def test_the_check_finds_the_wire_only_and_trigger_names(tmp_path: Path) -> None:
+    (tmp_path / "views.py").write_text('STATES = ("REJECTED", "TRIGGERED")\n')
+    assert offenders(tmp_path, set()) == ["views.py:1: 'REJECTED'", "views.py:1: 'TRIGGERED'"]

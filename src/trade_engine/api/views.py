@@ -18,7 +18,7 @@ from trade_engine.api.schemas import (
     TradeView,
 )
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
-from trade_engine.domain.lifecycle import OrderChange
+from trade_engine.domain.lifecycle import OrderChange, ends
 from trade_engine.domain.market import Market, asset_text, fee_rate_text
 from trade_engine.domain.money import percent_text
 from trade_engine.domain.timestamps import NS_PER_MS, ms
@@ -164,7 +164,7 @@ def order_update(update: OrderUpdate, market: Market) -> OrderUpdateView:
         view.quantity = market.quantity_text(order.quantity)
         view.remaining_quantity = market.quantity_text(update.remaining or 0)
         view.priority_kept = update.priority_kept
-    elif change in (OrderChange.FILLED, OrderChange.CANCELED, OrderChange.EXPIRED):
+    elif ends(change):
         view.reason = order.reason
         if change is not OrderChange.FILLED:
             view.remaining_quantity = market.quantity_text(update.remaining or 0)

@@ -81,5 +81,10 @@ def open_status(executed: int) -> OrderStatus:
     return OrderStatus.PARTIALLY_FILLED if executed else OrderStatus.NEW
 
 
+def ends(change: OrderChange) -> bool:
+    """Whether `change` ends the order (FILLED, CANCELED, EXPIRED)."""
+    return change in _TERMINAL
+
+
 def is_open(status: str) -> bool:
     return status in OPEN_STATUSES

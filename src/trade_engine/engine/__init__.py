@@ -26,6 +26,7 @@ from trade_engine.engine.commands import (
 )
 from trade_engine.engine.engine import Balance, Engine
 from trade_engine.engine.events import (
+    ENDINGS,
     BookLevelChanged,
     CommandRejected,
     Event,
@@ -46,6 +47,7 @@ from trade_engine.engine.events import (
 from trade_engine.engine.order import Order
 
 __all__ = [
+    "ENDINGS",
     "AddMarket",
     "AmendOrder",
     "Balance",

@@ -24,9 +24,12 @@ Balance effects (the ledger) are fully determined by the events:
   available to locked (a negative amendment change moves back).
 """
 
+from typing import Final
+
 import msgspec
 
 from trade_engine.domain.errors import ErrorCode
+from trade_engine.domain.lifecycle import OrderChange
 from trade_engine.domain.market import Market
 from trade_engine.domain.order_meta import OrderMeta
 
@@ -137,6 +140,15 @@ class OrderExpired(Event, frozen=True):
     # Its final terms (an amendment may have changed them since acceptance).
     price: int
     quantity: int
+
+
+# The lifecycle change each terminal event is (domain/lifecycle.py says which status
+# it leaves): the one place an event type becomes an order change.
+ENDINGS: Final = {
+    OrderFilled: OrderChange.FILLED,
+    OrderCancelled: OrderChange.CANCELED,
+    OrderExpired: OrderChange.EXPIRED,
+}
 
 
 class OrderAmended(Event, frozen=True):

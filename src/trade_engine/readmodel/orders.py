@@ -22,6 +22,7 @@ from trade_engine.domain.lifecycle import OrderChange, OrderStatus, status_after
 from trade_engine.domain.order_meta import meta_of_text
 from trade_engine.domain.vocabulary import BUY, CONDITIONAL_TYPES, SELL
 from trade_engine.engine import (
+    ENDINGS,
     Event,
     OrderAccepted,
     OrderAmended,
@@ -298,23 +299,14 @@ class OpenOrders:
             if order is None:
                 return None
             remaining = None if isinstance(event, OrderFilled) else event.remaining
-            return OrderUpdate(
-                change=_TERMINAL[type(event)], order=finished(order, event), remaining=remaining
-            )
+            return OrderUpdate(change=ENDINGS[type(event)], order=finished(order, event), remaining=remaining)
         return None
-
-
-_TERMINAL: Final = {
-    OrderFilled: OrderChange.FILLED,
-    OrderCancelled: OrderChange.CANCELED,
-    OrderExpired: OrderChange.EXPIRED,
-}
 
 
 def finished(order: OrderModel, event: OrderFilled | OrderCancelled | OrderExpired) -> OrderModel:
     """The order as its terminal event leaves it: final terms and totals from the event."""
     reason = None if isinstance(event, OrderFilled) else event.reason
-    change = _TERMINAL[type(event)]
+    change = ENDINGS[type(event)]
     return msgspec.structs.replace(
         order,
         price=event.price,

@@ -19,6 +19,7 @@ from trade_engine.domain.lifecycle import OrderChange, status_after
 from trade_engine.domain.order_meta import meta_text
 from trade_engine.domain.vocabulary import FEE_SCALE, SELL
 from trade_engine.engine import (
+    ENDINGS,
     BookLevelChanged,
     Engine,
     Event,
@@ -161,10 +162,8 @@ class _OrderChange:
 
 
 def _terminal_status(event: OrderFilled | OrderCancelled | OrderExpired) -> tuple[str, str | None]:
-    if isinstance(event, OrderFilled):
-        return status_after(OrderChange.FILLED, event.executed), None
-    change = OrderChange.CANCELED if isinstance(event, OrderCancelled) else OrderChange.EXPIRED
-    return status_after(change, event.executed, event.reason), event.reason
+    reason = None if isinstance(event, OrderFilled) else event.reason
+    return status_after(ENDINGS[type(event)], event.executed, reason), reason
 
 
 def _split_fee(fee_numer: int) -> tuple[int, int]:
