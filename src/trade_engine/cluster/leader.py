@@ -130,6 +130,13 @@ class Leader:
             handing_over = asyncio.create_task(self._hand_over(), name="hand-over")
             done, _ = await asyncio.wait([handing_over, *loops[:2]], return_when=asyncio.FIRST_COMPLETED)
             await self._unless_ended(done, stop)
+            # Everything taken is answered: stop renewing (a renewal racing the release
+            # would find the lease gone and end this core as fenced), then give it up.
+            for task in loops:
+                task.cancel()
+            await asyncio.wait(loops)
+            await self.lease.release()
+            log.info("handed over", extra={"seq": self.port.core.sequencer.last_seq})
             return 0
         finally:
             for task in [*loops, *([handing_over] if handing_over is not None else [])]:
@@ -142,8 +149,6 @@ class Leader:
         while self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
         await self.publisher.reached(self.port.core.sequencer.last_seq)
-        await self.lease.release()
-        log.info("handed over", extra={"seq": self.port.core.sequencer.last_seq})
 
     async def _unless_ended(self, done: set["asyncio.Task[None]"], stop: asyncio.Event) -> None:
         """Return unless one of `done` failed, or a loop that runs as long as this core
