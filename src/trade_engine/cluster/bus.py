@@ -25,7 +25,7 @@ from typing import Any, Final
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext, api
-from nats.js.errors import APIError, BadRequestError
+from nats.js.errors import APIError
 from nats.js.kv import KeyValue
 
 from trade_engine.cluster.names import Names, Role
@@ -138,12 +138,14 @@ async def ensure(client: Client, config: ClusterConfig) -> tuple[JetStreamContex
                 await _add_or_update(js, stream)
                 break
             except Exception as error:
-                # A bad request, or more replicas than the servers (10074: a single
-                # server), will not pass by waiting; anything else may, until the deadline.
-                if isinstance(error, BadRequestError) or getattr(error, "err_code", None) == NOT_CLUSTERED:
+                # More replicas than a single server takes (10074) will not pass by
+                # waiting. Anything else may, until the deadline: a cluster that has just
+                # started answers "no suitable peers for placement" (a bad request,
+                # 10005) until its nodes know each other.
+                if getattr(error, "err_code", None) == NOT_CLUSTERED:
                     raise ConfigError(
                         f"cluster.replicas={config.replicas}: stream {stream.name} cannot be set up"
-                        f" (a single NATS server takes replicas 1 only): {error!r}"
+                        f" (a single NATS server takes replicas 1 only): {error}"
                     ) from error
                 if time.monotonic() > deadline:
                     raise _no_jetstream(config, error) from error
@@ -154,7 +156,7 @@ async def ensure(client: Client, config: ClusterConfig) -> tuple[JetStreamContex
 def _no_jetstream(config: ClusterConfig, error: Exception) -> ConfigError:
     return ConfigError(
         f"cluster.nats_urls: JetStream does not answer at {config.nats_urls} "
-        f"(is it enabled, with a quorum for cluster.replicas={config.replicas}?): {error!r}"
+        f"(is it enabled, with a quorum for cluster.replicas={config.replicas}?): {error}"
     )
 
 
