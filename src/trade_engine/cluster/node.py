@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Final, cast
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -39,6 +39,7 @@ from trade_engine.storage.partitions import ensure_partitions
 from trade_engine.storage.recovery import RecoveryReport
 
 log = logging.getLogger(__name__)
+RETRY_SECONDS: Final = 1.0
 
 
 @dataclass
@@ -71,7 +72,8 @@ async def run_core(config: Config, state: CoreNodeState, stop: asyncio.Event) ->
         await upgrade(database)
         await ensure_partitions(database, time.time_ns())
         standby = state.standby = Standby(js, names, database)
-        await standby.start()
+        if not await _following(standby, stop):
+            return 0
         state.role = "standby"
         lease = Lease(js, bucket, names.lease_bucket, state.node, cluster.lease_seconds)
         while not await _acquired(lease):
@@ -94,6 +96,22 @@ async def run_core(config: Config, state: CoreNodeState, stop: asyncio.Event) ->
         return await leader.run(stop, keeping)
     finally:
         await client.close()
+
+
+async def _following(standby: Standby, stop: asyncio.Event) -> bool:
+    """Start following the journal, trying again while NATS cannot set the subscription
+    up (a core restarted during a loss of quorum must wait for it, not exit); False if
+    asked to stop meanwhile."""
+    while True:
+        try:
+            await standby.start()
+            return True
+        except Exception as error:
+            log.warning("cannot follow the journal yet: trying again", extra={"error": repr(error)})
+        await standby.stop()
+        if stop.is_set():
+            return False
+        await asyncio.sleep(RETRY_SECONDS)
 
 
 async def _acquired(lease: Lease) -> bool:
