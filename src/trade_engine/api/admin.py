@@ -45,29 +45,33 @@ async def _transfer(
     )
     replayed = False
     try:
-        events = await gateway.submit(command)
-        transfer_event = next(e for e in events if isinstance(e, FundsDeposited | FundsWithdrawn))
-        transfer_id = transfer_event.transfer_id
+        seq, events = await gateway.submit_numbered(command)
     except TradeEngineError as refused:
         duplicate_of = refused.detail("duplicate_of")
         if refused.code != ErrorCode.DUPLICATE_REFERENCE or not isinstance(duplicate_of, int):
             raise
         # A retry of a transfer that was applied (or another transfer reusing its
         # reference, told apart below): answered with the original.
-        transfer_id, replayed = duplicate_of, True
-    row, available, locked = await reads.transfer_with_balance(await gateway.history(), transfer_id)
-    if replayed and (row["kind"] != kind or row["user_id"] != body.user_id or row["amount"] != amount):
-        raise TradeEngineError(
-            ErrorCode.DUPLICATE_REFERENCE, "this reference was used for a different transfer"
-        )
+        seq, transfer_id, replayed = 0, duplicate_of, True
+    else:
+        transfer_id = next(e for e in events if isinstance(e, FundsDeposited | FundsWithdrawn)).transfer_id
+    if replayed or not gateway.holds(seq):
+        row, available, locked = await reads.transfer_with_balance(await gateway.history(), transfer_id)
+        if row["kind"] != kind or row["user_id"] != body.user_id or row["amount"] != amount:
+            raise TradeEngineError(
+                ErrorCode.DUPLICATE_REFERENCE, "this reference was used for a different transfer"
+            )
+        asset, balance = row["asset"], Balance(available, locked)
+    else:  # answered from what was committed, not from history: never a 503 for a transfer made
+        asset, balance = body.asset, gateway.read_model().balances.balance(body.user_id, body.asset)
     return TransferView(
         transfer_id=transfer_id,
-        user_id=row["user_id"],
-        asset=row["asset"],
-        amount=views.asset_amount(row["amount"], decimals),
-        kind=row["kind"],
+        user_id=body.user_id,
+        asset=asset,
+        amount=views.asset_amount(amount, decimals),
+        kind=kind,
         reference=body.reference,
-        balance=views.balance_view(row["asset"], decimals, Balance(available, locked)),
+        balance=views.balance_view(asset, decimals, balance),
         replayed=replayed,
     )
 

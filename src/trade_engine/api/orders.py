@@ -15,8 +15,16 @@ from trade_engine.domain.market import Market
 from trade_engine.domain.vocabulary import CONDITIONAL_TYPES
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
-from trade_engine.engine import AmendOrder, CancelAllOrders, CancelOrder, OrderCancelled, PlaceOrder
-from trade_engine.readmodel.orders import finished, model_of_row, placed
+from trade_engine.engine import (
+    ENDINGS,
+    AmendOrder,
+    CancelAllOrders,
+    CancelOrder,
+    Event,
+    OrderCancelled,
+    PlaceOrder,
+)
+from trade_engine.readmodel.orders import OrderModel, amended, finished, model_of_row, placed
 from trade_engine.storage import reads
 
 
@@ -162,12 +170,28 @@ async def _amend(
         quantity=None if isinstance(body.quantity, UnsetType) else market.quantity_lots(body.quantity),
     )
     try:
-        await gateway.submit(command)
+        seq, events = await gateway.submit_numbered(command)
     except TradeEngineError as error:
         if error.code == ErrorCode.ORDER_NOT_FOUND:
             raise await _not_open(gateway, user_id, order_id, client_order_id) from error
         raise
-    return await _own_order(gateway, user_id, order_id=order.order_id)
+    return await _amended_view(gateway, order, seq, events, market)
+
+
+async def _amended_view(
+    gateway: Gateway, order: OrderModel, seq: int, events: list[Event], market: Market
+) -> OrderView:
+    """The order after its amendment, from what was committed rather than from a read of
+    history, which may fail after the commit (the database gone): a committed amendment
+    is never answered 503. The read model's copy once it holds the amendment (in one
+    process, always), the amendment's own events when they ended the order; history
+    only when neither applies (a gateway behind, the order ended by a later command)."""
+    if any(type(e) in ENDINGS and getattr(e, "order_id", None) == order.order_id for e in events):
+        return views.order_view(amended(order, events), market)
+    current = gateway.read_model().orders.get(order.order_id)
+    if current is not None and gateway.holds(seq):
+        return views.order_view(current, market)
+    return await _own_order(gateway, order.user_id, order_id=order.order_id)
 
 
 async def amend_order(gateway: Gateway, call: Call) -> OrderView:

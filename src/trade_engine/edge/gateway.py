@@ -151,6 +151,11 @@ class Gateway:
                 ErrorCode.UNAVAILABLE, "this gateway is catching up with the latest commits; retry shortly"
             )
 
+    def holds(self, seq: int) -> bool:
+        """Whether the read model holds the effects of the command numbered `seq` (in one
+        process, always once it is answered; a gateway of a cluster may be behind)."""
+        return self.read_model().seq >= seq
+
     def read_model(self) -> ReadModel:
         """The committed state the APIs render from (markets, open orders, balances)."""
         return self._require().view
@@ -178,9 +183,14 @@ class Gateway:
 
     async def submit(self, command: Command) -> list[Event]:
         """Apply `command`; its events once committed, or the error table's error."""
+        return (await self.submit_numbered(command))[1]
+
+    async def submit_numbered(self, command: Command) -> tuple[int, list[Event]]:
+        """As `submit`, with the command's global sequence number: the read model holds
+        the command's effects once its `seq` has reached that number (`holds`)."""
         outcome = await self._require().port.submit(command)
         if isinstance(outcome, Committed):
-            return list(outcome.events)
+            return outcome.seq, list(outcome.events)
         if isinstance(outcome, Rejected):
             market = getattr(command, "market", None)
             if isinstance(market, str):

@@ -40,6 +40,7 @@ __all__ = [
     "OpenOrders",
     "OrderModel",
     "OrderUpdate",
+    "amended",
     "fill_of_row",
     "fills_of",
     "finished",
@@ -350,3 +351,12 @@ def placed(events: Sequence[Event]) -> tuple[OrderModel, list[FillModel]]:
     mine = [update.order for update in updates if update.order.order_id == accepted.order_id]
     own_fills = [fill for fill in fills if fill.order_id == accepted.order_id]
     return mine[-1], own_fills
+
+
+def amended(order: OrderModel, events: Sequence[Event]) -> OrderModel:
+    """`order` (open, as last committed) as an amend command's events leave it: new terms,
+    and the trades and ending of a new price that crossed. Answering from the events means
+    a committed amendment is answered as such even while history cannot be read."""
+    updates, _ = OpenOrders([msgspec.structs.replace(order)]).apply(events)
+    mine = [update.order for update in updates if update.order.order_id == order.order_id]
+    return mine[-1] if mine else order
