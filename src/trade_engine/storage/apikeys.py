@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.storage import schema
@@ -26,6 +26,7 @@ from trade_engine.storage.database import connected
 
 PERMISSIONS: Final = ("read", "trade")
 _NONCE: Final = 12
+_NEW_USER: Final = text("INSERT INTO users (id, created_ts) VALUES (:id, :created_ts) ON CONFLICT DO NOTHING")
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,9 @@ class ApiKeyStore:
         secret = secrets.token_hex(32)
         granted = tuple(sorted(set(permissions)))
         async with connected(self._database, write=True) as connection:
-            exists = (
-                await connection.execute(select(schema.users.c.id).where(schema.users.c.id == user_id))
-            ).first()
-            if exists is None:
-                await connection.execute(insert(schema.users).values(id=user_id, created_ts=now_ns))
+            # The tables' writer adds users too (a first deposit): a look-then-insert
+            # raced it and failed on the key (500). One statement, on either database.
+            await connection.execute(_NEW_USER, {"id": user_id, "created_ts": now_ns})
             await connection.execute(
                 insert(schema.api_keys).values(
                     id=key,
