@@ -102,3 +102,27 @@ def test_a_lease_expired_by_the_server_is_free(nats_server: Nats) -> None:
             assert await b.acquire()  # without having watched it first
 
     asyncio.run(run())
+
+
+def test_a_renewal_written_after_its_answer_was_lost_is_adopted_not_taken_for_a_takeover(
+    nats_server: Nats,
+) -> None:
+    # A renewal that times out (a NATS node lost) may still be written. The next renewal,
+    # still naming the revision before it, then fails its check: the entry is this
+    # core's own, so the core goes on leading (before, it exited as fenced, 75).
+    async def run() -> None:
+        async with leases(nats_server, kept_seconds=60.0) as (a, b):
+            assert await a.acquire()
+            lost = Lease(a._js, a._bucket, a._stream.removeprefix("KV_"), "a", TTL)  # a's own write
+            lost._revision = (await a.latest()).revision  # type: ignore[union-attr]
+            assert await lost.renew()
+            assert await a.renew()
+            assert a.valid()
+            assert not await b.acquire()
+            # Another core's entry is never adopted.
+            await asyncio.sleep(TTL * 1.5)
+            assert await b.acquire()
+            assert not await a.renew()
+            assert not a.valid()
+
+    asyncio.run(run())

@@ -97,13 +97,44 @@ class Lease:
         """Keep the lease: False once another core has taken it (or it expired and
         someone else wrote it). Transport errors propagate: the caller retries while
         `valid` holds."""
-        sent = time.monotonic()
+        for _ in range(2):  # once more after adopting a renewal whose answer was lost
+            sent = time.monotonic()
+            try:
+                self._revision = await self._bucket.update(KEY, self._value(), last=self._revision)
+            except KeyWrongLastSequenceError:
+                if await self._adopted():
+                    continue
+                self._valid_until = 0.0
+                return False
+            self._valid_until = sent + self.ttl * TRUSTED_PART
+            return True
+        self._valid_until = 0.0
+        return False
+
+    async def _adopted(self) -> bool:
+        """Whether the entry that made a renewal fail is this core's own: a renewal that
+        timed out (a NATS node lost, an election) may still have been written, at a
+        revision this core never learnt. Its revision is adopted; no trust is taken from
+        that write (its time is unknown): the renewal that follows counts from its own
+        sending. Node names are unique per process; the epoch in the database, not the
+        lease, fences a former leader (fencing.py)."""
         try:
-            self._revision = await self._bucket.update(KEY, self._value(), last=self._revision)
-        except KeyWrongLastSequenceError:
-            self._valid_until = 0.0
+            message = await self._js.get_last_msg(self._stream, self._subject, direct=False)
+        except NotFoundError:
             return False
-        self._valid_until = sent + self.ttl * TRUSTED_PART
+        if (message.headers or {}).get(KV_OP) in (KV_DEL, KV_PURGE) or not message.data:
+            return False
+        try:
+            holder = json.loads(message.data).get("node")
+        except ValueError:
+            return False
+        if holder != self.node or (message.seq or 0) <= self._revision:
+            return False
+        log.warning(
+            "adopting a renewal whose answer was lost",
+            extra={"revision": message.seq, "was": self._revision},
+        )
+        self._revision = message.seq or 0
         return True
 
     def valid(self) -> bool:
