@@ -117,6 +117,32 @@ class Nats:
         for node in self.nodes:
             node.stop()
 
+    def until_streams_led(self, timeout: float = 60.0) -> None:
+        """Wait until every stream (the lease's bucket too) has a leader among the nodes
+        running: after a node stops, the streams it led elect new leaders only after
+        the raft election timeout (seconds), and until then commands or lease renewals
+        on them fail."""
+        asyncio.run(_until_streams_led([n for n in self.nodes if n.process is not None], timeout))
+
+
+async def _until_streams_led(running: list[NatsNode], timeout: float) -> None:
+    deadline, names = time.monotonic() + timeout, {node.name for node in running}
+    client = await nats_client.connect([node.url for node in running])
+    try:
+        js = client.jetstream(timeout=2)
+        while True:
+            try:
+                streams = [info.config.name for info in await js.streams_info()]
+                leaders = [(await js.stream_info(name)).cluster for name in streams if name]
+                if streams and all(c is not None and c.leader in names for c in leaders):
+                    return
+            except (nats_errors.Error, TimeoutError):
+                pass  # no meta leader or no stream leader yet
+            assert time.monotonic() < deadline, f"streams without a running leader after {timeout} s"
+            await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+
 
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
