@@ -46,6 +46,7 @@ async def _stale_and_current(url: str) -> None:
         assert (await read_fence(dsn))[1] < entry.position
         await current.append(entry)
         assert await _journaled(dsn, entry.last_seq) == 1
+        assert await _epoch_of(dsn, entry.last_seq) == current_epoch  # the row names its leader
         assert await read_fence(dsn) == (current_epoch, entry.position)
         assert len(ended) == 1
     finally:
@@ -57,5 +58,13 @@ async def _journaled(dsn: str, last_seq: int) -> int:
     connection = await asyncpg.connect(dsn)
     try:
         return int(await connection.fetchval("SELECT count(*) FROM journal WHERE last_seq = $1", last_seq))
+    finally:
+        await connection.close()
+
+
+async def _epoch_of(dsn: str, last_seq: int) -> int:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return int(await connection.fetchval("SELECT epoch FROM journal WHERE last_seq = $1", last_seq))
     finally:
         await connection.close()

@@ -62,6 +62,13 @@ def test_the_journal_migration_matches_the_schema_and_goes_both_ways(database_ur
     assert trip.again == []
 
 
+def test_the_journal_epoch_migration_matches_the_schema_and_goes_both_ways(database_url):
+    trip = run(round_trip(database_url, "0011", {"journal", "epoch"}))
+    assert trip.after_upgrade == []
+    assert "journal" in trip.tables_below  # only its column went
+    assert trip.again == []
+
+
 def test_a_command_is_acknowledged_before_its_rows_are_written(database_url):
     async def scenario():
         core = await start_core(database_url, markets=MARKETS)

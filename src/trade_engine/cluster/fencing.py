@@ -7,7 +7,8 @@ over increments the epoch (`take_epoch`), which waits for any statement of its
 predecessor still running; from then on:
 
 - every journal append (what acknowledges a batch) checks the epoch and records the
-  command stream's position of the batch's last command, in the same statement;
+  command stream's position of the batch's last command, in the same statement, and
+  its journal row carries the epoch (migration 0012);
 - every write of the tables behind the journal checks it too, so a stale core cannot
   write old absolute values over newer ones.
 
@@ -35,7 +36,8 @@ FENCED_SQLSTATE: Final = "TE409"
 _APPEND: Final = (
     "WITH fence AS (UPDATE cluster_fence SET position = GREATEST(position, $5), updated_ts = $3"
     " WHERE name = 'journal' AND te_fence(epoch, $6) RETURNING 1)"
-    " INSERT INTO journal (last_seq, first_seq, ts, commands) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+    " INSERT INTO journal (last_seq, first_seq, ts, commands, epoch) VALUES ($1, $2, $3, $4, $6)"
+    " ON CONFLICT DO NOTHING"
 )
 _TAKE: Final = (
     "UPDATE cluster_fence SET epoch = epoch + 1, leader = $1, updated_ts = $2 RETURNING name, epoch, position"

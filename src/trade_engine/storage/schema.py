@@ -306,6 +306,8 @@ journal = Table(
     Column("first_seq", BigInteger, nullable=False),
     Column("ts", BigInteger, nullable=False),
     Column("commands", LargeBinary, nullable=False),
+    # The epoch of the cluster core that committed the batch (migration 0012); 0: `serve`.
+    Column("epoch", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("last_seq"),
 )
 
