@@ -91,7 +91,7 @@ typecheck: $(STAMP)
 postgres:
 	bash scripts/postgres-up.sh
 
-# nats-server for the cluster tests (tests/cluster start their own servers).
+# nats-server 2.10 into .tools/ for the cluster tests (tests/cluster start their own servers).
 nats:
 	bash scripts/nats-up.sh
 

@@ -1,8 +1,10 @@
 """Real processes for the cluster tests: a NATS JetStream cluster on loopback (one node
 or three), cores and gateways, each a separate process, killed and restarted on demand.
 
-`scripts/nats-up.sh` installs `nats-server` (Debian's package); every server here runs
-in a directory of its own under the test's temporary directory, on free ports.
+`scripts/nats-up.sh` installs `nats-server` 2.10 (Debian's package) into .tools/; every
+server here runs in a directory of its own under the test's temporary directory, on free
+ports, and fsyncs every JetStream write (`sync_interval: always`), as
+deploy/nats-server.conf does.
 """
 
 import asyncio
@@ -21,7 +23,7 @@ from nats import errors as nats_errors
 
 from tests.e2e.server import Server, free_port
 
-NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+NATS_SERVER = str(Path(__file__).resolve().parents[2] / ".tools" / "nats-server" / "nats-server")
 
 
 class NatsNode:
@@ -47,22 +49,14 @@ class NatsNode:
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        command = [
-            NATS_SERVER,
-            "-a",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-js",
-            "-sd",
-            str(self.directory / "js"),
-        ]
-        command += ["-n", self.name]
+        command = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-n", self.name]
+        config = f'jetstream {{\n  store_dir: "{self.directory / "js"}"\n  sync_interval: always\n}}\n'
         if self.users is not None:
             # Included from the server's own directory, as deploy/nats-server.conf does.
             shutil.copy(self.users, self.directory / self.users.name)
-            (self.directory / "nats.conf").write_text(f"include {self.users.name}\n")
-            command += ["-c", str(self.directory / "nats.conf")]
+            config += f"include {self.users.name}\n"
+        (self.directory / "nats.conf").write_text(config)
+        command += ["-c", str(self.directory / "nats.conf")]
         if self.cluster_port is not None:
             command += ["--cluster_name", "te", "--cluster", f"nats://127.0.0.1:{self.cluster_port}"]
             command += ["--routes", ",".join(f"nats://127.0.0.1:{port}" for port in self.routes)]
