@@ -23,6 +23,10 @@ async def until_answered(watch: "asyncio.Task[Any]", act: Any, attempts: int = 5
     return await watch
 
 
+def _free_used(balance: Any, asset: str) -> Any:
+    return {k: balance[asset][k] for k in ("free", "used")} if asset in balance else None
+
+
 async def patiently(watch: Any, seconds: float = 30) -> Any:
     """The watch's result, or None if it has not answered in time (a failure the test
     reports; the watch is left to the client's close rather than cancelled)."""
@@ -148,6 +152,18 @@ async def scenario(config: dict[str, Any]) -> dict[str, Any]:
         balance = await until_answered(balance_watch, move)
         base, quote = symbol.split("/")
         rest_balance = await a.fetch_balance()
+        # The watch answers with the first update after it subscribed, which may come from
+        # the flow before or from the first of several moves: the stream's later updates
+        # must bring it to what REST says.
+        later = None
+        for _ in range(20):
+            if all(_free_used(balance, asset) == _free_used(rest_balance, asset) for asset in (base, quote)):
+                break
+            later = later or asyncio.ensure_future(a.watch_balance())
+            done, _ = await asyncio.wait({later}, timeout=0.5)
+            if done:
+                balance, later = later.result(), None
+            rest_balance = await a.fetch_balance()
         result["balance"] = {
             asset: {
                 "stream": {k: balance[asset][k] for k in ("free", "used")} if asset in balance else None,
