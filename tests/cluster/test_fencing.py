@@ -42,11 +42,15 @@ async def _stale_and_current(url: str) -> None:
         assert isinstance(cause, asyncpg.PostgresError)
         assert cause.sqlstate == FENCED_SQLSTATE
         assert len(ended) == 1  # told to end the process
-        assert await _journaled(dsn, entry.last_seq) == 0
+        assert await _value(dsn, "SELECT count(*) FROM journal WHERE last_seq = $1", entry.last_seq) == 0
         assert (await read_fence(dsn))[1] < entry.position
         await current.append(entry)
-        assert await _journaled(dsn, entry.last_seq) == 1
-        assert await _epoch_of(dsn, entry.last_seq) == current_epoch  # the row names its leader
+        assert await _value(dsn, "SELECT count(*) FROM journal WHERE last_seq = $1", entry.last_seq) == 1
+        # The row names the leader that committed it.
+        assert (
+            await _value(dsn, "SELECT epoch FROM journal WHERE last_seq = $1", entry.last_seq)
+            == current_epoch
+        )
         assert await read_fence(dsn) == (current_epoch, entry.position)
         assert len(ended) == 1
     finally:
@@ -54,17 +58,9 @@ async def _stale_and_current(url: str) -> None:
         await current.close()
 
 
-async def _journaled(dsn: str, last_seq: int) -> int:
+async def _value(dsn: str, query: str, *arguments: int) -> int:
     connection = await asyncpg.connect(dsn)
     try:
-        return int(await connection.fetchval("SELECT count(*) FROM journal WHERE last_seq = $1", last_seq))
-    finally:
-        await connection.close()
-
-
-async def _epoch_of(dsn: str, last_seq: int) -> int:
-    connection = await asyncpg.connect(dsn)
-    try:
-        return int(await connection.fetchval("SELECT epoch FROM journal WHERE last_seq = $1", last_seq))
+        return int(await connection.fetchval(query, *arguments))
     finally:
         await connection.close()
