@@ -1,0 +1,132 @@
+"""Binance's user-data events as binance/userdata.py renders them from committed views:
+a deposit's `balanceUpdate` and `outboundAccountPosition`, an order's execution reports
+(new, then the trade that fills it), each delivered once to the user's WebSocket API
+subscription and to no one else, and the wrapping a listen key's stream adds."""
+
+import asyncio
+import json
+from typing import Any
+
+import msgspec
+
+from tests.unit.helpers import BASE, MARKET, QUOTE, SYMBOL, ts
+from trade_engine.binance.subscriptions import UserDataSubscriptions
+from trade_engine.binance.userdata import UserData, in_stream, user_key
+from trade_engine.core.messages import AnyEvent, BalanceState, CommittedBatch
+from trade_engine.edge.connection import Connection
+from trade_engine.edge.hub import Hub
+from trade_engine.engine import AddMarket, Deposit, Engine, Event, PlaceOrder
+from trade_engine.readmodel.views import ReadModel
+
+SECOND = 1_000_000_000
+
+
+class Flow:
+    """An engine and the read model its committed batches build, one batch per command."""
+
+    def __init__(self) -> None:
+        self.engine, self.view, self.seq = Engine(), ReadModel(), 0
+
+    def commit(self, command: Any) -> list[Event]:
+        events = self.engine.apply(command)
+        self.seq += 1
+        users = {user for e in events if isinstance(user := getattr(e, "user_id", None), str)}
+        held = self.engine.balances()
+        balances = [
+            BalanceState(user, asset, balance.available, balance.locked)
+            for user in sorted(users)
+            for asset, balance in held.get(user, {}).items()
+        ]
+        events_out = msgspec.convert(events, list[AnyEvent])
+        batch = CommittedBatch(seq=self.seq, commit_ns=command.ts, events=events_out, balances=balances)
+        self.view.on_commit(batch)
+        return events
+
+
+def received(scenario: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What alice's and bob's WebSocket API connections were sent during `scenario`."""
+
+    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        flow, hub = Flow(), Hub(max_clients=10)
+        sent: dict[str, list[dict[str, Any]]] = {"alice": [], "bob": []}
+        connections = []
+        for user, frames in sent.items():
+
+            async def send(message: Any, into: list[dict[str, Any]] = frames) -> None:
+                into.append(json.loads(message.get("text") or message["bytes"]))
+
+            connection = Connection(send, queue_size=100)
+            connection.start()
+            hub.subscribe(user_key(user), connection)
+            connections.append(connection)
+        flow.view.subscribe(UserData(flow.view, hub, UserDataSubscriptions()).on_view)
+        scenario(flow)
+        await asyncio.sleep(0.05)  # the writers hand the frames over
+        for connection in connections:
+            connection.disconnected()
+        return sent["alice"], sent["bob"]
+
+    return asyncio.run(run())
+
+
+def test_a_deposit_sends_a_balance_update_and_the_account_position() -> None:
+    def scenario(flow: Flow) -> None:
+        flow.commit(AddMarket(ts=ts(), market=MARKET))
+        flow.commit(Deposit(ts=7 * SECOND, user_id="alice", asset=QUOTE, amount=150_000_000, reference="r"))
+
+    alice, bob = received(scenario)
+    assert bob == []
+    assert [frame["subscriptionId"] for frame in alice] == [0, 0]
+    update, position = (frame["event"] for frame in alice)
+    assert update == {"e": "balanceUpdate", "E": 7000, "a": QUOTE, "d": "1.50000000", "T": 7000}
+    assert position == {
+        "e": "outboundAccountPosition",
+        "E": 7000,
+        "u": 7000,
+        "B": [{"a": QUOTE, "f": "1.50000000", "l": "0.00000000"}],
+    }
+
+
+def test_an_order_sends_its_execution_reports_and_both_assets_positions() -> None:
+    def scenario(flow: Flow) -> None:
+        flow.commit(AddMarket(ts=ts(), market=MARKET))
+        flow.commit(Deposit(ts=ts(), user_id="alice", asset=QUOTE, amount=10**12))
+        flow.commit(Deposit(ts=ts(), user_id="bob", asset=BASE, amount=10**8))
+        buy = PlaceOrder(
+            ts=10 * SECOND, user_id="alice", market=SYMBOL, side="BUY", price=3_000_000, quantity=100,
+            client_order_id="a-1",
+        )  # fmt: skip
+        flow.commit(buy)
+        sell = PlaceOrder(
+            ts=11 * SECOND, user_id="bob", market=SYMBOL, side="SELL", price=3_000_000, quantity=100,
+            client_order_id="b-1",
+        )  # fmt: skip
+        flow.commit(sell)
+
+    alice, bob = received(scenario)
+    events = [frame["event"] for frame in alice]
+    reports = [e for e in events if e["e"] == "executionReport"]
+    assert [(r["c"], r["x"], r["X"], r["S"], r["p"], r["q"], r["z"], r["l"]) for r in reports] == [
+        ("a-1", "NEW", "NEW", "BUY", "30000.00000000", "0.00100000", "0.00000000", "0.00000000"),
+        ("a-1", "TRADE", "FILLED", "BUY", "30000.00000000", "0.00100000", "0.00100000", "0.00100000"),
+    ]
+    assert reports[1]["m"] is True  # alice's order rested: the maker
+    assert (reports[1]["n"], reports[1]["N"]) == ("0.03000000", QUOTE)  # 0.1% of 30 USDT
+    positions = [e for e in events if e["e"] == "outboundAccountPosition"]
+    assert [sorted(b["a"] for b in p["B"]) for p in positions] == [[QUOTE], [BASE, QUOTE], [BASE, QUOTE]]
+    last = {b["a"]: (b["f"], b["l"]) for b in positions[-1]["B"]}
+    assert last == {BASE: ("0.00100000", "0.00000000"), QUOTE: ("9969.97000000", "0.00000000")}
+    bob_reports = [f["event"] for f in bob if f["event"]["e"] == "executionReport"]
+    assert [(r["c"], r["X"], r["m"]) for r in bob_reports] == [
+        ("b-1", "NEW", False),
+        ("b-1", "FILLED", False),
+    ]
+
+
+def test_a_listen_keys_stream_sends_the_event_raw_or_wrapped_with_its_key() -> None:
+    data = b'{"e":"balanceUpdate"}'
+    assert in_stream("key-1", data, combined=False) == data
+    assert json.loads(in_stream("key-1", data, combined=True)) == {
+        "stream": "key-1",
+        "data": {"e": "balanceUpdate"},
+    }
