@@ -3,70 +3,28 @@ a deposit's `balanceUpdate` and `outboundAccountPosition`, an order's execution 
 (new, then the trade that fills it), each delivered once to the user's WebSocket API
 subscription and to no one else, and the wrapping a listen key's stream adds."""
 
-import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
+from tests.unit.committed_flow import Flow, collected
 from tests.unit.helpers import BASE, MARKET, QUOTE, SYMBOL, ts
 from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.userdata import UserData, in_stream, user_key
-from trade_engine.core.messages import AnyEvent, BalanceState, CommittedBatch
-from trade_engine.edge.connection import Connection
 from trade_engine.edge.hub import Hub
-from trade_engine.engine import AddMarket, Deposit, Engine, Event, PlaceOrder
-from trade_engine.readmodel.views import ReadModel
+from trade_engine.engine import AddMarket, Deposit, PlaceOrder
 
 SECOND = 1_000_000_000
 
 
-class Flow:
-    """An engine and the read model its committed batches build, one batch per command."""
-
-    def __init__(self) -> None:
-        self.engine, self.view, self.seq = Engine(), ReadModel(), 0
-
-    def commit(self, command: Any) -> list[Event]:
-        events = self.engine.apply(command)
-        self.seq += 1
-        users = {user for e in events if isinstance(user := getattr(e, "user_id", None), str)}
-        held = self.engine.balances()
-        balances = [
-            BalanceState(user, asset, balance.available, balance.locked)
-            for user in sorted(users)
-            for asset, balance in held.get(user, {}).items()
-        ]
-        events_out = msgspec.convert(events, list[AnyEvent])
-        batch = CommittedBatch(seq=self.seq, commit_ns=command.ts, events=events_out, balances=balances)
-        self.view.on_commit(batch)
-        return events
-
-
-def received(scenario: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def received(scenario: Callable[[Flow], None]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """What alice's and bob's WebSocket API connections were sent during `scenario`."""
 
-    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        flow, hub = Flow(), Hub(max_clients=10)
-        sent: dict[str, list[dict[str, Any]]] = {"alice": [], "bob": []}
-        connections = []
-        for user, frames in sent.items():
-
-            async def send(message: Any, into: list[dict[str, Any]] = frames) -> None:
-                into.append(json.loads(message.get("text") or message["bytes"]))
-
-            connection = Connection(send, queue_size=100)
-            connection.start()
-            hub.subscribe(user_key(user), connection)
-            connections.append(connection)
+    def start(flow: Flow, hub: Hub) -> None:
         flow.view.subscribe(UserData(flow.view, hub, UserDataSubscriptions()).on_view)
-        scenario(flow)
-        await asyncio.sleep(0.05)  # the writers hand the frames over
-        for connection in connections:
-            connection.disconnected()
-        return sent["alice"], sent["bob"]
 
-    return asyncio.run(run())
+    sent = collected({"alice": [user_key("alice")], "bob": [user_key("bob")]}, start, scenario)
+    return sent["alice"], sent["bob"]
 
 
 def test_a_deposit_sends_a_balance_update_and_the_account_position() -> None:

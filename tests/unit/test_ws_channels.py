@@ -1,0 +1,107 @@
+"""The native channels as ws/channels.py renders them from committed views: a book delta
+per flush with the levels that changed and a `seq` one more than the last, the trades,
+and per user the order updates, fills and committed balances, each to the subscribers
+of its channel only, every figure exact."""
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from tests.unit.committed_flow import Flow, collected
+from tests.unit.helpers import BASE, MARKET, QUOTE, SYMBOL, ts
+from trade_engine.edge.hub import Hub
+from trade_engine.engine import AddMarket, Deposit, PlaceOrder
+from trade_engine.marketdata.depth import DepthBook
+from trade_engine.marketdata.live import LiveMarketData
+from trade_engine.ws.channels import Channels, MarketKeys, private_key
+from trade_engine.ws.protocol import BALANCES, FILLS, ORDERS
+
+SECOND = 1_000_000_000
+KEYS = MarketKeys(SYMBOL)
+
+
+def received(scenario: Callable[[Flow], None]) -> dict[str, list[dict[str, Any]]]:
+    """Frames of a public client (book and trades) and of alice's private channels."""
+
+    def start(flow: Flow, hub: Hub) -> None:
+        depth, live = DepthBook(), LiveMarketData()
+        channels = Channels(
+            hub,
+            markets=flow.view.markets,
+            balances=flow.view.balances,
+            depth=depth,
+            live=live,
+            flush_interval=0,
+        )
+        for reader in (depth.on_view, live.on_view, channels.on_view):  # the composition root's order
+            flow.view.subscribe(reader)
+
+    alice: list[Hashable] = [private_key(kind, "alice") for kind in (ORDERS, FILLS, BALANCES)]
+    return collected({"public": [KEYS.book, KEYS.trades], "alice": alice}, start, scenario)
+
+
+def _setup(flow: Flow) -> None:
+    flow.commit(AddMarket(ts=ts(), market=MARKET))
+    flow.commit(Deposit(ts=ts(), user_id="alice", asset=QUOTE, amount=10**12))
+    flow.commit(Deposit(ts=ts(), user_id="bob", asset=BASE, amount=10**8))
+
+
+def test_a_resting_order_and_a_trade_go_out_on_each_channel_with_exact_figures() -> None:
+    def scenario(flow: Flow) -> None:
+        _setup(flow)
+        buy = PlaceOrder(
+            ts=10 * SECOND, user_id="alice", market=SYMBOL, side="BUY", price=3_000_000, quantity=100,
+            client_order_id="a-1",
+        )  # fmt: skip
+        flow.commit(buy)
+
+    sent = received(scenario)
+    (delta,) = sent["public"]
+    assert (delta["type"], delta["channel"], delta["seq"]) == ("book_delta", KEYS.book, 1)
+    assert (delta["bids"], delta["asks"]) == ([["30000.00", "0.00100"]], [])
+    assert delta["commit_time_us"] == 10_000_000
+    # Committed before the first flush ran: one message per channel carries them all,
+    # the balance as last committed.
+    orders, balances = sent["alice"]
+    assert (orders["type"], balances["type"]) == ("orders", "balances")
+    (update,) = orders["updates"]
+    assert (update["event"], update["status"], update["price"], update["client_order_id"]) == (
+        "NEW", "NEW", "30000.00", "a-1",
+    )  # fmt: skip
+    # 30 USDT and the 0.2% taker fee's hold are locked
+    assert balances["balances"] == [
+        {"asset": QUOTE, "available": "9969.94000000", "locked": "30.06000000", "total": "10000.00000000"}
+    ]
+
+
+def test_a_trade_sends_the_trades_a_book_delta_removing_the_level_and_the_makers_fill() -> None:
+    def scenario(flow: Flow) -> None:
+        _setup(flow)
+        buy = PlaceOrder(
+            ts=10 * SECOND, user_id="alice", market=SYMBOL, side="BUY", price=3_000_000, quantity=100,
+            client_order_id="a-1",
+        )  # fmt: skip
+        flow.commit(buy)
+        sell = PlaceOrder(
+            ts=11 * SECOND, user_id="bob", market=SYMBOL, side="SELL", price=3_000_000, quantity=100,
+            client_order_id="b-1",
+        )  # fmt: skip
+        flow.commit(sell)
+
+    sent = received(scenario)
+    public = sent["public"]
+    deltas = [frame for frame in public if frame["type"] == "book_delta"]
+    assert [d["seq"] for d in deltas] == list(range(1, len(deltas) + 1))
+    assert deltas[-1]["bids"] == [["30000.00", "0.00000"]]  # the level is gone
+    (trades,) = [frame for frame in public if frame["type"] == "trades"]
+    (trade,) = trades["trades"]
+    assert (trade["price"], trade["quantity"], trade["taker_side"]) == ("30000.00", "0.00100", "SELL")
+    fills = [fill for frame in sent["alice"] if frame["type"] == "fills" for fill in frame["fills"]]
+    assert [(f["role"], f["price"], f["quantity"], f["fee"], f["fee_asset"]) for f in fills] == [
+        ("MAKER", "30000.00", "0.00100", "0.03000000", QUOTE)
+    ]
+    updates = [u for frame in sent["alice"] if frame["type"] == "orders" for u in frame["updates"]]
+    # Each change in turn: the trade (the order's status once it traded), then its end.
+    assert [(u["event"], u["status"]) for u in updates] == [
+        ("NEW", "NEW"), ("TRADE", "PARTIALLY_FILLED"), ("FILLED", "FILLED"),
+    ]  # fmt: skip
+    assert updates[-1]["executed_quantity"] == "0.00100"
