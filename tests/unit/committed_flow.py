@@ -42,9 +42,11 @@ def collected(
     subscriptions: dict[str, list[Hashable]],
     start: Callable[[Flow, Hub], None],
     scenario: Callable[[Flow], None],
+    settle: float = 0.05,
 ) -> dict[str, list[dict[str, Any]]]:
     """Run `scenario` on a fresh flow, with `start` subscribing the renderer under test to
-    its read model; the frames each named connection (subscribed to its hub keys) got."""
+    its read model; the frames each named connection (subscribed to its hub keys) got
+    within `settle` seconds."""
 
     async def run() -> dict[str, list[dict[str, Any]]]:
         flow, hub = Flow(), Hub(max_clients=10)
@@ -62,7 +64,7 @@ def collected(
             connections.append(connection)
         start(flow, hub)
         scenario(flow)
-        await asyncio.sleep(0.05)  # scheduled flushes run, the writers hand the frames over
+        await asyncio.sleep(settle)  # scheduled flushes run, the writers hand the frames over
         for connection in connections:
             connection.disconnected()
         return sent

@@ -1,0 +1,75 @@
+"""Binance's market streams as binance/streams.py renders them from committed views:
+`@trade` and `@aggTrade` per trade, `@bookTicker` when the top changes, and depth
+diffs every 100 ms whose `[U, u]` ranges follow one another, each raw or wrapped with
+its stream name on a combined connection, every figure exact."""
+
+import itertools
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from tests.unit.committed_flow import Flow, collected
+from tests.unit.helpers import BASE, MARKET, QUOTE, SYMBOL, ts
+from trade_engine.binance.streams import StreamPublisher, stream_key
+from trade_engine.binance.subscriptions import UserDataSubscriptions
+from trade_engine.edge.hub import Hub
+from trade_engine.engine import AddMarket, Deposit, PlaceOrder
+from trade_engine.marketdata.depth import DepthBook
+from trade_engine.marketdata.live import LiveMarketData
+
+SECOND = 1_000_000_000
+NAMES = ("btcusdt@trade", "btcusdt@aggTrade", "btcusdt@bookTicker", "btcusdt@depth@100ms")
+
+
+def received(scenario: Callable[[Flow], None]) -> dict[str, list[dict[str, Any]]]:
+    """Frames of one raw connection per stream, and of a combined one on `@trade`."""
+
+    def start(flow: Flow, hub: Hub) -> None:
+        depth, live = DepthBook(), LiveMarketData()
+        publisher = StreamPublisher(flow.view, depth, live, hub, UserDataSubscriptions())
+        for reader in (depth.on_view, live.on_view, publisher.on_view):  # the composition root's order
+            flow.view.subscribe(reader)
+        publisher.start()
+
+    connections: dict[str, list[Hashable]] = {name: [stream_key(name)] for name in NAMES}
+    connections["combined"] = [stream_key("btcusdt@trade", combined=True)]
+    return collected(connections, start, scenario, settle=0.5)
+
+
+def order(user: str, side: str, quantity: int, at: int) -> PlaceOrder:
+    return PlaceOrder(
+        ts=at * SECOND, user_id=user, market=SYMBOL, side=side, price=3_000_000, quantity=quantity
+    )
+
+
+def test_a_trade_goes_out_on_every_stream_with_exact_figures() -> None:
+    def scenario(flow: Flow) -> None:
+        flow.commit(AddMarket(ts=ts(), market=MARKET))
+        flow.commit(Deposit(ts=ts(), user_id="alice", asset=QUOTE, amount=10**12))
+        flow.commit(Deposit(ts=ts(), user_id="bob", asset=BASE, amount=10**8))
+        flow.commit(order("alice", "BUY", 300, 10))
+        flow.commit(order("bob", "SELL", 100, 11))
+
+    sent = received(scenario)
+    (trade,) = sent["btcusdt@trade"]
+    assert {k: trade[k] for k in ("e", "s", "p", "q", "T", "m")} == {
+        "e": "trade", "s": "BTCUSDT", "p": "30000.00000000", "q": "0.00100000", "T": 11_000, "m": True,
+    }  # fmt: skip
+    (combined,) = sent["combined"]
+    assert combined == {"stream": "btcusdt@trade", "data": trade}
+    (agg,) = sent["btcusdt@aggTrade"]
+    assert (agg["e"], agg["p"], agg["q"], agg["f"], agg["l"]) == (
+        "aggTrade", "30000.00000000", "0.00100000", trade["t"], trade["t"],
+    )  # fmt: skip
+    # The top as the market opened (empty), then each change: alice's bid rested, then a
+    # third of it traded.
+    tops = [(t["b"], t["B"], t["a"], t["A"]) for t in sent["btcusdt@bookTicker"]]
+    assert tops == [
+        ("0.00000000", "0.00000000", "0.00000000", "0.00000000"),
+        ("30000.00000000", "0.00300000", "0.00000000", "0.00000000"),
+        ("30000.00000000", "0.00200000", "0.00000000", "0.00000000"),
+    ]
+    diffs = sent["btcusdt@depth@100ms"]
+    assert diffs
+    assert all(later["U"] == earlier["u"] + 1 for earlier, later in itertools.pairwise(diffs))
+    assert diffs[-1]["b"] == [["30000.00000000", "0.00200000"]]
+    assert diffs[-1]["u"] == sent["btcusdt@bookTicker"][-1]["u"]
