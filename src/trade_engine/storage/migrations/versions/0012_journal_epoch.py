@@ -6,9 +6,9 @@ Create Date: 2026-12-05 18:00:00
 
 A cluster core's journal append checks its epoch against the fence and records the
 command stream's position there (0009); the row it appends now carries that epoch too,
-so the journal itself says which leader committed each batch still in it (a takeover
-reads where one leader's batches end and the next one's begin). `serve` has no epoch:
-its rows carry 0.
+so the journal itself says which leader committed each batch still in it, and where
+one leader's batches end and the next one's begin (for an operator looking into a
+takeover; nothing reads it back). `serve` has no epoch: its rows carry 0.
 """
 
 from collections.abc import Sequence
