@@ -31,7 +31,7 @@ CONNECTOR_STAMP := $(CONNECTOR_VENV)/.installed-$(CONNECTOR_VERSION)
 CLIENT_STAMPS := $(CCXT_STAMP) $(PYTHON_BINANCE_STAMP) $(CONNECTOR_STAMP)
 
 .PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws \
-	bench-cluster chaos clean postgres nats ccxt binance-clients browser screenshots fuzz promtool
+	bench-cluster bench-revisions chaos clean postgres nats wrk ccxt binance-clients browser screenshots fuzz promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -95,6 +95,10 @@ postgres:
 nats:
 	bash scripts/nats-up.sh
 
+# wrk, the load generator of bench-http and bench-revisions.
+wrk:
+	bash scripts/wrk-up.sh
+
 # promtool, for the alert rules' tests (deploy/prometheus-alerts.test.yml).
 promtool:
 	bash scripts/promtool-up.sh
@@ -141,8 +145,13 @@ clean:
 	rm -rf $(VENV) $(CCXT_VENV) $(PYTHON_BINANCE_VENV) $(CONNECTOR_VENV) build .mypy_cache .pytest_cache .ruff_cache
 
 # Orders over HTTP against a real server (SQLite and PostgreSQL), load generator included.
-bench-http: compiled postgres
+bench-http: compiled postgres wrk
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/http.py $(BENCH_ARGS)
+
+# This tree against an older revision, side by side (benchmarks/revisions.py): the
+# engine, orders over HTTP (wrk) and WebSocket fan-out, runs interleaved, medians.
+bench-revisions: compiled wrk
+	$(BIN)/python benchmarks/revisions.py --old $(OLD) $(BENCH_ARGS)
 
 # The cluster (docs/cluster.md) against `serve`: takeover time with many resting orders,
 # orders/s through one and two gateways, CPU per role. BENCH_ARGS=--quick for a smoke run.
