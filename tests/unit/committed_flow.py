@@ -8,11 +8,15 @@ from typing import Any
 
 import msgspec
 
+from tests.unit.helpers import BASE, MARKET, QUOTE, SYMBOL, ts
 from trade_engine.core.messages import AnyEvent, BalanceState, CommittedBatch
 from trade_engine.edge.connection import Connection
 from trade_engine.edge.hub import Hub
-from trade_engine.engine import Command, Engine, Event
+from trade_engine.engine import AddMarket, Command, Deposit, Engine, Event, PlaceOrder
 from trade_engine.readmodel.views import ReadModel
+
+SECOND = 1_000_000_000
+PRICE = 3_000_000  # 30,000.00 USDT
 
 
 class Flow:
@@ -70,3 +74,20 @@ def collected(
         return sent
 
     return asyncio.run(run())
+
+
+def open_market(flow: Flow) -> None:
+    """The market, alice with 10,000 USDT and bob with 1 BTC."""
+    flow.commit(AddMarket(ts=ts(), market=MARKET))
+    flow.commit(Deposit(ts=ts(), user_id="alice", asset=QUOTE, amount=10**12))
+    flow.commit(Deposit(ts=ts(), user_id="bob", asset=BASE, amount=10**8))
+
+
+def limit(
+    user: str, side: str, quantity: int, at_second: int, client_order_id: str | None = None
+) -> PlaceOrder:
+    """A limit order at 30,000.00 for `quantity` lots, stamped `at_second`."""
+    return PlaceOrder(
+        ts=at_second * SECOND, user_id=user, market=SYMBOL, side=side, price=PRICE, quantity=quantity,
+        client_order_id=client_order_id,
+    )  # fmt: skip

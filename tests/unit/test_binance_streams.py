@@ -7,12 +7,10 @@ import itertools
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from tests.unit.committed_flow import Flow, collected
-from tests.unit.helpers import BASE, MARKET, QUOTE, SYMBOL, ts
+from tests.unit.committed_flow import Flow, collected, limit, open_market
 from trade_engine.binance.streams import StreamPublisher, stream_key
 from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.edge.hub import Hub
-from trade_engine.engine import AddMarket, Deposit, PlaceOrder
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 
@@ -35,19 +33,11 @@ def received(scenario: Callable[[Flow], None]) -> dict[str, list[dict[str, Any]]
     return collected(connections, start, scenario, settle=0.5)
 
 
-def order(user: str, side: str, quantity: int, at: int) -> PlaceOrder:
-    return PlaceOrder(
-        ts=at * SECOND, user_id=user, market=SYMBOL, side=side, price=3_000_000, quantity=quantity
-    )
-
-
 def test_a_trade_goes_out_on_every_stream_with_exact_figures() -> None:
     def scenario(flow: Flow) -> None:
-        flow.commit(AddMarket(ts=ts(), market=MARKET))
-        flow.commit(Deposit(ts=ts(), user_id="alice", asset=QUOTE, amount=10**12))
-        flow.commit(Deposit(ts=ts(), user_id="bob", asset=BASE, amount=10**8))
-        flow.commit(order("alice", "BUY", 300, 10))
-        flow.commit(order("bob", "SELL", 100, 11))
+        open_market(flow)
+        flow.commit(limit("alice", "BUY", 300, 10))
+        flow.commit(limit("bob", "SELL", 100, 11))
 
     sent = received(scenario)
     (trade,) = sent["btcusdt@trade"]

@@ -7,12 +7,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tests.unit.committed_flow import Flow, collected
-from tests.unit.helpers import BASE, MARKET, QUOTE, SYMBOL, ts
+from tests.unit.committed_flow import Flow, collected, limit, open_market
+from tests.unit.helpers import BASE, MARKET, QUOTE, ts
 from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.userdata import UserData, in_stream, user_key
 from trade_engine.edge.hub import Hub
-from trade_engine.engine import AddMarket, Deposit, PlaceOrder
+from trade_engine.engine import AddMarket, Deposit
 
 SECOND = 1_000_000_000
 
@@ -47,19 +47,9 @@ def test_a_deposit_sends_a_balance_update_and_the_account_position() -> None:
 
 def test_an_order_sends_its_execution_reports_and_both_assets_positions() -> None:
     def scenario(flow: Flow) -> None:
-        flow.commit(AddMarket(ts=ts(), market=MARKET))
-        flow.commit(Deposit(ts=ts(), user_id="alice", asset=QUOTE, amount=10**12))
-        flow.commit(Deposit(ts=ts(), user_id="bob", asset=BASE, amount=10**8))
-        buy = PlaceOrder(
-            ts=10 * SECOND, user_id="alice", market=SYMBOL, side="BUY", price=3_000_000, quantity=100,
-            client_order_id="a-1",
-        )  # fmt: skip
-        flow.commit(buy)
-        sell = PlaceOrder(
-            ts=11 * SECOND, user_id="bob", market=SYMBOL, side="SELL", price=3_000_000, quantity=100,
-            client_order_id="b-1",
-        )  # fmt: skip
-        flow.commit(sell)
+        open_market(flow)
+        flow.commit(limit("alice", "BUY", 100, 10, "a-1"))
+        flow.commit(limit("bob", "SELL", 100, 11, "b-1"))
 
     alice, bob = received(scenario)
     events = [frame["event"] for frame in alice]

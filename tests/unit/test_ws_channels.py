@@ -6,10 +6,9 @@ of its channel only, every figure exact."""
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from tests.unit.committed_flow import Flow, collected
-from tests.unit.helpers import BASE, MARKET, QUOTE, SYMBOL, ts
+from tests.unit.committed_flow import Flow, collected, limit, open_market
+from tests.unit.helpers import QUOTE, SYMBOL
 from trade_engine.edge.hub import Hub
-from trade_engine.engine import AddMarket, Deposit, PlaceOrder
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.ws.channels import Channels, MarketKeys, private_key
@@ -39,20 +38,10 @@ def received(scenario: Callable[[Flow], None]) -> dict[str, list[dict[str, Any]]
     return collected({"public": [KEYS.book, KEYS.trades], "alice": alice}, start, scenario)
 
 
-def _setup(flow: Flow) -> None:
-    flow.commit(AddMarket(ts=ts(), market=MARKET))
-    flow.commit(Deposit(ts=ts(), user_id="alice", asset=QUOTE, amount=10**12))
-    flow.commit(Deposit(ts=ts(), user_id="bob", asset=BASE, amount=10**8))
-
-
 def test_a_resting_order_and_a_trade_go_out_on_each_channel_with_exact_figures() -> None:
     def scenario(flow: Flow) -> None:
-        _setup(flow)
-        buy = PlaceOrder(
-            ts=10 * SECOND, user_id="alice", market=SYMBOL, side="BUY", price=3_000_000, quantity=100,
-            client_order_id="a-1",
-        )  # fmt: skip
-        flow.commit(buy)
+        open_market(flow)
+        flow.commit(limit("alice", "BUY", 100, 10, "a-1"))
 
     sent = received(scenario)
     (delta,) = sent["public"]
@@ -75,17 +64,9 @@ def test_a_resting_order_and_a_trade_go_out_on_each_channel_with_exact_figures()
 
 def test_a_trade_sends_the_trades_a_book_delta_removing_the_level_and_the_makers_fill() -> None:
     def scenario(flow: Flow) -> None:
-        _setup(flow)
-        buy = PlaceOrder(
-            ts=10 * SECOND, user_id="alice", market=SYMBOL, side="BUY", price=3_000_000, quantity=100,
-            client_order_id="a-1",
-        )  # fmt: skip
-        flow.commit(buy)
-        sell = PlaceOrder(
-            ts=11 * SECOND, user_id="bob", market=SYMBOL, side="SELL", price=3_000_000, quantity=100,
-            client_order_id="b-1",
-        )  # fmt: skip
-        flow.commit(sell)
+        open_market(flow)
+        flow.commit(limit("alice", "BUY", 100, 10, "a-1"))
+        flow.commit(limit("bob", "SELL", 100, 11, "b-1"))
 
     sent = received(scenario)
     public = sent["public"]
