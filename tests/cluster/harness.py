@@ -41,6 +41,7 @@ class NatsNode:
         self.name, self.directory, self.port = name, directory, port
         self.cluster_port, self.routes = cluster_port, routes
         self.users = users
+        self.monitor_port = free_port()  # its monitoring endpoint (/varz, /jsz)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -50,6 +51,7 @@ class NatsNode:
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         command = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-n", self.name]
+        command += ["-m", str(self.monitor_port)]
         config = f'jetstream {{\n  store_dir: "{self.directory / "js"}"\n  sync_interval: always\n}}\n'
         if self.users is not None:
             # Included from the server's own directory, as deploy/nats-server.conf does.
