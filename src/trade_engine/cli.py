@@ -43,7 +43,9 @@ def cmd_core(args: argparse.Namespace) -> int:
         from trade_engine.app import core_process
 
     config = _config(args)
-    return core_process.step_down(config) if args.step_down else core_process.run(config)
+    if args.step_down:
+        return core_process.step_down(config)
+    return core_process.run(config, restarted=args.restarted)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -166,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     core = commands.add_parser("core", help="run a cluster core: standby, active on the lease")
     core.add_argument("--step-down", action="store_true", help="ask the active core to hand over")
+    # Set by a core that restarts itself (cluster/leader.py restart): it waits for NATS.
+    core.add_argument("--restarted", action="store_true", help=argparse.SUPPRESS)
     core.set_defaults(func=cmd_core)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     commands.add_parser("verify", help="check the store's consistency").set_defaults(func=cmd_verify)

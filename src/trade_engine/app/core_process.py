@@ -34,18 +34,19 @@ log = logging.getLogger("trade_engine.core")
 _STATUS: Final = {200: b"OK", 404: b"Not Found", 503: b"Service Unavailable"}
 
 
-def run(config: Config) -> int:
+def run(config: Config, *, restarted: bool = False) -> int:
+    """`restarted`: this process is a core that restarted itself (cluster/leader.py)."""
     configure_logging(config.logging.level)
     tune_collector()
     state = CoreNodeState(node=config.cluster.node_id or f"core-{secrets.token_hex(3)}")
     try:
-        return asyncio.run(_main(config, state))
+        return asyncio.run(_main(config, state, restarted))
     except ConfigError as error:
         log.error("configuration error", extra={"error": str(error)})
         return 2
 
 
-async def _main(config: Config, state: CoreNodeState) -> int:
+async def _main(config: Config, state: CoreNodeState, restarted: bool) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -79,12 +80,13 @@ async def _main(config: Config, state: CoreNodeState) -> int:
             writer.close()
 
     server = await asyncio.start_server(probe, config.http.host, config.http.port)
-    log.info("core starting", extra={"node": state.node, "probes": f"{config.http.host}:{config.http.port}"})
+    probes = f"{config.http.host}:{config.http.port}"
+    log.info("core starting", extra={"node": state.node, "probes": probes, "restarted": restarted})
     deadline = asyncio.create_task(
         stop_deadline.enforce(stop, config.http.shutdown_timeout_seconds), name="stop-deadline"
     )
     try:
-        return await run_core(config, state, stop)
+        return await run_core(config, state, stop, restarted=restarted)
     finally:
         server.close()
         deadline.cancel()

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # JetStream's error code for replicas above one on a server that is not in a cluster.
 NOT_CLUSTERED: Final = 10074
 SETUP_SECONDS: Final = 30.0  # a NATS cluster that has just started elects its leaders first
+WAIT_LOG_SECONDS: Final = 10.0  # while waiting for JetStream, a warning this often
 # Tries of each configured server before a process gives up starting (0.2 s apart, or
 # `connect_timeout_seconds` each where nothing answers); once connected, it reconnects
 # for ever.
@@ -127,11 +128,17 @@ def _streams(config: ClusterConfig, names: Names) -> list[api.StreamConfig]:
     ]
 
 
-async def ensure(client: Client, config: ClusterConfig) -> tuple[JetStreamContext, KeyValue]:
-    """Create or update the streams and the lease bucket; the JetStream context and the bucket."""
+async def ensure(
+    client: Client, config: ClusterConfig, *, patience: float | None = SETUP_SECONDS
+) -> tuple[JetStreamContext, KeyValue]:
+    """Create or update the streams and the lease bucket; the JetStream context and the
+    bucket. JetStream may not answer at once (a cluster that has just started, or one
+    without a quorum): every step is tried again until `patience` seconds have passed,
+    then a ConfigError; `patience` None waits as long as it takes (a core that restarted
+    itself: its settings have worked)."""
     names = Names.of(config)
     js = client.jetstream(timeout=max(config.publish_timeout_seconds, 2.0))
-    deadline = time.monotonic() + SETUP_SECONDS
+    waiting = _Waiting(config, patience)
     for stream in _streams(config, names):
         while True:
             try:
@@ -139,18 +146,34 @@ async def ensure(client: Client, config: ClusterConfig) -> tuple[JetStreamContex
                 break
             except Exception as error:
                 # More replicas than a single server takes (10074) will not pass by
-                # waiting. Anything else may, until the deadline: a cluster that has just
-                # started answers "no suitable peers for placement" (a bad request,
-                # 10005) until its nodes know each other.
+                # waiting. Anything else may: a cluster that has just started answers
+                # "no suitable peers for placement" (a bad request, 10005) until its
+                # nodes know each other, one without a quorum does not answer at all.
                 if getattr(error, "err_code", None) == NOT_CLUSTERED:
                     raise ConfigError(
                         f"cluster.replicas={config.replicas}: stream {stream.name} cannot be set up"
                         f" (a single NATS server takes replicas 1 only): {error}"
                     ) from error
-                if time.monotonic() > deadline:
-                    raise _no_jetstream(config, error) from error
-                await asyncio.sleep(0.5)
-    return js, await js.key_value(names.lease_bucket)
+                await waiting.after(error)
+    return js, await _lease_bucket(js, names, waiting)
+
+
+class _Waiting:
+    """The pause before JetStream is asked again, and the end of waiting."""
+
+    def __init__(self, config: ClusterConfig, patience: float | None) -> None:
+        self._config = config
+        self._deadline = None if patience is None else time.monotonic() + patience
+        self._logged = 0.0
+
+    async def after(self, error: Exception) -> None:
+        now = time.monotonic()
+        if self._deadline is not None and now > self._deadline:
+            raise _no_jetstream(self._config, error) from error
+        if now - self._logged > WAIT_LOG_SECONDS:
+            self._logged = now
+            log.warning("JetStream does not answer yet: waiting", extra={"error": str(error) or repr(error)})
+        await asyncio.sleep(0.5)
 
 
 def _no_jetstream(config: ClusterConfig, error: Exception) -> ConfigError:
@@ -184,7 +207,15 @@ async def bind(client: Client, config: ClusterConfig) -> tuple[JetStreamContext,
                         f"stream information?): {error!r}"
                     ) from error
                 await asyncio.sleep(0.5)
-    return js, await js.key_value(names.lease_bucket)
+    return js, await _lease_bucket(js, names, _Waiting(config, SETUP_SECONDS))
+
+
+async def _lease_bucket(js: JetStreamContext, names: Names, waiting: "_Waiting") -> KeyValue:
+    while True:
+        try:
+            return await js.key_value(names.lease_bucket)
+        except Exception as error:
+            await waiting.after(error)
 
 
 async def _add_or_update(js: JetStreamContext, stream: api.StreamConfig) -> None:

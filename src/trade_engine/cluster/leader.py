@@ -40,6 +40,8 @@ from trade_engine.core.messages import AnyCommand, Committed, Outcome, Unavailab
 from trade_engine.domain.errors import ErrorCode
 
 log = logging.getLogger(__name__)
+# The argument a core restarted by itself runs with (cli.py `core --restarted`).
+RESTARTED: Final = "--restarted"
 FETCH_SECONDS: Final = 0.2
 CHECK_EVERY_IDLE_FETCHES: Final = 10  # an idle consumer is checked about every 2 s
 CONSUMER_IDLE_SECONDS: Final = 30.0
@@ -62,7 +64,9 @@ def restart(reason: str, *, stopping: bool = False) -> None:
     failed): start this process afresh, as a standby, at once. Its engine may hold
     what was never committed, so nothing of it is kept. `stopping`: the process was
     asked to stop (SIGTERM), so it exits (EXIT_CANNOT_LEAD) instead: a process started
-    afresh would not know it had been asked, and would run on."""
+    afresh would not know it had been asked, and would run on. The new process is told
+    it restarted (`RESTARTED`): it waits for JetStream as long as it takes, where one
+    started by an operator gives up with a clear error (bus.ensure)."""
     log.error(
         "this core cannot lead on: " + ("exiting" if stopping else "restarting as a standby"),
         extra={"reason": reason},
@@ -71,7 +75,8 @@ def restart(reason: str, *, stopping: bool = False) -> None:
         handler.flush()
     if stopping:
         os._exit(EXIT_CANNOT_LEAD)
-    os.execv(sys.executable, [sys.executable, "-m", "trade_engine.cli", *sys.argv[1:]])
+    arguments = [*sys.argv[1:], *([] if RESTARTED in sys.argv else [RESTARTED])]
+    os.execv(sys.executable, [sys.executable, "-m", "trade_engine.cli", *arguments])
 
 
 class Leader:

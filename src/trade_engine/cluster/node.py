@@ -61,13 +61,18 @@ def dsn_of(url: str) -> str:
     return make_url(normalise_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def run_core(config: Config, state: CoreNodeState, stop: asyncio.Event) -> int:
+async def run_core(
+    config: Config, state: CoreNodeState, stop: asyncio.Event, *, restarted: bool = False
+) -> int:
+    """Follow as a standby, take the lease when it is free, lead. `restarted`: this core
+    restarted itself (it lost the lease while NATS had no quorum, say): it waits for
+    JetStream as long as it takes rather than giving up as misconfigured."""
     cluster = config.cluster
     dsn = dsn_of(config.database.url)
     names = Names.of(cluster)
     client = await bus.connect(cluster, state.node, "core")
     try:
-        js, bucket = await bus.ensure(client, cluster)
+        js, bucket = await bus.ensure(client, cluster, patience=None if restarted else bus.SETUP_SECONDS)
         database = open_database(normalise_url(config.database.url))
         await upgrade(database)
         await ensure_partitions(database, time.time_ns())
