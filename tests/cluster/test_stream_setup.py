@@ -5,7 +5,11 @@ wait for it, not exit as misconfigured (seen in CI: exit 2 at the first core).""
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+from nats.aio.client import Client
 
 from tests.cluster.harness import Nats, _listening
 from trade_engine.cluster import bus
@@ -30,14 +34,21 @@ def test_the_streams_are_set_up_on_a_three_node_cluster_still_forming(tmp_path: 
     assert wanted <= set(streams)
 
 
-async def _ensure(url: str) -> list[str]:
+@asynccontextmanager
+async def _core_client(url: str, name: str) -> AsyncIterator[tuple[Client, ClusterConfig]]:
+    """A core's connection to the three-node cluster at `url`, and its settings."""
     config = ClusterConfig(nats_urls=url, replicas=3)
-    client = await bus.connect(config, "setup-test", "core")
+    client = await bus.connect(config, name, "core")
     try:
-        js, _ = await bus.ensure(client, config)
-        return [info.config.name or "" for info in await js.streams_info()]
+        yield client, config
     finally:
         await client.close()
+
+
+async def _ensure(url: str) -> list[str]:
+    async with _core_client(url, "setup-test") as (client, config):
+        js, _ = await bus.ensure(client, config)
+        return [info.config.name or "" for info in await js.streams_info()]
 
 
 def test_a_core_restarting_while_nats_has_no_quorum_waits_for_it(tmp_path: Path) -> None:
@@ -54,9 +65,7 @@ def test_a_core_restarting_while_nats_has_no_quorum_waits_for_it(tmp_path: Path)
 
 
 async def _restart_through_a_quorum_loss(nats: Nats) -> None:
-    config = ClusterConfig(nats_urls=nats.nodes[0].url, replicas=3)
-    client = await bus.connect(config, "restarted", "core")
-    try:
+    async with _core_client(nats.nodes[0].url, "restarted") as (client, config):
         for node in nats.nodes[1:]:
             node.stop()
         setting_up = asyncio.ensure_future(bus.ensure(client, config, patience=None))
@@ -66,8 +75,6 @@ async def _restart_through_a_quorum_loss(nats: Nats) -> None:
             node.start()
         _, bucket = await asyncio.wait_for(setting_up, 60)
         assert bucket is not None
-    finally:
-        await client.close()
 
 
 def test_a_core_started_by_an_operator_gives_up_with_an_error_naming_the_setting(tmp_path: Path) -> None:
@@ -85,12 +92,9 @@ def test_a_core_started_by_an_operator_gives_up_with_an_error_naming_the_setting
 
 
 async def _set_up_without_quorum(url: str) -> BaseException | None:
-    config = ClusterConfig(nats_urls=url, replicas=3)
-    client = await bus.connect(config, "operator", "core")
-    try:
-        await bus.ensure(client, config, patience=3)
-    except BaseException as error:
-        return error
-    finally:
-        await client.close()
+    async with _core_client(url, "operator") as (client, config):
+        try:
+            await bus.ensure(client, config, patience=3)
+        except BaseException as error:
+            return error
     return None
