@@ -138,7 +138,7 @@ async def ensure(
     itself: its settings have worked)."""
     names = Names.of(config)
     js = client.jetstream(timeout=max(config.publish_timeout_seconds, 2.0))
-    waiting = _Waiting(config, patience)
+    waiting = _Waiting(patience, lambda error: _no_jetstream(config, error))
     for stream in _streams(config, names):
         while True:
             try:
@@ -159,17 +159,18 @@ async def ensure(
 
 
 class _Waiting:
-    """The pause before JetStream is asked again, and the end of waiting."""
+    """The pause before JetStream is asked again, and the end of waiting: after
+    `patience` seconds (None: never), the error `fail` makes of the last failure."""
 
-    def __init__(self, config: ClusterConfig, patience: float | None) -> None:
-        self._config = config
+    def __init__(self, patience: float | None, fail: Callable[[Exception], ConfigError]) -> None:
         self._deadline = None if patience is None else time.monotonic() + patience
+        self._fail = fail
         self._logged = 0.0
 
     async def after(self, error: Exception) -> None:
         now = time.monotonic()
         if self._deadline is not None and now > self._deadline:
-            raise _no_jetstream(self._config, error) from error
+            raise self._fail(error) from error
         if now - self._logged > WAIT_LOG_SECONDS:
             self._logged = now
             log.warning("JetStream does not answer yet: waiting", extra={"error": str(error) or repr(error)})
@@ -188,8 +189,17 @@ async def bind(client: Client, config: ClusterConfig) -> tuple[JetStreamContext,
     (waiting for it up to SETUP_SECONDS, then a ConfigError)."""
     names = Names.of(config)
     js = client.jetstream(timeout=max(config.publish_timeout_seconds, 2.0))
-    deadline = time.monotonic() + SETUP_SECONDS
-    for name in (
+    looked_up = names.commands_stream
+
+    def missing(error: Exception) -> ConfigError:
+        return ConfigError(
+            f"cluster: stream {looked_up} cannot be found at {config.nats_urls} "
+            f"(a core sets the streams up: start one; cluster.user allowed to read "
+            f"stream information?): {error!r}"
+        )
+
+    waiting = _Waiting(SETUP_SECONDS, missing)
+    for looked_up in (
         names.commands_stream,
         names.events_stream,
         names.journal_stream,
@@ -197,17 +207,11 @@ async def bind(client: Client, config: ClusterConfig) -> tuple[JetStreamContext,
     ):
         while True:
             try:
-                await js.stream_info(name)
+                await js.stream_info(looked_up)
                 break
             except Exception as error:
-                if time.monotonic() > deadline:
-                    raise ConfigError(
-                        f"cluster: stream {name} cannot be found at {config.nats_urls} "
-                        f"(a core sets the streams up: start one; cluster.user allowed to read "
-                        f"stream information?): {error!r}"
-                    ) from error
-                await asyncio.sleep(0.5)
-    return js, await _lease_bucket(js, names, _Waiting(config, SETUP_SECONDS))
+                await waiting.after(error)
+    return js, await _lease_bucket(js, names, waiting)
 
 
 async def _lease_bucket(js: JetStreamContext, names: Names, waiting: "_Waiting") -> KeyValue:
