@@ -23,7 +23,7 @@ from trade_engine.edge.http import Request
 from trade_engine.edge.routes import Access, Call
 from trade_engine.storage.database import open_database
 from trade_engine.storage.migrate import upgrade
-from trade_engine.storage.operations import audit_rows
+from trade_engine.storage.operations import OperatorHistory
 
 CONFIG = load_config(None, {})
 
@@ -66,7 +66,7 @@ async def answer(trail: AuditTrail, method: str, path: str, body: bytes, status:
 
 
 def entries(database: Any) -> list[dict[str, Any]]:
-    rows, _ = asyncio.run(audit_rows(database, limit=100, offset=0))
+    rows, _ = asyncio.run(OperatorHistory(database).audit_rows(limit=100, offset=0))
     return rows
 
 

@@ -15,6 +15,7 @@ from trade_engine.core.bootstrap import Core, start_core
 from trade_engine.engine import Deposit, PlaceOrder, TradeExecuted
 from trade_engine.marketdata.candles import Candle, klines
 from trade_engine.marketdata.intervals import KLINE_INTERVALS
+from trade_engine.storage.market_reads import MarketHistory
 
 MARKET = MARKETS[0].symbol  # tick 0.5, step 0.001
 NS = 10**9
@@ -147,7 +148,13 @@ async def read_all(database_url: str) -> tuple[list[Trade], Series]:
         for name, start, end, limit in ASKED:
             interval = KLINE_INTERVALS[name]
             found[name, start, end, limit] = await klines(
-                core.database, MARKET, interval, start_ns=start, end_ns=end, limit=limit, now_ns=NOW
+                MarketHistory(core.database),
+                MARKET,
+                interval,
+                start_ns=start,
+                end_ns=end,
+                limit=limit,
+                now_ns=NOW,
             )
     finally:
         await core.close()

@@ -9,7 +9,7 @@ from trade_engine.core.bootstrap import start_core
 from trade_engine.engine import Deposit, Withdraw
 from trade_engine.storage.database import open_database
 from trade_engine.storage.migrate import upgrade
-from trade_engine.storage.operations import AuditEntry, audit_rows, record_audit, transfer_rows
+from trade_engine.storage.operations import AuditEntry, OperatorHistory, record_audit
 
 OURS = {"audit_log", "ix_idempotency_keys_scope_ref_id"}
 
@@ -40,8 +40,8 @@ def test_audit_entries_are_paged_newest_first(database_url):
                 request_id=f"rid-{n}",
             )
             await record_audit(database, entry)
-        first = await audit_rows(database, limit=2, offset=0)
-        rest = await audit_rows(database, limit=10, offset=2)
+        first = await OperatorHistory(database).audit_rows(limit=2, offset=0)
+        rest = await OperatorHistory(database).audit_rows(limit=10, offset=2)
         await database.dispose()
         return first, rest
 
@@ -61,14 +61,11 @@ def test_transfers_are_listed_newest_first_with_their_references(database_url):
         await submit(Deposit(ts=0, user_id="u2", asset="BTC", amount=7))
         await submit(Withdraw(ts=0, user_id="u1", asset="USDT", amount=200, reference="wallet-2"))
         await core.settled()  # the tables are written behind the acknowledgement
-        everything = await transfer_rows(
-            core.database, user_id=None, asset=None, kind=None, limit=10, offset=0
-        )
-        of_u1 = await transfer_rows(core.database, user_id="u1", asset=None, kind=None, limit=1, offset=1)
-        deposits = await transfer_rows(
-            core.database, user_id=None, asset=None, kind="DEPOSIT", limit=10, offset=0
-        )
-        btc = await transfer_rows(core.database, user_id=None, asset="BTC", kind=None, limit=10, offset=0)
+        history = OperatorHistory(core.database)
+        everything = await history.transfer_rows(user_id=None, asset=None, kind=None, limit=10, offset=0)
+        of_u1 = await history.transfer_rows(user_id="u1", asset=None, kind=None, limit=1, offset=1)
+        deposits = await history.transfer_rows(user_id=None, asset=None, kind="DEPOSIT", limit=10, offset=0)
+        btc = await history.transfer_rows(user_id=None, asset="BTC", kind=None, limit=10, offset=0)
         await core.close()
         return everything, of_u1, deposits, btc
 

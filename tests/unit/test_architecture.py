@@ -32,6 +32,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 PURE = ("domain", "engine")
 # What the pure core must not touch: I/O, clocks, randomness.
 IMPURE = ("asyncio", "socket", "sqlite3", "asyncpg", "time", "random", "datetime")
+# The APIs read committed history only through the gateway (`Gateway.history()`, which
+# waits until the tables hold the caller's writes), never by the query modules themselves.
+APIS = ("api", "binance", "web", "ws")
+HISTORY_QUERIES = ("storage.reads", "storage.market_reads", "storage.operations.OperatorHistory")
 
 
 def modules(source: Path, root: str) -> Iterator[tuple[str, Path]]:
@@ -100,6 +104,20 @@ def violations(source: Path, root: str) -> list[str]:
     return sorted(set(found))
 
 
+def history_bypassed(source: Path, root: str) -> list[str]:
+    """API modules that import a history query module instead of asking the gateway."""
+    forbidden = tuple(f"{root}.{name}" for name in HISTORY_QUERIES)
+    found: list[str] = []
+    for module, path in modules(source, root):
+        if top(module, root) in APIS:
+            found.extend(
+                f"{module} imports {target}: read history through Gateway.history()"
+                for target in sorted(set(imports(path, module)))
+                if target.startswith(forbidden)
+            )
+    return found
+
+
 def cycles(source: Path, root: str) -> list[list[str]]:
     """Package-level cycles among the first-level packages."""
     graph: dict[str, set[str]] = {}
@@ -126,6 +144,10 @@ def cycles(source: Path, root: str) -> list[list[str]]:
 
 def test_dependencies_point_inward() -> None:
     assert violations(SOURCE, ROOT) == []
+
+
+def test_the_apis_read_history_through_the_gateway() -> None:
+    assert history_bypassed(SOURCE, ROOT) == []
 
 
 def test_no_package_cycles() -> None:
@@ -195,6 +217,26 @@ def test_the_checker_keeps_the_domain_and_engine_pure(tmp_path: Path) -> None:
     assert not _found(found, "planted.engine.book imports planted.domain")
     assert _found(found, "planted.engine.clock imports datetime")
     assert _found(found, "planted.engine.clock imports planted.storage")
+
+
+def test_the_checker_catches_history_read_around_the_gateway(tmp_path: Path) -> None:
+    source = plant(
+        tmp_path,
+        {
+            "binance/rest.py": "from planted.storage import reads\n",
+            "api/markets.py": "from planted.storage.market_reads import MarketHistory\n",
+            "api/audit.py": "from planted.storage.operations import record_audit\n",  # a write: not history
+            "marketdata/live.py": "from planted.storage.market_reads import MarketHistory\n",  # a read model
+            "storage/reads.py": "",
+            "storage/market_reads.py": "",
+            "storage/operations.py": "",
+        },
+    )
+    found = history_bypassed(source, "planted")
+    assert _found(found, "planted.binance.rest imports planted.storage.reads")
+    assert _found(found, "planted.api.markets imports planted.storage.market_reads")
+    assert not _found(found, "planted.api.audit")
+    assert not _found(found, "planted.marketdata.live")
 
 
 @pytest.mark.parametrize("package", ["nowhere"])

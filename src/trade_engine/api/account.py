@@ -6,16 +6,14 @@ from trade_engine.api.schemas import BalanceView, FillPage
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.engine import Balance
-from trade_engine.storage import reads
 
 
 async def list_fills(gateway: Gateway, call: Call) -> FillPage:
     """The user's own fills (one per trade and side), newest first."""
     query = call.query_as(FillsQuery)
-    database = await gateway.history()
+    history = await gateway.history()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
-    rows, total = await reads.fill_rows(
-        database,
+    rows, total = await history.fill_rows(
         call.user().user_id,
         market=query.market,
         start_ns=start_ns,
@@ -30,9 +28,9 @@ async def list_fills(gateway: Gateway, call: Call) -> FillPage:
 
 async def list_balances(gateway: Gateway, call: Call) -> list[BalanceView]:
     """The user's committed balances per asset."""
-    database = await gateway.history()
+    history = await gateway.history()
     decimals = gateway.asset_decimals()
-    rows = await reads.balance_rows(database, call.user().user_id)
+    rows = await history.balance_rows(call.user().user_id)
     return [
         views.balance_view(asset, decimals.get(asset, 8), Balance(available, locked))
         for asset, available, locked, _ in rows

@@ -28,7 +28,6 @@ from trade_engine.engine import (
     SetMarketStatus,
     Withdraw,
 )
-from trade_engine.storage import reads
 from trade_engine.storage.apikeys import ApiKey
 
 
@@ -56,7 +55,8 @@ async def _transfer(
     else:
         transfer_id = next(e for e in events if isinstance(e, FundsDeposited | FundsWithdrawn)).transfer_id
     if replayed or not gateway.holds(seq):
-        row, available, locked = await reads.transfer_with_balance(await gateway.history(), transfer_id)
+        history = await gateway.history()
+        row, available, locked = await history.transfer_with_balance(transfer_id)
         if row["kind"] != kind or row["user_id"] != body.user_id or row["amount"] != amount:
             raise TradeEngineError(
                 ErrorCode.DUPLICATE_REFERENCE, "this reference was used for a different transfer"

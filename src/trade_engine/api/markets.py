@@ -8,7 +8,6 @@ from trade_engine.api.schemas import CandleView, DepthView, MarketView, TickerVi
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.marketdata import candles as candle_data
-from trade_engine.storage import market_reads
 
 
 async def list_markets(gateway: Gateway, call: Call) -> list[MarketView]:
@@ -40,10 +39,10 @@ async def list_trades(gateway: Gateway, call: Call) -> TradePage:
     symbol = call.path_as(MarketPath).symbol
     query = call.query_as(TradesQuery)
     market = gateway.market(symbol)
-    database = await gateway.history()
+    history = await gateway.history()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
-    rows, total = await market_reads.trade_rows(
-        database, symbol, start_ns=start_ns, end_ns=end_ns, limit=query.limit, offset=query.offset
+    rows, total = await history.trade_rows(
+        symbol, start_ns=start_ns, end_ns=end_ns, limit=query.limit, offset=query.offset
     )
     trades = [views.trade_from_row(row, market) for row in rows]
     has_more = query.offset + len(trades) < total
@@ -56,10 +55,10 @@ async def list_candles(gateway: Gateway, call: Call) -> list[CandleView]:
     symbol = call.path_as(MarketPath).symbol
     query = call.query_as(CandlesQuery)
     market = gateway.market(symbol)
-    database = await gateway.history()
+    history = await gateway.history()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
     candles = await candle_data.candles(
-        database,
+        history,
         symbol,
         query.interval,
         start_ns=start_ns,

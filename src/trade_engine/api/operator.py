@@ -36,7 +36,6 @@ from trade_engine.domain.timestamps import ms
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.observability.window import CounterWindow
-from trade_engine.storage import operations
 
 RATE_WINDOW_SECONDS: Final = 10.0
 DEFAULT_DECIMALS: Final = 8  # an asset no market names any more (as GET /balances does)
@@ -69,10 +68,9 @@ class Operator:
         """Deposits and withdrawals, newest first, with the reference each was made under."""
         query = call.query_as(TransfersQuery)
         gateway = self.gateway
-        database = await gateway.history()
+        history = await gateway.history()
         decimals = gateway.asset_decimals()
-        rows, total = await operations.transfer_rows(
-            database,
+        rows, total = await history.transfer_rows(
             user_id=query.user_id,
             asset=query.asset,
             kind=query.kind,
@@ -100,8 +98,7 @@ class Operator:
         """Every successful admin change made through the API, newest first: who (`actor`),
         what (`action`, `target`, `summary` of the request without secrets), when."""
         query = call.query_as(AuditQuery)
-        database = self.gateway.database()
-        rows, total = await operations.audit_rows(database, limit=query.limit, offset=query.offset)
+        rows, total = await self.gateway.records().audit_rows(limit=query.limit, offset=query.offset)
         entries = [
             AuditEntryView(
                 id=row["id"],

@@ -25,7 +25,6 @@ from trade_engine.engine import (
     PlaceOrder,
 )
 from trade_engine.readmodel.orders import OrderModel, amended, finished, model_of_row, placed
-from trade_engine.storage import reads
 
 
 def place_command(user_id: str, market: Market, body: PlaceOrderBody) -> PlaceOrder:
@@ -65,8 +64,8 @@ async def place_order(gateway: Gateway, call: Call) -> OrderView:
 async def _own_order(
     gateway: Gateway, user_id: str, order_id: int | None = None, client_order_id: str | None = None
 ) -> OrderView:
-    database = await gateway.history()
-    row = await reads.order_row(database, user_id, order_id, client_order_id)
+    history = await gateway.history()
+    row = await history.order_row(user_id, order_id, client_order_id)
     if row is None:
         raise TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such order")
     return views.order_view(model_of_row(row), gateway.market(row["market"]))
@@ -86,11 +85,10 @@ async def get_order_by_client_id(gateway: Gateway, call: Call) -> OrderView:
 async def list_orders(gateway: Gateway, call: Call) -> OrderPage:
     """The user's orders, newest first."""
     query = call.query_as(OrdersQuery)
-    database = await gateway.history()
+    history = await gateway.history()
     start_ns, end_ns = views.time_range(query.start_time, query.end_time)
     statuses = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES, "all": None}[query.status]
-    rows, total = await reads.order_rows(
-        database,
+    rows, total = await history.order_rows(
         call.user().user_id,
         market=query.market,
         statuses=statuses,
@@ -111,8 +109,8 @@ async def _not_open(
     status = gateway.read_model().closed.status(user_id, order_id, client_order_id)
     if status is not None:
         return TradeEngineError(ErrorCode.ORDER_NOT_OPEN, f"the order is {status}", status=status)
-    database = await gateway.history()
-    row = await reads.order_row(database, user_id, order_id, client_order_id)
+    history = await gateway.history()
+    row = await history.order_row(user_id, order_id, client_order_id)
     if row is None or is_open(row["status"]):
         return TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such open order")
     return TradeEngineError(ErrorCode.ORDER_NOT_OPEN, f"the order is {row['status']}", status=row["status"])

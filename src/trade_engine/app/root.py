@@ -39,6 +39,7 @@ from trade_engine.readmodel.views import Reader, ReadModel, ViewBatch
 from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.storage.database import is_unavailable, normalise_url, open_database
 from trade_engine.storage.listen_keys import ListenKeyStore
+from trade_engine.storage.market_reads import MarketHistory
 from trade_engine.ws.streams import Streams
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ async def start(service: Service) -> None:
         if isinstance(port, LocalCore):
             # Market data starts from the tables: once they hold what recovery replayed.
             await port.core.settled()
-        live = await LiveMarketData.load(database, symbols, time.time_ns())
+        live = await LiveMarketData.load(MarketHistory(database), symbols, time.time_ns())
         gateway.depth, gateway.live = DepthBook.of_state(state), live
         service.streams.start(view, gateway.depth, live)
         for name, make in READERS:

@@ -31,7 +31,6 @@ from trade_engine.marketdata import candles
 from trade_engine.marketdata.candles import Ticker
 from trade_engine.marketdata.intervals import DAY, HOUR, KLINE_INTERVALS, MINUTE
 from trade_engine.readmodel.trades import trade_of_row
-from trade_engine.storage import market_reads
 
 _WINDOW: Final = re.compile(r"([1-9][0-9]?)([mhd])")
 _WINDOW_UNITS: Final = {"m": (MINUTE, 59), "h": (HOUR, 23), "d": (DAY, 7)}
@@ -69,8 +68,8 @@ async def depth(gateway: Gateway, call: Call) -> dict[str, Any]:
 async def _public_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
     params, _, _ = await params_of(gateway, call)
     market = market_of(gateway, params)
-    rows = await market_reads.trades(
-        await gateway.history(),
+    history = await gateway.history()
+    rows = await history.trades(
         market.symbol,
         from_id=params.integer("fromId"),
         limit=params.limit(500, 1000),
@@ -95,8 +94,8 @@ async def agg_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
     # Several trades can make one aggregate: read more, and drop a group the read may
     # have cut short at its far edge.
     cap = 2 * limit + 100
-    rows = await market_reads.trades(
-        await gateway.history(),
+    history = await gateway.history()
+    rows = await history.trades(
         market.symbol,
         from_id=from_id,
         start_ns=start_ns,
@@ -181,9 +180,8 @@ async def _rolling(gateway: Gateway, market: Market, now_ns: int, window: int) -
         return gateway.live.window(market.symbol, now_ns, window)
     start = (now_ns - window) // MINUTE * MINUTE
     end = now_ns + 1
-    rows, before = await market_reads.buckets(
-        await gateway.history(), market.symbol, end - start, start, end, 1, start
-    )
+    history = await gateway.history()
+    rows, before = await history.buckets(market.symbol, end - start, start, end, 1, start)
     if not rows:
         return Ticker(start, now_ns, None, None, None, None, 0, 0, 0, previous_close=before)
     _, open_, high, low, close, volume, quote, count, _, _, first, last = rows[0]

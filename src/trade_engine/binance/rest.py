@@ -23,7 +23,6 @@ from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.engine import CancelAllOrders, CancelOrder, OrderCancelled
 from trade_engine.readmodel.orders import OrderModel, fill_of_row, finished, model_of_row, placed
-from trade_engine.storage import reads
 
 
 async def new_order(gateway: Gateway, call: Call) -> dict[str, Any]:
@@ -57,7 +56,8 @@ async def query_order(gateway: Gateway, call: Call) -> dict[str, Any]:
     caller, params = await signed(gateway, call, READ)
     market = market_of(gateway, params)
     order_id, client_order_id = _order_reference(params)
-    row = await reads.order_row(await gateway.history(), caller.user_id, order_id, client_order_id)
+    history = await gateway.history()
+    row = await history.order_row(caller.user_id, order_id, client_order_id)
     if row is None or row["market"] != market.symbol:
         raise BinanceError(-2013, "Order does not exist.")
     return order_views.order(model_of_row(row), market)
@@ -117,8 +117,8 @@ async def open_orders(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
     symbol = params.text("symbol")
     by_symbol = markets_by_symbol(gateway)
     market = market_named(gateway, symbol) if symbol is not None else None
-    rows = await reads.orders_from(
-        await gateway.history(),
+    history = await gateway.history()
+    rows = await history.orders_from(
         caller.user_id,
         market=market.symbol if market else None,
         open_only=True,
@@ -132,8 +132,8 @@ async def open_orders(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
 async def all_orders(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
     caller, params = await signed(gateway, call, READ)
     market = market_of(gateway, params)
-    rows = await reads.orders_from(
-        await gateway.history(),
+    history = await gateway.history()
+    rows = await history.orders_from(
         caller.user_id,
         market=market.symbol,
         from_id=params.integer("orderId"),
@@ -148,8 +148,8 @@ async def my_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
     caller, params = await signed(gateway, call, READ)
     market = market_of(gateway, params)
     limit = params.limit(500, 1000)
-    rows = await reads.user_trades(
-        await gateway.history(),
+    history = await gateway.history()
+    rows = await history.user_trades(
         caller.user_id,
         market=market.symbol,
         order_id=params.integer("orderId"),
@@ -175,10 +175,10 @@ async def my_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
 
 async def account(gateway: Gateway, call: Call) -> dict[str, Any]:
     caller, params = await signed(gateway, call, READ)
-    database = await gateway.history()
+    history = await gateway.history()
     markets = gateway.read_model().markets
     assets = markets.assets()
-    rows = await reads.balance_rows(database, caller.user_id)
+    rows = await history.balance_rows(caller.user_id)
     omit = (params.text("omitZeroBalances") or "false").lower() == "true"
     return views.account(caller.user_id, caller.permissions, assets, rows, markets.all(), omit)
 

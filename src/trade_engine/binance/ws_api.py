@@ -45,7 +45,6 @@ from trade_engine.edge.connection import Connection, Frame
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.hub import Hub
 from trade_engine.edge.websocket import AsgiWebSocket
-from trade_engine.storage import reads
 from trade_engine.storage.apikeys import ActiveKey
 
 CLOSE_KEY_REVOKED: Final = 1008  # policy violation: the key that signed the subscription
@@ -183,7 +182,8 @@ class _ApiSession:
     async def account(self, params: dict[str, Any]) -> dict[str, Any]:
         _, active = await self.signed(params)
         markets = self.gateway.read_model().markets
-        rows = await reads.balance_rows(await self.gateway.history(), active.user_id)
+        history = await self.gateway.history()
+        rows = await history.balance_rows(active.user_id)
         omit = str(params.get("omitZeroBalances", "false")).lower() == "true"
         return views.account(active.user_id, active.permissions, markets.assets(), rows, markets.all(), omit)
 

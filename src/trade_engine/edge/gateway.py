@@ -31,6 +31,7 @@ from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.observability.metrics import Metrics
 from trade_engine.readmodel.views import ReadModel
 from trade_engine.storage.apikeys import ApiKeyStore
+from trade_engine.storage.history import History
 from trade_engine.storage.listen_keys import ListenKeyStore
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Readiness:
 class _Ready:
     port: CorePort
     database: AsyncEngine
+    history: History
     view: ReadModel
     api_keys: ApiKeyStore
     listen_keys: ListenKeyStore
@@ -96,7 +98,7 @@ class Gateway:
     ) -> None:
         """The core is recovered and the read models follow it: serve."""
         self.depth, self.live = depth, live
-        self._ready = _Ready(port, database, view, api_keys, listen_keys)
+        self._ready = _Ready(port, database, History(database), view, api_keys, listen_keys)
         self.metrics.ready.set(1)
         self.ready_event.set()
 
@@ -130,9 +132,9 @@ class Gateway:
         """The database, for what is not history: API keys, the audit trail, probes."""
         return self._require().database
 
-    async def history(self) -> AsyncEngine:
-        """The database, for reads of committed history (fills, orders, trades, klines),
-        once its tables hold every command committed before this call: they are written
+    async def history(self) -> History:
+        """The reads of committed history (fills, orders, trades, klines), once its
+        tables hold every command committed before this call: they are written
         behind the acknowledgement, so a client reads its own writes."""
         ready = self._require()
         seq = ready.view.seq
@@ -140,7 +142,12 @@ class Gateway:
             raise TradeEngineError(
                 ErrorCode.UNAVAILABLE, "history is catching up with the latest commits; retry shortly"
             )
-        return ready.database
+        return ready.history
+
+    def records(self) -> History:
+        """The same reads, for what is written outside the journal and so never behind
+        it: the operators' audit log."""
+        return self._require().history
 
     async def caught_up(self) -> None:
         """Wait (bounded) until the read model holds every batch the core has answered

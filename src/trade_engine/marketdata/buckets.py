@@ -45,7 +45,7 @@ class Bucket:
 
     @classmethod
     def of_row(cls, row: tuple[int, ...]) -> "Bucket":
-        """A bucket of `market_reads.buckets` (its last trade's quantity unknown: 0)."""
+        """A bucket of `MarketHistory.buckets` (its last trade's quantity unknown: 0)."""
         bucket = cls(row[0])
         (_, bucket.open, bucket.high, bucket.low, bucket.close, bucket.volume, bucket.quote_volume) = row[:7]
         (bucket.trades, bucket.buy_volume, bucket.buy_quote, bucket.first_id, bucket.last_id) = row[7:12]

@@ -4,7 +4,7 @@ Buckets are aligned as intervals.py says (a 1h candle covers [hh:00, hh+1:00), a
 opens on Monday); a trade at the exact edge belongs to the bucket it opens. Open and
 close are the first and last trade of a bucket by trade id (ids follow execution
 order). History is computed from the committed trades table on request (one
-aggregate, `market_reads.buckets`), so it is right after any restart; the current
+aggregate, `MarketHistory.buckets`), so it is right after any restart; the current
 candles and the 24-hour ticker are kept in memory from committed trades (`live.py`,
 loaded from the same aggregate at start).
 
@@ -18,11 +18,9 @@ first trade are left out. Both are derived on read from the trades table.
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from trade_engine.domain.timestamps import NS_PER_SECOND
 from trade_engine.marketdata.intervals import KLINE_INTERVALS, Interval
-from trade_engine.storage import market_reads
+from trade_engine.storage.market_reads import MarketHistory
 
 NS: Final = NS_PER_SECOND
 INTERVALS: Final = {
@@ -71,7 +69,7 @@ class Ticker:
 
 
 def candle_of_row(row: tuple[int, ...], size: int) -> Candle:
-    """A bucket of `market_reads.buckets`."""
+    """A bucket of `MarketHistory.buckets`."""
     start, open_, high, low, close, volume, quote, count, buy, buy_quote, first, last = row
     return Candle(start, size, open_, high, low, close, volume, quote, count, buy, buy_quote, first, last)
 
@@ -82,7 +80,7 @@ def empty_candle(start: int, size: int, close: int | None = None) -> Candle:
 
 
 async def candles(
-    database: AsyncEngine,
+    history: MarketHistory,
     market: str,
     interval: str,
     *,
@@ -99,7 +97,7 @@ async def candles(
         start_ns = end_ns - limit * size
     first = start_ns - start_ns % size
     last = min(end_ns, first + limit * size)
-    rows, _ = await market_reads.buckets(database, market, size, first, last, limit)
+    rows, _ = await history.buckets(market, size, first, last, limit)
     by_bucket = {row[0]: row for row in rows}
     return [
         candle_of_row(by_bucket[bucket], size) if bucket in by_bucket else empty_candle(bucket, size)
@@ -108,7 +106,7 @@ async def candles(
 
 
 async def klines(
-    database: AsyncEngine,
+    history: MarketHistory,
     market: str,
     interval: Interval,
     *,
@@ -124,7 +122,7 @@ async def klines(
     current = interval.start(now_ns)
     last = current if end_ns is None else min(current, interval.start(end_ns))
     if start_ns is not None:
-        first_trade = await market_reads.first_trade_ts(database, market)
+        first_trade = await history.first_trade_ts(market)
         if first_trade is None:
             return []
         first = max(interval.ceil(start_ns), interval.start(first_trade))
@@ -136,7 +134,7 @@ async def klines(
     if last < first:
         return []
     size, offset = interval.group
-    rows, close = await market_reads.buckets(database, market, size, first, interval.next(last), None, offset)
+    rows, close = await history.buckets(market, size, first, interval.next(last), None, offset)
     by_bucket = {row[0]: row for row in (fold_months(rows) if interval.monthly else rows)}
     series = []
     bucket = first
@@ -157,7 +155,7 @@ async def klines(
 
 
 def fold_months(days: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-    """Day buckets (`market_reads.buckets` rows, oldest first) as month buckets."""
+    """Day buckets (`MarketHistory.buckets` rows, oldest first) as month buckets."""
     month = KLINE_INTERVALS["1M"]
     folded: list[tuple[int, ...]] = []
     for row in days:

@@ -29,14 +29,12 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Final
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from trade_engine.marketdata.buckets import Bucket, merged, merged_bucket
 from trade_engine.marketdata.candles import Candle, Ticker, empty_candle
 from trade_engine.marketdata.intervals import DAY, KLINE_INTERVALS, MINUTE
 from trade_engine.readmodel.trades import TradeModel
 from trade_engine.readmodel.views import ViewBatch
-from trade_engine.storage import market_reads
+from trade_engine.storage.market_reads import MarketHistory
 
 WINDOW_MINUTES: Final = DAY // MINUTE
 # Intervals whose current and previous buckets are kept up to date trade by trade.
@@ -176,33 +174,29 @@ class LiveMarketData:
         self._markets: dict[str, MarketStats] = {}
 
     @classmethod
-    async def load(cls, database: AsyncEngine, symbols: Iterable[str], now_ns: int) -> "LiveMarketData":
+    async def load(cls, history: MarketHistory, symbols: Iterable[str], now_ns: int) -> "LiveMarketData":
         """From the committed trades of the last 32 days; call before any new trade."""
         live = cls()
         first = (now_ns // MINUTE + 1) * MINUTE - DAY - MINUTE
         today = now_ns - now_ns % DAY
         for symbol in symbols:
-            rows, before = await market_reads.buckets(
-                database, symbol, MINUTE, first, 2**62, WINDOW_MINUTES + 2
-            )
+            rows, before = await history.buckets(symbol, MINUTE, first, 2**62, WINDOW_MINUTES + 2)
             stats = live.market(symbol)
             stats.before = before
             stats.minutes.extend(Bucket.of_row(row) for row in rows)
-            last = await market_reads.last_trade(database, symbol)
+            last = await history.last_trade(symbol)
             if last is not None:
                 stats.last_ts = last[1]
                 if stats.minutes:
                     stats.minutes[-1].last_quantity, stats.minutes[-1].last_ts = last
-            days, _ = await market_reads.buckets(
-                database, symbol, DAY, today - (DAYS_KEPT - 1) * DAY, 2**62, DAYS_KEPT
-            )
+            days, _ = await history.buckets(symbol, DAY, today - (DAYS_KEPT - 1) * DAY, 2**62, DAYS_KEPT)
             stats.days.extend(Bucket.of_row(row) for row in days)
             # Each tracked interval's current bucket (the one holding `now`) starts
             # within the window: minute buckets make it exactly, seconds come from storage.
             for name, size in TRACKED.items():
                 current = now_ns - now_ns % size
                 if size < MINUTE:
-                    second, _ = await market_reads.buckets(database, symbol, size, current, 2**62, 1)
+                    second, _ = await history.buckets(symbol, size, current, 2**62, 1)
                     aggregate = Bucket.of_row(second[0]) if second else None
                 else:
                     aggregate = merged_bucket(stats.minutes, current, 2**62)

@@ -2,173 +2,147 @@
 and tickers are computed from (exact: first and last trade of a bucket by id)."""
 
 from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.storage import schema
 from trade_engine.storage.database import connected
-from trade_engine.storage.reads import Page, Row, _page, _rows, _window
-
-
-async def trade_rows(
-    database: AsyncEngine,
-    market: str,
-    *,
-    start_ns: int | None,
-    end_ns: int | None,
-    limit: int,
-    offset: int,
-) -> Page:
-    """A page of a market's trades, newest first, and how many match in all."""
-    trades = schema.trades
-    conditions: list[ColumnElement[bool]] = [trades.c.market == market]
-    return await _page(database, trades, conditions, trades.c.ts, start_ns, end_ns, limit, offset)
-
-
-async def trades_between(
-    database: AsyncEngine, market: str, start_ns: int, end_ns: int, after_id: int = 0, limit: int = 100_000
-) -> list[tuple[int, int, int, int, int, str]]:
-    """(id, ts, price, quantity, quote_amount, taker_side) of trades in [start, end), by id."""
-    trades = schema.trades
-    query = (
-        select(
-            trades.c.id,
-            trades.c.ts,
-            trades.c.price,
-            trades.c.quantity,
-            trades.c.quote_amount,
-            trades.c.taker_side,
-        )
-        .where(
-            trades.c.market == market, trades.c.ts >= start_ns, trades.c.ts < end_ns, trades.c.id > after_id
-        )
-        .order_by(trades.c.id)
-        .limit(limit)
-    )
-    async with connected(database) as connection:
-        return [tuple(row) for row in await connection.execute(query)]
+from trade_engine.storage.reads import Page, Reads, Row, _window
 
 
 def _chunks(values: list[int], size: int) -> list[list[int]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-async def trades(
-    database: AsyncEngine,
-    market: str,
-    *,
-    from_id: int | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    limit: int,
-) -> list[Row]:
-    """A market's trades, ascending by id."""
-    table = schema.trades
-    conditions: list[ColumnElement[bool]] = [table.c.market == market]
-    if from_id is not None:
-        conditions.append(table.c.id >= from_id)
-    if start_ns is not None:
-        conditions.append(table.c.ts >= start_ns)
-    if end_ns is not None:
-        conditions.append(table.c.ts <= end_ns)
-    columns = select(
-        table.c.id,
-        table.c.ts,
-        table.c.price,
-        table.c.quantity,
-        table.c.quote_amount,
-        table.c.taker_side,
-        table.c.taker_order_id,
-    )
-    query, newest = _window(
-        columns.where(*conditions), table.c.id, from_id=from_id, start=start_ns is not None, limit=limit
-    )
-    rows = await _rows(database, query)
-    return rows[::-1] if newest else rows
+class MarketHistory(Reads):
+    """A market's committed trades and the aggregate its candles, klines and tickers are made of."""
 
+    async def trade_rows(
+        self,
+        market: str,
+        *,
+        start_ns: int | None,
+        end_ns: int | None,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """A page of a market's trades, newest first, and how many match in all."""
+        trades = schema.trades
+        conditions: list[ColumnElement[bool]] = [trades.c.market == market]
+        return await self._page(trades, conditions, trades.c.ts, start_ns, end_ns, limit, offset)
 
-async def buckets(
-    database: AsyncEngine,
-    market: str,
-    interval_ns: int,
-    start_ns: int,
-    end_ns: int,
-    limit: int | None = None,
-    offset_ns: int = 0,
-) -> tuple[list[tuple[int, ...]], int | None]:
-    """The one aggregate candles, klines and tickers are made of. Per bucket with trades
-    in [start, end), oldest first: (bucket start, open, high, low, close, volume, quote
-    volume, trade count, taker-buy volume, taker-buy quote volume, first and last trade
-    id), exact (open and close are the first and last trade of the bucket by id); and the
-    last price traded before `start_ns` (to carry into leading empty buckets). Buckets
-    are `interval_ns` long and start `offset_ns` after a multiple of it (Binance's weeks
-    start on Mondays)."""
-    table = schema.trades
-    if offset_ns % interval_ns:
-        # Kept non-negative on both databases: their % takes the sign of the dividend.
-        shift = interval_ns - offset_ns % interval_ns
-        bucket = (table.c.ts - (table.c.ts + shift) % interval_ns).label("bucket")
-    else:
-        bucket = (table.c.ts - table.c.ts % interval_ns).label("bucket")
-    taker_buy = table.c.taker_side == "BUY"
-    aggregate = (
-        select(
-            bucket,
-            func.min(table.c.id),
-            func.max(table.c.id),
-            func.max(table.c.price),
-            func.min(table.c.price),
-            func.sum(table.c.quantity),
-            func.sum(table.c.quote_amount),
-            func.count(),
-            func.sum(case((taker_buy, table.c.quantity), else_=0)),
-            func.sum(case((taker_buy, table.c.quote_amount), else_=0)),
+    async def trades(
+        self,
+        market: str,
+        *,
+        from_id: int | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int,
+    ) -> list[Row]:
+        """A market's trades, ascending by id."""
+        table = schema.trades
+        conditions: list[ColumnElement[bool]] = [table.c.market == market]
+        if from_id is not None:
+            conditions.append(table.c.id >= from_id)
+        if start_ns is not None:
+            conditions.append(table.c.ts >= start_ns)
+        if end_ns is not None:
+            conditions.append(table.c.ts <= end_ns)
+        columns = select(
+            table.c.id,
+            table.c.ts,
+            table.c.price,
+            table.c.quantity,
+            table.c.quote_amount,
+            table.c.taker_side,
+            table.c.taker_order_id,
         )
-        .where(table.c.market == market, table.c.ts >= start_ns, table.c.ts < end_ns)
-        .group_by(bucket)
-        .order_by(bucket)
-    )
-    if limit is not None:
-        aggregate = aggregate.limit(limit)
-    before = (
-        select(table.c.price)
-        .where(table.c.market == market, table.c.ts < start_ns)
-        .order_by(table.c.ts.desc(), table.c.id.desc())
-        .limit(1)
-    )
-    async with connected(database) as connection:
-        groups = list(await connection.execute(aggregate))
-        previous = (await connection.execute(before)).scalar()
-        ids = sorted({int(g[1]) for g in groups} | {int(g[2]) for g in groups})
-        prices: dict[int, int] = {}
-        for chunk in _chunks(ids, 500):
-            query = select(table.c.id, table.c.price).where(table.c.id.in_(chunk))
-            prices.update({int(i): int(p) for i, p in await connection.execute(query)})
-    rows = [
-        (int(b), prices[int(f)], int(hi), int(lo), prices[int(la)], *(int(x) for x in sums), int(f), int(la))
-        for b, f, la, hi, lo, *sums in groups
-    ]
-    return rows, None if previous is None else int(previous)
+        query, newest = _window(
+            columns.where(*conditions), table.c.id, from_id=from_id, start=start_ns is not None, limit=limit
+        )
+        rows = await self._rows(query)
+        return rows[::-1] if newest else rows
 
+    async def buckets(
+        self,
+        market: str,
+        interval_ns: int,
+        start_ns: int,
+        end_ns: int,
+        limit: int | None = None,
+        offset_ns: int = 0,
+    ) -> tuple[list[tuple[int, ...]], int | None]:
+        """The one aggregate candles, klines and tickers are made of. Per bucket with trades
+        in [start, end), oldest first: (bucket start, open, high, low, close, volume, quote
+        volume, trade count, taker-buy volume, taker-buy quote volume, first and last trade
+        id), exact (open and close are the first and last trade of the bucket by id); and the
+        last price traded before `start_ns` (to carry into leading empty buckets). Buckets
+        are `interval_ns` long and start `offset_ns` after a multiple of it (Binance's weeks
+        start on Mondays)."""
+        table = schema.trades
+        if offset_ns % interval_ns:
+            # Kept non-negative on both databases: their % takes the sign of the dividend.
+            shift = interval_ns - offset_ns % interval_ns
+            bucket = (table.c.ts - (table.c.ts + shift) % interval_ns).label("bucket")
+        else:
+            bucket = (table.c.ts - table.c.ts % interval_ns).label("bucket")
+        taker_buy = table.c.taker_side == "BUY"
+        aggregate = (
+            select(
+                bucket,
+                func.min(table.c.id),
+                func.max(table.c.id),
+                func.max(table.c.price),
+                func.min(table.c.price),
+                func.sum(table.c.quantity),
+                func.sum(table.c.quote_amount),
+                func.count(),
+                func.sum(case((taker_buy, table.c.quantity), else_=0)),
+                func.sum(case((taker_buy, table.c.quote_amount), else_=0)),
+            )
+            .where(table.c.market == market, table.c.ts >= start_ns, table.c.ts < end_ns)
+            .group_by(bucket)
+            .order_by(bucket)
+        )
+        if limit is not None:
+            aggregate = aggregate.limit(limit)
+        before = (
+            select(table.c.price)
+            .where(table.c.market == market, table.c.ts < start_ns)
+            .order_by(table.c.ts.desc(), table.c.id.desc())
+            .limit(1)
+        )
+        async with connected(self.database) as connection:
+            groups = list(await connection.execute(aggregate))
+            previous = (await connection.execute(before)).scalar()
+            ids = sorted({int(g[1]) for g in groups} | {int(g[2]) for g in groups})
+            prices: dict[int, int] = {}
+            for chunk in _chunks(ids, 500):
+                query = select(table.c.id, table.c.price).where(table.c.id.in_(chunk))
+                prices.update({int(i): int(p) for i, p in await connection.execute(query)})
+        rows = [
+            (int(b), prices[int(f)], int(hi), int(lo), prices[int(la)], *map(int, sums), int(f), int(la))
+            for b, f, la, hi, lo, *sums in groups
+        ]
+        return rows, None if previous is None else int(previous)
 
-async def first_trade_ts(database: AsyncEngine, market: str) -> int | None:
-    """When the market's first trade happened (None before it has one)."""
-    table = schema.trades
-    async with connected(database) as connection:
-        value = (
-            await connection.execute(select(func.min(table.c.ts)).where(table.c.market == market))
-        ).scalar()
-    return None if value is None else int(value)
+    async def first_trade_ts(self, market: str) -> int | None:
+        """When the market's first trade happened (None before it has one)."""
+        table = schema.trades
+        async with connected(self.database) as connection:
+            value = (
+                await connection.execute(select(func.min(table.c.ts)).where(table.c.market == market))
+            ).scalar()
+        return None if value is None else int(value)
 
-
-async def last_trade(database: AsyncEngine, market: str) -> tuple[int, int] | None:
-    """The quantity and time of the market's last trade (None before its first)."""
-    table = schema.trades
-    query = (
-        select(table.c.quantity, table.c.ts)
-        .where(table.c.market == market)
-        .order_by(table.c.ts.desc(), table.c.id.desc())
-        .limit(1)
-    )
-    async with connected(database) as connection:
-        row = (await connection.execute(query)).first()
-    return None if row is None else (int(row[0]), int(row[1]))
+    async def last_trade(self, market: str) -> tuple[int, int] | None:
+        """The quantity and time of the market's last trade (None before its first)."""
+        table = schema.trades
+        query = (
+            select(table.c.quantity, table.c.ts)
+            .where(table.c.market == market)
+            .order_by(table.c.ts.desc(), table.c.id.desc())
+            .limit(1)
+        )
+        async with connected(self.database) as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else (int(row[0]), int(row[1]))

@@ -16,108 +16,41 @@ from trade_engine.storage import schema
 from trade_engine.storage.database import connected
 
 Row = dict[str, Any]
-
-# -- orders and fills (a user's own) --------------------------------------------------
-
-
-async def order_row(
-    database: AsyncEngine, user_id: str, order_id: int | None = None, client_order_id: str | None = None
-) -> dict[str, Any] | None:
-    """One of the user's orders, by id or by client order id (the newest such order)."""
-    orders = schema.orders
-    query = select(orders).where(orders.c.user_id == user_id)
-    if order_id is not None:
-        query = query.where(orders.c.id == order_id)
-    if client_order_id is not None:
-        query = query.where(orders.c.client_order_id == client_order_id)
-    query = query.order_by(orders.c.id.desc()).limit(1)
-    async with connected(database) as connection:
-        row = (await connection.execute(query)).mappings().first()
-    return dict(row) if row is not None else None
-
-
 Page = tuple[list[Row], int]
 
 
-async def _page(
-    database: AsyncEngine,
-    table: Table,
-    conditions: list[ColumnElement[bool]],
-    time_column: ColumnElement[int],
-    start_ns: int | None,
-    end_ns: int | None,
-    limit: int,
-    offset: int,
-) -> Page:
-    """Rows newest first (by id) in [start, end) of `time_column`, and how many match in all."""
-    if start_ns is not None:
-        conditions.append(time_column >= start_ns)
-    if end_ns is not None:
-        conditions.append(time_column < end_ns)
-    page = select(table).where(*conditions).order_by(table.c.id.desc()).limit(limit).offset(offset)
-    total = select(func.count()).select_from(table).where(*conditions)
-    async with connected(database) as connection:
-        rows = [dict(row) for row in (await connection.execute(page)).mappings()]
-        count = (await connection.execute(total)).scalar() or 0
-    return rows, int(count)
+class Reads:
+    """Queries bound to one database: a gateway is handed these (edge/gateway.py,
+    `history()`) and names the read it makes, never the database itself."""
 
+    def __init__(self, database: AsyncEngine) -> None:
+        self.database = database
 
-async def order_rows(
-    database: AsyncEngine,
-    user_id: str,
-    *,
-    market: str | None,
-    statuses: Sequence[str] | None,
-    start_ns: int | None,
-    end_ns: int | None,
-    limit: int,
-    offset: int,
-) -> Page:
-    """A page of the user's orders, newest first, and how many match in all."""
-    orders = schema.orders
-    conditions: list[ColumnElement[bool]] = [orders.c.user_id == user_id]
-    if market is not None:
-        conditions.append(orders.c.market == market)
-    if statuses:
-        conditions.append(orders.c.status.in_(statuses))
-    return await _page(database, orders, conditions, orders.c.created_ts, start_ns, end_ns, limit, offset)
+    async def _page(
+        self,
+        table: Table,
+        conditions: list[ColumnElement[bool]],
+        time_column: ColumnElement[int],
+        start_ns: int | None,
+        end_ns: int | None,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """Rows newest first (by id) in [start, end) of `time_column`, and how many match in all."""
+        if start_ns is not None:
+            conditions.append(time_column >= start_ns)
+        if end_ns is not None:
+            conditions.append(time_column < end_ns)
+        page = select(table).where(*conditions).order_by(table.c.id.desc()).limit(limit).offset(offset)
+        total = select(func.count()).select_from(table).where(*conditions)
+        async with connected(self.database) as connection:
+            rows = [dict(row) for row in (await connection.execute(page)).mappings()]
+            count = (await connection.execute(total)).scalar() or 0
+        return rows, int(count)
 
-
-async def fill_rows(
-    database: AsyncEngine,
-    user_id: str,
-    *,
-    market: str | None,
-    start_ns: int | None,
-    end_ns: int | None,
-    limit: int,
-    offset: int,
-) -> Page:
-    """A page of the user's fills, newest first: one per (trade, side the user was on), so
-    a self-trade is two fills. Each row carries `side`; a trade and its two sides share
-    the trade's id, buy first."""
-    trades = schema.trades
-    conditions: list[ColumnElement[bool]] = []
-    if market is not None:
-        conditions.append(trades.c.market == market)
-    if start_ns is not None:
-        conditions.append(trades.c.ts >= start_ns)
-    if end_ns is not None:
-        conditions.append(trades.c.ts < end_ns)
-    bought = select(trades, literal(BUY).label("side")).where(trades.c.buyer_user_id == user_id, *conditions)
-    sold = select(trades, literal(SELL).label("side")).where(trades.c.seller_user_id == user_id, *conditions)
-    fills = union_all(bought, sold).subquery("fills")
-    page = select(fills).order_by(fills.c.id.desc(), fills.c.side).limit(limit).offset(offset)
-    total = select(func.count()).select_from(fills)
-    async with connected(database) as connection:
-        rows = [dict(row) for row in (await connection.execute(page)).mappings()]
-        count = (await connection.execute(total)).scalar() or 0
-    return rows, int(count)
-
-
-async def _rows(database: AsyncEngine, query: Select[Any]) -> list[Row]:
-    async with connected(database) as connection:
-        return [dict(row) for row in (await connection.execute(query)).mappings()]
+    async def _rows(self, query: Select[Any]) -> list[Row]:
+        async with connected(self.database) as connection:
+            return [dict(row) for row in (await connection.execute(query)).mappings()]
 
 
 def _window(
@@ -129,94 +62,162 @@ def _window(
     return query.order_by(key.desc()).limit(limit), True
 
 
-async def orders_from(
-    database: AsyncEngine,
-    user_id: str,
-    *,
-    market: str | None,
-    open_only: bool = False,
-    from_id: int | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    limit: int = 1000,
-) -> list[Row]:
-    table = schema.orders
-    conditions: list[ColumnElement[bool]] = [table.c.user_id == user_id]
-    if market is not None:
-        conditions.append(table.c.market == market)
-    if open_only:
-        conditions.append(table.c.status.in_(schema.OPEN_STATUSES))
-    if from_id is not None:
-        conditions.append(table.c.id >= from_id)
-    if start_ns is not None:
-        conditions.append(table.c.created_ts >= start_ns)
-    if end_ns is not None:
-        conditions.append(table.c.created_ts <= end_ns)
-    query, newest = _window(
-        select(table).where(*conditions), table.c.id, from_id=from_id, start=start_ns is not None, limit=limit
-    )
-    rows = await _rows(database, query)
-    return rows[::-1] if newest else rows
+class OwnHistory(Reads):
+    """A user's own committed orders, fills, balances and transfers."""
 
+    async def order_row(
+        self, user_id: str, order_id: int | None = None, client_order_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """One of the user's orders, by id or by client order id (the newest such order)."""
+        orders = schema.orders
+        query = select(orders).where(orders.c.user_id == user_id)
+        if order_id is not None:
+            query = query.where(orders.c.id == order_id)
+        if client_order_id is not None:
+            query = query.where(orders.c.client_order_id == client_order_id)
+        query = query.order_by(orders.c.id.desc()).limit(1)
+        async with connected(self.database) as connection:
+            row = (await connection.execute(query)).mappings().first()
+        return dict(row) if row is not None else None
 
-async def user_trades(
-    database: AsyncEngine,
-    user_id: str,
-    *,
-    market: str,
-    order_id: int | None = None,
-    from_id: int | None = None,
-    start_ns: int | None = None,
-    end_ns: int | None = None,
-    limit: int = 500,
-) -> list[Row]:
-    table = schema.trades
-    conditions: list[ColumnElement[bool]] = [
-        table.c.market == market,
-        or_(table.c.buyer_user_id == user_id, table.c.seller_user_id == user_id),
-    ]
-    if order_id is not None:
-        conditions.append(or_(table.c.maker_order_id == order_id, table.c.taker_order_id == order_id))
-    if from_id is not None:
-        conditions.append(table.c.id >= from_id)
-    if start_ns is not None:
-        conditions.append(table.c.ts >= start_ns)
-    if end_ns is not None:
-        conditions.append(table.c.ts <= end_ns)
-    query, newest = _window(
-        select(table).where(*conditions),
-        table.c.id,
-        from_id=from_id if from_id is not None else order_id,
-        start=start_ns is not None,
-        limit=limit,
-    )
-    rows = await _rows(database, query)
-    return rows[::-1] if newest else rows
+    async def order_rows(
+        self,
+        user_id: str,
+        *,
+        market: str | None,
+        statuses: Sequence[str] | None,
+        start_ns: int | None,
+        end_ns: int | None,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """A page of the user's orders, newest first, and how many match in all."""
+        orders = schema.orders
+        conditions: list[ColumnElement[bool]] = [orders.c.user_id == user_id]
+        if market is not None:
+            conditions.append(orders.c.market == market)
+        if statuses:
+            conditions.append(orders.c.status.in_(statuses))
+        return await self._page(orders, conditions, orders.c.created_ts, start_ns, end_ns, limit, offset)
 
+    async def fill_rows(
+        self,
+        user_id: str,
+        *,
+        market: str | None,
+        start_ns: int | None,
+        end_ns: int | None,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """A page of the user's fills, newest first: one per (trade, side the user was on), so
+        a self-trade is two fills. Each row carries `side`; a trade and its two sides share
+        the trade's id, buy first."""
+        trades = schema.trades
+        conditions: list[ColumnElement[bool]] = []
+        if market is not None:
+            conditions.append(trades.c.market == market)
+        if start_ns is not None:
+            conditions.append(trades.c.ts >= start_ns)
+        if end_ns is not None:
+            conditions.append(trades.c.ts < end_ns)
+        bought = select(trades, literal(BUY).label("side"))
+        bought = bought.where(trades.c.buyer_user_id == user_id, *conditions)
+        sold = select(trades, literal(SELL).label("side"))
+        sold = sold.where(trades.c.seller_user_id == user_id, *conditions)
+        fills = union_all(bought, sold).subquery("fills")
+        page = select(fills).order_by(fills.c.id.desc(), fills.c.side).limit(limit).offset(offset)
+        total = select(func.count()).select_from(fills)
+        async with connected(self.database) as connection:
+            rows = [dict(row) for row in (await connection.execute(page)).mappings()]
+            count = (await connection.execute(total)).scalar() or 0
+        return rows, int(count)
 
-async def balance_rows(database: AsyncEngine, user_id: str) -> list[tuple[str, int, int, int]]:
-    """(asset, available, locked, updated_ts) of every balance the user has, by asset."""
-    table = schema.balances
-    query = (
-        select(table.c.asset, table.c.available, table.c.locked, table.c.updated_ts)
-        .where(table.c.user_id == user_id)
-        .order_by(table.c.asset)
-    )
-    async with connected(database) as connection:
-        return [(str(a), int(f), int(lk), int(u)) for a, f, lk, u in await connection.execute(query)]
+    async def orders_from(
+        self,
+        user_id: str,
+        *,
+        market: str | None,
+        open_only: bool = False,
+        from_id: int | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 1000,
+    ) -> list[Row]:
+        table = schema.orders
+        conditions: list[ColumnElement[bool]] = [table.c.user_id == user_id]
+        if market is not None:
+            conditions.append(table.c.market == market)
+        if open_only:
+            conditions.append(table.c.status.in_(schema.OPEN_STATUSES))
+        if from_id is not None:
+            conditions.append(table.c.id >= from_id)
+        if start_ns is not None:
+            conditions.append(table.c.created_ts >= start_ns)
+        if end_ns is not None:
+            conditions.append(table.c.created_ts <= end_ns)
+        matching = select(table).where(*conditions)
+        started = start_ns is not None
+        query, newest = _window(matching, table.c.id, from_id=from_id, start=started, limit=limit)
+        rows = await self._rows(query)
+        return rows[::-1] if newest else rows
 
+    async def user_trades(
+        self,
+        user_id: str,
+        *,
+        market: str,
+        order_id: int | None = None,
+        from_id: int | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 500,
+    ) -> list[Row]:
+        table = schema.trades
+        conditions: list[ColumnElement[bool]] = [
+            table.c.market == market,
+            or_(table.c.buyer_user_id == user_id, table.c.seller_user_id == user_id),
+        ]
+        if order_id is not None:
+            conditions.append(or_(table.c.maker_order_id == order_id, table.c.taker_order_id == order_id))
+        if from_id is not None:
+            conditions.append(table.c.id >= from_id)
+        if start_ns is not None:
+            conditions.append(table.c.ts >= start_ns)
+        if end_ns is not None:
+            conditions.append(table.c.ts <= end_ns)
+        query, newest = _window(
+            select(table).where(*conditions),
+            table.c.id,
+            from_id=from_id if from_id is not None else order_id,
+            start=start_ns is not None,
+            limit=limit,
+        )
+        rows = await self._rows(query)
+        return rows[::-1] if newest else rows
 
-async def transfer_with_balance(database: AsyncEngine, transfer_id: int) -> tuple[dict[str, Any], int, int]:
-    """A transfer's row, and the (available, locked) balance of its user's asset now."""
-    transfers, balances = schema.transfers, schema.balances
-    async with connected(database) as connection:
-        query = select(transfers).where(transfers.c.id == transfer_id)
-        row = (await connection.execute(query)).mappings().one()
-        balance = (
-            await connection.execute(
-                select(balances.c.available, balances.c.locked).where(
-                    balances.c.user_id == row["user_id"], balances.c.asset == row["asset"]
+    async def balance_rows(self, user_id: str) -> list[tuple[str, int, int, int]]:
+        """(asset, available, locked, updated_ts) of every balance the user has, by asset."""
+        table = schema.balances
+        query = (
+            select(table.c.asset, table.c.available, table.c.locked, table.c.updated_ts)
+            .where(table.c.user_id == user_id)
+            .order_by(table.c.asset)
+        )
+        async with connected(self.database) as connection:
+            return [(str(a), int(f), int(lk), int(u)) for a, f, lk, u in await connection.execute(query)]
+
+    async def transfer_with_balance(self, transfer_id: int) -> tuple[dict[str, Any], int, int]:
+        """A transfer's row, and the (available, locked) balance of its user's asset now."""
+        transfers, balances = schema.transfers, schema.balances
+        async with connected(self.database) as connection:
+            query = select(transfers).where(transfers.c.id == transfer_id)
+            row = (await connection.execute(query)).mappings().one()
+            balance = (
+                await connection.execute(
+                    select(balances.c.available, balances.c.locked).where(
+                        balances.c.user_id == row["user_id"], balances.c.asset == row["asset"]
+                    )
                 )
-            )
-        ).one()
-    return dict(row), int(balance[0]), int(balance[1])
+            ).one()
+        return dict(row), int(balance[0]), int(balance[1])
