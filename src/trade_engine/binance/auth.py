@@ -14,11 +14,12 @@ from typing import Final
 from trade_engine.binance import signing
 from trade_engine.binance.errors import (
     INVALID_SIGNATURE,
-    INVALID_TIMESTAMP,
     KEY_FORMAT,
-    BinanceError,
+    OUTSIDE_RECV_WINDOW,
+    RECV_WINDOW_TOO_LARGE,
     illegal,
     mandatory,
+    refusal,
     unauthorized,
 )
 from trade_engine.binance.params import Params
@@ -43,7 +44,7 @@ class Caller:
 
 async def api_key(gateway: Gateway, key: str | None, permission: str) -> ActiveKey:
     if not key or _KEY.fullmatch(key) is None:
-        raise BinanceError(-2014, KEY_FORMAT, 401)
+        raise refusal(KEY_FORMAT)
     active = await gateway.key_store().active(key)
     if active is None or permission not in active.permissions:
         raise unauthorized()
@@ -67,11 +68,11 @@ def check_time(params: Params, now_ms: float | None = None) -> None:
         except InvalidOperation as error:  # pragma: no cover - the pattern admits only decimals
             raise illegal("recvWindow", "^[0-9]{1,5}$") from error
         if window > MAX_RECV_WINDOW:
-            raise BinanceError(-1131, "recvWindow must be less than 60000")
+            raise refusal(RECV_WINDOW_TOO_LARGE)
     now = Decimal(time.time_ns()) / NS_PER_MS if now_ms is None else Decimal(now_ms)
     timestamp = Decimal(raw)
     if not (timestamp < now + 1000 and now - timestamp <= window):
-        raise BinanceError(-1021, INVALID_TIMESTAMP)
+        raise refusal(OUTSIDE_RECV_WINDOW)
 
 
 async def verify_request(
@@ -89,7 +90,7 @@ async def verify_request(
     if signature is None:
         if "signature" not in params:
             raise mandatory("signature")
-        raise BinanceError(-1022, INVALID_SIGNATURE)
+        raise refusal(INVALID_SIGNATURE)
     if not signing.verify(active.secret, payload, signature):
-        raise BinanceError(-1022, INVALID_SIGNATURE)
+        raise refusal(INVALID_SIGNATURE)
     return Caller(active.user_id, active.permissions)

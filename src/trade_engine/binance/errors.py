@@ -10,16 +10,38 @@ with a 4xx status (5xx when the service itself cannot answer).
 from typing import Final
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
-from trade_engine.edge.errors import ERRORS, INVALID_KEY, UNKNOWN_ORDER, headers_of
+from trade_engine.edge.errors import ERRORS, INVALID_KEY, NO_SUCH_ORDER, UNKNOWN_ORDER, Binance, headers_of
 
-INVALID_SYMBOL: Final = "Invalid symbol."
-INVALID_INTERVAL: Final = "Invalid interval."
-INVALID_TIMESTAMP: Final = "Timestamp for this request is outside of the recvWindow."
-INVALID_SIGNATURE: Final = "Signature for this request is not valid."
-KEY_FORMAT: Final = "API-key format invalid."
-INVALID_SIDE: Final = "Invalid side."
-INVALID_TIF: Final = "Invalid timeInForce."
-INVALID_TYPE: Final = "Invalid orderType."
+# What only this API can get wrong (its parameters, symbols, signatures, methods), as
+# Binance answers it; `{name}`-style fields are filled in by `refusal`. Every other
+# failure is a `TradeEngineError`, answered through the error table by `from_engine`.
+INVALID_SYMBOL: Final = Binance(-1121, "Invalid symbol.")
+INVALID_INTERVAL: Final = Binance(-1120, "Invalid interval.")
+INVALID_SIDE: Final = Binance(-1117, "Invalid side.")
+INVALID_TYPE: Final = Binance(-1116, "Invalid orderType.")
+INVALID_TIF: Final = Binance(-1115, "Invalid timeInForce.")
+INVALID_CANCEL_RESTRICTIONS: Final = Binance(-1145, "Invalid cancelRestrictions")
+NOT_SUPPORTED_FOR_SYMBOL: Final = Binance(-2010, "{kind} orders are not supported for this symbol.")
+MANDATORY: Final = Binance(-1102, "Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+ONE_OF_MANDATORY: Final = Binance(
+    -1102, "Param '{first}' or '{second}' must be sent, but both were empty/null!"
+)
+NOT_REQUIRED: Final = Binance(-1106, "Parameter '{name}' sent when not required.")
+ILLEGAL: Final = Binance(-1100, "Illegal characters found in parameter '{name}'; legal range is '{legal}'.")
+ILLEGAL_ENCODING: Final = Binance(-1100, "Illegal characters found in a parameter.")
+MALFORMED: Final = Binance(-1100, "Malformed request: {reason}.")
+INVALID_VALUE: Final = Binance(-1130, "Data sent for parameter '{name}' is not valid.")
+FILTER_FAILURE: Final = Binance(-1013, "Filter failure: {name}")
+UNKNOWN_METHOD: Final = Binance(-1000, "Unknown method '{method}'.")
+KEY_FORMAT: Final = Binance(-2014, "API-key format invalid.", 401)
+UNAUTHORIZED: Final = Binance(-2015, INVALID_KEY, 401)
+RECV_WINDOW_TOO_LARGE: Final = Binance(-1131, "recvWindow must be less than 60000")
+OUTSIDE_RECV_WINDOW: Final = Binance(-1021, "Timestamp for this request is outside of the recvWindow.")
+INVALID_SIGNATURE: Final = Binance(-1022, "Signature for this request is not valid.")
+ORDER_DOES_NOT_EXIST: Final = Binance(-2013, NO_SUCH_ORDER)
+ORDER_UNKNOWN: Final = Binance(-2011, UNKNOWN_ORDER)
+REPLACE_PARTLY_FAILED: Final = Binance(-2021, "Order cancel-replace partially failed.", 409)
+REPLACE_FAILED: Final = Binance(-2022, "Order cancel-replace failed.", 400)
 
 
 class BinanceError(Exception):
@@ -46,32 +68,38 @@ class BinanceError(Exception):
         return {"code": self.code, "msg": self.msg, "data": self.data}
 
 
+def refusal(answer: Binance, **fields: str) -> BinanceError:
+    """`answer` (one of the table above) as an error, its fields filled in."""
+    message = answer.message.format(**fields) if fields else answer.message
+    return BinanceError(answer.code, message, answer.status)
+
+
 def mandatory(name: str) -> BinanceError:
-    return BinanceError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+    return refusal(MANDATORY, name=name)
 
 
 def one_of_mandatory(first: str, second: str) -> BinanceError:
-    return BinanceError(-1102, f"Param '{first}' or '{second}' must be sent, but both were empty/null!")
+    return refusal(ONE_OF_MANDATORY, first=first, second=second)
 
 
 def not_required(name: str) -> BinanceError:
-    return BinanceError(-1106, f"Parameter '{name}' sent when not required.")
+    return refusal(NOT_REQUIRED, name=name)
 
 
 def illegal(name: str, legal: str) -> BinanceError:
-    return BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{legal}'.")
+    return refusal(ILLEGAL, name=name, legal=legal)
 
 
 def invalid_value(name: str) -> BinanceError:
-    return BinanceError(-1130, f"Data sent for parameter '{name}' is not valid.")
+    return refusal(INVALID_VALUE, name=name)
 
 
 def filter_failure(name: str) -> BinanceError:
-    return BinanceError(-1013, f"Filter failure: {name}")
+    return refusal(FILTER_FAILURE, name=name)
 
 
 def unauthorized() -> BinanceError:
-    return BinanceError(-2015, INVALID_KEY, 401)
+    return refusal(UNAUTHORIZED)
 
 
 _PRICE_FIELDS: Final = frozenset({"price", "stopPrice", "stop_price"})
@@ -114,4 +142,4 @@ def from_engine(
 
 
 def unknown_order() -> BinanceError:
-    return BinanceError(-2011, UNKNOWN_ORDER)
+    return refusal(ORDER_UNKNOWN)

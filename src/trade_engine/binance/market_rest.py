@@ -14,10 +14,10 @@ from typing import Any, Final
 from trade_engine.binance import tickers, views
 from trade_engine.binance.errors import (
     INVALID_INTERVAL,
-    BinanceError,
     illegal,
     invalid_value,
     one_of_mandatory,
+    refusal,
 )
 from trade_engine.binance.limits import rate_limits
 from trade_engine.binance.params import Params
@@ -115,7 +115,7 @@ async def _klines(gateway: Gateway, call: Call) -> list[list[Any]]:
     market = market_of(gateway, params)
     interval = KLINE_INTERVALS.get(params.required("interval"))
     if interval is None:
-        raise BinanceError(-1120, INVALID_INTERVAL)
+        raise refusal(INVALID_INTERVAL)
     time_zone = params.text("timeZone")
     if time_zone is not None and time_zone not in _UTC:
         # Klines in another time zone are not served: refused, never silently in UTC.

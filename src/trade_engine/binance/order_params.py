@@ -9,15 +9,18 @@ from typing import Any, Final
 import msgspec
 
 from trade_engine.binance.errors import (
+    INVALID_CANCEL_RESTRICTIONS,
     INVALID_SIDE,
     INVALID_TIF,
     INVALID_TYPE,
-    BinanceError,
+    NOT_SUPPORTED_FOR_SYMBOL,
     from_engine,
     illegal,
+    invalid_value,
     mandatory,
     not_required,
     one_of_mandatory,
+    refusal,
 )
 from trade_engine.binance.params import Params
 from trade_engine.binance.wire import ENGINE_TYPE, binance_name, meta_of
@@ -69,15 +72,15 @@ def place_command(user_id: str, market: Market, params: Params) -> tuple[PlaceOr
     response type asked for)."""
     side = params.required("side").upper()
     if side not in ("BUY", "SELL"):
-        raise BinanceError(-1117, INVALID_SIDE)
+        raise refusal(INVALID_SIDE)
     kind = params.required("type").upper()
     engine_type = ENGINE_TYPE.get(kind)
     if engine_type is None:
-        raise BinanceError(-1116, INVALID_TYPE)
+        raise refusal(INVALID_TYPE)
     if "icebergQty" in params and params.text("icebergQty") not in ("0", "0.0"):
-        raise BinanceError(-2010, "Iceberg orders are not supported for this symbol.")
+        raise refusal(NOT_SUPPORTED_FOR_SYMBOL, kind="Iceberg")
     if "trailingDelta" in params:
-        raise BinanceError(-2010, "Trailing stop orders are not supported for this symbol.")
+        raise refusal(NOT_SUPPORTED_FOR_SYMBOL, kind="Trailing stop")
     limit_priced = kind in ("LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")
     conditional = engine_type in CONDITIONAL_TYPES
     is_market = not limit_priced
@@ -85,7 +88,7 @@ def place_command(user_id: str, market: Market, params: Params) -> tuple[PlaceOr
     if kind in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
         tif = params.required("timeInForce").upper()
         if tif not in ("GTC", "IOC", "FOK"):
-            raise BinanceError(-1115, INVALID_TIF)
+            raise refusal(INVALID_TIF)
     else:
         _refuse(params, "timeInForce")
     if not limit_priced:
@@ -144,7 +147,7 @@ def _meta(params: Params) -> OrderMeta | None:
         return meta_of({name: value for name, value in params.values.items() if value})
     except msgspec.ValidationError as error:
         field = str(error).rpartition("$.")[2].rstrip("`")
-        raise BinanceError(-1130, f"Data sent for parameter '{binance_name(field)}' is not valid.") from error
+        raise invalid_value(binance_name(field)) from error
 
 
 # cancelRestrictions -> the only status the order to cancel may have.
@@ -161,5 +164,5 @@ def restriction(params: Params) -> str | None:
         return None
     only_status = RESTRICTIONS.get(restricted)
     if only_status is None:
-        raise BinanceError(-1145, "Invalid cancelRestrictions")
+        raise refusal(INVALID_CANCEL_RESTRICTIONS)
     return only_status

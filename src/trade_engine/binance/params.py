@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from typing import Final
 from urllib.parse import parse_qsl
 
-from trade_engine.binance.errors import BinanceError, illegal, mandatory
+from trade_engine.binance.errors import (
+    ILLEGAL_ENCODING,
+    illegal,
+    invalid_value,
+    mandatory,
+    refusal,
+)
 
 _FORM: Final = "application/x-www-form-urlencoded"
 _INTEGER: Final = re.compile(r"-?[0-9]{1,19}")
@@ -29,7 +35,7 @@ def _pairs(raw: bytes) -> dict[str, str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise BinanceError(-1100, "Illegal characters found in a parameter.") from error
+        raise refusal(ILLEGAL_ENCODING) from error
     return dict(parse_qsl(text, keep_blank_values=True))
 
 
@@ -64,7 +70,7 @@ class Params:
         value = self.integer("limit", default)
         assert value is not None
         if value < 1:
-            raise BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
+            raise invalid_value("limit")
         return min(value, maximum)
 
     def symbol_list(self) -> list[str] | None:

@@ -31,12 +31,21 @@ from typing import Any, Final
 
 from trade_engine.binance import limits, order_views
 from trade_engine.binance.auth import TRADE
-from trade_engine.binance.errors import BinanceError, from_engine, illegal, one_of_mandatory, unknown_order
+from trade_engine.binance.errors import (
+    REPLACE_FAILED,
+    REPLACE_PARTLY_FAILED,
+    BinanceError,
+    from_engine,
+    illegal,
+    one_of_mandatory,
+    unknown_order,
+)
 from trade_engine.binance.order_params import client_id_param, new_client_id, place_command, restriction
 from trade_engine.binance.requests import market_of, signed
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market
 from trade_engine.domain.vocabulary import MARKET
+from trade_engine.edge.errors import Binance
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.engine import (
@@ -51,8 +60,6 @@ from trade_engine.readmodel.orders import OrderModel, finished, placed
 
 MODES: Final = ("STOP_ON_FAILURE", "ALLOW_FAILURE")
 RATE_MODES: Final = ("DO_NOTHING", "CANCEL_ONLY")
-PARTIAL: Final = (-2021, "Order cancel-replace partially failed.", 409)
-FAILED: Final = (-2022, "Order cancel-replace failed.", 400)
 # Refusals that are about the service, not about either part: answered as themselves.
 _SERVICE: Final = frozenset(
     {ErrorCode.BUSY, ErrorCode.UNAVAILABLE, ErrorCode.NOT_READY, ErrorCode.OUTCOME_UNKNOWN}
@@ -85,7 +92,7 @@ def _cancel_error(code: ErrorCode, message: str) -> dict[str, object]:
 
 
 def _outcome(
-    failure: tuple[int, str, int] | None,
+    failure: Binance | None,
     cancel: tuple[str, dict[str, Any]],
     new: tuple[str, dict[str, Any] | None],
 ) -> dict[str, Any]:
@@ -152,18 +159,22 @@ async def cancel_replace(gateway: Gateway, call: Call) -> dict[str, Any]:
         cancel_code = error.detail("cancel_code")
         if isinstance(cancel_code, ErrorCode):  # both refused (ALLOW_FAILURE)
             refused = _cancel_error(cancel_code, str(error.detail("cancel_message")))
-            return _outcome(FAILED, ("FAILURE", refused), ("FAILURE", request.new_order_error(error)))
+            return _outcome(REPLACE_FAILED, ("FAILURE", refused), ("FAILURE", request.new_order_error(error)))
         # The cancel refused under STOP_ON_FAILURE: the new order was not tried.
         refused = _cancel_error(error.code, error.message)
-        return _outcome(FAILED, ("FAILURE", refused), ("NOT_ATTEMPTED", None))
+        return _outcome(REPLACE_FAILED, ("FAILURE", refused), ("NOT_ATTEMPTED", None))
     part = next((e for e in events if isinstance(e, PartRejected)), None)
     if part is not None and part.part == "cancel":
         refused = _cancel_error(part.code, part.message)
-        return _outcome(PARTIAL, ("FAILURE", refused), ("SUCCESS", request.new_order_response(events)))
+        return _outcome(
+            REPLACE_PARTLY_FAILED,
+            ("FAILURE", refused),
+            ("SUCCESS", request.new_order_response(events)),
+        )
     cancelled = request.cancel_response(order, events)
     if part is not None:
         new_error = request.new_order_error(TradeEngineError(part.code, part.message))
-        return _outcome(PARTIAL, ("SUCCESS", cancelled), ("FAILURE", new_error))
+        return _outcome(REPLACE_PARTLY_FAILED, ("SUCCESS", cancelled), ("FAILURE", new_error))
     return _outcome(None, ("SUCCESS", cancelled), ("SUCCESS", request.new_order_response(events)))
 
 
@@ -171,14 +182,16 @@ async def _new_order_only(gateway: Gateway, request: _Request, allow_failure: bo
     """The order to cancel is not there: STOP_ON_FAILURE stops; ALLOW_FAILURE places."""
     refused = unknown_order().body()
     if not allow_failure:
-        return _outcome(FAILED, ("FAILURE", refused), ("NOT_ATTEMPTED", None))
+        return _outcome(REPLACE_FAILED, ("FAILURE", refused), ("NOT_ATTEMPTED", None))
     try:
         events = await gateway.submit(request.new)
     except TradeEngineError as error:
         if error.code in _SERVICE:
             raise from_engine(error) from error
-        return _outcome(FAILED, ("FAILURE", refused), ("FAILURE", request.new_order_error(error)))
-    return _outcome(PARTIAL, ("FAILURE", refused), ("SUCCESS", request.new_order_response(events)))
+        return _outcome(REPLACE_FAILED, ("FAILURE", refused), ("FAILURE", request.new_order_error(error)))
+    return _outcome(
+        REPLACE_PARTLY_FAILED, ("FAILURE", refused), ("SUCCESS", request.new_order_response(events))
+    )
 
 
 async def _cancel_only(
@@ -206,16 +219,16 @@ async def _cancel_only(
             refused = _cancel_error(error.code, error.message)
     new_part: tuple[str, dict[str, Any] | None] = ("FAILURE", new_refused.body())
     if cancelled is not None:
-        code, msg, _ = PARTIAL
+        code, msg, _ = REPLACE_PARTLY_FAILED
         outcome = ("SUCCESS", cancelled)
         status = 409 if allow_failure else 429
     else:
-        code, msg, _ = FAILED
+        code, msg, _ = REPLACE_FAILED
         outcome = ("FAILURE", refused)
         if not allow_failure:
             new_part = ("NOT_ATTEMPTED", None)
     try:
-        return _outcome((code, msg, status), outcome, new_part)
+        return _outcome(Binance(code, msg, status), outcome, new_part)
     except BinanceError as answer:
         answer.headers = {**new_refused.headers, **answer.headers}
         raise

@@ -6,7 +6,7 @@ import time
 from typing import Final
 
 from trade_engine.binance.auth import Caller, verify_request
-from trade_engine.binance.errors import INVALID_SYMBOL, BinanceError
+from trade_engine.binance.errors import INVALID_SYMBOL, invalid_value, refusal
 from trade_engine.binance.params import Params, parse
 from trade_engine.binance.wire import symbol_of
 from trade_engine.domain.market import Market
@@ -52,7 +52,7 @@ def markets_by_symbol(gateway: Gateway) -> dict[str, Market]:
 def market_named(gateway: Gateway, symbol: str) -> Market:
     market = markets_by_symbol(gateway).get(symbol.upper())
     if market is None:
-        raise BinanceError(-1121, INVALID_SYMBOL)
+        raise refusal(INVALID_SYMBOL)
     return market
 
 
@@ -71,7 +71,7 @@ def selected(gateway: Gateway, params: Params) -> list[Market] | None:
         return None
     found = [by_symbol.get(name.upper()) for name in names]
     if any(market is None for market in found):
-        raise BinanceError(-1121, INVALID_SYMBOL)
+        raise refusal(INVALID_SYMBOL)
     return [market for market in found if market is not None]
 
 
@@ -81,5 +81,5 @@ def time_ns(params: Params, name: str) -> int | None:
     if value is None:
         return None
     if not 0 <= value < _MAX_MS:
-        raise BinanceError(-1130, f"Data sent for parameter '{name}' is not valid.")
+        raise invalid_value(name)
     return value * NS_PER_MS

@@ -11,14 +11,19 @@ from typing import Any
 
 from trade_engine.binance import limits, order_views, views
 from trade_engine.binance.auth import READ, TRADE
-from trade_engine.binance.errors import BinanceError, from_engine, one_of_mandatory
+from trade_engine.binance.errors import (
+    ORDER_DOES_NOT_EXIST,
+    from_engine,
+    one_of_mandatory,
+    refusal,
+    unknown_order,
+)
 from trade_engine.binance.order_params import client_id_param, new_client_id, place_command, restriction
 from trade_engine.binance.params import Params
 from trade_engine.binance.requests import market_named, market_of, markets_by_symbol, signed, time_ns
 from trade_engine.domain.errors import TradeEngineError
 from trade_engine.domain.market import Market
 from trade_engine.domain.vocabulary import BUY, MARKET, SELL
-from trade_engine.edge.errors import UNKNOWN_ORDER
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Call
 from trade_engine.engine import CancelAllOrders, CancelOrder, OrderCancelled
@@ -59,7 +64,7 @@ async def query_order(gateway: Gateway, call: Call) -> dict[str, Any]:
     history = await gateway.history()
     row = await history.order_row(caller.user_id, order_id, client_order_id)
     if row is None or row["market"] != market.symbol:
-        raise BinanceError(-2013, "Order does not exist.")
+        raise refusal(ORDER_DOES_NOT_EXIST)
     return order_views.order(model_of_row(row), market)
 
 
@@ -88,7 +93,7 @@ async def cancel_order(gateway: Gateway, call: Call) -> dict[str, Any]:
     only_status = restriction(params)  # decided by the engine (CancelOrder.only_status)
     order = gateway.read_model().orders.find(caller.user_id, order_id, client_order_id)
     if order is None or order.market != market.symbol:
-        raise BinanceError(-2011, UNKNOWN_ORDER)
+        raise unknown_order()
     return await _cancel_one(gateway, caller.user_id, market, order, cancel_client_id, only_status)
 
 
@@ -98,14 +103,14 @@ async def cancel_open_orders(gateway: Gateway, call: Call) -> list[dict[str, Any
     mine = gateway.read_model().orders.of_user(caller.user_id, market.symbol)
     open_orders = {order.order_id: order for order in mine}
     if not open_orders:
-        raise BinanceError(-2011, UNKNOWN_ORDER)
+        raise unknown_order()
     try:
         events = await gateway.submit(CancelAllOrders(ts=0, user_id=caller.user_id, market=market.symbol))
     except TradeEngineError as error:
         raise from_engine(error, cancelling=True) from error
     cancelled = [e for e in events if isinstance(e, OrderCancelled) and e.order_id in open_orders]
     if not cancelled:
-        raise BinanceError(-2011, UNKNOWN_ORDER)
+        raise unknown_order()
     return [
         order_views.cancelled(finished(open_orders[e.order_id], e), market, new_client_id())
         for e in cancelled

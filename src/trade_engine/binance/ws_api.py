@@ -29,9 +29,12 @@ from trade_engine.binance import signing, userstream, views
 from trade_engine.binance.auth import READ, api_key, check_time
 from trade_engine.binance.errors import (
     INVALID_SIGNATURE,
+    MALFORMED,
+    UNKNOWN_METHOD,
     BinanceError,
     from_engine,
     mandatory,
+    refusal,
     unauthorized,
 )
 from trade_engine.binance.limits import BinanceLimits, Budget
@@ -110,10 +113,10 @@ class _ApiSession:
         try:
             request = _decode(text)
         except msgspec.DecodeError:
-            self.answer(None, error=BinanceError(-1100, "Malformed request: not JSON."))
+            self.answer(None, error=refusal(MALFORMED, reason="not JSON"))
             return
         if not isinstance(request, dict):
-            self.answer(None, error=BinanceError(-1100, "Malformed request: not an object."))
+            self.answer(None, error=refusal(MALFORMED, reason="not an object"))
             return
         request_id = request.get("id")
         params = request.get("params") or {}
@@ -125,7 +128,7 @@ class _ApiSession:
             return
         try:
             if not isinstance(params, dict):
-                raise BinanceError(-1100, "Malformed request: params must be an object.")
+                raise refusal(MALFORMED, reason="params must be an object")
             result = await self.call(method, params)
         except TradeEngineError as error:
             self.answer(request_id, error=from_engine(error), rate_limits=limits)
@@ -166,7 +169,7 @@ class _ApiSession:
             return await userstream.stop(gateway, _text(params, "apiKey"), _text(params, "listenKey"))
         if method == "account.status":
             return await self.account(params)
-        raise BinanceError(-1000, f"Unknown method '{method}'.")
+        raise refusal(UNKNOWN_METHOD, method=method)
 
     async def signed(self, params: dict[str, Any]) -> tuple[str, ActiveKey]:
         """A signed request's API key, checked as Binance checks it: key, time, signature."""
@@ -175,7 +178,7 @@ class _ApiSession:
         check_time(Params({name: str(value) for name, value in params.items()}))
         signature = _text(params, "signature")
         if not signing.verify(active.secret, signing.ws_payload(params), signature):
-            raise BinanceError(-1022, INVALID_SIGNATURE)
+            raise refusal(INVALID_SIGNATURE)
         assert isinstance(key, str)
         return key, active
 
