@@ -10,14 +10,15 @@ from trade_engine.core import codec
 from trade_engine.core.bootstrap import start_core
 from trade_engine.core.local import LocalCore
 from trade_engine.core.messages import (
+    VERSION,
     Committed,
     CommittedBatch,
     CoreState,
+    CoreStatus,
     Outcome,
     Rejected,
     Unavailable,
 )
-from trade_engine.core.port import CoreStatus
 from trade_engine.domain.errors import ErrorCode
 from trade_engine.engine import CancelAllOrders, Deposit, OrderAccepted, PlaceOrder, TradeExecuted
 
@@ -88,3 +89,5 @@ def test_outcomes_state_and_batches_cross_the_port_as_messages(database_url: str
         assert codec.decode_outcome(codec.encode(outcome)) == outcome
     for batch in batches:
         assert codec.decode_batch(codec.encode(batch)) == batch
+    assert codec.decode_status(codec.encode(status)) == status
+    assert status.v == state.v == placed.v == VERSION  # every message says its format's version

@@ -55,13 +55,14 @@ from trade_engine.core.messages import (
     Committed,
     CommittedBatch,
     CoreState,
+    CoreStatus,
     Outcome,
     Rejected,
     Submission,
     Unavailable,
     Unknown,
 )
-from trade_engine.core.port import BatchReader, CoreStatus
+from trade_engine.core.port import BatchReader
 from trade_engine.domain.errors import ErrorCode
 from trade_engine.engine import Command, PlaceOrder
 

@@ -7,16 +7,17 @@ from typing import Final
 
 import msgspec
 
-from trade_engine.core.messages import CommittedBatch, CoreState, Outcome, Submission
+from trade_engine.core.messages import CommittedBatch, CoreState, CoreStatus, Outcome, Submission
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _submissions: Final = msgspec.msgpack.Decoder(Submission)
 _outcomes: Final[msgspec.msgpack.Decoder[Outcome]] = msgspec.msgpack.Decoder(Outcome)
 _batches: Final = msgspec.msgpack.Decoder(CommittedBatch)
 _states: Final = msgspec.msgpack.Decoder(CoreState)
+_statuses: Final = msgspec.msgpack.Decoder(CoreStatus)
 
 
-def encode(message: Submission | Outcome | CommittedBatch | CoreState) -> bytes:
+def encode(message: Submission | Outcome | CommittedBatch | CoreState | CoreStatus) -> bytes:
     return _encoder.encode(message)
 
 
@@ -34,3 +35,7 @@ def decode_batch(data: bytes) -> CommittedBatch:
 
 def decode_state(data: bytes) -> CoreState:
     return _states.decode(data)
+
+
+def decode_status(data: bytes) -> CoreStatus:
+    return _statuses.decode(data)

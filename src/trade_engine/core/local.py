@@ -20,6 +20,7 @@ from trade_engine.core.messages import (
     Committed,
     CommittedBatch,
     CoreState,
+    CoreStatus,
     MarketState,
     OrderModel,
     Outcome,
@@ -28,7 +29,7 @@ from trade_engine.core.messages import (
     Unavailable,
     Unknown,
 )
-from trade_engine.core.port import BatchReader, CoreStatus
+from trade_engine.core.port import BatchReader
 from trade_engine.domain.errors import ErrorCode
 from trade_engine.domain.lifecycle import open_status
 from trade_engine.engine import (
@@ -124,6 +125,10 @@ class LocalCore:
         await self.core.close()
 
     def status(self) -> CoreStatus:
+        status = self._status()
+        return codec.decode_status(codec.encode(status)) if self._roundtrip else status
+
+    def _status(self) -> CoreStatus:
         sequencer = self.core.sequencer
         stats = sequencer.stats
         return CoreStatus(

@@ -8,9 +8,11 @@ deliver a submission twice (a bus after a reconnect) lets the core answer the se
 delivery with the first's outcome instead of applying it again.
 
 An outcome is one of four: `Committed` (durable; with the global sequence number of the
-command and its events), `Rejected` (refused, nothing changed; with its error code),
+command and its events), `Rejected` (refused, nothing changed; with its error code,
+and no sequence number: a refused command is not journaled and takes none),
 `Unavailable` (not applied: safe to retry) or `Unknown` (it may have been applied: look
-it up by the ids given once the service answers again).
+it up by the ids given once the service answers again). `CoreStatus`, what the core
+reports of itself, crosses the port as a message too.
 """
 
 from typing import Final
@@ -34,6 +36,7 @@ __all__ = [
     "Committed",
     "CommittedBatch",
     "CoreState",
+    "CoreStatus",
     "MarketState",
     "OrderModel",
     "Outcome",
@@ -115,6 +118,24 @@ class OrderModel(msgspec.Struct, gc=False):
     meta: OrderMeta | None = None  # the caller's labels
     status: OrderStatus = OrderStatus.NEW
     reason: str | None = None
+
+
+class CoreStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """How the core is doing, for readiness, metrics and the operator page."""
+
+    accepting: bool  # taking commands now
+    failed: bool  # stopped for good (storage): must be rebuilt before serving again
+    queue_depth: int
+    commands: int  # committed (or refused) since start
+    batches: int
+    commit_retries: int
+    last_batch_size: int
+    last_apply_seconds: float
+    last_commit_seconds: float
+    last_settlement_lag_seconds: float
+    last_queue_wait_seconds: float
+    projection_lag: int  # acknowledged commands whose rows are not yet in the tables
+    v: int = VERSION
 
 
 class MarketState(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,31 +6,12 @@ messages.py, so the core can run in another process behind the same interface.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-from trade_engine.core.messages import CommittedBatch, CoreState, Outcome
+from trade_engine.core.messages import CommittedBatch, CoreState, CoreStatus, Outcome
 from trade_engine.engine import Command
 
 BatchReader = Callable[[CommittedBatch], None]
-
-
-@dataclass(frozen=True)
-class CoreStatus:
-    """How the core is doing, for readiness, metrics and the operator page."""
-
-    accepting: bool  # taking commands now
-    failed: bool  # stopped for good (storage): must be rebuilt before serving again
-    queue_depth: int
-    commands: int  # committed (or refused) since start
-    batches: int
-    commit_retries: int
-    last_batch_size: int
-    last_apply_seconds: float
-    last_commit_seconds: float
-    last_settlement_lag_seconds: float
-    last_queue_wait_seconds: float
-    projection_lag: int  # acknowledged commands whose rows are not yet in the tables
 
 
 class CorePort(Protocol):

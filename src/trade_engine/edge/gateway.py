@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.config import Config
-from trade_engine.core.messages import Committed, Rejected, Unavailable
-from trade_engine.core.port import CorePort, CoreStatus
+from trade_engine.core.messages import Committed, CoreStatus, Rejected, Unavailable
+from trade_engine.core.port import CorePort
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import Market
 from trade_engine.edge.auth import Authenticator
