@@ -8,7 +8,7 @@ import msgspec
 
 from trade_engine.api import routes as native_routes
 from trade_engine.api.native import ERROR_TYPE, NativeApi, answer_type
-from trade_engine.app.root import Service
+from trade_engine.app.service import Service
 from trade_engine.app.sockets import websocket_routes
 from trade_engine.binance import routes as binance_routes
 from trade_engine.binance.api import BinanceApi
@@ -62,7 +62,7 @@ def create_app(
         headers=security.HEADERS,
         # A gateway of a cluster first catches up with what the core has answered
         # through other gateways (read-your-writes across gateways).
-        before_route=gateway.caught_up if service.role == "gateway" else None,
+        before_route=gateway.caught_up if service.role.catch_up_before_requests else None,
         on_startup=on_startup or [],
         on_shutdown=on_shutdown or [],
     )

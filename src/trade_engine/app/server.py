@@ -28,7 +28,7 @@ import uvicorn
 from trade_engine.app import root
 from trade_engine.app.http import create_app
 from trade_engine.app.process import tune_collector
-from trade_engine.app.root import Service
+from trade_engine.app.service import Service
 from trade_engine.config import DEV_SECRET, Config
 from trade_engine.observability.logging import configure_logging
 

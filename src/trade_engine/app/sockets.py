@@ -11,7 +11,7 @@ endpoint, so that a refused client is told why.
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from trade_engine.app.root import Service
+from trade_engine.app.service import Service
 from trade_engine.binance.ws import combined_streams, raw_streams, speaks_binance
 from trade_engine.binance.ws_api import websocket_api
 from trade_engine.edge.asgi import Receive, Scope, Send
