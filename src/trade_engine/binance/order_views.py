@@ -18,7 +18,7 @@ from trade_engine.binance.wire import (
     pad,
     symbol_of,
 )
-from trade_engine.domain.lifecycle import OrderChange, OrderStatus, is_open
+from trade_engine.domain.lifecycle import OrderChange, is_open, status_after
 from trade_engine.domain.market import Market
 from trade_engine.domain.timestamps import ms
 from trade_engine.domain.vocabulary import BUY, CONDITIONAL_TYPES
@@ -147,7 +147,7 @@ def execution_report(
     if execution is None:
         return None
     order, fill = update.order, update.fill
-    status = OrderStatus.FILLED if update.completes else order.status
+    status = status_after(update.change, order.executed, order.reason, completes=update.completes)
     if status == PREVENTED[0]:
         execution = PREVENTED[1]
     quantity = order.quantity or (order.executed if not is_open(status) else 0)
