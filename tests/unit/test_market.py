@@ -1,7 +1,11 @@
 """Markets: an operator's decimal spec validated once into integer rules."""
 
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.market import MarketSpec, asset_text, asset_units, market_from_spec
@@ -171,3 +175,33 @@ def test_a_decoded_market_spec_is_refused_by_the_one_check_with_its_code():
         with pytest.raises(TradeEngineError) as refused:
             market_from_spec(spec)
         assert refused.value.code == ErrorCode.INVALID_MARKET
+
+
+AVERAGED_SPECS = [
+    MarketSpec(symbol="BTC-USDT", tick_size="0.01", step_size="0.00001"),
+    MarketSpec(symbol="ETH-USDT", tick_size="0.5", step_size="0.001", quote_decimals=6),
+    MarketSpec(symbol="DOGE-USDT", tick_size="0.00001", step_size="1", base_decimals=0),
+    MarketSpec(symbol="BIG-USD", tick_size="25", step_size="0.1", base_decimals=2, quote_decimals=2),
+]
+
+
+@pytest.mark.parametrize("spec", AVERAGED_SPECS, ids=lambda spec: spec.symbol)
+@given(lots=st.integers(1, 10**12), quote_units=st.integers(0, 10**20), places=st.integers(0, 12))
+def test_the_average_price_is_decimal_division_rounded_half_up(
+    spec: MarketSpec, lots: int, quote_units: int, places: int
+) -> None:
+    market = market_from_spec(spec)
+    places = max(places, len(spec.tick_size.partition(".")[2]))
+    with localcontext() as context:
+        context.prec = 80
+        average = Decimal(market.quote_text(quote_units)) / Decimal(market.quantity_text(lots))
+        expected = average.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    assert market.average_price_text(quote_units, lots, places) == format(expected, "f")
+
+
+def test_the_average_price_at_the_half_rounds_up() -> None:
+    market = market_from_spec(AVERAGED_SPECS[0])  # USDT at 8 decimals, lots of 0.00001 BTC
+    assert market.average_price_text(500_000, 2, 2) == "250.00"  # 0.005 USDT for 0.00002 BTC
+    assert market.average_price_text(1, 3, 8) == "0.00033333"  # 0.00000001 / 0.00003
+    assert market.average_price_text(1, 16, 6) == "0.000063"  # 0.0000625: the half goes up
+    assert market.average_price_text(0, 7, 2) == "0.00"

@@ -3,11 +3,11 @@ average price, rendered from the live market data's `Ticker` (marketdata/live.py
 
 Counts, volumes and prices are the exact integers, written as Binance writes amounts;
 a price change in percent and a weighted average are display values, computed from the
-integers with `Decimal` and rounded half up (never through `float`). A window without
-trades shows the last price before it as open, high, low and last, with zero volume.
+integers in integers and rounded half up (domain/money.py; never through `float`). A
+window without trades shows the last price before it as open, high, low and last, with
+zero volume.
 """
 
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
 from trade_engine.binance.views import top
@@ -21,16 +21,12 @@ from trade_engine.marketdata.depth import MarketDepth
 AVERAGE_MINUTES: Final = 5  # Binance's `avgPrice` window
 
 
-def _places(market: Market) -> Decimal:
-    return Decimal(1).scaleb(-max(8, len(market.tick_size.partition(".")[2])))
-
-
 def weighted_average(market: Market, volume: int, quote_volume: int) -> str:
     """Quote volume over volume, at the price's precision (at least eight places)."""
     if not volume:
         return pad("0")
-    average = Decimal(market.quote_text(quote_volume)) / Decimal(market.quantity_text(volume))
-    return pad(format(average.quantize(_places(market), ROUND_HALF_UP), "f"))
+    places = max(8, len(market.tick_size.partition(".")[2]))
+    return pad(market.average_price_text(quote_volume, volume, places))
 
 
 def _prices(ticker: Ticker) -> tuple[int, int, int, int]:

@@ -20,7 +20,15 @@ import msgspec
 from msgspec import Meta
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
-from trade_engine.domain.money import DecimalText, from_units, parse_decimal, to_units, units_text
+from trade_engine.domain.money import (
+    DecimalText,
+    from_units,
+    parse_decimal,
+    quotient_text,
+    to_units,
+    unit_parts,
+    units_text,
+)
 from trade_engine.domain.vocabulary import (
     EXPIRE_MAKER,
     FEE_SCALE,
@@ -111,6 +119,19 @@ class Market(msgspec.Struct, frozen=True, kw_only=True):
     def price_change_text(self, change: int) -> str:
         """A signed difference of two prices, in ticks: "-12.5" for a fall."""
         return ("-" if change < 0 else "") + self.price_text(abs(change))
+
+    def average_price_text(self, quote_units: int, lots: int, places: int) -> str:
+        """The price at which `lots` (not zero) cost `quote_units` on average, with
+        `places` decimals (at least the tick's), rounded half up: a display value (a
+        volume-weighted average price). In integers: the average is `quote_units /
+        (lots * quote_per_tick_lot)` ticks, and a tick is `mantissa * 10**exponent`."""
+        mantissa, exponent = unit_parts(self.tick_size)
+        numerator, denominator = quote_units * mantissa, lots * self.quote_per_tick_lot
+        if exponent >= 0:
+            numerator *= 10**exponent
+        else:
+            denominator *= 10**-exponent
+        return quotient_text(numerator, denominator, places)
 
     def quantity_text(self, lots: int) -> str:
         return units_text(lots, self.step_size)

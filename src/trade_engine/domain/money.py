@@ -72,7 +72,7 @@ def decimal_places(unit: Decimal) -> int:
 
 
 @lru_cache(maxsize=512)
-def _unit_parts(unit: Decimal | str) -> tuple[int, int]:
+def unit_parts(unit: Decimal | str) -> tuple[int, int]:
     """unit = mantissa * 10**exponent, the mantissa without trailing zeros.
 
     Cached: markets pass their tick and step sizes as strings, converted once.
@@ -110,7 +110,7 @@ def to_units(
         if allow_zero:
             return 0
         raise TradeEngineError(ErrorCode.ZERO_VALUE, f"{field} must be greater than zero", field=field)
-    mantissa, exponent = _unit_parts(unit)
+    mantissa, exponent = unit_parts(unit)
     places = len(fraction)
     if places > max(0, -exponent):
         raise TradeEngineError(
@@ -131,23 +131,29 @@ def to_units(
 
 def units_text(count: int, unit: Decimal | str) -> str:
     """Format `count` units with as many decimal places as the unit has."""
-    return from_units(count, unit, max(0, -_unit_parts(unit)[1]))
+    return from_units(count, unit, max(0, -unit_parts(unit)[1]))
 
 
 def from_units(count: int, unit: Decimal | str, places: int) -> str:
     """Format `count` units as a decimal string with exactly `places` digits after the point."""
-    mantissa, exponent = _unit_parts(unit)
+    mantissa, exponent = unit_parts(unit)
     scaled = count * mantissa * 10 ** (exponent + places)  # exponent + places >= 0
     whole, fraction = divmod(abs(scaled), 10**places)
     sign = "-" if scaled < 0 else ""
     return f"{sign}{whole}.{fraction:0{places}d}" if places else f"{sign}{whole}"
 
 
+def quotient_text(numerator: int, denominator: int, places: int) -> str:
+    """`numerator / denominator` (neither negative, the denominator not zero) with `places`
+    decimals, rounded half up, in integers: a display value (an average, a ratio)."""
+    scale = 10**places
+    rounded = (2 * numerator * scale + denominator) // (2 * denominator)
+    whole_part, fraction = divmod(rounded, scale)
+    return f"{whole_part}.{fraction:0{places}d}" if places else f"{whole_part}"
+
+
 def percent_text(part: int, whole: int, places: int) -> str:
     """`part` as a percentage of `whole` (non-zero) with `places` decimals, rounded half
     away from zero, in integers (a display value: a price change in percent)."""
-    scale = 10**places
-    rounded = (2 * abs(part) * 100 * scale + abs(whole)) // (2 * abs(whole))
     sign = "-" if (part < 0) != (whole < 0) and part != 0 else ""
-    whole_part, fraction = divmod(rounded, scale)
-    return f"{sign}{whole_part}.{fraction:0{places}d}" if places else f"{sign}{whole_part}"
+    return sign + quotient_text(abs(part) * 100, abs(whole), places)
