@@ -28,10 +28,9 @@ from trade_engine.cluster.names import Names
 from trade_engine.cluster.publisher import Publisher
 from trade_engine.cluster.standby import Standby
 from trade_engine.config import Config, ConfigError
-from trade_engine.core.bootstrap import Core
+from trade_engine.core.bootstrap import Core, add_configured_markets
 from trade_engine.core.local import LocalCore
 from trade_engine.core.messages import AnyEvent, BalanceState, CommittedBatch
-from trade_engine.engine import AddMarket, CommandRejected
 from trade_engine.sequencer import Sequencer
 from trade_engine.storage.database import is_sqlite, normalise_url, open_database
 from trade_engine.storage.migrate import upgrade
@@ -177,11 +176,7 @@ async def _lead(
     report = RecoveryReport(markets=len(follower.engine.markets()), accounts=0, open_orders=0)
     port = LocalCore(Core(database, follower.engine, sequencer, writer, report, 0.0))
     sequencer.subscribe(publisher.on_batch)  # not port.attach: no state to build
-    for market in config.validated_markets():
-        if follower.engine.market(market.symbol) is None:
-            (event,) = await sequencer.submit(AddMarket(ts=0, market=market))
-            if isinstance(event, CommandRejected):
-                raise ConfigError(f"markets: {market.symbol}: {event.message}")
+    await add_configured_markets(sequencer, follower.engine, config.validated_markets())
     return Leader(
         client,
         js,

@@ -21,6 +21,7 @@ from typing import TypedDict, Unpack
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from trade_engine.config import ConfigError
 from trade_engine.core.snapshotter import Snapshotter
 from trade_engine.domain.market import Market
 from trade_engine.engine import AddMarket, CommandRejected, Engine
@@ -85,11 +86,7 @@ class Core:
                 raise InconsistentStore(problems)
         await self._caught_up()
         self.sequencer.start()
-        for market in self._markets:
-            if self.engine.market(market.symbol) is None:
-                (event,) = await self.sequencer.submit(AddMarket(ts=0, market=market))
-                if isinstance(event, CommandRejected):
-                    raise ValueError(f"market {market.symbol}: {event.message}")
+        await add_configured_markets(self.sequencer, self.engine, self._markets)
         self.recovery_seconds = time.perf_counter() - self._began
 
     async def abandon(self) -> None:
@@ -130,6 +127,18 @@ class Core:
         await self.sequencer.stop()
         await self.writer.close()
         await self.database.dispose()
+
+
+async def add_configured_markets(sequencer: Sequencer, engine: Engine, markets: Sequence[Market]) -> None:
+    """Add the configured markets the engine does not know, through the sequencer (durable
+    like any command): every core does this once it takes commands, in this process or
+    as a cluster's new leader. One the engine refuses (an asset the store already has
+    with other decimals, say) is a setting that cannot work: `ConfigError`."""
+    for market in markets:
+        if engine.market(market.symbol) is None:
+            (event,) = await sequencer.submit(AddMarket(ts=0, market=market))
+            if isinstance(event, CommandRejected):
+                raise ConfigError(f"markets: {market.symbol}: {event.message}")
 
 
 async def _from_snapshot(
