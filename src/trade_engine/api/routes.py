@@ -52,25 +52,45 @@ from trade_engine.api.schemas import (
     TransferBody,
     TransferView,
 )
+from trade_engine.domain.errors import ErrorCode
+from trade_engine.edge.errors import status_of
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.routes import Access, Call, Route
 from trade_engine.edge.routes import Handler as EdgeHandler
 
 API: Final = "/api/v1"
-PUBLIC_ERRORS: Final = (400, 404, 429, 503)
+# The failures a route can meet, named by their codes: the statuses its OpenAPI entry
+# lists follow from the error table (edge/errors.py), so the two cannot disagree.
+# Any route: a malformed request, something not found, a limit, the service unavailable.
+_ANY_ROUTE: Final = (
+    ErrorCode.VALIDATION_ERROR,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.UNAVAILABLE,
+)
+# A private route: no or a bad token, a role that may not.
+_PRIVATE: Final = (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN)
+# A change: a client order id or reference already used, an order no longer open (409),
+# or a state that refuses it (422).
+_CHANGE: Final = (ErrorCode.DUPLICATE_CLIENT_ORDER_ID, ErrorCode.INSUFFICIENT_BALANCE)
+
+
+def statuses(*codes: ErrorCode) -> tuple[int, ...]:
+    return tuple(sorted({status_of(code) for code in codes}))
+
+
+PUBLIC_ERRORS: Final = statuses(*_ANY_ROUTE)
 
 
 def private_errors(method: str, types: dict[str, Any]) -> tuple[int, ...]:
     """The error statuses a private route can answer (and its OpenAPI entry lists): a
-    read is refused, not found, limited or unavailable; a change may also conflict (409:
-    a client order id or reference already used, an order no longer open) or meet a state
-    that refuses it (422); a body may be too large (413)."""
-    errors = {400, 401, 403, 404, 429, 503}
+    read's, a change's too unless it is a GET, and a body too large where it takes one."""
+    codes = [*_ANY_ROUTE, *_PRIVATE]
     if method != "GET":
-        errors |= {409, 422}
+        codes += _CHANGE
     if types.get("body_type") is not None:
-        errors.add(413)
-    return tuple(sorted(errors))
+        codes.append(ErrorCode.BODY_TOO_LARGE)
+    return statuses(*codes)
 
 
 Handler = Callable[[Gateway, Call], Awaitable[Any]]
