@@ -5,7 +5,7 @@ from sqlalchemy import ColumnElement, case, func, select
 
 from trade_engine.storage import schema
 from trade_engine.storage.database import connected
-from trade_engine.storage.reads import Page, Reads, Row, _window
+from trade_engine.storage.reads import Page, Reads, Row
 
 
 def _chunks(values: list[int], size: int) -> list[list[int]]:
@@ -41,12 +41,6 @@ class MarketHistory(Reads):
         """A market's trades, ascending by id."""
         table = schema.trades
         conditions: list[ColumnElement[bool]] = [table.c.market == market]
-        if from_id is not None:
-            conditions.append(table.c.id >= from_id)
-        if start_ns is not None:
-            conditions.append(table.c.ts >= start_ns)
-        if end_ns is not None:
-            conditions.append(table.c.ts <= end_ns)
         columns = select(
             table.c.id,
             table.c.ts,
@@ -56,11 +50,16 @@ class MarketHistory(Reads):
             table.c.taker_side,
             table.c.taker_order_id,
         )
-        query, newest = _window(
-            columns.where(*conditions), table.c.id, from_id=from_id, start=start_ns is not None, limit=limit
+        return await self._oldest_first(
+            columns,
+            table,
+            table.c.ts,
+            conditions,
+            from_id=from_id,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            limit=limit,
         )
-        rows = await self._rows(query)
-        return rows[::-1] if newest else rows
 
     async def buckets(
         self,

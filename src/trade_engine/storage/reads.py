@@ -52,14 +52,33 @@ class Reads:
         async with connected(self.database) as connection:
             return [dict(row) for row in (await connection.execute(query)).mappings()]
 
-
-def _window(
-    query: Select[Any], key: Any, *, from_id: int | None, start: bool, limit: int
-) -> tuple[Select[Any], bool]:
-    """Order and limit `query`: ascending from a start, else the newest `limit` (reversed later)."""
-    if from_id is not None or start:
-        return query.order_by(key).limit(limit), False
-    return query.order_by(key.desc()).limit(limit), True
+    async def _oldest_first(
+        self,
+        query: Select[Any],
+        table: Table,
+        time_column: ColumnElement[int],
+        conditions: list[ColumnElement[bool]],
+        *,
+        from_id: int | None,
+        start_ns: int | None,
+        end_ns: int | None,
+        limit: int,
+        anchored: bool = False,
+    ) -> list[Row]:
+        """Binance's page of `query`'s rows, ascending by id: from `from_id` or
+        `start_ns` (or `anchored` elsewhere: an order's trades), the first `limit` from
+        there; else the newest `limit`. Both ends inclusive."""
+        if from_id is not None:
+            conditions.append(table.c.id >= from_id)
+        if start_ns is not None:
+            conditions.append(time_column >= start_ns)
+        if end_ns is not None:
+            conditions.append(time_column <= end_ns)
+        query = query.where(*conditions)
+        if anchored or from_id is not None or start_ns is not None:
+            return await self._rows(query.order_by(table.c.id).limit(limit))
+        newest = await self._rows(query.order_by(table.c.id.desc()).limit(limit))
+        return newest[::-1]
 
 
 class OwnHistory(Reads):
@@ -150,17 +169,16 @@ class OwnHistory(Reads):
             conditions.append(table.c.market == market)
         if open_only:
             conditions.append(table.c.status.in_(schema.OPEN_STATUSES))
-        if from_id is not None:
-            conditions.append(table.c.id >= from_id)
-        if start_ns is not None:
-            conditions.append(table.c.created_ts >= start_ns)
-        if end_ns is not None:
-            conditions.append(table.c.created_ts <= end_ns)
-        matching = select(table).where(*conditions)
-        started = start_ns is not None
-        query, newest = _window(matching, table.c.id, from_id=from_id, start=started, limit=limit)
-        rows = await self._rows(query)
-        return rows[::-1] if newest else rows
+        return await self._oldest_first(
+            select(table),
+            table,
+            table.c.created_ts,
+            conditions,
+            from_id=from_id,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            limit=limit,
+        )
 
     async def user_trades(
         self,
@@ -180,21 +198,17 @@ class OwnHistory(Reads):
         ]
         if order_id is not None:
             conditions.append(or_(table.c.maker_order_id == order_id, table.c.taker_order_id == order_id))
-        if from_id is not None:
-            conditions.append(table.c.id >= from_id)
-        if start_ns is not None:
-            conditions.append(table.c.ts >= start_ns)
-        if end_ns is not None:
-            conditions.append(table.c.ts <= end_ns)
-        query, newest = _window(
-            select(table).where(*conditions),
-            table.c.id,
-            from_id=from_id if from_id is not None else order_id,
-            start=start_ns is not None,
+        return await self._oldest_first(
+            select(table),
+            table,
+            table.c.ts,
+            conditions,
+            from_id=from_id,
+            start_ns=start_ns,
+            end_ns=end_ns,
             limit=limit,
+            anchored=order_id is not None,
         )
-        rows = await self._rows(query)
-        return rows[::-1] if newest else rows
 
     async def balance_rows(self, user_id: str) -> list[tuple[str, int, int, int]]:
         """(asset, available, locked, updated_ts) of every balance the user has, by asset."""
