@@ -173,11 +173,14 @@ class StreamPublisher:
     # -- public streams --
 
     def _publish_trades(self, trades: list[TradeModel], now: int) -> None:
+        # Each payload is built only for a stream someone subscribes to (as below).
         for trade in trades:
             market = self._markets.require(trade.market)
-            stream = symbol_of(market.symbol).lower()
+            name = f"{symbol_of(market.symbol).lower()}@trade"
+            if not self._wanted(name):
+                continue
             self._publish(
-                f"{stream}@trade",
+                name,
                 {
                     "e": "trade",
                     "E": now,
@@ -190,7 +193,8 @@ class StreamPublisher:
                     "M": True,
                 },
             )
-        for group in aggregate(trades):
+        wanted = [t for t in trades if self._wanted(f"{symbol_of(t.market).lower()}@aggTrade")]
+        for group in aggregate(wanted):
             first = group[0]
             market = self._markets.require(first.market)
             symbol = symbol_of(market.symbol)
@@ -230,18 +234,21 @@ class StreamPublisher:
                 continue
             market = self._markets.require(symbol)
             stream = symbol_of(symbol).lower()
-            self._publish(
-                f"{stream}@depth{suffix}",
-                {
-                    "e": "depthUpdate",
-                    "E": now,
-                    "s": symbol_of(symbol),
-                    "U": diff.first,
-                    "u": diff.last,
-                    "b": levels(market, sorted(diff.bids.items(), reverse=True)),
-                    "a": levels(market, sorted(diff.asks.items())),
-                },
-            )
+            # A busy book changes thousands of levels a second: formatted only when
+            # someone subscribes (and forgotten at each flush either way).
+            if self._wanted(f"{stream}@depth{suffix}"):
+                self._publish(
+                    f"{stream}@depth{suffix}",
+                    {
+                        "e": "depthUpdate",
+                        "E": now,
+                        "s": symbol_of(symbol),
+                        "U": diff.first,
+                        "u": diff.last,
+                        "b": levels(market, sorted(diff.bids.items(), reverse=True)),
+                        "a": levels(market, sorted(diff.asks.items())),
+                    },
+                )
             for count in PARTIAL_DEPTHS:
                 name = f"{stream}@depth{count}{suffix}"
                 if self._wanted(name):
