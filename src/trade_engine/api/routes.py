@@ -60,7 +60,8 @@ from trade_engine.edge.routes import Handler as EdgeHandler
 
 API: Final = "/api/v1"
 # The failures a route can meet, named by their codes: the statuses its OpenAPI entry
-# lists follow from the error table (edge/errors.py), so the two cannot disagree.
+# lists follow from the error table (edge/errors.py), so a status changed there changes
+# here too.
 # Any route: a malformed request, something not found, a limit, the service unavailable.
 _ANY_ROUTE: Final = (
     ErrorCode.VALIDATION_ERROR,
@@ -72,7 +73,12 @@ _ANY_ROUTE: Final = (
 _PRIVATE: Final = (ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN)
 # A change: a client order id or reference already used, an order no longer open (409),
 # or a state that refuses it (422).
-_CHANGE: Final = (ErrorCode.DUPLICATE_CLIENT_ORDER_ID, ErrorCode.INSUFFICIENT_BALANCE)
+_CHANGE: Final = (
+    ErrorCode.DUPLICATE_CLIENT_ORDER_ID,
+    ErrorCode.DUPLICATE_REFERENCE,
+    ErrorCode.ORDER_NOT_OPEN,
+    ErrorCode.INSUFFICIENT_BALANCE,
+)
 
 
 def statuses(*codes: ErrorCode) -> tuple[int, ...]:

@@ -3,9 +3,11 @@ transfers, a market's trades and candle aggregate, the operators' records.
 
 This is the read half of the core port. The gateways are handed a `History` (by
 `Gateway.history()`, once the tables hold every command committed before the read) and
-name each query they make; none holds the database, so none can write to it or run
-a query that is not stated here. The tables are the history projection, written behind
-the acknowledgement (docs/adr/0001); a cluster's gateway reads the same tables.
+name each query they make: a `History` keeps its database to itself, so what the APIs
+read of history is stated here and nowhere else. (What they write outside the core,
+the operators' audit log and API keys, goes through their own stores.) The tables
+are the history projection, written behind the acknowledgement (docs/adr/0001); a
+cluster's gateway reads the same tables.
 """
 
 from trade_engine.storage.market_reads import MarketHistory

@@ -110,7 +110,7 @@ class MarketHistory(Reads):
             .order_by(table.c.ts.desc(), table.c.id.desc())
             .limit(1)
         )
-        async with connected(self.database) as connection:
+        async with connected(self._database) as connection:
             groups = list(await connection.execute(aggregate))
             previous = (await connection.execute(before)).scalar()
             ids = sorted({int(g[1]) for g in groups} | {int(g[2]) for g in groups})
@@ -127,7 +127,7 @@ class MarketHistory(Reads):
     async def first_trade_ts(self, market: str) -> int | None:
         """When the market's first trade happened (None before it has one)."""
         table = schema.trades
-        async with connected(self.database) as connection:
+        async with connected(self._database) as connection:
             value = (
                 await connection.execute(select(func.min(table.c.ts)).where(table.c.market == market))
             ).scalar()
@@ -142,6 +142,6 @@ class MarketHistory(Reads):
             .order_by(table.c.ts.desc(), table.c.id.desc())
             .limit(1)
         )
-        async with connected(self.database) as connection:
+        async with connected(self._database) as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else (int(row[0]), int(row[1]))

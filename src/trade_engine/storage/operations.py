@@ -47,7 +47,7 @@ class OperatorHistory(Reads):
         """A page of the audit log, newest first, and how many entries there are."""
         log = schema.audit_log
         page = select(log).order_by(log.c.id.desc()).limit(limit).offset(offset)
-        async with connected(self.database) as connection:
+        async with connected(self._database) as connection:
             rows = [dict(row) for row in (await connection.execute(page)).mappings()]
             total = (await connection.execute(select(func.count()).select_from(log))).scalar() or 0
         return rows, int(total)
@@ -74,7 +74,7 @@ class OperatorHistory(Reads):
         newest = select(transfers).where(*conditions).order_by(transfers.c.id.desc())
         page = newest.limit(limit).offset(offset)
         count = select(func.count()).select_from(transfers).where(*conditions)
-        async with connected(self.database) as connection:
+        async with connected(self._database) as connection:
             rows = [dict(row) for row in (await connection.execute(page)).mappings()]
             total = (await connection.execute(count)).scalar() or 0
             ids = [row["id"] for row in rows]

@@ -24,7 +24,7 @@ class Reads:
     `history()`) and names the read it makes, never the database itself."""
 
     def __init__(self, database: AsyncEngine) -> None:
-        self.database = database
+        self._database = database
 
     async def _page(
         self,
@@ -43,13 +43,13 @@ class Reads:
             conditions.append(time_column < end_ns)
         page = select(table).where(*conditions).order_by(table.c.id.desc()).limit(limit).offset(offset)
         total = select(func.count()).select_from(table).where(*conditions)
-        async with connected(self.database) as connection:
+        async with connected(self._database) as connection:
             rows = [dict(row) for row in (await connection.execute(page)).mappings()]
             count = (await connection.execute(total)).scalar() or 0
         return rows, int(count)
 
     async def _rows(self, query: Select[Any]) -> list[Row]:
-        async with connected(self.database) as connection:
+        async with connected(self._database) as connection:
             return [dict(row) for row in (await connection.execute(query)).mappings()]
 
     async def _oldest_first(
@@ -95,7 +95,7 @@ class OwnHistory(Reads):
         if client_order_id is not None:
             query = query.where(orders.c.client_order_id == client_order_id)
         query = query.order_by(orders.c.id.desc()).limit(1)
-        async with connected(self.database) as connection:
+        async with connected(self._database) as connection:
             row = (await connection.execute(query)).mappings().first()
         return dict(row) if row is not None else None
 
@@ -147,7 +147,7 @@ class OwnHistory(Reads):
         fills = union_all(bought, sold).subquery("fills")
         page = select(fills).order_by(fills.c.id.desc(), fills.c.side).limit(limit).offset(offset)
         total = select(func.count()).select_from(fills)
-        async with connected(self.database) as connection:
+        async with connected(self._database) as connection:
             rows = [dict(row) for row in (await connection.execute(page)).mappings()]
             count = (await connection.execute(total)).scalar() or 0
         return rows, int(count)
@@ -218,13 +218,13 @@ class OwnHistory(Reads):
             .where(table.c.user_id == user_id)
             .order_by(table.c.asset)
         )
-        async with connected(self.database) as connection:
+        async with connected(self._database) as connection:
             return [(str(a), int(f), int(lk), int(u)) for a, f, lk, u in await connection.execute(query)]
 
     async def transfer_with_balance(self, transfer_id: int) -> tuple[dict[str, Any], int, int]:
         """A transfer's row, and the (available, locked) balance of its user's asset now."""
         transfers, balances = schema.transfers, schema.balances
-        async with connected(self.database) as connection:
+        async with connected(self._database) as connection:
             query = select(transfers).where(transfers.c.id == transfer_id)
             row = (await connection.execute(query)).mappings().one()
             balance = (
