@@ -34,25 +34,26 @@ class InProcessCore(Role):
     name = "serve"
 
     def __init__(self) -> None:
-        self._core: Core | None = None
         self._port: LocalCore | None = None
 
     async def open(self, service: Service) -> Opened | None:
-        core = self._core = await _recover(service)
+        core = await _recover(service)
         if core is None:
             return None  # stopped before the database came back
         self._port = LocalCore(core, roundtrip=service.config.core.port_roundtrip)
         return Opened(self._port, core.database, {})
 
+    def _core(self) -> Core:
+        assert self._port is not None
+        return self._port.core
+
     async def settled(self) -> None:
-        assert self._core is not None
-        await self._core.settled()  # the tables hold what recovery replayed
+        await self._core().settled()  # the tables hold what recovery replayed
 
     async def started(self, service: Service, opened: Opened) -> None:
         # Started once every reader is in place: each batch from now on, the configured
         # markets the store lacked first, reaches them all.
-        core = self._core
-        assert core is not None
+        core = self._core()
         try:
             await core.start()
         except BaseException:
@@ -83,15 +84,13 @@ class RemoteCore(Role):
     catch_up_before_requests = True
 
     def __init__(self) -> None:
-        self._keys: list[ApiKeyStore] = []  # the gateway's, once made (dropped on a reconnection)
+        self._keys: ApiKeyStore | None = None  # the gateway's, once made (dropped on a reconnection)
         self._port: NatsCore | None = None
 
     async def open(self, service: Service) -> Opened | None:
         config = service.config
         database = open_database(normalise_url(config.database.url), pool_size=config.database.pool_size)
-        port = self._port = await connect_gateway(
-            config.cluster, database, lambda: self._keys[0] if self._keys else None, _restart
-        )
+        port = self._port = await connect_gateway(config.cluster, database, lambda: self._keys, _restart)
         return Opened(port, database, {"seq": port.seq})
 
     async def settled(self) -> None:
@@ -103,7 +102,7 @@ class RemoteCore(Role):
 
     async def keys_made(self, service: Service, api_keys: ApiKeyStore) -> None:
         assert self._port is not None
-        self._keys.append(api_keys)
+        self._keys = api_keys
         await share_revocations(self._port, service.config.cluster, api_keys)
         gateway_metrics(service.gateway.metrics.registry, self._port)
 
