@@ -456,14 +456,15 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def _fill(directory: Path) -> Path:
-    """Take every free byte of the file system; returns the file that holds them."""
+    """Take every free byte of the file system; returns the file that holds them.
+    Unbuffered: a buffered file kept the bytes a full disk refused and wrote them again
+    on close, which raised out of here (a failure seen once in a local run)."""
     filler = directory / "filler"
-    with filler.open("wb") as sink:
+    with filler.open("wb", buffering=0) as sink:
         block = b"\0" * 65536
         try:
             while True:
                 sink.write(block)
-                sink.flush()
         except OSError:
             pass
     return filler
