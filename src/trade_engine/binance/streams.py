@@ -5,7 +5,7 @@ committed, encodes each message once and hands the bytes to the shared WebSocket
 (`trade_engine.edge.hub`, which never blocks). Real-time streams (`@trade`, `@aggTrade`,
 `@bookTicker`, user data) go out per batch; a timer sends depth diffs every 100 ms
 (`@depth@100ms`, partial books) and every second (`@depth`, `@ticker`, `@miniTicker`,
-`@kline_<i>`).
+`@kline_<i>`, those three `statistics.py`'s).
 
 Depth diffs carry the market sequence numbers: a diff covers `[U, u]`, the events since
 the previous diff, and `U` is always the previous `u + 1`. The committed depth view
@@ -23,21 +23,19 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-import msgspec
-
+from trade_engine.binance.outlet import StreamOutlet
+from trade_engine.binance.statistics import StatisticsStreams
 from trade_engine.binance.subscriptions import UserDataSubscriptions
-from trade_engine.binance.tickers import day_ticker
 from trade_engine.binance.userdata import UserData
-from trade_engine.binance.views import agg_trade, aggregate, kline, levels, top
+from trade_engine.binance.views import agg_trade, aggregate, levels, top
 from trade_engine.binance.wire import pad, symbol_of
 from trade_engine.domain.market import Market
 from trade_engine.domain.timestamps import ms
 from trade_engine.domain.vocabulary import BUY, SELL
 from trade_engine.edge.hub import Hub
 from trade_engine.marketdata.depth import DepthBook
-from trade_engine.marketdata.intervals import KLINE_INTERVALS
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.trades import TradeModel
 from trade_engine.readmodel.views import ReadModel, ViewBatch
@@ -47,16 +45,6 @@ log = logging.getLogger(__name__)
 TICK_SECONDS: Final = 0.1
 SLOW_EVERY: Final = 10  # ticks: the 1-second streams
 PARTIAL_DEPTHS: Final = (5, 10, 20)
-_encode = msgspec.json.Encoder().encode
-
-
-# Hub keys of this gateway (the native protocol uses plain channel names).
-RAW: Final = "binance"
-COMBINED: Final = "binance-combined"
-
-
-def stream_key(stream: str, combined: bool = False) -> tuple[str, str]:
-    return (COMBINED if combined else RAW, stream)
 
 
 @dataclass
@@ -88,10 +76,10 @@ class StreamPublisher:
         """`read_model`: the committed markets and balances; `depth` and `live` must be
         readers of it ahead of this one (diffs share the depth view's sequence);
         `subscriptions`: who receives user data besides the WebSocket API's subscribers."""
-        self.hub = hub
+        self._outlet = StreamOutlet(hub)
         self._markets = read_model.markets
         self._depth = depth
-        self._live = live
+        self._statistics = StatisticsStreams(read_model.markets, depth, live, self._outlet)
         self.user_data = UserData(read_model, hub, subscriptions)
         self._by_stream_symbol: dict[str, str] = {}
         for market in self._markets.all():
@@ -99,7 +87,8 @@ class StreamPublisher:
         self._fast: dict[str, _Diff] = {}
         self._slow: dict[str, _Diff] = {}
         self._tops: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
-        self._traded: set[str] = set()
+        # Per market: the first and last trade time since the last 1-second streams.
+        self._traded: dict[str, tuple[int, int]] = {}
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle --
@@ -122,23 +111,6 @@ class StreamPublisher:
     def market_of_stream(self, stream_symbol: str) -> str | None:
         return self._by_stream_symbol.get(stream_symbol)
 
-    def _publish(self, stream: str, payload: Any) -> None:
-        raw = self.hub.has_subscribers(stream_key(stream))
-        combined = self.hub.has_subscribers(stream_key(stream, True))
-        if not (raw or combined):
-            return
-        data = _encode(payload)
-        if raw:
-            self.hub.publish(stream_key(stream), data)
-        if combined:
-            wrapped = b'{"stream":' + _encode(stream) + b',"data":' + data + b"}"
-            self.hub.publish(stream_key(stream, True), wrapped)
-
-    def _wanted(self, stream: str) -> bool:
-        return self.hub.has_subscribers(stream_key(stream)) or self.hub.has_subscribers(
-            stream_key(stream, True)
-        )
-
     # -- after each commit --
 
     def on_view(self, view: ViewBatch) -> None:
@@ -154,8 +126,15 @@ class StreamPublisher:
                 (diff.bids if level.side == BUY else diff.asks)[level.price] = level.quantity
                 diff.changed = True
         if view.trades:
+            traded = self._traded
             for trade in view.trades:
-                self._traded.add(trade.market)
+                span = traded.get(trade.market)
+                if span is None:
+                    traded[trade.market] = (trade.ts, trade.ts)
+                elif trade.ts > span[1]:
+                    traded[trade.market] = (span[0], trade.ts)
+                elif trade.ts < span[0]:
+                    traded[trade.market] = (trade.ts, span[1])
             self._publish_trades(view.trades, now)
         for symbol in view.sequences:
             self._publish_book_ticker(symbol)
@@ -177,9 +156,9 @@ class StreamPublisher:
         for trade in trades:
             market = self._markets.require(trade.market)
             name = f"{symbol_of(market.symbol).lower()}@trade"
-            if not self._wanted(name):
+            if not self._outlet.wanted(name):
                 continue
-            self._publish(
+            self._outlet.publish(
                 name,
                 {
                     "e": "trade",
@@ -193,12 +172,12 @@ class StreamPublisher:
                     "M": True,
                 },
             )
-        wanted = [t for t in trades if self._wanted(f"{symbol_of(t.market).lower()}@aggTrade")]
+        wanted = [t for t in trades if self._outlet.wanted(f"{symbol_of(t.market).lower()}@aggTrade")]
         for group in aggregate(wanted):
             first = group[0]
             market = self._markets.require(first.market)
             symbol = symbol_of(market.symbol)
-            self._publish(
+            self._outlet.publish(
                 f"{symbol.lower()}@aggTrade",
                 {"e": "aggTrade", "E": now, "s": symbol, **agg_trade(group, market)},
             )
@@ -207,7 +186,7 @@ class StreamPublisher:
         """When the top of the book changed (computed only for a subscribed market)."""
         name = f"{symbol_of(symbol).lower()}@bookTicker"
         market = self._markets.get(symbol)
-        if market is None or not self._wanted(name):
+        if market is None or not self._outlet.wanted(name):
             self._tops.pop(symbol, None)
             return
         view = self._depth.market(symbol)
@@ -216,7 +195,7 @@ class StreamPublisher:
             return
         self._tops[symbol] = best
         (bid, bid_qty), (ask, ask_qty) = best
-        self._publish(
+        self._outlet.publish(
             name,
             {
                 "u": view.sequence,
@@ -236,8 +215,8 @@ class StreamPublisher:
             stream = symbol_of(symbol).lower()
             # A busy book changes thousands of levels a second: formatted only when
             # someone subscribes (and forgotten at each flush either way).
-            if self._wanted(f"{stream}@depth{suffix}"):
-                self._publish(
+            if self._outlet.wanted(f"{stream}@depth{suffix}"):
+                self._outlet.publish(
                     f"{stream}@depth{suffix}",
                     {
                         "e": "depthUpdate",
@@ -251,10 +230,10 @@ class StreamPublisher:
                 )
             for count in PARTIAL_DEPTHS:
                 name = f"{stream}@depth{count}{suffix}"
-                if self._wanted(name):
+                if self._outlet.wanted(name):
                     view = self._depth.market(symbol)
                     bids, asks = view.levels(count)
-                    self._publish(
+                    self._outlet.publish(
                         name,
                         {
                             "lastUpdateId": view.sequence,
@@ -270,90 +249,16 @@ class StreamPublisher:
             await asyncio.sleep(TICK_SECONDS)
             ticks += 1
             try:
-                now = ms(time.time_ns())
-                self._flush_depth(self._fast, "@100ms", now)
+                now_ns = time.time_ns()
+                self._flush_depth(self._fast, "@100ms", ms(now_ns))
                 if ticks % SLOW_EVERY == 0:
-                    self._flush_depth(self._slow, "", now)
-                    traded, self._traded = self._traded, set()
-                    for symbol in traded:
-                        self._publish_statistics(symbol)
+                    self.every_second(now_ns)
             except Exception:
                 log.exception("binance stream timer failed")
 
-    def _publish_statistics(self, symbol: str) -> None:
-        market = self._markets.require(symbol)
-        stream = symbol_of(symbol).lower()
-        now_ns = time.time_ns()
-        now = ms(now_ns)
-        if self._wanted(f"{stream}@ticker") or self._wanted(f"{stream}@miniTicker"):
-            ticker = self._live.ticker(symbol, now_ns)
-            t = day_ticker(market, ticker, self._depth.market(symbol), now_ns)
-            common = {
-                "c": t["lastPrice"],
-                "o": t["openPrice"],
-                "h": t["highPrice"],
-                "l": t["lowPrice"],
-                "v": t["volume"],
-                "q": t["quoteVolume"],
-            }
-            self._publish(
-                f"{stream}@miniTicker", {"e": "24hrMiniTicker", "E": now, "s": t["symbol"], **common}
-            )
-            self._publish(
-                f"{stream}@ticker",
-                {
-                    "e": "24hrTicker",
-                    "E": now,
-                    "s": t["symbol"],
-                    "p": t["priceChange"],
-                    "P": t["priceChangePercent"],
-                    "w": t["weightedAvgPrice"],
-                    "x": t["prevClosePrice"],
-                    "Q": t["lastQty"],
-                    "b": t["bidPrice"],
-                    "B": t["bidQty"],
-                    "a": t["askPrice"],
-                    "A": t["askQty"],
-                    "O": t["openTime"],
-                    "C": t["closeTime"],
-                    "F": t["firstId"],
-                    "L": t["lastId"],
-                    "n": t["count"],
-                    **common,
-                },
-            )
-        for interval, kind in KLINE_INTERVALS.items():
-            name = f"{stream}@kline_{interval}"
-            if not self._wanted(name):
-                continue
-            candle = self._live.candle(symbol, interval, kind.start(now_ns))
-            if not candle.trades:
-                continue
-            k = kline(candle, market)
-            self._publish(
-                name,
-                {
-                    "e": "kline",
-                    "E": now,
-                    "s": symbol_of(symbol),
-                    "k": {
-                        "t": k[0],
-                        "T": k[6],
-                        "s": symbol_of(symbol),
-                        "i": interval,
-                        "f": candle.first_id,
-                        "L": candle.last_id,
-                        "o": k[1],
-                        "c": k[4],
-                        "h": k[2],
-                        "l": k[3],
-                        "v": k[5],
-                        "n": k[8],
-                        "x": False,
-                        "q": k[7],
-                        "V": k[9],
-                        "Q": k[10],
-                        "B": "0",
-                    },
-                },
-            )
+    def every_second(self, now_ns: int) -> None:
+        """The 1-second streams: full depth diffs, tickers and klines of the markets that
+        traded since the last call."""
+        self._flush_depth(self._slow, "", ms(now_ns))
+        traded, self._traded = self._traded, {}
+        self._statistics.publish(traded, now_ns)

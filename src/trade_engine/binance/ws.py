@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import msgspec
 
-from trade_engine.binance.streams import stream_key
+from trade_engine.binance.outlet import stream_key
 from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.userdata import in_stream, listen_key_stream
 from trade_engine.domain.errors import TradeEngineError
