@@ -1,6 +1,6 @@
 """Two revisions side by side: the engine, orders over HTTP and WebSocket fan-out.
 
-    python benchmarks/revisions.py --old <rev> [--rounds 3] [--seconds 10]
+    python benchmarks/revisions.py --old <rev> [--rounds 3] [--seconds 10] [--only ws ...]
 
 The old revision is checked out as a worktree under build/revisions/ and built by its
 own Makefile (`make compiled`: its virtual environment with its own dependencies, its
@@ -183,19 +183,25 @@ def ws(revision: Revision, seconds: int) -> dict[str, Any]:
     }
 
 
+KINDS = ("engine", "http_8", "http_64", "ws")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--old", required=True, help="the revision to compare this tree with")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10, help="per HTTP and WebSocket run")
     parser.add_argument("--engine-script", type=Path, default=None)
+    parser.add_argument(
+        "--only", nargs="+", choices=KINDS, default=list(KINDS), help="the benchmarks to run (default: all)"
+    )
     args = parser.parse_args()
     subprocess.run(["make", "--no-print-directory", "compiled"], cwd=ROOT, check=True)
     revisions = {"old": checkout(args.old), "new": Revision("HEAD", ROOT)}
     runs: dict[str, list[dict[str, Any]]] = {}
     for round_ in range(args.rounds):
         order = ("old", "new") if round_ % 2 == 0 else ("new", "old")
-        for kind in ("engine", "http_8", "http_64", "ws"):
+        for kind in args.only:
             for name in order:
                 revision = revisions[name]
                 if kind == "engine":
