@@ -24,9 +24,11 @@ OPCODE_TEXT: Final = 0x1
 OPCODE_BINARY: Final = 0x2
 # Clients written per loop turn: a few milliseconds of writes on loopback. Measured with
 # `make bench-ws` (1,000 clients, median of 3): 64 per turn cost deliveries 20-30 ms and
-# bought orders nothing measurable over 256; with no bound, a flush to 10,000 clients
-# would hold the loop for about 200 ms.
-CHUNK: Final = 256
+# bought orders nothing measurable over 256; 1,024 (a flush to 1,000 clients in one
+# turn) against 256: delivery p50 33.1 against 35.7 ms and p99 44.8 against 53.1, order
+# p99 22.7 against 22.2 (side by side, `benchmarks/revisions.py --only ws`); with no
+# bound, a flush to 10,000 clients would hold the loop for about 200 ms.
+CHUNK: Final = 1024
 
 
 def frame_size(size: int) -> int:
