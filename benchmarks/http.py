@@ -12,8 +12,9 @@ connections:
 
 Every answer is an acknowledgement after the commit. The JSON gives requests/s and the
 latency percentiles `wrk` measured, the non-2xx count, and per run the server's own
-breakdown of one command's time (queue wait, apply, commit; from its metrics, means),
-plus any setting that differs from the defaults. Run: `.venv/bin/python
+breakdown of one command's time (queue wait, apply, commit; from its metrics, means)
+and the garbage collector's pauses per generation (count and total: every request in
+flight waits for them), plus any setting that differs from the defaults. Run: `.venv/bin/python
 benchmarks/http.py [--seconds 10] [--connections 8 64] [--flows resting mixed binance]
 [--only sqlite|postgresql]`.
 """
@@ -107,10 +108,21 @@ def signed_requests(users: list[tuple[str, str, str]], count: int) -> list[str]:
     return lines
 
 
+GC_PAUSES = "trade_engine_gc_pause_seconds"
+
+
 def scrape(server: Server) -> dict[str, tuple[float, float]]:
-    """(sum, count) of each breakdown histogram."""
+    """(sum, count) of each breakdown histogram, and of the collector's pauses per
+    generation (`gc_<generation>`)."""
     text = httpx.get(server.url + "/metrics", timeout=30).text
     found: dict[str, tuple[float, float]] = {}
+    for generation in "012":
+        label = '{generation="' + generation + '"}'
+        pairs = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith(GC_PAUSES))
+        found[f"gc_{generation}"] = (
+            float(pairs.get(f"{GC_PAUSES}_sum{label}", 0)),
+            float(pairs.get(f"{GC_PAUSES}_count{label}", 0)),
+        )
     for name, metric in BREAKDOWN.items():
         total = count = 0.0
         for line in text.splitlines():
@@ -145,6 +157,14 @@ def run_wrk(server: Server, flow: str, connections: int, seconds: float, scratch
         count = after[name][1] - before[name][1]
         breakdown[name + "_mean_ms"] = round(total / count * 1000, 3) if count else None
     result["server_breakdown"] = breakdown
+    # Every request in flight waits for a collection: how many ran, and for how long.
+    result["gc_pauses"] = {
+        f"generation_{generation}": {
+            "count": int(after[f"gc_{generation}"][1] - before[f"gc_{generation}"][1]),
+            "total_ms": round((after[f"gc_{generation}"][0] - before[f"gc_{generation}"][0]) * 1000, 1),
+        }
+        for generation in "012"
+    }
     return result
 
 

@@ -285,6 +285,7 @@ def test_metrics_expose_orders_trades_latency_and_queues(api: Api) -> None:
         "trade_engine_settlement_lag_seconds",
         "trade_engine_queue_wait_seconds",
         "trade_engine_projection_lag_commands",
+        "trade_engine_gc_pause_seconds",
     ):
         assert re.search(rf"^# TYPE {name} ", text, re.MULTILINE), name
     found = samples(text)
@@ -299,6 +300,8 @@ def test_metrics_expose_orders_trades_latency_and_queues(api: Api) -> None:
     assert value(found, "trade_engine_queue_wait_seconds_count") >= 3
     assert value(found, "trade_engine_projection_lag_commands") >= 0
     assert value(found, "trade_engine_ready") == 1
+    # The process has allocated enough since it started for the collector to have run.
+    assert value(found, "trade_engine_gc_pause_seconds_count", generation="0") >= 1
 
 
 # -- request ids ---------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from trade_engine.domain.lifecycle import OrderChange
 from trade_engine.edge.gateway import Gateway
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
+from trade_engine.observability.collections import CollectionPauses
 from trade_engine.readmodel.views import Reader, ReadModel, ViewBatch
 from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.storage.listen_keys import ListenKeyStore
@@ -45,7 +46,10 @@ def build(config: Config, role: str = "serve") -> Service:
     limits = BinanceLimits(config.binance, enforce=config.rate_limits.enabled)
     audit = AuditTrail(gateway.database)
     streams, user_data = Streams(gateway), UserDataSubscriptions()
-    return Service(config, ROLES[role](), gateway, streams, user_data, limits, audit)
+    service = Service(config, ROLES[role](), gateway, streams, user_data, limits, audit)
+    service.collections = CollectionPauses(gateway.metrics.gc_pause_seconds)
+    service.collections.install()
+    return service
 
 
 # The readers of every committed batch's views, in the order they get it: depth and the
@@ -135,6 +139,8 @@ async def stop(service: Service) -> None:
         service.watch.cancel()
         await asyncio.gather(service.watch, return_exceptions=True)
     service.gateway.metrics.ready.set(0)
+    if service.collections is not None:
+        service.collections.remove()
     await service.streams.stop()
     if service.binance is not None:
         await service.binance.close()

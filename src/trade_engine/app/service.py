@@ -16,6 +16,7 @@ from trade_engine.cluster.remote import NatsCore
 from trade_engine.config import Config
 from trade_engine.core.local import LocalCore
 from trade_engine.edge.gateway import Gateway
+from trade_engine.observability.collections import CollectionPauses
 from trade_engine.readmodel.views import ReadModel
 from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.ws.streams import Streams
@@ -85,3 +86,4 @@ class Service:
     restart_requested: bool = False
     exit_code: int = 0  # the process's, once stopped (2: a setting could not work)
     watch: "asyncio.Task[None] | None" = None  # waits for the core to stop for good
+    collections: CollectionPauses | None = None  # the collector's pauses, into the metrics
