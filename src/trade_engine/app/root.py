@@ -47,7 +47,8 @@ def build(config: Config, role: str = "serve") -> Service:
     audit = AuditTrail(gateway.database)
     streams, user_data = Streams(gateway), UserDataSubscriptions()
     service = Service(config, ROLES[role](), gateway, streams, user_data, limits, audit)
-    service.collections = CollectionPauses(gateway.metrics.gc_pause_seconds)
+    service.collections = CollectionPauses()
+    gateway.metrics.registry.register(service.collections)
     service.collections.install()
     return service
 

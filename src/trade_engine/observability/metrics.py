@@ -77,13 +77,6 @@ class Metrics:
             "WebSocket clients closed for falling behind (4001)",
             registry=r,
         )
-        self.gc_pause_seconds = Histogram(
-            "trade_engine_gc_pause_seconds",
-            "Garbage-collector pauses by generation (every thread waits for them)",
-            ["generation"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
         self.ws_latency = Histogram(
             "trade_engine_websocket_delivery_seconds",
             "Time from commit to a message being written to a client",
