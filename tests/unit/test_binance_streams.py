@@ -7,15 +7,18 @@ import itertools
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from tests.unit.committed_flow import Flow, collected, limit, open_market
+from tests.unit.committed_flow import PRICE, Flow, collected, limit, open_market
+from tests.unit.helpers import SYMBOL
 from trade_engine.binance.outlet import stream_key
 from trade_engine.binance.streams import StreamPublisher
 from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.edge.hub import Hub
+from trade_engine.engine import PlaceOrder
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 
 SECOND = 1_000_000_000
+MS = 1_000_000
 NAMES = ("btcusdt@trade", "btcusdt@aggTrade", "btcusdt@bookTicker", "btcusdt@depth@100ms")
 
 
@@ -66,10 +69,12 @@ def test_a_trade_goes_out_on_every_stream_with_exact_figures() -> None:
     assert diffs[-1]["u"] == sent["btcusdt@bookTicker"][-1]["u"]
 
 
-def test_klines_go_out_in_the_bucket_the_trades_fell_in_and_once_more_when_it_closes() -> None:
-    """A trade at 00:00:59 reported at 00:01:00.3 is in the first minute's kline, already
-    closed; the hour's kline goes out open, and final when the hour is over."""
-    names = ("btcusdt@kline_1m", "btcusdt@kline_1h")
+def klines_sent(
+    names: tuple[str, ...], scenario: Callable[[Flow, StreamPublisher], None]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The klines each stream got, as (interval, open time, close time, open, high, low,
+    close, volume, quote volume, trades, closed, event time), while `scenario` commits
+    and calls the publisher's seconds itself (its timer is not started)."""
     publishers: list[StreamPublisher] = []
 
     def start(flow: Flow, hub: Hub) -> None:
@@ -77,26 +82,97 @@ def test_klines_go_out_in_the_bucket_the_trades_fell_in_and_once_more_when_it_cl
         publisher = StreamPublisher(flow.view, depth, live, hub, UserDataSubscriptions())
         for reader in (depth.on_view, live.on_view, publisher.on_view):
             flow.view.subscribe(reader)
-        publishers.append(publisher)  # not started: the test calls its seconds itself
+        publishers.append(publisher)
 
-    def scenario(flow: Flow) -> None:
+    def run(flow: Flow) -> None:
         open_market(flow)
-        flow.commit(limit("alice", "BUY", 300, 59))
-        flow.commit(limit("bob", "SELL", 100, 59))
-        (publisher,) = publishers
-        publisher.every_second(60 * SECOND + SECOND // 3)
-        publisher.every_second(3_600 * SECOND + SECOND // 2)  # no trade since: the hour closes
+        scenario(flow, publishers[0])
 
-    sent = collected({name: [stream_key(name, combined=True)] for name in names}, start, scenario)
-    figures = ("30000.00000000",) * 4 + ("0.00100000", "30.00000000", 1)
+    sent = collected({name: [stream_key(name, combined=True)] for name in names}, start, run)
 
     def shape(message: dict[str, Any]) -> tuple[Any, ...]:
         k = message["data"]["k"]
-        return (k["i"], k["t"], k["T"], k["o"], k["h"], k["l"], k["c"], k["v"], k["q"], k["n"], k["x"])
+        fields = ("i", "t", "T", "o", "h", "l", "c", "v", "q", "n", "x")
+        return (*(k[name] for name in fields), message["data"]["E"])
 
-    assert [shape(m) for m in sent["btcusdt@kline_1m"]] == [("1m", 0, 59_999, *figures, True)]
-    assert [shape(m) for m in sent["btcusdt@kline_1h"]] == [
-        ("1h", 0, 3_599_999, *figures, False),
-        ("1h", 0, 3_599_999, *figures, True),
+    return {name: [shape(m) for m in messages] for name, messages in sent.items()}
+
+
+def sell_at(flow: Flow, ts_ns: int) -> None:
+    """Bob sells 0.001 BTC into alice's resting bid (placed first), stamped `ts_ns`."""
+    flow.commit(PlaceOrder(ts=ts_ns, user_id="bob", market=SYMBOL, side="SELL", price=PRICE, quantity=100))
+
+
+ONE = ("30000.00000000",) * 4 + ("0.00100000", "30.00000000", 1)  # one trade's figures
+TWO = ("30000.00000000",) * 4 + ("0.00200000", "60.00000000", 2)
+
+
+def test_klines_go_out_in_the_bucket_the_trades_fell_in_and_once_more_when_it_closes() -> None:
+    """A trade at 00:00:59 reported at 00:01:00.3 is in the first minute's kline, open
+    (a trade stamped before the edge may still be committing); final a second later.
+    The hour's kline goes out open, and final once the hour is over."""
+
+    def scenario(flow: Flow, publisher: StreamPublisher) -> None:
+        flow.commit(limit("alice", "BUY", 300, 59))
+        sell_at(flow, 59 * SECOND)
+        publisher.every_second(60 * SECOND + SECOND // 3)
+        publisher.every_second(61 * SECOND + SECOND // 2)
+        publisher.every_second(3_601 * SECOND + SECOND // 2)  # no trade since: the hour closes
+
+    sent = klines_sent(("btcusdt@kline_1m", "btcusdt@kline_1h"), scenario)
+    assert sent["btcusdt@kline_1m"] == [
+        ("1m", 0, 59_999, *ONE, False, 60_333),
+        ("1m", 0, 59_999, *ONE, True, 61_500),
     ]
-    assert [m["data"]["E"] for m in sent["btcusdt@kline_1h"]] == [60_333, 3_600_500]
+    assert sent["btcusdt@kline_1h"] == [
+        ("1h", 0, 3_599_999, *ONE, False, 60_333),
+        ("1h", 0, 3_599_999, *ONE, True, 3_601_500),
+    ]
+
+
+def test_a_kline_sent_final_is_not_sent_again_for_a_trade_committed_later() -> None:
+    """A trade stamped before the edge but committed after the bucket went out final
+    (a commit slower than the grace): the REST klines have it, the stream does not
+    contradict its final message."""
+
+    def scenario(flow: Flow, publisher: StreamPublisher) -> None:
+        flow.commit(limit("alice", "BUY", 300, 58))
+        sell_at(flow, 58 * SECOND)
+        publisher.every_second(59 * SECOND)
+        publisher.every_second(61 * SECOND + SECOND // 2)  # the minute, final
+        sell_at(flow, 59 * SECOND + SECOND // 2)  # stamped in it, committed after
+        publisher.every_second(62 * SECOND + SECOND // 2)
+
+    sent = klines_sent(("btcusdt@kline_1m", "btcusdt@kline_1h"), scenario)
+    assert sent["btcusdt@kline_1m"] == [
+        ("1m", 0, 59_999, *ONE, False, 59_000),
+        ("1m", 0, 59_999, *ONE, True, 61_500),
+    ]
+    assert sent["btcusdt@kline_1h"] == [
+        ("1h", 0, 3_599_999, *ONE, False, 59_000),
+        ("1h", 0, 3_599_999, *TWO, False, 62_500),
+    ]
+
+
+def test_one_second_klines_across_three_buckets_each_go_out_and_each_closes() -> None:
+    """Trades in three one-second buckets between two reports (the loop late): each
+    bucket goes out, and each goes out final once closed."""
+
+    def scenario(flow: Flow, publisher: StreamPublisher) -> None:
+        flow.commit(limit("alice", "BUY", 300, 10))
+        publisher.every_second(10 * SECOND + 990 * MS)
+        for at in (10 * SECOND + 995 * MS, 11 * SECOND + 500 * MS, 12 * SECOND + 5 * MS):
+            sell_at(flow, at)
+        publisher.every_second(12 * SECOND + 10 * MS)
+        publisher.every_second(13 * SECOND + 500 * MS)
+        publisher.every_second(14 * SECOND + 500 * MS)
+
+    (sent,) = klines_sent(("btcusdt@kline_1s",), scenario).values()
+    assert [(k[1], k[-2], k[-1]) for k in sent] == [
+        (10_000, True, 12_010),
+        (11_000, False, 12_010),
+        (12_000, False, 12_010),
+        (11_000, True, 13_500),
+        (12_000, True, 14_500),
+    ]
+    assert all(k[9] == 1 for k in sent)  # one trade each

@@ -3,19 +3,25 @@ from the live market data (the figures the REST API serves).
 
 A kline goes out for each bucket that traded in the last second: the bucket the trades
 fell in, not the bucket of now, so a trade just before a bucket's edge is reported in
-its own bucket, already closed (`"x": true`). A bucket sent open is sent once more,
-final, when it closes (Binance's closing message).
+its own bucket. A bucket sent open is sent once more, final (`"x": true`), when it has
+closed: `CLOSE_GRACE` after its end, since a trade stamped just before the edge may
+still be committing at it. A trade committed later still (a commit slower than the
+grace) is in the REST klines but not streamed: a bucket sent final is never sent again.
 """
+
+from typing import Final
 
 from trade_engine.binance.outlet import StreamOutlet
 from trade_engine.binance.tickers import day_ticker
 from trade_engine.binance.views import kline
 from trade_engine.binance.wire import symbol_of
-from trade_engine.domain.timestamps import ms
+from trade_engine.domain.timestamps import NS_PER_SECOND, ms
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.intervals import KLINE_INTERVALS
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.markets import Markets
+
+CLOSE_GRACE: Final = NS_PER_SECOND
 
 
 class StatisticsStreams:
@@ -26,8 +32,10 @@ class StatisticsStreams:
         self._depth = depth
         self._live = live
         self._outlet = outlet
-        # Per market and interval: the bucket last sent open, sent again when it closes.
-        self._open_klines: dict[tuple[str, str], int] = {}
+        # Per market and interval: the buckets sent open (sent again, final, when they
+        # close), and the latest bucket sent final (never sent again).
+        self._open_klines: dict[tuple[str, str], set[int]] = {}
+        self._final: dict[tuple[str, str], int] = {}
 
     def publish(self, traded: dict[str, tuple[int, int]], now_ns: int) -> None:
         """`traded`: the first and last trade time of each market that traded since the
@@ -82,28 +90,40 @@ class StatisticsStreams:
         """Each bucket that traded (`traded`: the first and last trade time per market)
         and each bucket sent open that has closed since, once, in time order."""
         due: dict[tuple[str, str], set[int]] = {}
-        for key, start in self._open_klines.items():
-            if KLINE_INTERVALS[key[1]].next(start) <= now_ns:
-                due.setdefault(key, set()).add(start)
+        for key, starts in self._open_klines.items():
+            kind = KLINE_INTERVALS[key[1]]
+            ended = {start for start in starts if kind.next(start) + CLOSE_GRACE <= now_ns}
+            if ended:
+                due[key] = ended
         for symbol, (first, last) in traded.items():
             stream = symbol_of(symbol).lower()
             for interval, kind in KLINE_INTERVALS.items():
                 if not self._outlet.wanted(f"{stream}@kline_{interval}"):
                     continue
-                # A second's trades span at most three buckets (of `1s`, the timer late).
+                # A second's trades span at most three buckets (of `1s`, the loop late).
                 start = max(kind.start(first), kind.shift(kind.start(last), -2))
                 while start <= last:
                     due.setdefault((symbol, interval), set()).add(start)
                     start = kind.next(start)
-        for (symbol, interval), starts in due.items():
-            kind = KLINE_INTERVALS[interval]
+        for key, starts in due.items():
+            kind, final = KLINE_INTERVALS[key[1]], self._final.get(key, -1)
             for start in sorted(starts):
-                closed = kind.next(start) <= now_ns
-                if not closed:
-                    self._open_klines[(symbol, interval)] = start
-                elif self._open_klines.get((symbol, interval)) == start:
-                    del self._open_klines[(symbol, interval)]
-                self._publish_kline(symbol, interval, start, closed, ms(now_ns))
+                if start <= final:
+                    continue  # sent final already
+                closed = kind.next(start) + CLOSE_GRACE <= now_ns
+                if closed:
+                    self._final[key] = final = start
+                    self._forget_open(key, start)
+                else:
+                    self._open_klines.setdefault(key, set()).add(start)
+                self._publish_kline(key[0], key[1], start, closed, ms(now_ns))
+
+    def _forget_open(self, key: tuple[str, str], start: int) -> None:
+        starts = self._open_klines.get(key)
+        if starts is not None:
+            starts.discard(start)
+            if not starts:
+                del self._open_klines[key]
 
     def _publish_kline(self, symbol: str, interval: str, start: int, closed: bool, now: int) -> None:
         name = f"{symbol_of(symbol).lower()}@kline_{interval}"

@@ -32,7 +32,7 @@ from trade_engine.binance.userdata import UserData
 from trade_engine.binance.views import agg_trade, aggregate, levels, top
 from trade_engine.binance.wire import pad, symbol_of
 from trade_engine.domain.market import Market
-from trade_engine.domain.timestamps import ms
+from trade_engine.domain.timestamps import NS_PER_SECOND, ms
 from trade_engine.domain.vocabulary import BUY, SELL
 from trade_engine.edge.hub import Hub
 from trade_engine.marketdata.depth import DepthBook
@@ -43,7 +43,6 @@ from trade_engine.readmodel.views import ReadModel, ViewBatch
 log = logging.getLogger(__name__)
 
 TICK_SECONDS: Final = 0.1
-SLOW_EVERY: Final = 10  # ticks: the 1-second streams
 PARTIAL_DEPTHS: Final = (5, 10, 20)
 
 
@@ -244,14 +243,17 @@ class StreamPublisher:
             diff.reset()
 
     async def _timer(self) -> None:
-        ticks = 0
+        # The 1-second streams run on the first tick of each second of the clock, not
+        # every tenth tick (which drifts): a second's trades then span at most two
+        # `1s` klines, both still in the live market data.
+        second = time.time_ns() // NS_PER_SECOND
         while True:
             await asyncio.sleep(TICK_SECONDS)
-            ticks += 1
             try:
                 now_ns = time.time_ns()
                 self._flush_depth(self._fast, "@100ms", ms(now_ns))
-                if ticks % SLOW_EVERY == 0:
+                if now_ns // NS_PER_SECOND > second:
+                    second = now_ns // NS_PER_SECOND
                     self.every_second(now_ns)
             except Exception:
                 log.exception("binance stream timer failed")

@@ -7,11 +7,11 @@ restart. The REST ticker and the WebSocket channels both read it, so they agree.
 
 Per market it holds one aggregate per minute for the last 24 hours and a minute (at
 most 1,442 small objects, whatever the trade rate), one per day for the last 32 days,
-and the aggregates of the current and the previous bucket of the busiest intervals
-(`TRACKED`: a WebSocket flush can span one bucket edge). A trade updates those few; the
-candle of any other kline interval is made on read from minutes (intervals up to half a
-day) or days (a day and longer), so the order path pays the same whatever intervals
-clients watch.
+and the aggregates of the latest three buckets of the busiest intervals (`TRACKED`: a
+WebSocket flush can span one bucket edge, a Binance kline's closing message two). A
+trade updates those few; the candle of any other kline interval is made on read from
+minutes (intervals up to half a day) or days (a day and longer), so the order path pays
+the same whatever intervals clients watch.
 
 Rules (the same as `candles.py`, which computes them in SQL):
 - buckets are aligned as intervals.py says; a trade at the exact edge belongs to the
@@ -37,7 +37,9 @@ from trade_engine.readmodel.views import ViewBatch
 from trade_engine.storage.market_reads import MarketHistory
 
 WINDOW_MINUTES: Final = DAY // MINUTE
-# Intervals whose current and previous buckets are kept up to date trade by trade.
+# Intervals whose latest three buckets are kept up to date trade by trade (three: the
+# Binance streams send a `1s` bucket's closing message a second after it ends, when
+# two newer buckets may have traded).
 TRACKED: Final = {name: KLINE_INTERVALS[name].size for name in ("1s", "1m", "5m", "15m", "1h", "4h")}
 DAYS_KEPT: Final = 32  # the longest bucket made of days is a month of 31
 
@@ -45,7 +47,9 @@ DAYS_KEPT: Final = 32  # the longest bucket made of days is a month of 31
 class MarketStats:
     """Minute and day buckets and the latest tracked candles of one market."""
 
-    __slots__ = ("_closed", "_closed_end", "before", "current", "days", "last_ts", "minutes", "previous")
+    __slots__ = (
+        "_closed", "_closed_end", "before", "current", "days", "last_ts", "minutes", "older", "previous",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.minutes: deque[Bucket] = deque()
@@ -53,9 +57,10 @@ class MarketStats:
         # The last price before the oldest minute kept (Binance's previous close).
         self.before: int | None = None
         self.last_ts: int | None = None  # when the market last traded
-        # Per tracked interval: the bucket of the latest trade, and the one before it.
+        # Per tracked interval: the bucket of the latest trade, and the two before it.
         self.current: dict[str, Bucket] = {}
         self.previous: dict[str, Bucket] = {}
+        self.older: dict[str, Bucket] = {}
         # Aggregate of the 24-hour window's closed minutes (all but the current one),
         # cached for the window that ends at `_closed_end`.
         self._closed: Bucket | None = None
@@ -89,6 +94,9 @@ class MarketStats:
                 bucket.add(trade)
             else:
                 if bucket is not None:
+                    earlier = self.previous.get(name)
+                    if earlier is not None:
+                        self.older[name] = earlier
                     self.previous[name] = bucket
                 self.current[name] = Bucket(start, trade)
 
@@ -100,10 +108,10 @@ class MarketStats:
 
     def candle(self, interval: str, start: int) -> Candle:
         """The candle of the bucket of `interval` that opens at `start`: exact for the
-        bucket of now and the one before it (empty if it holds no trade)."""
+        bucket of now and the two before it (empty if it holds no trade)."""
         size = TRACKED.get(interval)
         if size is not None:
-            for buckets in (self.current, self.previous):
+            for buckets in (self.current, self.previous, self.older):
                 bucket = buckets.get(interval)
                 if bucket is not None and bucket.start == start:
                     return bucket.candle(size)
