@@ -163,10 +163,11 @@ def _funded_users(url: str) -> list[str]:
     return tokens
 
 
-def ws(revision: Revision, seconds: int) -> dict[str, Any]:
+def ws(revision: Revision, seconds: int, flush_ms: float | None) -> dict[str, Any]:
     script = revision.tree / "benchmarks" / "ws_fanout.py"
+    flush = ["--flush-ms", str(flush_ms)] if flush_ms else []
     out = subprocess.run(
-        [revision.python, str(script), "--seconds", str(seconds)],
+        [revision.python, str(script), "--seconds", str(seconds), *flush],
         cwd=revision.tree,
         env=revision.env(),
         check=True,
@@ -193,6 +194,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="per HTTP and WebSocket run")
     parser.add_argument("--engine-script", type=Path, default=None)
     parser.add_argument(
+        "--ws-flush-ms",
+        type=float,
+        default=None,
+        help="both revisions' WebSocket flush interval (default: each one's own); a short one shows "
+        "the fan-out's own delay, which the interval's wait otherwise dominates",
+    )
+    parser.add_argument(
         "--only", nargs="+", choices=KINDS, default=list(KINDS), help="the benchmarks to run (default: all)"
     )
     args = parser.parse_args()
@@ -209,7 +217,7 @@ def main() -> None:
                 elif kind.startswith("http"):
                     result = http_orders(revision, int(kind.split("_")[1]), args.seconds)
                 else:
-                    result = ws(revision, args.seconds)
+                    result = ws(revision, args.seconds, args.ws_flush_ms)
                 runs.setdefault(f"{kind}/{name}", []).append(result)
                 print(f"{kind} {name}: {result}", file=sys.stderr, flush=True)
     medians = {
