@@ -60,6 +60,7 @@ from flows import (
     resting_order,
     setup_commands,
 )
+from trade_engine.config import SequencerConfig
 from trade_engine.core.bootstrap import Core, start_core
 from trade_engine.core.messages import CommittedBatch
 from trade_engine.engine import Command, CommandRejected, Engine, Event, TradeExecuted
@@ -267,7 +268,9 @@ async def bench_throughput(
     kind: str, warmup: list[Command], flow: list[Command], usdt: int, window: int, max_batch: int
 ) -> dict[str, object]:
     async with throwaway_database(kind) as url:
-        core = await start_core(url, max_queue=max(10_000, 2 * window), max_batch=max_batch)
+        core = await start_core(
+            url, settings=SequencerConfig(max_queue=max(10_000, 2 * window), max_batch=max_batch)
+        )
         watch = Watch()
         watch.attach(core)
         setup = setup_commands(usdt)
@@ -375,7 +378,7 @@ def deep_orders(count: int) -> Iterator[Command]:
 
 async def build_store(url: str, orders: int, batch: int) -> dict[str, Any]:
     window = 2 * batch
-    core = await start_core(url, max_queue=2 * window, max_batch=batch)
+    core = await start_core(url, settings=SequencerConfig(max_queue=2 * window, max_batch=batch))
     setup = setup_commands(FUNDED_USDT)
     started = time.perf_counter()
     funded = await submit_in_order(core.sequencer, setup, len(setup), window)

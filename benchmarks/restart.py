@@ -53,6 +53,7 @@ from durable import (
 )
 from flows import FUNDED_USDT, MID, SPEC, USERS
 from trade_engine.app.process import tune_collector
+from trade_engine.config import SequencerConfig
 from trade_engine.core.bootstrap import start_core
 from trade_engine.domain.market import market_from_spec
 from trade_engine.engine import AddMarket, Command, Deposit, PlaceOrder
@@ -157,7 +158,9 @@ async def paced_with_snapshot(core: Any, rng: random.Random) -> dict[str, Any]:
 async def build_probe(url: str, resting_orders: int, batch: int) -> None:
     tune_collector()  # as every service role does (app/process.py)
     window = 2 * batch
-    core = await start_core(url, max_queue=2 * window, max_batch=batch, snapshot_every=SNAPSHOT_EVERY)
+    core = await start_core(
+        url, settings=SequencerConfig(max_queue=2 * window, max_batch=batch), snapshot_every=SNAPSHOT_EVERY
+    )
     rng = random.Random(11)
     commands = setup()
     await submit_in_order(core.sequencer, commands, len(commands), window)

@@ -101,7 +101,9 @@ def test_new_commands_wait_while_the_tables_trail_by_more_than_the_lag(tmp_path)
     lag = 3
 
     async def scenario():
-        core = await start_core(f"sqlite:///{tmp_path}/lag.db", markets=MARKETS, max_projection_lag=lag)
+        core = await start_core(
+            f"sqlite:///{tmp_path}/lag.db", markets=MARKETS, settings=SequencerConfig(max_projection_lag=lag)
+        )
         tables = await held(core)
         answered = 0
         waiting = None

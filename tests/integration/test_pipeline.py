@@ -9,6 +9,7 @@ import asyncpg
 
 from tests.flows import MARKETS
 from tests.integration.test_storage import fund, run
+from trade_engine.config import SequencerConfig
 from trade_engine.core.bootstrap import Core, start_core
 from trade_engine.core.local import LocalCore
 from trade_engine.engine import Balance, OrderAccepted, PlaceOrder
@@ -122,7 +123,7 @@ def test_a_batch_applied_behind_a_commit_is_neither_answered_nor_published_befor
 def test_a_failed_commit_fails_the_batch_applied_behind_it_too(tmp_path):
     async def scenario():
         url = f"sqlite:///{tmp_path}/pipeline.db"
-        core = await start_core(url, markets=MARKETS, retry_total_seconds=0.05)
+        core = await start_core(url, markets=MARKETS, settings=SequencerConfig(retry_total_seconds=0.05))
         await fund(core)
         acknowledged = core.engine.snapshot()
         acknowledged_balance = core.engine.balance("u1", "USDT")

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from tests.flows import ASSETS, MARKETS, USERS, random_command
+from trade_engine.config import SequencerConfig
 from trade_engine.core.bootstrap import start_core
 from trade_engine.domain.vocabulary import ORDER_TYPES
 from trade_engine.engine import (
@@ -357,7 +358,9 @@ def test_transient_commit_failures_are_retried_without_doubling(database_url):
 
 def test_storage_that_stays_down_stops_the_sequencer_and_loses_nothing_acknowledged(database_url):
     async def scenario():
-        core = await start_core(database_url, markets=MARKETS, retry_total_seconds=0.3)
+        core = await start_core(
+            database_url, markets=MARKETS, settings=SequencerConfig(retry_total_seconds=0.3)
+        )
         await fund(core)
         await random_flow(core, seed=6, count=200)
         acknowledged = core.engine.snapshot()
@@ -379,7 +382,9 @@ def test_storage_that_stays_down_stops_the_sequencer_and_loses_nothing_acknowled
 
 def test_a_full_queue_answers_busy(tmp_path):
     async def scenario():
-        core = await start_core(f"sqlite:///{tmp_path}/busy.db", markets=MARKETS, max_queue=5)
+        core = await start_core(
+            f"sqlite:///{tmp_path}/busy.db", markets=MARKETS, settings=SequencerConfig(max_queue=5)
+        )
         command = Deposit(ts=0, user_id="u1", asset="USDT", amount=1)
         tasks = [asyncio.ensure_future(core.sequencer.submit(command)) for _ in range(50)]
         results = await asyncio.gather(*tasks, return_exceptions=True)

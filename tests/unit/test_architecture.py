@@ -36,6 +36,9 @@ IMPURE = ("asyncio", "socket", "sqlite3", "asyncpg", "time", "random", "datetime
 # waits until the tables hold the caller's writes), never by the query modules themselves.
 APIS = ("api", "binance", "web", "ws")
 HISTORY_QUERIES = ("storage.reads", "storage.market_reads", "storage.operations.OperatorHistory")
+# A core's sequencer is built in one place, whichever way its engine came (recovered here,
+# or followed by a cluster's standby): there its settings are applied.
+SEQUENCER_BUILDER = "core.bootstrap"
 
 
 def modules(source: Path, root: str) -> Iterator[tuple[str, Path]]:
@@ -118,6 +121,21 @@ def history_bypassed(source: Path, root: str) -> list[str]:
     return found
 
 
+def sequencer_built_elsewhere(source: Path, root: str) -> list[str]:
+    """Modules other than the builder that construct a `Sequencer` themselves."""
+    found: list[str] = []
+    for module, path in modules(source, root):
+        if module == f"{root}.{SEQUENCER_BUILDER}":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Call):
+                called = node.func
+                name = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", None)
+                if name == "Sequencer":
+                    found.append(f"{module}:{node.lineno} builds a Sequencer: call build_sequencer")
+    return found
+
+
 def cycles(source: Path, root: str) -> list[list[str]]:
     """Package-level cycles among the first-level packages."""
     graph: dict[str, set[str]] = {}
@@ -148,6 +166,10 @@ def test_dependencies_point_inward() -> None:
 
 def test_the_apis_read_history_through_the_gateway() -> None:
     assert history_bypassed(SOURCE, ROOT) == []
+
+
+def test_the_sequencer_is_built_in_one_place() -> None:
+    assert sequencer_built_elsewhere(SOURCE, ROOT) == []
 
 
 def test_no_package_cycles() -> None:
@@ -237,6 +259,23 @@ def test_the_checker_catches_history_read_around_the_gateway(tmp_path: Path) -> 
     assert _found(found, "planted.api.markets imports planted.storage.market_reads")
     assert not _found(found, "planted.api.audit")
     assert not _found(found, "planted.marketdata.live")
+
+
+def test_the_checker_catches_a_sequencer_built_outside_the_builder(tmp_path: Path) -> None:
+    source = plant(
+        tmp_path,
+        {
+            "cluster/node.py": "from planted import sequencer\ns = sequencer.Sequencer(engine)\n",
+            "app/roles.py": "from planted.sequencer import Sequencer\n\n\ndef f():\n    return Sequencer()\n",
+            "core/bootstrap.py": "from planted.sequencer import Sequencer\ns = Sequencer()\n",
+            "core/local.py": "from planted.sequencer import Sequencer\nx: Sequencer\n",  # a type: fine
+        },
+    )
+    found = sequencer_built_elsewhere(source, "planted")
+    assert found == [
+        "planted.app.roles:5 builds a Sequencer: call build_sequencer",
+        "planted.cluster.node:2 builds a Sequencer: call build_sequencer",
+    ]
 
 
 @pytest.mark.parametrize("package", ["nowhere"])

@@ -125,10 +125,7 @@ async def _recover(service: Service) -> Core | None:
             return await recover_core(
                 config.database.url,
                 markets=config.validated_markets(),
-                max_queue=config.sequencer.max_queue,
-                max_batch=config.sequencer.max_batch,
-                retry_total_seconds=config.sequencer.retry_total_seconds,
-                max_projection_lag=config.sequencer.max_projection_lag,
+                settings=config.sequencer,
                 snapshot_every=config.sequencer.snapshot_every_commands,
             )
         except Exception as error:

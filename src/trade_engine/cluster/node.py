@@ -28,10 +28,9 @@ from trade_engine.cluster.names import Names
 from trade_engine.cluster.publisher import Publisher
 from trade_engine.cluster.standby import Standby
 from trade_engine.config import Config, ConfigError
-from trade_engine.core.bootstrap import Core, add_configured_markets
+from trade_engine.core.bootstrap import Core, add_configured_markets, build_sequencer
 from trade_engine.core.local import LocalCore
 from trade_engine.core.messages import AnyEvent, BalanceState, CommittedBatch
-from trade_engine.sequencer import Sequencer
 from trade_engine.storage.database import is_sqlite, normalise_url, open_database
 from trade_engine.storage.migrate import upgrade
 from trade_engine.storage.partitions import ensure_partitions
@@ -160,16 +159,13 @@ async def _lead(
         await publisher.publish(applied.entry, batch)
         await writer.write(writer.prepare(applied.rows))
     follower.tail.clear()
-    sequencer_config = config.sequencer
-    sequencer = Sequencer(
+    settings = config.sequencer
+    sequencer = build_sequencer(
         follower.engine,
         writer,
         follower.projection,
-        max_queue=sequencer_config.max_queue,
-        max_batch=sequencer_config.max_batch,
-        retry_total_seconds=sequencer_config.retry_total_seconds,
+        settings,
         last_seq=follower.seq,
-        max_projection_lag=sequencer_config.max_projection_lag,
         last_ts=follower.last_ts,
     )
     sequencer.start()
@@ -186,6 +182,6 @@ async def _lead(
         lease,
         position=position,
         journaled_position=lambda: writer.position,
-        max_in_flight=max(1, sequencer_config.max_queue // 2),
+        max_in_flight=max(1, settings.max_queue // 2),
         replicas=config.cluster.replicas,
     )

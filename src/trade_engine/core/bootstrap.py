@@ -21,12 +21,13 @@ from typing import TypedDict, Unpack
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from trade_engine.config import ConfigError
+from trade_engine.config import ConfigError, SequencerConfig
 from trade_engine.core.snapshotter import Snapshotter
 from trade_engine.domain.market import Market
 from trade_engine.engine import AddMarket, CommandRejected, Engine
 from trade_engine.engine.image import ImageError
 from trade_engine.sequencer import Sequencer
+from trade_engine.sequencer.ports import Projector, Writer
 from trade_engine.storage import schema, snapshots
 from trade_engine.storage.database import normalise_url, open_database
 from trade_engine.storage.migrate import upgrade
@@ -50,6 +51,7 @@ from trade_engine.storage.writer import BatchWriter, writer_for
 from trade_engine.storage.writes import PreparedBatch
 
 SWITCH_INTERVAL_SECONDS = 0.0001
+DEFAULT_SETTINGS = SequencerConfig()
 log = logging.getLogger(__name__)
 
 
@@ -141,6 +143,39 @@ async def add_configured_markets(sequencer: Sequencer, engine: Engine, markets: 
                 raise ConfigError(f"markets: {market.symbol}: {event.message}")
 
 
+def build_sequencer(
+    engine: Engine,
+    writer: Writer,
+    projection: Projector,
+    settings: SequencerConfig,
+    *,
+    last_seq: int,
+    last_ts: int = 0,
+    clock_ns: Callable[[], int] = time.time_ns,
+) -> Sequencer:
+    """A core's sequencer, however its engine came: recovered from the store
+    (`recover_core`) or followed from the journal stream by a cluster's standby taking
+    over (cluster/node.py). The one place a core's settings are applied.
+
+    The database writer (and readers) run in threads that need the GIL back quickly,
+    while the event loop applies the next batch: with the default 5 ms switch interval
+    a group commit waits for the busy loop several times over (measured: ~10 ms per
+    SQLite commit instead of ~1 ms). Process-wide, so set where the core is built."""
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    return Sequencer(
+        engine,
+        writer,
+        projection,
+        max_queue=settings.max_queue,
+        max_batch=settings.max_batch,
+        retry_total_seconds=settings.retry_total_seconds,
+        max_projection_lag=settings.max_projection_lag,
+        last_seq=last_seq,
+        last_ts=last_ts,
+        clock_ns=clock_ns,
+    )
+
+
 async def _from_snapshot(
     database: AsyncEngine, snapshot: SnapshotInfo
 ) -> tuple[Engine, RecoveryReport] | None:
@@ -158,10 +193,7 @@ class CoreOptions(TypedDict, total=False):
     """`recover_core`'s keyword arguments, which `start_core` passes on."""
 
     markets: Sequence[Market]
-    max_queue: int
-    max_batch: int
-    retry_total_seconds: float
-    max_projection_lag: int
+    settings: SequencerConfig
     snapshot_every: int
     clock_ns: Callable[[], int]
 
@@ -181,10 +213,7 @@ async def recover_core(
     url: str,
     *,
     markets: Sequence[Market] = (),
-    max_queue: int = 10_000,
-    max_batch: int = 1_000,
-    retry_total_seconds: float = 30.0,
-    max_projection_lag: int = 50_000,
+    settings: SequencerConfig = DEFAULT_SETTINGS,
     snapshot_every: int = 0,
     clock_ns: Callable[[], int] = time.time_ns,
 ) -> Core:
@@ -194,9 +223,11 @@ async def recover_core(
     are both taken here, at the tables' position: the store's folded while the engine
     loads, the engine's once the replay has brought it there.
 
-    `clock_ns` stamps commands (tests pass a clock of their own to place trades at
-    chosen instants). `snapshot_every`: take an engine snapshot every so many commands
-    (0: never, and any in the store is dropped once recovery has used it; docs/adr/0002)."""
+    `settings`: the sequencer's (`build_sequencer`; its `snapshot_every_commands` is not
+    read here). `clock_ns` stamps commands (tests pass a clock of their own to place
+    trades at chosen instants). `snapshot_every`: take an engine snapshot every so many
+    commands (0: never, and any in the store is dropped once recovery has used it;
+    docs/adr/0002)."""
     url = normalise_url(url)
     started = time.perf_counter()
     database = open_database(url)
@@ -265,21 +296,8 @@ async def recover_core(
         # collection first: recovery's garbage went by reference counting, and a full pass
         # over a million restored orders costs a quarter of a second (measured) for nothing.
         gc.freeze()
-        # The database writer (and readers) run in threads that need the GIL back quickly,
-        # while the event loop applies the next batch: with the default 5 ms switch interval
-        # a group commit waits for the busy loop several times over (measured: ~10 ms per
-        # SQLite commit instead of ~1 ms). Process-wide, so set where the core is built.
-        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-        sequencer = Sequencer(
-            engine,
-            writer,
-            projection,
-            max_queue=max_queue,
-            max_batch=max_batch,
-            retry_total_seconds=retry_total_seconds,
-            last_seq=last_seq,
-            max_projection_lag=max_projection_lag,
-            clock_ns=clock_ns,
+        sequencer = build_sequencer(
+            engine, writer, projection, settings, last_seq=last_seq, clock_ns=clock_ns
         )
         snapshotter = None
         if snapshot_every == 0:
