@@ -174,7 +174,7 @@ def ws(revision: Revision, seconds: int, flush_ms: float | None) -> dict[str, An
         capture_output=True,
     )
     report = json.loads(out.stdout)
-    return {
+    result = {
         "order_p50_ms": report["order_latency_ms"]["p50"],
         "order_p99_ms": report["order_latency_ms"]["p99"],
         "delivery_p50_ms": report["latency_ms"]["p50"],
@@ -182,6 +182,13 @@ def ws(revision: Revision, seconds: int, flush_ms: float | None) -> dict[str, An
         "gaps": report["gaps"],
         "server_cpu_percent": report["server_cpu_percent"],
     }
+    # Revisions since the flush-wait metric also split the delivery's mean in two.
+    parts = report.get("delivery_parts_mean_ms") or {}
+    if parts.get("flush_wait") is not None:
+        result["delivery_mean_ms"] = report["latency_ms"]["mean"]
+        result["flush_wait_mean_ms"] = parts["flush_wait"]
+        result["fan_out_mean_ms"] = parts["fan_out"]
+    return result
 
 
 KINDS = ("engine", "http_8", "http_64", "ws")

@@ -11,7 +11,8 @@ Every client checks that each book delta's `seq` is exactly one more than the pr
 one (a gap) and measures latency as its receive time minus the message's
 `commit_time_us` (when the oldest change the message carries was committed; same
 machine, same clock). Prints one JSON object: messages delivered per second, latency
-percentiles in ms, gaps, disconnects, the order rate achieved, server CPU.
+percentiles in ms and the mean split in two (the wait for the flush, from the server's
+metric, and the fan-out after it), gaps, disconnects, the order rate achieved, server CPU.
 
 Run: `.venv/bin/python benchmarks/ws_fanout.py [--processes 4] [--connections 250]
 [--rate 1000] [--seconds 20] [--database sqlite|postgresql]`.
@@ -291,6 +292,20 @@ def _order_buckets(server: Server) -> dict[float, float]:
     return buckets
 
 
+FLUSH_WAIT = "trade_engine_websocket_flush_wait_seconds"
+
+
+def _flush_wait(server: Server) -> tuple[float, float]:
+    """The server's flush-wait histogram: (count, sum in seconds)."""
+    text = httpx.get(server.url + "/metrics", timeout=30).text
+    values = {"count": 0.0, "sum": 0.0}
+    for line in text.splitlines():
+        for part in values:
+            if line.startswith(f"{FLUSH_WAIT}_{part} "):
+                values[part] = float(line.rsplit(" ", 1)[1])
+    return values["count"], values["sum"]
+
+
 def _server_percentiles(before: dict[float, float], after: dict[float, float]) -> dict[str, Any]:
     """Upper bounds of the buckets holding the 50th and 99th percentile of the orders
     answered between two scrapes: the server's time, without the clients' scheduling."""
@@ -350,6 +365,7 @@ def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[st
         assert server.process is not None
         clients_pids = [process.pid for process in [*watchers, generator] if process.pid is not None]
         buckets_before = _order_buckets(server)
+        waits_before = _flush_wait(server)
         cpu_before, wall_before = _cpu_seconds(server.process.pid), time.perf_counter()
         clients_cpu_before = sum(_cpu_seconds(pid) for pid in clients_pids)
         go.set()
@@ -359,6 +375,7 @@ def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[st
         clients_cpu = sum(_cpu_seconds(pid) for pid in clients_pids) - clients_cpu_before
         wall = time.perf_counter() - wall_before
         server_orders = _server_percentiles(buckets_before, _order_buckets(server))
+        waits_after = _flush_wait(server)
         done.set()
         reports = [results.get(timeout=120) for _ in watchers]
         for process in [*watchers, generator]:
@@ -367,6 +384,9 @@ def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[st
         server.terminate()
     messages = sum(r[0] for r in reports)
     latencies = sorted(value for r in reports for value in r[1])
+    flushes = waits_after[0] - waits_before[0]
+    wait_mean_ms = (waits_after[1] - waits_before[1]) / flushes * 1000 if flushes else None
+    delivery_mean_ms = sum(latencies) / len(latencies) / 1000 if latencies else 0.0
     return {
         "clients": clients,
         "clients_connected": admitted,
@@ -383,6 +403,16 @@ def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[st
             "p99": _percentile(latencies, 0.99),
             "p99_9": _percentile(latencies, 0.999),
             "max": _percentile(latencies, 1.0),
+            "mean": round(delivery_mean_ms, 2),
+        },
+        # The delivery time in two parts (means): the wait of a message's oldest change for
+        # its flush (the server's trade_engine_websocket_flush_wait_seconds, per market and
+        # user: the conflation's part, set by websocket.flush_interval_ms and by how soon
+        # after a flush the next change commits), and the rest, from the flush to the
+        # client's receipt (the fan-out: framing, writes, the clients' own scheduling).
+        "delivery_parts_mean_ms": {
+            "flush_wait": None if wait_mean_ms is None else round(wait_mean_ms, 2),
+            "fan_out": None if wait_mean_ms is None else round(delivery_mean_ms - wait_mean_ms, 2),
         },
         # Per client: book deltas are conflated, one per flush (websocket.flush_interval_ms)
         # carrying the net change of each level, like Binance's `@100ms` depth stream.

@@ -286,6 +286,7 @@ def test_metrics_expose_orders_trades_latency_and_queues(api: Api) -> None:
         "trade_engine_queue_wait_seconds",
         "trade_engine_projection_lag_commands",
         "trade_engine_gc_pause_seconds",
+        "trade_engine_websocket_flush_wait_seconds",
     ):
         assert re.search(rf"^# TYPE {name} ", text, re.MULTILINE), name
     found = samples(text)

@@ -166,6 +166,11 @@ def test_ws_book_snapshot_and_deltas_hold_the_rest_depth(api: Api) -> None:
         assert [t for m in batched.of("trades", trades) for t in m["trades"]] == history
         assert batched.batches > 0
         assert all(message["market"] == market for message in early.of("trades", trades))
+    # Every flush told the metric how long its oldest change waited (the conflation's
+    # part of each delivery), at most a few flush intervals under this light load.
+    waits = flush_waits(api.server)
+    assert waits["count"] >= 1
+    assert 0 <= waits["sum"] / waits["count"] < 1.0
 
 
 def test_ws_a_missed_delta_is_detected_and_resubscribing_resyncs(api: Api) -> None:
@@ -464,6 +469,17 @@ def test_ws_a_client_that_stops_reading_is_closed_within_the_unsent_limits(
         assert line["oldest_seconds"] <= min(limit, 10) + 2, line
         if line["reason"] == "age":
             assert line["oldest_seconds"] > limit, line
+
+
+def flush_waits(server: Server) -> dict[str, float]:
+    """The flush-wait histogram's count and sum (seconds), from /metrics."""
+    text = httpx.get(f"{server.url}/metrics").text
+    found = {"count": 0.0, "sum": 0.0}
+    for line in text.splitlines():
+        for part in found:
+            if line.startswith(f"trade_engine_websocket_flush_wait_seconds_{part} "):
+                found[part] = float(line.split()[1])
+    return found
 
 
 def slow_consumers(server: Server) -> float:

@@ -6,6 +6,8 @@ of its channel only, every figure exact."""
 from collections.abc import Callable, Hashable
 from typing import Any
 
+import pytest
+
 from tests.unit.committed_flow import Flow, collected, limit, open_market
 from tests.unit.helpers import QUOTE, SYMBOL
 from trade_engine.edge.hub import Hub
@@ -86,3 +88,38 @@ def test_a_trade_sends_the_trades_a_book_delta_removing_the_level_and_the_makers
         ("NEW", "NEW"), ("TRADE", "PARTIALLY_FILLED"), ("FILLED", "FILLED"),
     ]  # fmt: skip
     assert updates[-1]["executed_quantity"] == "0.00100"
+
+
+def test_a_flush_reports_how_long_the_oldest_change_of_each_market_and_user_waited() -> None:
+    """The metric of the conflation's part of the delivery time: one observation per
+    market and per user a flush carries, from that group's oldest change."""
+    waits: list[float] = []
+
+    def start(flow: Flow, hub: Hub) -> None:
+        depth, live = DepthBook(), LiveMarketData()
+        channels = Channels(
+            hub,
+            markets=flow.view.markets,
+            balances=flow.view.balances,
+            depth=depth,
+            live=live,
+            flush_interval=0,
+            observe_wait=waits.append,
+        )
+        for reader in (depth.on_view, live.on_view, channels.on_view):
+            flow.view.subscribe(reader)
+
+    def scenario(flow: Flow) -> None:
+        open_market(flow)
+        flow.commit(limit("bob", "SELL", 100, 10, "b-1"))  # the market's oldest change: 10 s
+        flow.commit(limit("alice", "BUY", 100, 12, "a-1"))  # alice's oldest: 12 s (bob has no subscriber)
+
+    subscriptions: dict[str, list[Hashable]] = {
+        "public": [KEYS.book],
+        "alice": [private_key(ORDERS, "alice")],
+    }
+    sent = collected(subscriptions, start, scenario)
+    assert [frame["type"] for frame in sent["public"]] == ["book_delta"]  # one flush carried it all
+    market_wait, alice_wait = waits
+    assert market_wait - alice_wait == pytest.approx(2.0, abs=1e-6)
+    assert alice_wait > 0

@@ -11,6 +11,10 @@ MATCH_BUCKETS: Final = (
     0.000002, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005,
 )  # fmt: skip
 BATCH_BUCKETS: Final = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
+# Around the WebSocket flush interval (40 ms by default), finer than LATENCY_BUCKETS there.
+FLUSH_WAIT_BUCKETS: Final = (
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 1.0,
+)  # fmt: skip
 
 
 class Metrics:
@@ -81,5 +85,12 @@ class Metrics:
             "trade_engine_websocket_delivery_seconds",
             "Time from commit to a message being written to a client",
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ws_flush_wait = Histogram(
+            "trade_engine_websocket_flush_wait_seconds",
+            "Time from the oldest change a flush carries (per market, per user) to that flush: "
+            "the conflation's part of the delivery time (websocket.flush_interval_ms)",
+            buckets=FLUSH_WAIT_BUCKETS,
             registry=r,
         )

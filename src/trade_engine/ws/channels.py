@@ -20,8 +20,9 @@ Balances are the committed values each batch carries; nothing here asks the engi
 """
 
 import asyncio
+import itertools
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Final
 
 from trade_engine.api import views
@@ -110,14 +111,18 @@ class Channels:
         depth: DepthBook,
         live: LiveMarketData,
         flush_interval: float,
+        observe_wait: Callable[[float], None] | None = None,
     ) -> None:
-        """`markets` and `balances`: the read model's (committed state)."""
+        """`markets` and `balances`: the read model's (committed state). `observe_wait`
+        is given, at each flush, how long each market's and user's oldest change waited
+        for it, in seconds (the conflation's part of the delivery time: a metric)."""
         self.hub = hub
         self.markets = markets
         self.balances = balances
         self.depth = depth
         self.live = live
         self._interval = flush_interval
+        self._observe_wait = observe_wait
         self._keys = {market.symbol: MarketKeys(market.symbol) for market in markets.all()}
         self.book_seq: dict[str, int] = {}
         self.tickers: dict[str, TickerView] = {}
@@ -215,6 +220,13 @@ class Channels:
         markets, self._markets = self._markets, {}
         users, self._users = self._users, {}
         now = time.time_ns()
+        observe = self._observe_wait
+        if observe is not None:
+            for commit_ns in itertools.chain(
+                (changes.commit_ns for changes in markets.values()),
+                (changes.commit_ns for changes in users.values()),
+            ):
+                observe((now - commit_ns) / 1e9)
         out: list[tuple[Hashable, bytes, int]] = []
         for symbol, changes in markets.items():
             self._market_messages(self.markets.require(symbol), changes, now, out)

@@ -83,6 +83,7 @@ class Streams:
             depth=depth,
             live=live,
             flush_interval=self.config.flush_interval_ms / 1000,
+            observe_wait=self.metrics.ws_flush_wait.observe,
         )
         self._snapshots = Snapshots(self._channels)
         self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="ws-tick")
