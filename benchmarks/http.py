@@ -12,7 +12,9 @@ connections:
 
 Every answer is an acknowledgement after the commit. The JSON gives requests/s and the
 latency percentiles `wrk` measured, the non-2xx count, and per run the server's own
-breakdown of one command's time (queue wait, apply, commit; from its metrics, means)
+breakdown of one command's time (queue wait, apply, commit; from its metrics, means),
+its own request time's p50 and p99 (estimated within its histogram's buckets: what the
+server spends, without the kernel's and wrk's share of the two cores),
 and the garbage collector's pauses per generation (count and total: every request in
 flight waits for them), plus any setting that differs from the defaults. Run: `.venv/bin/python
 benchmarks/http.py [--seconds 10] [--connections 8 64] [--flows resting mixed binance]
@@ -109,6 +111,7 @@ def signed_requests(users: list[tuple[str, str, str]], count: int) -> list[str]:
 
 
 GC_PAUSES = "trade_engine_gc_pause_seconds"
+REQUESTS = "trade_engine_api_request_seconds_bucket"
 
 
 def scrape(server: Server) -> dict[str, tuple[float, float]]:
@@ -131,7 +134,40 @@ def scrape(server: Server) -> dict[str, tuple[float, float]]:
             elif line.startswith(metric + "_count"):
                 count += float(line.rsplit(" ", 1)[1])
         found[name] = (total, count)
+    # Every route's request histogram, summed per upper bound (only the flow's requests
+    # arrive during a run): `le_<bound>` = (cumulative count, 0).
+    for line in text.splitlines():
+        if line.startswith(REQUESTS):
+            key = "le_" + line.split('le="', 1)[1].split('"', 1)[0]
+            found[key] = (found.get(key, (0.0, 0.0))[0] + float(line.rsplit(" ", 1)[1]), 0.0)
     return found
+
+
+def server_quantiles(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, Any]:
+    """The 50th and 99th percentile of the server's own request time (in to answer out,
+    without the kernel's and wrk's share of the two cores) over a run, estimated as
+    Prometheus' `histogram_quantile` does: linearly within the bucket that holds it."""
+    counts = sorted(
+        (float(key[3:]), after[key][0] - before.get(key, (0.0, 0.0))[0])
+        for key in after
+        if key.startswith("le_")
+    )
+    total = counts[-1][1] if counts else 0.0
+
+    def quantile(fraction: float) -> float | None:
+        lower, below = 0.0, 0.0
+        for bound, cumulative in counts:
+            if total and cumulative >= fraction * total:
+                if bound == float("inf"):
+                    return None
+                share = (fraction * total - below) / (cumulative - below) if cumulative > below else 1.0
+                return round((lower + (bound - lower) * share) * 1000, 3)
+            lower, below = bound, cumulative
+        return None
+
+    return {"requests": int(total), "p50_ms": quantile(0.5), "p99_ms": quantile(0.99)}
 
 
 def run_wrk(server: Server, flow: str, connections: int, seconds: float, scratch: Path) -> dict[str, Any]:
@@ -157,6 +193,7 @@ def run_wrk(server: Server, flow: str, connections: int, seconds: float, scratch
         count = after[name][1] - before[name][1]
         breakdown[name + "_mean_ms"] = round(total / count * 1000, 3) if count else None
     result["server_breakdown"] = breakdown
+    result["server_request_ms_estimated"] = server_quantiles(before, after)
     # Every request in flight waits for a collection: how many ran, and for how long.
     result["gc_pauses"] = {
         f"generation_{generation}": {
