@@ -134,8 +134,8 @@ def scrape(server: Server) -> dict[str, tuple[float, float]]:
             elif line.startswith(metric + "_count"):
                 count += float(line.rsplit(" ", 1)[1])
         found[name] = (total, count)
-    # Every route's request histogram, summed per upper bound (only the flow's requests
-    # arrive during a run): `le_<bound>` = (cumulative count, 0).
+    # Every route's request histogram, summed per upper bound (the flow's requests and
+    # this scrape are all that arrive during a run): `le_<bound>` = (cumulative count, 0).
     for line in text.splitlines():
         if line.startswith(REQUESTS):
             key = "le_" + line.split('le="', 1)[1].split('"', 1)[0]
@@ -146,9 +146,12 @@ def scrape(server: Server) -> dict[str, tuple[float, float]]:
 def server_quantiles(
     before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
 ) -> dict[str, Any]:
-    """The 50th and 99th percentile of the server's own request time (in to answer out,
-    without the kernel's and wrk's share of the two cores) over a run, estimated as
-    Prometheus' `histogram_quantile` does: linearly within the bucket that holds it."""
+    """The 50th and 99th percentile of the server's own request time over a run (from
+    its handler's start to its answer: without the sockets' and wrk's share, though with
+    any time the server itself waits for a core), estimated as Prometheus'
+    `histogram_quantile` does: linearly within the bucket that holds it. None where it
+    falls in the last bucket (over 2.5 s), which Prometheus reports as that bucket's
+    lower bound. The scrape that opens the run is one of the requests counted."""
     counts = sorted(
         (float(key[3:]), after[key][0] - before.get(key, (0.0, 0.0))[0])
         for key in after

@@ -1,6 +1,7 @@
 """Two revisions side by side: the engine, orders over HTTP and WebSocket fan-out.
 
     python benchmarks/revisions.py --old <rev> [--rounds 3] [--seconds 10] [--only ws ...]
+        [--ws-flush-ms MS]
 
 The old revision is checked out as a worktree under build/revisions/ and built by its
 own Makefile (`make compiled`: its virtual environment with its own dependencies, its
@@ -14,7 +15,11 @@ this machine falls on both alike; the JSON gives every run and the medians.
   (all load comes from one address), 100 funded users, at 8 and 64 connections.
 - ws: each revision's `benchmarks/ws_fanout.py` (1,000 clients, 1,000 orders/s), as
   each reports it; `ws_scripts_identical` in the JSON says whether the two scripts are
-  the same file (if not, read their diff before comparing).
+  the same file (if not, read their diff before comparing). `--ws-flush-ms` sets both
+  revisions' flush interval (a short one shows the fan-out's own delay, which the
+  default interval's wait otherwise dominates). A revision whose script splits a book
+  delta's delivery time into the wait for its flush and the fan-out after it (since
+  b9df7ce) reports both parts.
 """
 
 import sys
@@ -165,7 +170,7 @@ def _funded_users(url: str) -> list[str]:
 
 def ws(revision: Revision, seconds: int, flush_ms: float | None) -> dict[str, Any]:
     script = revision.tree / "benchmarks" / "ws_fanout.py"
-    flush = ["--flush-ms", str(flush_ms)] if flush_ms else []
+    flush = [] if flush_ms is None else ["--flush-ms", str(flush_ms)]
     out = subprocess.run(
         [revision.python, str(script), "--seconds", str(seconds), *flush],
         cwd=revision.tree,
@@ -185,7 +190,7 @@ def ws(revision: Revision, seconds: int, flush_ms: float | None) -> dict[str, An
     # Revisions since the flush-wait metric also split the delivery's mean in two.
     parts = report.get("delivery_parts_mean_ms") or {}
     if parts.get("flush_wait") is not None:
-        result["delivery_mean_ms"] = report["latency_ms"]["mean"]
+        result["book_delta_delivery_mean_ms"] = parts["book_delta_delivery"]
         result["flush_wait_mean_ms"] = parts["flush_wait"]
         result["fan_out_mean_ms"] = parts["fan_out"]
     return result
@@ -228,7 +233,12 @@ def main() -> None:
                 runs.setdefault(f"{kind}/{name}", []).append(result)
                 print(f"{kind} {name}: {result}", file=sys.stderr, flush=True)
     medians = {
-        key: {metric: statistics.median(run[metric] for run in results) for metric in results[0]}
+        # A metric some run lacks (a flush-wait split with no flush) has no median.
+        key: {
+            metric: statistics.median(run[metric] for run in results)
+            for metric in results[0]
+            if all(run.get(metric) is not None for run in results)
+        }
         for key, results in runs.items()
     }
     scripts = [tree / "benchmarks" / "ws_fanout.py" for tree in (revisions["old"].tree, ROOT)]
@@ -240,6 +250,7 @@ def main() -> None:
                 "new": "this tree",
                 "cpus": os.cpu_count(),
                 "rounds": args.rounds,
+                "ws_flush_ms": args.ws_flush_ms,
                 "ws_scripts_identical": scripts[0].read_bytes() == scripts[1].read_bytes(),
                 "median": medians,
                 "runs": runs,

@@ -38,7 +38,7 @@ APIS = ("api", "binance", "web", "ws")
 HISTORY_QUERIES = ("storage.reads", "storage.market_reads", "storage.operations.OperatorHistory")
 # A core's sequencer is built in one place, whichever way its engine came (recovered here,
 # or followed by a cluster's standby): there its settings are applied.
-SEQUENCER_BUILDER = "core.bootstrap"
+SEQUENCER_BUILDER = "core.bootstrap.build_sequencer"
 
 
 def modules(source: Path, root: str) -> Iterator[tuple[str, Path]]:
@@ -122,17 +122,30 @@ def history_bypassed(source: Path, root: str) -> list[str]:
 
 
 def sequencer_built_elsewhere(source: Path, root: str) -> list[str]:
-    """Modules other than the builder that construct a `Sequencer` themselves."""
+    """Calls that construct a `Sequencer` anywhere but in `build_sequencer`: by its name,
+    by a name it was imported as, or as an attribute (`sequencer.Sequencer(...)`)."""
+    builder_module, _, builder = SEQUENCER_BUILDER.rpartition(".")
     found: list[str] = []
     for module, path in modules(source, root):
-        if module == f"{root}.{SEQUENCER_BUILDER}":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.Call):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        names = {"Sequencer"} | {
+            alias.asname
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+            if alias.name == "Sequencer" and alias.asname
+        }
+        allowed: set[int] = set()
+        if module == f"{root}.{builder_module}":
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef) and node.name == builder:
+                    allowed |= {id(inner) for inner in ast.walk(node)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and id(node) not in allowed:
                 called = node.func
                 name = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", None)
-                if name == "Sequencer":
-                    found.append(f"{module}:{node.lineno} builds a Sequencer: call build_sequencer")
+                if name in names:
+                    found.append(f"{module}:{node.lineno} builds a Sequencer: call {builder}")
     return found
 
 
@@ -262,19 +275,23 @@ def test_the_checker_catches_history_read_around_the_gateway(tmp_path: Path) -> 
 
 
 def test_the_checker_catches_a_sequencer_built_outside_the_builder(tmp_path: Path) -> None:
+    builder = "from planted.sequencer import Sequencer\n\n\ndef build_sequencer():\n    return Sequencer()\n"
     source = plant(
         tmp_path,
         {
             "cluster/node.py": "from planted import sequencer\ns = sequencer.Sequencer(engine)\n",
             "app/roles.py": "from planted.sequencer import Sequencer\n\n\ndef f():\n    return Sequencer()\n",
-            "core/bootstrap.py": "from planted.sequencer import Sequencer\ns = Sequencer()\n",
+            "app/other.py": "from planted.sequencer import Sequencer as S\ns = S()\n",  # renamed
+            "core/bootstrap.py": builder + "\n\ndef recover():\n    return Sequencer()\n",
             "core/local.py": "from planted.sequencer import Sequencer\nx: Sequencer\n",  # a type: fine
         },
     )
     found = sequencer_built_elsewhere(source, "planted")
     assert found == [
+        "planted.app.other:2 builds a Sequencer: call build_sequencer",
         "planted.app.roles:5 builds a Sequencer: call build_sequencer",
         "planted.cluster.node:2 builds a Sequencer: call build_sequencer",
+        "planted.core.bootstrap:9 builds a Sequencer: call build_sequencer",  # not in the builder
     ]
 
 

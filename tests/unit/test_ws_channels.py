@@ -90,9 +90,12 @@ def test_a_trade_sends_the_trades_a_book_delta_removing_the_level_and_the_makers
     assert updates[-1]["executed_quantity"] == "0.00100"
 
 
-def test_a_flush_reports_how_long_the_oldest_change_of_each_market_and_user_waited() -> None:
-    """The metric of the conflation's part of the delivery time: one observation per
-    market and per user a flush carries, from that group's oldest change."""
+ALICE_ORDERS: list[Hashable] = [private_key(ORDERS, "alice")]
+
+
+def flush_waits(subscriptions: dict[str, list[Hashable]]) -> tuple[list[float], dict[str, list[Any]]]:
+    """Bob rests a sell at 10 s, alice takes it at 12 s, all in one flush: the waits the
+    flush reported, and the frames each connection got."""
     waits: list[float] = []
 
     def start(flow: Flow, hub: Hub) -> None:
@@ -114,12 +117,21 @@ def test_a_flush_reports_how_long_the_oldest_change_of_each_market_and_user_wait
         flow.commit(limit("bob", "SELL", 100, 10, "b-1"))  # the market's oldest change: 10 s
         flow.commit(limit("alice", "BUY", 100, 12, "a-1"))  # alice's oldest: 12 s (bob has no subscriber)
 
-    subscriptions: dict[str, list[Hashable]] = {
-        "public": [KEYS.book],
-        "alice": [private_key(ORDERS, "alice")],
-    }
-    sent = collected(subscriptions, start, scenario)
+    return waits, collected(subscriptions, start, scenario)
+
+
+def test_a_flush_reports_how_long_the_oldest_change_of_each_market_and_user_waited() -> None:
+    """The metric of the conflation's part of the delivery time: one observation per
+    market and per user a flush sends messages for, from that group's oldest change."""
+    waits, sent = flush_waits({"public": [KEYS.book], "alice": ALICE_ORDERS})
     assert [frame["type"] for frame in sent["public"]] == ["book_delta"]  # one flush carried it all
     market_wait, alice_wait = waits
     assert market_wait - alice_wait == pytest.approx(2.0, abs=1e-6)
+    assert alice_wait > 0
+
+
+def test_a_market_nobody_watches_reports_no_wait() -> None:
+    waits, sent = flush_waits({"alice": ALICE_ORDERS})
+    assert [frame["type"] for frame in sent["alice"]] == ["orders"]
+    (alice_wait,) = waits  # the market's book changed, but no message went out for it
     assert alice_wait > 0

@@ -155,13 +155,7 @@ def build_sequencer(
 ) -> Sequencer:
     """A core's sequencer, however its engine came: recovered from the store
     (`recover_core`) or followed from the journal stream by a cluster's standby taking
-    over (cluster/node.py). The one place a core's settings are applied.
-
-    The database writer (and readers) run in threads that need the GIL back quickly,
-    while the event loop applies the next batch: with the default 5 ms switch interval
-    a group commit waits for the busy loop several times over (measured: ~10 ms per
-    SQLite commit instead of ~1 ms). Process-wide, so set where the core is built."""
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    over (cluster/node.py). The one place a core's settings are applied."""
     return Sequencer(
         engine,
         writer,
@@ -296,6 +290,11 @@ async def recover_core(
         # collection first: recovery's garbage went by reference counting, and a full pass
         # over a million restored orders costs a quarter of a second (measured) for nothing.
         gc.freeze()
+        # The database writer (and readers) run in threads that need the GIL back quickly,
+        # while the event loop applies the next batch: with the default 5 ms switch interval
+        # a group commit waits for the busy loop several times over (measured: ~10 ms per
+        # SQLite commit instead of ~1 ms). Process-wide, so set where the core is recovered.
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         sequencer = build_sequencer(
             engine, writer, projection, settings, last_seq=last_seq, clock_ns=clock_ns
         )

@@ -20,7 +20,6 @@ Balances are the committed values each batch carries; nothing here asks the engi
 """
 
 import asyncio
-import itertools
 import time
 from collections.abc import Callable, Hashable
 from typing import Final
@@ -114,8 +113,9 @@ class Channels:
         observe_wait: Callable[[float], None] | None = None,
     ) -> None:
         """`markets` and `balances`: the read model's (committed state). `observe_wait`
-        is given, at each flush, how long each market's and user's oldest change waited
-        for it, in seconds (the conflation's part of the delivery time: a metric)."""
+        is given, at each flush, how long the oldest change of each market and each user
+        it sends messages for waited for it, in seconds (the conflation's part of the
+        delivery time: a metric)."""
         self.hub = hub
         self.markets = markets
         self.balances = balances
@@ -221,16 +221,14 @@ class Channels:
         users, self._users = self._users, {}
         now = time.time_ns()
         observe = self._observe_wait
-        if observe is not None:
-            for commit_ns in itertools.chain(
-                (changes.commit_ns for changes in markets.values()),
-                (changes.commit_ns for changes in users.values()),
-            ):
-                observe((now - commit_ns) / 1e9)
         out: list[tuple[Hashable, bytes, int]] = []
         for symbol, changes in markets.items():
+            before = len(out)
             self._market_messages(self.markets.require(symbol), changes, now, out)
+            if observe is not None and len(out) > before:  # a market nobody watches waits for nothing
+                observe(max(0, now - changes.commit_ns) / 1e9)
         for user_id, user_changes in users.items():
+            before = len(out)
             commit_ns = user_changes.commit_ns
             commit_us = us(commit_ns)
             if user_changes.orders:
@@ -242,6 +240,8 @@ class Channels:
             if user_changes.balances:
                 message_balances = Balances(BALANCES, commit_us, self.balance_views(user_changes.balances))
                 out.append(((BALANCES, user_id), encode(message_balances), commit_ns))
+            if observe is not None and len(out) > before:
+                observe(max(0, now - commit_ns) / 1e9)
         if out:
             self.hub.publish_batch(out, protocol.combine)
 
