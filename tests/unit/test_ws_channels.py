@@ -20,8 +20,8 @@ SECOND = 1_000_000_000
 KEYS = MarketKeys(SYMBOL)
 
 
-def received(scenario: Callable[[Flow], None]) -> dict[str, list[dict[str, Any]]]:
-    """Frames of a public client (book and trades) and of alice's private channels."""
+def channels_of(observe_wait: Callable[[float], None] | None = None) -> Callable[[Flow, Hub], None]:
+    """Starts the channels on a flow's read model, flushing at once."""
 
     def start(flow: Flow, hub: Hub) -> None:
         depth, live = DepthBook(), LiveMarketData()
@@ -32,12 +32,18 @@ def received(scenario: Callable[[Flow], None]) -> dict[str, list[dict[str, Any]]
             depth=depth,
             live=live,
             flush_interval=0,
+            observe_wait=observe_wait,
         )
         for reader in (depth.on_view, live.on_view, channels.on_view):  # the composition root's order
             flow.view.subscribe(reader)
 
+    return start
+
+
+def received(scenario: Callable[[Flow], None]) -> dict[str, list[dict[str, Any]]]:
+    """Frames of a public client (book and trades) and of alice's private channels."""
     alice: list[Hashable] = [private_key(kind, "alice") for kind in (ORDERS, FILLS, BALANCES)]
-    return collected({"public": [KEYS.book, KEYS.trades], "alice": alice}, start, scenario)
+    return collected({"public": [KEYS.book, KEYS.trades], "alice": alice}, channels_of(), scenario)
 
 
 def test_a_resting_order_and_a_trade_go_out_on_each_channel_with_exact_figures() -> None:
@@ -98,26 +104,12 @@ def flush_waits(subscriptions: dict[str, list[Hashable]]) -> tuple[list[float], 
     flush reported, and the frames each connection got."""
     waits: list[float] = []
 
-    def start(flow: Flow, hub: Hub) -> None:
-        depth, live = DepthBook(), LiveMarketData()
-        channels = Channels(
-            hub,
-            markets=flow.view.markets,
-            balances=flow.view.balances,
-            depth=depth,
-            live=live,
-            flush_interval=0,
-            observe_wait=waits.append,
-        )
-        for reader in (depth.on_view, live.on_view, channels.on_view):
-            flow.view.subscribe(reader)
-
     def scenario(flow: Flow) -> None:
         open_market(flow)
         flow.commit(limit("bob", "SELL", 100, 10, "b-1"))  # the market's oldest change: 10 s
         flow.commit(limit("alice", "BUY", 100, 12, "a-1"))  # alice's oldest: 12 s (bob has no subscriber)
 
-    return waits, collected(subscriptions, start, scenario)
+    return waits, collected(subscriptions, channels_of(waits.append), scenario)
 
 
 def test_a_flush_reports_how_long_the_oldest_change_of_each_market_and_user_waited() -> None:
