@@ -356,6 +356,28 @@ def test_transient_commit_failures_are_retried_without_doubling(database_url):
     assert restored == snapshot
 
 
+def test_time_never_runs_back_across_a_restart_even_when_the_clock_does(database_url):
+    """A restarted core stamps after the last committed command even when the clock went
+    back meanwhile (a machine moved, NTP stepped it): orders and trades keep their times
+    in commit order, as a cluster's takeover already did."""
+    second = 1_000_000_000
+    before = 1_800_000_000 * second  # the clock up to the restart
+    after = before - 3_600 * second  # an hour earlier after it
+
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS, clock_ns=lambda: before)
+        await fund(core)
+        await core.close()
+        restarted = await start_core(database_url, clock_ns=lambda: after)
+        order = PlaceOrder(ts=0, user_id="u1", market="BTC-USDT", side="BUY", price=200, quantity=1)
+        events = await restarted.sequencer.submit(order)
+        await restarted.close()
+        return events
+
+    (accepted,) = [event for event in run(scenario()) if isinstance(event, OrderAccepted)]
+    assert accepted.ts > before
+
+
 def test_storage_that_stays_down_stops_the_sequencer_and_loses_nothing_acknowledged(database_url):
     async def scenario():
         core = await start_core(

@@ -17,14 +17,14 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.engine import CommandRejected, Engine, Event
 from trade_engine.sequencer.messages import JournalEntry, decode_commands
 from trade_engine.storage import schema
 from trade_engine.storage.projection import BatchRows, Projection
-from trade_engine.storage.recovery import RecoveryReport, load_engine
+from trade_engine.storage.recovery import RecoveryReport, last_committed_ts, load_engine
 from trade_engine.storage.replay import journal_after
 
 log = logging.getLogger(__name__)
@@ -83,16 +83,6 @@ async def projected_seq(database: AsyncEngine) -> int:
     return int(value or 0)
 
 
-async def _last_ts(database: AsyncEngine) -> int:
-    """The latest time stamp the store holds (a takeover never stamps before it)."""
-    query = text(
-        "SELECT GREATEST((SELECT MAX(ts) FROM journal), (SELECT MAX(updated_ts) FROM sequencer_state))"
-    )
-    async with database.connect() as connection:
-        value = (await connection.execute(query)).scalar()
-    return int(value or 0)
-
-
 async def load(database: AsyncEngine) -> tuple[Follower, RecoveryReport]:
     """A follower at the committed position: the tables (one snapshot), then the
     journal's batches after them, read again until no batch was projected in between."""
@@ -117,7 +107,7 @@ async def _load(database: AsyncEngine) -> tuple[Follower, RecoveryReport]:
             continue  # the tables moved on between the two reads
         if not entries and await projected_seq(database) != report.last_seq:
             continue
-        follower = Follower(engine, Projection(users), report.last_seq, await _last_ts(database))
+        follower = Follower(engine, Projection(users), report.last_seq, await last_committed_ts(database))
         for entry in entries:
             follower.apply(entry)
         return follower, report

@@ -41,6 +41,7 @@ from trade_engine.storage.recovery import (
     RecoveryReport,
     StoreTotals,
     check,
+    last_committed_ts,
     load_engine,
     projected_seq,
     store_totals,
@@ -249,6 +250,7 @@ async def recover_core(
             # The engine from the latest snapshot if there is one the journal reaches back
             # to (docs/adr/0002), else from the tables.
             projected = await projected_seq(database)
+            last_ts = await last_committed_ts(database)
             snapshot = await snapshots.usable(database, projected)
             loaded = None if snapshot is None else await _from_snapshot(database, snapshot)
             if loaded is None:
@@ -296,7 +298,7 @@ async def recover_core(
         # SQLite commit instead of ~1 ms). Process-wide, so set where the core is recovered.
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         sequencer = build_sequencer(
-            engine, writer, projection, settings, last_seq=last_seq, clock_ns=clock_ns
+            engine, writer, projection, settings, last_seq=last_seq, last_ts=last_ts, clock_ns=clock_ns
         )
         snapshotter = None
         if snapshot_every == 0:

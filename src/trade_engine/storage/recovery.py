@@ -165,6 +165,17 @@ async def projected_seq(database: AsyncEngine) -> int:
     return int(last_seq or 0)
 
 
+async def last_committed_ts(database: AsyncEngine) -> int:
+    """The latest time stamp the store holds: the journal's last batch or the tables'
+    (`sequencer_state`). A recovered sequencer stamps after it, so that time never runs
+    back across a restart or a takeover, whatever the clock did meanwhile."""
+    journal, state = schema.journal, schema.sequencer_state
+    async with database.connect() as connection:
+        journaled = (await connection.execute(select(func.max(journal.c.ts)))).scalar()
+        projected = (await connection.execute(select(func.max(state.c.updated_ts)))).scalar()
+    return max(int(journaled or 0), int(projected or 0))
+
+
 async def _supply(connection: AsyncConnection) -> dict[str, int]:
     query = select(
         schema.transfers.c.asset, schema.transfers.c.kind, func.sum(schema.transfers.c.amount)
