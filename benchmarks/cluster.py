@@ -20,9 +20,14 @@ Every process is real: nats-server (one node), PostgreSQL, `trade-engine core` a
     a small store, with every check of the failover test after them (tests/cluster:
     every answer one of the four outcomes, every acknowledged and every OUTCOME_UNKNOWN
     order found, no order or trade twice, `trade-engine verify`, one epoch per leader).
+(d) formations, with (c): `--formations` three-node NATS clusters, each started at once
+    as a deployment's are, each until a core has set the cluster's streams up (R3),
+    meanwhile restarting a node nats-server left out of its JetStream meta group, as an
+    operator would (tests/cluster/harness.py). Reported: how long setting up took, and
+    how many starts needed a node restarted.
 
 Prints one JSON object. Run: `make bench-cluster` (`BENCH_ARGS=--quick` for a smoke
-run), `make chaos` for (c) alone.
+run), `make chaos` for (c) and (d) alone.
 """
 
 import sys
@@ -39,9 +44,11 @@ import json
 import os
 import platform
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,6 +61,8 @@ from tests.e2e.server import Server
 
 from durable import build_store
 from flows import USERS
+from trade_engine.cluster import bus
+from trade_engine.config import ClusterConfig
 
 SETTINGS = {
     "TRADE_ENGINE_RATE_LIMITS_ENABLED": "false",
@@ -280,18 +289,54 @@ def chaos(kills: int, scratch: Path) -> dict[str, Any]:
             pass
 
 
+def formations(count: int, scratch: Path) -> dict[str, Any]:
+    took: list[float] = []
+    restarted = 0
+    for index in range(count):
+        nats = Nats(scratch / f"formation-{index}", 3)
+        nats.launch()
+        started = time.monotonic()
+        try:
+            with ThreadPoolExecutor(1) as operator:
+                whole = operator.submit(nats.until_meta_group_whole)
+                asyncio.run(_set_up_streams(nats.urls))
+                restarted += whole.result() > 0
+        finally:
+            nats.stop()
+        took.append(time.monotonic() - started)
+        log(f"formation {index + 1} of {count}: {took[-1]:.1f} s")
+    return {
+        "formations": count,
+        "needed_a_node_restarted": restarted,
+        "streams_set_up_seconds_p50": round(statistics.median(took), 2),
+        "streams_set_up_seconds_max": round(max(took), 2),
+    }
+
+
+async def _set_up_streams(urls: str) -> None:
+    """What a core does first: set the streams up, waiting up to bus.SETUP_SECONDS."""
+    config = ClusterConfig(nats_urls=urls, replicas=3)
+    client = await bus.connect(config, "formation", "core")
+    try:
+        await bus.ensure(client, config)
+    finally:
+        await client.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run: small store, short runs")
     parser.add_argument("--resting", type=int, default=1_000_000)
     parser.add_argument("--takeovers", type=int, default=3)
     parser.add_argument("--kills", type=int, default=int(os.environ.get("CHAOS_KILLS", "10")))
+    parser.add_argument("--formations", type=int, default=int(os.environ.get("CHAOS_FORMATIONS", "20")))
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--chaos-only", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.resting, args.takeovers, args.kills, args.seconds = 20_000, 2, 3, 3.0
+        args.formations = 3
     report: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "settings": SETTINGS,
@@ -314,6 +359,8 @@ def main() -> None:
             report["takeover"] = takeover(args.resting, args.takeovers, scratch)
         log("chaos")
         report["chaos"] = chaos(args.kills, scratch)
+        log("formations")
+        report["formations"] = formations(args.formations, scratch)
     print(json.dumps(report, indent=2))
 
 

@@ -34,6 +34,7 @@ from trade_engine.config import ClusterConfig, ConfigError
 log = logging.getLogger(__name__)
 # JetStream's error code for replicas above one on a server that is not in a cluster.
 NOT_CLUSTERED: Final = 10074
+NO_PEERS: Final = 10005  # "no suitable peers for placement"
 SETUP_SECONDS: Final = 30.0  # a NATS cluster that has just started elects its leaders first
 WAIT_LOG_SECONDS: Final = 10.0  # while waiting for JetStream, a warning this often
 # Tries of each configured server before a process gives up starting (0.2 s apart, or
@@ -178,9 +179,17 @@ class _Waiting:
 
 
 def _no_jetstream(config: ClusterConfig, error: Exception) -> ConfigError:
+    hint = f"is it enabled, with a quorum for cluster.replicas={config.replicas}?"
+    if getattr(error, "err_code", None) == NO_PEERS:
+        # nats-server 2.10 sometimes leaves a node started with the others out of its
+        # meta group for good; restarting that node brings it in (docs/cluster.md).
+        hint = (
+            f"fewer than cluster.replicas={config.replicas} NATS nodes in the JetStream meta group, "
+            "which `nats server report jetstream` lists: lower the setting, add nodes, or restart "
+            "a node left out"
+        )
     return ConfigError(
-        f"cluster.nats_urls: JetStream does not answer at {config.nats_urls} "
-        f"(is it enabled, with a quorum for cluster.replicas={config.replicas}?): {error}"
+        f"cluster.nats_urls: JetStream does not answer at {config.nats_urls} ({hint}): {error}"
     )
 
 
