@@ -119,7 +119,7 @@ class Nats:
         """Wait until the JetStream meta group holds every node; the number of nodes
         restarted to get there. nats-server 2.10.27, its nodes started at once, sometimes
         forms the group of two and never takes the third in (the node started first, in
-        7 of 41 starts on this machine, once in CI; docs/cluster.md): no replicated stream can be placed
+        7 of 41 starts on this machine, once in CI): no replicated stream can be placed
         ("no suitable peers for placement") however long a core waits. Restarting that
         node brings it in within a second; an operator does the same (docs/cluster.md).
         A node is restarted once the group has had a leader without it for `grace` s."""
@@ -136,7 +136,8 @@ class Nats:
                     node.start()
                     restarted += 1
                     del left_out_since[node.name]
-            assert now < deadline, f"the JetStream meta group lacks {left_out} after {timeout} s"
+            lacking = [node.name for node in left_out or []]
+            assert now < deadline, f"the JetStream meta group lacks {lacking or 'a leader'} after {timeout} s"
             time.sleep(0.2)
 
     def _left_out_of_meta_group(self) -> list[NatsNode] | None:
