@@ -160,5 +160,6 @@ bench-cluster: compiled postgres nats
 
 # The long failover loop: random kills of the active core under load, every check after
 # each (make test runs three crash points and two random kills). CHAOS_KILLS=10 by default.
+# Then CHAOS_FORMATIONS=20 three-node NATS clusters started at once, streams set up on each.
 chaos: compiled postgres nats
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/cluster.py --chaos-only $(BENCH_ARGS)

@@ -1,7 +1,7 @@
 """Cluster benchmark: takeover time, orders/s through gateways beside `serve`, chaos.
 
-Every process is real: nats-server (one node), PostgreSQL, `trade-engine core` and
-`gateway` processes, `trade-engine serve` for comparison (tests/cluster/harness.py).
+Every process is real: nats-server (one node; three for (d)), PostgreSQL, `trade-engine
+core` and `gateway` processes, `trade-engine serve` for comparison (tests/cluster/harness.py).
 
 (a) throughput: on a fresh store each (1,000 funded accounts, 10,000 resting orders),
     `--clients` concurrent HTTP clients place resting limit orders for `--seconds`
@@ -48,8 +48,8 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import httpx
@@ -297,13 +297,11 @@ def formations(count: int, scratch: Path) -> dict[str, Any]:
         nats.launch()
         started = time.monotonic()
         try:
-            with ThreadPoolExecutor(1) as operator:
-                whole = operator.submit(nats.until_meta_group_whole)
-                asyncio.run(_set_up_streams(nats.urls))
-                restarted += whole.result() > 0
+            _, restarts = nats.operated(partial(asyncio.run, _set_up_streams(nats.urls)))
+            took.append(time.monotonic() - started)
+            restarted += restarts > 0
         finally:
             nats.stop()
-        took.append(time.monotonic() - started)
         log(f"formation {index + 1} of {count}: {took[-1]:.1f} s")
     return {
         "formations": count,

@@ -13,15 +13,20 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import nats as nats_client
 from nats import errors as nats_errors
 
 from tests.e2e.server import Server, free_port
+
+T = TypeVar("T")
 
 NATS_SERVER = str(Path(__file__).resolve().parents[2] / ".tools" / "nats-server" / "nats-server")
 
@@ -112,52 +117,80 @@ class Nats:
     def start(self) -> None:
         self.launch()
         if len(self.nodes) > 1 and all(node.users is None for node in self.nodes):
-            asyncio.run(_until_every_node_serves_jetstream(self.urls.split(",")))
             self.until_meta_group_whole()
 
-    def until_meta_group_whole(self, timeout: float = 60.0, grace: float = 5.0) -> int:
-        """Wait until the JetStream meta group holds every node; the number of nodes
-        restarted to get there. nats-server 2.10.27, its nodes started at once, sometimes
-        forms the group of two and never takes the third in (the node started first, in
-        7 of 41 starts on this machine, once in CI): no replicated stream can be placed
-        ("no suitable peers for placement") however long a core waits. Restarting that
-        node brings it in within a second; an operator does the same (docs/cluster.md).
-        A node is restarted once the group has had a leader without it for `grace` s."""
+    def operated(self, work: Callable[[], T]) -> tuple[T, int]:
+        """`work` (a core setting its streams up, say) while an operator watches the
+        meta group beside it on a thread (`until_meta_group_whole`): its result, and the
+        number of nodes the operator restarted."""
+        done = threading.Event()
+        with ThreadPoolExecutor(1) as operator:
+            watching = operator.submit(self.until_meta_group_whole, until=done)
+            try:
+                result = work()
+            except BaseException as error:
+                done.set()
+                if watching.exception() is not None:
+                    error.add_note(f"the operator: {watching.exception()!r}")
+                raise
+            done.set()
+            return result, watching.result()
+
+    def until_meta_group_whole(
+        self, timeout: float = 60.0, grace: float = 5.0, until: threading.Event | None = None
+    ) -> int:
+        """Wait until the JetStream meta group holds every node running (or `until` is
+        set); the number of nodes restarted meanwhile. nats-server 2.10.27, its three
+        nodes started at once, sometimes forms the group of two and never takes the
+        third in (7 of 41 starts on this machine, once in CI): no R3 stream can be
+        placed ("no suitable peers for placement") however long a core waits.
+        Restarting the node left out brings it in within a second, and an operator does
+        the same (docs/cluster.md). A node is restarted once the group has had a leader
+        without it for `grace` seconds in a row."""
         deadline, restarted = time.monotonic() + timeout, 0
         left_out_since: dict[str, float] = {}
-        while True:
+        while until is None or not until.is_set():
             left_out = self._left_out_of_meta_group()
             if left_out == []:
                 return restarted
             now = time.monotonic()
+            # Only a node missing at every look since its first counts towards `grace`.
+            left_out_since = {node.name: left_out_since.get(node.name, now) for node in left_out or []}
             for node in left_out or []:
-                if now - left_out_since.setdefault(node.name, now) > grace:
+                if now - left_out_since[node.name] > grace:
                     node.stop()
                     node.start()
                     restarted += 1
                     del left_out_since[node.name]
-            lacking = [node.name for node in left_out or []]
-            assert now < deadline, f"the JetStream meta group lacks {lacking or 'a leader'} after {timeout} s"
+            lacking = "no leader yet" if left_out is None else [node.name for node in left_out]
+            assert now < deadline, f"the JetStream meta group after {timeout} s: {lacking}"
             time.sleep(0.2)
+        return restarted
 
     def _left_out_of_meta_group(self) -> list[NatsNode] | None:
-        """The nodes running that the meta leader's group lacks; None while a node does
-        not answer or no leader is known (the group is still being formed)."""
+        """The nodes running that are not in the meta leader's group, or do not name it
+        as their leader; None while a node does not answer or no node leads. Only the
+        leader lists the group (`meta_cluster.replicas`, itself left out), and stream
+        placement picks its peers from that list."""
         running = [node for node in self.nodes if node.process is not None]
         try:
             metas = {
-                node.name: httpx.get(f"http://127.0.0.1:{node.monitor_port}/jsz", timeout=2).json()
+                node.name: httpx.get(f"http://127.0.0.1:{node.monitor_port}/jsz", timeout=2)
+                .json()
+                .get("meta_cluster")
+                or {}
                 for node in running
             }
         except httpx.HTTPError:
             return None
-        leaders = {(meta.get("meta_cluster") or {}).get("leader") for meta in metas.values()}
-        leader = leaders.pop() if len(leaders) == 1 else None
-        if leader not in metas:
+        leaders = [name for name, meta in metas.items() if meta.get("leader") == name]
+        if len(leaders) != 1:
             return None
-        replicas = metas[leader]["meta_cluster"].get("replicas") or []
-        members = {leader, *(replica["name"] for replica in replicas)}
-        return [node for node in running if node.name not in members]
+        (leader,) = leaders
+        members = {leader, *(replica["name"] for replica in metas[leader].get("replicas") or [])}
+        return [
+            node for node in running if node.name not in members or metas[node.name].get("leader") != leader
+        ]
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -194,26 +227,6 @@ def _listening(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-async def _until_every_node_serves_jetstream(urls: list[str], timeout: float = 30.0) -> None:
-    """Listening is not enough: until a node has joined the others and knows the
-    JetStream meta leader, a replicated stream cannot be placed ("no suitable peers for
-    placement"), and a core started then exits (seen once in CI). Ask each node, on a
-    connection of its own, for its JetStream account until every one answers."""
-    deadline = time.monotonic() + timeout
-    for url in urls:
-        while True:
-            try:
-                client = await nats_client.connect([url], allow_reconnect=False)
-                try:
-                    await client.jetstream().account_info()
-                    break
-                finally:
-                    await client.close()
-            except nats_errors.Error:
-                assert time.monotonic() < deadline, f"{url} serves no JetStream after {timeout} s"
-                await asyncio.sleep(0.2)
 
 
 def cluster_settings(nats: Nats, **extra: str) -> dict[str, str]:

@@ -179,17 +179,19 @@ class _Waiting:
 
 
 def _no_jetstream(config: ClusterConfig, error: Exception) -> ConfigError:
-    hint = f"is it enabled, with a quorum for cluster.replicas={config.replicas}?"
     if getattr(error, "err_code", None) == NO_PEERS:
-        # nats-server 2.10 sometimes leaves a node started with the others out of its
-        # meta group for good; restarting that node brings it in (docs/cluster.md).
-        hint = (
-            f"fewer than cluster.replicas={config.replicas} NATS nodes in the JetStream meta group, "
-            "which `nats server report jetstream` lists: lower the setting, add nodes, or restart "
-            "a node left out"
+        # JetStream answers, and refuses: too few nodes in its meta group, running and
+        # with room. nats-server 2.10.27 sometimes leaves a node started with the others
+        # out of the group for good; restarting that node brings it in (docs/cluster.md).
+        return ConfigError(
+            f"cluster.replicas={config.replicas}: JetStream at {config.nats_urls} cannot place the "
+            f"streams on {config.replicas} nodes: fewer are in its meta group, running and with room "
+            "(the meta leader's /jsz on its monitoring port lists the group): lower the setting, "
+            f"add or restart nodes, or give them room: {error}"
         )
     return ConfigError(
-        f"cluster.nats_urls: JetStream does not answer at {config.nats_urls} ({hint}): {error}"
+        f"cluster.nats_urls: JetStream does not answer at {config.nats_urls} "
+        f"(is it enabled, with a quorum for cluster.replicas={config.replicas}?): {error}"
     )
 
 
