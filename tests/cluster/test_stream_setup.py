@@ -32,9 +32,9 @@ def test_the_streams_are_set_up_on_a_three_node_cluster_still_forming(tmp_path: 
 
 
 @asynccontextmanager
-async def _core_client(url: str, name: str) -> AsyncIterator[tuple[Client, ClusterConfig]]:
+async def _core_client(url: str, name: str, replicas: int = 3) -> AsyncIterator[tuple[Client, ClusterConfig]]:
     """A core's connection to the three-node cluster at `url`, and its settings."""
-    config = ClusterConfig(nats_urls=url, replicas=3)
+    config = ClusterConfig(nats_urls=url, replicas=replicas)
     client = await bus.connect(config, name, "core")
     try:
         yield client, config
@@ -81,15 +81,16 @@ def test_a_core_started_by_an_operator_gives_up_with_an_error_naming_the_setting
         asyncio.run(_ensure(nats.nodes[0].url))
         for node in nats.nodes[1:]:
             node.stop()
-        error = asyncio.run(_set_up_without_quorum(nats.nodes[0].url))
+        error = asyncio.run(_set_up_giving_up(nats.nodes[0].url))
     finally:
         nats.stop()
     assert isinstance(error, ConfigError), repr(error)
     assert "cluster.nats_urls" in str(error)
 
 
-async def _set_up_without_quorum(url: str) -> BaseException | None:
-    async with _core_client(url, "operator") as (client, config):
+async def _set_up_giving_up(url: str, replicas: int = 3) -> BaseException | None:
+    """What setting the streams up with little patience raised (None: it worked)."""
+    async with _core_client(url, "operator", replicas) as (client, config):
         try:
             await bus.ensure(client, config, patience=3)
         except BaseException as error:
@@ -103,22 +104,10 @@ def test_a_core_that_cannot_place_its_streams_on_enough_nodes_says_what_to_look_
     nats = Nats(tmp_path, 3)
     nats.start()
     try:
-        error = asyncio.run(_set_up_with_five_replicas(nats.nodes[0].url))
+        error = asyncio.run(_set_up_giving_up(nats.nodes[0].url, replicas=5))
     finally:
         nats.stop()
     assert isinstance(error, ConfigError), repr(error)
     assert str(error).startswith("cluster.replicas=5: JetStream at ")
     assert "cannot place the streams on 5 nodes: fewer are in its meta group" in str(error)
     assert "no suitable peers for placement" in str(error)
-
-
-async def _set_up_with_five_replicas(url: str) -> BaseException | None:
-    config = ClusterConfig(nats_urls=url, replicas=5)
-    client = await bus.connect(config, "operator", "core")
-    try:
-        await bus.ensure(client, config, patience=3)
-    except BaseException as error:
-        return error
-    finally:
-        await client.close()
-    return None
