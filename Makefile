@@ -31,7 +31,7 @@ CONNECTOR_STAMP := $(CONNECTOR_VENV)/.installed-$(CONNECTOR_VERSION)
 CLIENT_STAMPS := $(CCXT_STAMP) $(PYTHON_BINANCE_STAMP) $(CONNECTOR_STAMP)
 
 .PHONY: run test tests lint typecheck unit-compiled compiled bench bench-durable bench-http bench-ws \
-	bench-cluster bench-revisions chaos clean postgres nats wrk ccxt binance-clients browser screenshots fuzz promtool
+	bench-cluster bench-revisions bench-workload chaos clean postgres nats wrk ccxt binance-clients browser screenshots fuzz promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -119,6 +119,27 @@ test: lint typecheck tests unit-compiled
 
 bench: compiled
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/engine.py
+
+# The field's neutral workload (flash1-dev/matching-engine-benchmark, vendored generator)
+# replayed on the engine alone, each scenario checked against the harness's published
+# hash of its report stream. SCENARIOS to pick (default: all five; `static` is the deep
+# book), BENCH_ARGS e.g. --runs 5.
+WORKLOAD := build/workload
+SCENARIOS ?= static normal swing-25 swing-40 flash-crash
+bench-workload: compiled $(addprefix $(WORKLOAD)/orders_,$(addsuffix .bin,$(SCENARIOS)))
+	for scenario in $(SCENARIOS); do \
+		PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/workload.py \
+			$(WORKLOAD)/orders_$$scenario.bin --scenario $$scenario $(BENCH_ARGS) || exit 1; \
+	done
+
+$(WORKLOAD)/generator: benchmarks/third_party/mebw_generator.cpp
+	command -v g++ >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends g++ >/dev/null)
+	mkdir -p $(WORKLOAD)
+	g++ -O2 -std=c++17 -o $@ $<
+
+$(WORKLOAD)/orders_%.bin: $(WORKLOAD)/generator
+	$(WORKLOAD)/generator $* $@
 
 # Through the sequencer into SQLite and PostgreSQL: durable throughput and restart time.
 # BENCH_ARGS=--quick for a smoke run.

@@ -10,6 +10,9 @@ this machine falls on both alike; the JSON gives every run and the medians.
 
 - engine: each revision's `benchmarks/engine.py` on its compiled core (pass
   `--engine-script` to use one script for both when they differ).
+- workload: this tree's `benchmarks/workload.py` on each revision's compiled core: the
+  field harness's static scenario (the deep book), the engine alone and with each
+  message made into a command on the clock.
 - http: one `wrk` script (benchmarks/wrk/resting.lua, this tree's) against a `serve`
   process of each revision on SQLite with the shipped settings, the per-IP limit lifted
   (all load comes from one address), 100 funded users, at 8 and 64 connections.
@@ -68,7 +71,7 @@ def checkout(rev: str) -> Revision:
     tree = ROOT / "build" / "revisions" / sha
     if not tree.exists():
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), sha], cwd=ROOT, check=True)
-    subprocess.run(["make", "--no-print-directory", "compiled"], cwd=tree, check=True)
+    subprocess.run(["make", "--no-print-directory", "compiled"], cwd=tree, check=True, stdout=sys.stderr)
     return Revision(sha, tree)
 
 
@@ -196,7 +199,25 @@ def ws(revision: Revision, seconds: int, flush_ms: float | None) -> dict[str, An
     return result
 
 
-KINDS = ("engine", "http_8", "http_64", "ws")
+KINDS = ("engine", "workload", "http_8", "http_64", "ws")
+STATIC_WORKLOAD = ROOT / "build" / "workload" / "orders_static.bin"
+
+
+def workload(revision: Revision) -> dict[str, Any]:
+    """This tree's benchmarks/workload.py (the field harness's static scenario, the deep
+    book) on the revision's compiled core: one run each, the rounds give the median."""
+    out = subprocess.run(
+        [revision.python, str(ROOT / "benchmarks" / "workload.py"), str(STATIC_WORKLOAD), "--runs", "1"],
+        cwd=revision.tree,
+        env=revision.env(),
+        check=True,
+        capture_output=True,
+    )
+    report = json.loads(out.stdout)
+    return {
+        "messages_per_s": report["messages_per_s"],
+        "messages_per_s_translating": report["messages_per_s_translating"],
+    }
 
 
 def main() -> None:
@@ -216,7 +237,10 @@ def main() -> None:
         "--only", nargs="+", choices=KINDS, default=list(KINDS), help="the benchmarks to run (default: all)"
     )
     args = parser.parse_args()
-    subprocess.run(["make", "--no-print-directory", "compiled"], cwd=ROOT, check=True)
+    subprocess.run(["make", "--no-print-directory", "compiled"], cwd=ROOT, check=True, stdout=sys.stderr)
+    if "workload" in args.only:
+        target = str(STATIC_WORKLOAD.relative_to(ROOT))
+        subprocess.run(["make", "--no-print-directory", target], cwd=ROOT, check=True, stdout=sys.stderr)
     revisions = {"old": checkout(args.old), "new": Revision("HEAD", ROOT)}
     runs: dict[str, list[dict[str, Any]]] = {}
     for round_ in range(args.rounds):
@@ -226,6 +250,8 @@ def main() -> None:
                 revision = revisions[name]
                 if kind == "engine":
                     result = engine(revision, args.engine_script)
+                elif kind == "workload":
+                    result = workload(revision)
                 elif kind.startswith("http"):
                     result = http_orders(revision, int(kind.split("_")[1]), args.seconds)
                 else:
