@@ -29,6 +29,7 @@ import tracemalloc
 from collections.abc import Sequence
 
 from flows import (
+    applied_in_ns,
     fresh_engine,
     generate_mixed_flow,
     materialize,
@@ -45,15 +46,8 @@ def bench_mixed(count: int) -> dict[str, object]:
     warmup, flow = materialize(warmup), materialize(flow)
 
     engine = fresh_engine(warmup)
-    apply = engine.apply
     trades = 0
-    # As the service does after recovery: long-lived state leaves the collector's scans.
-    gc.collect()
-    gc.freeze()
-    start = time.perf_counter_ns()
-    for command in flow:
-        apply(command)
-    elapsed = time.perf_counter_ns() - start
+    elapsed = applied_in_ns(engine, flow)
     resting = len(engine.all_open_orders())
 
     engine = fresh_engine(warmup)
