@@ -1,5 +1,6 @@
 """Command flows shared by the benchmarks (engine.py: no I/O; durable.py: through the
-sequencer into SQLite and PostgreSQL).
+sequencer into SQLite and PostgreSQL), and the engine's timed tight loop (engine.py and
+workload.py).
 
 One market, 1,000 accounts, a warm-up book of about 10,000 resting orders, and a mixed
 stream of 40% limit GTC near the touch, 10% IOC, 5% market, 30% cancel, 15% amend.

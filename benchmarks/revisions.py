@@ -47,6 +47,8 @@ from typing import Any
 import httpx
 import jwt
 
+from trade_engine.app.process import COLLECTOR_THRESHOLDS
+
 ROOT = Path(__file__).resolve().parent.parent
 WRK_DIR = ROOT / "benchmarks" / "wrk"
 # The development secret both revisions ship (config.DEV_SECRET): tokens for the load.
@@ -205,9 +207,15 @@ STATIC_WORKLOAD = ROOT / "build" / "workload" / "orders_static.bin"
 
 def workload(revision: Revision) -> dict[str, Any]:
     """This tree's benchmarks/workload.py (the field harness's static scenario, the deep
-    book) on the revision's compiled core: one run each, the rounds give the median."""
+    book) on the revision's compiled core: one run each, the rounds give the median. Both
+    revisions get this tree's collector thresholds, and each must report the published
+    stream (the script exits 1 otherwise). A revision whose engine lacks a name the script
+    imports cannot run it (the import error says which); bdf2a71, of 2026-11-25, can."""
+    thresholds = [str(value) for value in COLLECTOR_THRESHOLDS]
+    script = str(ROOT / "benchmarks" / "workload.py")
+    arguments = [str(STATIC_WORKLOAD), "--runs", "1", "--scenario", "static", "--gc-thresholds", *thresholds]
     out = subprocess.run(
-        [revision.python, str(ROOT / "benchmarks" / "workload.py"), str(STATIC_WORKLOAD), "--runs", "1"],
+        [revision.python, script, *arguments],
         cwd=revision.tree,
         env=revision.env(),
         check=True,

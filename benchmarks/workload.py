@@ -3,26 +3,35 @@
 flash1-dev/matching-engine-benchmark (MIT) publishes a generator of order flow for one
 instrument: 1,000,000 new orders (15% IOC) expanded with cancels, modifies and stale
 duplicates into about 2,000,000 messages, in five scenarios. `static` (a fixed mid, the
-deepest standing book: ~21,000 resting orders on average, ~42,000 at the peak) is the
-case where our engine measured slowest. The generator is vendored beside this file
-(third_party/mebw_generator.cpp); `make bench-workload` builds it and writes the file.
+deepest standing book: ~20,900 resting orders on average, ~41,800 at the peak, by the
+harness's docs/METHODOLOGY.md) is the case where our engine measured slowest. The
+generator is vendored beside this file (third_party/, with where it came from);
+`make bench-workload` builds it and writes the files.
 
 Each message becomes one engine command, as a gateway would hand it over:
 - NEW: `PlaceOrder` (LIMIT, GTC or IOC). Buys belong to one account and sells to
   another, both funded far beyond what the flow holds, so no order is refused for funds
   and none trades with itself.
-- CANCEL: `CancelOrder` by the engine's id of that order (the harness's ids are mapped
-  to the engine's at conversion time; an id never accepted maps to one that never
-  exists, so the engine refuses it as the harness expects a CancelReject).
-- MODIFY: `AmendOrder` to the new price and total quantity (a size increase, loses
-  priority: the harness's cancel + reinsert).
-The engine's events are its report stream. Timed two ways, each the median of `--runs`
-fresh replays: the engine alone (commands decoded as a gateway hands them over, then
-`Engine.apply`), and as the harness times an adapter (each message made into a command,
-then applied). The collector's thresholds are the service's. Prints one JSON object.
+- CANCEL: `CancelOrder` by the engine's id of that order (an id never accepted maps to
+  one that never exists, so the engine refuses it: the harness's CancelReject).
+- MODIFY: `AmendOrder` to the new price and total quantity (every modify of the
+  workload is a size increase, so it loses priority: the harness's cancel + reinsert).
+The engine's events are its report stream, written in the harness's canonical form and
+hashed (untimed); with `--scenario` a hash other than the published one exits 1.
 
-Run: `make bench-workload` (compiled core) or
-`.venv/bin/python benchmarks/workload.py FILE [--runs 3] [--limit N]`.
+Timed two ways, each the median of `--runs` fresh replays in this one process:
+- `messages_per_s`: the engine on its own API. The commands were made beforehand (a
+  modify's total read from the book then) and decoded as a gateway hands them over;
+  only `Engine.apply` is on the clock. Not comparable with the harness's figures.
+- `messages_per_s_translating`: each message made into a command (reading the book for
+  a modify) and applied, on the clock: nearer to what the harness times of an adapter,
+  which also times turning events into its report structs and pushing them through an
+  inter-thread queue, and takes ten fresh processes per figure. Those are left out.
+The collector's thresholds are the service's (`--gc-thresholds` to set others: a side
+by side run of two revisions gives both the same). Prints one JSON object.
+
+Run: `make bench-workload` (compiled core) or `.venv/bin/python benchmarks/workload.py
+FILE [--runs 3] [--limit N] [--scenario NAME] [--gc-thresholds G0 G1 G2]`.
 """
 
 import argparse
@@ -92,6 +101,8 @@ def read_messages(path: str, limit: int | None) -> list[Message]:
     magic, version, count = HEADER.unpack_from(data, 0)
     if magic != MAGIC or version != 1:
         raise SystemExit(f"{path}: not an MEBW_001 workload file")
+    if len(data) != HEADER.size + count * RECORD.size:
+        raise SystemExit(f"{path}: {len(data):,} bytes, not the {count:,} records its header counts")
     count = count if limit is None else min(count, limit)
     messages = []
     for n in range(count):
@@ -114,6 +125,7 @@ def translate(messages: Sequence[Message]) -> tuple[list[Command], float]:
     what it has filled plus the new quantity."""
     engine = fresh_engine()
     apply, open_order = engine.apply, engine.open_order
+    accepted = 0
     engine_ids: dict[int, int] = {}
     owners: dict[int, str] = {}
     commands: list[Command] = []
@@ -123,7 +135,9 @@ def translate(messages: Sequence[Message]) -> tuple[list[Command], float]:
     for ts, (kind, side, ioc, qty, order_id, price) in enumerate(messages, start=1):
         command: Command
         if kind == NEW:
-            engine_ids[order_id] = len(engine_ids) + 1
+            # A harness id used again names its newest order (as the harness's adapters do).
+            accepted += 1
+            engine_ids[order_id] = accepted
             user = BUYER if side == 0 else SELLER
             owners[order_id] = user
             time_in_force = "IOC" if ioc else "GTC"
@@ -154,6 +168,7 @@ def translate(messages: Sequence[Message]) -> tuple[list[Command], float]:
 
 
 def fresh_engine() -> Engine:
+    """One market and its two funded accounts, nothing else."""
     engine = Engine()
     engine.apply(AddMarket(ts=0, market=market_from_spec(SPEC)))
     for user in (BUYER, SELLER):
@@ -163,6 +178,7 @@ def fresh_engine() -> Engine:
 
 
 def replay(commands: Sequence[Command]) -> tuple[float, Engine]:
+    """Seconds to apply `commands` on a fresh engine, and that engine."""
     engine = fresh_engine()
     elapsed = applied_in_ns(engine, commands)
     gc.unfreeze()  # the previous run's engine may go
@@ -180,11 +196,13 @@ def canonical_text(messages: Sequence[Message], commands: Sequence[Command]) -> 
     for seq, (message, command) in enumerate(zip(messages, commands, strict=True)):
         kind, _side, _ioc, qty, order_id, _price = message
         if kind == NEW:
-            harness_id.append(order_id)
+            harness_id.append(order_id)  # given the next engine id: checked below
         reports: list[tuple[int, str]] = []
         for event in engine.apply(command):
             kinds[type(event).__name__] += 1
             if isinstance(event, OrderAccepted):
+                if event.order_id != len(harness_id) - 1:
+                    raise SystemExit(f"message {seq}: engine id {event.order_id}, not the one translate gave")
                 reports.append((0, f"0,{seq},{_SIDE[event.side]},{order_id},{event.price},{event.quantity}"))
             elif isinstance(event, TradeExecuted):
                 maker, taker = harness_id[event.maker_order_id], harness_id[event.taker_order_id]
@@ -196,6 +214,8 @@ def canonical_text(messages: Sequence[Message], commands: Sequence[Command]) -> 
                 # The harness acknowledges the quantity asked for, open afresh (to_commands).
                 reports.append((3, f"3,{seq},{_SIDE[event.side]},{order_id},{event.price},{qty}"))
             elif isinstance(event, CommandRejected):
+                if kind == NEW:  # every id after it would be off by one
+                    raise SystemExit(f"message {seq}: a new order was refused: {event.code} {event.message}")
                 reports.append((4 if kind == CANCEL else 5, f"{4 if kind == CANCEL else 5},{seq},{order_id}"))
         reports.sort(key=_report_type)
         lines.extend(line for _type, line in reports)
@@ -221,10 +241,13 @@ def _report_type(report: tuple[int, str]) -> int:
     return report[0]
 
 
-def collector_as_served() -> str:
-    """Set the collector's thresholds as every service role does (app/process.py: the
-    commands a gateway decodes are young objects, and Python's default of a young
-    collection per 700 makes the translating loop about 15% slower)."""
+def set_collector(thresholds: Sequence[int] | None) -> str:
+    """Set the collector's thresholds: as given, else as every service role sets them
+    (app/process.py: commands made per message are young objects, and Python's default
+    of a young collection per 700 made the translating loop 6 to 15% slower here)."""
+    if thresholds is not None:
+        gc.set_threshold(*thresholds)
+        return f"{gc.get_threshold()}, as given"
     try:
         from trade_engine.app.process import tune_collector
     except ImportError:  # a revision before dc1a0fc, which set none
@@ -236,14 +259,15 @@ def collector_as_served() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workload", help="an MEBW_001 file written by the vendored generator")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=_at_least_one, default=3)
     parser.add_argument("--limit", type=int, default=None, help="replay only the first N messages")
     parser.add_argument(
         "--scenario", choices=sorted(REFERENCE_SHA256), default=None, help="check against its reference hash"
     )
+    parser.add_argument("--gc-thresholds", type=int, nargs=3, default=None, help="default: the service's")
     args = parser.parse_args()
 
-    collector = collector_as_served()
+    collector = set_collector(args.gc_thresholds)
     messages = read_messages(args.workload, args.limit)
     translating = []
     for _ in range(args.runs):
@@ -252,7 +276,6 @@ def main() -> None:
     commands = materialize(made)
     del made
     applying = []
-    engine = fresh_engine()
     for _ in range(args.runs):
         elapsed, engine = replay(commands)
         applying.append(elapsed)
@@ -262,10 +285,9 @@ def main() -> None:
         "benchmark": "workload",
         "workload": args.workload,
         "messages": count,
-        # The engine alone: commands decoded as a gateway hands them over, then applied.
+        # The engine on its own API (the module's docstring: what each figure times).
         "apply_runs_seconds": [round(s, 3) for s in applying],
         "messages_per_s": round(count / statistics.median(applying)),
-        # As the harness times an adapter: each message made into a command, then applied.
         "translate_and_apply_runs_seconds": [round(s, 3) for s in translating],
         "messages_per_s_translating": round(count / statistics.median(translating)),
         "resting_orders_at_end": resting,
@@ -275,6 +297,15 @@ def main() -> None:
         "compiled_core": (sys.modules[Engine.__module__].__file__ or "").endswith(".so"),
     }
     print(json.dumps(result, indent=2))
+    if result["conforming"] is False:
+        raise SystemExit(f"{args.workload}: the report stream is not the {args.scenario} reference's")
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return value
 
 
 if __name__ == "__main__":
