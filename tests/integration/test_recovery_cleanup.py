@@ -1,13 +1,18 @@
 """Recovery that fails after the journal's replay gives back what it started: the fold of
 the store's totals (on its own loop and thread) is stopped before the error reaches
-the caller, not left to end after the caller's loop has closed."""
+the caller, not left to end after the caller's loop has closed; and neither a failed
+recovery nor a refused start leaves a connection to the database open."""
 
 import asyncio
+import time
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from tests.flows import MARKETS
+from tests.integration.test_configured_markets import CONFLICTING
+from trade_engine.config import ConfigError
 from trade_engine.core import bootstrap
 from trade_engine.core.bootstrap import recover_core, start_core
 from trade_engine.storage import snapshots
@@ -44,3 +49,45 @@ def test_a_recovery_failing_after_the_replay_stops_the_fold_first(
     with pytest.raises(RuntimeError, match="cannot drop its snapshots"):
         asyncio.run(recover_core(url, markets=MARKETS))
     assert fold_ended == ["cancelled"]
+
+
+async def _others_connected(url: str) -> int:
+    """Sessions on the store's database besides this one, once those closing are gone
+    (a backend ends a moment after its client closes)."""
+    connection = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            others: int = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            if others == 0 or time.monotonic() > deadline:
+                return others
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+
+
+def test_a_refused_start_and_a_failed_recovery_leave_no_connection_open(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, both left the core's connection pool open: nothing in a process that
+    exits, but a process that tries again (a cluster's standby, a test) piled them up."""
+
+    async def scenario() -> tuple[int, int]:
+        core = await start_core(postgres_url, markets=MARKETS)
+        await core.close()
+        with pytest.raises(ConfigError):  # the engine refuses a configured market
+            await start_core(postgres_url, markets=[*MARKETS, CONFLICTING])
+        after_refused_start = await _others_connected(postgres_url)
+
+        async def refused(database: object) -> None:
+            raise RuntimeError("the store cannot drop its snapshots")
+
+        monkeypatch.setattr(snapshots, "drop_all", refused)
+        with pytest.raises(RuntimeError, match="cannot drop its snapshots"):
+            await recover_core(postgres_url, markets=MARKETS)
+        return after_refused_start, await _others_connected(postgres_url)
+
+    assert asyncio.run(scenario()) == (0, 0)

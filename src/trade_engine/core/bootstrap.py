@@ -93,10 +93,12 @@ class Core:
         self.recovery_seconds = time.perf_counter() - self._began
 
     async def abandon(self) -> None:
-        """Give up a core recovered but not started (its store was refused)."""
+        """Give up a core recovered but not started (its store or a configured market was
+        refused): what it opened is closed, its database connections included."""
         await self._stop_folding()
         await self._stop_catching_up()
         await self.writer.close()
+        await self.database.dispose()
 
     async def _stop_folding(self) -> None:
         verification, self._verification = self._verification, None
@@ -312,9 +314,10 @@ async def recover_core(
                 last_seq=report.last_seq if snapshot is None else snapshot.seq,
             )
             sequencer.subscribe(snapshotter.on_commit)
-    except BaseException:  # the fold and the writer are this function's until it returns
+    except BaseException:  # the fold, the writer and the database are this function's until it returns
         await folding.stop()
         await writer.close()
+        await database.dispose()
         raise
     # The rows the tables lack are written from now on, by a writer of its own on a
     # loop of its own: while the reader starts, the database does that work (measured
