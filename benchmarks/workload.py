@@ -302,10 +302,11 @@ def main() -> None:
 
 @contextlib.contextmanager
 def _frozen() -> Iterator[None]:
-    """What is alive before (the messages) stays out of the collector's scans while a
-    translating run is timed, as a service's recovered state does; thawed after, so
-    the run's engine may go. Here, not in `translate`, which tests call in a process
-    whose heap is not this script's to freeze or thaw."""
+    """What is alive before a translating run (the messages, and the previous run's
+    commands until they are replaced) stays out of the collector's scans while it is
+    timed, as a service's recovered state does; thawed after, so nothing stays frozen
+    past the run. Here, not in `translate`, which tests call in a process whose heap
+    is not this script's to freeze or thaw."""
     gc.collect()
     gc.freeze()
     try:

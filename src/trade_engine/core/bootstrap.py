@@ -14,7 +14,7 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypedDict, Unpack
 
@@ -93,12 +93,22 @@ class Core:
         self.recovery_seconds = time.perf_counter() - self._began
 
     async def abandon(self) -> None:
-        """Give up a core recovered but not started (its store or a configured market was
-        refused): what it opened is closed, its database connections included."""
-        await self._stop_folding()
-        await self._stop_catching_up()
-        await self.writer.close()
-        await self.database.dispose()
+        """Give up a core whose start was refused: its store, or a configured market
+        after the sequencer had started (what it queued is committed first, as by
+        `close`). Everything it opened is closed, its database connections included,
+        each step whatever the others do: the refusal is what the caller sees."""
+        await _release(
+            self._stop_folding,
+            self._stop_catching_up,
+            self._stop_snapshots,
+            self.sequencer.stop,
+            self.writer.close,
+            self.database.dispose,
+        )
+
+    async def _stop_snapshots(self) -> None:
+        if self.snapshotter is not None:
+            await self.snapshotter.close()
 
     async def _stop_folding(self) -> None:
         verification, self._verification = self._verification, None
@@ -127,8 +137,7 @@ class Core:
         """Drain and commit what is queued, then release the database."""
         await self._stop_folding()  # closed before it was started
         await self._stop_catching_up()  # likewise: the next recovery writes them
-        if self.snapshotter is not None:
-            await self.snapshotter.close()
+        await self._stop_snapshots()
         await self.sequencer.stop()
         await self.writer.close()
         await self.database.dispose()
@@ -228,8 +237,12 @@ async def recover_core(
     url = normalise_url(url)
     started = time.perf_counter()
     database = open_database(url)
-    await upgrade(database)
-    await ensure_partitions(database, time.time_ns())
+    try:
+        await upgrade(database)
+        await ensure_partitions(database, time.time_ns())
+    except BaseException:  # an outage here is retried by the caller: no pool left behind
+        await _release(database.dispose)
+        raise
     writer = writer_for(url)
     # The store's totals are folded on another connection, loop and thread while the
     # book loads and the reader starts (the database does that work: measured, a third
@@ -315,9 +328,7 @@ async def recover_core(
             )
             sequencer.subscribe(snapshotter.on_commit)
     except BaseException:  # the fold, the writer and the database are this function's until it returns
-        await folding.stop()
-        await writer.close()
-        await database.dispose()
+        await _release(folding.stop, writer.close, database.dispose)
         raise
     # The rows the tables lack are written from now on, by a writer of its own on a
     # loop of its own: while the reader starts, the database does that work (measured
@@ -344,6 +355,16 @@ async def recover_core(
         markets,
         started,
     )
+
+
+async def _release(*steps: Callable[[], Awaitable[object]]) -> None:
+    """Run each clean-up step of a core given up, whatever the others do; a step that
+    fails is logged, so that the error which gave the core up is the one raised."""
+    for step in steps:
+        try:
+            await step()
+        except Exception:
+            log.exception("a step releasing a core given up failed", extra={"step": step.__qualname__})
 
 
 async def _write_lacking(url: str, lacking: Sequence[PreparedBatch]) -> None:
