@@ -122,8 +122,9 @@ bench: compiled
 
 # The field's neutral workload (flash1-dev/matching-engine-benchmark, vendored generator,
 # built as upstream's CMake does) replayed on the engine alone, each scenario checked
-# against the harness's published hash of its report stream (a mismatch fails). SCENARIOS to pick (default: all five; `static` is the deep
-# book), BENCH_ARGS e.g. --runs 5.
+# against the harness's published hash of its report stream (a mismatch fails).
+# SCENARIOS to pick (default: all five; `static` is the deep book), BENCH_ARGS e.g.
+# --runs 5.
 WORKLOAD := build/workload
 SCENARIOS ?= static normal swing-25 swing-40 flash-crash
 bench-workload: compiled $(addprefix $(WORKLOAD)/orders_,$(addsuffix .bin,$(SCENARIOS)))

@@ -81,8 +81,8 @@ SPEC = MarketSpec(
 BUYER, SELLER = "buyer", "seller"
 FUNDS = 10**17  # minor units of each asset: far beyond the flow's holds, below the supply cap
 NEVER = 0  # an engine order id that is never given
-_SIDE = {"BUY": 0, "SELL": 1}
-_SIDES = ("BUY", "SELL")
+_SIDES = ("BUY", "SELL")  # by the harness's side byte
+_SIDE = {side: byte for byte, side in enumerate(_SIDES)}
 # reference/correctness_hash.txt of the harness (41656c8): SHA-256 of each scenario's
 # canonical report stream at the canonical seed (23) and count (1,000,000 new orders).
 REFERENCE_SHA256 = {

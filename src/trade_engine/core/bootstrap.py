@@ -97,7 +97,13 @@ class Core:
         after the sequencer had started (what it queued is committed first, as by
         `close`). Everything it opened is closed, its database connections included,
         each step whatever the others do: the refusal is what the caller sees."""
-        await _release(
+        await _release(*self._closing_steps())
+
+    def _closing_steps(self) -> tuple[Callable[[], Awaitable[object]], ...]:
+        """What `close` and `abandon` release, in order: the fold and the catch-up
+        (stopped before they end: the next recovery folds and writes again), snapshots,
+        the sequencer (draining what is queued), the writer, the database."""
+        return (
             self._stop_folding,
             self._stop_catching_up,
             self._stop_snapshots,
@@ -135,12 +141,8 @@ class Core:
 
     async def close(self) -> None:
         """Drain and commit what is queued, then release the database."""
-        await self._stop_folding()  # closed before it was started
-        await self._stop_catching_up()  # likewise: the next recovery writes them
-        await self._stop_snapshots()
-        await self.sequencer.stop()
-        await self.writer.close()
-        await self.database.dispose()
+        for step in self._closing_steps():
+            await step()
 
 
 async def add_configured_markets(sequencer: Sequencer, engine: Engine, markets: Sequence[Market]) -> None:
