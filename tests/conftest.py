@@ -9,6 +9,7 @@ interpreted source twice.
 import asyncio
 import importlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -49,11 +50,34 @@ async def _admin(statement: str) -> None:
         await connection.close()
 
 
+async def sessions_left(name: str, wait: float = 5.0) -> int:
+    """Client sessions still connected to database `name`, once those closing are gone (a
+    server process ends a moment after its client closes, or after its process dies)."""
+    connection = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            left: int = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                name,
+            )
+            if left == 0 or time.monotonic() > deadline:
+                return left
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+
+
 def postgres_database() -> Iterator[str]:
+    """A throwaway database for one test. The test must leave no session open on it: a
+    pool left open is a leak the process's frozen heap would hide (nothing collects it)."""
     name = f"te_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        left = asyncio.run(sessions_left(name))
+        assert left == 0, f"the test left {left} session(s) open on its database"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

@@ -69,3 +69,4 @@ async def _missed_entries(url: str, nats: Nats, wait: float) -> None:
     finally:
         await client.close()
         await database.dispose()
+        await core.close()  # its sequencer stopped above: its writer and pool are left

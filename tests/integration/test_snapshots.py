@@ -4,9 +4,12 @@ restart, which replays the journal since them. The engine a restart builds so eq
 one the tables alone give and the live one, and it trades on alike."""
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import msgspec
 from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.flows import MARKETS, USERS
 from tests.integration.test_storage import fund, random_flow
@@ -29,6 +32,16 @@ async def counts(database) -> tuple[int, int, int]:
         for table in (schema.snapshots, schema.snapshot_parts, schema.journal):
             found.append((await connection.execute(select(func.count()).select_from(table))).scalar())
     return found[0], found[1], found[2]
+
+
+@contextlib.asynccontextmanager
+async def store_of(core: Core) -> AsyncIterator[AsyncEngine]:
+    """The store of a closed core, to read or change it: its `database` opens a new pool
+    at first use, closed here (nothing else would close it)."""
+    try:
+        yield core.database
+    finally:
+        await core.database.dispose()
 
 
 NEVER = 10**9  # no snapshot by the interval: only those asked for
@@ -71,8 +84,9 @@ def test_a_restart_loads_the_latest_snapshot_and_replays_the_journal_since(datab
         live = core.engine.snapshot()
         stats = core.snapshotter.stats
         await core.close()
-        in_store = await counts(core.database)
-        latest = await snapshots.latest(core.database)
+        async with store_of(core) as database:
+            in_store = await counts(database)
+            latest = await snapshots.latest(database)
 
         restarted = await start_core(database_url, markets=MARKETS, snapshot_every=400)
         restored = restarted.engine.snapshot()
@@ -135,7 +149,7 @@ def test_a_snapshot_the_journal_does_not_reach_back_to_is_not_used(database_url)
 
     async def scenario():
         core, _, live = await snapshotted(database_url, seed=6, count=400, after=200)
-        async with core.database.begin() as connection:
+        async with store_of(core) as database, database.begin() as connection:
             await connection.execute(schema.journal.delete())
         used, restored = await restarted(database_url)
         return live, restored, used
@@ -152,7 +166,8 @@ def test_turning_snapshots_off_drops_them_so_the_journal_does_not_grow(database_
         used, restored = off.recovered_from, off.engine.snapshot()
         await random_flow(off, seed=10, count=50)
         await off.close()
-        return taken, used, live, restored, await counts(off.database)
+        async with store_of(off) as database:
+            return taken, used, live, restored, await counts(database)
 
     taken, used, live, restored, (kept, parts, journal) = run(scenario())
     assert used == taken
@@ -165,7 +180,7 @@ def test_a_snapshot_of_another_image_version_is_passed_over_for_the_tables(datab
         core, taken, live = await snapshotted(database_url, seed=14, count=300)
         parts = schema.snapshot_parts
         first = (parts.c.seq == taken.seq) & (parts.c.part == 0)
-        async with core.database.begin() as connection:
+        async with store_of(core) as database, database.begin() as connection:
             data = (await connection.execute(select(parts.c.data).where(first))).scalar_one()
             header = msgspec.msgpack.decode(data)
             header["v"] += 1
@@ -205,7 +220,7 @@ def test_a_snapshot_missing_a_part_is_passed_over_for_the_tables(database_url):
     async def scenario():
         core, taken, live = await snapshotted(database_url, seed=17, count=300)
         parts = schema.snapshot_parts
-        async with core.database.begin() as connection:
+        async with store_of(core) as database, database.begin() as connection:
             await connection.execute(parts.delete().where((parts.c.seq == taken.seq) & (parts.c.part == 1)))
         used, restored = await restarted(database_url)
         return used, live, restored
