@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.config import ConfigError, SequencerConfig
+from trade_engine.core.catch_up import CatchUp
 from trade_engine.core.snapshotter import Snapshotter
 from trade_engine.domain.market import Market
 from trade_engine.engine import AddMarket, CommandRejected, Engine
@@ -49,7 +50,6 @@ from trade_engine.storage.recovery import (
 from trade_engine.storage.replay import replay
 from trade_engine.storage.snapshots import SnapshotInfo
 from trade_engine.storage.writer import BatchWriter, writer_for
-from trade_engine.storage.writes import PreparedBatch
 
 SWITCH_INTERVAL_SECONDS = 0.0001
 DEFAULT_SETTINGS = SequencerConfig()
@@ -259,6 +259,9 @@ async def recover_core(
 
     folding = OwnLoop(lambda: _fold(url, fixed), "store-totals")
     verification: list[EngineTotals] = []
+    # The rows the tables lack, written on a loop of their own as the replay makes them;
+    # readers of the tables wait for them (`settled`), and so does `start`.
+    catch_up = CatchUp(url)
     try:
         # A million restored orders would make the collector rescan the growing heap over
         # and over (measured: half of a 1M-order restart); it runs once, after.
@@ -296,9 +299,10 @@ async def recover_core(
                         [f"the tables moved from {report.last_seq} to {position.result()} during recovery"]
                     )
 
-            last_seq, lacking = await replay(
-                database, engine, projection, writer, report.last_seq, engine_seq, at_tables
+            last_seq = await replay(
+                database, engine, projection, writer, report.last_seq, catch_up.add, engine_seq, at_tables
             )
+            catch_up.end()
             # The loaders count what they loaded; the journal's batches count too.
             report = dataclasses.replace(
                 report, accounts=engine.account_count(), open_orders=engine.open_order_count()
@@ -329,17 +333,9 @@ async def recover_core(
                 last_seq=report.last_seq if snapshot is None else snapshot.seq,
             )
             sequencer.subscribe(snapshotter.on_commit)
-    except BaseException:  # the fold, the writer and the database are this function's until it returns
-        await _release(folding.stop, writer.close, database.dispose)
+    except BaseException:  # the fold, the catch-up, the writer and the database are this function's
+        await _release(folding.stop, catch_up.stop, writer.close, database.dispose)
         raise
-    # The rows the tables lack are written from now on, by a writer of its own on a
-    # loop of its own: while the reader starts, the database does that work (measured
-    # on PostgreSQL: 1.1 s of a 1M-order restart 40,000 commands behind; on the
-    # caller's loop each batch's write would wait for the reader's long synchronous
-    # steps). Readers of the tables wait for them (`settled`), and so does `start`.
-    catch_up = None
-    if lacking:
-        catch_up = OwnLoop(lambda: _write_lacking(url, lacking), "tables-catch-up")
     elapsed = time.perf_counter() - started
     (ours,) = verification  # `replay` reached the tables' position once
     checks = (ours, folding)
@@ -353,7 +349,7 @@ async def recover_core(
         snapshotter,
         snapshot,
         checks,
-        catch_up,
+        catch_up.work,
         markets,
         started,
     )
@@ -367,17 +363,6 @@ async def _release(*steps: Callable[[], Awaitable[object]]) -> None:
             await step()
         except Exception:
             log.exception("a step releasing a core given up failed", extra={"step": step.__qualname__})
-
-
-async def _write_lacking(url: str, lacking: Sequence[PreparedBatch]) -> None:
-    """Write the rows the tables lack, in order, with a writer of its own (which also
-    deletes their journal rows, as the sequencer's writes do)."""
-    writer = writer_for(url)
-    try:
-        for batch in lacking:
-            await writer.write(batch)
-    finally:
-        await writer.close()
 
 
 async def _fold(url: str, fixed: Callable[[int], None]) -> StoreTotals:

@@ -5,9 +5,9 @@ later batch's time-stamped commands, and, when there is an engine snapshot, ever
 after it too (docs/adr/0002): a snapshot's engine replays those, making rows only for
 the batches the tables lack. The engine is deterministic, so applying those commands to
 the engine loaded from the tables gives exactly the events they gave the first time.
-Their rows are handed back, prepared: recovery writes them as the sequencer would have
-(which also deletes their journal rows) while it builds the rest (core/bootstrap.py),
-rather than waiting for them here. A replay that does not
+Their rows are handed over, prepared, batch by batch as they are made: recovery writes
+them as the sequencer would have (which also deletes their journal rows) while the
+replay and the rest go on (core/catch_up.py), rather than waiting for them here. A replay that does not
 reproduce a batch (a command refused that was committed, or a different count of
 state-changing commands) means the store contradicts itself, and the service refuses to
 start on it.
@@ -45,12 +45,13 @@ async def replay(
     projection: Projection,
     writer: BatchWriter,
     projected_seq: int,
+    lacking: Callable[[PreparedBatch], None],
     engine_seq: int | None = None,
     at_tables: Callable[[], Awaitable[None]] | None = None,
-) -> tuple[int, list[PreparedBatch]]:
+) -> int:
     """Apply the journal's tail to `engine`; the global sequence number the store is at
-    afterwards, and the rows the tables lack, batch by batch in order (prepared by
-    `writer`, not written).
+    afterwards. The rows the tables lack go to `lacking`, batch by batch in order
+    (prepared by `writer`, not written), each as soon as it is made: after `at_tables`.
 
     `engine` holds the state as of `engine_seq` (loaded from a snapshot) or, by default,
     of `projected_seq` (loaded from the tables, which hold every command up to it). The
@@ -58,7 +59,6 @@ async def replay(
     `at_tables` is awaited once, when the engine holds exactly what the tables hold."""
     seq = projected_seq if engine_seq is None else engine_seq
     reached = False
-    lacking: list[PreparedBatch] = []
     for entry in await journal_after(database, seq):
         if seq == projected_seq and not reached:
             reached = True
@@ -82,9 +82,9 @@ async def replay(
         if entry.last_seq > projected_seq:
             if not reached:  # written batch by batch: the tables end where one does
                 raise InconsistentStore([f"journal batch {entry.last_seq} spans the tables' position"])
-            lacking.append(writer.prepare(projection.project(events, engine, entry.ts, entry.last_seq)))
+            lacking(writer.prepare(projection.project(events, engine, entry.ts, entry.last_seq)))
     if seq < projected_seq:
         raise InconsistentStore([f"the journal ends at {seq}, before the tables' position {projected_seq}"])
     if not reached and at_tables is not None:  # the journal ends at the tables' position
         await at_tables()
-    return seq, lacking
+    return seq
