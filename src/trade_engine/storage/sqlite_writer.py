@@ -170,10 +170,12 @@ class SqliteBatchWriter:
         self._transaction(write, synced=False)
 
     def _transaction(self, work: Callable[[sqlite3.Connection], object], *, synced: bool) -> None:
-        if self._connection is None:
-            self._connection = self._connect()
-        connection = self._connection
         try:
+            # Opened here, inside the error translation: a file that cannot be opened
+            # (yet) is a transient `CommitFailed` like any other, not an error of its own.
+            if self._connection is None:
+                self._connection = self._connect()
+            connection = self._connection
             if synced != self._synced:
                 connection.execute("PRAGMA synchronous=" + ("FULL" if synced else "OFF"))
                 self._synced = synced
