@@ -354,8 +354,8 @@ async def copy_store(kind: str, url: str, suffix: str, *, without_snapshot: bool
 
 async def bench_restart(kind: str, resting_orders: int, batch: int) -> dict[str, Any]:
     """The first restart after the kill, each time on a fresh copy of the crashed store
-    (the first restart also writes the rows the tables lacked, and folds the store's
-    totals again after them), alternating between the two recovery paths."""
+    (the first restart also writes the rows the tables lacked), alternating between the
+    two recovery paths."""
     async with throwaway_database(kind) as url:
         log(f"{kind}: building {resting_orders:,} resting orders over 3 markets, then kill -9")
         built = build_and_kill(url, resting_orders, batch)

@@ -67,6 +67,6 @@ async def _missed_entries(url: str, nats: Nats, wait: float) -> None:
         assert (follower.seq, epoch) == (committed, 1)
         assert len(follower.engine.open_orders("u1")) == 10
     finally:
+        await core.close()  # its sequencer stopped above: its writer and pool are left
         await client.close()
         await database.dispose()
-        await core.close()  # its sequencer stopped above: its writer and pool are left

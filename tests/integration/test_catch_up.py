@@ -1,7 +1,9 @@
 """After a crash, recovery writes the rows the tables lack while the replay goes on
 (core/catch_up.py): the first of those batches is in the tables before the replay has
-made the last. A replay that fails part-way stops those writes and leaves no thread or
-connection behind, and the store is refused again on the next start."""
+made the last, and none before the engine has reached the tables' position. A replay
+that fails part-way stops those writes, leaving no thread behind (nor, on PostgreSQL, a
+session: tests/conftest.py), and the store is refused again on the next start; writes
+that fail are reported when the work is awaited."""
 
 import asyncio
 import subprocess
@@ -16,10 +18,16 @@ from sqlalchemy import delete, select
 
 from tests.integration.test_storage import run
 from trade_engine.core.bootstrap import start_core
+from trade_engine.core.catch_up import CatchUp
+from trade_engine.sequencer.ports import CommitFailed
 from trade_engine.storage import schema
 from trade_engine.storage.database import normalise_url, open_database
-from trade_engine.storage.projection import Projection
-from trade_engine.storage.recovery import InconsistentStore, projected_seq
+from trade_engine.storage.migrate import upgrade
+from trade_engine.storage.projection import STATE_ROW_ID, BatchRows, Projection
+from trade_engine.storage.recovery import InconsistentStore, load_engine, projected_seq
+from trade_engine.storage.replay import replay
+from trade_engine.storage.writer import writer_for
+from trade_engine.storage.writes import PreparedBatch
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 20.0
@@ -95,12 +103,66 @@ def test_the_rows_the_tables_lack_are_written_while_the_replay_goes_on(
     assert tables_position(database_url) == last_seq
 
 
-def test_a_replay_failing_part_way_stops_the_writes_and_is_refused_again(
+def catch_up_threads_end() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "tables-catch-up":
+            thread.join(5)  # its loop may still be closing
+            assert not thread.is_alive()
+
+
+def test_the_replay_hands_over_no_row_before_the_engine_reaches_the_tables(
     database_url: str, tmp_path: Path
 ) -> None:
-    """A journal batch missing among those the tables lack: the replay stops there.
-    What was written before it is the replay's own rows; the store is refused again."""
+    """The store's totals are fixed as of the tables' position (`at_tables`) before any
+    write moves it, or verification would compare the engine with a later store."""
     last_seq, _ = crashed(database_url, tmp_path)
+    steps: list[str] = []
+
+    async def scenario() -> int:
+        database = open_database(normalise_url(database_url))
+        writer = writer_for(normalise_url(database_url))
+        try:
+            engine, report = await load_engine(database)
+
+            async def at_tables() -> None:
+                steps.append("at the tables")
+
+            return await replay(
+                database,
+                engine,
+                Projection([]),
+                writer,
+                report.last_seq,
+                lambda batch: steps.append("lacking"),
+                at_tables=at_tables,
+            )
+        finally:
+            await writer.close()
+            await database.dispose()
+
+    assert run(scenario()) == last_seq
+    assert steps[0] == "at the tables"
+    assert steps.count("at the tables") == 1
+    assert len(steps) > 2
+
+
+def test_a_replay_failing_part_way_stops_the_writes_and_is_refused_again(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A journal batch missing among those the tables lack: the replay stops there,
+    after handing the batches before it over. What was written is the replay's own
+    rows; the store is refused again."""
+    last_seq, _ = crashed(database_url, tmp_path)
+    add = CatchUp.add
+    handed_over: list[int] = []
+
+    def counted(self: CatchUp, batch: PreparedBatch) -> None:
+        seq = batch.rows.state[0][1]  # the tables' position after the batch
+        assert isinstance(seq, int)
+        handed_over.append(seq)
+        add(self, batch)
+
+    monkeypatch.setattr(CatchUp, "add", counted)
     at_start = tables_position(database_url)
 
     async def lose_a_batch() -> int:
@@ -118,10 +180,65 @@ def test_a_replay_failing_part_way_stops_the_writes_and_is_refused_again(
     lost = run(lose_a_batch())
     assert at_start < lost < last_seq
     for _ in range(2):
+        handed_over.clear()
         with pytest.raises(InconsistentStore, match="does not follow"):
             run(start_core(database_url))
-        for thread in threading.enumerate():
-            if thread.name == "tables-catch-up":
-                thread.join(5)  # its loop may still be closing
-                assert not thread.is_alive()
+        assert handed_over  # the writes had begun
+        assert max(handed_over) < lost
+        catch_up_threads_end()
         assert at_start <= tables_position(database_url) < lost
+
+
+def empty_batch(url: str, seq: int) -> PreparedBatch:
+    """A batch that only moves the tables' position, prepared for the store at `url`."""
+    return writer_for(url).prepare(BatchRows(state=[(STATE_ROW_ID, seq, 0)]))
+
+
+def test_writes_that_fail_are_reported_when_the_work_is_awaited(tmp_path: Path) -> None:
+    """A store that cannot be opened: the batches handed over after the failure are
+    dropped without an error there; awaiting the work raises it; the thread ends."""
+
+    async def scenario() -> BaseException | None:
+        url = f"sqlite:///{tmp_path}/missing/trade-engine.db"
+        catch_up = CatchUp(url)
+        catch_up.add(empty_batch(url, 1))
+        assert catch_up.work is not None
+        await asyncio.wait([catch_up.work.done])
+        catch_up.add(empty_batch(url, 2))
+        catch_up.end()
+        try:
+            await catch_up.work
+        except CommitFailed as failure:
+            return failure
+        return None
+
+    failure = run(scenario())
+    assert failure is not None
+    assert "unable to open" in str(failure)
+    catch_up_threads_end()
+
+
+def test_a_catch_up_stopped_while_it_waits_for_batches_ends(database_url: str) -> None:
+    """As when recovery fails between two batches: `stop` returns once the thread has
+    closed its writer, and `end` after it changes nothing."""
+
+    async def scenario() -> int:
+        database = open_database(normalise_url(database_url))
+        try:
+            await upgrade(database)
+        finally:
+            await database.dispose()
+        url = normalise_url(database_url)
+        catch_up = CatchUp(url)
+        catch_up.add(empty_batch(url, 5))
+        deadline = time.monotonic() + WAIT_SECONDS
+        while tables_position(database_url) != 5 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await catch_up.stop()
+        catch_up.end()
+        assert catch_up.work is not None
+        assert catch_up.work.ended.is_set()
+        return tables_position(database_url)
+
+    assert run(scenario()) == 5
+    catch_up_threads_end()

@@ -334,7 +334,7 @@ async def recover_core(
             )
             sequencer.subscribe(snapshotter.on_commit)
     except BaseException:  # the fold, the catch-up, the writer and the database are this function's
-        await _release(folding.stop, catch_up.stop, writer.close, database.dispose)
+        await _release(catch_up.stop, folding.stop, writer.close, database.dispose)
         raise
     elapsed = time.perf_counter() - started
     (ours,) = verification  # `replay` reached the tables' position once

@@ -34,6 +34,9 @@ class OwnLoop(Generic[T]):
         self._finished: asyncio.Future[T] = self._caller.create_future()
         self._running: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[T]]] = []
         self._started = threading.Event()
+        # Set once its thread is done (whatever became of the work), for a caller that
+        # waits on the thread itself rather than on its own loop.
+        self.ended = threading.Event()
         self._make = make
         threading.Thread(target=self._run, name=name, daemon=True).start()
 
@@ -72,6 +75,8 @@ class OwnLoop(Generic[T]):
             self._caller.call_soon_threadsafe(self._settle, result, error)
         except RuntimeError:  # the caller's loop has closed: nobody is waiting any more
             log.warning("work on its own loop ended after its caller", extra={"worker": self._name})
+        finally:
+            self.ended.set()
 
     def _settle(self, result: T | None, error: BaseException | None) -> None:
         if self._finished.done():

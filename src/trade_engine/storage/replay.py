@@ -7,10 +7,11 @@ the batches the tables lack. The engine is deterministic, so applying those comm
 the engine loaded from the tables gives exactly the events they gave the first time.
 Their rows are handed over, prepared, batch by batch as they are made: recovery writes
 them as the sequencer would have (which also deletes their journal rows) while the
-replay and the rest go on (core/catch_up.py), rather than waiting for them here. A replay that does not
-reproduce a batch (a command refused that was committed, or a different count of
-state-changing commands) means the store contradicts itself, and the service refuses to
-start on it.
+replay and the rest go on (core/catch_up.py), rather than waiting for them here. A
+replay that does not reproduce a batch (a command refused that was committed, or a
+different count of state-changing commands) means the store contradicts itself, and the
+service refuses to start on it (the batches before it may have been written by then:
+their rows are what they produced the first time).
 """
 
 from collections.abc import Awaitable, Callable
