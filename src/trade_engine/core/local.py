@@ -33,12 +33,11 @@ from trade_engine.core.port import BatchReader
 from trade_engine.domain.errors import ErrorCode
 from trade_engine.domain.lifecycle import open_status
 from trade_engine.engine import (
+    TRANSFERS,
     Command,
     CommandRejected,
     Engine,
     Event,
-    FundsDeposited,
-    FundsWithdrawn,
     OrderAccepted,
     ReplaceRejected,
 )
@@ -178,7 +177,7 @@ def lookup_ids(command: Command, events: Sequence[Event]) -> dict[str, str | int
     for event in events:
         if isinstance(event, OrderAccepted):
             ids["order_id"] = event.order_id
-        elif isinstance(event, FundsDeposited | FundsWithdrawn):
+        elif isinstance(event, TRANSFERS):
             ids["transfer_id"] = event.transfer_id
     reference = getattr(command, "reference", None)
     if reference is not None:

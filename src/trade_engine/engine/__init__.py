@@ -26,7 +26,9 @@ from trade_engine.engine.commands import (
 )
 from trade_engine.engine.engine import Balance, Engine
 from trade_engine.engine.events import (
+    ENDED,
     ENDINGS,
+    TRANSFERS,
     BookLevelChanged,
     CommandRejected,
     Event,
@@ -47,7 +49,9 @@ from trade_engine.engine.events import (
 from trade_engine.engine.order import Order
 
 __all__ = [
+    "ENDED",
     "ENDINGS",
+    "TRANSFERS",
     "AddMarket",
     "AmendOrder",
     "Balance",

@@ -16,14 +16,12 @@ from typing import Final, NamedTuple
 
 from trade_engine.domain.vocabulary import BUY, FEE_ACCOUNT
 from trade_engine.engine.events import (
+    ENDED,
     Event,
     FundsDeposited,
     FundsWithdrawn,
     OrderAccepted,
     OrderAmended,
-    OrderCancelled,
-    OrderExpired,
-    OrderFilled,
     StopTriggered,
     TradeExecuted,
 )
@@ -44,6 +42,9 @@ class Movement(NamedTuple):
     kind: str
 
 
+# Events that change a hold by `hold_change` (a tuple for `isinstance`: events.ENDED).
+_HOLD_CHANGES: Final = (OrderAmended, StopTriggered)
+
 # market symbol -> (base asset, quote asset)
 AssetsOf = Callable[[str], tuple[str, str]]
 
@@ -54,9 +55,9 @@ def movements(event: Event, assets_of: AssetsOf) -> list[Movement]:
         return _trade(event, *assets_of(event.market))
     if isinstance(event, OrderAccepted):
         return _hold(event.user_id, _held(event.side, event.market, assets_of), event.hold)
-    if isinstance(event, OrderAmended | StopTriggered):
+    if isinstance(event, _HOLD_CHANGES):
         return _hold(event.user_id, _held(event.side, event.market, assets_of), event.hold_change)
-    if isinstance(event, OrderFilled | OrderCancelled | OrderExpired):
+    if isinstance(event, ENDED):
         return _hold(event.user_id, _held(event.side, event.market, assets_of), -event.released)
     if isinstance(event, FundsDeposited):
         return [Movement(event.user_id, event.asset, event.amount, 0, DEPOSIT)]

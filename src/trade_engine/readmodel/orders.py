@@ -22,6 +22,7 @@ from trade_engine.domain.lifecycle import OrderChange, OrderStatus, status_after
 from trade_engine.domain.order_meta import meta_of_text
 from trade_engine.domain.vocabulary import BUY, CONDITIONAL_TYPES, SELL
 from trade_engine.engine import (
+    ENDED,
     ENDINGS,
     Event,
     OrderAccepted,
@@ -299,7 +300,7 @@ class OpenOrders:
                 remaining=event.remaining,
                 priority_kept=event.priority_kept,
             )
-        if isinstance(event, OrderFilled | OrderCancelled | OrderExpired):
+        if isinstance(event, ENDED):
             order = self._remove(event.order_id)
             if order is None:
                 return None

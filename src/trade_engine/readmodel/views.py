@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from trade_engine.core.messages import BalanceState, CommittedBatch, CoreState
 from trade_engine.domain.market import Market
 from trade_engine.engine import (
+    TRANSFERS,
     BookLevelChanged,
     FundsDeposited,
     FundsWithdrawn,
@@ -90,7 +91,7 @@ class ReadModel:
                 view.levels.append(event)
             elif isinstance(event, TradeExecuted):
                 view.trades.append(trade_of_event(event))
-            elif isinstance(event, FundsDeposited | FundsWithdrawn):
+            elif isinstance(event, TRANSFERS):
                 view.transfers.append(event)
                 continue
             elif isinstance(event, MarketAdded):

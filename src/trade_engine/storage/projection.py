@@ -19,12 +19,13 @@ from trade_engine.domain.lifecycle import OrderChange, status_after
 from trade_engine.domain.order_meta import meta_text
 from trade_engine.domain.vocabulary import FEE_SCALE, SELL
 from trade_engine.engine import (
+    ENDED,
     ENDINGS,
+    TRANSFERS,
     BookLevelChanged,
     Engine,
     Event,
     FundsDeposited,
-    FundsWithdrawn,
     MarketAdded,
     MarketStatusChanged,
     OrderAccepted,
@@ -197,6 +198,10 @@ class Projection:
 
         for event in events:
             ts = event.ts
+            # The commonest first: each change of a book level, then the order events.
+            if isinstance(event, BookLevelChanged):
+                touched_markets[event.market] = ts
+                continue
             if isinstance(event, TradeExecuted):
                 buyer, seller = event.taker_user_id, event.maker_user_id
                 if event.taker_side == SELL:
@@ -234,7 +239,7 @@ class Projection:
                 change.priority, change.updated_ts = event.seq, ts
                 new_users[event.user_id] = None
                 ref = event.order_id
-            elif isinstance(event, OrderFilled | OrderCancelled | OrderExpired):
+            elif isinstance(event, ENDED):
                 change = changes.setdefault(event.order_id, _OrderChange(event.user_id))
                 change.terminal, change.updated_ts = event, ts
                 ref = event.order_id
@@ -248,7 +253,7 @@ class Projection:
                 change = changes.setdefault(event.order_id, _OrderChange(event.user_id))
                 change.pending, change.priority, change.updated_ts = False, event.seq, ts
                 ref = event.order_id
-            elif isinstance(event, FundsDeposited | FundsWithdrawn):
+            elif isinstance(event, TRANSFERS):
                 kind = "DEPOSIT" if isinstance(event, FundsDeposited) else "WITHDRAWAL"
                 rows.transfers.append((event.transfer_id, ts, event.user_id, event.asset, kind, event.amount))
                 if event.reference is not None:
@@ -264,7 +269,7 @@ class Projection:
                 new_markets[event.market.symbol] = event
                 touched_markets[event.market.symbol] = ts
                 continue
-            elif isinstance(event, MarketStatusChanged | BookLevelChanged):
+            elif isinstance(event, MarketStatusChanged):
                 touched_markets[event.market] = ts
                 continue
             else:
