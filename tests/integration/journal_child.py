@@ -9,6 +9,7 @@ itself with SIGKILL, as a crash would, leaving the tables behind the journal."""
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,23 @@ async def crash(url: str, out: Path, snapshot: bool) -> None:
     lag = core.sequencer.tables.lag(core.sequencer.last_seq)
     out.write_bytes(b"%d %d\n" % (core.sequencer.last_seq, lag) + core.engine.snapshot())
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def crash_with_rows_unwritten(url: str, directory: Path, *, snapshot: bool = False) -> tuple[int, int, bytes]:
+    """Run `crash` in a process of its own, killed as it leaves itself: (the last
+    acknowledged sequence number, how far the tables trailed it, the engine's state)."""
+    out = directory / "acknowledged"
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.integration.journal_child", url, str(out), *(["snapshot"] * snapshot)],
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
+    assert child.returncode == -9, child.stderr.decode()[-2000:]
+    header, state = out.read_bytes().split(b"\n", 1)
+    last_seq, lag = map(int, header.split())
+    return last_seq, lag, state
 
 
 if __name__ == "__main__":

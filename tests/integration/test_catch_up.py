@@ -6,8 +6,6 @@ session: tests/conftest.py), and the store is refused again on the next start; w
 that fail are reported when the work is awaited."""
 
 import asyncio
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
+from tests.integration.journal_child import crash_with_rows_unwritten
 from tests.integration.test_storage import run
 from trade_engine.core.bootstrap import start_core
 from trade_engine.core.catch_up import CatchUp
@@ -36,19 +35,9 @@ WAIT_SECONDS = 20.0
 def crashed(database_url: str, tmp_path: Path) -> tuple[int, bytes]:
     """A store whose process was killed with the tables behind the journal: (the last
     acknowledged sequence number, the engine's state then)."""
-    out = tmp_path / "acknowledged"
-    child = subprocess.run(
-        [sys.executable, "-m", "tests.integration.journal_child", database_url, str(out)],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        timeout=120,
-    )
-    assert child.returncode == -9, child.stderr.decode()[-2000:]
-    header, snapshot = out.read_bytes().split(b"\n", 1)
-    last_seq, lag = map(int, header.split())
+    last_seq, lag, state = crash_with_rows_unwritten(database_url, tmp_path)
     assert lag > 0
-    return last_seq, snapshot
+    return last_seq, state
 
 
 def tables_position(database_url: str) -> int:

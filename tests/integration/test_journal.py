@@ -6,15 +6,13 @@ with rows unwritten recovers every acknowledged command by replaying the journal
 import asyncio
 import contextlib
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
 from tests.flows import MARKETS
-from tests.integration.journal_child import HeldTables
+from tests.integration.journal_child import HeldTables, crash_with_rows_unwritten
 from tests.integration.migrations import round_trip
 from tests.integration.test_storage import fund, random_flow, run
 from trade_engine.config import Config, SequencerConfig
@@ -166,17 +164,7 @@ def test_a_read_of_history_waits_for_the_rows_of_what_was_committed_before_it(tm
 
 
 def test_a_process_killed_with_rows_unwritten_recovers_every_acknowledged_command(database_url, tmp_path):
-    out = tmp_path / "acknowledged"
-    child = subprocess.run(
-        [sys.executable, "-m", "tests.integration.journal_child", database_url, str(out)],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        timeout=120,
-    )
-    assert child.returncode == -9, child.stderr.decode()[-2000:]
-    header, snapshot = out.read_bytes().split(b"\n", 1)
-    last_seq, lag = map(int, header.split())
+    last_seq, lag, snapshot = crash_with_rows_unwritten(database_url, tmp_path)
 
     async def scenario():
         core = await start_core(database_url)
@@ -202,15 +190,7 @@ def test_a_balance_changed_behind_the_engine_is_refused_where_recovery_writes_it
     behind the engine's back. (It used to write them first and fold the store after:
     with the engine from a snapshot, such a store was accepted, the replay having
     rewritten the row.)"""
-    child = ["-m", "tests.integration.journal_child", database_url, str(tmp_path / "out"), "snapshot"]
-    crashed = subprocess.run(
-        [sys.executable, *child],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        timeout=120,
-    )
-    assert crashed.returncode == -9, crashed.stderr.decode()[-2000:]
+    crash_with_rows_unwritten(database_url, tmp_path, snapshot=True)
 
     async def tamper() -> tuple[str, str]:
         """One more of each asset of a market, for a user who placed an order in the
