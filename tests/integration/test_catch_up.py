@@ -28,7 +28,6 @@ from trade_engine.storage.replay import replay
 from trade_engine.storage.writer import writer_for
 from trade_engine.storage.writes import PreparedBatch
 
-ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 20.0
 
 

@@ -32,8 +32,6 @@ from trade_engine.storage.listen_keys import ListenKeyStore
 from trade_engine.storage.recovery import InconsistentStore, verify
 from trade_engine.storage.writer import PreparedBatch, writer_for
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def buy(price: int) -> PlaceOrder:
     return PlaceOrder(ts=0, user_id="u1", market="BTC-USDT", side="BUY", price=price, quantity=1000)
