@@ -167,8 +167,8 @@ class OpenOrders:
         self._by_client_id: dict[tuple[str, str], int] = {}
         # Per user, the ids of their open orders: in the order they were accepted since
         # the start, after those handed over at the start in the engine's order (book by
-        # book after a restart), so `of_user` sorts them.
-        self._by_user: dict[str, dict[int, None]] = {}
+        # book after a restart), so `of_user` sorts them. Built below.
+        self._by_user: dict[str, dict[int, None]]
         # `_add` inlined, each user's ids gathered in a list and made a dict at the end:
         # a restart adds a million (measured: 0.37 -> 0.25 s against a dict per user
         # filled order by order, 0.54 -> 0.44 s with a third carrying a client order id;
