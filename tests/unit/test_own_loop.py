@@ -4,6 +4,7 @@ goes on while the caller's loop is blocked, hands back its result or its error, 
 loop has not turned since the work started."""
 
 import asyncio
+import sys
 import threading
 
 import pytest
@@ -66,3 +67,30 @@ def test_stop_returns_once_the_work_has_cleaned_up(started: bool) -> None:
         return list(steps)
 
     assert asyncio.run(caller()) == ["released"]
+
+
+def test_its_thread_has_ended_once_the_caller_has_the_outcome() -> None:
+    """`ended` is set before the outcome reaches the caller: a caller that awaited the
+    work (or `stop`) finds the thread done. (CI once found it unset after `stop`: the
+    outcome was handed over first and the thread preempted before it set the event.)"""
+
+    async def work() -> None:
+        await asyncio.sleep(0)
+
+    async def caller() -> int:
+        unset = 0
+        for turn in range(300):
+            job = OwnLoop(work, "own-loop-test")
+            if turn % 2:
+                await job.stop()
+            else:
+                await job
+            unset += not job.ended.is_set()
+        return unset
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as they can: the race shows
+    try:
+        assert asyncio.run(caller()) == 0
+    finally:
+        sys.setswitchinterval(interval)

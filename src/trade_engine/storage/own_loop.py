@@ -34,8 +34,8 @@ class OwnLoop(Generic[T]):
         self._finished: asyncio.Future[T] = self._caller.create_future()
         self._running: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[T]]] = []
         self._started = threading.Event()
-        # Set once its thread is done (whatever became of the work), for a caller that
-        # waits on the thread itself rather than on its own loop.
+        # Set once its work is done (whatever became of it), before the outcome is handed
+        # over, for a caller that waits on the thread rather than on its own loop.
         self.ended = threading.Event()
         self._make = make
         threading.Thread(target=self._run, name=name, daemon=True).start()
@@ -71,12 +71,12 @@ class OwnLoop(Generic[T]):
             error = raised
         finally:
             self._started.set()
+            # Before the caller hears the outcome: a caller that has it finds this set.
+            self.ended.set()
         try:
             self._caller.call_soon_threadsafe(self._settle, result, error)
         except RuntimeError:  # the caller's loop has closed: nobody is waiting any more
             log.warning("work on its own loop ended after its caller", extra={"worker": self._name})
-        finally:
-            self.ended.set()
 
     def _settle(self, result: T | None, error: BaseException | None) -> None:
         if self._finished.done():
