@@ -1,8 +1,9 @@
 """The process roles of the composition root, as a table (`ROLES`): "serve" runs the
 core in this process (`LocalCore`), "gateway" reaches a core in another process over
-NATS (`NatsCore`, docs/cluster.md). What differs between them is stated here, step by
-step (app/service.py, `Role`); root.py builds everything else the same way for both.
-The cluster's "core" is a process of its own (app/core_process.py).
+NATS (`NatsCore`, docs/cluster.md; its part is app/gateway_role.py). What differs
+between them is stated step by step (app/service.py, `Role`); root.py builds everything
+else the same way for both. The cluster's "core" is a process of its own
+(app/core_process.py).
 """
 
 import asyncio
@@ -10,16 +11,14 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Callable
 from typing import Final
 
 from trade_engine.app.service import Opened, Role, Service
-from trade_engine.cluster.gateway import connect_gateway, share_revocations
-from trade_engine.cluster.metrics import gateway_metrics
-from trade_engine.cluster.remote import NatsCore
 from trade_engine.core.bootstrap import Core, recover_core
 from trade_engine.core.local import LocalCore
 from trade_engine.storage.apikeys import ApiKeyStore
-from trade_engine.storage.database import is_unavailable, normalise_url, open_database
+from trade_engine.storage.database import is_unavailable
 
 log = logging.getLogger(__name__)
 # Recovery at start-up while the database is unavailable: retried, waiting this long
@@ -76,42 +75,16 @@ class InProcessCore(Role):
         service.watch = asyncio.create_task(_restart_when_stopped(service, self._port), name="core-watch")
 
 
-class RemoteCore(Role):
-    """A cluster's gateway: the core is in another process, reached over NATS; this
-    process keeps no state of its own beyond its read model."""
+def _gateway() -> Role:
+    # Imported by a gateway only: NATS's client and the cluster's modules are no part of
+    # a single process's start (about 40 ms of imports, a restart's time included).
+    from trade_engine.app.gateway_role import RemoteCore  # noqa: PLC0415
 
-    name = "gateway"
-    catch_up_before_requests = True
-
-    def __init__(self) -> None:
-        self._keys: ApiKeyStore | None = None  # the gateway's, once made (dropped on a reconnection)
-        self._port: NatsCore | None = None
-
-    async def open(self, service: Service) -> Opened | None:
-        config = service.config
-        database = open_database(normalise_url(config.database.url), pool_size=config.database.pool_size)
-        port = self._port = await connect_gateway(config.cluster, database, lambda: self._keys, _restart)
-        return Opened(port, database, {"seq": port.seq})
-
-    async def settled(self) -> None:
-        """Nothing to wait for: the core's tables are written by the core's process, and
-        market data is read from them as they stand (the read model follows the core)."""
-
-    async def started(self, service: Service, opened: Opened) -> None:
-        """Nothing to start: the core runs in its own process."""
-
-    async def keys_made(self, service: Service, api_keys: ApiKeyStore) -> None:
-        assert self._port is not None
-        self._keys = api_keys
-        await share_revocations(self._port, service.config.cluster, api_keys)
-        gateway_metrics(service.gateway.metrics.registry, self._port)
-
-    def serving(self, service: Service) -> None:
-        """Nothing to watch: a core that stops is replaced by a standby (cluster/leader.py),
-        and a gateway that misses batches restarts itself (`_restart`)."""
+    return RemoteCore()
 
 
-ROLES: Final[dict[str, type[Role]]] = {role.name: role for role in (InProcessCore, RemoteCore)}
+# Each role's name, and how its part is made.
+ROLES: Final[dict[str, Callable[[], Role]]] = {InProcessCore.name: InProcessCore, "gateway": _gateway}
 
 
 async def _recover(service: Service) -> Core | None:
@@ -150,11 +123,4 @@ async def _restart_when_stopped(service: Service, port: LocalCore) -> None:
     error = await port.stopped_for_good()
     log.error("the core stopped for good: restarting from the database", extra={"error": repr(error)})
     service.restart_requested = True
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _restart(reason: str) -> None:
-    """This gateway missed committed batches no stream holds any more: it keeps no
-    state, so it shuts down (its supervisor starts it again, on a fresh state)."""
-    log.error("committed batches were missed: restarting", extra={"reason": reason})
     os.kill(os.getpid(), signal.SIGTERM)

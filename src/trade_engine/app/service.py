@@ -4,7 +4,7 @@ place that says what differs between the process roles (app/roles.py holds them)
 import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,7 +12,6 @@ from trade_engine.api.audit import AuditTrail
 from trade_engine.binance.limits import BinanceLimits
 from trade_engine.binance.streams import StreamPublisher
 from trade_engine.binance.subscriptions import UserDataSubscriptions
-from trade_engine.cluster.remote import NatsCore
 from trade_engine.config import Config
 from trade_engine.core.local import LocalCore
 from trade_engine.edge.gateway import Gateway
@@ -21,12 +20,15 @@ from trade_engine.readmodel.views import ReadModel
 from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.ws.streams import Streams
 
+if TYPE_CHECKING:  # loaded by a gateway only (app/roles.py)
+    from trade_engine.cluster.remote import NatsCore
+
 
 @dataclass
 class Opened:
     """The core behind its port, and the database the gateway reads and keeps keys in."""
 
-    port: LocalCore | NatsCore
+    port: "LocalCore | NatsCore"
     database: AsyncEngine
     recovered: dict[str, object]  # what the "ready" log line tells of the recovery
 
@@ -76,7 +78,7 @@ class Service:
     # Binance's weights and order counts: one per process, for REST and the WebSocket API.
     binance_limits: BinanceLimits
     audit: AuditTrail  # the operators' actions, kept while the database is away
-    core: LocalCore | NatsCore | None = None
+    core: "LocalCore | NatsCore | None" = None
     view: ReadModel | None = None
     binance: StreamPublisher | None = None
     readers: list[str] = field(default_factory=list)  # the names of the readers attached

@@ -1,0 +1,59 @@
+"""A cluster's gateway as a process role (app/roles.py has the table of roles): the core
+runs in another process, reached over NATS (docs/cluster.md). A module of its own so that
+a single process, which runs its core itself, never loads NATS's client.
+"""
+
+import logging
+import os
+import signal
+
+from trade_engine.app.service import Opened, Role, Service
+from trade_engine.cluster.gateway import connect_gateway, share_revocations
+from trade_engine.cluster.metrics import gateway_metrics
+from trade_engine.cluster.remote import NatsCore
+from trade_engine.storage.apikeys import ApiKeyStore
+from trade_engine.storage.database import normalise_url, open_database
+
+log = logging.getLogger(__name__)
+
+
+class RemoteCore(Role):
+    """A cluster's gateway: the core is in another process, reached over NATS; this
+    process keeps no state of its own beyond its read model."""
+
+    name = "gateway"
+    catch_up_before_requests = True
+
+    def __init__(self) -> None:
+        self._keys: ApiKeyStore | None = None  # the gateway's, once made (dropped on a reconnection)
+        self._port: NatsCore | None = None
+
+    async def open(self, service: Service) -> Opened | None:
+        config = service.config
+        database = open_database(normalise_url(config.database.url), pool_size=config.database.pool_size)
+        port = self._port = await connect_gateway(config.cluster, database, lambda: self._keys, _restart)
+        return Opened(port, database, {"seq": port.seq})
+
+    async def settled(self) -> None:
+        """Nothing to wait for: the core's tables are written by the core's process, and
+        market data is read from them as they stand (the read model follows the core)."""
+
+    async def started(self, service: Service, opened: Opened) -> None:
+        """Nothing to start: the core runs in its own process."""
+
+    async def keys_made(self, service: Service, api_keys: ApiKeyStore) -> None:
+        assert self._port is not None
+        self._keys = api_keys
+        await share_revocations(self._port, service.config.cluster, api_keys)
+        gateway_metrics(service.gateway.metrics.registry, self._port)
+
+    def serving(self, service: Service) -> None:
+        """Nothing to watch: a core that stops is replaced by a standby (cluster/leader.py),
+        and a gateway that misses batches restarts itself (`_restart`)."""
+
+
+def _restart(reason: str) -> None:
+    """This gateway missed committed batches no stream holds any more: it keeps no
+    state, so it shuts down (its supervisor starts it again, on a fresh state)."""
+    log.error("committed batches were missed: restarting", extra={"reason": reason})
+    os.kill(os.getpid(), signal.SIGTERM)
