@@ -15,6 +15,7 @@ from tests.flows import MARKETS, USERS
 from tests.integration.test_storage import fund, random_flow
 from trade_engine.core.bootstrap import Core, start_core
 from trade_engine.core.messages import OrderModel
+from trade_engine.engine.image import ImageError
 from trade_engine.readmodel.orders import OpenOrders
 from trade_engine.storage import schema, snapshots
 from trade_engine.storage.recovery import load_engine
@@ -271,3 +272,32 @@ def test_completing_a_snapshot_drops_the_journal_before_the_parts_before_it(data
     assert last_journal < completing.index("snapshot_parts"), completing
     assert left == 0
     assert in_store[:2] == (1, second.parts + 1)  # the second snapshot and its pin only
+
+
+def test_a_snapshot_missing_a_part_in_the_middle_is_passed_over_for_the_tables(database_url):
+    """The parts come in one stream, numbered: one missing between two others is found
+    by its number, not only by the count at the end."""
+
+    async def scenario():
+        core, taken, live = await snapshotted(database_url, seed=18, count=300)
+        parts, kept = schema.snapshot_parts, schema.snapshots
+        last = taken.parts - 1  # its orders move one part on: the one before is missing
+        async with store_of(core) as database:
+            async with database.begin() as connection:
+                moved = (parts.c.seq == taken.seq) & (parts.c.part == last)
+                await connection.execute(parts.update().where(moved).values(part=last + 1))
+                await connection.execute(kept.update().where(kept.c.seq == taken.seq).values(parts=last + 2))
+            info = await snapshots.latest(database)
+            assert info is not None
+            try:
+                await snapshots.load(database, info)
+                error = None
+            except ImageError as refused:
+                error = str(refused)
+        used, restored = await restarted(database_url)
+        return error, taken, used, live, restored
+
+    error, taken, used, live, restored = run(scenario())
+    assert error == f"snapshot {taken.seq}: part {taken.parts - 1} is missing"
+    assert used is None
+    assert restored == live

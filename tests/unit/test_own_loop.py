@@ -71,7 +71,7 @@ def test_stop_returns_once_the_work_has_cleaned_up(started: bool) -> None:
 
 def test_its_thread_has_ended_once_the_caller_has_the_outcome() -> None:
     """`ended` is set before the outcome reaches the caller: a caller that awaited the
-    work (or `stop`) finds the thread done. (CI once found it unset after `stop`: the
+    work (or `stop`) finds it set. (CI once found it unset after `stop`: the
     outcome was handed over first and the thread preempted before it set the event.)"""
 
     async def work() -> None:

@@ -20,7 +20,7 @@ from trade_engine.readmodel.views import ReadModel
 from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.ws.streams import Streams
 
-if TYPE_CHECKING:  # loaded by a gateway only (app/roles.py)
+if TYPE_CHECKING:  # loaded by a gateway only (app/gateway_role.py)
     from trade_engine.cluster.remote import NatsCore
 
 

@@ -22,7 +22,8 @@ def _versions() -> list[str]:
     """The migration scripts' file names, oldest first: each begins with its revision
     (`0012_journal_epoch.py` is revision "0012", tests/unit/test_migrate.py checks it)."""
     folder = files("trade_engine.storage") / "migrations" / "versions"
-    return sorted(entry.name for entry in folder.iterdir() if entry.name[:1].isdigit())
+    names = (entry.name for entry in folder.iterdir())
+    return sorted(name for name in names if name[:1].isdigit() and name.endswith(".py"))
 
 
 def head_revision() -> str:
