@@ -13,7 +13,9 @@ connections:
 Every answer is an acknowledgement after the commit. The JSON gives requests/s and the
 latency percentiles `wrk` measured, the non-2xx count, and per run the server's own
 breakdown of one command's time (queue wait, apply, commit; from its metrics, means),
-its own request time's p50 and p99 (estimated within its histogram's buckets: what the
+one order's time in parts that add up to the request's (`one_order_ms`: before the core,
+queue wait, apply, the commit before it, write, fsync, the hand-off to the writer's
+thread, the hand-back to the request, send), its own request time's p50 and p99 (estimated within its histogram's buckets: what the
 server spends, without the kernel's and wrk's share of the two cores),
 and the garbage collector's pauses per generation (count and total: every request in
 flight waits for them), plus any setting that differs from the defaults. Run: `.venv/bin/python
@@ -71,7 +73,12 @@ BREAKDOWN = {
     "apply_per_command": "trade_engine_matching_seconds",
     "commit": "trade_engine_commit_seconds",
     "request": "trade_engine_api_request_seconds",
+    "core_round_trip": "trade_engine_core_round_trip_seconds",
+    "send": "trade_engine_api_send_seconds",
 }
+STAGES = "trade_engine_command_stage_seconds_total"
+# The first four follow one another; "store" is a part of "commit", "sync" of "store".
+STAGES_REPORTED = ("queue", "apply", "previous_commit", "commit", "store", "sync")
 
 
 def fund(server: Server) -> list[tuple[str, str, str]]:
@@ -134,6 +141,11 @@ def scrape(server: Server) -> dict[str, tuple[float, float]]:
             elif line.startswith(metric + "_count"):
                 count += float(line.rsplit(" ", 1)[1])
         found[name] = (total, count)
+    # Where commands' time went, per stage, summed over commands: `stage_<name>` = (seconds, 0).
+    for line in text.splitlines():
+        if line.startswith(STAGES + "{"):
+            stage = line.split('stage="', 1)[1].split('"', 1)[0]
+            found["stage_" + stage] = (float(line.rsplit(" ", 1)[1]), 0.0)
     # Every route's request histogram, summed per upper bound (the flow's requests and
     # this scrape are all that arrive during a run): `le_<bound>` = (cumulative count, 0).
     for line in text.splitlines():
@@ -173,6 +185,49 @@ def server_quantiles(
     return {"requests": int(total), "p50_ms": quantile(0.5), "p99_ms": quantile(0.99)}
 
 
+Scrape = dict[str, tuple[float, float]]
+
+
+def one_order(before: Scrape, after: Scrape) -> dict[str, Any]:
+    """One order's server time, broken down (means over the run's commands, in ms): what
+    the stages measure (the sequencer's per-command sums, the core's round trip, the
+    response's send) and what is left between them. Each part is one of: `before_core`
+    (parsing, authentication, validation, rendering: the request's time outside the
+    core and the send), `queue_wait`, `apply` (the command's batch), `previous_commit`
+    (its batch waiting for the commit before it), `write` and `fsync` (SQLite's INSERT
+    and COMMIT on its writer's thread; PostgreSQL's one statement is `write_and_fsync`),
+    `writer_hand_off` (the commit's remainder: to the writer's thread and back),
+    `hand_back` (from the answer to the request resuming: the batch's readers, the
+    loop's turn), `send`. The parts add up to `request`."""
+
+    def delta(key: str, index: int) -> float:
+        return after.get(key, (0.0, 0.0))[index] - before.get(key, (0.0, 0.0))[index]
+
+    commands = delta("core_round_trip", 1)
+    requests = delta("request", 1)
+    if not commands or not requests:
+        return {}
+    stage = {name: delta("stage_" + name, 0) / commands * 1000 for name in STAGES_REPORTED}
+    round_trip = delta("core_round_trip", 0) / commands * 1000
+    send = delta("send", 0) / delta("send", 1) * 1000 if delta("send", 1) else 0.0
+    request = delta("request", 0) / requests * 1000
+    synced_apart = delta("stage_sync", 0) > 0
+    parts: dict[str, float | None] = {
+        "before_core": request - round_trip - send,
+        "queue_wait": stage["queue"],
+        "apply": stage["apply"],
+        "previous_commit": stage["previous_commit"],
+        "write": stage["store"] - stage["sync"] if synced_apart else None,
+        "fsync": stage["sync"] if synced_apart else None,
+        "write_and_fsync": None if synced_apart else stage["store"],
+        "writer_hand_off": stage["commit"] - stage["store"],
+        "hand_back": round_trip - sum(stage[name] for name in STAGES_REPORTED[:4]),
+        "send": send,
+        "request": request,
+    }
+    return {name: None if value is None else round(value, 3) for name, value in parts.items()}
+
+
 def run_wrk(server: Server, flow: str, connections: int, seconds: float, scratch: Path) -> dict[str, Any]:
     env = {**os.environ, "WRK_TOKENS": str(scratch / "tokens.txt"), "WRK_DIR": str(WRK_DIR)}
     env["WRK_SIGNED"] = str(scratch / "signed.txt")
@@ -196,6 +251,7 @@ def run_wrk(server: Server, flow: str, connections: int, seconds: float, scratch
         count = after[name][1] - before[name][1]
         breakdown[name + "_mean_ms"] = round(total / count * 1000, 3) if count else None
     result["server_breakdown"] = breakdown
+    result["one_order_ms"] = one_order(before, after)
     result["server_request_ms_estimated"] = server_quantiles(before, after)
     # Every request in flight waits for a collection: how many ran, and for how long.
     result["gc_pauses"] = {

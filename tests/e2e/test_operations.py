@@ -287,6 +287,9 @@ def test_metrics_expose_orders_trades_latency_and_queues(api: Api) -> None:
         "trade_engine_projection_lag_commands",
         "trade_engine_gc_pause_seconds",
         "trade_engine_websocket_flush_wait_seconds",
+        "trade_engine_command_stage_seconds_total",
+        "trade_engine_core_round_trip_seconds",
+        "trade_engine_api_send_seconds",
     ):
         assert re.search(rf"^# TYPE {name} ", text, re.MULTILINE), name
     found = samples(text)
@@ -300,6 +303,22 @@ def test_metrics_expose_orders_trades_latency_and_queues(api: Api) -> None:
     assert value(found, "trade_engine_settlement_lag_seconds") >= 0
     assert value(found, "trade_engine_queue_wait_seconds_count") >= 3
     assert value(found, "trade_engine_projection_lag_commands") >= 0
+    # Where one command's time goes: the time inside the store is a part of the commit,
+    # and SQLite tells its sync apart (tests/integration/test_command_stages.py: each
+    # stage a part of the core's round trip).
+    stages = {
+        labels["stage"]: seconds for labels, seconds in found["trade_engine_command_stage_seconds_total"]
+    }
+    assert 0 < stages["store"] <= stages["commit"]
+    assert stages["apply"] > 0
+    if api.server.config.database.url.startswith("sqlite"):
+        assert 0 < stages["sync"] <= stages["store"]
+    else:  # PostgreSQL commits inside the append's one statement
+        assert stages["sync"] == 0
+    assert stages["queue"] >= 0
+    assert stages["previous_commit"] >= 0
+    assert value(found, "trade_engine_core_round_trip_seconds_count") >= 4
+    assert value(found, "trade_engine_api_send_seconds_count") >= 4
     assert value(found, "trade_engine_ready") == 1
     # The process has allocated enough since it started for the collector to have run.
     assert value(found, "trade_engine_gc_pause_seconds_count", generation="0") >= 1

@@ -16,6 +16,7 @@ from trade_engine.engine import Balance, OrderAccepted, PlaceOrder
 from trade_engine.readmodel.views import ReadModel, ViewBatch
 from trade_engine.sequencer import Unavailable
 from trade_engine.sequencer.messages import JournalEntry
+from trade_engine.sequencer.ports import AppendTiming
 from trade_engine.storage.pgarrays import Texts, booleans, integers
 from trade_engine.storage.projection import BatchRows
 from trade_engine.storage.writer import BatchWriter, CommitFailed, PreparedBatch
@@ -45,6 +46,10 @@ class GatedWriter:
         if self.fail:
             raise CommitFailed("database gone (simulated)", maybe_committed=False)
         await self.inner.append(entry)
+
+    @property
+    def last_append(self) -> AppendTiming:
+        return self.inner.last_append
 
     def merge(self, batches: Sequence[PreparedBatch]) -> PreparedBatch:
         return self.inner.merge(batches)

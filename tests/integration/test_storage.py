@@ -322,6 +322,10 @@ class FlakyWriter:
             raise CommitFailed("connection reset (simulated)", maybe_committed=True)
         await self.inner.append(entry)
 
+    @property
+    def last_append(self):
+        return self.inner.last_append
+
     def merge(self, batches):
         return self.inner.merge(batches)
 

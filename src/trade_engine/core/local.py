@@ -143,6 +143,7 @@ class LocalCore:
             last_settlement_lag_seconds=stats.last_settlement_lag_seconds,
             last_queue_wait_seconds=stats.last_queue_wait_seconds,
             projection_lag=sequencer.tables.lag(sequencer.last_seq),
+            stage_seconds=dict(stats.stage_seconds),
         )
 
 

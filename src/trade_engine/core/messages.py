@@ -135,6 +135,9 @@ class CoreStatus(msgspec.Struct, frozen=True, kw_only=True):
     last_settlement_lag_seconds: float
     last_queue_wait_seconds: float
     projection_lag: int  # acknowledged commands whose rows are not yet in the tables
+    # Per stage between `submit` and the answer, seconds summed over the commands
+    # answered (sequencer/ports.py, `STAGES`); empty where the core does not keep them.
+    stage_seconds: dict[str, float] = msgspec.field(default_factory=dict)
     v: int = VERSION
 
 

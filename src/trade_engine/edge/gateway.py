@@ -11,6 +11,7 @@ or the error table's errors here, in one place.
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,7 +196,9 @@ class Gateway:
     async def submit_numbered(self, command: Command) -> tuple[int, list[Event]]:
         """As `submit`, with the command's global sequence number: the read model holds
         the command's effects once its `seq` has reached that number (`holds`)."""
+        began = time.perf_counter()
         outcome = await self._require().port.submit(command)
+        self.metrics.core_round_trip_seconds.observe(time.perf_counter() - began)
         if isinstance(outcome, Committed):
             return outcome.seq, list(outcome.events)
         if isinstance(outcome, Rejected):

@@ -62,6 +62,27 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.command_stage_seconds = Counter(
+            "trade_engine_command_stage_seconds",
+            "Time commands spent in each stage between submit and answer, summed over commands: "
+            "queue, apply (their batch), previous_commit (their batch waiting for the one before), "
+            "commit (the journal append awaited), store (of which inside the store), sync (of which "
+            "the store's sync, where it tells it apart)",
+            ["stage"],
+            registry=r,
+        )
+        self.core_round_trip_seconds = Histogram(
+            "trade_engine_core_round_trip_seconds",
+            "Time from handing a command to the core to its outcome",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.api_send_seconds = Histogram(
+            "trade_engine_api_send_seconds",
+            "Time from an HTTP response being ready to its bytes handed to the server's transport",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.projection_lag = Gauge(
             "trade_engine_projection_lag_commands",
             "Acknowledged commands whose rows are not yet in the tables (docs/adr/0001)",

@@ -9,7 +9,7 @@ learn a command's fate from `Busy`, `Unavailable` and `OutcomeUnknown`.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from trade_engine.engine import Engine, Event
@@ -83,10 +83,29 @@ class Projector(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class AppendTiming:
+    """Where a journal append's time went inside the store, as its writer saw it.
+
+    `store_seconds`: from the start of the transaction to the end of its commit
+    (SQLite: on the writer's thread; PostgreSQL: the statement's round trip, the
+    server's WAL flush included). `sync_seconds`: of that, the commit that makes the
+    entry durable (SQLite's COMMIT: the log's write and fsync); None where the store
+    does not tell the two apart (PostgreSQL commits inside the one statement)."""
+
+    store_seconds: float = 0.0
+    sync_seconds: float | None = None
+
+
 class Writer(Protocol):
     async def append(self, entry: JournalEntry) -> None:
         """Make a batch durable: its journal entry, committed and synced (or raise
         `CommitFailed`). Appending an entry that is there already changes nothing."""
+        ...
+
+    @property
+    def last_append(self) -> AppendTiming:
+        """Where the last `append` that succeeded spent its time (for the metrics)."""
         ...
 
     def prepare(self, rows: Any) -> Prepared:
@@ -110,6 +129,13 @@ class Writer(Protocol):
     async def close(self) -> None: ...
 
 
+# The stages of a command between `submit` and its answer, in order: waiting in the
+# queue; its batch being applied; its batch waiting for the commit of the batch before
+# it; its batch's journal append, as awaited; of that, the time inside the store; of
+# that, the store's sync (where the store tells it apart: `AppendTiming`).
+STAGES: tuple[str, ...] = ("queue", "apply", "previous_commit", "commit", "store", "sync")
+
+
 @dataclass
 class SequencerStats:
     """Counters the metrics endpoint reads."""
@@ -127,3 +153,6 @@ class SequencerStats:
     last_settlement_lag_seconds: float = 0.0
     # Mean time the last batch's commands waited in the queue before it was taken.
     last_queue_wait_seconds: float = 0.0
+    # Where commands' time went between `submit` and their answer, summed over every
+    # command answered, per stage (`STAGES`): the metrics' means of one command's time.
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))

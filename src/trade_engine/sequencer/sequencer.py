@@ -50,6 +50,7 @@ from trade_engine.sequencer.messages import (
     journal_entry,
 )
 from trade_engine.sequencer.ports import (
+    AppendTiming,
     Busy,
     CommitFailed,
     OutcomeUnknown,
@@ -328,13 +329,14 @@ class Sequencer:
             try:
                 if self.failure is not None:
                     self._fail(item.batch)
-                elif item.prepared is None:
-                    self._answer(item, 0.0)
+                elif item.prepared is None:  # nothing to commit: answered when its turn comes
+                    now = time.perf_counter()
+                    self._answer(item, now, now, None)
                 else:
                     began = time.perf_counter()
                     outcome = await self._commit(item)
                     if outcome == COMMITTED:
-                        self._answer(item, time.perf_counter() - began)
+                        self._answer(item, began, time.perf_counter(), self._writer.last_append)
                     else:
                         error = RuntimeError(f"storage unavailable; batch outcome: {outcome}")
                         unknown = [events for _, events in item.results] if outcome == UNKNOWN else None
@@ -344,15 +346,26 @@ class Sequencer:
             finally:
                 self._slots.release()
 
-    def _answer(self, item: Applied, commit_seconds: float) -> None:
+    def _answer(self, item: Applied, began: float, committed: float, timing: AppendTiming | None) -> None:
+        """Answer `item`'s commands (its commit ran from `began` to `committed`)."""
         done = time.perf_counter()
         stats = self.stats
-        stats.commands += len(item.batch)
+        size = len(item.batch)
+        stats.commands += size
         stats.batches += 1
-        stats.last_batch_size = len(item.batch)
+        stats.last_batch_size = size
         stats.last_apply_seconds = item.applied - item.began
-        stats.last_commit_seconds = commit_seconds
+        stats.last_commit_seconds = committed - began
         stats.last_settlement_lag_seconds = done - item.began  # first match of the batch to commit
+        stages = stats.stage_seconds
+        stages["queue"] += size * item.began - sum(pending.queued for pending in item.batch)
+        stages["apply"] += size * (item.applied - item.began)
+        stages["previous_commit"] += size * (began - item.applied)
+        stages["commit"] += size * (committed - began)
+        if timing is not None:
+            stages["store"] += size * timing.store_seconds
+            if timing.sync_seconds is not None:
+                stages["sync"] += size * timing.sync_seconds
         for pending, result in zip(item.batch, item.results, strict=True):
             if not pending.future.done():
                 pending.future.set_result(result)

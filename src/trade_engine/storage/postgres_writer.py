@@ -5,13 +5,14 @@ transaction."""
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, Final
 
 import asyncpg
 
 from trade_engine.sequencer.messages import JournalEntry
-from trade_engine.sequencer.ports import CommitFailed
+from trade_engine.sequencer.ports import AppendTiming, CommitFailed
 from trade_engine.storage.merge import merge_rows
 from trade_engine.storage.pgarrays import Texts, encoder_for
 from trade_engine.storage.projection import BatchRows
@@ -66,6 +67,7 @@ class _Session:
         self._settings = settings
         self._connection: Any = None
         self.orphan_pid: int | None = None
+        self.last_seconds = 0.0  # the last statement that succeeded, its round trip
 
     async def connected(self) -> Any:
         if self._connection is None or self._connection.is_closed():
@@ -98,8 +100,10 @@ class _Session:
     async def run(self, statement: str, *arguments: object) -> None:
         """Execute one statement (one transaction); a failure becomes `CommitFailed`."""
         connection = await self.connected()
+        began = time.perf_counter()
         try:
             await connection.execute(statement, *arguments)
+            self.last_seconds = time.perf_counter() - began
         except _SERVER_ABORTED as error:
             # The server answered with an error: the statement's transaction is undone.
             await self.drop()
@@ -158,6 +162,11 @@ class PostgresBatchWriter:
 
     def merge(self, batches: Sequence[PreparedBatch]) -> PreparedBatch:
         return self.prepare(merge_rows([batch.rows for batch in batches]))
+
+    @property
+    def last_append(self) -> AppendTiming:
+        """The append's one statement, commit and WAL flush included (not told apart)."""
+        return AppendTiming(self._journal.last_seconds)
 
     async def append(self, entry: JournalEntry) -> None:
         await self._journal.run(self._append, entry.last_seq, entry.first_seq, entry.ts, entry.commands)

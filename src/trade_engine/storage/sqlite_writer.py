@@ -12,13 +12,14 @@ import asyncio
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from typing import Final
 
 from trade_engine.sequencer.messages import JournalEntry
-from trade_engine.sequencer.ports import CommitFailed
+from trade_engine.sequencer.ports import AppendTiming, CommitFailed
 from trade_engine.storage.database import SQLITE_PRAGMAS
 from trade_engine.storage.merge import merge_rows
 from trade_engine.storage.projection import BatchRows, Row
@@ -138,6 +139,8 @@ class SqliteBatchWriter:
         self._connection: sqlite3.Connection | None = None
         self._checkpointer: _Checkpointer | None = None
         self._synced = True  # the connection's `synchronous` setting: FULL (True) or OFF
+        # Set on the writer's thread, read on the loop once the append is awaited.
+        self.last_append = AppendTiming()
         self._append_sql = sqlite_append_statement()
 
     def _connect(self) -> sqlite3.Connection:
@@ -156,7 +159,9 @@ class SqliteBatchWriter:
 
     def _append(self, entry: JournalEntry) -> None:
         values = (entry.last_seq, entry.first_seq, entry.ts, entry.commands)
-        self._transaction(lambda connection: connection.execute(self._append_sql, values), synced=True)
+        self.last_append = self._transaction(
+            lambda connection: connection.execute(self._append_sql, values), synced=True
+        )
 
     def _write(self, rows: BatchRows) -> None:
         def write(connection: sqlite3.Connection) -> None:
@@ -169,7 +174,8 @@ class SqliteBatchWriter:
 
         self._transaction(write, synced=False)
 
-    def _transaction(self, work: Callable[[sqlite3.Connection], object], *, synced: bool) -> None:
+    def _transaction(self, work: Callable[[sqlite3.Connection], object], *, synced: bool) -> AppendTiming:
+        """Run `work` in one transaction; how long it took, and its COMMIT of that."""
         try:
             # Opened here, inside the error translation: a file that cannot be opened
             # (yet) is a transient `CommitFailed` like any other, not an error of its own.
@@ -179,10 +185,13 @@ class SqliteBatchWriter:
             if synced != self._synced:
                 connection.execute("PRAGMA synchronous=" + ("FULL" if synced else "OFF"))
                 self._synced = synced
+            began = time.perf_counter()
             connection.execute("BEGIN IMMEDIATE")
             try:
                 work(connection)
+                committing = time.perf_counter()
                 connection.execute("COMMIT")
+                ended = time.perf_counter()
             except BaseException:
                 # SQLite rolls some failures back itself (SQLITE_FULL, for one): a
                 # ROLLBACK then would fail and hide the error that matters.
@@ -199,6 +208,7 @@ class SqliteBatchWriter:
             ) from error
         assert self._checkpointer is not None
         self._checkpointer.committed(connection)
+        return AppendTiming(ended - began, ended - committing)
 
     def _write_rows(self, connection: sqlite3.Connection, write: TableWrite, rows: list[Row]) -> None:
         """A few multi-row statements instead of one per row.

@@ -14,6 +14,7 @@ from typing import Final, Literal, Protocol
 from sqlalchemy.dialects import postgresql
 
 from trade_engine.sequencer.messages import JournalEntry
+from trade_engine.sequencer.ports import AppendTiming
 from trade_engine.storage import schema
 from trade_engine.storage.projection import (
     BALANCE_COLUMNS,
@@ -55,6 +56,10 @@ class BatchWriter(Protocol):
     async def append(self, entry: JournalEntry) -> None:
         """Make one batch durable: its journal row, committed and synced (or raise
         `CommitFailed`). Appending the same entry again changes nothing."""
+
+    @property
+    def last_append(self) -> AppendTiming:
+        """Where the last `append` that succeeded spent its time (for the metrics)."""
 
     def prepare(self, rows: BatchRows) -> PreparedBatch: ...
 
