@@ -10,7 +10,8 @@ from tests.flows import MARKETS
 from tests.integration.test_pipeline import GatedWriter, buy
 from tests.integration.test_storage import fund, run
 from trade_engine.core.bootstrap import start_core
-from trade_engine.sequencer.ports import STAGES
+from trade_engine.sequencer.messages import journal_entry
+from trade_engine.sequencer.ports import STAGES, AppendTiming, CommitFailed
 
 WAVES = 3
 PER_WAVE = 20
@@ -81,3 +82,31 @@ def test_a_batch_held_behind_the_commit_before_it_counts_the_wait_as_its_own_sta
     assert stages["commit"] >= held
     assert stages["previous_commit"] >= held * 0.9
     assert stages["store"] < held  # the hold was outside the store
+
+
+def test_a_failed_append_leaves_no_time_in_the_store_behind(database_url):
+    """After an append that failed, `last_append` measures nothing: a batch then found
+    committed (its answer lost) counts no store time that belonged to another append."""
+
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS)
+        await fund(core)  # appends that succeeded: their time was measured
+        writer = core.writer
+        measured = writer.last_append
+        # The append's statement refused by the database (SQLite's and PostgreSQL's name).
+        bad = "INSERT INTO no_such_table VALUES (1)"
+        setattr(writer, "_append_sql" if database_url.startswith("sqlite") else "_append", bad)
+        entry = journal_entry(10**9, 10**9, 1, [buy(100)], 0)
+        refused: CommitFailed | None = None
+        try:
+            await writer.append(entry)
+        except CommitFailed as failure:
+            refused = failure
+        after = writer.last_append
+        await core.close()
+        return measured, refused, after
+
+    measured, refused, after = run(scenario())
+    assert measured.store_seconds > 0
+    assert refused is not None
+    assert after == AppendTiming()

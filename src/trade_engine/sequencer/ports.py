@@ -105,7 +105,9 @@ class Writer(Protocol):
 
     @property
     def last_append(self) -> AppendTiming:
-        """Where the last `append` that succeeded spent its time (for the metrics)."""
+        """Where the last `append` spent its time, if it succeeded (for the metrics:
+        zero after a failed one, so a batch found committed after a lost answer counts
+        no time in the store)."""
         ...
 
     def prepare(self, rows: Any) -> Prepared:

@@ -67,7 +67,7 @@ class _Session:
         self._settings = settings
         self._connection: Any = None
         self.orphan_pid: int | None = None
-        self.last_seconds = 0.0  # the last statement that succeeded, its round trip
+        self.last_seconds = 0.0  # the last statement's round trip (0: it failed)
 
     async def connected(self) -> Any:
         if self._connection is None or self._connection.is_closed():
@@ -99,6 +99,7 @@ class _Session:
 
     async def run(self, statement: str, *arguments: object) -> None:
         """Execute one statement (one transaction); a failure becomes `CommitFailed`."""
+        self.last_seconds = 0.0  # none measured, unless this statement succeeds
         connection = await self.connected()
         began = time.perf_counter()
         try:

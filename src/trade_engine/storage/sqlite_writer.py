@@ -237,6 +237,7 @@ class SqliteBatchWriter:
         return self.prepare(merge_rows([batch.rows for batch in batches]))
 
     async def append(self, entry: JournalEntry) -> None:
+        self.last_append = AppendTiming()  # none measured, unless this append succeeds
         await asyncio.get_running_loop().run_in_executor(self._thread, self._append, entry)
 
     async def write(self, batch: PreparedBatch) -> None:

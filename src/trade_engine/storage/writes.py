@@ -59,7 +59,7 @@ class BatchWriter(Protocol):
 
     @property
     def last_append(self) -> AppendTiming:
-        """Where the last `append` that succeeded spent its time (for the metrics)."""
+        """Where the last `append` spent its time, if it succeeded (for the metrics)."""
 
     def prepare(self, rows: BatchRows) -> PreparedBatch: ...
 
