@@ -164,7 +164,12 @@ class CommitMetrics:
     def __init__(self, service: Service) -> None:
         self._gateway = service.gateway
         self._retries_seen = 0
-        self._stages_seen: dict[str, float] = {}
+        # Where commands' time went: read from the core's status when scraped.
+        self._gateway.metrics.stage_seconds = self._stage_seconds
+
+    def _stage_seconds(self) -> dict[str, float]:
+        status = self._gateway.core_status()
+        return {} if status is None else status.stage_seconds
 
     def on_view(self, view: ViewBatch) -> None:
         metrics = self._gateway.metrics
@@ -186,11 +191,5 @@ class CommitMetrics:
         metrics.commit_seconds.observe(status.last_commit_seconds)
         metrics.settlement_lag.set(status.last_settlement_lag_seconds)
         metrics.queue_wait_seconds.observe(status.last_queue_wait_seconds)
-        seen = self._stages_seen
-        for stage, total in status.stage_seconds.items():
-            last = seen.get(stage, 0.0)
-            # A core built again in this process (a takeover) counts from zero again.
-            metrics.command_stage_seconds.labels(stage).inc(total - last if total >= last else total)
-            seen[stage] = total
         metrics.projection_lag.set(status.projection_lag)
         metrics.queue_depth.set(status.queue_depth)

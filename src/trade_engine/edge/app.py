@@ -99,7 +99,7 @@ class EdgeApp:
             status = response.status
             answered = time.perf_counter()
             await send_response(send, response, ((b"x-request-id", rid.encode()), *self._headers))
-            self._metrics.api_send_seconds.observe(time.perf_counter() - answered)
+            self._metrics.api_send.add(time.perf_counter() - answered)
         finally:
             self._in_flight(-1)
             metrics = self._metrics

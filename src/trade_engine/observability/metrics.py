@@ -1,8 +1,10 @@
 """Prometheus metrics of one service process (one engine: no multiprocess mode)."""
 
+from collections.abc import Callable, Iterator
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric, SummaryMetricFamily
 
 LATENCY_BUCKETS: Final = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -15,6 +17,21 @@ BATCH_BUCKETS: Final = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
 FLUSH_WAIT_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 1.0,
 )  # fmt: skip
+
+
+class Tally:
+    """A sum of seconds and how many were added: plain additions, since only the event
+    loop's thread adds (what a summary without quantiles exposes)."""
+
+    __slots__ = ("count", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
 
 
 class Metrics:
@@ -62,27 +79,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.command_stage_seconds = Counter(
-            "trade_engine_command_stage_seconds",
-            "Time commands spent in each stage between submit and answer, summed over commands: "
-            "queue, apply (their batch), previous_commit (their batch waiting for the one before), "
-            "commit (the journal append awaited), store (of which inside the store), sync (of which "
-            "the store's sync, where it tells it apart)",
-            ["stage"],
-            registry=r,
-        )
-        self.core_round_trip_seconds = Histogram(
-            "trade_engine_core_round_trip_seconds",
-            "Time from handing a command to the core to its outcome",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.api_send_seconds = Histogram(
-            "trade_engine_api_send_seconds",
-            "Time from an HTTP response being ready to its bytes handed to the server's transport",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+        # Taken on every command and request: kept by plain additions, read when scraped
+        # (`_ReadWhenScraped`). A histogram's locks and buckets, and a counter per stage
+        # incremented per batch, cost the order path 3-5% at 64 connections (measured).
+        self.core_round_trip = Tally()
+        self.api_send = Tally()
+        self.stage_seconds: Callable[[], dict[str, float]] = dict
+        r.register(_ReadWhenScraped(self))
         self.projection_lag = Gauge(
             "trade_engine_projection_lag_commands",
             "Acknowledged commands whose rows are not yet in the tables (docs/adr/0001)",
@@ -115,3 +118,37 @@ class Metrics:
             buckets=FLUSH_WAIT_BUCKETS,
             registry=r,
         )
+
+
+class _ReadWhenScraped:
+    """The values `Metrics` keeps outside prometheus_client, read at each scrape."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        metrics = self._metrics
+        for name, documentation, tally in (
+            (
+                "trade_engine_core_round_trip_seconds",
+                "Time from handing a command to the core to its outcome",
+                metrics.core_round_trip,
+            ),
+            (
+                "trade_engine_api_send_seconds",
+                "Time from an HTTP response being ready to its bytes handed to the server's transport",
+                metrics.api_send,
+            ),
+        ):
+            yield SummaryMetricFamily(name, documentation, count_value=tally.count, sum_value=tally.total)
+        stages = CounterMetricFamily(
+            "trade_engine_command_stage_seconds",
+            "Time commands spent in each stage between submit and answer, summed over commands: "
+            "queue, apply (their batch), previous_commit (their batch waiting for the one before), "
+            "commit (the journal append awaited), store (of which inside the store), sync (of which "
+            "the store's sync, where it tells it apart)",
+            labels=["stage"],
+        )
+        for stage, seconds in metrics.stage_seconds().items():
+            stages.add_metric([stage], seconds)
+        yield stages
