@@ -15,8 +15,9 @@ latency percentiles `wrk` measured, the non-2xx count, and per run the server's 
 breakdown of one command's time (queue wait, apply, commit; from its metrics, means),
 one order's time in parts that add up to the request's (`one_order_ms`: before the core,
 queue wait, apply, the commit before it, write, fsync, the hand-off to the writer's
-thread, the hand-back to the request, send), its own request time's p50 and p99 (estimated within its histogram's buckets: what the
-server spends, without the kernel's and wrk's share of the two cores),
+thread, the hand-back to the request, send), its own request time's p50 and p99
+(estimated within its histogram's buckets: what the server spends, without the
+kernel's and wrk's share of the two cores),
 and the garbage collector's pauses per generation (count and total: every request in
 flight waits for them), plus any setting that differs from the defaults. Run: `.venv/bin/python
 benchmarks/http.py [--seconds 10] [--connections 8 64] [--flows resting mixed binance]
@@ -198,7 +199,8 @@ def one_order(before: Scrape, after: Scrape) -> dict[str, Any]:
     and COMMIT on its writer's thread; PostgreSQL's one statement is `write_and_fsync`),
     `writer_hand_off` (the commit's remainder: to the writer's thread and back),
     `hand_back` (from the answer to the request resuming: the batch's readers, the
-    loop's turn), `send`. The parts add up to `request`."""
+    loop's turn), `send`. The parts add up to `request`. Where some requests did not
+    reach the core, `before_core` and `request` are None (the rest are per command)."""
 
     def delta(key: str, index: int) -> float:
         return after.get(key, (0.0, 0.0))[index] - before.get(key, (0.0, 0.0))[index]
@@ -212,8 +214,12 @@ def one_order(before: Scrape, after: Scrape) -> dict[str, Any]:
     send = delta("send", 0) / delta("send", 1) * 1000 if delta("send", 1) else 0.0
     request = delta("request", 0) / requests * 1000
     synced_apart = delta("stage_sync", 0) > 0
+    # The run's requests and its scrape; where some did not reach the core (a cancel of
+    # an order already gone is refused before it), a request is not one command, and the
+    # request's time and what it spends outside the core are not shown.
+    one_each = requests - commands <= 1
     parts: dict[str, float | None] = {
-        "before_core": request - round_trip - send,
+        "before_core": request - round_trip - send if one_each else None,
         "queue_wait": stage["queue"],
         "apply": stage["apply"],
         "previous_commit": stage["previous_commit"],
@@ -223,7 +229,7 @@ def one_order(before: Scrape, after: Scrape) -> dict[str, Any]:
         "writer_hand_off": stage["commit"] - stage["store"],
         "hand_back": round_trip - sum(stage[name] for name in STAGES_REPORTED[:4]),
         "send": send,
-        "request": request,
+        "request": request if one_each else None,
     }
     return {name: None if value is None else round(value, 3) for name, value in parts.items()}
 
