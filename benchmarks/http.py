@@ -194,10 +194,12 @@ def one_order(before: Scrape, after: Scrape) -> dict[str, Any]:
     the stages measure (the sequencer's per-command sums, the core's round trip, the
     response's send) and what is left between them. Each part is one of: `before_core`
     (parsing, authentication, validation, rendering: the request's time outside the
-    core and the send), `queue_wait`, `apply` (the command's batch), `previous_commit`
-    (its batch waiting for the commit before it), `write` and `fsync` (SQLite's INSERT
-    and COMMIT on its writer's thread; PostgreSQL's one statement is `write_and_fsync`),
-    `writer_hand_off` (the commit's remainder: to the writer's thread and back),
+    core and the send), `queue_wait` (with the waits for a place in the pipeline),
+    `apply` (the command's batch), `previous_commit` (its batch waiting for the batch
+    before it to be committed and answered), `write` and `fsync` (SQLite's INSERT and
+    COMMIT on its writer's thread; PostgreSQL's one statement is `write_and_fsync`),
+    `writer_queue_and_hand_off` (the commit's remainder: to the writer's thread and
+    back, and on SQLite any table write the append waited behind on that thread),
     `hand_back` (from the answer to the request resuming: the batch's readers, the
     loop's turn), `send`. The parts add up to `request`. Where some requests did not
     reach the core, `before_core` and `request` are None (the rest are per command)."""
@@ -226,7 +228,7 @@ def one_order(before: Scrape, after: Scrape) -> dict[str, Any]:
         "write": stage["store"] - stage["sync"] if synced_apart else None,
         "fsync": stage["sync"] if synced_apart else None,
         "write_and_fsync": None if synced_apart else stage["store"],
-        "writer_hand_off": stage["commit"] - stage["store"],
+        "writer_queue_and_hand_off": stage["commit"] - stage["store"],
         "hand_back": round_trip - sum(stage[name] for name in STAGES_REPORTED[:4]),
         "send": send,
         "request": request if one_each else None,

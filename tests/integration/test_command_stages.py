@@ -80,7 +80,9 @@ def test_a_batch_held_behind_the_commit_before_it_counts_the_wait_as_its_own_sta
     stages = run(scenario())
     # The first command's commit was held; the second, applied meanwhile, waited for it.
     assert stages["commit"] >= held
-    assert stages["previous_commit"] >= held * 0.9
+    # (Half the hold at least: however late the loop applied the second batch, it
+    # waited for the first one's commit far longer than nothing.)
+    assert stages["previous_commit"] >= held / 2
     assert stages["store"] < held  # the hold was outside the store
 
 

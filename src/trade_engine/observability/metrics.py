@@ -144,9 +144,10 @@ class _ReadWhenScraped:
         stages = CounterMetricFamily(
             "trade_engine_command_stage_seconds",
             "Time commands spent in each stage between submit and answer, summed over commands: "
-            "queue, apply (their batch), previous_commit (their batch waiting for the one before), "
-            "commit (the journal append awaited), store (of which inside the store), sync (of which "
-            "the store's sync, where it tells it apart)",
+            "queue (with waits for the pipeline and the tables), apply (their batch), previous_commit "
+            "(their batch waiting for the one before to be committed and answered), commit (the "
+            "journal append awaited), store (of which inside the store), sync (of which the store's "
+            "sync, where it tells it apart)",
             labels=["stage"],
         )
         for stage, seconds in metrics.stage_seconds().items():

@@ -132,9 +132,11 @@ class Writer(Protocol):
 
 
 # The stages of a command between `submit` and its answer, in order: waiting in the
-# queue; its batch being applied; its batch waiting for the commit of the batch before
-# it; its batch's journal append, as awaited; of that, the time inside the store; of
-# that, the store's sync (where the store tells it apart: `AppendTiming`).
+# queue (for a place in the pipeline too, and while the tables are too far behind); its
+# batch being applied; its batch waiting for the batch before it to be committed and
+# answered; its batch's journal append, as awaited (with any retries); of that, the
+# time inside the store; of that, the store's sync (where the store tells it apart:
+# `AppendTiming`). What follows the last, until the caller resumes, is not a stage.
 STAGES: tuple[str, ...] = ("queue", "apply", "previous_commit", "commit", "store", "sync")
 
 

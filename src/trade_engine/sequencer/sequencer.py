@@ -358,7 +358,7 @@ class Sequencer:
         stats.last_commit_seconds = committed - began
         stats.last_settlement_lag_seconds = done - item.began  # first match of the batch to commit
         stages = stats.stage_seconds
-        stages["queue"] += size * item.began - sum(pending.queued for pending in item.batch)
+        stages["queue"] += sum(item.began - pending.queued for pending in item.batch)
         stages["apply"] += size * (item.applied - item.began)
         stages["previous_commit"] += size * (began - item.applied)
         stages["commit"] += size * (committed - began)
