@@ -33,6 +33,14 @@ Prints one JSON object. Run: `make bench-durable`, or
 `PYTHONPATH=build/compiled .venv/bin/python benchmarks/durable.py [--quick]`.
 """
 
+import sys
+from pathlib import Path
+
+# benchmarks/ last on the path: its http.py must not shadow the stdlib's `http`, which
+# prometheus_client imports (observability/collections.py, below).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [*(entry for entry in sys.path if Path(entry or ".").resolve() != _HERE), str(_HERE)]
+
 import argparse
 import asyncio
 import contextlib
@@ -45,7 +53,6 @@ import os
 import platform
 import random
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -70,6 +77,7 @@ from trade_engine.config import SequencerConfig
 from trade_engine.core.bootstrap import Core, start_core
 from trade_engine.core.messages import CommittedBatch
 from trade_engine.engine import Command, CommandRejected, Engine, TradeExecuted
+from trade_engine.observability.collections import GENERATIONS, CollectionPauses
 from trade_engine.sequencer import Sequencer
 from trade_engine.sequencer.messages import JournalEntry
 from trade_engine.storage.writer import PreparedBatch
@@ -261,37 +269,24 @@ class Watch:
         self.write_seconds, self.append_seconds, self.writes, self.rows = 0.0, 0.0, 0, {}
 
 
-class CollectorPauses:
-    """The garbage collector's pauses while recording, per generation (gc.callbacks):
-    every command in flight waits for each of them."""
-
-    def __init__(self) -> None:
-        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
-        self._began = 0.0
-
-    def _callback(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._began = time.perf_counter()
-        else:
-            self.pauses[info["generation"]].append(time.perf_counter() - self._began)
-
-    @contextlib.contextmanager
-    def recording(self) -> Iterator[None]:
-        gc.callbacks.append(self._callback)
-        try:
-            yield
-        finally:
-            gc.callbacks.remove(self._callback)
-
-    def summary(self) -> dict[str, dict[str, float]]:
-        return {
-            f"generation_{generation}": {
-                "count": len(pauses),
-                "total_ms": round(sum(pauses) * 1000, 1),
-                "max_ms": round(max(pauses, default=0.0) * 1000, 1),
+def collector_pauses(pauses: CollectionPauses) -> dict[str, dict[str, float | None]]:
+    """The service's own record of the collector's pauses (observability/collections.py),
+    per generation: how many, their total, and the bucket bound the longest was under."""
+    summary: dict[str, dict[str, float | None]] = {}
+    for family in pauses.collect():
+        for generation in range(GENERATIONS):
+            samples = [s for s in family.samples if s.labels.get("generation") == str(generation)]
+            count = next(s.value for s in samples if s.name.endswith("_count"))
+            total = next(s.value for s in samples if s.name.endswith("_sum"))
+            bound = next(
+                (s.labels["le"] for s in samples if s.name.endswith("_bucket") and s.value >= count), "+Inf"
+            )
+            summary[f"generation_{generation}"] = {
+                "count": int(count),
+                "total_ms": round(total * 1000, 1),
+                "longest_at_most_ms": None if bound == "+Inf" or not count else round(float(bound) * 1000, 3),
             }
-            for generation, pauses in self.pauses.items()
-        }
+    return summary
 
 
 def per_window(stamps_ns: list[int], seconds: int) -> list[int]:
@@ -372,9 +367,12 @@ async def bench_throughput(
         before = dataclasses.asdict(core.sequencer.stats)
         watch.reset()
         log(f"{kind}: submitting {len(flow):,} commands, window {window}")
-        pauses = CollectorPauses()
-        with pauses.recording():
+        pauses = CollectionPauses()
+        pauses.install()
+        try:
             timed = await submit_in_order(core.sequencer, flow, len(flow), window, keep_events=True)
+        finally:
+            pauses.remove()
         after = dataclasses.asdict(core.sequencer.stats)
         await core.sequencer.stop()
         resting_at_end = len(core.engine.all_open_orders())
@@ -468,7 +466,7 @@ async def bench_throughput(
             "recovered_snapshot_equal": recovered_equal,
         },
         "restart_seconds_after_run": small_restart,
-        "gc_pauses": pauses.summary(),
+        "gc_pauses": collector_pauses(pauses),
     }
 
 

@@ -31,6 +31,7 @@ class Applied:
     last_seq: int  # the global sequence number of the batch's last state-changing command
     began: float
     applied: float
+    waited: float  # seconds its commands waited in the queue, summed
 
 
 STOP: Final = object()

@@ -289,7 +289,8 @@ class Sequencer:
         """Stamp and apply a batch, and project what it wrote, before any other batch."""
         apply = self.engine.apply
         began = time.perf_counter()
-        self.stats.last_queue_wait_seconds = began - sum(p.queued for p in batch) / len(batch)
+        waited = sum(began - pending.queued for pending in batch)
+        self.stats.last_queue_wait_seconds = waited / len(batch)
         results: list[tuple[int, list[Event]]] = []
         committed: list[Event] = []
         journaled: list[Command] = []
@@ -312,7 +313,8 @@ class Sequencer:
             rows = self._projection.project(committed, self.engine, self._last_ts, self._seq)
             prepared = self._writer.prepare(rows)
             entry = journal_entry(first_seq, self._seq, self._last_ts, journaled, batch[-1].position)
-        return Applied(batch, results, committed, prepared, entry, self._seq, began, time.perf_counter())
+        applied = time.perf_counter()
+        return Applied(batch, results, committed, prepared, entry, self._seq, began, applied, waited)
 
     async def _commit_loop(self) -> None:
         """Commits applied batches in the order they were applied, then answers them.
@@ -331,7 +333,7 @@ class Sequencer:
                     self._fail(item.batch)
                 elif item.prepared is None:  # nothing to commit: answered when its turn comes
                     now = time.perf_counter()
-                    self._answer(item, now, now, None)
+                    self._answer(item, now, now, AppendTiming())
                 else:
                     began = time.perf_counter()
                     outcome = await self._commit(item)
@@ -346,7 +348,7 @@ class Sequencer:
             finally:
                 self._slots.release()
 
-    def _answer(self, item: Applied, began: float, committed: float, timing: AppendTiming | None) -> None:
+    def _answer(self, item: Applied, began: float, committed: float, timing: AppendTiming) -> None:
         """Answer `item`'s commands (its commit ran from `began` to `committed`)."""
         done = time.perf_counter()
         stats = self.stats
@@ -358,14 +360,12 @@ class Sequencer:
         stats.last_commit_seconds = committed - began
         stats.last_settlement_lag_seconds = done - item.began  # first match of the batch to commit
         stages = stats.stage_seconds
-        stages["queue"] += sum(item.began - pending.queued for pending in item.batch)
+        stages["queue"] += item.waited
         stages["apply"] += size * (item.applied - item.began)
         stages["previous_commit"] += size * (began - item.applied)
         stages["commit"] += size * (committed - began)
-        if timing is not None:
-            stages["store"] += size * timing.store_seconds
-            if timing.sync_seconds is not None:
-                stages["sync"] += size * timing.sync_seconds
+        stages["store"] += size * timing.store_seconds
+        stages["sync"] += size * (timing.sync_seconds or 0.0)
         for pending, result in zip(item.batch, item.results, strict=True):
             if not pending.future.done():
                 pending.future.set_result(result)
