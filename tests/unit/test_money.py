@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
-from trade_engine.domain.money import decimal_places, from_units, parse_decimal, percent_text, to_units
+from trade_engine.domain.market import asset_text
+from trade_engine.domain.money import (
+    decimal_places,
+    from_units,
+    parse_decimal,
+    percent_text,
+    to_units,
+    units_text,
+)
 
 CENT = Decimal("0.01")
 
@@ -119,6 +127,25 @@ def test_from_units_prints_exactly_the_unit_places():
     assert from_units(1, Decimal("0.00001"), 5) == "0.00001"
     assert from_units(0, CENT, 2) == "0.00"
     assert from_units(10**30, Decimal("0.00000001"), 8) == "10000000000000000000000.00000000"
+
+
+@given(
+    count=st.integers(min_value=-(10**30), max_value=10**30),
+    unit=st.sampled_from(["1", "5", "10", "0.01", "0.5", "0.00025", "0.00000001", "2.5"]),
+    extra=st.integers(min_value=0, max_value=3),
+)
+def test_integers_become_the_text_decimal_prints(count: int, unit: str, extra: int) -> None:
+    """Against `Decimal` itself, for any sign, size and unit: the digits are sliced from
+    the integer's text, so short values need their leading zeros and the sign in front."""
+    places = decimal_places(Decimal(unit)) + extra
+    with localcontext() as context:
+        context.prec = 80
+        expected = format((count * Decimal(unit)).quantize(Decimal(1).scaleb(-places)), "f")
+        minor = format(Decimal(count).scaleb(-places), "f")
+    assert from_units(count, unit, places) == expected
+    if not extra:
+        assert units_text(count, unit) == expected
+    assert asset_text(count, places) == minor
 
 
 def test_decimal_places_ignores_trailing_zeros():

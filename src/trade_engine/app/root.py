@@ -175,9 +175,9 @@ class CommitMetrics:
         metrics = self._gateway.metrics
         for update in view.orders:
             if update.change is OrderChange.NEW:
-                metrics.orders.labels(update.order.market, "accepted").inc()
+                metrics.order_outcome(update.order.market, "accepted").inc()
         for trade in view.trades:
-            metrics.trades.labels(trade.market).inc()
+            metrics.market_trades(trade.market).inc()
         status = self._gateway.core_status()
         if status is None:
             return

@@ -25,6 +25,7 @@ from trade_engine.domain.money import (
     from_units,
     parse_decimal,
     quotient_text,
+    scaled_text,
     to_units,
     unit_parts,
     units_text,
@@ -155,7 +156,7 @@ def asset_units(text: object, decimals: int, field: str = "amount") -> int:
 
 
 def asset_text(units: int, decimals: int) -> str:
-    return from_units(units, _minor_unit(decimals), decimals)
+    return scaled_text(units, decimals)  # the minor unit is 10**-decimals
 
 
 @lru_cache(maxsize=64)

@@ -131,16 +131,45 @@ def to_units(
 
 def units_text(count: int, unit: Decimal | str) -> str:
     """Format `count` units with as many decimal places as the unit has."""
-    return from_units(count, unit, max(0, -unit_parts(unit)[1]))
+    multiplier, places = _unit_text_form(unit)
+    return scaled_text(count * multiplier, places)
 
 
 def from_units(count: int, unit: Decimal | str, places: int) -> str:
     """Format `count` units as a decimal string with exactly `places` digits after the point."""
+    return scaled_text(count * _text_multiplier(unit, places), places)
+
+
+def scaled_text(scaled: int, places: int) -> str:
+    """`scaled` / 10**`places` as decimal text with exactly `places` digits after the point.
+
+    By slicing the integer's digits: every price and amount of every answer and stream
+    message comes through here, and this is about a third cheaper than `divmod` and a
+    nested format spec (measured).
+    """
+    if not places:
+        return str(scaled)
+    sign = ""
+    if scaled < 0:
+        sign, scaled = "-", -scaled
+    digits = str(scaled)
+    if len(digits) <= places:
+        digits = "0" * (places + 1 - len(digits)) + digits
+    return f"{sign}{digits[:-places]}.{digits[-places:]}"
+
+
+@lru_cache(maxsize=512)
+def _text_multiplier(unit: Decimal | str, places: int) -> int:
+    """What turns a count of `unit` into its value scaled by 10**places (places ≥ the unit's)."""
     mantissa, exponent = unit_parts(unit)
-    scaled = count * mantissa * 10 ** (exponent + places)  # exponent + places >= 0
-    whole, fraction = divmod(abs(scaled), 10**places)
-    sign = "-" if scaled < 0 else ""
-    return f"{sign}{whole}.{fraction:0{places}d}" if places else f"{sign}{whole}"
+    return mantissa * int(10 ** (exponent + places))  # exponent + places >= 0: an int
+
+
+@lru_cache(maxsize=512)
+def _unit_text_form(unit: Decimal | str) -> tuple[int, int]:
+    """`unit`'s multiplier and places for `units_text`, derived once per unit."""
+    places = max(0, -unit_parts(unit)[1])
+    return _text_multiplier(unit, places), places
 
 
 def quotient_text(numerator: int, denominator: int, places: int) -> str:

@@ -103,8 +103,8 @@ class EdgeApp:
         finally:
             self._in_flight(-1)
             metrics = self._metrics
-            metrics.api_seconds.labels(template, request.method).observe(time.perf_counter() - started)
-            metrics.api_responses.labels(str(status)).inc()
+            metrics.route_seconds(template, request.method).observe(time.perf_counter() - started)
+            metrics.responses_of(str(status)).inc()
             request_id.reset(token)
 
     async def _answer(self, request: Request) -> tuple[Response, str]:

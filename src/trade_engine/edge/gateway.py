@@ -204,7 +204,7 @@ class Gateway:
         if isinstance(outcome, Rejected):
             market = getattr(command, "market", None)
             if isinstance(market, str):
-                self.metrics.orders.labels(market, "rejected").inc()
+                self.metrics.order_outcome(market, "rejected").inc()
             extra: dict[str, Any] = (
                 {} if outcome.duplicate_of is None else {"duplicate_of": outcome.duplicate_of}
             )

@@ -1,7 +1,8 @@
 """Prometheus metrics of one service process (one engine: no multiprocess mode)."""
 
 from collections.abc import Callable, Iterator
-from typing import Final
+from functools import lru_cache
+from typing import Final, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, Metric, SummaryMetricFamily
@@ -17,6 +18,20 @@ BATCH_BUCKETS: Final = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
 FLUSH_WAIT_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 1.0,
 )  # fmt: skip
+
+
+_Labelled = TypeVar("_Labelled", Counter, Histogram)
+
+
+def children(metric: _Labelled) -> Callable[..., _Labelled]:
+    """`metric.labels`, remembered per label values.
+
+    prometheus_client's `labels` takes a lock and checks its arguments on every call:
+    about 0.65 µs of the 1 µs an increment costs (measured), taken several times per
+    request and per order. The label values are few (routes, methods, statuses, markets),
+    as the metric's own children are.
+    """
+    return lru_cache(maxsize=1024)(metric.labels)
 
 
 class Tally:
@@ -45,6 +60,8 @@ class Metrics:
             registry=r,
         )
         self.trades = Counter("trade_engine_trades_total", "Trades by market", ["market"], registry=r)
+        self.order_outcome = children(self.orders)  # (market, outcome)
+        self.market_trades = children(self.trades)  # (market)
         self.matching_seconds = Histogram(
             "trade_engine_matching_seconds",
             "Engine time per command (matching, holds, settlement)",
@@ -61,6 +78,8 @@ class Metrics:
         self.api_responses = Counter(
             "trade_engine_api_responses_total", "HTTP responses by status", ["status"], registry=r
         )
+        self.route_seconds = children(self.api_seconds)  # (route template, method)
+        self.responses_of = children(self.api_responses)  # (status)
         self.queue_depth = Gauge("trade_engine_sequencer_queue_depth", "Commands waiting", registry=r)
         self.batch_size = Histogram(
             "trade_engine_batch_size", "Commands per group commit", buckets=BATCH_BUCKETS, registry=r
