@@ -32,29 +32,24 @@ def _data_segments_in(connection: socket.socket) -> int:
     return int(struct.unpack_from("I", info, DATA_SEGMENTS_IN)[0])
 
 
-def _response(connection: socket.socket) -> tuple[bytes, bytes]:
-    """One whole response (its head and its `Content-Length` of body), however it arrives."""
-    data = b""
+def _response(connection: socket.socket, pending: bytearray | None = None) -> tuple[bytes, bytes]:
+    """One whole response (its head and its `Content-Length` of body), however it arrives;
+    bytes read beyond it (the next response's) are left in `pending`."""
+    data = pending if pending is not None else bytearray()
     while b"\r\n\r\n" not in data:
         data += connection.recv(1 << 20)
-    head, length, body = _head_and_body(data)
-    while len(body) < length:
-        body += connection.recv(1 << 20)
-    return head, body
-
-
-def _head_and_body(data: bytes) -> tuple[bytes, int, bytes]:
-    head, _, body = data.partition(b"\r\n\r\n")
-    fields = dict(
-        line.split(b": ", 1)
-        for line in head.split(b"\r\n")[1:]  # after the status line
-    )
-    return head, int(fields[b"content-length"]), body
+    head, _, rest = bytes(data).partition(b"\r\n\r\n")
+    fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])  # after the status line
+    length = int(fields[b"content-length"])
+    while len(rest) < length:
+        rest += connection.recv(1 << 20)
+    data[:] = rest[length:]
+    return head, rest[:length]
 
 
 def test_each_response_arrives_in_one_segment(api: Api) -> None:
     """Before, the head and the body were two writes: two TCP segments per response (100
-    for these 50), the reader woken for each. Placing orders as well as reading them."""
+    for these 50), the reader woken for each. Orders placed, and health read."""
     market = api.add_market()
     user = api.user("one-write")
     api.deposit(user, QUOTE, "100000")
@@ -73,6 +68,21 @@ def test_each_response_arrives_in_one_segment(api: Api) -> None:
             head, _ = _response(connection)
             assert head.startswith(expected_status), head
         assert _data_segments_in(connection) - received == 50
+
+
+def test_pipelined_requests_are_answered_in_order_each_in_one_segment(api: Api) -> None:
+    """Requests sent back to back before any answer: uvicorn answers them one after the
+    other, each through a cycle of its own."""
+    with _connect(api) as connection:
+        received = _data_segments_in(connection)
+        connection.sendall(_request("GET", "/health", {}) + _request("GET", "/nowhere", {}))
+        pending = bytearray()
+        first, _ = _response(connection, pending)
+        second, _ = _response(connection, pending)
+        assert not pending
+        assert first.startswith(b"HTTP/1.1 200"), first
+        assert second.startswith(b"HTTP/1.1 404"), second
+        assert _data_segments_in(connection) - received == 2
 
 
 def test_a_head_answer_is_not_held_back(api: Api) -> None:

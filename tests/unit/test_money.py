@@ -131,10 +131,12 @@ def test_from_units_prints_exactly_the_unit_places():
 
 @given(
     count=st.integers(min_value=-(10**30), max_value=10**30),
-    unit=st.sampled_from(["1", "5", "10", "0.01", "0.5", "0.00025", "0.00000001", "2.5"]),
+    unit=st.sampled_from(
+        ["1", "5", "10", "0.01", "0.5", "0.00025", "0.00000001", "2.5", Decimal("0.010"), Decimal("25")]
+    ),
     extra=st.integers(min_value=0, max_value=3),
 )
-def test_integers_become_the_text_decimal_prints(count: int, unit: str, extra: int) -> None:
+def test_integers_become_the_text_decimal_prints(count: int, unit: str | Decimal, extra: int) -> None:
     """Against `Decimal` itself, for any sign, size and unit: the digits are sliced from
     the integer's text, so short values need their leading zeros and the sign in front."""
     places = decimal_places(Decimal(unit)) + extra
@@ -146,6 +148,11 @@ def test_integers_become_the_text_decimal_prints(count: int, unit: str, extra: i
     if not extra:
         assert units_text(count, unit) == expected
     assert asset_text(count, places) == minor
+
+
+def test_fewer_places_than_the_unit_has_are_refused_not_truncated() -> None:
+    with pytest.raises(ValueError, match="places"):
+        from_units(1, "0.001", 2)
 
 
 def test_decimal_places_ignores_trailing_zeros():

@@ -4,13 +4,15 @@ uvicorn writes a response's status line and headers as soon as the application s
 `http.response.start`, and the body at `http.response.body`: two `send(2)` calls and
 two TCP segments per response, and the reader woken twice. On the order path at 64
 connections the head's write alone was 12% of the event loop's time (py-spy, the GIL
-held). Here a response's first write (its head) is held until its next one (the first
-part of its body), and the two go out as one.
+held). Here a response's first write (its head) is held for its next one (the first
+part of its body), and the two go out in one.
 
-Nothing else changes: `100 Continue` goes out at once (it is not a response's head), a
-`HEAD` request's response (a head and no body) is not held, and a held head goes out
-before the connection closes. A streamed response's head goes out with its first part.
-WebSocket connections, upgraded on the protocol's own transport, are not touched.
+Held for one turn of the event loop at most: an application that sends its head and
+then waits (a stream) has the head sent at the next turn, as it would have been before.
+`100 Continue` goes out at once (it is not a response's head), a `HEAD` request's
+response (a head and no body) is not held, and a held head goes out before the cycle
+closes the connection. WebSocket connections, upgraded on the protocol's own
+transport, are not touched.
 """
 
 import asyncio
@@ -25,8 +27,9 @@ CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class JoinedWrites:
-    """The transport of one request's response (what uvicorn's cycle calls: `write`,
-    `close`, `is_closing`), holding the response's head for its first body write."""
+    """The transport of one request's response, holding the response's head for its
+    first body write. uvicorn's cycle calls `write`, `close` and `is_closing`; anything
+    else is the transport's own."""
 
     __slots__ = ("_head", "_headed", "_transport")
 
@@ -39,15 +42,18 @@ class JoinedWrites:
         head = self._head
         if head is not None:
             self._head = None
-            self._transport.write(head + data)
+            # One writev: no copy of a large body into the head's buffer.
+            self._transport.writelines((head, data))
         elif self._headed or data == CONTINUE:
             self._transport.write(data)
         else:
             self._head = data
             self._headed = True
+            # Sent at the next turn if no body write joins it meanwhile (a stream).
+            asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
-        """Write a held head (a response that ended without a body write)."""
+        """Write a held head (a response whose body did not follow at once)."""
         head = self._head
         if head is not None:
             self._head = None
@@ -59,6 +65,9 @@ class JoinedWrites:
 
     def is_closing(self) -> bool:
         return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class HttpProtocol(HttpToolsProtocol):

@@ -162,7 +162,9 @@ def scaled_text(scaled: int, places: int) -> str:
 def _text_multiplier(unit: Decimal | str, places: int) -> int:
     """What turns a count of `unit` into its value scaled by 10**places (places ≥ the unit's)."""
     mantissa, exponent = unit_parts(unit)
-    return mantissa * int(10 ** (exponent + places))  # exponent + places >= 0: an int
+    if exponent + places < 0:
+        raise ValueError(f"{places} places cannot show every multiple of {unit}")
+    return mantissa * int(10 ** (exponent + places))
 
 
 @lru_cache(maxsize=512)
