@@ -27,7 +27,6 @@ import uvicorn
 
 from trade_engine.app import root
 from trade_engine.app.http import create_app
-from trade_engine.app.http_protocol import http_protocol
 from trade_engine.app.process import tune_collector
 from trade_engine.app.service import Service
 from trade_engine.config import DEV_SECRET, Config
@@ -85,8 +84,7 @@ def serve(config: Config, role: str = "serve") -> None:
         host=config.http.host,
         port=config.http.port,
         loop="uvloop",
-        # httptools, each response's head and body in one write (app/http_protocol.py).
-        http=http_protocol(),
+        http="httptools",
         # WebSocket: no per-message compression (each message is encoded once and the
         # same bytes go to every subscriber), small client messages, protocol pings
         # that drop peers which stopped answering.
