@@ -121,7 +121,7 @@ class FencedWriter(PostgresBatchWriter):
             self._published.clear()
             await self._published.wait()
         self._check_lease()
-        parameters = (*batch.encoded, str(self.epoch))
+        parameters = (*self.encode(batch), str(self.epoch))
         if self._fenced_sql is None:
             self._fenced_sql = _fenced_statement(self._statement, len(parameters))
         try:

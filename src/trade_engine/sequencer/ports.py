@@ -111,7 +111,7 @@ class Writer(Protocol):
         ...
 
     def prepare(self, rows: Any) -> Prepared:
-        """Encode a projected batch, ahead of its turn to be written."""
+        """A projected batch, as this writer takes it to write (`merge` and `write`)."""
         ...
 
     def merge(self, batches: Sequence[Any]) -> Prepared:

@@ -2,10 +2,9 @@
 
 asyncpg encodes list parameters itself, but it checks every element against the
 `collections.abc` classes to detect nested arrays, which cost about 10 ms per batch of
-1,000 commands (measured), spent while the database waited for the statement. Literal
-text is built with `str.join` at C speed, and before the commit slot comes: the writer
-encodes a batch while the database still executes the one before. PostgreSQL parses
-the literal with `array_in` (the statement casts `$n::text::bigint[]`).
+1,000 commands (measured). Literal text is built with `str.join` at C speed, once per
+write (storage/writes.py). PostgreSQL parses the literal with `array_in` (the statement
+casts `$n::text::bigint[]`).
 """
 
 from collections.abc import Callable, Sequence

@@ -1,6 +1,6 @@
 """The PostgreSQL batch writer on asyncpg: a journal append is one `INSERT`; a batch's
-projection is one statement (a `WITH` over `unnest` of array literals, encoded ahead
-of its turn), outside a transaction block, so each is one round trip and one atomic
+projection is one statement (a `WITH` over `unnest` of array literals, encoded as it is
+written), outside a transaction block, so each is one round trip and one atomic
 transaction."""
 
 import asyncio
@@ -149,20 +149,28 @@ class PostgresBatchWriter:
         self._encoders = [[encoder_for(kind, texts) for kind in postgres_types(write)] for write in WRITES]
 
     def prepare(self, rows: BatchRows) -> PreparedBatch:
-        encoded: list[str] = []
-        for write, encoders in zip(WRITES, self._encoders, strict=True):
-            batch = getattr(rows, write.attribute)
-            if batch:
-                columns = zip(*batch, strict=True)
-                encoded.extend(encode(column) for encode, column in zip(encoders, columns, strict=True))
-            else:
-                encoded.extend(["{}"] * len(encoders))
-        (state,) = rows.state
-        encoded.append(str(state[1]))
-        return PreparedBatch(rows, tuple(encoded))
+        # Encoded when written (`encode`), not here: the tables writer merges the batches
+        # waiting into one write, so a batch encoded ahead was encoded a second time with
+        # the others (storage/writes.py).
+        return PreparedBatch(rows)
 
     def merge(self, batches: Sequence[PreparedBatch]) -> PreparedBatch:
         return self.prepare(merge_rows([batch.rows for batch in batches]))
+
+    def encode(self, batch: PreparedBatch) -> tuple[str, ...]:
+        """The write statement's parameters: each column of each kind of row as an array
+        literal, then the position the write brings the tables to."""
+        rows = batch.rows
+        encoded: list[str] = []
+        for write, encoders in zip(WRITES, self._encoders, strict=True):
+            table_rows = getattr(rows, write.attribute)
+            if table_rows:
+                columns = zip(*table_rows, strict=True)
+                encoded.extend(encode(column) for encode, column in zip(encoders, columns, strict=True))
+            else:
+                encoded.extend(["{}"] * len(encoders))
+        encoded.append(str(batch.last_seq))
+        return tuple(encoded)
 
     @property
     def last_append(self) -> AppendTiming:
@@ -173,7 +181,7 @@ class PostgresBatchWriter:
         await self._journal.run(self._append, entry.last_seq, entry.first_seq, entry.ts, entry.commands)
 
     async def write(self, batch: PreparedBatch) -> None:
-        await self._projection.run(self._statement, *batch.encoded)
+        await self._projection.run(self._statement, *self.encode(batch))
 
     async def committed_seq(self) -> int:
         # On the journal's connection: a lost append's server process is ended first.
