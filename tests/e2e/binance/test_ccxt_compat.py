@@ -19,6 +19,8 @@ FIXED = {
     "6h": 360 * MINUTE, "8h": 480 * MINUTE, "12h": 720 * MINUTE, "1d": 1_440 * MINUTE,
     "3d": 4_320 * MINUTE, "1w": 10_080 * MINUTE,
 }  # fmt: skip
+# A kline without trades after the one trade at 100: open, high, low, close, volume.
+EMPTY_AT_100 = [100.0, 100.0, 100.0, 100.0, 0.0]
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +50,15 @@ def test_fetch_ohlcv_answers_every_timeframe_ccxt_advertises(compat: dict[str, A
 def test_history_from_before_the_first_trade_starts_with_the_kline_that_holds_it(
     compat: dict[str, Any], timeframe: str
 ) -> None:
-    (candle,) = compat["ohlcv"][timeframe]  # one trade: one candle, whatever the timeframe
+    # One trade: its kline first, whatever the timeframe. Klines after it are the empty
+    # ones up to the current interval, carrying its close (as Binance's do). The fetch
+    # comes in a later second than the trade (the scenario waits), so 1s has some; a
+    # longer timeframe has them only if one of its intervals began in between.
+    candle, *later = compat["ohlcv"][timeframe]
     opened, first_trade = candle[0], compat["first_trade"]
     assert candle[1:] == [100.0, 100.0, 100.0, 100.0, 0.4]
+    assert all(kline[1:] == EMPTY_AT_100 for kline in later)
+    assert later or timeframe != "1s"
     if timeframe == "1M":
         start = datetime.fromtimestamp(first_trade / 1000, UTC).replace(day=1, hour=0, minute=0, second=0)
         assert opened == int(start.replace(microsecond=0).timestamp() * 1000)
@@ -60,10 +68,15 @@ def test_history_from_before_the_first_trade_starts_with_the_kline_that_holds_it
     offset = 4 * 1_440 * MINUTE if timeframe == "1w" else 0
     assert (opened - offset) % length == 0
     assert opened <= first_trade < opened + length
+    assert [kline[0] for kline in later] == [opened + length * step for step in range(1, len(later) + 1)]
 
 
 def test_the_latest_candles_without_since_end_with_the_current_one(compat: dict[str, Any]) -> None:
-    assert compat["latest_1m"] == compat["ohlcv"]["1m"]
+    # Fetched after the series from before the first trade: the same klines, and empty
+    # ones after them if a minute began in between.
+    since_before, latest = compat["ohlcv"]["1m"], compat["latest_1m"]
+    assert latest[: len(since_before)] == since_before
+    assert all(kline[1:] == EMPTY_AT_100 for kline in latest[len(since_before) :])
 
 
 def test_fetch_trading_fees_are_the_market_maker_and_taker_rates(compat: dict[str, Any]) -> None:

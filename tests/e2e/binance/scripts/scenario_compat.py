@@ -71,6 +71,7 @@ def scenario(config: dict[str, Any]) -> dict[str, Any]:
     before = trader.milliseconds() - 40 * 86_400_000
     maker.create_order(symbol, "limit", "sell", 1, 100)
     trader.create_order(symbol, "limit", "buy", 0.4, 100)
+    traded_by = time.time()
     resting = trader.create_order(symbol, "limit", "buy", 0.5, 90)
     edited = trader.edit_order(resting["id"], symbol, "limit", "buy", 0.3, 91)
     result: dict[str, Any] = {
@@ -79,6 +80,9 @@ def scenario(config: dict[str, Any]) -> dict[str, Any]:
         "open_after_edit": [order_summary(o) for o in trader.fetch_open_orders(symbol)],
         "timeframes": sorted(trader.timeframes),
     }
+    # The series are fetched in a later second than the trade's, so the 1s one always
+    # holds an empty kline after the trade's (carrying its close).
+    time.sleep(max(0.0, int(traded_by) + 1.05 - time.time()))
     result["ohlcv"] = {
         timeframe: trader.fetch_ohlcv(symbol, timeframe, since=before, limit=5)
         for timeframe in trader.timeframes
