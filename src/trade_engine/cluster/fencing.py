@@ -120,8 +120,9 @@ class FencedWriter(PostgresBatchWriter):
         while self.published_seq < batch.last_seq:
             self._published.clear()
             await self._published.wait()
-        self._check_lease()
+        # Encoded first, so that the lease is checked right before the statement goes.
         parameters = (*self.encode(batch), str(self.epoch))
+        self._check_lease()
         if self._fenced_sql is None:
             self._fenced_sql = _fenced_statement(self._statement, len(parameters))
         try:

@@ -65,7 +65,7 @@ class Rows(Protocol):
 
 
 class Prepared(Protocol):
-    """A batch ready to write (rows encoded for the database, where that helps)."""
+    """A batch's rows, ready to write (each writer encodes them when it writes)."""
 
     @property
     def rows(self) -> Rows: ...

@@ -42,7 +42,9 @@ class PreparedBatch:
     PostgreSQL's array literals built ahead were 11% of the event loop's time in
     `make bench-durable`; without them its process used 9% less CPU for the same run
     (600,000 commands, its set-up included). Each write encodes its rows once
-    (`PostgresBatchWriter.encode`; SQLite's thread binds them itself).
+    (`PostgresBatchWriter.encode`; SQLite's thread binds them itself). So a row the
+    encoding refuses (a projection bug) shows when the tables are written, after its
+    batch was acknowledged, on both databases: the tables writer stops the sequencer.
     """
 
     rows: BatchRows
