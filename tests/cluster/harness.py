@@ -139,8 +139,10 @@ class Nats:
     def until_meta_group_whole(
         self, timeout: float = 60.0, grace: float = 5.0, until: threading.Event | None = None
     ) -> int:
-        """Wait until the JetStream meta group holds every node running (or `until` is
-        set); the number of nodes restarted meanwhile. nats-server 2.10.27, its three
+        """Wait until the JetStream meta group holds every node running, online and
+        current; given `until`, watch it until that is set instead, as an operator beside
+        a core does (a group can lose a node again while the core sets its streams up).
+        The number of nodes restarted meanwhile. nats-server 2.10.27, its three
         nodes started at once, sometimes forms the group of two and never takes the
         third in (7 of 41 starts on this machine, once in CI): no R3 stream can be
         placed ("no suitable peers for placement") however long a core waits.
@@ -151,7 +153,7 @@ class Nats:
         left_out_since: dict[str, float] = {}
         while until is None or not until.is_set():
             left_out = self._left_out_of_meta_group()
-            if left_out == []:
+            if left_out == [] and until is None:
                 return restarted
             now = time.monotonic()
             # Only a node missing at every look since its first counts towards `grace`.
@@ -163,15 +165,16 @@ class Nats:
                     restarted += 1
                     del left_out_since[node.name]
             lacking = "no leader yet" if left_out is None else [node.name for node in left_out]
-            assert now < deadline, f"the JetStream meta group after {timeout} s: {lacking}"
+            assert left_out == [] or now < deadline, f"the JetStream meta group after {timeout} s: {lacking}"
             time.sleep(0.2)
         return restarted
 
     def _left_out_of_meta_group(self) -> list[NatsNode] | None:
-        """The nodes running that are not in the meta leader's group, or do not name it
-        as their leader; None while a node does not answer or no node leads. Only the
-        leader lists the group (`meta_cluster.replicas`, itself left out), and stream
-        placement picks its peers from that list."""
+        """The nodes running that are not in the meta leader's group, are in it but
+        offline or not current, or do not name it as their leader; None while a node
+        does not answer or no node leads. Only the leader lists the group
+        (`meta_cluster.replicas`, itself left out), and stream placement picks its peers
+        from the members of that list that are online and current."""
         running = [node for node in self.nodes if node.process is not None]
         try:
             metas = {
@@ -187,7 +190,14 @@ class Nats:
         if len(leaders) != 1:
             return None
         (leader,) = leaders
-        members = {leader, *(replica["name"] for replica in metas[leader].get("replicas") or [])}
+        members = {
+            leader,
+            *(
+                replica["name"]
+                for replica in metas[leader].get("replicas") or []
+                if replica.get("current") and not replica.get("offline")
+            ),
+        }
         return [
             node for node in running if node.name not in members or metas[node.name].get("leader") != leader
         ]
