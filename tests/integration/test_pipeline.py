@@ -186,6 +186,48 @@ def test_a_batch_that_cannot_be_applied_stops_the_sequencer_but_the_one_committi
     assert committed_view == restored
 
 
+class RefusingTables(GatedWriter):
+    """The real writer, whose table writes fail as a bug would (an encoding one, say):
+    not a `CommitFailed`, so not retried."""
+
+    async def write(self, batch: PreparedBatch) -> None:
+        self.writing.set()
+        raise ValueError("cannot encode the batch's rows (simulated)")
+
+
+def test_tables_that_cannot_be_written_stop_the_sequencer_and_a_restart_writes_them(database_url):
+    """The rows reach the tables after the acknowledgement, encoded as they are written
+    (storage/writes.py): a write that fails for good stops the sequencer, refuses what
+    comes next, and loses nothing acknowledged."""
+
+    async def scenario():
+        core = await start_core(database_url, markets=MARKETS)
+        await fund(core)
+        refusing = RefusingTables(core.writer)
+        core.sequencer.tables._writer = refusing
+        accepted = (await core.sequencer.submit(buy(100)))[0]  # journaled and acknowledged
+        failure = await asyncio.wait_for(core.sequencer.stopped_for_good(), 10)
+        try:
+            await core.sequencer.submit(buy(101))
+            refused: BaseException | None = None
+        except Unavailable as error:
+            refused = error
+        await core.close()
+        restarted = await start_core(database_url)
+        orders = [order.price for order in restarted.engine.all_open_orders()]
+        history = await restarted.sequencer.tables.reached(restarted.sequencer.last_seq, 5)
+        await restarted.close()
+        return accepted, refusing.writing.is_set(), failure, refused, orders, history
+
+    accepted, tried, failure, refused, orders, history = run(scenario())
+    assert isinstance(accepted, OrderAccepted)
+    assert tried
+    assert isinstance(failure, ValueError)
+    assert isinstance(refused, Unavailable)
+    assert orders == [100]  # the acknowledged order, recovered from the journal
+    assert history  # and written to the tables this time
+
+
 def test_array_literals_carry_any_text_integer_and_boolean_exactly(postgres_url):
     texts = [
         "plain",
