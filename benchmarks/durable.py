@@ -18,8 +18,9 @@ run and dropped after it.
     that state from the database. 2,700,000 commands by default: at the target's
     40,000/s that lasts the minute the target asks for (over two at today's rate); the
     process runs with the service's collector settings. Reported: commands/s, over the run and per 10 s
-    window, time from `submit` to durable acknowledgement (p50/p99/p99.9/max), batch
-    sizes, commit retries, how much of the wall time went to journal appends and to
+    window, time from `submit` to durable acknowledgement (p50/p99/p99.9/max) and its
+    mean split into the sequencer's stages (the queue includes the waits at the tables'
+    lag limit), batch sizes, commit retries, how much of the wall time went to journal appends and to
     writing the tables behind them, how far the tables trailed the acknowledgements
     (in commands, and in time per table write; docs/adr/0001), and the collector's
     pauses per generation.
@@ -410,6 +411,10 @@ async def bench_throughput(
         if quarter > 1
     ]
     batches = after["batches"] - before["batches"]
+    # The sequencer's own account of one command's time (sequencer/ports.py STAGES):
+    # queue includes the waits for a pipeline slot and at the tables' lag limit.
+    spent, spent_before = after["stage_seconds"], before["stage_seconds"]
+    stages = {stage: round(1000 * (spent[stage] - spent_before[stage]) / commands_run, 3) for stage in spent}
     sizes = sorted(watch.batch_sizes)
     lags = sorted(watch.lags)
     lag_seconds = sorted(watch.lag_seconds)
@@ -428,6 +433,11 @@ async def bench_throughput(
         "commands_per_s_by_quarter": by_quarter,
         f"commands_per_s_by_{WINDOW_SECONDS}s": per_window(timed.stamps, WINDOW_SECONDS),
         "ack_latency_ms": ack,
+        "stage_ms_per_command": {
+            **stages,
+            "note": "means from the sequencer's stats; store is part of commit and sync part of"
+            " store (0 where the store does not tell them apart: PostgreSQL)",
+        },
         "batches": batches,
         "batch_size": {
             "mean": round(commands_run / batches, 1),
