@@ -18,10 +18,13 @@ run and dropped after it.
     that state from the database. 2,700,000 commands by default: at the target's
     40,000/s that lasts the minute the target asks for (over two at today's rate); the
     process runs with the service's collector settings. Reported: commands/s, over the run and per 10 s
-    window, time from `submit` to durable acknowledgement (p50/p99/p99.9/max) and its
+    window, time from `submit` to durable acknowledgement (p50/p99/p99.9/max/mean) and its
     mean split into the sequencer's stages (the queue includes the waits at the tables'
-    lag limit), batch sizes, commit retries, how much of the wall time went to journal appends and to
-    writing the tables behind them, how far the tables trailed the acknowledgements
+    lag limit), the mean that `--window` commands in flight allow at the rate reached
+    (Little's law: window / rate; an ack p99 of 50 ms needs a mean below it, so over
+    window / 50 ms: 40,000/s at 2,000 in flight, whatever else changes), batch sizes, commit retries,
+    how much of the wall time went to journal appends and to writing the tables behind
+    them, how far the tables trailed the acknowledgements
     (in commands, and in time per table write; docs/adr/0001), and the collector's
     pauses per generation.
 (b) restart (benchmarks/restart.py): `--orders` resting orders over 1,000 accounts and
@@ -316,6 +319,7 @@ def latency_ms(latencies_ns: list[int]) -> dict[str, float]:
         "p99": round(percentile(ordered, 0.99) / 1000, 3),
         "p99_9": round(percentile(ordered, 0.999) / 1000, 3),
         "max": round(ordered[-1] / 1e6, 3),
+        "mean": round(sum(ordered) / len(ordered) / 1e6, 3),
     }
 
 
@@ -433,6 +437,8 @@ async def bench_throughput(
         "commands_per_s_by_quarter": by_quarter,
         f"commands_per_s_by_{WINDOW_SECONDS}s": per_window(timed.stamps, WINDOW_SECONDS),
         "ack_latency_ms": ack,
+        # Little's law: `window` commands always in flight make the mean ack window / rate.
+        "ack_mean_for_window_at_this_rate_ms": round(window / rate * 1000, 3),
         "stage_ms_per_command": {
             **stages,
             "note": "means from the sequencer's stats; store is part of commit and sync part of"
