@@ -5,6 +5,7 @@ with rows unwritten recovers every acknowledged command by replaying the journal
 
 import asyncio
 import contextlib
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -20,10 +21,11 @@ from trade_engine.core.bootstrap import Core, start_core
 from trade_engine.core.local import LocalCore
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.edge.gateway import Gateway
-from trade_engine.engine import OrderAccepted, PlaceOrder
+from trade_engine.engine import Deposit, OrderAccepted, PlaceOrder
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.views import ReadModel
+from trade_engine.sequencer import tables as tables_module
 from trade_engine.sequencer.messages import decode_commands
 from trade_engine.storage import schema
 from trade_engine.storage.apikeys import ApiKeyStore
@@ -122,6 +124,62 @@ def test_new_commands_wait_while_the_tables_trail_by_more_than_the_lag(tmp_path)
     assert answered == lag + 1
     assert trailing == lag + 1
     assert isinstance(late[0], OrderAccepted)
+
+
+class ReadiedTables(HeldTables):
+    """The real writer, writes held until `release`, recording when each write is readied
+    (merged) and when it is written; readied ahead as PostgreSQL's writer is (the
+    tables writer's part, on SQLite: no server needed)."""
+
+    ready_ahead = True
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.events: list[tuple[str, int]] = []
+
+    def merge(self, batches):
+        self.events.append(("readied", batches[-1].last_seq))
+        return self.inner.merge(batches)
+
+    async def write(self, batch) -> None:
+        self.events.append(("writing", batch.last_seq))
+        await super().write(batch)
+        self.events.append(("written", batch.last_seq))
+
+
+def test_the_next_table_write_is_readied_while_the_database_runs_one(tmp_path, monkeypatch):
+    # A write's worth of rows made small, so that a few hundred batches are the tables
+    # falling behind by several writes (as 50,000 rows are under load).
+    monkeypatch.setattr(tables_module, "_MOST_ROWS", 300)
+
+    async def scenario():
+        core = await start_core(f"sqlite:///{tmp_path}/ready.db", markets=MARKETS)
+        await fund(core)
+        await core.settled()
+        tables = ReadiedTables(core.writer)
+        core.sequencer.tables._writer = tables
+        # One batch each, of four rows: several writes' worth.
+        for _ in range(600):
+            await core.sequencer.submit(Deposit(ts=0, user_id="u1", asset="USDT", amount=1))
+        last_seq = core.sequencer.last_seq
+        reached = asyncio.ensure_future(core.sequencer.tables.reached(last_seq, 30))
+        tables.release()
+        reached_in_time = await reached
+        transfers = await count(core, schema.transfers)
+        await core.close()
+        return tables.events, reached_in_time, transfers, last_seq
+
+    events, reached, transfers, last_seq = run(scenario())
+    assert reached
+    assert transfers >= 600
+    written = [seq for kind, seq in events if kind == "written"]
+    assert written[-1] == last_seq
+    assert len(written) >= 3
+    # A write was readied while the one ahead of it was still being written.
+    assert any(
+        events.index(("readied", after)) < events.index(("written", before))
+        for before, after in itertools.pairwise(written)
+    )
 
 
 def test_a_read_of_history_waits_for_the_rows_of_what_was_committed_before_it(tmp_path):

@@ -51,6 +51,11 @@ class GatedWriter:
     def last_append(self) -> AppendTiming:
         return self.inner.last_append
 
+    @property
+    def ready_ahead(self) -> bool:
+        ready: bool = self.inner.ready_ahead
+        return ready
+
     def merge(self, batches: Sequence[PreparedBatch]) -> PreparedBatch:
         return self.inner.merge(batches)
 
@@ -196,9 +201,9 @@ class RefusingTables(GatedWriter):
 
 
 def test_tables_that_cannot_be_written_stop_the_sequencer_and_a_restart_writes_them(database_url):
-    """The rows reach the tables after the acknowledgement, encoded as they are written
-    (storage/writes.py): a write that fails for good stops the sequencer, refuses what
-    comes next, and loses nothing acknowledged."""
+    """The rows reach the tables after the acknowledgement, encoded as their write is
+    readied or written (storage/writes.py): a write that fails for good stops the
+    sequencer, refuses what comes next, and loses nothing acknowledged."""
 
     async def scenario():
         core = await start_core(database_url, markets=MARKETS)

@@ -326,6 +326,11 @@ class FlakyWriter:
     def last_append(self):
         return self.inner.last_append
 
+    @property
+    def ready_ahead(self) -> bool:
+        ready: bool = self.inner.ready_ahead
+        return ready
+
     def merge(self, batches):
         return self.inner.merge(batches)
 

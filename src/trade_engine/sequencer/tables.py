@@ -25,7 +25,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Final
+from typing import Final, NamedTuple
 
 from trade_engine.sequencer.ports import CommitFailed, Prepared, Writer
 
@@ -36,6 +36,15 @@ _RETRY_MAX: Final = 1.0
 # Most batches and rows written in one transaction when catching up.
 _MOST_BATCHES: Final = 256
 _MOST_ROWS: Final = 50_000
+
+
+class _Ready(NamedTuple):
+    """A write readied: the first `batches` of those waiting (after the write before
+    it, if any), their `rows`, as one `batch`."""
+
+    batches: int
+    rows: int
+    batch: Prepared
 
 
 class TableWriter:
@@ -111,42 +120,84 @@ class TableWriter:
             await self._progress.wait()
 
     async def run(self) -> None:
-        """Write batches as they come, until cancelled (after `drained`)."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if not self._urgent.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._urgent.wait(), self._interval)
-            self._urgent.clear()
-            while self._pending:
-                taken = self._take()
+        """Write batches as they come, until cancelled (after `drained`).
+
+        When a whole write's worth of rows waits beyond the write under way (`_behind`:
+        the tables are the bound; PostgreSQL), the next write is readied meanwhile (`Writer.merge`:
+        merged, and encoded on PostgreSQL) on this thread, so the database goes from one
+        statement to the next without waiting for it. Readied after the write before it,
+        a write left the database idle while this thread merged and encoded it: `make
+        bench-durable` on PostgreSQL went from about 22,300 to 26,300 commands/s when that
+        moved beside the statement (medians of 3, side by side)."""
+        ready: _Ready | None = None
+        try:
+            while True:
+                if ready is None:
+                    await self._wake.wait()
+                    self._wake.clear()
+                    if not self._urgent.is_set():
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._urgent.wait(), self._interval)
+                    self._urgent.clear()
+                    ready = self._ready_next()
+                    if ready is None:
+                        continue
+                writing = asyncio.ensure_future(self._write(ready.batch))
                 try:
-                    await self._write(taken[0] if len(taken) == 1 else self._writer.merge(taken))
-                except Exception as error:
-                    self.failure = error
-                    log.error("writing the tables failed for good", extra={"error": repr(error)})
-                    self._signal()
-                    self._on_failure(error)
-                    return
-                for _ in taken:
+                    await asyncio.sleep(0)  # the write's statement goes first
+                    following = self._ready_next(ready) if self._behind(ready) else None
+                except asyncio.CancelledError:
+                    writing.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await writing
+                    raise
+                except Exception:
+                    # The next batches cannot be readied (a bug): the write under way,
+                    # of good batches, ends first; then the tables stop.
+                    with contextlib.suppress(Exception):
+                        await writing
+                    raise
+                await writing
+                for _ in range(ready.batches):
                     self._pending_rows -= self._pending.popleft().rows.row_count()
-                self.projected_seq = taken[-1].last_seq
+                self.projected_seq = ready.batch.last_seq
                 self.writes += 1
                 self._signal()
-                if not self._urgent.is_set() and self._pending_rows < _MOST_ROWS:
-                    break  # batches added meanwhile wait for the next interval
+                # Batches added meanwhile, not due now, wait for the next interval.
+                ready = following if following is not None or not self._due() else self._ready_next()
+        except Exception as error:
+            self.failure = error
+            log.error("writing the tables failed for good", extra={"error": repr(error)})
+            self._signal()
+            self._on_failure(error)
 
-    def _take(self) -> list[Prepared]:
-        """The batches to write next: every one waiting, within the limits."""
-        taken = [self._pending[0]]
-        rows = taken[0].rows.row_count()
-        for batch in itertools.islice(self._pending, 1, _MOST_BATCHES):
-            rows += batch.rows.row_count()
-            if rows > _MOST_ROWS:
+    def _due(self) -> bool:
+        """Whether a write should follow at once: someone waits, or many rows do."""
+        return bool(self._pending) and (self._urgent.is_set() or self._pending_rows >= _MOST_ROWS)
+
+    def _behind(self, writing: _Ready) -> bool:
+        """Whether a whole write's worth of rows waits beyond the one `writing`, with a
+        writer worth readying ahead for (`Writer.ready_ahead`): the tables are the bound,
+        so the next write is readied now. The time that takes this thread is taken from
+        the sequencer, so not when a write is merely due: on SQLite, readying ahead
+        whenever a write was due only lengthened the ack p99 (measured)."""
+        return self._writer.ready_ahead and self._pending_rows - writing.rows >= _MOST_ROWS
+
+    def _ready_next(self, after: "_Ready | None" = None) -> "_Ready | None":
+        """The next write, readied: the batches waiting after those `after` writes,
+        within the limits (None: no batch)."""
+        skip = after.batches if after is not None else 0
+        if len(self._pending) <= skip:
+            return None
+        taken: list[Prepared] = []
+        rows = 0
+        for batch in itertools.islice(self._pending, skip, skip + _MOST_BATCHES):
+            count = batch.rows.row_count()
+            if taken and rows + count > _MOST_ROWS:
                 break
             taken.append(batch)
-        return taken
+            rows += count
+        return _Ready(len(taken), rows, self._writer.merge(taken))
 
     def _signal(self) -> None:
         progress = self._progress

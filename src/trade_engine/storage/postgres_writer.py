@@ -148,18 +148,24 @@ class PostgresBatchWriter:
         texts = Texts()
         self._encoders = [[encoder_for(kind, texts) for kind in postgres_types(write)] for write in WRITES]
 
+    # The statement runs in the server's process: the next write is readied meanwhile.
+    ready_ahead = True
+
     def prepare(self, rows: BatchRows) -> PreparedBatch:
-        # Encoded when written (`encode`), not here: the tables writer merges the batches
-        # waiting into one write, so a batch encoded ahead was encoded a second time with
-        # the others (storage/writes.py).
+        # Not encoded here: the tables writer merges the batches waiting into one write,
+        # encoded once (`merge`; storage/writes.py).
         return PreparedBatch(rows)
 
     def merge(self, batches: Sequence[PreparedBatch]) -> PreparedBatch:
-        return self.prepare(merge_rows([batch.rows for batch in batches]))
+        merged = PreparedBatch(merge_rows([batch.rows for batch in batches]))
+        return PreparedBatch(merged.rows, self.encode(merged))
 
     def encode(self, batch: PreparedBatch) -> tuple[str, ...]:
         """The write statement's parameters: each column of each kind of row as an array
-        literal, then the position the write brings the tables to."""
+        literal, then the position the write brings the tables to (those `merge` made,
+        when it did)."""
+        if batch.encoded is not None:
+            return batch.encoded
         rows = batch.rows
         encoded: list[str] = []
         for write, encoders in zip(WRITES, self._encoders, strict=True):

@@ -229,6 +229,10 @@ class SqliteBatchWriter:
             connection.execute(sql, list(chain.from_iterable(rows[start : start + size])))
             start += size
 
+    # This process's thread binds a write's rows, under the interpreter's lock: readying
+    # the next write meanwhile only delays the sequencer (sequencer/ports.py).
+    ready_ahead = False
+
     def prepare(self, rows: BatchRows) -> PreparedBatch:
         # The worker thread binds the rows itself, overlapping the event loop already.
         return PreparedBatch(rows)

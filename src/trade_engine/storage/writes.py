@@ -36,18 +36,21 @@ from trade_engine.storage.projection import (
 class PreparedBatch:
     """A batch's rows, as the sequencer hands them to a writer once applied.
 
-    Neither writer encodes a batch ahead. The rows reach the tables behind the journal,
-    and the tables writer merges the batches waiting into one write
-    (sequencer/tables.py), so a batch encoded ahead was encoded again with the others.
-    PostgreSQL's array literals built ahead were 11% of the event loop's time in
+    Neither writer encodes a batch when it is applied. The rows reach the tables behind
+    the journal, and the tables writer merges the batches waiting into one write
+    (sequencer/tables.py), so a batch encoded then was encoded again with the others.
+    PostgreSQL's array literals built per batch were 11% of the event loop's time in
     `make bench-durable`; without them its process used 9% less CPU for the same run
-    (600,000 commands, its set-up included). Each write encodes its rows once
-    (`PostgresBatchWriter.encode`; SQLite's thread binds them itself). So a row the
-    encoding refuses (a projection bug) shows when the tables are written, after its
-    batch was acknowledged, on both databases: the tables writer stops the sequencer.
+    (600,000 commands, its set-up included). Each write is encoded once, when the tables
+    writer readies it (`Writer.merge`: `encoded`, PostgreSQL's statement parameters), or
+    else when it is written (recovery's and the cluster's writes); SQLite's thread binds
+    the rows itself. So a row the encoding refuses (a projection bug) shows when its
+    write is readied or written, after its batch was acknowledged, on both databases:
+    the tables writer stops the sequencer.
     """
 
     rows: BatchRows
+    encoded: tuple[str, ...] | None = None
 
     @property
     def last_seq(self) -> int:
@@ -66,6 +69,10 @@ class BatchWriter(Protocol):
     @property
     def last_append(self) -> AppendTiming:
         """Where the last `append` spent its time, if it succeeded (for the metrics)."""
+
+    @property
+    def ready_ahead(self) -> bool:
+        """Whether to ready the next write while one runs (sequencer/ports.py)."""
 
     def prepare(self, rows: BatchRows) -> PreparedBatch: ...
 
