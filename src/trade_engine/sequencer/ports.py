@@ -104,8 +104,8 @@ class Writer(Protocol):
         the tables fall behind): where the database does a write's work in a process of
         its own (PostgreSQL). Not where this process does much of it under the
         interpreter's lock (SQLite's thread binds the rows): readying ahead only delayed
-        the sequencer there (measured: the same throughput, ack p99 +12% in `make
-        bench-durable`)."""
+        the sequencer there (measured in `make bench-durable`: the same throughput, an
+        ack p99 12 to 23% higher)."""
         ...
 
     async def append(self, entry: JournalEntry) -> None:

@@ -178,9 +178,8 @@ class TableWriter:
     def _behind(self, writing: _Ready) -> bool:
         """Whether a whole write's worth of rows waits beyond the one `writing`, with a
         writer worth readying ahead for (`Writer.ready_ahead`): the tables are the bound,
-        so the next write is readied now. The time that takes this thread is taken from
-        the sequencer, so not when a write is merely due: on SQLite, readying ahead
-        whenever a write was due only lengthened the ack p99 (measured)."""
+        so the next write is readied now. Not when a write is merely due (a reader
+        waits): the time readying takes this thread is taken from the sequencer."""
         return self._writer.ready_ahead and self._pending_rows - writing.rows >= _MOST_ROWS
 
     def _ready_next(self, after: "_Ready | None" = None) -> "_Ready | None":
