@@ -123,12 +123,12 @@ class TableWriter:
         """Write batches as they come, until cancelled (after `drained`).
 
         When a whole write's worth of rows waits beyond the write under way (`_behind`:
-        the tables are the bound; PostgreSQL), the next write is readied meanwhile (`Writer.merge`:
-        merged, and encoded on PostgreSQL) on this thread, so the database goes from one
-        statement to the next without waiting for it. Readied after the write before it,
-        a write left the database idle while this thread merged and encoded it: `make
-        bench-durable` on PostgreSQL went from about 22,300 to 26,300 commands/s when that
-        moved beside the statement (medians of 3, side by side)."""
+        the tables are the bound), the next write is readied meanwhile on this thread
+        (`Writer.merge`: merged, and encoded on PostgreSQL), so the database goes from
+        one statement to the next without waiting for it. Readied after the write before
+        it, a write left the database idle while this thread merged and encoded it:
+        `make bench-durable` on PostgreSQL went from 24,100 to 27,300 commands/s when
+        that moved beside the statement (medians of 3, side by side)."""
         ready: _Ready | None = None
         try:
             while True:
@@ -163,8 +163,9 @@ class TableWriter:
                 self.projected_seq = ready.batch.last_seq
                 self.writes += 1
                 self._signal()
-                # Batches added meanwhile, not due now, wait for the next interval.
-                ready = following if following is not None or not self._due() else self._ready_next()
+                if following is None and self._due():
+                    following = self._ready_next()
+                ready = following  # None: batches added meanwhile wait for the next interval
         except Exception as error:
             self.failure = error
             log.error("writing the tables failed for good", extra={"error": repr(error)})
