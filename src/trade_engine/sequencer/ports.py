@@ -65,7 +65,8 @@ class Rows(Protocol):
 
 
 class Prepared(Protocol):
-    """A batch's rows, ready to write (each writer encodes them when it writes)."""
+    """A batch's rows, as a writer takes them (encoded, where the writer encodes, when
+    its write is readied: `Writer.merge`)."""
 
     @property
     def rows(self) -> Rows: ...

@@ -1,7 +1,7 @@
 """The PostgreSQL batch writer on asyncpg: a journal append is one `INSERT`; a batch's
-projection is one statement (a `WITH` over `unnest` of array literals, encoded as it is
-written), outside a transaction block, so each is one round trip and one atomic
-transaction."""
+projection is one statement (a `WITH` over `unnest` of array literals, encoded once per
+write when it is readied), outside a transaction block, so each is one round trip and
+one atomic transaction."""
 
 import asyncio
 import logging
