@@ -1,7 +1,8 @@
 """The database fence on its own (no lease to stop the stale core first): a core whose
-epoch was taken over commits nothing, its journal append fails with TE409 and ends it,
-and the core holding the new epoch commits and moves the fence's position. The
-SIGSTOP test (test_faults.py) meets the lease check first; this is the fence behind it."""
+epoch was taken over commits nothing, its journal append and its tables write (copied
+rows included) fail with TE409 and end it, and the core holding the new epoch commits
+and moves the fence's position. The SIGSTOP test (test_faults.py) meets the lease
+check first; this is the fence behind it."""
 
 import asyncio
 
@@ -14,6 +15,16 @@ from trade_engine.cluster.node import dsn_of
 from trade_engine.core.bootstrap import start_core
 from trade_engine.sequencer.messages import journal_entry
 from trade_engine.sequencer.ports import CommitFailed
+from trade_engine.storage.projection import (
+    LEDGER_COLUMNS,
+    ORDER_COLUMNS,
+    STATE_COLUMNS,
+    STATE_ROW_ID,
+    TRADE_COLUMNS,
+    USER_COLUMNS,
+    BatchRows,
+)
+from trade_engine.storage.writes import PreparedBatch
 
 
 def test_a_stale_epoch_commits_nothing_and_the_current_one_does(postgres_url: str) -> None:
@@ -64,3 +75,124 @@ async def _value(dsn: str, query: str, *arguments: int) -> int:
         return int(await connection.fetchval(query, *arguments))
     finally:
         await connection.close()
+
+
+def test_a_stale_epoch_writes_nothing_into_the_tables_copied_rows_included(postgres_url: str) -> None:
+    asyncio.run(_stale_tables_write(postgres_url))
+
+
+def _row(columns: tuple[str, ...], **values: object) -> tuple[object, ...]:
+    return tuple(values[column] for column in columns)
+
+
+def _batch(seq: int) -> PreparedBatch:
+    """One new order, one trade, one ledger entry (the copied kinds), and the rest of
+    a write (a user, the position) in the one statement."""
+    ts = 1_800_000_000_000_000_000 + seq
+    order = _row(
+        ORDER_COLUMNS,
+        id=seq,
+        created_ts=ts,
+        updated_ts=ts,
+        user_id="fenced-user",
+        market="BTC-USDT",
+        side="BUY",
+        order_type="LIMIT",
+        time_in_force="GTC",
+        price=100,
+        stop_price=0,
+        quantity=1,
+        quote_quantity=0,
+        remaining=1,
+        executed=0,
+        filled_quote=0,
+        fee_paid=0,
+        fee_residue=0,
+        client_order_id=None,
+        stp_mode="NONE",
+        post_only=False,
+        pending=False,
+        status="NEW",
+        reason=None,
+        priority=seq,
+        meta=None,
+    )
+    trade = _row(
+        TRADE_COLUMNS,
+        id=seq,
+        ts=ts,
+        market="BTC-USDT",
+        seq=seq,
+        price=100,
+        quantity=1,
+        base_amount=1,
+        quote_amount=100,
+        taker_side="BUY",
+        maker_order_id=seq,
+        taker_order_id=seq,
+        buyer_user_id="fenced-user",
+        seller_user_id="fenced-user",
+        maker_fee=0,
+        taker_fee=0,
+    )
+    entry = _row(
+        LEDGER_COLUMNS,
+        ts=ts,
+        source="BTC-USDT",
+        source_seq=seq,
+        leg=0,
+        user_id="fenced-user",
+        asset="USDT",
+        available_delta=0,
+        locked_delta=0,
+        kind="TRADE",
+        ref_id=seq,
+    )
+    rows = BatchRows(
+        users=[_row(USER_COLUMNS, id="fenced-user", created_ts=ts)],
+        new_orders=[order],
+        trades=[trade],
+        ledger=[entry],
+        state=[_row(STATE_COLUMNS, id=STATE_ROW_ID, last_seq=seq, updated_ts=ts)],
+    )
+    return PreparedBatch(rows)
+
+
+async def _stale_tables_write(url: str) -> None:
+    core = await start_core(url, markets=MARKETS)
+    await core.close()
+    dsn = dsn_of(url)
+    stale_epoch, _ = await take_epoch(dsn, "core-old")
+    current_epoch, _ = await take_epoch(dsn, "core-new")
+    ended: list[str] = []
+    stale = FencedWriter(
+        dsn, stale_epoch, on_fenced=ended.append, lease_valid=lambda: True, on_appended=lambda _: None
+    )
+    current = FencedWriter(
+        dsn, current_epoch, on_fenced=ended.append, lease_valid=lambda: True, on_appended=lambda _: None
+    )
+    seq = 10**9
+    batch = _batch(seq)
+    stale.published(seq)  # as the journal stream would say
+    current.published(seq)
+    written = (
+        "SELECT (SELECT count(*) FROM orders WHERE id = $1) + (SELECT count(*) FROM trades WHERE id = $1)"
+    )
+    ledger = "SELECT count(*) FROM ledger_entries WHERE source_seq = $1"
+    try:
+        with pytest.raises(CommitFailed) as refused:
+            await stale.write(batch)
+        cause = refused.value.__cause__
+        assert isinstance(cause, asyncpg.PostgresError)
+        assert cause.sqlstate == FENCED_SQLSTATE
+        assert len(ended) == 1
+        assert await _value(dsn, written, seq) == 0
+        assert await _value(dsn, ledger, seq) == 0
+        await current.write(batch)
+        assert await _value(dsn, written, seq) == 2
+        assert await _value(dsn, ledger, seq) == 1
+        assert await _value(dsn, "SELECT last_seq FROM sequencer_state WHERE id = $1", STATE_ROW_ID) == seq
+        assert len(ended) == 1
+    finally:
+        await stale.close()
+        await current.close()

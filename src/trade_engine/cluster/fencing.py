@@ -51,7 +51,8 @@ class Fenced(Exception):
 
 def _fenced_statement(statement: str, parameter: int) -> str:
     """The projection statement (`WITH ... SELECT 1`) checking the `tables` epoch: a
-    row lock that a takeover waits for, or an error once it has happened."""
+    row lock that a takeover waits for (held to the end of the write's transaction, its
+    copies included: they follow the statement), or an error once it has happened."""
     assert statement.startswith("WITH ")
     assert statement.endswith(" SELECT 1")
     fence = (
@@ -79,7 +80,7 @@ class FencedWriter(PostgresBatchWriter):
         self._lease_valid = lease_valid
         self._on_appended = on_appended
         self.position = 0  # the command stream position of the last journaled batch
-        self._fenced_sql: str | None = None
+        self._fenced_sql: dict[str, str] = {}  # statement -> with the epoch check
         self.published_seq = 0  # how far the journal entries are on the journal stream
         self._published = asyncio.Event()
 
@@ -114,19 +115,26 @@ class FencedWriter(PostgresBatchWriter):
         self._on_appended(entry)
         failpoints.hit("after-commit")
 
+    def _sql(self, statement: str, parameters: int) -> str:
+        fenced = self._fenced_sql.get(statement)
+        if fenced is None:
+            fenced = self._fenced_sql[statement] = _fenced_statement(statement, parameters)
+        return fenced
+
+    def _before_statement(self) -> None:
+        self._check_lease()
+
     async def write(self, batch: PreparedBatch) -> None:
         # The batch's journal row goes with this write: the standby must be able to
         # find the entry on the journal stream instead.
         while self.published_seq < batch.last_seq:
             self._published.clear()
             await self._published.wait()
-        # Encoded first, so that the lease is checked right before the statement goes.
-        parameters = (*self.encode(batch), str(self.epoch))
-        self._check_lease()
-        if self._fenced_sql is None:
-            self._fenced_sql = _fenced_statement(self._statement, len(parameters))
+        # Encoded first, so that the lease is checked right before the statement goes
+        # (`_before_statement`); the epoch is the statement's last parameter (`_sql`).
+        parameters = self.encode(batch)
         try:
-            await self._projection.run(self._fenced_sql, *parameters)
+            await self._write(batch, parameters, (str(self.epoch),))
         except CommitFailed as failure:
             if self._fenced(failure):
                 self._on_fenced(str(failure))

@@ -46,7 +46,8 @@ class PreparedBatch:
     else when it is written (recovery's and the cluster's writes); SQLite's thread binds
     the rows itself. So a row the encoding refuses (a projection bug) shows when its
     write is readied or written, after its batch was acknowledged, on both databases:
-    the tables writer stops the sequencer.
+    the tables writer stops the sequencer. (PostgreSQL's new orders, trades and ledger
+    entries are not in `encoded`: the driver encodes them as it copies them.)
     """
 
     rows: BatchRows
@@ -201,9 +202,9 @@ def postgres_statement(write: TableWrite, first_parameter: int = 1) -> str:
     return f"INSERT INTO {write.table} ({names}) SELECT * FROM {source} {_conflict_clause(write)}"
 
 
-def postgres_batch_statement() -> str:
-    """Every table's write as one statement: a batch is one round trip, and, run outside
-    a transaction block, one atomic transaction of its own.
+def postgres_batch_statement(writes: Sequence[TableWrite] = WRITES) -> str:
+    """`writes` (every table's, by default) as one statement: one round trip, and, run
+    outside a transaction block, one atomic transaction of its own.
 
     Data-modifying WITH clauses all run, against one snapshot, and foreign keys are
     checked at the end of the statement, when the users and markets inserted by the
@@ -212,7 +213,7 @@ def postgres_batch_statement() -> str:
     journal rows up to it are deleted in the same transaction.
     """
     clauses, parameter = [], 1
-    for number, write in enumerate(WRITES):
+    for number, write in enumerate(writes):
         clauses.append(f"w{number} AS ({postgres_statement(write, parameter)})")
         parameter += len(write.columns)
     clauses.append("projected AS (" + JOURNAL_PROJECTED.format(f"${parameter}::text::bigint") + ")")

@@ -1,0 +1,105 @@
+"""PostgreSQL's tables writer copies new orders, trades and ledger entries (binary
+`COPY`) beside one statement for the rest, in one transaction; a write whose rows are
+there already goes again as one statement that ignores them (storage/postgres_writer.py).
+
+Against a real PostgreSQL: the restart that follows loads the tables and verifies them
+against the engine (conservation, the ledger against the balances, holds against the
+open orders), and its engine must equal the live one.
+"""
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from tests.flows import MARKETS
+from tests.integration.test_storage import fund, random_flow, run
+from trade_engine.core.bootstrap import start_core
+from trade_engine.engine import TradeExecuted
+from trade_engine.sequencer.messages import JournalEntry
+from trade_engine.sequencer.ports import AppendTiming
+from trade_engine.storage import schema
+from trade_engine.storage.postgres_writer import PostgresBatchWriter
+from trade_engine.storage.projection import BatchRows
+from trade_engine.storage.writes import PreparedBatch
+
+
+class TwiceWrittenTables:
+    """The real writer, each tables write made twice, as when the outcome of the first
+    was lost and the tables writer writes it again."""
+
+    def __init__(self, inner: PostgresBatchWriter) -> None:
+        self.inner = inner
+        self.writes = 0
+
+    @property
+    def ready_ahead(self) -> bool:
+        return self.inner.ready_ahead
+
+    async def append(self, entry: JournalEntry) -> None:
+        await self.inner.append(entry)
+
+    @property
+    def last_append(self) -> AppendTiming:
+        return self.inner.last_append
+
+    def prepare(self, rows: BatchRows) -> PreparedBatch:
+        return self.inner.prepare(rows)
+
+    def merge(self, batches: Sequence[PreparedBatch]) -> PreparedBatch:
+        return self.inner.merge(batches)
+
+    async def write(self, batch: PreparedBatch) -> None:
+        self.writes += 1
+        await self.inner.write(batch)
+        await self.inner.write(batch)
+
+    async def committed_seq(self) -> int:
+        return await self.inner.committed_seq()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def count(core, column) -> int:
+    async with core.database.connect() as connection:
+        return int((await connection.execute(select(func.count(column)))).scalar_one())
+
+
+async def quantity_traded(core) -> int:
+    async with core.database.connect() as connection:
+        total = (await connection.execute(select(func.sum(schema.trades.c.quantity)))).scalar_one()
+        return int(total or 0)
+
+
+def test_copied_rows_reach_the_tables_and_a_repeated_write_leaves_them_as_once(postgres_url):
+    async def scenario():
+        core = await start_core(postgres_url, markets=MARKETS)
+        writer = core.writer
+        assert isinstance(writer, PostgresBatchWriter)
+        await fund(core)
+        events = await random_flow(core, seed=11, count=400)
+        await core.settled()
+        repeated_before = writer.repeated_writes
+        twice = TwiceWrittenTables(writer)
+        core.sequencer.tables._writer = twice
+        events += await random_flow(core, seed=12, count=400)
+        await core.settled()
+        trades = [event for event in events if isinstance(event, TradeExecuted)]
+        stored = (await count(core, schema.trades.c.id), await quantity_traded(core))
+        ledger = await count(core, schema.ledger_entries.c.leg)
+        live = core.engine.snapshot()
+        await core.close()
+        restarted = await start_core(postgres_url)  # loads the tables, verifies them
+        restored = restarted.engine.snapshot()
+        ledger_after = await count(restarted, schema.ledger_entries.c.leg)
+        await restarted.close()
+        return trades, stored, ledger, ledger_after, live, restored, repeated_before, twice
+
+    trades, stored, ledger, ledger_after, live, restored, repeated_before, twice = run(scenario())
+    assert len(trades) > 20, "the flow traded"
+    assert stored == (len(trades), sum(trade.quantity for trade in trades))
+    assert repeated_before == 0  # a write made once is copied, never repeated
+    assert twice.writes > 0
+    assert twice.inner.repeated_writes == twice.writes  # every second write found its rows
+    assert ledger == ledger_after > 0
+    assert restored == live
