@@ -51,8 +51,7 @@ class Fenced(Exception):
 
 def _fenced_statement(statement: str, parameter: int) -> str:
     """The projection statement (`WITH ... SELECT 1`) checking the `tables` epoch: a
-    row lock that a takeover waits for (held to the end of the write's transaction, its
-    copies included: they follow the statement), or an error once it has happened."""
+    row lock that a takeover waits for, or an error once it has happened."""
     assert statement.startswith("WITH ")
     assert statement.endswith(" SELECT 1")
     fence = (

@@ -1,26 +1,27 @@
 """The PostgreSQL batch writer on asyncpg: a journal append is one `INSERT`; a batch's
-projection is one transaction: one statement (a `WITH` over `unnest` of array literals,
-encoded once per write when it is readied) for most tables, then the new orders, trades
-and ledger entries, most of every write's rows, each by one binary `COPY`.
+projection is one statement (a `WITH` over `unnest` of array literals, encoded once per
+write when it is readied), outside a transaction block, so each is one round trip and
+one atomic transaction.
 
-Why `COPY` for those three. Their rows are only ever inserted, and they were most of
-the database's time per write (`auto_explain`, a write of about 11,900 commands: ledger
-126 ms, new orders 116, trades 26 of 350 to 460 ms). Inserting 23,000 ledger rows took
-126 ms through `unnest` with `ON CONFLICT DO NOTHING` (88 ms without the conflict
-check: PostgreSQL parses the literals, and probes for each row's conflict) and 35 ms by
-`COPY`, asyncpg's encoding included (a scratch table, 4 runs each).
+New orders, trades and ledger entries, most of every write's rows and only ever
+inserted, go without a conflict clause (`_UNCHECKED`). With one, PostgreSQL probed for
+each row's conflict before inserting it: 23,000 ledger rows took 126 ms with
+`ON CONFLICT DO NOTHING` and 88 ms without (a scratch table, 4 runs each). A write whose
+rows are there already (repeated after its outcome was lost, say) fails on their key,
+changing nothing, and goes again as the statement with every conflict clause
+(`_repeated`): appends that ignore rows already there, absolute upserts, as every
+write went before.
 
-`COPY` cannot ignore a row already there. A write is repeated only when the outcome of
-the first was lost (a connection cut during its commit) or when its rows are there
-already for another reason; the key refuses the copy, the transaction is undone, and
-the write goes again as one statement of every table (`_REPEATED`), whose appends
-ignore conflicts and whose upserts are absolute, as every write went before.
+(Binary `COPY` for those three took 35 ms for the same rows, but it needs a transaction
+block of several round trips, and under HTTP load, where writes are small and the event
+loop is busy, that raised the mixed flow's p99 at 64 connections from 50 to 79 ms in
+every run, `COPY` or not: measured, not kept.)
 """
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import asyncpg
@@ -34,7 +35,6 @@ from trade_engine.storage.writes import (
     COMMITTED_SEQ,
     WRITES,
     PreparedBatch,
-    TableWrite,
     postgres_append_statement,
     postgres_batch_statement,
     postgres_types,
@@ -68,13 +68,8 @@ _SERVER_ABORTED: Final = (
     asyncpg.exceptions.InsufficientResourcesError,
 )
 _ALIVE: Final = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)"
-# The rows written by `COPY` (they are only ever inserted), and the writes of the one
-# statement beside it. A repeated write goes as one statement of every table.
-_COPIED: Final = frozenset(("new_orders", "trades", "ledger"))
-_COPIES: Final = tuple(write for write in WRITES if write.attribute in _COPIED)
-_STATEMENT: Final = tuple(write for write in WRITES if write.attribute not in _COPIED)
-_REPEATED: Final = WRITES
-Work = Callable[[Any], Awaitable[object]]
+# Inserted without a conflict clause (module docstring).
+_UNCHECKED: Final = frozenset(("new_orders", "trades", "ledger"))
 _ORPHAN_WAITS: Final = 100
 _ORPHAN_WAIT_SECONDS: Final = 0.05
 
@@ -121,19 +116,14 @@ class _Session:
 
     async def run(self, statement: str, *arguments: object) -> None:
         """Execute one statement (one transaction); a failure becomes `CommitFailed`."""
-        await self.perform(lambda connection: connection.execute(statement, *arguments))
-
-    async def perform(self, work: Work) -> None:
-        """Do `work` on the connection (one transaction: a statement, or a transaction
-        block of several); a failure becomes `CommitFailed`."""
-        self.last_seconds = 0.0  # none measured, unless this work succeeds
+        self.last_seconds = 0.0  # none measured, unless this statement succeeds
         connection = await self.connected()
         began = time.perf_counter()
         try:
-            await work(connection)
+            await connection.execute(statement, *arguments)
             self.last_seconds = time.perf_counter() - began
         except _SERVER_ABORTED as error:
-            # The server answered with an error: the transaction is undone.
+            # The server answered with an error: the statement's transaction is undone.
             await self.drop()
             raise CommitFailed(str(error), maybe_committed=False) from error
         except asyncpg.PostgresConnectionError as error:
@@ -165,18 +155,16 @@ class _Session:
 class PostgresBatchWriter:
     """Journal appends on one connection (each commit waits for its WAL flush), the
     projection on another (`synchronous_commit=off`: rebuilt from the journal if lost),
-    so a long projection write never holds an acknowledgement up."""
+    so a long projection statement never holds an acknowledgement up."""
 
     def __init__(self, dsn: str) -> None:
         self._journal = _Session(dsn, {"jit": "off"})
         self._projection = _Session(dsn, {**_POSTGRES_WRITER_SETTINGS, "synchronous_commit": "off"})
         self._append = postgres_append_statement()
-        self._statement = postgres_batch_statement(_STATEMENT)
-        self._repeated = postgres_batch_statement(_REPEATED)
+        self._statement = postgres_batch_statement(unchecked=_UNCHECKED)
+        self._repeated = postgres_batch_statement()  # the same parameters
         texts = Texts()
-        self._encoders = {
-            write.attribute: [encoder_for(kind, texts) for kind in postgres_types(write)] for write in WRITES
-        }
+        self._encoders = [[encoder_for(kind, texts) for kind in postgres_types(write)] for write in WRITES]
         self.repeated_writes = 0  # writes whose rows were there already (module docstring)
 
     # The statement runs in the server's process: the next write is readied meanwhile.
@@ -192,18 +180,14 @@ class PostgresBatchWriter:
         return PreparedBatch(merged.rows, self.encode(merged))
 
     def encode(self, batch: PreparedBatch) -> tuple[str, ...]:
-        """The write statement's parameters: each column of each kind of row it writes
-        (not those copied) as an array literal, then the position the write brings the
-        tables to (those `merge` made, when it did)."""
+        """The write statement's parameters: each column of each kind of row as an array
+        literal, then the position the write brings the tables to (those `merge` made,
+        when it did)."""
         if batch.encoded is not None:
             return batch.encoded
-        return self._literals(batch, _STATEMENT)
-
-    def _literals(self, batch: PreparedBatch, writes: Sequence[TableWrite]) -> tuple[str, ...]:
         rows = batch.rows
         encoded: list[str] = []
-        for write in writes:
-            encoders = self._encoders[write.attribute]
+        for write, encoders in zip(WRITES, self._encoders, strict=True):
             table_rows = getattr(rows, write.attribute)
             if table_rows:
                 columns = zip(*table_rows, strict=True)
@@ -212,47 +196,6 @@ class PostgresBatchWriter:
                 encoded.extend(["{}"] * len(encoders))
         encoded.append(str(batch.last_seq))
         return tuple(encoded)
-
-    def _sql(self, statement: str, parameters: int) -> str:
-        """The statement as sent, given its number of parameters (the fenced writer adds
-        its epoch check)."""
-        return statement
-
-    def _before_statement(self) -> None:
-        """Called right before each write's statement goes: the fenced writer checks its
-        lease there; a plain writer has nothing to check."""
-        return
-
-    async def _write(
-        self, batch: PreparedBatch, parameters: tuple[str, ...], extra: tuple[str, ...] = ()
-    ) -> None:
-        """Write `batch` in one transaction: the statement with `parameters` (`encode`'s)
-        and `extra` after them, then the copies; as one statement of every table if its
-        rows are there already (module docstring)."""
-        arguments = (*parameters, *extra)
-        statement = self._sql(self._statement, len(arguments))
-        copies = [(write, rows) for write in _COPIES if (rows := getattr(batch.rows, write.attribute))]
-
-        async def statement_and_copies(connection: Any) -> None:
-            async with connection.transaction():
-                await connection.execute(statement, *arguments)
-                for write, rows in copies:
-                    await connection.copy_records_to_table(write.table, records=rows, columns=write.columns)
-
-        self._before_statement()
-        try:
-            await self._projection.perform(statement_and_copies)
-        except CommitFailed as failure:
-            if not isinstance(failure.__cause__, asyncpg.UniqueViolationError):
-                raise
-            self.repeated_writes += 1
-            log.info(
-                "tables write repeated with conflicts ignored: its rows are there already",
-                extra={"last_seq": batch.last_seq, "error": str(failure)},
-            )
-            arguments = (*self._literals(batch, _REPEATED), *extra)
-            self._before_statement()
-            await self._projection.run(self._sql(self._repeated, len(arguments)), *arguments)
 
     @property
     def last_append(self) -> AppendTiming:
@@ -264,6 +207,36 @@ class PostgresBatchWriter:
 
     async def write(self, batch: PreparedBatch) -> None:
         await self._write(batch, self.encode(batch))
+
+    def _sql(self, statement: str, parameters: int) -> str:
+        """The statement as sent, given its number of parameters: the fenced writer adds
+        its epoch check; a plain writer sends it as it is."""
+        return statement
+
+    def _before_statement(self) -> None:
+        """Called right before each write's statement goes: the fenced writer checks its
+        lease there; a plain writer has nothing to check."""
+        return
+
+    async def _write(
+        self, batch: PreparedBatch, parameters: tuple[str, ...], extra: tuple[str, ...] = ()
+    ) -> None:
+        """Write `batch` with `parameters` (`encode`'s) and `extra` after them; with every
+        conflict clause if its rows are there already (module docstring)."""
+        arguments = (*parameters, *extra)
+        self._before_statement()
+        try:
+            await self._projection.run(self._sql(self._statement, len(arguments)), *arguments)
+        except CommitFailed as failure:
+            if not isinstance(failure.__cause__, asyncpg.UniqueViolationError):
+                raise
+            self.repeated_writes += 1
+            log.info(
+                "tables write repeated with conflicts ignored: its rows are there already",
+                extra={"last_seq": batch.last_seq, "error": str(failure)},
+            )
+            self._before_statement()
+            await self._projection.run(self._sql(self._repeated, len(arguments)), *arguments)
 
     async def committed_seq(self) -> int:
         # On the journal's connection: a lost append's server process is ended first.

@@ -46,8 +46,7 @@ class PreparedBatch:
     else when it is written (recovery's and the cluster's writes); SQLite's thread binds
     the rows itself. So a row the encoding refuses (a projection bug) shows when its
     write is readied or written, after its batch was acknowledged, on both databases:
-    the tables writer stops the sequencer. (PostgreSQL's new orders, trades and ledger
-    entries are not in `encoded`: the driver encodes them as it copies them.)
+    the tables writer stops the sequencer.
     """
 
     rows: BatchRows
@@ -190,8 +189,10 @@ def postgres_types(write: TableWrite) -> list[str]:
     return [table.c[column].type.compile(dialect=dialect) for column in write.columns]
 
 
-def postgres_statement(write: TableWrite, first_parameter: int = 1) -> str:
-    """One statement writing any number of rows, passed as one array literal per column."""
+def postgres_statement(write: TableWrite, first_parameter: int = 1, conflicts: bool = True) -> str:
+    """One statement writing any number of rows, passed as one array literal per column.
+    `conflicts=False`: an insert without a conflict clause (a row already there fails
+    it)."""
     types = postgres_types(write)
     arrays = ", ".join(f"${n}::text::{kind}[]" for n, kind in enumerate(types, first_parameter))
     names = ", ".join(write.columns)
@@ -199,12 +200,14 @@ def postgres_statement(write: TableWrite, first_parameter: int = 1) -> str:
     if write.mode == "update":
         sets, where = _update_sets(write, [f"u.{c}" for c in write.columns])
         return f"UPDATE {write.table} SET {sets} FROM {source} WHERE {where}"
-    return f"INSERT INTO {write.table} ({names}) SELECT * FROM {source} {_conflict_clause(write)}"
+    clause = _conflict_clause(write) if conflicts else ""
+    return f"INSERT INTO {write.table} ({names}) SELECT * FROM {source} {clause}".rstrip()
 
 
-def postgres_batch_statement(writes: Sequence[TableWrite] = WRITES) -> str:
-    """`writes` (every table's, by default) as one statement: one round trip, and, run
-    outside a transaction block, one atomic transaction of its own.
+def postgres_batch_statement(unchecked: frozenset[str] = frozenset()) -> str:
+    """Every table's write as one statement: a batch is one round trip, and, run outside
+    a transaction block, one atomic transaction of its own. The kinds of row named in
+    `unchecked` (`TableWrite.attribute`) are inserted without a conflict clause.
 
     Data-modifying WITH clauses all run, against one snapshot, and foreign keys are
     checked at the end of the statement, when the users and markets inserted by the
@@ -213,8 +216,9 @@ def postgres_batch_statement(writes: Sequence[TableWrite] = WRITES) -> str:
     journal rows up to it are deleted in the same transaction.
     """
     clauses, parameter = [], 1
-    for number, write in enumerate(writes):
-        clauses.append(f"w{number} AS ({postgres_statement(write, parameter)})")
+    for number, write in enumerate(WRITES):
+        statement = postgres_statement(write, parameter, conflicts=write.attribute not in unchecked)
+        clauses.append(f"w{number} AS ({statement})")
         parameter += len(write.columns)
     clauses.append("projected AS (" + JOURNAL_PROJECTED.format(f"${parameter}::text::bigint") + ")")
     return "WITH " + ", ".join(clauses) + " SELECT 1"

@@ -1,6 +1,6 @@
-"""PostgreSQL's tables writer copies new orders, trades and ledger entries (binary
-`COPY`) beside one statement for the rest, in one transaction; a write whose rows are
-there already goes again as one statement that ignores them (storage/postgres_writer.py).
+"""PostgreSQL's tables writer inserts new orders, trades and ledger entries without a
+conflict clause; a write whose rows are there already fails on their key and goes again
+as the statement with every clause (storage/postgres_writer.py).
 
 Against a real PostgreSQL: the restart that follows loads the tables and verifies them
 against the engine (conservation, the ledger against the balances, holds against the
@@ -71,7 +71,7 @@ async def quantity_traded(core) -> int:
         return int(total or 0)
 
 
-def test_copied_rows_reach_the_tables_and_a_repeated_write_leaves_them_as_once(postgres_url):
+def test_unchecked_rows_reach_the_tables_and_a_repeated_write_leaves_them_as_once(postgres_url):
     async def scenario():
         core = await start_core(postgres_url, markets=MARKETS)
         writer = core.writer
@@ -98,7 +98,7 @@ def test_copied_rows_reach_the_tables_and_a_repeated_write_leaves_them_as_once(p
     trades, stored, ledger, ledger_after, live, restored, repeated_before, twice = run(scenario())
     assert len(trades) > 20, "the flow traded"
     assert stored == (len(trades), sum(trade.quantity for trade in trades))
-    assert repeated_before == 0  # a write made once is copied, never repeated
+    assert repeated_before == 0  # a write made once goes once
     assert twice.writes > 0
     assert twice.inner.repeated_writes == twice.writes  # every second write found its rows
     assert ledger == ledger_after > 0
