@@ -31,7 +31,9 @@ def test_a_stale_epoch_commits_nothing_and_the_current_one_does(postgres_url: st
     asyncio.run(_stale_and_current(postgres_url))
 
 
-async def _stale_and_current(url: str) -> None:
+async def _taken_over(url: str) -> tuple[str, FencedWriter, FencedWriter, list[str]]:
+    """(dsn, the stale core's writer, the current core's, what they were told on being
+    fenced): a store whose epoch one core took and then another."""
     core = await start_core(url, markets=MARKETS)  # the schema, the fence rows
     await core.close()
     dsn = dsn_of(url)
@@ -45,6 +47,12 @@ async def _stale_and_current(url: str) -> None:
     current = FencedWriter(
         dsn, current_epoch, on_fenced=ended.append, lease_valid=lambda: True, on_appended=lambda _: None
     )
+    return dsn, stale, current, ended
+
+
+async def _stale_and_current(url: str) -> None:
+    dsn, stale, current, ended = await _taken_over(url)
+    current_epoch = current.epoch
     entry = journal_entry(first_seq=10**9, last_seq=10**9, ts=1, commands=[], position=4242)
     try:
         with pytest.raises(CommitFailed) as refused:
@@ -159,18 +167,7 @@ def _batch(seq: int) -> PreparedBatch:
 
 
 async def _stale_tables_write(url: str) -> None:
-    core = await start_core(url, markets=MARKETS)
-    await core.close()
-    dsn = dsn_of(url)
-    stale_epoch, _ = await take_epoch(dsn, "core-old")
-    current_epoch, _ = await take_epoch(dsn, "core-new")
-    ended: list[str] = []
-    stale = FencedWriter(
-        dsn, stale_epoch, on_fenced=ended.append, lease_valid=lambda: True, on_appended=lambda _: None
-    )
-    current = FencedWriter(
-        dsn, current_epoch, on_fenced=ended.append, lease_valid=lambda: True, on_appended=lambda _: None
-    )
+    dsn, stale, current, ended = await _taken_over(url)
     seq = 10**9
     batch = _batch(seq)
     stale.published(seq)  # as the journal stream would say
