@@ -5,6 +5,7 @@ and moves the fence's position. The SIGSTOP test (test_faults.py) meets the leas
 check first; this is the fence behind it."""
 
 import asyncio
+from collections.abc import Awaitable
 
 import asyncpg
 import pytest
@@ -50,16 +51,20 @@ async def _taken_over(url: str) -> tuple[str, FencedWriter, FencedWriter, list[s
     return dsn, stale, current, ended
 
 
+async def _refused_by_the_fence(attempt: Awaitable[None]) -> None:
+    with pytest.raises(CommitFailed) as refused:
+        await attempt
+    cause = refused.value.__cause__
+    assert isinstance(cause, asyncpg.PostgresError)
+    assert cause.sqlstate == FENCED_SQLSTATE
+
+
 async def _stale_and_current(url: str) -> None:
     dsn, stale, current, ended = await _taken_over(url)
     current_epoch = current.epoch
     entry = journal_entry(first_seq=10**9, last_seq=10**9, ts=1, commands=[], position=4242)
     try:
-        with pytest.raises(CommitFailed) as refused:
-            await stale.append(entry)
-        cause = refused.value.__cause__
-        assert isinstance(cause, asyncpg.PostgresError)
-        assert cause.sqlstate == FENCED_SQLSTATE
+        await _refused_by_the_fence(stale.append(entry))
         assert len(ended) == 1  # told to end the process
         assert await _value(dsn, "SELECT count(*) FROM journal WHERE last_seq = $1", entry.last_seq) == 0
         assert (await read_fence(dsn))[1] < entry.position
@@ -177,11 +182,7 @@ async def _stale_tables_write(url: str) -> None:
     )
     ledger = "SELECT count(*) FROM ledger_entries WHERE source_seq = $1"
     try:
-        with pytest.raises(CommitFailed) as refused:
-            await stale.write(batch)
-        cause = refused.value.__cause__
-        assert isinstance(cause, asyncpg.PostgresError)
-        assert cause.sqlstate == FENCED_SQLSTATE
+        await _refused_by_the_fence(stale.write(batch))
         assert len(ended) == 1
         assert await _value(dsn, written, seq) == 0
         assert await _value(dsn, ledger, seq) == 0
