@@ -6,7 +6,8 @@ behind, so every row written is an absolute value (current balances, current ord
 state), never a delta. Writing the same batch twice therefore gives the same database,
 and retrying a transaction after an error that left its outcome unknown is safe. Appended records
 (trades, ledger entries, transfers) have natural unique keys and are inserted with
-"on conflict do nothing".
+"on conflict do nothing" (PostgreSQL's writer first tries trades and ledger entries
+without it, and falls back to it when they are there already: postgres_writer.py).
 """
 
 from collections.abc import Iterable

@@ -2,9 +2,11 @@
 how (`WRITES`), the statements that spell it for each database, and the prepared batch
 the sequencer hands a writer (sqlite_writer.py, postgres_writer.py).
 
-Rows go set-based, a few statements per table rather than one per row. Every statement
-is idempotent (absolute upserts, appends that ignore conflicts), so a batch whose commit
-outcome is unknown can simply be written again.
+Rows go set-based, a few statements per table rather than one per row. Every write is
+idempotent (absolute upserts, appends that ignore conflicts), so a batch whose commit
+outcome is unknown can simply be written again. (PostgreSQL's first statement for a
+write inserts some appends without a conflict clause; its writer falls back to the
+statement with every clause when their rows are there: postgres_writer.py.)
 """
 
 from collections.abc import Sequence
