@@ -11,21 +11,13 @@ import asyncpg
 import pytest
 
 from tests.flows import MARKETS
+from tests.table_rows import one_of_each
 from trade_engine.cluster.fencing import FENCED_SQLSTATE, FencedWriter, read_fence, take_epoch
 from trade_engine.cluster.node import dsn_of
 from trade_engine.core.bootstrap import start_core
 from trade_engine.sequencer.messages import journal_entry
 from trade_engine.sequencer.ports import CommitFailed
-from trade_engine.storage.projection import (
-    LEDGER_COLUMNS,
-    ORDER_COLUMNS,
-    STATE_COLUMNS,
-    STATE_ROW_ID,
-    TRADE_COLUMNS,
-    USER_COLUMNS,
-    BatchRows,
-)
-from trade_engine.storage.writes import PreparedBatch
+from trade_engine.storage.projection import STATE_ROW_ID
 
 
 def test_a_stale_epoch_commits_nothing_and_the_current_one_does(postgres_url: str) -> None:
@@ -94,87 +86,10 @@ def test_a_stale_epoch_writes_nothing_into_the_tables(postgres_url: str) -> None
     asyncio.run(_stale_tables_write(postgres_url))
 
 
-def _row(columns: tuple[str, ...], **values: object) -> tuple[object, ...]:
-    return tuple(values[column] for column in columns)
-
-
-def _batch(seq: int) -> PreparedBatch:
-    """One new order, one trade, one ledger entry (inserted without a conflict clause),
-    a user and the position."""
-    ts = 1_800_000_000_000_000_000 + seq
-    order = _row(
-        ORDER_COLUMNS,
-        id=seq,
-        created_ts=ts,
-        updated_ts=ts,
-        user_id="fenced-user",
-        market="BTC-USDT",
-        side="BUY",
-        order_type="LIMIT",
-        time_in_force="GTC",
-        price=100,
-        stop_price=0,
-        quantity=1,
-        quote_quantity=0,
-        remaining=1,
-        executed=0,
-        filled_quote=0,
-        fee_paid=0,
-        fee_residue=0,
-        client_order_id=None,
-        stp_mode="NONE",
-        post_only=False,
-        pending=False,
-        status="NEW",
-        reason=None,
-        priority=seq,
-        meta=None,
-    )
-    trade = _row(
-        TRADE_COLUMNS,
-        id=seq,
-        ts=ts,
-        market="BTC-USDT",
-        seq=seq,
-        price=100,
-        quantity=1,
-        base_amount=1,
-        quote_amount=100,
-        taker_side="BUY",
-        maker_order_id=seq,
-        taker_order_id=seq,
-        buyer_user_id="fenced-user",
-        seller_user_id="fenced-user",
-        maker_fee=0,
-        taker_fee=0,
-    )
-    entry = _row(
-        LEDGER_COLUMNS,
-        ts=ts,
-        source="BTC-USDT",
-        source_seq=seq,
-        leg=0,
-        user_id="fenced-user",
-        asset="USDT",
-        available_delta=0,
-        locked_delta=0,
-        kind="TRADE",
-        ref_id=seq,
-    )
-    rows = BatchRows(
-        users=[_row(USER_COLUMNS, id="fenced-user", created_ts=ts)],
-        new_orders=[order],
-        trades=[trade],
-        ledger=[entry],
-        state=[_row(STATE_COLUMNS, id=STATE_ROW_ID, last_seq=seq, updated_ts=ts)],
-    )
-    return PreparedBatch(rows)
-
-
 async def _stale_tables_write(url: str) -> None:
     dsn, stale, current, ended = await _taken_over(url)
     seq = 10**9
-    batch = _batch(seq)
+    batch = one_of_each(seq)
     stale.published(seq)  # as the journal stream would say
     current.published(seq)
     written = (

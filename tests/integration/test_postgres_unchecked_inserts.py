@@ -9,17 +9,23 @@ open orders), and its engine must equal the live one.
 
 from collections.abc import Sequence
 
+import asyncpg
+import pytest
 from sqlalchemy import func, select
 
 from tests.flows import MARKETS
 from tests.integration.test_storage import fund, random_flow, run
+from tests.table_rows import one_of_each
 from trade_engine.core.bootstrap import start_core
 from trade_engine.engine import TradeExecuted
 from trade_engine.sequencer.messages import JournalEntry
-from trade_engine.sequencer.ports import AppendTiming
+from trade_engine.sequencer.ports import AppendTiming, CommitFailed
 from trade_engine.storage import schema
+from trade_engine.storage.database import normalise_url, open_database
 from trade_engine.storage.postgres_writer import PostgresBatchWriter
 from trade_engine.storage.projection import BatchRows
+from trade_engine.storage.recovery import projected_seq
+from trade_engine.storage.writer import writer_for
 from trade_engine.storage.writes import PreparedBatch
 
 
@@ -105,3 +111,44 @@ def test_unchecked_rows_reach_the_tables_and_a_repeated_write_leaves_them_as_onc
     assert 0 < twice.inner.repeated_writes <= twice.writes
     assert ledger == ledger_after > 0
     assert restored == live
+
+
+async def tables_position(url: str) -> int:
+    database = open_database(normalise_url(url))
+    try:
+        return await projected_seq(database)
+    finally:
+        await database.dispose()
+
+
+def test_rows_of_another_write_repeated_are_refused_not_ignored(postgres_url):
+    """A write whose rows are there though the tables have not reached its position
+    (a projection that repeated another write's keys: a bug) fails for good and writes
+    nothing. Before, it went again with the conflicts ignored, and the repeat was
+    hidden. The same write made again still goes, with the conflicts ignored."""
+    seq = 10**9
+
+    async def scenario():
+        core = await start_core(postgres_url, markets=MARKETS)  # the schema, the markets
+        await core.close()
+        writer = writer_for(normalise_url(postgres_url))
+        assert isinstance(writer, PostgresBatchWriter)
+        try:
+            await writer.write(one_of_each(seq))
+            with pytest.raises(CommitFailed) as refused:
+                await writer.write(one_of_each(seq, position=seq + 1))
+            after_refusal = await tables_position(postgres_url)
+            repeated_after_refusal = writer.repeated_writes
+            await writer.write(one_of_each(seq))  # its own rows: repeated
+            return refused.value, after_refusal, repeated_after_refusal, writer.repeated_writes
+        finally:
+            await writer.close()
+
+    refusal, after_refusal, repeated_after_refusal, repeated = run(scenario())
+    assert not refusal.transient  # the tables writer stops on it: recovery replays the journal
+    assert isinstance(refusal.__cause__, asyncpg.UniqueViolationError)
+    assert f"up to {seq + 1}" in str(refusal)
+    assert f"at {seq}" in str(refusal)
+    assert after_refusal == seq  # the refused write moved nothing
+    assert repeated_after_refusal == 0
+    assert repeated == 1

@@ -10,7 +10,8 @@ each row's conflict before inserting it: 23,000 ledger rows took 126 ms with
 rows are there already (repeated after its outcome was lost, say) fails on their key,
 changing nothing, and goes again as the statement with every conflict clause
 (`_repeated`): appends that ignore rows already there, absolute upserts, as every
-write went before.
+write went before. Only when the tables have reached the write's position, though (an
+earlier attempt of it committed): rows of another write repeated are a bug, refused.
 
 (Binary `COPY` for those three took 35 ms for the same rows, but it needs a transaction
 block of several round trips, and under HTTP load, where writes are small and the event
@@ -21,7 +22,7 @@ every run, `COPY` or not: measured, not kept.)
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 import asyncpg
@@ -30,7 +31,7 @@ from trade_engine.sequencer.messages import JournalEntry
 from trade_engine.sequencer.ports import AppendTiming, CommitFailed
 from trade_engine.storage.merge import merge_rows
 from trade_engine.storage.pgarrays import Texts, encoder_for
-from trade_engine.storage.projection import BatchRows
+from trade_engine.storage.projection import STATE_ROW_ID, BatchRows
 from trade_engine.storage.writes import (
     COMMITTED_SEQ,
     WRITES,
@@ -70,6 +71,7 @@ _SERVER_ABORTED: Final = (
 _ALIVE: Final = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)"
 # Inserted without a conflict clause (module docstring).
 _UNCHECKED: Final = frozenset(("new_orders", "trades", "ledger"))
+_TABLES_POSITION: Final = "SELECT last_seq FROM sequencer_state WHERE id = $1"
 _ORPHAN_WAITS: Final = 100
 _ORPHAN_WAIT_SECONDS: Final = 0.05
 
@@ -116,12 +118,21 @@ class _Session:
 
     async def run(self, statement: str, *arguments: object) -> None:
         """Execute one statement (one transaction); a failure becomes `CommitFailed`."""
+        await self._call(lambda connection: connection.execute(statement, *arguments))
+
+    async def value(self, query: str, *arguments: object) -> object:
+        """The first column of `query`'s first row; a failure becomes `CommitFailed`."""
+        return await self._call(lambda connection: connection.fetchval(query, *arguments))
+
+    async def _call(self, call: Callable[[Any], Awaitable[object]]) -> object:
+        """`call` on the connection, timed; a failure becomes `CommitFailed`."""
         self.last_seconds = 0.0  # none measured, unless this statement succeeds
         connection = await self.connected()
         began = time.perf_counter()
         try:
-            await connection.execute(statement, *arguments)
+            result = await call(connection)
             self.last_seconds = time.perf_counter() - began
+            return result
         except _SERVER_ABORTED as error:
             # The server answered with an error: the statement's transaction is undone.
             await self.drop()
@@ -230,6 +241,17 @@ class PostgresBatchWriter:
         except CommitFailed as failure:
             if not isinstance(failure.__cause__, asyncpg.UniqueViolationError):
                 raise
+            # Rows are there already only if an earlier attempt of this write committed,
+            # and so moved the tables to its position: anything else is a write that
+            # repeats rows of another (a bug), refused rather than ignored.
+            position = await self._projection.value(_TABLES_POSITION, STATE_ROW_ID)
+            if not isinstance(position, int) or position < batch.last_seq:
+                raise CommitFailed(
+                    f"rows of a write up to {batch.last_seq} are there already, but the tables are"
+                    f" at {position}: {failure}",
+                    maybe_committed=False,
+                    transient=False,
+                ) from failure.__cause__
             self.repeated_writes += 1
             log.info(
                 "tables write repeated with conflicts ignored: its rows are there already",

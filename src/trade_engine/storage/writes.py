@@ -6,7 +6,8 @@ Rows go set-based, a few statements per table rather than one per row. Every wri
 idempotent (absolute upserts, appends that ignore conflicts), so a batch whose commit
 outcome is unknown can simply be written again. (PostgreSQL's first statement for a
 write inserts some appends without a conflict clause; its writer falls back to the
-statement with every clause when their rows are there: postgres_writer.py.)
+statement with every clause when their rows are there because an earlier attempt of
+the same write committed: postgres_writer.py.)
 """
 
 from collections.abc import Sequence
