@@ -6,6 +6,7 @@ session: tests/conftest.py), and the store is refused again on the next start; w
 that fail are reported when the work is awaited."""
 
 import asyncio
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -76,14 +77,20 @@ def test_the_rows_the_tables_lack_are_written_while_the_replay_goes_on(
 
     monkeypatch.setattr(Projection, "project", projecting_and_watching)
 
-    async def scenario() -> tuple[int, bytes]:
+    async def scenario() -> tuple[int, bytes, bytes]:
         core = await start_core(database_url)
         await core.settled()
         recovered = (core.sequencer.last_seq, core.engine.snapshot())
         await core.close()
-        return recovered
+        # Started again on the rows written: verified (conservation, the ledger against
+        # the balances, holds against the open orders) and the same engine.
+        again = await start_core(database_url)
+        restarted = again.engine.snapshot()
+        await again.close()
+        return (*recovered, restarted)
 
-    recovered_seq, recovered = run(scenario())
+    recovered_seq, recovered, restarted = run(scenario())
+    assert restarted == recovered
     assert len(seen) > 3  # the replay made the rows of more batches after the wait
     assert seen[2] > at_start  # the first batch's rows were written meanwhile
     assert recovered_seq == last_seq
@@ -229,4 +236,37 @@ def test_a_catch_up_stopped_while_it_waits_for_batches_ends(database_url: str) -
         return tables_position(database_url)
 
     assert run(scenario()) == 5
+    catch_up_threads_end()
+
+
+def test_batches_handed_over_while_a_write_runs_go_in_one_write(tmp_path: Path) -> None:
+    """The replay makes batches faster than the tables take them: those waiting when a
+    write ends go together in the next (one transaction, not one per batch). Another
+    connection holds the database's write lock while they are handed over."""
+    url = normalise_url(f"sqlite:///{tmp_path}/trade-engine.db")
+    handed_over = 40
+
+    async def scenario() -> tuple[int, int, int]:
+        database = open_database(url)
+        try:
+            await upgrade(database)
+        finally:
+            await database.dispose()
+        holder = sqlite3.connect(tmp_path / "trade-engine.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the write lock: the first write waits for it
+        catch_up = CatchUp(url)
+        for seq in range(1, handed_over + 1):
+            catch_up.add(empty_batch(url, seq))
+        catch_up.end()
+        assert catch_up.work is not None
+        await asyncio.sleep(0.2)  # every batch handed over is in its queue
+        holder.execute("ROLLBACK")
+        holder.close()
+        await catch_up.work
+        return catch_up.batches, catch_up.writes, tables_position(str(url))
+
+    batches, writes, position = run(scenario())
+    assert batches == handed_over
+    assert writes <= 2  # the first, then all those that waited for it
+    assert position == handed_over
     catch_up_threads_end()

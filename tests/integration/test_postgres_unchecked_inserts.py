@@ -22,7 +22,7 @@ from trade_engine.sequencer.messages import JournalEntry
 from trade_engine.sequencer.ports import AppendTiming, CommitFailed
 from trade_engine.storage import schema
 from trade_engine.storage.database import normalise_url, open_database
-from trade_engine.storage.postgres_writer import PostgresBatchWriter
+from trade_engine.storage.postgres_writer import PostgresBatchWriter, PostgresBulkWriter
 from trade_engine.storage.projection import BatchRows
 from trade_engine.storage.recovery import projected_seq
 from trade_engine.storage.writer import writer_for
@@ -121,18 +121,34 @@ async def tables_position(url: str) -> int:
         await database.dispose()
 
 
-def test_rows_of_another_write_repeated_are_refused_not_ignored(postgres_url):
+async def rows_of(url: str, seq: int) -> tuple[int, int, int]:
+    """How many orders, trades and ledger entries `one_of_each(seq)` wrote."""
+    database = open_database(normalise_url(url))
+    try:
+        async with database.connect() as connection:
+            counts = []
+            for column in (schema.orders.c.id, schema.trades.c.id, schema.ledger_entries.c.source_seq):
+                query = select(func.count()).where(column == seq)
+                counts.append(int((await connection.execute(query)).scalar_one()))
+            return counts[0], counts[1], counts[2]
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["order-path", "catch-up"])
+def test_rows_of_another_write_repeated_are_refused_not_ignored(postgres_url, bulk):
     """A write whose rows are there though the tables have not reached its position
     (a projection that repeated another write's keys: a bug) fails for good and writes
     nothing. Before, it went again with the conflicts ignored, and the repeat was
-    hidden. The same write made again still goes, with the conflicts ignored."""
+    hidden. The same write made again still goes, with the conflicts ignored. So with
+    recovery's writer, which copies those rows (`bulk`)."""
     seq = 10**9
 
     async def scenario():
         core = await start_core(postgres_url, markets=MARKETS)  # the schema, the markets
         await core.close()
-        writer = writer_for(normalise_url(postgres_url))
-        assert isinstance(writer, PostgresBatchWriter)
+        writer = writer_for(normalise_url(postgres_url), bulk=bulk)
+        assert isinstance(writer, PostgresBulkWriter if bulk else PostgresBatchWriter)
         try:
             await writer.write(one_of_each(seq))
             with pytest.raises(CommitFailed) as refused:
@@ -140,11 +156,13 @@ def test_rows_of_another_write_repeated_are_refused_not_ignored(postgres_url):
             after_refusal = await tables_position(postgres_url)
             repeated_after_refusal = writer.repeated_writes
             await writer.write(one_of_each(seq))  # its own rows: repeated
-            return refused.value, after_refusal, repeated_after_refusal, writer.repeated_writes
+            rows = await rows_of(postgres_url, seq)
+            return refused.value, after_refusal, repeated_after_refusal, writer.repeated_writes, rows
         finally:
             await writer.close()
 
-    refusal, after_refusal, repeated_after_refusal, repeated = run(scenario())
+    refusal, after_refusal, repeated_after_refusal, repeated, rows = run(scenario())
+    assert rows == (1, 1, 1)  # the order, the trade, the ledger entry: once each
     assert not refusal.transient  # the tables writer stops on it: recovery replays the journal
     assert isinstance(refusal.__cause__, asyncpg.UniqueViolationError)
     assert f"up to {seq + 1}" in str(refusal)

@@ -24,8 +24,8 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Final, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Final, NamedTuple, TypeVar
 
 from trade_engine.sequencer.ports import CommitFailed, Prepared, Writer
 
@@ -33,9 +33,24 @@ log = logging.getLogger(__name__)
 
 _RETRY_INITIAL: Final = 0.01
 _RETRY_MAX: Final = 1.0
-# Most batches and rows written in one transaction when catching up.
+# Most batches and rows written in one transaction when catching up (`one_write`).
 _MOST_BATCHES: Final = 256
 _MOST_ROWS: Final = 50_000
+P = TypeVar("P", bound=Prepared)
+
+
+def one_write(batches: Iterable[P]) -> tuple[list[P], int]:
+    """The first of `batches` that go in one write, and their rows: at most
+    `_MOST_BATCHES`, with at most `_MOST_ROWS` rows (a larger first batch goes alone)."""
+    taken: list[P] = []
+    rows = 0
+    for batch in itertools.islice(batches, _MOST_BATCHES):
+        count = batch.rows.row_count()
+        if taken and rows + count > _MOST_ROWS:
+            break
+        taken.append(batch)
+        rows += count
+    return taken, rows
 
 
 class _Ready(NamedTuple):
@@ -189,14 +204,7 @@ class TableWriter:
         skip = after.batches if after is not None else 0
         if len(self._pending) <= skip:
             return None
-        taken: list[Prepared] = []
-        rows = 0
-        for batch in itertools.islice(self._pending, skip, skip + _MOST_BATCHES):
-            count = batch.rows.row_count()
-            if taken and rows + count > _MOST_ROWS:
-                break
-            taken.append(batch)
-            rows += count
+        taken, rows = one_write(itertools.islice(self._pending, skip, None))
         return _Ready(len(taken), rows, self._writer.merge(taken))
 
     def _signal(self) -> None:

@@ -13,10 +13,12 @@ changing nothing, and goes again as the statement with every conflict clause
 write went before. Only when the tables have reached the write's position, though (an
 earlier attempt of it committed): rows of another write repeated are a bug, refused.
 
-(Binary `COPY` for those three took 35 ms for the same rows, but it needs a transaction
+Binary `COPY` for those three took 35 ms for the same rows, but it needs a transaction
 block of several round trips, and under HTTP load, where writes are small and the event
 loop is busy, that raised the mixed flow's p99 at 64 connections from 50 to 79 ms in
-every run, `COPY` or not: measured, not kept.)
+every run, `COPY` or not. So only recovery's writes of the rows the tables lack copy
+them (`PostgresBulkWriter`): they run on a loop of their own, before the service takes
+an order, and the restart waits for them.
 """
 
 import asyncio
@@ -36,6 +38,7 @@ from trade_engine.storage.writes import (
     COMMITTED_SEQ,
     WRITES,
     PreparedBatch,
+    TableWrite,
     postgres_append_statement,
     postgres_batch_statement,
     postgres_types,
@@ -118,14 +121,15 @@ class _Session:
 
     async def run(self, statement: str, *arguments: object) -> None:
         """Execute one statement (one transaction); a failure becomes `CommitFailed`."""
-        await self._call(lambda connection: connection.execute(statement, *arguments))
+        await self.perform(lambda connection: connection.execute(statement, *arguments))
 
     async def value(self, query: str, *arguments: object) -> object:
         """The first column of `query`'s first row; a failure becomes `CommitFailed`."""
-        return await self._call(lambda connection: connection.fetchval(query, *arguments))
+        return await self.perform(lambda connection: connection.fetchval(query, *arguments))
 
-    async def _call(self, call: Callable[[Any], Awaitable[object]]) -> object:
-        """`call` on the connection, timed; a failure becomes `CommitFailed`."""
+    async def perform(self, call: Callable[[Any], Awaitable[object]]) -> object:
+        """`call` on the connection (one transaction: a statement, or a transaction block
+        of several), timed; a failure becomes `CommitFailed`."""
         self.last_seconds = 0.0  # none measured, unless this statement succeeds
         connection = await self.connected()
         began = time.perf_counter()
@@ -168,14 +172,20 @@ class PostgresBatchWriter:
     projection on another (`synchronous_commit=off`: rebuilt from the journal if lost),
     so a long projection statement never holds an acknowledgement up."""
 
+    # The kinds of row a write's first statement writes (`PostgresBulkWriter`'s: all but
+    # those it copies beside it).
+    _in_statement: tuple[TableWrite, ...] = WRITES
+
     def __init__(self, dsn: str) -> None:
         self._journal = _Session(dsn, {"jit": "off"})
         self._projection = _Session(dsn, {**_POSTGRES_WRITER_SETTINGS, "synchronous_commit": "off"})
         self._append = postgres_append_statement()
-        self._statement = postgres_batch_statement(unchecked=_UNCHECKED)
-        self._repeated = postgres_batch_statement()  # the same parameters
+        self._statement = postgres_batch_statement(_UNCHECKED, self._in_statement)
+        self._repeated = postgres_batch_statement()
         texts = Texts()
-        self._encoders = [[encoder_for(kind, texts) for kind in postgres_types(write)] for write in WRITES]
+        self._encoders = {
+            write.attribute: [encoder_for(kind, texts) for kind in postgres_types(write)] for write in WRITES
+        }
         self.repeated_writes = 0  # writes whose rows were there already (module docstring)
 
     # The statement runs in the server's process: the next write is readied meanwhile.
@@ -191,14 +201,18 @@ class PostgresBatchWriter:
         return PreparedBatch(merged.rows, self.encode(merged))
 
     def encode(self, batch: PreparedBatch) -> tuple[str, ...]:
-        """The write statement's parameters: each column of each kind of row as an array
-        literal, then the position the write brings the tables to (those `merge` made,
-        when it did)."""
+        """The write statement's parameters: each column of each kind of row it writes as
+        an array literal, then the position the write brings the tables to (those `merge`
+        made, when it did)."""
         if batch.encoded is not None:
             return batch.encoded
+        return self._literals(batch, self._in_statement)
+
+    def _literals(self, batch: PreparedBatch, writes: Sequence[TableWrite]) -> tuple[str, ...]:
         rows = batch.rows
         encoded: list[str] = []
-        for write, encoders in zip(WRITES, self._encoders, strict=True):
+        for write in writes:
+            encoders = self._encoders[write.attribute]
             table_rows = getattr(rows, write.attribute)
             if table_rows:
                 columns = zip(*table_rows, strict=True)
@@ -237,7 +251,7 @@ class PostgresBatchWriter:
         arguments = (*parameters, *extra)
         self._before_statement()
         try:
-            await self._projection.run(self._sql(self._statement, len(arguments)), *arguments)
+            await self._first_attempt(batch, self._sql(self._statement, len(arguments)), arguments)
         except CommitFailed as failure:
             if not isinstance(failure.__cause__, asyncpg.UniqueViolationError):
                 raise
@@ -257,8 +271,14 @@ class PostgresBatchWriter:
                 "tables write repeated with conflicts ignored: its rows are there already",
                 extra={"last_seq": batch.last_seq, "error": str(failure)},
             )
+            if self._in_statement is not WRITES:
+                arguments = (*self._literals(batch, WRITES), *extra)
             self._before_statement()
             await self._projection.run(self._sql(self._repeated, len(arguments)), *arguments)
+
+    async def _first_attempt(self, batch: PreparedBatch, statement: str, arguments: tuple[str, ...]) -> None:
+        """The write's first attempt: its one statement."""
+        await self._projection.run(statement, *arguments)
 
     async def committed_seq(self) -> int:
         # On the journal's connection: a lost append's server process is ended first.
@@ -275,3 +295,26 @@ class PostgresBatchWriter:
     async def close(self) -> None:
         await self._journal.close()
         await self._projection.close()
+
+
+class PostgresBulkWriter(PostgresBatchWriter):
+    """Recovery's writer of the rows the tables lack (core/catch_up.py): new orders,
+    trades and ledger entries by binary `COPY`, in one transaction with the statement
+    for the other tables (module docstring). A write whose rows are there already
+    fails on their key, as the insert does, and goes again as the one statement with
+    every conflict clause."""
+
+    _in_statement = tuple(write for write in WRITES if write.attribute not in _UNCHECKED)
+    _copied = tuple(write for write in WRITES if write.attribute in _UNCHECKED)
+
+    async def _first_attempt(self, batch: PreparedBatch, statement: str, arguments: tuple[str, ...]) -> None:
+        copies = [(write, rows) for write in self._copied if (rows := getattr(batch.rows, write.attribute))]
+
+        async def statement_and_copies(connection: Any) -> object:
+            async with connection.transaction():
+                await connection.execute(statement, *arguments)
+                for write, rows in copies:
+                    await connection.copy_records_to_table(write.table, records=rows, columns=write.columns)
+            return None
+
+        await self._projection.perform(statement_and_copies)

@@ -207,10 +207,12 @@ def postgres_statement(write: TableWrite, first_parameter: int = 1, conflicts: b
     return f"INSERT INTO {write.table} ({names}) SELECT * FROM {source} {clause}".rstrip()
 
 
-def postgres_batch_statement(unchecked: frozenset[str] = frozenset()) -> str:
-    """Every table's write as one statement: a batch is one round trip, and, run outside
-    a transaction block, one atomic transaction of its own. The kinds of row named in
-    `unchecked` (`TableWrite.attribute`) are inserted without a conflict clause.
+def postgres_batch_statement(
+    unchecked: frozenset[str] = frozenset(), writes: Sequence[TableWrite] = WRITES
+) -> str:
+    """`writes` (every table's) as one statement: a batch is one round trip, and, run
+    outside a transaction block, one atomic transaction of its own. The kinds of row
+    named in `unchecked` (`TableWrite.attribute`) are inserted without a conflict clause.
 
     Data-modifying WITH clauses all run, against one snapshot, and foreign keys are
     checked at the end of the statement, when the users and markets inserted by the
@@ -219,7 +221,7 @@ def postgres_batch_statement(unchecked: frozenset[str] = frozenset()) -> str:
     journal rows up to it are deleted in the same transaction.
     """
     clauses, parameter = [], 1
-    for number, write in enumerate(WRITES):
+    for number, write in enumerate(writes):
         statement = postgres_statement(write, parameter, conflicts=write.attribute not in unchecked)
         clauses.append(f"w{number} AS ({statement})")
         parameter += len(write.columns)
