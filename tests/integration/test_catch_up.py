@@ -174,12 +174,14 @@ def test_a_replay_failing_part_way_stops_the_writes_and_is_refused_again(
 
     lost = run(lose_a_batch())
     assert at_start < lost < last_seq
-    for _ in range(2):
+    for attempt in range(2):
         handed_over.clear()
         with pytest.raises(InconsistentStore, match="does not follow"):
             run(start_core(database_url))
-        assert handed_over  # the writes had begun
-        assert max(handed_over) < lost
+        # The first start's writes had begun. They may have written every batch before
+        # the missing one (those waiting go together): the second then hands none over.
+        assert handed_over or attempt > 0
+        assert max(handed_over, default=at_start) < lost
         catch_up_threads_end()
         assert at_start <= tables_position(database_url) < lost
 
