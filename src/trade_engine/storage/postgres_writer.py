@@ -33,9 +33,10 @@ from trade_engine.sequencer.messages import JournalEntry
 from trade_engine.sequencer.ports import AppendTiming, CommitFailed
 from trade_engine.storage.merge import merge_rows
 from trade_engine.storage.pgarrays import Texts, encoder_for
-from trade_engine.storage.projection import STATE_ROW_ID, BatchRows
+from trade_engine.storage.projection import BatchRows
 from trade_engine.storage.writes import (
     COMMITTED_SEQ,
+    TABLES_POSITION,
     WRITES,
     PreparedBatch,
     TableWrite,
@@ -74,7 +75,6 @@ _SERVER_ABORTED: Final = (
 _ALIVE: Final = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)"
 # Inserted without a conflict clause (module docstring).
 _UNCHECKED: Final = frozenset(("new_orders", "trades", "ledger"))
-_TABLES_POSITION: Final = "SELECT last_seq FROM sequencer_state WHERE id = $1"
 _ORPHAN_WAITS: Final = 100
 _ORPHAN_WAIT_SECONDS: Final = 0.05
 
@@ -258,7 +258,7 @@ class PostgresBatchWriter:
             # Rows are there already only if an earlier attempt of this write committed,
             # and so moved the tables to its position: anything else is a write that
             # repeats rows of another (a bug), refused rather than ignored.
-            position = await self._projection.value(_TABLES_POSITION, STATE_ROW_ID)
+            position = await self._projection.value(TABLES_POSITION)
             if not isinstance(position, int) or position < batch.last_seq:
                 raise CommitFailed(
                     f"rows of a write up to {batch.last_seq} are there already, but the tables are"

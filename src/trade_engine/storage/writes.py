@@ -144,6 +144,8 @@ COMMITTED_SEQ: Final = (
     "SELECT MAX(s) FROM (SELECT MAX(last_seq) AS s FROM journal"
     " UNION ALL SELECT last_seq AS s FROM sequencer_state WHERE id = 1) AS positions"
 )
+# How far the tables are (the position each write moves them to).
+TABLES_POSITION: Final = "SELECT last_seq FROM sequencer_state WHERE id = 1"
 JOURNAL_COLUMNS: Final = ("last_seq", "first_seq", "ts", "commands")
 # A projected batch's journal rows go in the projection's own transaction, except those
 # after the latest engine snapshot, or after one being written (its parts, or the pin
