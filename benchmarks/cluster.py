@@ -48,13 +48,14 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
 import httpx
 from tests.cluster.checks import check_answers, check_store
-from tests.cluster.harness import Cluster, Gateway, Nats, cluster_settings
+from tests.cluster.harness import Cluster, Gateway, Nats, cluster_settings, tables_held
 from tests.cluster.load import Load, fund
 from tests.conftest import postgres_database
 from tests.e2e.server import Server
@@ -212,7 +213,38 @@ def first_commit(gateway: Gateway, timeout: float = 120.0) -> float:
     raise RuntimeError("no order was committed after the kill")
 
 
-def takeover(resting: int, takeovers: int, scratch: Path) -> dict[str, Any]:
+def acknowledged_with_tables_held(gateway: Gateway, orders: int) -> None:
+    """`orders` resting orders acknowledged (16 clients) while the tables are held back
+    (tests/cluster/harness.py `tables_held`), so that the tables trail the journal by
+    them. Returns with the tables still held: the caller kills the leader first."""
+    headers = gateway.headers(USERS[0])
+
+    def place(indexes: range) -> None:
+        body = {"market": "BTC-USDT", "side": "BUY", "price": "40000.00", "quantity": "0.00010"}
+        with httpx.Client(base_url=gateway.url, timeout=30, headers=headers) as http:
+            for _ in indexes:
+                response = http.post("/api/v1/orders", json=body)
+                if response.status_code != 201:
+                    raise RuntimeError(f"an order of the tail was refused: {response.text}")
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(place, (range(n, orders, 16) for n in range(16))))
+
+
+def _took_over(core: Server) -> dict[str, Any]:
+    """What the new leader's log says of its takeover: the seconds from holding the lease
+    to leading, and the tail it published again and wrote (versions that log it)."""
+    said: dict[str, Any] = {}
+    for line in core.log_path.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("message") in ("leading", "the tables' tail written"):
+                fields = ("batches", "writes", "publish_seconds", "seconds")
+                said[record["message"]] = {k: record[k] for k in fields if k in record}
+    return said
+
+
+def takeover(resting: int, takeovers: int, scratch: Path, tail: int = 0) -> dict[str, Any]:
     with fresh_store(resting) as url:
         nats = Nats(scratch / "nats-takeover", 1)
         nats.start()
@@ -225,21 +257,34 @@ def takeover(resting: int, takeovers: int, scratch: Path) -> dict[str, Any]:
             cluster.add_core(wait_role="standby")
             standby_start = time.monotonic() - started
             gateway = cluster.add_gateway()
-            seconds = []
+            seconds, leaders = [], []
             for index in range(takeovers):
                 first_commit(gateway)
                 old = cluster.leader()
-                old.kill()
-                seconds.append(first_commit(gateway))
-                log(f"takeover {index + 1}: {seconds[-1]:.2f} s")
+                if tail:  # the tables trail the journal by `tail` orders at the kill
+                    with tables_held(url):
+                        acknowledged_with_tables_held(gateway, tail)
+                        old.kill()
+                        killed = time.monotonic()
+                else:
+                    old.kill()
+                    killed = time.monotonic()
+                first_commit(gateway)
+                seconds.append(time.monotonic() - killed)
+                leaders.append(_took_over(cluster.leader()))
+                log(f"takeover {index + 1}: {seconds[-1]:.2f} s {leaders[-1]}")
                 if index + 1 < takeovers:
                     cluster.add_core(wait_role="standby")
-            seconds.sort()
             return {
                 "resting_orders": resting,
                 "takeovers": takeovers,
-                "seconds_p50": round(seconds[len(seconds) // 2], 3),
-                "seconds_max": round(seconds[-1], 3),
+                "seconds_p50": round(statistics.median(seconds), 3),
+                "seconds_max": round(max(seconds), 3),
+                "seconds": [round(second, 3) for second in seconds],
+                # Each kill with the tables held back while this many orders were
+                # acknowledged (`--tail`): the new leader writes their rows first.
+                "tail_orders": tail,
+                "new_leaders_said": leaders,
                 "leader_start_seconds": round(leader_start, 1),
                 "standby_start_seconds": round(standby_start, 1),
             }
@@ -326,6 +371,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: small store, short runs")
     parser.add_argument("--resting", type=int, default=1_000_000)
     parser.add_argument("--takeovers", type=int, default=3)
+    parser.add_argument(
+        "--tail", type=int, default=0, help="orders acknowledged with the tables held back before each kill"
+    )
+    parser.add_argument("--takeover-only", action="store_true")
     parser.add_argument("--kills", type=int, default=int(os.environ.get("CHAOS_KILLS", "10")))
     parser.add_argument("--formations", type=int, default=int(os.environ.get("CHAOS_FORMATIONS", "20")))
     parser.add_argument("--clients", type=int, default=16)
@@ -341,7 +390,9 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as directory:
         scratch = Path(directory)
-        if not args.chaos_only:
+        if args.takeover_only:
+            report["takeover"] = takeover(args.resting, args.takeovers, scratch, args.tail)
+        elif not args.chaos_only:
             report["throughput"] = {}
             for name, kind, gateways in (
                 ("serve", "serve", 0),
@@ -354,11 +405,12 @@ def main() -> None:
                     kind, gateways, args.clients, args.seconds, scratch / name
                 )
             log("takeover")
-            report["takeover"] = takeover(args.resting, args.takeovers, scratch)
-        log("chaos")
-        report["chaos"] = chaos(args.kills, scratch)
-        log("formations")
-        report["formations"] = formations(args.formations, scratch)
+            report["takeover"] = takeover(args.resting, args.takeovers, scratch, args.tail)
+        if not args.takeover_only:
+            log("chaos")
+            report["chaos"] = chaos(args.kills, scratch)
+            log("formations")
+            report["formations"] = formations(args.formations, scratch)
     print(json.dumps(report, indent=2))
 
 

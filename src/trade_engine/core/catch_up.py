@@ -6,7 +6,7 @@ thread of their own (storage/own_loop.py), from the first such batch on, while t
 makes the next and the reader starts: the database writes while this process computes.
 They begin only once the engine has reached the tables' position, when the store's
 totals have been fixed as of it (core/bootstrap.py). The batches the replay makes while
-a write runs go together in the next (`one_write`, the tables writer's limits): one
+a write runs go together in the next (`write_together`, the tables writer's limits): one
 transaction each cost a statement and a commit each, and the replay makes batches
 faster than the tables take them. On PostgreSQL the writer copies the new orders, trades
 and ledger entries (`writer_for(bulk=True)`: storage/postgres_writer.py).
@@ -24,7 +24,7 @@ import time
 from collections import deque
 from typing import Final
 
-from trade_engine.sequencer.tables import one_write
+from trade_engine.sequencer.tables import write_together
 from trade_engine.storage.own_loop import OwnLoop
 from trade_engine.storage.writer import writer_for
 from trade_engine.storage.writes import PreparedBatch
@@ -92,11 +92,7 @@ class CatchUp:
                 while not ended and not queue.empty():  # those made meanwhile: in this write
                     ended = not self._take(queue.get_nowait(), waiting)
                 if waiting:
-                    taken, _ = one_write(waiting)
-                    await writer.write(taken[0] if len(taken) == 1 else writer.merge(taken))
-                    for _ in taken:
-                        waiting.popleft()
-                    self.batches += len(taken)
+                    self.batches += await write_together(writer, waiting)
                     self.writes += 1
             seconds = round(time.perf_counter() - began, 3)
             log.info(

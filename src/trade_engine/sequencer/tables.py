@@ -53,6 +53,18 @@ def one_write(batches: Iterable[P]) -> tuple[list[P], int]:
     return taken, rows
 
 
+async def write_together(writer: Writer, waiting: deque[P]) -> int:
+    """Write the first of `waiting` that go in one write (`one_write`) as one, and take
+    them off; how many went. For a writer catching the tables up with batches made
+    already (recovery's catch-up, a new cluster leader): one transaction per batch costs
+    a statement and a commit each."""
+    taken, _ = one_write(waiting)
+    await writer.write(taken[0] if len(taken) == 1 else writer.merge(taken))
+    for _ in taken:
+        waiting.popleft()
+    return len(taken)
+
+
 class _Ready(NamedTuple):
     """A write readied: the first `batches` of those waiting (after the write before
     it, if any), their `rows`, as one `batch`."""
