@@ -91,3 +91,41 @@ async def _publish_while_untrusted(nats: Nats) -> tuple[int, int]:
         return asked, int(info.state.messages)
     finally:
         await client.close()
+
+
+def test_a_core_taking_over_reads_how_far_the_batches_are_on_the_streams(tmp_path: Path) -> None:
+    """What a new leader needs not publish again (cluster/node.py `_write_tail`): every
+    batch before the last one the batch subject holds. Read by another core's publisher,
+    as a core taking over reads its predecessor's."""
+    nats = Nats(tmp_path, 1)
+    nats.start()
+    try:
+        before, after, notified = asyncio.run(_read_back(nats))
+    finally:
+        nats.stop()
+    assert before == 0  # nothing published yet
+    assert after == 7
+    assert notified == [6]  # the writer may write the batches up to the one before it
+
+
+async def _read_back(nats: Nats) -> tuple[int, int, list[int]]:
+    config = ClusterConfig(nats_urls=nats.urls, replicas=1)
+    client = await bus.connect(config, "publisher-test", "core")
+    try:
+        js, _ = await bus.ensure(client, config)
+        names = Names.of(config)
+        predecessor = Publisher(client, js, names, 1, leading=lambda: True)
+        successor = Publisher(client, js, names, 2, leading=lambda: True)
+        before = await successor.last_on_streams()
+        for first, last in ((1, 3), (4, 4), (5, 7)):
+            batch = CommittedBatch(seq=last, commit_ns=1, events=[], balances=[])
+            entry = journal_entry(first_seq=first, last_seq=last, ts=1, commands=[], position=0)
+            await predecessor.publish(entry, batch)
+        after = await successor.last_on_streams()
+        notified: list[int] = []
+        successor.notify(notified.append)
+        successor.on_streams(after - 1)
+        successor.on_streams(after - 2)  # never backwards
+        return before, after, notified
+    finally:
+        await client.close()

@@ -129,19 +129,24 @@ async def _acquired(lease: Lease) -> bool:
 
 
 async def _write_tail(follower: Follower, publisher: Publisher, writer: FencedWriter) -> None:
-    """The batches the tables lack: published again (the former leader may not have),
-    then written in order, those that fit together in one write (`write_together`): the
-    former leader's tables may have trailed its journal by many small batches, and the
-    new leader takes no order until they are written."""
+    """The batches the tables lack: those the former leader may not have published,
+    published again, then all written in order, those that fit together in one write
+    (`write_together`): the former leader's tables may have trailed its journal by many
+    small batches, and the new leader takes no order until they are written."""
     began = time.perf_counter()
+    on_streams = await publisher.last_on_streams()
+    publisher.on_streams(on_streams - 1)  # the last one's messages may be missing
     waiting: deque[PreparedBatch] = deque()
+    again = 0
     for applied in follower.tail:
-        balances = [BalanceState.of_row(row) for row in applied.rows.balances]
-        events = cast(list[AnyEvent], list(applied.events))
-        batch = CommittedBatch(
-            seq=applied.entry.last_seq, commit_ns=time.time_ns(), events=events, balances=balances
-        )
-        await publisher.publish(applied.entry, batch)
+        if applied.entry.last_seq >= on_streams:
+            balances = [BalanceState.of_row(row) for row in applied.rows.balances]
+            events = cast(list[AnyEvent], list(applied.events))
+            batch = CommittedBatch(
+                seq=applied.entry.last_seq, commit_ns=time.time_ns(), events=events, balances=balances
+            )
+            await publisher.publish(applied.entry, batch)
+            again += 1
         waiting.append(writer.prepare(applied.rows))
     published = time.perf_counter()
     batches, writes = len(waiting), 0
@@ -152,7 +157,8 @@ async def _write_tail(follower: Follower, publisher: Publisher, writer: FencedWr
     if batches:
         done = time.perf_counter()
         seconds = {"publish_seconds": round(published - began, 3), "seconds": round(done - began, 3)}
-        log.info("the tables' tail written", extra={"batches": batches, "writes": writes, **seconds})
+        counts = {"batches": batches, "published_again": again, "writes": writes}
+        log.info("the tables' tail written", extra={**counts, **seconds})
 
 
 async def _lead(

@@ -20,6 +20,7 @@ from typing import Final
 import msgspec
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from trade_engine.cluster import downstream, failpoints
 from trade_engine.cluster.names import EPOCH, FIRST_SEQ, LAST_SEQ, MSG_ID, Names
@@ -108,10 +109,33 @@ class Publisher:
             user_id = {**headers, MSG_ID: f"u{user.user_id}.{user.seq}"}
             await self._client.publish(names.user(user.user_id), downstream.encode(user), headers=user_id)
         failpoints.hit("after-publish")
-        self.published_seq = batch.seq
-        for notify in self._on_published:
-            notify(batch.seq)
-        self._progress.set()
+        self.on_streams(batch.seq)
+
+    def on_streams(self, seq: int) -> None:
+        """Every batch up to `seq` is on the streams, whole (published by this core, or
+        by a former leader: `last_on_streams`)."""
+        if seq > self.published_seq:
+            self.published_seq = seq
+            for notify in self._on_published:
+                notify(seq)
+            self._progress.set()
+
+    async def last_on_streams(self) -> int:
+        """The last batch the batch subject holds (0: none, or it cannot be read). Every
+        batch before it is on the streams whole: a core publishes a batch's journal entry,
+        the batch, then its per-market and per-user messages, in that order on one
+        connection, and the next batch only once the journal entry and the batch are
+        stored. So a core taking over need not publish those again (messages published
+        again after the de-duplication window would be stored twice)."""
+        try:
+            names = self._names
+            message = await self._js.get_last_msg(names.events_stream, names.batches, direct=False)
+        except NotFoundError:
+            return 0
+        except Exception as error:  # publish the whole tail again, as the safe side
+            log.warning("cannot read the last batch published", extra={"error": repr(error)})
+            return 0
+        return int((message.headers or {}).get(LAST_SEQ, "0"))
 
     async def _stored(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
         """Publish to a stream until it acknowledges (de-duplicated by the id). While
