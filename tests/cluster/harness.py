@@ -15,18 +15,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TypeVar
 
-import asyncpg
 import httpx
 import nats as nats_client
 from nats import errors as nats_errors
 
 from tests.e2e.server import Server, free_port
+from tests.postgres_locks import held
 
 T = TypeVar("T")
 
@@ -416,19 +416,7 @@ def wait_stream_empty(nats: Nats, stream: str = "TE_COMMANDS", timeout: float = 
     asyncio.run(wait())
 
 
-@contextmanager
-def tables_held(url: str) -> Iterator[None]:
+def tables_held(url: str) -> AbstractContextManager[None]:
     """Hold the row of the tables' position (`sequencer_state`) until the block ends: every
     write of the tables waits, journal appends (what acknowledges a batch) go on."""
-    loop = asyncio.new_event_loop()
-    connection = loop.run_until_complete(asyncpg.connect(url))
-    transaction = connection.transaction()
-    loop.run_until_complete(transaction.start())
-    position = "SELECT last_seq FROM sequencer_state WHERE id = 1 FOR UPDATE"
-    loop.run_until_complete(connection.execute(position))
-    try:
-        yield
-    finally:
-        loop.run_until_complete(transaction.rollback())
-        loop.run_until_complete(connection.close())
-        loop.close()
+    return held(url, "SELECT last_seq FROM sequencer_state WHERE id = 1 FOR UPDATE")

@@ -3,7 +3,12 @@ message it puts on the events stream (the batch, the per-market and the per-user
 messages) carries a de-duplication id, so the stream keeps each once."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from tests.cluster.harness import Nats
 from tests.flows import MARKETS
@@ -39,11 +44,7 @@ async def _publish_twice(url: str, nats: Nats) -> dict[str, int]:
         await core.sequencer.submit(order)
     await core.close()
     trade = batches[-1]  # the buyer's order, which traded
-    config = ClusterConfig(nats_urls=nats.urls, replicas=1)
-    client = await bus.connect(config, "publisher-test", "core")
-    try:
-        js, _ = await bus.ensure(client, config)
-        names = Names.of(config)
+    async with _connected(nats) as (client, js, names):
         publisher = Publisher(client, js, names, 1, leading=lambda: True)
         entry = journal_entry(first_seq=trade.seq, last_seq=trade.seq, ts=1, commands=[], position=0)
         for _ in range(2):  # the second time, as a core that took over does
@@ -51,8 +52,6 @@ async def _publish_twice(url: str, nats: Nats) -> dict[str, int]:
         await client.flush()
         info = await js.stream_info(names.events_stream, subjects_filter=">")
         return dict(info.state.subjects or {})
-    finally:
-        await client.close()
 
 
 def test_a_publication_waits_while_the_lease_is_not_trusted_and_goes_on_once_renewed(
@@ -109,11 +108,7 @@ def test_a_core_taking_over_reads_how_far_the_batches_are_on_the_streams(tmp_pat
 
 
 async def _read_back(nats: Nats) -> tuple[int, int, list[int]]:
-    config = ClusterConfig(nats_urls=nats.urls, replicas=1)
-    client = await bus.connect(config, "publisher-test", "core")
-    try:
-        js, _ = await bus.ensure(client, config)
-        names = Names.of(config)
+    async with _connected(nats) as (client, js, names):
         predecessor = Publisher(client, js, names, 1, leading=lambda: True)
         successor = Publisher(client, js, names, 2, leading=lambda: True)
         before = await successor.last_on_streams()
@@ -127,5 +122,15 @@ async def _read_back(nats: Nats) -> tuple[int, int, list[int]]:
         successor.on_streams(after - 1)
         successor.on_streams(after - 2)  # never backwards
         return before, after, notified
+
+
+@asynccontextmanager
+async def _connected(nats: Nats) -> AsyncIterator[tuple[Client, JetStreamContext, Names]]:
+    """A core's connection to `nats` (replicas 1), its streams set up."""
+    config = ClusterConfig(nats_urls=nats.urls, replicas=1)
+    client = await bus.connect(config, "publisher-test", "core")
+    try:
+        js, _ = await bus.ensure(client, config)
+        yield client, js, Names.of(config)
     finally:
         await client.close()

@@ -13,11 +13,21 @@ import httpx
 from trade_engine.config import load_config
 from trade_engine.edge.auth import mint_token
 
+_handed_out: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port free now, never handed out before by this process: the kernel may offer a
+    port again as soon as its probe is closed (about 4 in 100 of a thousand probes here),
+    and a three-node NATS was once given the same port as one node's client port and its
+    cluster port (`nats n2 did not start`)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class Server:

@@ -29,6 +29,7 @@ from tests.conftest import PG_ADMIN_URL
 from tests.e2e.client import API, QUOTE, Api, error, ok
 from tests.e2e.server import Server
 from tests.e2e.ws_client import WsClient
+from tests.postgres_locks import held
 
 TERMINAL = {"FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH"}
 
@@ -58,17 +59,8 @@ def recovery_blocked(database_url: str, server: Server) -> Iterator[None]:
         cwd=server.workdir,
         capture_output=True,
     )
-    loop = asyncio.new_event_loop()
-    connection = loop.run_until_complete(asyncpg.connect(database_url))
-    transaction = connection.transaction()
-    loop.run_until_complete(transaction.start())
-    loop.run_until_complete(connection.execute("LOCK TABLE markets IN ACCESS EXCLUSIVE MODE"))
-    try:
+    with held(database_url, "LOCK TABLE markets IN ACCESS EXCLUSIVE MODE"):
         yield
-    finally:
-        loop.run_until_complete(transaction.rollback())
-        loop.run_until_complete(connection.close())
-        loop.close()
 
 
 def test_ready_only_after_recovery(database_url: str, tmp_path: Any) -> None:
