@@ -15,7 +15,10 @@ core` and `gateway` processes, `trade-engine serve` for comparison (tests/cluste
     the sequencer, as benchmarks/durable.py does), an active core, a warm standby and a
     gateway; the active core is killed (SIGKILL) `--takeovers` times, each time timed
     from the kill to the first order committed through the gateway (a client retrying
-    on 503), then a new standby is started. Reported: p50 and max.
+    on 503), then a new standby is started. Reported: p50 and max, and what each new
+    leader logged of its takeover. `--tail N`: each kill comes after N orders were
+    acknowledged with the tables held back (a lock on their position row), so the new
+    leader first writes the rows they lack. `--takeover-only` runs (b) alone.
 (c) chaos: `--kills` random kills of the active core under load through two gateways on
     a small store, with every check of the failover test after them (tests/cluster:
     every answer one of the four outcomes, every acknowledged and every OUTCOME_UNKNOWN

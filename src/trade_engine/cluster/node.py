@@ -135,7 +135,12 @@ async def _write_tail(follower: Follower, publisher: Publisher, writer: FencedWr
     small batches, and the new leader takes no order until they are written."""
     began = time.perf_counter()
     on_streams = await publisher.last_on_streams()
-    publisher.on_streams(on_streams - 1)  # the last one's messages may be missing
+    if on_streams > follower.seq:  # a store restored behind its streams, say
+        log.warning(
+            "the streams hold batches past the committed position",
+            extra={"last_on_streams": on_streams, "committed": follower.seq},
+        )
+    publisher.on_streams(min(on_streams - 1, follower.seq))  # the last one's messages may be missing
     waiting: deque[PreparedBatch] = deque()
     again = 0
     for applied in follower.tail:
