@@ -12,7 +12,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.cluster.checks import check_answers, check_store
-from tests.cluster.harness import Cluster, batch_epochs
+from tests.cluster.harness import Cluster, Gateway, batch_epochs
 from tests.cluster.load import Load, fund
 
 USERS = ["ft-a", "ft-b"]
@@ -156,16 +156,24 @@ def test_trading_goes_on_with_one_nats_node_of_three_down_and_pauses_with_two(
         body["client_order_id"] = f"n-{index}"
         return httpx.post(f"{gateway.url}/api/v1/orders", json=body, headers=headers, timeout=60)
 
+    def found(gateway: Gateway, n: int) -> httpx.Response:
+        url = f"{gateway.url}/api/v1/orders/by-client-id/n-{n}"
+        return httpx.get(url, headers=headers, timeout=30)
+
     first, second, _ = cluster.nats.nodes
     first.stop()
     # The streams that led on the stopped node elect new leaders after the raft election
     # timeout (seconds; meanwhile 503s, answered in time). If the lease's bucket was one
-    # of them, renewing it failed meanwhile and the standby may take over. Once every
-    # stream is led again, trading goes on without a break.
+    # of them, renewing it failed meanwhile and the standby may take over. A gateway whose
+    # consumer of the batches was on the stopped node gets a new one once it misses two
+    # heartbeats and the cluster can place it (until then it answers "catching up", 503).
+    # Once every stream is led again and the gateway reads the batches, trading goes on
+    # without a break.
     during = place(0)
     assert during.status_code in (201, 503), during.text
     cluster.nats.until_streams_led()
     resumed = _until_placed(place, 1, cluster)
+    _until_answered(lambda: found(gateway, resumed), cluster)
     placed = [place(n) for n in range(resumed + 1, resumed + 11)]
     assert all(response.status_code == 201 for response in placed), (
         f"{[r.text for r in placed]}\n{cluster.logs()}"
@@ -182,9 +190,27 @@ def test_trading_goes_on_with_one_nats_node_of_three_down_and_pauses_with_two(
     first.start()
     second.start()
     n = _until_placed(place, 100, cluster)
-    other = cluster.gateways[1]
-    response = httpx.get(f"{other.url}/api/v1/orders/by-client-id/n-{n}", headers=headers, timeout=30)
-    assert response.status_code == 200, response.text
+    # The other gateway reads it too, once its consumer of the batches is back.
+    assert (
+        _until_answered(lambda: found(cluster.gateways[1], n), cluster).json()["data"]["client_order_id"]
+        == f"n-{n}"
+    )
+
+
+def _until_answered(read: Callable[[], httpx.Response], cluster: Cluster) -> httpx.Response:
+    """Read until the gateway answers 200 (each answer 200 or 503 in time, never
+    hanging); the answer."""
+    deadline = time.monotonic() + 60
+    while True:
+        began = time.monotonic()
+        response = read()
+        if response.status_code == 200:
+            return response
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "UNAVAILABLE", response.text
+        assert time.monotonic() - began < 10, "answered within the read wait"
+        assert time.monotonic() < deadline, f"the gateway did not catch up:\n{cluster.logs()}"
+        time.sleep(0.2)
 
 
 def _until_placed(place: Callable[[int], httpx.Response], first: int, cluster: Cluster) -> int:
