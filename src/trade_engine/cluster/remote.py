@@ -21,7 +21,9 @@
   does not follow the last one means this gateway missed what no stream holds any
   more: `on_gap` is called (the gateway process restarts: it keeps no state).
 - `caught_up` asks the active core how far it has published and waits for the readers
-  to get there: a read on this gateway sees what another gateway acknowledged.
+  to get there: a read on this gateway sees what another gateway acknowledged. With no
+  core to ask (between leaders), it waits for the batches of the commands this gateway
+  acknowledged itself.
 - `history_reached` polls the tables' position in the database.
 """
 
@@ -105,6 +107,7 @@ class NatsCore:
         self._state: CoreState | None = None
         self._buffer: list[tuple[int, CommittedBatch]] | None = []
         self.seq = 0  # the last batch handed to the readers
+        self.acknowledged = 0  # the last batch a command sent through here was answered in
         self._progress = asyncio.Event()
         self.in_flight = 0
         self.commands = 0
@@ -163,6 +166,7 @@ class NatsCore:
                     command, key, "the core did not answer in time (it may have failed over)"
                 )
             if isinstance(outcome, Committed) and outcome.seq:
+                self.acknowledged = max(self.acknowledged, outcome.seq)
                 await self._reach(outcome.seq, self._config.read_wait_seconds)
             return outcome
         finally:
@@ -220,7 +224,10 @@ class NatsCore:
                 self._names.position, b"", timeout=min(timeout, POSITION_TIMEOUT)
             )
         except (NoRespondersError, NatsTimeout, TimeoutError):
-            return True  # no active core: nothing newer can have been answered
+            # No active core (between leaders): what another gateway acknowledged cannot
+            # be known now, but what this one acknowledged can, and its clients must
+            # read it (`submit` answers once its wait for the batch ends, reached or not).
+            return await self._reach(self.acknowledged, timeout)
         published = int(json.loads(answer.data)["published"])
         return await self._reach(published, timeout)
 
