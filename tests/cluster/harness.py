@@ -15,11 +15,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import nats as nats_client
@@ -214,6 +214,17 @@ class Nats:
         the raft election timeout (seconds), and until then commands or lease renewals
         on them fail."""
         asyncio.run(_until_streams_led([n for n in self.nodes if n.process is not None], timeout))
+
+
+def on_one_node(tmp_path: Path, run: Callable[[Nats], Coroutine[Any, Any, T]]) -> T:
+    """Run the coroutine `run` makes against a NATS server of one node, started for it
+    and stopped after, whatever happens."""
+    nats = Nats(tmp_path, 1)
+    nats.start()
+    try:
+        return asyncio.run(run(nats))
+    finally:
+        nats.stop()
 
 
 async def _until_streams_led(running: list[NatsNode], timeout: float) -> None:

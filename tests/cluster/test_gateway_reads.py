@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nats.aio.msg import Msg
 
-from tests.cluster.harness import Nats
+from tests.cluster.harness import Nats, on_one_node
 from tests.flows import MARKETS
 from trade_engine.cluster import bus
 from trade_engine.cluster.gateway import connect_gateway
@@ -39,12 +39,9 @@ READ_WAIT = 0.5
 def test_with_no_core_to_ask_a_gateway_still_waits_for_what_it_acknowledged(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    nats = Nats(tmp_path, 1)
-    nats.start()
-    try:
-        before, without_batch, with_batch, gaps = asyncio.run(_acknowledged_with_no_core(postgres_url, nats))
-    finally:
-        nats.stop()
+    before, without_batch, with_batch, gaps = on_one_node(
+        tmp_path, lambda nats: _acknowledged_with_no_core(postgres_url, nats)
+    )
     assert before is True  # nothing acknowledged here yet: nothing to wait for
     assert without_batch is False  # the order's batch has not come: "catching up" (503)
     assert with_batch is True

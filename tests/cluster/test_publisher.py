@@ -10,7 +10,7 @@ from pathlib import Path
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from tests.cluster.harness import Nats
+from tests.cluster.harness import Nats, on_one_node
 from tests.flows import MARKETS
 from trade_engine.cluster import bus
 from trade_engine.cluster.names import Names
@@ -22,12 +22,7 @@ from trade_engine.sequencer.messages import CommittedBatch, journal_entry
 
 
 def test_a_batch_published_twice_is_kept_once(postgres_url: str, tmp_path: Path) -> None:
-    nats = Nats(tmp_path, 1)
-    nats.start()
-    try:
-        counts = asyncio.run(_publish_twice(postgres_url, nats))
-    finally:
-        nats.stop()
+    counts = on_one_node(tmp_path, lambda nats: _publish_twice(postgres_url, nats))
     assert {"te.batch", "te.market.BTC-USDT", "te.user.buyer", "te.user.seller"} <= set(counts)
     assert set(counts.values()) == {1}, counts  # (the fee account's subject too)
 
@@ -59,12 +54,7 @@ def test_a_publication_waits_while_the_lease_is_not_trusted_and_goes_on_once_ren
 ) -> None:
     """A renewal that comes late (a stalled loop, a slow quorum write) made the publisher
     give up for good; at a stop nobody noticed, and the stop waited for it forever."""
-    nats = Nats(tmp_path, 1)
-    nats.start()
-    try:
-        asked, published = asyncio.run(_publish_while_untrusted(nats))
-    finally:
-        nats.stop()
+    asked, published = on_one_node(tmp_path, _publish_while_untrusted)
     assert asked >= 4  # it waited, publishing nothing, while the lease was not trusted
     assert published == 1
 
@@ -96,12 +86,7 @@ def test_a_core_taking_over_reads_how_far_the_batches_are_on_the_streams(tmp_pat
     """What a new leader needs not publish again (cluster/node.py `_write_tail`): every
     batch before the last one the batch subject holds. Read by another core's publisher,
     as a core taking over reads its predecessor's."""
-    nats = Nats(tmp_path, 1)
-    nats.start()
-    try:
-        before, after, notified = asyncio.run(_read_back(nats))
-    finally:
-        nats.stop()
+    before, after, notified = on_one_node(tmp_path, _read_back)
     assert before == 0  # nothing published yet
     assert after == 7
     assert notified == [6]  # the writer may write the batches up to the one before it

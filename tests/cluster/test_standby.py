@@ -7,7 +7,7 @@ are gone."""
 import asyncio
 from pathlib import Path
 
-from tests.cluster.harness import Nats
+from tests.cluster.harness import Nats, on_one_node
 from tests.flows import MARKETS
 from trade_engine.cluster import bus
 from trade_engine.cluster.names import Names
@@ -22,21 +22,11 @@ from trade_engine.storage.database import normalise_url, open_database
 def test_a_standby_that_missed_entries_takes_over_at_the_committed_position(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    nats = Nats(tmp_path, 1)
-    nats.start()
-    try:
-        asyncio.run(_missed_entries(postgres_url, nats, wait=0.0))
-    finally:
-        nats.stop()
+    on_one_node(tmp_path, lambda nats: _missed_entries(postgres_url, nats, wait=0.0))
 
 
 def test_a_standby_that_missed_entries_loads_again_by_itself(postgres_url: str, tmp_path: Path) -> None:
-    nats = Nats(tmp_path, 1)
-    nats.start()
-    try:
-        asyncio.run(_missed_entries(postgres_url, nats, wait=3.0 * TRIM_SECONDS + 2.0))
-    finally:
-        nats.stop()
+    on_one_node(tmp_path, lambda nats: _missed_entries(postgres_url, nats, wait=3.0 * TRIM_SECONDS + 2.0))
 
 
 async def _missed_entries(url: str, nats: Nats, wait: float) -> None:
