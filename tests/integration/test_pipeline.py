@@ -273,3 +273,37 @@ def test_array_literals_carry_any_text_integer_and_boolean_exactly(postgres_url)
     assert plain == [1, 2, 3]
     assert booleans_back == flags
     assert empty == []
+
+
+def test_readers_get_a_batch_after_the_callers_it_answered_have_resumed(tmp_path):
+    """The read model holds a command's effects when its caller resumes; the readers
+    (depth, market data, streams) get the batch after the callers it answered have
+    resumed, off the order path (readmodel/views.py), and in order."""
+
+    async def scenario():
+        core = await start_core(f"sqlite:///{tmp_path}/readers.db", markets=MARKETS)
+        await fund(core)
+        view = ReadModel(defer=asyncio.get_running_loop().call_soon)
+        view.start_from(LocalCore(core, roundtrip=True).attach(view.on_commit))
+        held: list[bool] = []  # per caller resumed: whether the read model held its order
+        handed: list[tuple[int, int]] = []  # per batch the readers got: its seq, callers resumed
+        view.subscribe(lambda views: handed.append((views.seq, len(held))))
+
+        async def place(price: int) -> None:
+            (accepted, *_) = await core.sequencer.submit(buy(price))
+            assert isinstance(accepted, OrderAccepted)
+            held.append(view.orders.get(accepted.order_id) is not None)
+
+        await place(100)
+        await asyncio.gather(place(101), place(102))
+        await until(lambda: handed and handed[-1][0] == core.sequencer.last_seq)
+        await core.close()
+        return held, handed
+
+    held, handed = run(scenario())
+    assert held == [True, True, True]
+    # Each batch was read after its callers had resumed: the first after the first
+    # caller, the last after all three (the other two may share a batch or not).
+    assert handed[0][1] == 1
+    assert handed[-1][1] == 3
+    assert [seq for seq, _ in handed] == sorted(seq for seq, _ in handed)

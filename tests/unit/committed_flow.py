@@ -13,7 +13,7 @@ from trade_engine.core.messages import AnyEvent, BalanceState, CommittedBatch
 from trade_engine.edge.connection import Connection
 from trade_engine.edge.hub import Hub
 from trade_engine.engine import AddMarket, Command, Deposit, Engine, Event, PlaceOrder
-from trade_engine.readmodel.views import ReadModel
+from trade_engine.readmodel.views import Defer, ReadModel, at_once
 
 SECOND = 1_000_000_000
 PRICE = 3_000_000  # 30,000.00 USDT
@@ -23,8 +23,8 @@ class Flow:
     """An engine and the read model its committed batches build, one batch per command
     (each carrying the committed balances of the users its events name)."""
 
-    def __init__(self) -> None:
-        self.engine, self.view, self.seq = Engine(), ReadModel(), 0
+    def __init__(self, defer: Defer = at_once) -> None:
+        self.engine, self.view, self.seq = Engine(), ReadModel(defer), 0
 
     def commit(self, command: Command) -> list[Event]:
         events = self.engine.apply(command)
@@ -47,13 +47,14 @@ def collected(
     start: Callable[[Flow, Hub], None],
     scenario: Callable[[Flow], None],
     settle: float = 0.05,
+    defer: Defer = at_once,
 ) -> dict[str, list[dict[str, Any]]]:
     """Run `scenario` on a fresh flow, with `start` subscribing the renderer under test to
-    its read model; the frames each named connection (subscribed to its hub keys) got
-    within `settle` seconds."""
+    its read model (whose readers get each batch as `defer` says); the frames each named
+    connection (subscribed to its hub keys) got within `settle` seconds."""
 
     async def run() -> dict[str, list[dict[str, Any]]]:
-        flow, hub = Flow(), Hub(max_clients=10)
+        flow, hub = Flow(defer), Hub(max_clients=10)
         sent: dict[str, list[dict[str, Any]]] = {name: [] for name in subscriptions}
         connections = []
         for name, keys in subscriptions.items():

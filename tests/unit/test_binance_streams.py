@@ -16,14 +16,16 @@ from trade_engine.edge.hub import Hub
 from trade_engine.engine import PlaceOrder
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
+from trade_engine.readmodel.views import Defer, at_once
 
 SECOND = 1_000_000_000
 MS = 1_000_000
 NAMES = ("btcusdt@trade", "btcusdt@aggTrade", "btcusdt@bookTicker", "btcusdt@depth@100ms")
 
 
-def received(scenario: Callable[[Flow], None]) -> dict[str, list[dict[str, Any]]]:
-    """Frames of one raw connection per stream, and of a combined one on `@trade`."""
+def received(scenario: Callable[[Flow], None], defer: Defer = at_once) -> dict[str, list[dict[str, Any]]]:
+    """Frames of one raw connection per stream, and of a combined one on `@trade` (the
+    read model's readers get each batch as `defer` says)."""
 
     def start(flow: Flow, hub: Hub) -> None:
         depth, live = DepthBook(), LiveMarketData()
@@ -34,7 +36,7 @@ def received(scenario: Callable[[Flow], None]) -> dict[str, list[dict[str, Any]]
 
     connections: dict[str, list[Hashable]] = {name: [stream_key(name)] for name in NAMES}
     connections["combined"] = [stream_key("btcusdt@trade", combined=True)]
-    return collected(connections, start, scenario, settle=0.5)
+    return collected(connections, start, scenario, settle=0.5, defer=defer)
 
 
 def test_a_trade_goes_out_on_every_stream_with_exact_figures() -> None:
@@ -67,6 +69,25 @@ def test_a_trade_goes_out_on_every_stream_with_exact_figures() -> None:
     assert all(later["U"] == earlier["u"] + 1 for earlier, later in itertools.pairwise(diffs))
     assert diffs[-1]["b"] == [["30000.00000000", "0.00200000"]]
     assert diffs[-1]["u"] == sent["btcusdt@bookTicker"][-1]["u"]
+
+
+def test_the_timer_streams_carry_every_batch_committed_before_them_though_the_readers_wait() -> None:
+    """The composition root hands a batch to the read model's readers in the loop's next
+    turn (readmodel/views.py). The streams' timer first hands them what they have not read
+    (here the readers' turn never comes), so its depth diffs miss no committed batch."""
+    turns: list[Callable[[], None]] = []
+
+    def scenario(flow: Flow) -> None:
+        open_market(flow)
+        flow.commit(limit("alice", "BUY", 300, 10))
+
+    sent = received(scenario, defer=turns.append)
+    diffs = sent["btcusdt@depth@100ms"]
+    assert diffs
+    assert diffs[-1]["b"] == [["30000.00000000", "0.00300000"]]
+    top = sent["btcusdt@bookTicker"][-1]
+    assert (top["b"], top["B"], top["u"]) == ("30000.00000000", "0.00300000", diffs[-1]["u"])
+    assert len(turns) == 1  # the first batch's turn, held: the timer read them all
 
 
 def klines_sent(

@@ -20,15 +20,16 @@ SECOND = 1_000_000_000
 KEYS = MarketKeys(SYMBOL)
 
 
-def channels_of(observe_wait: Callable[[float], None] | None = None) -> Callable[[Flow, Hub], None]:
-    """Starts the channels on a flow's read model, flushing at once."""
+def channels_of(
+    observe_wait: Callable[[float], None] | None = None, started: list[Channels] | None = None
+) -> Callable[[Flow, Hub], None]:
+    """Starts the channels on a flow's read model, flushing at once (into `started`)."""
 
     def start(flow: Flow, hub: Hub) -> None:
         depth, live = DepthBook(), LiveMarketData()
         channels = Channels(
             hub,
-            markets=flow.view.markets,
-            balances=flow.view.balances,
+            read_model=flow.view,
             depth=depth,
             live=live,
             flush_interval=0,
@@ -36,6 +37,8 @@ def channels_of(observe_wait: Callable[[float], None] | None = None) -> Callable
         )
         for reader in (depth.on_view, live.on_view, channels.on_view):  # the composition root's order
             flow.view.subscribe(reader)
+        if started is not None:
+            started.append(channels)
 
     return start
 
@@ -127,3 +130,29 @@ def test_a_market_nobody_watches_reports_no_wait() -> None:
     assert [frame["type"] for frame in sent["alice"]] == ["orders"]
     (alice_wait,) = waits  # the market's book changed, but no message went out for it
     assert alice_wait > 0
+
+
+def test_a_flush_carries_every_batch_committed_before_it_though_the_readers_wait() -> None:
+    """The composition root hands a batch to the read model's readers in the loop's next
+    turn (readmodel/views.py). A flush due before that turn first hands them what they
+    have not read, so it still carries the batch (here the readers' turn never comes)."""
+    started: list[Channels] = []
+    turns: list[Callable[[], None]] = []  # the readers' turns, held
+
+    def scenario(flow: Flow) -> None:
+        open_market(flow)
+        flow.commit(limit("alice", "BUY", 100, 10, "a-1"))
+        (channels,) = started
+        channels.flush()
+
+    sent = collected(
+        {"public": [KEYS.book], "alice": ALICE_ORDERS},
+        channels_of(started=started),
+        scenario,
+        defer=turns.append,
+    )
+    (delta,) = sent["public"]
+    assert (delta["type"], delta["seq"], delta["bids"]) == ("book_delta", 1, [["30000.00", "0.00100"]])
+    ((update,),) = [frame["updates"] for frame in sent["alice"]]
+    assert (update["event"], update["client_order_id"]) == ("NEW", "a-1")
+    assert len(turns) == 1  # one turn was asked for, the first batch's: the flush read them all

@@ -89,7 +89,8 @@ async def start(service: Service) -> None:
         service.core = port
         # No command has been taken yet: the state is the committed one, and every
         # batch after it reaches the read model.
-        view = service.view = ReadModel()
+        # The readers run after the answers a batch brings (readmodel/views.py).
+        view = service.view = ReadModel(defer=asyncio.get_running_loop().call_soon)
         with long_lived():  # a million open orders after a restart
             state = port.attach(view.on_commit)
             view.start_from(state)

@@ -76,6 +76,7 @@ class StreamPublisher:
         readers of it ahead of this one (diffs share the depth view's sequence);
         `subscriptions`: who receives user data besides the WebSocket API's subscribers."""
         self._outlet = StreamOutlet(hub)
+        self._settle = read_model.settle  # before each timer's streams (readmodel/views.py)
         self._markets = read_model.markets
         self._depth = depth
         self._statistics = StatisticsStreams(read_model.markets, depth, live, self._outlet)
@@ -250,6 +251,7 @@ class StreamPublisher:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             try:
+                self._settle()
                 now_ns = time.time_ns()
                 self._flush_depth(self._fast, "@100ms", ms(now_ns))
                 if now_ns // NS_PER_SECOND > second:

@@ -4,9 +4,22 @@
 models (markets, open orders, balances) and hands the resulting `ViewBatch` to every
 reader in the order they subscribed (depth and market data first, then the streams of
 each API). Nobody downstream re-derives a status, a fill or a balance.
+
+The read model itself is current when a command is answered (a client reads its own
+order at once). The readers need not be: the composition root defers them with the event
+loop's `call_soon`, so they run right after the requests the batch answered have resumed
+and sent their answers, not before. No later request finds them behind: it is read in a
+later turn of the loop. A publisher that sends what the readers noted (the WebSocket
+flushes, the Binance streams' timer) first `settle`s them, so that what it sends carries
+every batch committed before it, as when the readers ran at once. Measured side by side
+(`benchmarks/http.py`, 8 connections, medians of 4): the order p50 went from 1.49 to
+1.44 ms on PostgreSQL and from 2.49 to 2.37 ms on SQLite; the WebSocket figures stayed
+as they were. Without the settling, a flush due in the turn a batch was answered missed
+it, and `make bench-ws`'s delivery p99 rose from 50 to 56 ms.
 """
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,13 +63,23 @@ class ViewBatch:
 
 
 Reader = Callable[[ViewBatch], None]
+# When the readers are given the views built since they last were: `defer(settle)` calls
+# `settle()`, at once or later (the event loop's `call_soon` has this shape).
+Defer = Callable[[Callable[[], None]], object]
+
+
+def at_once(settle: Callable[[], None]) -> None:
+    settle()
 
 
 class ReadModel:
     """The committed state readers need (markets, open orders, balances), kept from
-    committed batches, and the readers each batch's views go to."""
+    committed batches, and the readers each batch's views go to (`defer`: when; module
+    docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, defer: Defer = at_once) -> None:
+        self._defer = defer
+        self._unread: deque[ViewBatch] = deque()  # built, not yet handed to the readers
         self.markets = Markets()
         self.orders = OpenOrders()
         self.closed = ClosedOrders()  # orders that closed lately: their final status
@@ -109,9 +132,19 @@ class ReadModel:
 
     def on_commit(self, batch: CommittedBatch) -> None:
         """A committed batch (the sequencer's subscriber): build the views, hand them on."""
-        view = self.build(batch)
-        for reader in self._readers:
-            try:
-                reader(view)
-            except Exception:
-                log.exception("read model reader failed", extra={"seq": batch.seq})
+        unread = self._unread
+        unread.append(self.build(batch))
+        if len(unread) == 1:
+            self._defer(self.settle)
+
+    def settle(self) -> None:
+        """Hand every batch's views built so far to the readers, in order (a publisher
+        of what the readers noted calls it first; module docstring)."""
+        unread = self._unread
+        while unread:
+            view = unread.popleft()
+            for reader in self._readers:
+                try:
+                    reader(view)
+                except Exception:
+                    log.exception("read model reader failed", extra={"seq": view.seq})

@@ -37,7 +37,7 @@ from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.balances import Balances as CommittedBalances
 from trade_engine.readmodel.markets import Markets
 from trade_engine.readmodel.trades import TradeModel
-from trade_engine.readmodel.views import ViewBatch
+from trade_engine.readmodel.views import ReadModel, ViewBatch
 from trade_engine.ws import protocol
 from trade_engine.ws.protocol import (
     BALANCES,
@@ -105,25 +105,26 @@ class Channels:
         self,
         hub: Hub,
         *,
-        markets: Markets,
-        balances: CommittedBalances,
+        read_model: ReadModel,
         depth: DepthBook,
         live: LiveMarketData,
         flush_interval: float,
         observe_wait: Callable[[float], None] | None = None,
     ) -> None:
-        """`markets` and `balances`: the read model's (committed state). `observe_wait`
-        is given, at each flush, how long the oldest change of each market and each user
-        it sends messages for waited for it, in seconds (the conflation's part of the
-        delivery time: a metric)."""
+        """`read_model`: the committed state (its markets and balances), whose readers
+        are settled before each flush (readmodel/views.py). `observe_wait` is given, at
+        each flush, how long the oldest change of each market and each user it sends
+        messages for waited for it, in seconds (the conflation's part of the delivery
+        time: a metric)."""
         self.hub = hub
-        self.markets = markets
-        self.balances = balances
+        self.markets: Markets = read_model.markets
+        self.balances: CommittedBalances = read_model.balances
+        self._settle = read_model.settle
         self.depth = depth
         self.live = live
         self._interval = flush_interval
         self._observe_wait = observe_wait
-        self._keys = {market.symbol: MarketKeys(market.symbol) for market in markets.all()}
+        self._keys = {market.symbol: MarketKeys(market.symbol) for market in self.markets.all()}
         self.book_seq: dict[str, int] = {}
         self.tickers: dict[str, TickerView] = {}
         self._markets: dict[str, _MarketChanges] = {}
@@ -214,7 +215,9 @@ class Channels:
         self.flush()
 
     def flush(self) -> None:
-        """Publish everything noted since the previous flush."""
+        """Publish everything noted since the previous flush (every batch committed
+        before it: the read model's readers are settled first)."""
+        self._settle()
         self._flush_handle = None
         self._last_flush = asyncio.get_running_loop().time()
         markets, self._markets = self._markets, {}
@@ -284,6 +287,7 @@ class Channels:
 
     def tick(self) -> None:
         """Tickers whose window slid (a minute passed) although nothing traded."""
+        self._settle()
         now = time.time_ns()
         for symbol, keys in self._keys.items():
             if self.hub.has_subscribers(keys.ticker):

@@ -78,8 +78,7 @@ class Streams:
         every committed batch (the composition root subscribes it)."""
         self._channels = Channels(
             self.hub,
-            markets=read_model.markets,
-            balances=read_model.balances,
+            read_model=read_model,
             depth=depth,
             live=live,
             flush_interval=self.config.flush_interval_ms / 1000,
