@@ -53,3 +53,20 @@ def test_orders_that_never_commit_still_count_where_they_were_tried() -> None:
     here.end(("alice", "rejected"))
     here.refused("alice")  # over the limit: not sent
     assert here.counts("alice") == [2, 2]
+
+
+def test_two_orders_with_one_client_id_answered_before_their_batch_count_twice_not_three_times() -> None:
+    """A client order id is free again once its order closes, so one batch may accept
+    two orders with the same id (the first one immediate-or-cancel). In one process their
+    requests are answered before the batch reaches the counts (readmodel/views.py)."""
+    here = counts()
+    for _ in range(2):
+        here.start(("alice", "same"))
+    for _ in range(2):
+        here.end(("alice", "same"))
+    assert here.counts("alice") == [2, 2]
+    here.on_view(accepted("alice", "same", 1))
+    here.on_view(accepted("alice", "same", 2))
+    assert here.counts("alice") == [2, 2]
+    here.on_view(accepted("alice", "same", 3))  # a third, through another gateway: counted
+    assert here.counts("alice") == [3, 3]

@@ -155,4 +155,6 @@ def test_a_flush_carries_every_batch_committed_before_it_though_the_readers_wait
     assert (delta["type"], delta["seq"], delta["bids"]) == ("book_delta", 1, [["30000.00", "0.00100"]])
     ((update,),) = [frame["updates"] for frame in sent["alice"]]
     assert (update["event"], update["client_order_id"]) == ("NEW", "a-1")
-    assert len(turns) == 1  # one turn was asked for, the first batch's: the flush read them all
+    # Every batch asked for its turn and none came: each was read when the next was
+    # built, and the last by the flush.
+    assert len(turns) == 4

@@ -7,8 +7,10 @@ each counts the orders the batches accept (through any gateway, and through eith
 Binance counts per account), plus the orders of its own requests that are still in
 flight, which no batch has yet. An order of this gateway is counted once: when its
 batch arrives it moves from in flight to counted. An order whose request ended before
-its batch arrived here (refused, unknown outcome, or a read model behind) is counted at
-once, and its batch, if it comes, is not counted again. An order refused before it
+its batch arrived here is counted at once, and its batch, if it comes, is not counted
+again. That is the usual case: the readers get a batch in the loop's turn after its
+answers (readmodel/views.py). It is also the case of an order refused, one of unknown
+outcome, and one answered while the read model is behind. An order refused before it
 reached the core counts only on the gateway that refused it: Binance says refused
 orders may or may not count.
 
@@ -38,7 +40,9 @@ class OrderCounts:
         self._clock = clock
         self._in_flight: dict[OrderKey, int] = {}
         self._in_flight_of: dict[str, int] = {}  # per user
-        self._awaited: dict[OrderKey, float] = {}  # counted before its batch came: when
+        # Orders counted before their batch came: how many per key (a client order id is
+        # free again once its order closes, so one batch may accept two), and when last.
+        self._awaited: dict[OrderKey, tuple[int, float]] = {}
 
     def counts(self, user_id: str) -> list[int]:
         """The user's orders in each window, those in flight included."""
@@ -62,9 +66,10 @@ class OrderCounts:
         self._add(key[0])
         now = self._clock()
         awaited = self._awaited
-        awaited[key] = now
+        earlier = awaited.get(key)
+        awaited[key] = (1 if earlier is None else earlier[0] + 1, now)
         if len(awaited) > _MAX_AWAITED:
-            self._awaited = {k: t for k, t in awaited.items() if now - t < _AWAIT_SECONDS}
+            self._awaited = {k: v for k, v in awaited.items() if now - v[1] < _AWAIT_SECONDS}
 
     def on_view(self, view: ViewBatch) -> None:
         """A committed batch: every order it accepted counts, once."""
@@ -73,8 +78,20 @@ class OrderCounts:
                 continue
             order = update.order
             key = (order.user_id, order.client_order_id)
-            if self._leave(key) or self._awaited.pop(key, None) is None:
+            if self._leave(key) or not self._came(key):
                 self._add(order.user_id)
+
+    def _came(self, key: OrderKey) -> bool:
+        """The batch of an order counted before it came: True (it is not counted again),
+        or False if no such order is awaited."""
+        earlier = self._awaited.get(key)
+        if earlier is None:
+            return False
+        if earlier[0] > 1:
+            self._awaited[key] = (earlier[0] - 1, earlier[1])
+        else:
+            del self._awaited[key]
+        return True
 
     def _leave(self, key: OrderKey) -> bool:
         """Take one order off in flight; False if none such is."""

@@ -13,15 +13,16 @@
   `Unavailable(BUSY)` at once; no outcome within `outcome_timeout_seconds` (the core
   died with it in flight), or a publish whose acknowledgement was lost: `Unknown`,
   with the ids to look it up by. Before answering `Committed`, it waits (bounded)
-  until its readers hold the batch: read-your-writes.
+  until its attached reader (the read model) holds the batch: read-your-writes.
 - `attach` hands out the committed state loaded from the database (follower.load:
   a consistent snapshot, the journal's tail applied) and then every batch from the
   batch subject, in order. The subscription starts before the load, so no batch
   committed after it is missed; batches already in the state are skipped. A batch that
   does not follow the last one means this gateway missed what no stream holds any
   more: `on_gap` is called (the gateway process restarts: it keeps no state).
-- `caught_up` asks the active core how far it has published and waits for the readers
-  to get there: a read on this gateway sees what another gateway acknowledged. With no
+- `caught_up` asks the active core how far it has published and waits for the read
+  model to get there (the gateway then settles the read model's own readers:
+  edge/gateway.py): a read on this gateway sees what another gateway acknowledged. With no
   core to ask (between leaders), it waits for the batches of the commands this gateway
   acknowledged itself.
 - `history_reached` polls the tables' position in the database.

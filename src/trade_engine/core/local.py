@@ -110,7 +110,7 @@ class LocalCore:
         return await self.core.sequencer.tables.reached(seq, timeout)
 
     async def caught_up(self, timeout: float) -> bool:
-        return True  # readers are called before a batch is answered
+        return True  # the attached reader (the read model) holds a batch before it is answered
 
     def accepting(self) -> bool:
         return self.core.sequencer.available

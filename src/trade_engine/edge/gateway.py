@@ -152,12 +152,16 @@ class Gateway:
 
     async def caught_up(self) -> None:
         """Wait (bounded) until the read model holds every batch the core has answered
-        so far, through any gateway of a cluster."""
+        so far, through any gateway of a cluster, and its readers (depth, market data)
+        have read them (readmodel/views.py)."""
         ready = self._ready
-        if ready is not None and not await ready.port.caught_up(self.config.cluster.read_wait_seconds):
+        if ready is None:
+            return
+        if not await ready.port.caught_up(self.config.cluster.read_wait_seconds):
             raise TradeEngineError(
                 ErrorCode.UNAVAILABLE, "this gateway is catching up with the latest commits; retry shortly"
             )
+        ready.view.settle()
 
     def holds(self, seq: int) -> bool:
         """Whether the read model holds the effects of the command numbered `seq` (in one

@@ -8,10 +8,13 @@ each API). Nobody downstream re-derives a status, a fill or a balance.
 The read model itself is current when a command is answered (a client reads its own
 order at once). The readers need not be: the composition root defers them with the event
 loop's `call_soon`, so they run right after the requests the batch answered have resumed
-and sent their answers, not before. No later request finds them behind: it is read in a
-later turn of the loop. A publisher that sends what the readers noted (the WebSocket
-flushes, the Binance streams' timer) first `settle`s them, so that what it sends carries
-every batch committed before it, as when the readers ran at once. Measured side by side
+and written their answers, not before. They are at most one batch behind the read model:
+the next batch is built only after they have read this one. A request that comes after
+an answer of the batch was written is read in a later turn of the loop, after them.
+Whatever may run before that turn and reads what the readers keep first `settle`s them:
+the publishers of what they noted (the WebSocket flushes, the Binance streams' timer), so
+that what they send carries every batch committed before it, a WebSocket subscription,
+and a cluster gateway catching up before a request (edge/gateway.py). Measured side by side
 (`benchmarks/http.py`, 8 connections, medians of 4): the order p50 went from 1.49 to
 1.44 ms on PostgreSQL and from 2.49 to 2.37 ms on SQLite; the WebSocket figures stayed
 as they were. Without the settling, a flush due in the turn a batch was answered missed
@@ -132,10 +135,11 @@ class ReadModel:
 
     def on_commit(self, batch: CommittedBatch) -> None:
         """A committed batch (the sequencer's subscriber): build the views, hand them on."""
-        unread = self._unread
-        unread.append(self.build(batch))
-        if len(unread) == 1:
-            self._defer(self.settle)
+        # The readers first get any batch still unread, so they are never more than this
+        # one behind the read model, and each reads the read model as of its own batch.
+        self.settle()
+        self._unread.append(self.build(batch))
+        self._defer(self.settle)
 
     def settle(self) -> None:
         """Hand every batch's views built so far to the readers, in order (a publisher

@@ -1,14 +1,15 @@
 """The native channels: committed views in, one encoded message per channel out.
 
 The read model hands `on_view` every committed batch's views (readmodel/views.py), in
-order, right after its commit. It notes what changed per market and per user and
-schedules a flush. A flush turns everything since the previous one into at most one
-message per channel (a book delta, trades, ticker, candles; per user: orders, fills,
-balances), encodes each once and publishes it to the hub. Flushes are at least
-`flush_interval` apart: when quiet a change goes out at once; under load a message
-carries many changes, so the messages per client stay bounded whatever the order rate.
-When the process is overloaded (clients still writing the previous flush), a flush
-waits a little longer, so that the fan-out sheds work instead of falling behind.
+order, in the loop's turn after the batch was answered (or earlier, when settled). It
+notes what changed per market and per user and schedules a flush. A flush turns
+everything since the previous one into at most one message per channel (a book delta,
+trades, ticker, candles; per user: orders, fills, balances), encodes each once and
+publishes it to the hub. Flushes are at least `flush_interval` apart: when quiet a
+change goes out at once; under load a message carries many changes, so the messages per
+client stay bounded whatever the order rate. When the process is overloaded (clients
+still writing the previous flush), a flush waits a little longer, so that the fan-out
+sheds work instead of falling behind.
 
 Book deltas: the levels changed since the previous delta with their new totals, so
 applying a delta twice is harmless. Each delta of a market carries `seq`, one more than
@@ -119,7 +120,9 @@ class Channels:
         self.hub = hub
         self.markets: Markets = read_model.markets
         self.balances: CommittedBalances = read_model.balances
-        self._settle = read_model.settle
+        # Has every committed batch noted: before a flush, or a subscription's snapshot,
+        # reads what the read model's readers keep (readmodel/views.py).
+        self.settle = read_model.settle
         self.depth = depth
         self.live = live
         self._interval = flush_interval
@@ -217,8 +220,10 @@ class Channels:
     def flush(self) -> None:
         """Publish everything noted since the previous flush (every batch committed
         before it: the read model's readers are settled first)."""
-        self._settle()
-        self._flush_handle = None
+        self.settle()
+        if self._flush_handle is not None:  # settling may have asked for one: this is it
+            self._flush_handle.cancel()
+            self._flush_handle = None
         self._last_flush = asyncio.get_running_loop().time()
         markets, self._markets = self._markets, {}
         users, self._users = self._users, {}
@@ -287,7 +292,7 @@ class Channels:
 
     def tick(self) -> None:
         """Tickers whose window slid (a minute passed) although nothing traded."""
-        self._settle()
+        self.settle()
         now = time.time_ns()
         for symbol, keys in self._keys.items():
             if self.hub.has_subscribers(keys.ticker):

@@ -222,6 +222,7 @@ def _subscribe(streams: Streams, session: Session, request: Subscribe) -> None:
         message = "storage is unavailable; the service must be restarted"
         session.fail(request.id, "UNAVAILABLE", message)
         return
+    streams.channels.settle()  # the snapshots are of every batch committed so far
     channels = _channels(streams, session, request)
     if channels is None:
         return
