@@ -132,3 +132,39 @@ def test_a_renewal_written_after_its_answer_was_lost_is_adopted_not_taken_for_a_
             assert not a.valid()
 
     asyncio.run(run())
+
+
+def test_a_step_down_after_a_renewal_cancelled_in_flight_still_frees_the_lease(nats_server: Nats) -> None:
+    # The leader cancels its renewing task before it steps down; a renewal cancelled in
+    # flight may still be written. The deletion, naming the revision before it, then
+    # failed its check with a BadRequestError the release did not expect: the leader
+    # exited 1 on a clean stop and left the lease held (a CI run of the failover test).
+    async def run() -> None:
+        async with leases(nats_server, kept_seconds=60.0) as (a, b):
+            assert await a.acquire()
+            lost = Lease(a._js, a._bucket, a._stream.removeprefix("KV_"), "a", TTL)  # a's own write
+            lost._revision = (await a.latest()).revision  # type: ignore[union-attr]
+            assert await lost.renew()
+            await a.release()
+            latest = await a.latest()
+            assert latest is not None
+            assert not latest.held
+            assert await b.acquire()  # at once, not after a time to live
+
+    asyncio.run(run())
+
+
+def test_a_step_down_leaves_another_cores_entry_alone(nats_server: Nats) -> None:
+    async def run() -> None:
+        async with leases(nats_server, kept_seconds=60.0) as (a, b):
+            assert await a.acquire()
+            assert not await b.acquire()  # b starts watching it
+            await asyncio.sleep(TTL * 1.5)
+            assert await b.acquire()
+            await a.release()  # too late: b holds it
+            latest = await b.latest()
+            assert latest is not None
+            assert latest.held
+            assert await b.renew()
+
+    asyncio.run(run())

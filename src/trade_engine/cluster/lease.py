@@ -18,7 +18,6 @@ so a core that was paused (SIGSTOP, a long pause) notices at once on waking and 
 without waiting for the database to refuse it.
 """
 
-import contextlib
 import json
 import logging
 import time
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from nats.js import JetStreamContext
-from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import BadRequestError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 
 log = logging.getLogger(__name__)
@@ -34,6 +33,8 @@ KEY: Final = "core"
 # A lease is trusted locally for this part of its time to live after the renewal that
 # was sent last (its server-side time is later than the sending).
 TRUSTED_PART: Final = 0.8
+# JetStream's error codes for a write whose expected last sequence is not the latest.
+WRONG_LAST_SEQUENCE: Final = (10071, 10164)
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,24 @@ class Lease:
         return time.monotonic() < self._valid_until
 
     async def release(self) -> None:
-        """Give the lease up (a step-down): the standby need not wait for it to expire."""
+        """Give the lease up (a step-down): the standby need not wait for it to expire.
+
+        The renewing task is cancelled just before, and a renewal cancelled in flight
+        may still have been written, at a revision this core never learnt: the deletion
+        naming the revision before it then fails its check. The entry is this core's
+        own, so it is adopted and deleted. Another core's entry is left alone."""
         self._valid_until = 0.0
-        with contextlib.suppress(KeyWrongLastSequenceError, NotFoundError):
-            await self._bucket.delete(KEY, last=self._revision)
+        for _ in range(2):
+            try:
+                await self._bucket.delete(KEY, last=self._revision)
+                return
+            except BadRequestError as error:
+                # The bucket's `delete`, unlike its `update`, does not raise
+                # KeyWrongLastSequenceError for a failed check.
+                if error.err_code not in WRONG_LAST_SEQUENCE:
+                    raise
+            if not await self._adopted():
+                return
 
 
 class LeadershipLost(Exception):
