@@ -61,6 +61,7 @@ async def _acknowledged_with_no_core(url: str, nats: Nats) -> tuple[bool, bool, 
         gateway = await connect_gateway(config, database, lambda: None, gaps.append)
         try:
             state = gateway.attach(lambda batch: None)
+            gateway.deliver()  # the readers are in place
             await bucket.put(LEASE_KEY, json.dumps({"node": "core-test", "epoch": 1}).encode())
             while not gateway.leader_present:
                 await asyncio.sleep(0.05)

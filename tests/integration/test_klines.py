@@ -6,6 +6,7 @@ before the market's first trade (python-binance asks `startTime=0&limit=1` first
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from tests.flows import MARKETS
 from trade_engine.core.bootstrap import Core, start_core
 from trade_engine.engine import Deposit, PlaceOrder, TradeExecuted
 from trade_engine.marketdata.candles import Candle, klines
-from trade_engine.marketdata.intervals import KLINE_INTERVALS
+from trade_engine.marketdata.intervals import DAY, KLINE_INTERVALS
 from trade_engine.storage.market_reads import MarketHistory
 
 MARKET = MARKETS[0].symbol  # tick 0.5, step 0.001
@@ -50,6 +51,7 @@ class Trade:
     quantity: int
     quote: int
     taker_buys: bool
+    seq: int  # the market's sequence number of the trade
 
 
 def opening(name: str, ts: int) -> int:
@@ -121,7 +123,15 @@ async def trade_history(database_url: str) -> tuple[Core, list[Trade]]:
         (trade,) = [e for e in events if isinstance(e, TradeExecuted)]
         assert trade.ts == when
         trades.append(
-            Trade(when, trade.trade_id, trade.price, trade.quantity, trade.quote_amount, taker == "buyer")
+            Trade(
+                when,
+                trade.trade_id,
+                trade.price,
+                trade.quantity,
+                trade.quote_amount,
+                taker == "buyer",
+                trade.seq,
+            )
         )
     await core.settled()  # the tables are written behind the acknowledgement
     return core, trades
@@ -209,3 +219,24 @@ def test_an_end_time_keeps_only_buckets_opening_at_or_before_it(history) -> None
     trades, found = history
     assert [c.open_ts for c in found["1d", 0, END, 1000]][-1] == END
     assert found["1w", 0, END, 1000] == expected("1w", trades, 1)
+
+
+def test_the_history_cut_at_a_market_sequence_number_leaves_the_later_trades_out(tmp_path: Path) -> None:
+    # A gateway loads its live market data as of the state it starts from, while the
+    # tables may already hold later trades (marketdata/live.py).
+    async def run() -> tuple[list[Trade], list[tuple[int, ...]], object, object]:
+        core, trades = await trade_history(f"sqlite:///{tmp_path}/trade-engine.db")
+        try:
+            history = MarketHistory(core.database)
+            rows, _ = await history.buckets(MARKET, DAY, 0, 2**62, through_seq=trades[4].seq)
+            cut = await history.last_trade(MARKET, through_seq=trades[4].seq)
+            everything = await history.last_trade(MARKET)
+        finally:
+            await core.close()
+        return trades, rows, cut, everything
+
+    trades, rows, cut, everything = asyncio.run(run())
+    assert sum(row[7] for row in rows) == 5  # each row: ..., trade count, ..., first id, last id
+    assert max(row[-1] for row in rows) == trades[4].trade_id
+    assert cut == (trades[4].quantity, trades[4].ts)
+    assert everything == (trades[-1].quantity, trades[-1].ts)

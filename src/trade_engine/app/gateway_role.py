@@ -6,6 +6,7 @@ a single process, which runs its core itself, never loads NATS's client.
 import logging
 import os
 import signal
+from typing import Final
 
 from trade_engine.app.service import Opened, Role, Service
 from trade_engine.cluster.gateway import connect_gateway, share_revocations
@@ -15,6 +16,8 @@ from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.storage.database import normalise_url, open_database
 
 log = logging.getLogger(__name__)
+# While a starting gateway waits for the tables, it says so this often.
+SETTLE_LOG_SECONDS: Final = 5.0
 
 
 class RemoteCore(Role):
@@ -34,12 +37,19 @@ class RemoteCore(Role):
         port = self._port = await connect_gateway(config.cluster, database, lambda: self._keys, _restart)
         return Opened(port, database, {"seq": port.seq})
 
-    async def settled(self) -> None:
-        """Nothing to wait for: the core's tables are written by the core's process, and
-        market data is read from them as they stand (the read model follows the core)."""
+    async def settled(self, seq: int) -> None:
+        """The core's process writes the tables behind the journal the state was loaded
+        from: wait until they hold it (the market data loaded from them is then cut at
+        the state's market sequence numbers, as they may hold later commands too)."""
+        assert self._port is not None
+        while not await self._port.history_reached(seq, SETTLE_LOG_SECONDS):
+            log.warning("waiting for the tables to hold the state loaded", extra={"seq": seq})
 
     async def started(self, service: Service, opened: Opened) -> None:
-        """Nothing to start: the core runs in its own process."""
+        """The core runs in its own process: the batches committed since the state was
+        loaded (held meanwhile) and each one after them now reach the readers."""
+        assert self._port is not None
+        self._port.deliver()
 
     async def keys_made(self, service: Service, api_keys: ApiKeyStore) -> None:
         assert self._port is not None

@@ -46,8 +46,9 @@ class InProcessCore(Role):
         assert self._port is not None
         return self._port.core
 
-    async def settled(self) -> None:
-        await self._core().settled()  # the tables hold what recovery replayed
+    async def settled(self, seq: int) -> None:
+        # The tables hold what recovery replayed: the core takes no command before `started`.
+        await self._core().settled()
 
     async def started(self, service: Service, opened: Opened) -> None:
         # Started once every reader is in place: each batch from now on, the configured

@@ -87,16 +87,16 @@ async def start(service: Service) -> None:
             return
         port, database = opened.port, opened.database
         service.core = port
-        # No command has been taken yet: the state is the committed one, and every
-        # batch after it reaches the read model.
+        # The committed state, and every batch after it to the read model, once the
+        # role has started (below): until then the readers' state is made as of `state`,
+        # the market data from the tables once they hold it.
         # The readers run after the answers a batch brings (readmodel/views.py).
         view = service.view = ReadModel(defer=asyncio.get_running_loop().call_soon)
         with long_lived():  # a million open orders after a restart
             state = port.attach(view.on_commit)
             view.start_from(state)
-        symbols = [market.market.symbol for market in state.markets]
-        await role.settled()
-        live = await LiveMarketData.load(MarketHistory(database), symbols, time.time_ns())
+        await role.settled(state.seq)
+        live = await LiveMarketData.load(MarketHistory(database), state, time.time_ns())
         gateway.depth, gateway.live = DepthBook.of_state(state), live
         service.streams.start(view, gateway.depth, live)
         for name, make in READERS:

@@ -50,12 +50,14 @@ class Role(ABC):
         """The core behind its port (None: the service was stopped meanwhile)."""
 
     @abstractmethod
-    async def settled(self) -> None:
-        """Wait until the tables hold what the core holds: market data is loaded from them."""
+    async def settled(self, seq: int) -> None:
+        """Wait until the tables hold every command up to `seq`, the committed state the
+        readers start from: market data is loaded from them."""
 
     @abstractmethod
     async def started(self, service: "Service", opened: Opened) -> None:
-        """Every reader is attached: start whatever must not run before that."""
+        """Every reader is attached: start whatever must not run before that (the
+        committed batches after the readers' state)."""
 
     @abstractmethod
     async def keys_made(self, service: "Service", api_keys: ApiKeyStore) -> None:

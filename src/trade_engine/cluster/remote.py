@@ -15,7 +15,8 @@
   with the ids to look it up by. Before answering `Committed`, it waits (bounded)
   until its attached reader (the read model) holds the batch: read-your-writes.
 - `attach` hands out the committed state loaded from the database (follower.load:
-  a consistent snapshot, the journal's tail applied) and then every batch from the
+  a consistent snapshot, the journal's tail applied) and then, once `deliver` is called
+  (the gateway's readers are made as of that state: app/root.py), every batch from the
   batch subject, in order. The subscription starts before the load, so no batch
   committed after it is missed; batches already in the state are skipped. A batch that
   does not follow the last one means this gateway missed what no stream holds any
@@ -136,8 +137,6 @@ class NatsCore:
     def attach(self, reader: BatchReader) -> CoreState:
         assert self._state is not None, "start() first"
         self._readers.append(reader)
-        # The buffered batches follow once the caller has taken the state in.
-        asyncio.get_running_loop().call_soon(self._flush)
         return self._state
 
     async def submit(self, command: Command) -> Outcome:
@@ -272,7 +271,9 @@ class NatsCore:
         else:
             self._deliver(first, batch)
 
-    def _flush(self) -> None:
+    def deliver(self) -> None:
+        """Hand the readers the batches held since the state was loaded, then each one
+        as it comes: once the readers' own state is made as of the attached state."""
         buffered, self._buffer = self._buffer or [], None
         for first, batch in buffered:
             self._deliver(first, batch)

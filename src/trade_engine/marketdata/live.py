@@ -2,8 +2,10 @@
 
 The sequencer publishes events only after their batch is committed, so this state never
 counts a trade a crash could take back. At start it is loaded from the trades table
-(`LiveMarketData.load`, before the service takes a command), so it is exact after any
-restart. The REST ticker and the WebSocket channels both read it, so they agree.
+(`LiveMarketData.load`) as of the committed state its readers start from (each market's
+trades up to that market's sequence number in it; the batches after it bring the rest),
+so it is exact after any restart, and in a gateway started while the cluster trades. The
+REST ticker and the WebSocket channels both read it, so they agree.
 
 Per market it holds one aggregate per minute for the last 24 hours and a minute (at
 most 1,442 small objects, whatever the trade rate), one per day for the last 32 days,
@@ -29,6 +31,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Final
 
+from trade_engine.core.messages import CoreState
 from trade_engine.marketdata.buckets import Bucket, merged, merged_bucket
 from trade_engine.marketdata.candles import Candle, Ticker, empty_candle
 from trade_engine.marketdata.intervals import DAY, KLINE_INTERVALS, MINUTE
@@ -182,29 +185,35 @@ class LiveMarketData:
         self._markets: dict[str, MarketStats] = {}
 
     @classmethod
-    async def load(cls, history: MarketHistory, symbols: Iterable[str], now_ns: int) -> "LiveMarketData":
-        """From the committed trades of the last 32 days; call before any new trade."""
+    async def load(cls, history: MarketHistory, state: CoreState, now_ns: int) -> "LiveMarketData":
+        """From the committed trades of the last 32 days, as of `state`: the tables hold
+        every command up to it (and may hold later ones)."""
         live = cls()
         first = (now_ns // MINUTE + 1) * MINUTE - DAY - MINUTE
         today = now_ns - now_ns % DAY
-        for symbol in symbols:
-            rows, before = await history.buckets(symbol, MINUTE, first, 2**62, WINDOW_MINUTES + 2)
+        for market in state.markets:
+            symbol, through = market.market.symbol, market.sequence
+            rows, before = await history.buckets(
+                symbol, MINUTE, first, 2**62, WINDOW_MINUTES + 2, through_seq=through
+            )
             stats = live.market(symbol)
             stats.before = before
             stats.minutes.extend(Bucket.of_row(row) for row in rows)
-            last = await history.last_trade(symbol)
+            last = await history.last_trade(symbol, through_seq=through)
             if last is not None:
                 stats.last_ts = last[1]
                 if stats.minutes:
                     stats.minutes[-1].last_quantity, stats.minutes[-1].last_ts = last
-            days, _ = await history.buckets(symbol, DAY, today - (DAYS_KEPT - 1) * DAY, 2**62, DAYS_KEPT)
+            days, _ = await history.buckets(
+                symbol, DAY, today - (DAYS_KEPT - 1) * DAY, 2**62, DAYS_KEPT, through_seq=through
+            )
             stats.days.extend(Bucket.of_row(row) for row in days)
             # Each tracked interval's current bucket (the one holding `now`) starts
             # within the window: minute buckets make it exactly, seconds come from storage.
             for name, size in TRACKED.items():
                 current = now_ns - now_ns % size
                 if size < MINUTE:
-                    second, _ = await history.buckets(symbol, size, current, 2**62, 1)
+                    second, _ = await history.buckets(symbol, size, current, 2**62, 1, through_seq=through)
                     aggregate = Bucket.of_row(second[0]) if second else None
                 else:
                     aggregate = merged_bucket(stats.minutes, current, 2**62)

@@ -12,6 +12,11 @@ def _chunks(values: list[int], size: int) -> list[list[int]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
+def _through(seq: int | None) -> list[ColumnElement[bool]]:
+    """The condition for trades up to a market sequence number (none: all of them)."""
+    return [] if seq is None else [schema.trades.c.seq <= seq]
+
+
 class MarketHistory(Reads):
     """A market's committed trades and the aggregate its candles, klines and tickers are made of."""
 
@@ -69,6 +74,8 @@ class MarketHistory(Reads):
         end_ns: int,
         limit: int | None = None,
         offset_ns: int = 0,
+        *,
+        through_seq: int | None = None,
     ) -> tuple[list[tuple[int, ...]], int | None]:
         """The one aggregate candles, klines and tickers are made of. Per bucket with trades
         in [start, end), oldest first: (bucket start, open, high, low, close, volume, quote
@@ -76,8 +83,10 @@ class MarketHistory(Reads):
         id), exact (open and close are the first and last trade of the bucket by id); and the
         last price traded before `start_ns` (to carry into leading empty buckets). Buckets
         are `interval_ns` long and start `offset_ns` after a multiple of it (Binance's weeks
-        start on Mondays)."""
+        start on Mondays). `through_seq`: only the trades up to that market sequence
+        number (the tables may already hold later ones)."""
         table = schema.trades
+        upto = _through(through_seq)
         if offset_ns % interval_ns:
             # Kept non-negative on both databases: their % takes the sign of the dividend.
             shift = interval_ns - offset_ns % interval_ns
@@ -98,7 +107,7 @@ class MarketHistory(Reads):
                 func.sum(case((taker_buy, table.c.quantity), else_=0)),
                 func.sum(case((taker_buy, table.c.quote_amount), else_=0)),
             )
-            .where(table.c.market == market, table.c.ts >= start_ns, table.c.ts < end_ns)
+            .where(table.c.market == market, table.c.ts >= start_ns, table.c.ts < end_ns, *upto)
             .group_by(bucket)
             .order_by(bucket)
         )
@@ -106,7 +115,7 @@ class MarketHistory(Reads):
             aggregate = aggregate.limit(limit)
         before = (
             select(table.c.price)
-            .where(table.c.market == market, table.c.ts < start_ns)
+            .where(table.c.market == market, table.c.ts < start_ns, *upto)
             .order_by(table.c.ts.desc(), table.c.id.desc())
             .limit(1)
         )
@@ -133,12 +142,13 @@ class MarketHistory(Reads):
             ).scalar()
         return None if value is None else int(value)
 
-    async def last_trade(self, market: str) -> tuple[int, int] | None:
-        """The quantity and time of the market's last trade (None before its first)."""
+    async def last_trade(self, market: str, *, through_seq: int | None = None) -> tuple[int, int] | None:
+        """The quantity and time of the market's last trade (None before its first), up
+        to market sequence number `through_seq` if given."""
         table = schema.trades
         query = (
             select(table.c.quantity, table.c.ts)
-            .where(table.c.market == market)
+            .where(table.c.market == market, *_through(through_seq))
             .order_by(table.c.ts.desc(), table.c.id.desc())
             .limit(1)
         )
