@@ -10,6 +10,9 @@ as unknown.
 
 Here the test plays the core, over a real NATS server: it answers an order committed,
 holds the order's batch back, and answers no question about the position.
+
+A starting gateway, too, waits before it reads: until the tables hold the state it
+loaded, and no longer once it is asked to stop.
 """
 
 import asyncio
@@ -20,6 +23,7 @@ from nats.aio.msg import Msg
 
 from tests.cluster.harness import Nats, on_one_node
 from tests.flows import MARKETS
+from trade_engine.app.gateway_role import SETTLE_POLL_SECONDS, RemoteCore
 from trade_engine.cluster import bus
 from trade_engine.cluster.gateway import connect_gateway
 from trade_engine.cluster.lease import KEY as LEASE_KEY
@@ -91,3 +95,38 @@ async def _acknowledged_with_no_core(url: str, nats: Nats) -> tuple[bool, bool, 
     finally:
         await core_client.close()
         await database.dispose()
+
+
+def test_a_starting_gateway_waits_for_the_tables_to_hold_its_state_and_stops_when_asked(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # The tables lag the journal the state was loaded from when a leader died between
+    # the two: the gateway's market data must wait for them (app/gateway_role.py), and
+    # a SIGTERM meanwhile must still end the process.
+    waited, stopped, reached = on_one_node(tmp_path, lambda nats: _settling(postgres_url, nats))
+    assert waited is False  # not done while the tables lack the state
+    assert stopped is False  # gave up once asked to stop
+    assert reached is True  # a state the tables hold: at once
+
+
+async def _settling(url: str, nats: Nats) -> tuple[bool, bool, bool]:
+    core = await start_core(url, markets=MARKETS)
+    await core.close()
+    config = ClusterConfig(nats_urls=nats.urls, replicas=1)
+    core_client = await bus.connect(config, "core-test", "core")
+    await bus.ensure(core_client, config)  # the streams, as a core sets them up
+    await core_client.close()
+    database = open_database(normalise_url(url))
+    role = RemoteCore()
+    role._port = gateway = await connect_gateway(config, database, lambda: None, lambda _: None)
+    try:
+        stopping = asyncio.Event()
+        waiting = asyncio.create_task(role.settled(gateway.seq + 1, stopping))  # not in the tables
+        await asyncio.sleep(SETTLE_POLL_SECONDS * 3)
+        waited = waiting.done()
+        stopping.set()
+        stopped = await asyncio.wait_for(waiting, SETTLE_POLL_SECONDS * 4)
+        reached = await asyncio.wait_for(role.settled(gateway.seq, stopping), SETTLE_POLL_SECONDS)
+        return waited, stopped, reached
+    finally:
+        await gateway.close()  # its database too

@@ -3,6 +3,7 @@ runs in another process, reached over NATS (docs/cluster.md). A module of its ow
 a single process, which runs its core itself, never loads NATS's client.
 """
 
+import asyncio
 import logging
 import os
 import signal
@@ -16,8 +17,9 @@ from trade_engine.storage.apikeys import ApiKeyStore
 from trade_engine.storage.database import normalise_url, open_database
 
 log = logging.getLogger(__name__)
-# While a starting gateway waits for the tables, it says so this often.
-SETTLE_LOG_SECONDS: Final = 5.0
+# A starting gateway waiting for the tables looks this often, and says so every 5 s.
+SETTLE_POLL_SECONDS: Final = 0.25
+SETTLE_LOG_POLLS: Final = 20
 
 
 class RemoteCore(Role):
@@ -37,13 +39,22 @@ class RemoteCore(Role):
         port = self._port = await connect_gateway(config.cluster, database, lambda: self._keys, _restart)
         return Opened(port, database, {"seq": port.seq})
 
-    async def settled(self, seq: int) -> None:
+    async def settled(self, seq: int, stopping: asyncio.Event) -> bool:
         """The core's process writes the tables behind the journal the state was loaded
         from: wait until they hold it (the market data loaded from them is then cut at
-        the state's market sequence numbers, as they may hold later commands too)."""
+        the state's market sequence numbers, as they may hold later commands too). Should
+        a leader have died before writing them, the gateway stays unready until the next
+        one has."""
         assert self._port is not None
-        while not await self._port.history_reached(seq, SETTLE_LOG_SECONDS):
-            log.warning("waiting for the tables to hold the state loaded", extra={"seq": seq})
+        polls = 0
+        while not await self._port.history_reached(seq, 0):
+            if stopping.is_set():
+                return False
+            polls += 1
+            if polls % SETTLE_LOG_POLLS == 0:
+                log.warning("waiting for the tables to hold the state loaded", extra={"seq": seq})
+            await asyncio.sleep(SETTLE_POLL_SECONDS)
+        return True
 
     async def started(self, service: Service, opened: Opened) -> None:
         """The core runs in its own process: the batches committed since the state was

@@ -46,9 +46,10 @@ class InProcessCore(Role):
         assert self._port is not None
         return self._port.core
 
-    async def settled(self, seq: int) -> None:
+    async def settled(self, seq: int, stopping: asyncio.Event) -> bool:
         # The tables hold what recovery replayed: the core takes no command before `started`.
         await self._core().settled()
+        return True
 
     async def started(self, service: Service, opened: Opened) -> None:
         # Started once every reader is in place: each batch from now on, the configured

@@ -95,7 +95,8 @@ async def start(service: Service) -> None:
         with long_lived():  # a million open orders after a restart
             state = port.attach(view.on_commit)
             view.start_from(state)
-        await role.settled(state.seq)
+        if not await role.settled(state.seq, service.stopping):
+            return  # stopped meanwhile
         live = await LiveMarketData.load(MarketHistory(database), state, time.time_ns())
         gateway.depth, gateway.live = DepthBook.of_state(state), live
         service.streams.start(view, gateway.depth, live)

@@ -50,9 +50,10 @@ class Role(ABC):
         """The core behind its port (None: the service was stopped meanwhile)."""
 
     @abstractmethod
-    async def settled(self, seq: int) -> None:
+    async def settled(self, seq: int, stopping: asyncio.Event) -> bool:
         """Wait until the tables hold every command up to `seq`, the committed state the
-        readers start from: market data is loaded from them."""
+        readers start from: market data is loaded from them. False: the service was
+        stopped meanwhile."""
 
     @abstractmethod
     async def started(self, service: "Service", opened: Opened) -> None:

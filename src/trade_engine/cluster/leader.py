@@ -140,7 +140,7 @@ class Leader:
             for task in loops:
                 task.cancel()
             await asyncio.wait(loops)
-            await self.lease.release()
+            await self._release()
             log.info("handed over", extra={"seq": self.port.core.sequencer.last_seq})
             return 0
         finally:
@@ -148,6 +148,15 @@ class Leader:
                 task.cancel()
             await responder.unsubscribe()
             await stepping.unsubscribe()
+
+    async def _release(self) -> None:
+        """Give the lease up once everything is handed over. Should NATS not answer, the
+        lease expires instead (the standby waits its time to live): the stop is still
+        clean, as nothing taken is left unanswered."""
+        try:
+            await asyncio.wait_for(self.lease.release(), self.lease.ttl)
+        except Exception as error:
+            log.warning("the lease could not be given up: it expires instead", extra={"error": repr(error)})
 
     async def _hand_over(self) -> None:
         await self.port.close()

@@ -150,7 +150,7 @@ class Lease:
         naming the revision before it then fails its check. The entry is this core's
         own, so it is adopted and deleted. Another core's entry is left alone."""
         self._valid_until = 0.0
-        for _ in range(2):
+        for attempt in range(2):
             try:
                 await self._bucket.delete(KEY, last=self._revision)
                 return
@@ -159,8 +159,13 @@ class Lease:
                 # KeyWrongLastSequenceError for a failed check.
                 if error.err_code not in WRONG_LAST_SEQUENCE:
                     raise
-            if not await self._adopted():
-                return
+            if attempt or not await self._adopted():
+                break
+        log.warning(
+            "the lease was not given up (its entry is another core's, or changed meanwhile): "
+            "it expires instead",
+            extra={"revision": self._revision},
+        )
 
 
 class LeadershipLost(Exception):

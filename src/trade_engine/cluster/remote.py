@@ -75,6 +75,10 @@ HEARTBEAT_SECONDS: Final = 1.0
 LEADER_POLL_SECONDS: Final = 0.25
 POSITION_TIMEOUT: Final = 0.5
 HISTORY_POLL_SECONDS: Final = 0.005
+# Batches held while the gateway makes its readers' state (`deliver`): more than any
+# normal start holds (the tables lag the journal by at most `max_projection_lag`
+# commands, and a batch has at least one).
+START_BUFFER_LIMIT: Final = 100_000
 
 
 def message_id(command: Command, key: str) -> str:
@@ -268,6 +272,11 @@ class NatsCore:
         batch = codec.decode_batch(message.data)
         if self._buffer is not None:
             self._buffer.append((first, batch))
+            if len(self._buffer) > START_BUFFER_LIMIT and not self.failed:
+                # The start-up that was to take them failed (it is logged), or waits far
+                # longer than the tables may lag: start again rather than hold them all.
+                self.failed = True
+                self._on_gap(f"{len(self._buffer)} batches came before the readers were ready")
         else:
             self._deliver(first, batch)
 
