@@ -41,6 +41,16 @@ async def leases(server: Nats, *, kept_seconds: float) -> AsyncIterator[tuple[Le
         await client.close()
 
 
+async def renewed_unbeknown(lease: Lease) -> None:
+    """A renewal of `lease`'s entry written without `lease` learning its revision: one
+    whose answer was lost (a NATS node gone), or which was cancelled in flight."""
+    own = Lease(lease._js, lease._bucket, lease._stream.removeprefix("KV_"), lease.node, TTL)
+    latest = await lease.latest()
+    assert latest is not None
+    own._revision = latest.revision
+    assert await own.renew()
+
+
 def test_a_free_lease_is_taken_by_one_core_only(nats_server: Nats) -> None:
     async def run() -> None:
         async with leases(nats_server, kept_seconds=TTL) as (a, b):
@@ -119,9 +129,7 @@ def test_a_renewal_written_after_its_answer_was_lost_is_adopted_not_taken_for_a_
     async def run() -> None:
         async with leases(nats_server, kept_seconds=60.0) as (a, b):
             assert await a.acquire()
-            lost = Lease(a._js, a._bucket, a._stream.removeprefix("KV_"), "a", TTL)  # a's own write
-            lost._revision = (await a.latest()).revision  # type: ignore[union-attr]
-            assert await lost.renew()
+            await renewed_unbeknown(a)
             assert await a.renew()
             assert a.valid()
             assert not await b.acquire()
@@ -142,9 +150,7 @@ def test_a_step_down_after_a_renewal_cancelled_in_flight_still_frees_the_lease(n
     async def run() -> None:
         async with leases(nats_server, kept_seconds=60.0) as (a, b):
             assert await a.acquire()
-            lost = Lease(a._js, a._bucket, a._stream.removeprefix("KV_"), "a", TTL)  # a's own write
-            lost._revision = (await a.latest()).revision  # type: ignore[union-attr]
-            assert await lost.renew()
+            await renewed_unbeknown(a)
             await a.release()
             latest = await a.latest()
             assert latest is not None
