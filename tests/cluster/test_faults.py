@@ -29,7 +29,15 @@ def test_a_paused_leader_is_replaced_and_when_resumed_commits_nothing_publishes_
         time.sleep(1.0)
         old.pause()
         standby.wait_role("leader", timeout=15)
-        time.sleep(1.0)  # the new leader commits under load
+        # The new leader commits under load, though not always within a second or two
+        # (a CI run on a slow machine had no batch of the new epoch 2 s after the
+        # takeover): a client whose order the old leader committed and did not answer
+        # waits for its outcome until the gateway gives up (OUTCOME_UNKNOWN, 8 s).
+        deadline = time.monotonic() + 30
+        while not any(epoch == 2 for epoch, _ in batch_epochs(cluster.nats)):
+            assert time.monotonic() < deadline, "the new leader committed nothing under load"
+            time.sleep(0.25)
+        time.sleep(0.5)
         taken_over = max(seq for epoch, seq in batch_epochs(cluster.nats) if epoch == 1)
         old.resume()
         assert old.exited(timeout=15) == 75, old.log_tail()
