@@ -21,6 +21,7 @@ without waiting for the database to refuse it.
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -98,18 +99,40 @@ class Lease:
         """Keep the lease: False once another core has taken it (or it expired and
         someone else wrote it). Transport errors propagate: the caller retries while
         `valid` holds."""
-        for _ in range(2):  # once more after adopting a renewal whose answer was lost
+        sent = 0.0
+
+        async def update() -> int:
+            nonlocal sent
             sent = time.monotonic()
-            try:
-                self._revision = await self._bucket.update(KEY, self._value(), last=self._revision)
-            except KeyWrongLastSequenceError:
-                if await self._adopted():
-                    continue
-                self._valid_until = 0.0
-                return False
+            return await self._bucket.update(KEY, self._value(), last=self._revision)
+
+        if await self._own_write(update):
             self._valid_until = sent + self.ttl * TRUSTED_PART
             return True
         self._valid_until = 0.0
+        return False
+
+    async def _own_write(self, write: Callable[[], Awaitable[int | None]]) -> bool:
+        """Run `write`, which names the revision this core wrote last; once more after
+        adopting an entry of this core's own it never learnt the revision of
+        (`_adopted`). False: the entry is another core's, or changed again. The revision
+        `write` returns, if any, is this core's from then on."""
+        for attempt in range(2):
+            try:
+                revision = await write()
+            except BadRequestError as error:
+                # The bucket's `update` raises KeyWrongLastSequenceError for a failed
+                # check; its `delete` a plain BadRequestError with the error's code.
+                if not isinstance(error, KeyWrongLastSequenceError) and (
+                    error.err_code not in WRONG_LAST_SEQUENCE
+                ):
+                    raise
+                if attempt or not await self._adopted():
+                    return False
+                continue
+            if revision is not None:
+                self._revision = revision
+            return True
         return False
 
     async def _adopted(self) -> bool:
@@ -150,17 +173,12 @@ class Lease:
         naming the revision before it then fails its check. The entry is this core's
         own, so it is adopted and deleted. Another core's entry is left alone."""
         self._valid_until = 0.0
-        for attempt in range(2):
-            try:
-                await self._bucket.delete(KEY, last=self._revision)
-                return
-            except BadRequestError as error:
-                # The bucket's `delete`, unlike its `update`, does not raise
-                # KeyWrongLastSequenceError for a failed check.
-                if error.err_code not in WRONG_LAST_SEQUENCE:
-                    raise
-            if attempt or not await self._adopted():
-                break
+
+        async def delete() -> None:
+            await self._bucket.delete(KEY, last=self._revision)
+
+        if await self._own_write(delete):
+            return
         log.warning(
             "the lease was not given up (its entry is another core's, or changed meanwhile): "
             "it expires instead",

@@ -75,9 +75,9 @@ HEARTBEAT_SECONDS: Final = 1.0
 LEADER_POLL_SECONDS: Final = 0.25
 POSITION_TIMEOUT: Final = 0.5
 HISTORY_POLL_SECONDS: Final = 0.005
-# Batches held while the gateway makes its readers' state (`deliver`): more than any
-# normal start holds (the tables lag the journal by at most `max_projection_lag`
-# commands, and a batch has at least one).
+# Batches held while the gateway makes its readers' state (`deliver`): a normal start
+# stays well below it (with the default `max_projection_lag` the tables lag the journal
+# by at most 50,000 commands, a batch has at least one, and the loads take seconds).
 START_BUFFER_LIMIT: Final = 100_000
 
 
