@@ -8,6 +8,8 @@ deploy/nats-server.conf does.
 """
 
 import asyncio
+import contextlib
+import secrets
 import shutil
 import signal
 import socket
@@ -24,6 +26,7 @@ from typing import Any, TypeVar
 import httpx
 import nats as nats_client
 from nats import errors as nats_errors
+from nats.aio.client import Client
 
 from tests.e2e.server import Server, free_port
 from tests.postgres_locks import held
@@ -214,6 +217,19 @@ class Nats:
         the raft election timeout (seconds), and until then commands or lease renewals
         on them fail."""
         asyncio.run(_until_streams_led([n for n in self.nodes if n.process is not None], timeout))
+
+
+async def until_subscribed(client: Client) -> None:
+    """Return once the server has every subscription `client` has made so far.
+
+    `Client.flush` does not promise that in nats-py 2.16: its PING is written straight
+    to the socket (`Client._send_ping`), ahead of a SUB still in the client's buffer, so
+    the PONG may come back before the server has read the SUB. Under CPU contention a
+    command published from another connection then missed the test's subscription. A
+    request travels in the buffer behind the SUB, and the server answers it ("no
+    responders") only after it has read what came before it on that connection."""
+    with contextlib.suppress(nats_errors.NoRespondersError):
+        await client.request(f"probe.{secrets.token_hex(6)}", b"", timeout=10)
 
 
 def on_one_node(tmp_path: Path, run: Callable[[Nats], Coroutine[Any, Any, T]]) -> T:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nats.aio.msg import Msg
 
-from tests.cluster.harness import Nats, on_one_node
+from tests.cluster.harness import Nats, on_one_node, until_subscribed
 from tests.flows import MARKETS
 from trade_engine.app.gateway_role import SETTLE_POLL_SECONDS, RemoteCore
 from trade_engine.cluster import bus
@@ -72,17 +72,20 @@ async def _acknowledged_with_no_core(url: str, nats: Nats) -> tuple[bool, bool, 
             before = await gateway.caught_up(READ_WAIT)
             seq = state.seq + 1
 
+            answered: list[str] = []  # what the stand-in core got, for a failure's message
+
             async def answer(message: Msg) -> None:  # committed, its batch held back
                 headers = message.headers or {}
+                answered.append(f"{headers.get(KEY)} -> {headers.get(REPLY)}")
                 outcome = codec.encode(Committed(seq=seq, events=[]))
                 await core_client.publish(headers[REPLY], outcome, headers={KEY: headers[KEY]})
 
             await core_client.subscribe(names.commands, cb=answer)
-            await core_client.flush()
+            await until_subscribed(core_client)  # not flush(): see there
             market = MARKETS[0].symbol
             order = PlaceOrder(ts=0, user_id="reader", market=market, side="BUY", price=100, quantity=1)
             outcome = await gateway.submit(order)
-            assert isinstance(outcome, Committed), outcome
+            assert isinstance(outcome, Committed), (outcome, answered)
             assert outcome.seq == seq
             without_batch = await gateway.caught_up(READ_WAIT)
             publisher = Publisher(core_client, js, names, 1, leading=lambda: True)
