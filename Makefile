@@ -181,8 +181,12 @@ bench-revisions: compiled wrk
 bench-cluster: compiled postgres nats
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/cluster.py $(BENCH_ARGS)
 
-# The long failover loop: random kills of the active core under load, every check after
-# each (make test runs three crash points and two random kills). CHAOS_KILLS=10 by default.
-# Then CHAOS_FORMATIONS=20 three-node NATS clusters started at once, streams set up on each.
+# The long loops. First `serve` killed with SIGKILL at random instants CRASH_ROUNDS=50
+# times per database (make test kills it 8 times), every acknowledged fact checked after
+# each restart. Then the failover loop: random kills of the active core under load,
+# every check after each (make test runs three crash points and two random kills),
+# CHAOS_KILLS=10 by default; then CHAOS_FORMATIONS=20 three-node NATS clusters started at
+# once, streams set up on each.
 chaos: compiled postgres nats
+	CRASH_ROUNDS=$${CRASH_ROUNDS:-50} PYTHONPATH=$(COMPILED) $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_crash.py
 	PYTHONPATH=$(COMPILED) $(BIN)/python benchmarks/cluster.py --chaos-only $(BENCH_ARGS)

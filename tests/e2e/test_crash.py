@@ -2,7 +2,8 @@
 instants; after every restart, everything it acknowledged is there, nothing twice.
 
 Per database, the server is killed `ROUNDS` times while four clients place, cancel
-and fund. Each acknowledged answer is recorded. After every restart (which itself
+and fund: 8 in `make test`, and as many as `CRASH_ROUNDS` says in `make chaos` (50), the
+long loop. Each acknowledged answer is recorded. After every restart (which itself
 refuses an inconsistent store: recovery verifies conservation, holds and the ledger)
 every acknowledged fact is checked through the API, and at the end directly in the
 database: orders exist with the acknowledged terms and no less progress, cancels are
@@ -10,6 +11,7 @@ cancelled, deposits were applied exactly once, no client order id appears twice.
 """
 
 import asyncio
+import os
 import random
 import re
 import threading
@@ -27,7 +29,7 @@ from trade_engine.storage import schema
 from trade_engine.storage.database import normalise_url, open_database
 from trade_engine.storage.recovery import load_engine, verify
 
-ROUNDS = 20
+ROUNDS = int(os.environ.get("CRASH_ROUNDS", "8"))
 USERS = ("crash-a", "crash-b", "crash-c", "crash-d")
 TERMINAL = {"FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH"}
 
