@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import re
+import secrets
 import select
 import subprocess
 import sys
@@ -189,6 +190,13 @@ def test_a_gateways_user_cannot_publish_events(secured: Cluster) -> None:
     run_as(secured, "gateway", check)
 
 
+async def until_received(received: list[str], subject: str) -> None:
+    deadline = time.monotonic() + 10
+    while subject not in received:
+        assert time.monotonic() < deadline, received
+        await asyncio.sleep(0.05)
+
+
 def test_a_downstream_user_receives_the_market_subjects_and_nothing_else(secured: Cluster) -> None:
     market = new_market(secured)
 
@@ -199,14 +207,17 @@ def test_a_downstream_user_receives_the_market_subjects_and_nothing_else(secured
             received.append(message.subject)
 
         await session.client.subscribe(">", cb=on_message)
-        await session.client.flush()
+        # In place once a message of the user's own comes back through it (nats-py's
+        # flush does not promise that: harness.until_subscribed; that helper's probe
+        # would reach this subscription, which answers nothing).
+        probe = f"probe.{secrets.token_hex(6)}"
+        await session.client.publish(probe, b"")
+        await until_received(received, probe)
         await asyncio.to_thread(trade, secured, market)
-        deadline = time.monotonic() + 10
-        while f"te.market.{market}" not in received:
-            assert time.monotonic() < deadline, received
-            await asyncio.sleep(0.05)
+        await until_received(received, f"te.market.{market}")
         await asyncio.sleep(0.3)  # for the batch's other messages, were they to come
-        cluster_subjects = {s for s in received if not s.startswith("$JS.")}  # but its own JetStream's
+        # But its own JetStream's and its own probe:
+        cluster_subjects = {s for s in received if not s.startswith("$JS.") and s != probe}
         assert cluster_subjects == {f"te.market.{market}"}, received
 
     assert run_as(secured, "downstream", check) == []
