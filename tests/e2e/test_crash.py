@@ -172,6 +172,13 @@ def check_database(database_url: str, acked: Acknowledged) -> None:
     asyncio.run(run())
 
 
+def until_logged(server: Server, text: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in server.log_path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"never logged {text!r}:\n{server.log_tail()}"
+        time.sleep(0.05)
+
+
 def snapshots_every(commands: int) -> dict[str, str]:
     return {"TRADE_ENGINE_SEQUENCER_SNAPSHOT_EVERY_COMMANDS": str(commands)}
 
@@ -196,6 +203,11 @@ def test_sigkill_at_random_instants_loses_nothing_acknowledged(database_url: str
             ]
             for thread in threads:
                 thread.start()
+            if round_number == 0:
+                # However slowly this machine takes orders, a snapshot is written before
+                # the kill, and the restart after it loads it (both asserted below; with
+                # few orders per round, 8 rounds once had neither on a slow machine).
+                until_logged(server, "snapshot written")
             time.sleep(rng.uniform(0.15, 0.8))
             server.kill()
             stop.set()
