@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from tests.e2e.postgres_cluster import wait_until
 from tests.e2e.server import Server
 from trade_engine.storage import schema
 from trade_engine.storage.database import normalise_url, open_database
@@ -172,13 +173,6 @@ def check_database(database_url: str, acked: Acknowledged) -> None:
     asyncio.run(run())
 
 
-def until_logged(server: Server, text: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in server.log_path.read_text(errors="replace"):
-        assert time.monotonic() < deadline, f"never logged {text!r}:\n{server.log_tail()}"
-        time.sleep(0.05)
-
-
 def snapshots_every(commands: int) -> dict[str, str]:
     return {"TRADE_ENGINE_SEQUENCER_SNAPSHOT_EVERY_COMMANDS": str(commands)}
 
@@ -207,7 +201,8 @@ def test_sigkill_at_random_instants_loses_nothing_acknowledged(database_url: str
                 # However slowly this machine takes orders, a snapshot is written before
                 # the kill, and the restart after it loads it (both asserted below; with
                 # few orders per round, 8 rounds once had neither on a slow machine).
-                until_logged(server, "snapshot written")
+                written = lambda: "snapshot written" in server.log_path.read_text()  # noqa: E731
+                wait_until(written, 60, "a snapshot to be written")
             time.sleep(rng.uniform(0.15, 0.8))
             server.kill()
             stop.set()
