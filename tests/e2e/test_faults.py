@@ -342,6 +342,10 @@ def test_an_outage_longer_than_the_retry_budget_restarts_the_service_and_trading
         with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
             assert http.post(f"{API}/orders", json=_order("before"), headers=headers).status_code == 201
             cluster.stop("fast")
+            # Not ready while the database is away, and the log says why.
+            probed = http.get("/ready")
+            assert (probed.status_code, probed.json()["database"]) == (503, False)
+            assert '"message":"the database probe failed"' in server.log_path.read_text()
             during = http.post(f"{API}/orders", json=_order("during"), headers=headers)
             assert during.status_code == 503, during.text
             stopped = lambda: "sequencer stopped" in server.log_path.read_text()  # noqa: E731

@@ -6,6 +6,7 @@ with rows unwritten recovers every acknowledged command by replaying the journal
 import asyncio
 import contextlib
 import itertools
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -147,20 +148,29 @@ class ReadiedTables(HeldTables):
         self.events.append(("written", batch.last_seq))
 
 
-def test_the_next_table_write_is_readied_while_the_database_runs_one(tmp_path, monkeypatch):
-    # A write's worth of rows made small, so that a few hundred batches are the tables
-    # falling behind by several writes (as 50,000 rows are under load).
+@pytest.fixture
+def small_writes(monkeypatch):
+    """A write's worth of rows made small, so that a few hundred batches are the tables
+    falling behind by several writes (as 50,000 rows are under load)."""
     monkeypatch.setattr(tables_module, "_MOST_ROWS", 300)
 
+
+async def several_writes_behind(url, wrap):
+    """A core whose tables are written through `wrap(its writer)`, and 600 batches
+    committed (one deposit each, of four rows: several writes' worth)."""
+    core = await start_core(url, markets=MARKETS)
+    await fund(core)
+    await core.settled()
+    tables = wrap(core.writer)
+    core.sequencer.tables._writer = tables
+    for _ in range(600):
+        await core.sequencer.submit(Deposit(ts=0, user_id="u1", asset="USDT", amount=1))
+    return core, tables
+
+
+def test_the_next_table_write_is_readied_while_the_database_runs_one(tmp_path, small_writes):
     async def scenario():
-        core = await start_core(f"sqlite:///{tmp_path}/ready.db", markets=MARKETS)
-        await fund(core)
-        await core.settled()
-        tables = ReadiedTables(core.writer)
-        core.sequencer.tables._writer = tables
-        # One batch each, of four rows: several writes' worth.
-        for _ in range(600):
-            await core.sequencer.submit(Deposit(ts=0, user_id="u1", asset="USDT", amount=1))
+        core, tables = await several_writes_behind(f"sqlite:///{tmp_path}/ready.db", ReadiedTables)
         last_seq = core.sequencer.last_seq
         reached = asyncio.ensure_future(core.sequencer.tables.reached(last_seq, 30))
         tables.release()
@@ -180,6 +190,56 @@ def test_the_next_table_write_is_readied_while_the_database_runs_one(tmp_path, m
         events.index(("readied", after)) < events.index(("written", before))
         for before, after in itertools.pairwise(written)
     )
+
+
+class UnreadiedTables(HeldTables):
+    """The real writer, writes held until `release`, readied ahead; readying a write
+    while another is under way fails (as a bug would), and so does that write."""
+
+    ready_ahead = True
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.in_flight = False
+        self.readying_failed = False
+
+    def merge(self, batches):
+        if self.in_flight:
+            self.readying_failed = True
+            raise RuntimeError("the next write cannot be readied (simulated)")
+        return self.inner.merge(batches)
+
+    async def write(self, batch) -> None:
+        self.in_flight = True
+        try:
+            await self.released.wait()
+            await self.inner.write(batch)
+            if self.readying_failed:  # meanwhile
+                raise ValueError("the write under way failed too (simulated)")
+        finally:
+            self.in_flight = False
+
+
+def test_a_write_that_fails_while_the_tables_stop_on_another_error_is_logged(tmp_path, small_writes, caplog):
+    """The tables stop on the error that stopped them (readying the next write); the
+    write under way, awaited first, failing too was swallowed unseen
+    (`contextlib.suppress(Exception)`): now it is logged, with its traceback."""
+
+    async def scenario():
+        core, tables = await several_writes_behind(f"sqlite:///{tmp_path}/unready.db", UnreadiedTables)
+        tables.release()
+        failure = await asyncio.wait_for(core.sequencer.stopped_for_good(), 10)
+        await core.close()
+        return failure, tables.readying_failed
+
+    with caplog.at_level(logging.WARNING, logger=tables_module.__name__):
+        failure, readying_failed = run(scenario())
+    assert readying_failed
+    assert isinstance(failure, RuntimeError)
+    assert "cannot be readied" in str(failure)
+    (logged,) = [r for r in caplog.records if r.getMessage() == "the table write under way failed too"]
+    assert logged.exc_info is not None
+    assert isinstance(logged.exc_info[1], ValueError)
 
 
 def test_a_read_of_history_waits_for_the_rows_of_what_was_committed_before_it(tmp_path):

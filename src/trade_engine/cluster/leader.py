@@ -16,7 +16,6 @@ publishing and answering nothing more.
 """
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from trade_engine.core import codec
 from trade_engine.core.local import LocalCore
 from trade_engine.core.messages import AnyCommand, Committed, Outcome, Unavailable
 from trade_engine.domain.errors import ErrorCode
+from trade_engine.observability.logging import errors_logged
 
 log = logging.getLogger(__name__)
 # The argument a core restarted by itself runs with (cli.py `core --restarted`).
@@ -178,14 +178,13 @@ class Leader:
         """Leadership ended, or this core cannot lead on: exit if another core holds
         the lease, else give it up (if still held) and restart as a standby (exit, if
         asked to stop)."""
-        try:
+        held: bool | None = None  # NATS cannot say
+        with errors_logged(log, "cannot tell whether this core still holds the lease"):
             held = await asyncio.wait_for(self.lease.renew(), self.lease.ttl / 2)
-        except Exception:
-            held = None  # NATS cannot say
         if held is False:
             die(f"{error!r}; another core holds the lease")
         if held:
-            with contextlib.suppress(Exception):
+            with errors_logged(log, "the lease was not released: it expires by itself", ttl=self.lease.ttl):
                 await asyncio.wait_for(self.lease.release(), self.lease.ttl / 2)
         restart(repr(error), stopping=stopping)
 
@@ -247,7 +246,8 @@ class Leader:
 
     async def _drop(self, subscription: JetStreamContext.PullSubscription | None) -> None:
         if subscription is not None:
-            with contextlib.suppress(Exception):
+            # Its consumer goes by itself once unused (`inactive_threshold`).
+            with errors_logged(log, "the command subscription was not closed"):
                 await subscription.unsubscribe()
 
     async def _take(self, message: Msg) -> None:

@@ -229,7 +229,8 @@ class Gateway:
             async with asyncio.timeout(_PROBE_SECONDS):
                 async with ready.database.connect() as connection:
                     await connection.execute(text("SELECT 1"))
-        except Exception:
+        except Exception as error:
+            log.warning("the database probe failed", extra={"error": f"{type(error).__name__}: {error}"})
             return False
         return True
 

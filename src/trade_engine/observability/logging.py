@@ -7,6 +7,8 @@ passwords are not logged anywhere in the service).
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -45,6 +47,18 @@ def _encodable(line: dict[str, Any]) -> bool:
         for key, value in line.items():
             line[key] = value if isinstance(value, str | int | float | bool | None) else repr(value)
     return True
+
+
+@contextmanager
+def errors_logged(logger: logging.Logger, message: str, **context: object) -> Iterator[None]:
+    """Log an error of the block, with its traceback and `context`, instead of raising it:
+    for work whose failure must not stop what follows (cleaning up after another error,
+    or on the way out), where `contextlib.suppress(Exception)` would hide it. A
+    cancellation (not an `Exception`) still goes through."""
+    try:
+        yield
+    except Exception:
+        logger.warning(message, exc_info=True, extra=context)
 
 
 def configure_logging(level: str = "INFO") -> None:

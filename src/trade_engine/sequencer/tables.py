@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Final, NamedTuple, TypeVar
 
+from trade_engine.observability.logging import errors_logged
 from trade_engine.sequencer.ports import CommitFailed, Prepared, Writer
 
 log = logging.getLogger(__name__)
@@ -175,13 +176,16 @@ class TableWriter:
                     following = self._ready_next(ready) if self._behind(ready) else None
                 except asyncio.CancelledError:
                     writing.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                    with (
+                        contextlib.suppress(asyncio.CancelledError),
+                        errors_logged(log, "the table write under way failed as the tables stopped"),
+                    ):
                         await writing
                     raise
                 except Exception:
                     # The next batches cannot be readied (a bug): the write under way,
-                    # of good batches, ends first; then the tables stop.
-                    with contextlib.suppress(Exception):
+                    # of good batches, ends first; then the tables stop, on that error.
+                    with errors_logged(log, "the table write under way failed too"):
                         await writing
                     raise
                 await writing
