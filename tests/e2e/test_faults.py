@@ -375,6 +375,40 @@ def test_an_outage_longer_than_the_retry_budget_restarts_the_service_and_trading
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+def test_readiness_logs_a_database_outage_when_it_begins_and_ends_not_at_every_probe(
+    cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    # No command is sent while the database is away, so the service does not restart:
+    # only its probe meets the outage. A load balancer probes every few seconds; the log
+    # says when the probe began to fail and when it passed again, not each time.
+    server = Server(cluster.url(), tmp_path)
+    server.start()
+    try:
+        fund(server, ["probed"])
+        logged = lambda message: server.log_path.read_text().count(f'"message":"{message}"')  # noqa: E731
+        with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
+            cluster.stop("fast")
+            for _ in range(3):
+                probed = http.get("/ready")
+                assert (probed.status_code, probed.json()["database"]) == (503, False)
+            failed = logged("the database probe failed")
+            assert failed >= 1
+            for _ in range(5):
+                assert http.get("/ready").status_code == 503
+            assert logged("the database probe failed") == failed
+            assert logged("the database probe succeeded again") == 0
+            cluster.start()
+            server.wait_ready(60)
+            assert logged("the database probe succeeded again") == 1
+            assert http.get("/ready").status_code == 200
+            assert logged("the database probe succeeded again") == 1
+            placed = http.post(f"{API}/orders", json=_order("after-probes"), headers=server.headers("probed"))
+            assert placed.status_code == 201, placed.text
+        assert logged("starting") == 1  # the same process image throughout: no restart
+    finally:
+        server.kill()
+
+
 def test_a_service_started_while_the_database_is_down_becomes_ready_when_it_returns(
     cluster: PostgresCluster, tmp_path: Path
 ) -> None:

@@ -83,6 +83,9 @@ class Gateway:
         self.startup_error: BaseException | None = None
         self.ready_event = asyncio.Event()
         self._ready: _Ready | None = None
+        # The database probe's failure while it lasts: logged when it begins (or its
+        # error changes) and when it ends, not at every probe of a load balancer.
+        self._probe_failure: str | None = None
 
     # -- start-up --
 
@@ -230,8 +233,14 @@ class Gateway:
                 async with ready.database.connect() as connection:
                     await connection.execute(text("SELECT 1"))
         except Exception as error:
-            log.warning("the database probe failed", extra={"error": f"{type(error).__name__}: {error}"})
+            failure = f"{type(error).__name__}: {error}"
+            if failure != self._probe_failure:
+                log.warning("the database probe failed", extra={"error": failure})
+                self._probe_failure = failure
             return False
+        if self._probe_failure is not None:
+            log.info("the database probe succeeded again", extra={"failed_with": self._probe_failure})
+            self._probe_failure = None
         return True
 
     async def readiness(self) -> Readiness:
