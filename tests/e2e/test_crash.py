@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,7 @@ def check_through_api(server: Server, acked: Acknowledged) -> None:
             stored = response.json()["data"]
             for key in ("market", "side", "type", "price", "quantity", "client_order_id", "created_at"):
                 assert stored[key] == view[key], (order_id, key, stored[key], view[key])
-            assert float(stored["executed_quantity"]) >= float(view["executed_quantity"])
+            assert Decimal(stored["executed_quantity"]) >= Decimal(view["executed_quantity"])
             if view["status"] in TERMINAL:
                 assert stored["status"] == view["status"], (order_id, stored, view)
             if order_id in cancels:

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -218,7 +219,7 @@ def test_sigterm_drains_answers_everything_in_flight_and_loses_nothing_acknowled
             stored = ok(http.get(f"{API}/orders/{order_id}", headers=server.headers(user)))
             for key in ("market", "side", "type", "price", "quantity", "client_order_id", "created_at"):
                 assert stored[key] == view[key], (order_id, key)
-            assert float(stored["executed_quantity"]) >= float(view["executed_quantity"])
+            assert Decimal(stored["executed_quantity"]) >= Decimal(view["executed_quantity"])
             if view["status"] in TERMINAL:
                 assert stored["status"] == view["status"]
         per_user: dict[str, int] = {}
