@@ -187,6 +187,8 @@ def throughput(kind: str, gateways: int, clients: int, seconds: float, scratch: 
             result = asyncio.run(drive([p.url for p in front], front[0], clients, seconds))
             pids["postgresql"] = postgres_pids()  # backends come and go: the ones alive now
             after = {name: sum(cpu_seconds(pid) for pid in group) for name, group in pids.items()}
+            # The engine the core (or serve) process runs, as it says.
+            result["core"] = processes["serve" if kind == "serve" else "core"][0].core_build()
             per_thousand = max(result["orders"], 1) / 1000
             result["cpu_seconds_per_1000_orders"] = {
                 name: round((after[name] - before[name]) / per_thousand, 3) for name in pids
@@ -289,6 +291,7 @@ def takeover(resting: int, takeovers: int, scratch: Path, tail: int = 0) -> dict
                 "tail_orders": tail,
                 "new_leaders_said": leaders,
                 "leader_start_seconds": round(leader_start, 1),
+                "core": cluster.cores[-1].core_build(),
                 "standby_start_seconds": round(standby_start, 1),
             }
         finally:

@@ -76,7 +76,7 @@ from flows import (
     resting_order,
     setup_commands,
 )
-from trade_engine.app.process import tune_collector
+from trade_engine.app.process import core_build, tune_collector
 from trade_engine.config import SequencerConfig
 from trade_engine.core.bootstrap import Core, start_core
 from trade_engine.core.messages import CommittedBatch
@@ -598,13 +598,6 @@ def restart_in_its_process(kind: str, orders: int, batch: int) -> dict[str, Any]
         raise RuntimeError(f"the restart benchmark exited with status {completed.returncode}")
     parsed: dict[str, Any] = json.loads(completed.stdout)
     return parsed
-
-
-def core_build() -> str:
-    """Which engine was imported: `make bench-durable` runs on the mypyc build."""
-    import trade_engine.engine.engine as engine_module
-
-    return "interpreted" if (engine_module.__file__ or "").endswith(".py") else "compiled (mypyc)"
 
 
 if __name__ == "__main__":

@@ -285,7 +285,9 @@ def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[st
     try:
         users = fund(server)
         (workdir / "tokens.txt").write_text("\n".join(token for token, _, _ in users) + "\n")
-        runs: dict[str, Any] = {}
+        # The engine the server runs, as it says (not this process's: a path that does
+        # not resolve from the server's directory would load the source unseen).
+        runs: dict[str, Any] = {"core": server.core_build()}
         for flow in args.flows:
             for connections in args.connections:
                 if flow == "binance":
@@ -327,7 +329,6 @@ def main(argv: Sequence[str]) -> None:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "seconds_per_run": args.seconds,
-        "compiled_core": not __import__("trade_engine.engine.engine").engine.engine.__file__.endswith(".py"),
         "settings_differing_from_defaults": SETTINGS,
     }
     with tempfile.TemporaryDirectory() as scratch:

@@ -43,7 +43,6 @@ from durable import (
     TARGET_PEAK_RSS_MB,
     TARGET_RESTART_SECONDS,
     _admin,
-    core_build,
     drop_database,
     latency_ms,
     log,
@@ -52,7 +51,7 @@ from durable import (
     throwaway_database,
 )
 from flows import FUNDED_USDT, MID, SPEC, USERS
-from trade_engine.app.process import tune_collector
+from trade_engine.app.process import core_build, tune_collector
 from trade_engine.config import SequencerConfig
 from trade_engine.core.bootstrap import start_core
 from trade_engine.domain.market import market_from_spec

@@ -352,6 +352,7 @@ def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[st
         ),
     )
     server.start()
+    core = server.core_build()
     try:
         users = [f"ws-bench-{n}" for n in range(TRADERS)]
         admin = server.headers("bench-ops", "admin")
@@ -414,6 +415,7 @@ def bench(database_url: str, workdir: Path, args: argparse.Namespace) -> dict[st
             "fan_out": round(book_mean_ms - wait_mean_ms, 2),
         }
     return {
+        "core": core,  # the engine the server runs, as it says
         "clients": clients,
         "clients_connected": admitted,
         "client_processes": args.processes,
@@ -490,7 +492,6 @@ def main(argv: Sequence[str]) -> None:
         "batch": args.batch,
         "flush_interval_ms": WebSocketConfig().flush_interval_ms if args.flush_ms is None else args.flush_ms,
         "channels": CHANNELS,
-        "compiled_core": not __import__("trade_engine.engine.engine").engine.engine.__file__.endswith(".py"),
     }
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch)

@@ -18,8 +18,15 @@ from tests.e2e.binance.test_streams import apply, limit_order, placed, receive, 
 from tests.e2e.binance.test_userstream import listen_key_request, trader_with_key
 from tests.e2e.client import QUOTE, Api, error, ok
 from tests.e2e.ws_client import BookMirror, Message, WsClient
+from trade_engine.app.process import core_build
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_process_of_the_cluster_says_which_engine_build_it_runs(shared_cluster: Cluster) -> None:
+    # Its start-up line ("core starting" or "starting"); the benchmarks report it.
+    for process in [*shared_cluster.cores, *shared_cluster.gateways]:
+        assert process.core_build() == core_build(), process.workdir.name
 
 
 def test_an_order_acknowledged_by_one_gateway_is_read_through_the_other_at_once(

@@ -1,6 +1,7 @@
 """A real service process for end-to-end tests: started, killed, restarted on demand."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,13 +31,27 @@ def free_port() -> int:
             return port
 
 
+def anchored_environment() -> dict[str, str]:
+    """This process's environment for a child started in another directory: PYTHONPATH's
+    relative entries made absolute. `PYTHONPATH=build/compiled` (the Makefile's and the
+    notes' way to run the compiled core) read from a server's own directory names
+    nothing, and Python then imports the source instead, silently."""
+    environment = dict(os.environ)
+    entries = environment.get("PYTHONPATH")
+    if entries:
+        environment["PYTHONPATH"] = os.pathsep.join(
+            os.path.abspath(entry) if entry else entry for entry in entries.split(os.pathsep)
+        )
+    return environment
+
+
 class Server:
     def __init__(self, database_url: str, workdir: Path, **settings: str) -> None:
         self.port = free_port()
         self.workdir = workdir
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
-            **os.environ,
+            **anchored_environment(),
             "TRADE_ENGINE_HTTP_PORT": str(self.port),
             "TRADE_ENGINE_DATABASE_URL": database_url,
             "TRADE_ENGINE_RATE_LIMITS_ENABLED": "false",
@@ -99,6 +114,13 @@ class Server:
 
     def headers(self, user: str, *roles: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user, *roles)}"}
+
+    def core_build(self) -> str:
+        """The engine build the server runs, as its metrics say (`trade_engine_build_info`)."""
+        metrics = httpx.get(f"{self.url}/metrics", timeout=10).text
+        found = re.search(r'^trade_engine_build_info\{core="([^"]+)"\} 1\.0$', metrics, re.MULTILINE)
+        assert found is not None, metrics[:2000]
+        return found.group(1)
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():

@@ -22,7 +22,7 @@ from typing import Final
 from prometheus_client import generate_latest
 
 from trade_engine.app import stop_deadline
-from trade_engine.app.process import tune_collector
+from trade_engine.app.process import core_build, register_build, tune_collector
 from trade_engine.cluster import bus
 from trade_engine.cluster.metrics import core_metrics
 from trade_engine.cluster.names import Names
@@ -57,6 +57,7 @@ async def _main(config: Config, state: CoreNodeState, restarted: bool) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop_asked, sig.name)
     registry = core_metrics(state)
+    register_build(registry)
 
     async def probe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -81,7 +82,8 @@ async def _main(config: Config, state: CoreNodeState, restarted: bool) -> int:
 
     server = await asyncio.start_server(probe, config.http.host, config.http.port)
     probes = f"{config.http.host}:{config.http.port}"
-    log.info("core starting", extra={"node": state.node, "probes": probes, "restarted": restarted})
+    extra = {"node": state.node, "probes": probes, "restarted": restarted, "core": core_build()}
+    log.info("core starting", extra=extra)
     deadline = asyncio.create_task(
         stop_deadline.enforce(stop, config.http.shutdown_timeout_seconds), name="stop-deadline"
     )

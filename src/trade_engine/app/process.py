@@ -13,6 +13,10 @@ collection after start-up, young collections of 7 ms at most, order p99 66 ms. O
 HTTP (`make bench-http`, SQLite, median of 3 side by side) the tail shrank too: 64
 connections, p99 88 -> 39 ms resting and 120 -> 34 ms mixed. What start-up recovers
 stays out of every collection (`gc.freeze()` in core/bootstrap.py).
+
+Which build of the engine the process runs: the mypyc-compiled one or the source.
+Python imports whichever comes first on its path, silently, so every role names it in
+its start-up line and in its metrics (`trade_engine_build_info`).
 """
 
 import gc
@@ -20,7 +24,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
+from prometheus_client import CollectorRegistry, Info
+
+from trade_engine.engine import engine as engine_module
+
 COLLECTOR_THRESHOLDS: Final = (10_000, 10, 10)
+
+
+def core_build() -> str:
+    """The engine build this process imported: "compiled (mypyc)" or "interpreted".
+    Production and `make run` put the compiled build (`make compiled`) first on
+    PYTHONPATH; an entry that does not resolve from the process's working directory (a
+    relative one, in a child started elsewhere) falls back to the source unseen."""
+    return "interpreted" if (engine_module.__file__ or "").endswith(".py") else "compiled (mypyc)"
+
+
+def register_build(registry: CollectorRegistry) -> None:
+    """`trade_engine_build_info{core="..."} 1` in `registry`: what `core_build` says, for
+    monitoring and for the benchmarks, which report the build each server runs."""
+    Info("trade_engine_build", "The engine build this process runs", registry=registry).info(
+        {"core": core_build()}
+    )
 
 
 def tune_collector() -> None:

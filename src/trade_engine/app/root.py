@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Final
 
 from trade_engine.api.audit import AuditTrail
-from trade_engine.app.process import long_lived
+from trade_engine.app.process import long_lived, register_build
 from trade_engine.app.roles import ROLES
 from trade_engine.app.service import Service
 from trade_engine.binance.limits import BinanceLimits
@@ -49,6 +49,7 @@ def build(config: Config, role: str = "serve") -> Service:
     service = Service(config, ROLES[role](), gateway, streams, user_data, limits, audit)
     service.collections = CollectionPauses()
     gateway.metrics.registry.register(service.collections)
+    register_build(gateway.metrics.registry)
     service.collections.install()
     return service
 

@@ -27,7 +27,7 @@ import uvicorn
 
 from trade_engine.app import root
 from trade_engine.app.http import create_app
-from trade_engine.app.process import tune_collector
+from trade_engine.app.process import core_build, tune_collector
 from trade_engine.app.service import Service
 from trade_engine.config import DEV_SECRET, Config
 from trade_engine.observability.logging import configure_logging
@@ -77,6 +77,7 @@ def serve(config: Config, role: str = "serve") -> None:
             "get_a_token": ".venv/bin/trade-engine token --user alice",
             "database": config.database.url.split("@")[-1],
             "role": role,
+            "core": core_build(),
         },
     )
     settings = uvicorn.Config(
