@@ -205,3 +205,21 @@ def test_the_average_price_at_the_half_rounds_up() -> None:
     assert market.average_price_text(1, 3, 8) == "0.00033333"  # 0.00000001 / 0.00003
     assert market.average_price_text(1, 16, 6) == "0.000063"  # 0.0000625: the half goes up
     assert market.average_price_text(0, 7, 2) == "0.00"
+
+
+@pytest.mark.parametrize(
+    ("tick_size", "step_size", "quote_decimals", "base_decimals"),
+    [
+        # Exactly 1.00000000000000000000000000002 quote units: 28 digits made it 1.
+        ("0.50000000000000000000000000001", "2", 0, 0),
+        # A step of 1.0000000000000000000000000001 base units: 28 digits made it 1.
+        ("0.01", "1.0000000000000000000000000001", 2, 0),
+    ],
+)
+def test_a_spec_off_the_grid_past_28_digits_is_rejected_not_rounded(
+    tick_size: str, step_size: str, quote_decimals: int, base_decimals: int
+) -> None:
+    code = spec_code(
+        tick_size=tick_size, step_size=step_size, quote_decimals=quote_decimals, base_decimals=base_decimals
+    )
+    assert code == ErrorCode.INVALID_MARKET

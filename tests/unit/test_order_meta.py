@@ -27,3 +27,13 @@ def test_binance_parameters_become_labels_and_labels_binance_fields() -> None:
         meta_of({"strategyType": "999999"})
     with pytest.raises(msgspec.ValidationError, match="strategy_id"):
         meta_of({"strategyId": "seven"})
+
+
+@pytest.mark.parametrize("value", ["9007199254740993.0", "1e3", "12.9", "0x10", " 12", "+12"])
+def test_a_label_that_is_not_a_plain_integer_is_refused_not_rounded(value: str) -> None:
+    # Read laxly, these went through a float: 9007199254740993.0 became ...992, 1e3 1000.
+    with pytest.raises(msgspec.ValidationError, match="strategy_id"):
+        meta_of({"strategyId": value})
+    with pytest.raises(msgspec.ValidationError, match="strategy_type"):
+        meta_of({"strategyType": "1000000.9999999999999999"})
+    assert meta_of({"strategyId": "0012"}) == OrderMeta(strategy_id=12)  # Binance's integer rule

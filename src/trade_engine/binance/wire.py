@@ -9,6 +9,7 @@ from typing import Any, Final
 
 import msgspec
 
+from trade_engine.binance.params import INTEGER
 from trade_engine.domain.lifecycle import OrderChange, OrderStatus
 from trade_engine.domain.order_meta import BINANCE_NAMES, OrderMeta
 from trade_engine.domain.vocabulary import (
@@ -87,11 +88,20 @@ def binance_tif(order_type: str, time_in_force: str) -> str:
 def meta_of(params: dict[str, str]) -> OrderMeta | None:
     """The order labels among a request's parameters, by their Binance names (None if
     none was sent); a value the label's type refuses raises `msgspec.ValidationError`
-    naming the field."""
-    values = {field: params[names[0]] for field, names in BINANCE_NAMES.items() if names[0] in params}
+    naming the field. Binance's labels are integers, read by its integer rule: a lax
+    conversion would read "1e3" or "12.9" through a float, rounding silently."""
+    values = {
+        field: _integer(params[names[0]]) for field, names in BINANCE_NAMES.items() if names[0] in params
+    }
     if not values:
         return None
-    return msgspec.convert(values, OrderMeta, strict=False)
+    return msgspec.convert(values, OrderMeta)
+
+
+def _integer(text: str) -> int | str:
+    """`text` as an integer if it is one by Binance's rule; else as it is, for the
+    label's type to refuse."""
+    return int(text) if INTEGER.fullmatch(text) else text
 
 
 def binance_name(field: str) -> str:

@@ -22,6 +22,7 @@ from msgspec import Meta
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.money import (
     DecimalText,
+    exact,
     from_units,
     parse_decimal,
     quotient_text,
@@ -217,8 +218,9 @@ def market_from_spec(spec: MarketSpec) -> Market:
     step = parse_decimal(spec.step_size, "step_size")
     if tick <= 0 or step <= 0:
         raise _invalid("tick_size and step_size must be positive")
-    base_per_lot = _whole(step.scaleb(spec.base_decimals), "step_size in base units")
-    quote_per_tick_lot = _whole((tick * step).scaleb(spec.quote_decimals), "tick × step in quote")
+    with exact():
+        base_per_lot = _whole(step.scaleb(spec.base_decimals), "step_size in base units")
+        quote_per_tick_lot = _whole((tick * step).scaleb(spec.quote_decimals), "tick × step in quote")
     canonical = Market(
         symbol=spec.symbol,
         base=base,

@@ -7,7 +7,8 @@ never rounded.
 """
 
 import re
-from decimal import Decimal, localcontext
+from contextlib import AbstractContextManager
+from decimal import Context, Decimal, localcontext
 from functools import lru_cache
 from typing import Annotated, Final
 
@@ -62,10 +63,15 @@ def parse_decimal(text: object, field: str) -> Decimal:
     return Decimal(text)
 
 
+def exact() -> AbstractContextManager[Context]:
+    """A decimal context in which arithmetic on parsed text (MAX_TEXT characters each) is
+    exact: the default's 28 digits would round a product of two such numbers silently."""
+    return localcontext(prec=_PRECISION)
+
+
 def decimal_places(unit: Decimal) -> int:
     """How many digits after the point a multiple of `unit` can need."""
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION  # normalize() rounds to the context's precision
+    with exact():  # normalize() rounds to the context's precision
         exponent = unit.normalize().as_tuple().exponent
     assert isinstance(exponent, int)
     return max(0, -exponent)
@@ -77,8 +83,7 @@ def unit_parts(unit: Decimal | str) -> tuple[int, int]:
 
     Cached: markets pass their tick and step sizes as strings, converted once.
     """
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
+    with exact():
         sign, digits, exponent = Decimal(unit).normalize().as_tuple()
     assert isinstance(exponent, int)
     assert sign == 0
