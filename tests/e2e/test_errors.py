@@ -145,14 +145,16 @@ def test_malformed_bodies_are_refused(api: Api, grid: tuple[str, User]) -> None:
         b'{"market": {}}',
         b"\xff\xfe",
         b'{"market": "' + b"\x00" * 10 + b'"}',
+        b'{"x": ' + b"[" * 1020 + b"]" * 1020 + b"}",  # nested too deeply (2,047 bytes)
     ):
         error(api.http.post(f"{API}/orders", content=raw, headers=headers), 400, "VALIDATION_ERROR")
     for route in (f"{API}/admin/deposits", f"{API}/admin/withdrawals", f"{API}/admin/markets"):
-        error(
-            api.http.post(route, content=b"[1, 2", headers={**api.admin, "Content-Type": "application/json"}),
-            400,
-            "VALIDATION_ERROR",
-        )
+        for raw in (b"[1, 2", b'{"x": ' + b"[" * 1020 + b"]" * 1020 + b"}"):
+            error(
+                api.http.post(route, content=raw, headers={**api.admin, "Content-Type": "application/json"}),
+                400,
+                "VALIDATION_ERROR",
+            )
     ok_order = api.order(trader, **good(market, price="50.00"))
     for raw in (b"{", b'{"price": 50}', b'{"quantity": "1", "extra": 1}', b"[]"):
         response = api.http.patch(f"{API}/orders/{ok_order['order_id']}", content=raw, headers=headers)

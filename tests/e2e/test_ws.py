@@ -303,6 +303,9 @@ def test_ws_requests_are_answered_and_bad_ones_refused_with_codes(api: Api) -> N
     with WsClient(api.server) as client:
         client.connection.send("{not json")
         assert client.next()["error"]["code"] == "INVALID_MESSAGE"
+        # Nested too deeply, even where it would be skipped: once an INTERNAL_ERROR.
+        client.connection.send('{"op": "ping", "id": 4, "x": ' + "[" * 3000 + "]" * 3000 + "}")
+        assert client.next()["error"]["code"] == "INVALID_MESSAGE"
         client.send(op="dance", id=5)
         answer = client.next()
         assert (answer["type"], answer["id"], answer["error"]["code"]) == ("error", 5, "INVALID_MESSAGE")

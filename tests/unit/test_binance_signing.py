@@ -47,3 +47,9 @@ def test_the_payload_is_the_raw_bytes_not_a_re_encoding() -> None:
 def test_websocket_api_params_are_signed_sorted_by_name() -> None:
     params = {"timestamp": 1499827319559, "apiKey": "k", "recvWindow": 5000, "signature": "x"}
     assert ws_payload(params) == b"apiKey=k&recvWindow=5000&timestamp=1499827319559"
+
+
+def test_a_signature_that_is_not_ascii_does_not_verify() -> None:
+    # hmac.compare_digest raises on such text; the WebSocket API passes it on as sent.
+    assert not verify(b"secret", b"payload", "é" * 64)
+    assert verify(b"secret", b"payload", sign(b"secret", b"payload").upper())

@@ -29,6 +29,7 @@ from typing import Any, Final
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from trade_engine.edge.client_json import decode
 from trade_engine.edge.routes import Call, Handler
 from trade_engine.observability.logging import request_id
 from trade_engine.storage.operations import AuditEntry, record_audit
@@ -44,6 +45,7 @@ MAX_FIELDS: Final = 20
 MAX_TEXT: Final = 80
 MAX_ITEMS: Final = 10
 REDACTED: Final = "[redacted]"
+_decoder: Final = msgspec.json.Decoder()
 # A field whose name contains one of these is never recorded, whatever the endpoint.
 SECRET_WORDS: Final = ("secret", "token", "password", "passphrase", "private", "credential", "signature")
 
@@ -59,7 +61,7 @@ def summarize(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        decoded = msgspec.json.decode(body)
+        decoded = decode(_decoder, body)
     except msgspec.DecodeError:
         return {"body": f"{len(body)} bytes, not JSON"}
     if not isinstance(decoded, dict):

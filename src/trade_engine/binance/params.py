@@ -4,11 +4,12 @@ Values stay strings until a getter converts them; a getter that fails answers wi
 Binance's code and wording for that failure.
 """
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Final
 from urllib.parse import parse_qsl
+
+import msgspec
 
 from trade_engine.binance.errors import (
     ILLEGAL_ENCODING,
@@ -17,10 +18,16 @@ from trade_engine.binance.errors import (
     mandatory,
     refusal,
 )
+from trade_engine.edge.client_json import decode
 
 _FORM: Final = "application/x-www-form-urlencoded"
-_INTEGER: Final = re.compile(r"-?[0-9]{1,19}")
+# Binance's integer parameters: a Java long, stated as this pattern in its refusals (a
+# value of 19 digits past the long's range is refused the same way, before any query).
+INTEGER: Final = re.compile(r"-?[0-9]{1,19}")
 _LONG_RANGE: Final = "^-?[0-9]{1,19}$"
+_LONG_MIN: Final = -(2**63)
+_LONG_MAX: Final = 2**63 - 1
+_json: Final = msgspec.json.Decoder()
 
 
 def parse(query: bytes, body: bytes, content_type: str) -> "Params":
@@ -61,9 +68,9 @@ class Params:
         value = self.text(name)
         if value is None:
             return default
-        if _INTEGER.fullmatch(value) is None:
+        if INTEGER.fullmatch(value) is None or not _LONG_MIN <= (number := int(value)) <= _LONG_MAX:
             raise illegal(name, _LONG_RANGE)
-        return int(value)
+        return number
 
     def limit(self, default: int, maximum: int) -> int:
         """`limit`, clamped to `maximum` as Binance does; below 1 is refused."""
@@ -79,8 +86,8 @@ class Params:
         if raw is None:
             return None
         try:
-            symbols = json.loads(raw)
-        except ValueError:
+            symbols = decode(_json, raw)
+        except msgspec.DecodeError:
             symbols = None
         if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) for s in symbols):
             raise illegal("symbols", '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$')

@@ -45,8 +45,10 @@ def signed_payload(query: bytes, body: bytes) -> tuple[bytes, str | None]:
 
 
 def verify(secret: bytes, payload: bytes, signature: str) -> bool:
+    """Whether `signature` is the payload's; compared as bytes, since `compare_digest`
+    raises on text that is not ASCII, which a WebSocket API request may carry."""
     expected = sign(secret, payload)
-    return hmac.compare_digest(expected, signature.lower())
+    return hmac.compare_digest(expected.encode(), signature.lower().encode())
 
 
 def ws_payload(params: Mapping[str, object]) -> bytes:

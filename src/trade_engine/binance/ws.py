@@ -29,12 +29,13 @@ from trade_engine.binance.userdata import in_stream, listen_key_stream
 from trade_engine.domain.errors import TradeEngineError
 from trade_engine.domain.timestamps import ms
 from trade_engine.edge.asgi import Message
+from trade_engine.edge.client_json import decode
 from trade_engine.edge.connection import Connection, Frame
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.hub import Hub
 from trade_engine.edge.websocket import AsgiWebSocket
 from trade_engine.marketdata.intervals import KLINE_INTERVALS
-from trade_engine.storage.listen_keys import KEY_LENGTH
+from trade_engine.storage.listen_keys import is_listen_key
 
 CLOSE_TRY_AGAIN_LATER: Final = 1013
 CLOSE_SLOW_CONSUMER: Final = 1008
@@ -42,9 +43,8 @@ _STREAM: Final = re.compile(
     r"([a-z0-9]{1,30})@(trade|aggTrade|bookTicker|ticker|miniTicker|"
     r"depth(?:5|10|20)?(?:@100ms|@1000ms)?|kline_(" + "|".join(KLINE_INTERVALS) + r"))"
 )
-_LISTEN_KEY: Final = re.compile(f"[A-Za-z0-9]{{{KEY_LENGTH}}}")
 _MAX_STREAMS: Final = 1024
-_decode = msgspec.json.Decoder().decode
+_decoder: Final = msgspec.json.Decoder()
 _encode = msgspec.json.Encoder().encode
 
 
@@ -59,7 +59,7 @@ def stream_name(raw: str) -> str | None:
 
 def _named(raw: str) -> bool:
     """Whether `raw` can name a stream: a market stream's name or a listen key's."""
-    return stream_name(raw) is not None or _LISTEN_KEY.fullmatch(raw) is not None
+    return stream_name(raw) is not None or is_listen_key(raw)
 
 
 def speaks_binance(first: Message) -> bool:
@@ -70,7 +70,7 @@ def speaks_binance(first: Message) -> bool:
     if not isinstance(data, str | bytes):
         return False
     try:
-        request = _decode(data)
+        request = decode(_decoder, data)
     except msgspec.DecodeError:
         return False
     return isinstance(request, dict) and "method" in request and "op" not in request
@@ -189,7 +189,7 @@ class _StreamSession:
         if name is not None:
             self.subscribe(name)
             return True
-        return _LISTEN_KEY.fullmatch(raw) is not None and await self.listen(raw)
+        return is_listen_key(raw) and await self.listen(raw)
 
     def set_combined(self, combined: bool) -> None:
         for name in self.names:
@@ -227,7 +227,7 @@ class _StreamSession:
 
     async def handle(self, text: str) -> None:
         try:
-            request = _decode(text)
+            request = decode(_decoder, text)
         except msgspec.DecodeError:
             reply(self.connection, {"error": {"code": 3, "msg": "Invalid JSON: not a JSON document"}})
             return

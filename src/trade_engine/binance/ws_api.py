@@ -44,6 +44,7 @@ from trade_engine.binance.userdata import user_event, user_key
 from trade_engine.binance.ws import open_connection, reply, serve
 from trade_engine.domain.errors import TradeEngineError
 from trade_engine.domain.timestamps import ms
+from trade_engine.edge.client_json import decode
 from trade_engine.edge.connection import Connection, Frame
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.hub import Hub
@@ -65,7 +66,7 @@ WEIGHTS: Final = {
     "userDataStream.ping": 2,
     "userDataStream.stop": 2,
 }
-_decode = msgspec.json.Decoder().decode
+_decoder: Final = msgspec.json.Decoder()
 _encode = msgspec.json.Encoder().encode
 
 
@@ -111,7 +112,7 @@ class _ApiSession:
 
     async def handle(self, text: str) -> None:
         try:
-            request = _decode(text)
+            request = decode(_decoder, text)
         except msgspec.DecodeError:
             self.answer(None, error=refusal(MALFORMED, reason="not JSON"))
             return

@@ -13,6 +13,7 @@ from typing import Final
 import msgspec
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
+from trade_engine.edge.client_json import decode
 from trade_engine.edge.http import Request, Response
 from trade_engine.edge.routes import Call, Route, from_text, validation_error
 
@@ -82,7 +83,7 @@ def decode_body(raw: bytes, kind: type[msgspec.Struct]) -> object:
     if decoder is None:
         decoder = _DECODERS[kind] = msgspec.json.Decoder(kind)
     try:
-        return decoder.decode(raw)
+        return decode(decoder, raw)
     except msgspec.ValidationError as error:
         raise validation_error(str(error), "body") from error
     except msgspec.DecodeError as error:

@@ -8,6 +8,7 @@ keep-alive or a close through one gateway counts in all of them. Expired rows of
 are deleted when the user opens a key again.
 """
 
+import re
 import secrets
 import string
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from trade_engine.storage.database import connected
 
 _ALPHABET: Final = string.ascii_letters + string.digits
 KEY_LENGTH: Final = 60  # Binance's length
+_FORM: Final = re.compile(f"[{_ALPHABET}]{{{KEY_LENGTH}}}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,12 @@ class ListenKey:
     user_id: str
     api_key: str
     expires_ns: int
+
+
+def is_listen_key(text: str) -> bool:
+    """Whether `text` has a listen key's form: anything else names no key, and is not
+    sent to the database (PostgreSQL refuses text with a NUL character, for one)."""
+    return _FORM.fullmatch(text) is not None
 
 
 def _new_key() -> str:
@@ -78,6 +86,8 @@ class ListenKeyStore:
 
     async def keep_alive(self, key: str, user_id: str, now_ns: int) -> bool:
         """Another `validity_ns` for the user's live key; False if it has none such."""
+        if not is_listen_key(key):
+            return False
         table = schema.listen_keys
         async with connected(self._database, write=True) as connection:
             result = await connection.execute(
@@ -89,6 +99,8 @@ class ListenKeyStore:
 
     async def close(self, key: str, user_id: str) -> bool:
         """Delete the user's key; False if the user has no such key."""
+        if not is_listen_key(key):
+            return False
         table = schema.listen_keys
         async with connected(self._database, write=True) as connection:
             result = await connection.execute(
@@ -102,6 +114,7 @@ class ListenKeyStore:
 
     async def alive(self, keys: list[str], now_ns: int) -> dict[str, ListenKey]:
         """Those of `keys` that are alive now."""
+        keys = [key for key in keys if is_listen_key(key)]
         if not keys:
             return {}
         table, api_keys = schema.listen_keys, schema.api_keys

@@ -9,7 +9,7 @@ here awaits a client's writes. A client that sends nothing for
 import asyncio
 import logging
 import time
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import jwt
 import msgspec
@@ -19,6 +19,7 @@ from trade_engine.domain.errors import TradeEngineError
 from trade_engine.domain.timestamps import ms
 from trade_engine.edge.asgi import Send
 from trade_engine.edge.auth import Authenticator, Principal
+from trade_engine.edge.client_json import decode
 from trade_engine.edge.connection import Connection, Frame
 from trade_engine.edge.hub import Hub
 from trade_engine.edge.websocket import AsgiWebSocket
@@ -94,6 +95,9 @@ class _RequestId(msgspec.Struct):
     id: protocol.RequestId = None
 
 
+_request_id: Final = msgspec.json.Decoder(_RequestId)
+
+
 async def serve(socket: AsgiWebSocket, streams: Streams) -> None:
     """Run one connection from accept to close."""
     await socket.accept()
@@ -162,10 +166,10 @@ async def _refuse(socket: AsgiWebSocket, close_code: int, code: str, message: st
 def handle(streams: Streams, session: Session, data: str | bytes) -> None:
     """Answer one client message."""
     try:
-        request = protocol.client_decoder.decode(data)
+        request = decode(protocol.client_decoder, data)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         try:
-            request_id = msgspec.json.decode(data, type=_RequestId).id
+            request_id = decode(_request_id, data).id
         except (msgspec.DecodeError, msgspec.ValidationError):
             request_id = None
         session.fail(request_id, "INVALID_MESSAGE", f"not a valid request: {error}")

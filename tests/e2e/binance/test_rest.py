@@ -91,6 +91,25 @@ def test_exchange_info_takes_a_symbols_list(binance: Binance, market: tuple[str,
     assert [s["symbol"] for s in info["symbols"]] == [market[1], "BTCUSDT"]
 
 
+def test_integers_past_a_long_and_deeply_nested_symbols_are_illegal_parameters(
+    binance: Binance, market: tuple[str, str], client: SignedClient
+) -> None:
+    """Once 500s: 19 digits past a long's range reached the database, which holds no such
+    integer, and a deeply nested `symbols` broke its parser."""
+    http, symbol = binance.api.http, market[1]
+    for value in ("9223372036854775808", "9999999999999999999", "-9223372036854775809"):
+        for path in ("trades", "historicalTrades", "aggTrades"):
+            response = http.get(f"/api/v3/{path}", params={"symbol": symbol, "fromId": value})
+            binance_error(response, 400, -1100)
+        for path, name in (("order", "orderId"), ("allOrders", "orderId"), ("myTrades", "fromId")):
+            binance_error(client.request("GET", path, f"symbol={symbol}&{name}={value}"), 400, -1100)
+    largest = http.get("/api/v3/trades", params={"symbol": symbol, "fromId": str(2**63 - 1)})
+    assert (largest.status_code, largest.json()) == (200, [])
+    deep = "[" * 3000 + "]" * 3000
+    for path in ("exchangeInfo", "ticker/24hr", "ticker/price", "ticker/bookTicker"):
+        binance_error(http.get(f"/api/v3/{path}", params={"symbols": deep}), 400, -1100)
+
+
 def test_an_unknown_symbol_is_invalid(binance: Binance) -> None:
     http = binance.api.http
     for path in ("exchangeInfo", "depth", "trades", "aggTrades", "ticker/24hr", "ticker/price"):

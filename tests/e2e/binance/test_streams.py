@@ -360,3 +360,25 @@ def test_revoking_a_key_terminates_the_user_data_subscriptions_it_signed(
         again.send(subscribe_request(revoked, request_id="again"))
         refused = receive(again)
     assert (refused["status"], refused["error"]["code"]) == (401, -2015)
+
+
+def test_a_message_nested_too_deeply_is_refused_and_the_connection_kept(binance: Binance) -> None:
+    """Once an exception: the connection dropped with no answer and no close frame."""
+    deep = "[" * 3000 + "]" * 3000
+    stream_name = f"{binance.market()[1].lower()}@trade"
+    with stream(binance, f"/ws/{stream_name}") as connection:
+        connection.send(deep)
+        assert receive(connection) == {"error": {"code": 3, "msg": "Invalid JSON: not a JSON document"}}
+        connection.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 1}))
+        assert receive(connection) == {"result": [stream_name], "id": 1}
+    with stream(binance, "/ws-api/v3") as connection:
+        connection.send(deep)
+        refused = receive(connection)
+        assert (refused["status"], refused["error"]["code"]) == (400, -1100), refused
+        connection.send(json.dumps({"id": "p", "method": "ping", "params": {}}))
+        assert receive(connection)["status"] == 200
+    with stream(binance, "/ws") as connection:  # a first frame that is not Binance's: the native protocol's
+        connection.send(deep)
+        assert receive(connection)["error"]["code"] == "INVALID_MESSAGE"
+        connection.send(json.dumps({"op": "ping", "id": 2}))
+        assert receive(connection)["type"] == "pong"

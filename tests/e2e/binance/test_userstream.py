@@ -48,6 +48,19 @@ def test_a_listen_key_is_opened_kept_alive_and_closed(binance: Binance) -> None:
     assert open_key(client) != key  # a new one once the old is closed
 
 
+def test_a_listen_key_of_another_form_does_not_exist_and_is_not_looked_up(binance: Binance) -> None:
+    """Once a 500 on PostgreSQL, which refuses text with a NUL character."""
+    client = SignedClient(binance, binance.account("lk-form", {QUOTE: "1"}))
+    for method in ("PUT", "DELETE"):
+        for key in ("\x00", "a\x00" * 30, "x" * 61, "é" * 60):
+            response = listen_key_request(client, method, key)
+            binance_error(response, 400, -1125, "This listenKey does not exist.")
+    with stream(binance, "/ws-api/v3") as connection:
+        for method in ("userDataStream.ping", "userDataStream.stop"):
+            answer = ws_request(connection, method, {"apiKey": client.account.key, "listenKey": "\x00"})
+            assert (answer["status"], answer["error"]["code"]) == (400, -1125)
+
+
 def test_a_listen_key_needs_an_api_key_and_a_key_to_keep_alive(binance: Binance) -> None:
     client = SignedClient(binance, binance.account("lk-auth", {QUOTE: "1"}))
     binance_error(binance.api.http.post("/api/v3/userDataStream"), 401, -2014)
@@ -161,6 +174,10 @@ def test_the_websocket_api_answers_account_status_like_get_account(binance: Bina
     with stream(binance, "/ws-api/v3") as connection:
         answer = ws_request(connection, "account.status", signed_params(account, omitZeroBalances="true"))
         forged = ws_request(connection, "account.status", {**signed_params(account), "signature": "00"})
+        # Not ASCII: once an exception that dropped the connection without an answer.
+        not_ascii = {**signed_params(account), "signature": "é" * 64}
+        unreadable = ws_request(connection, "account.status", not_ascii)
+        again = ws_request(connection, "account.status", signed_params(account))
     assert answer["status"] == 200
     result = answer["result"]
     assert result["balances"] == [{"asset": QUOTE, "free": "12.50000000", "locked": "0.00000000"}]
@@ -168,6 +185,8 @@ def test_the_websocket_api_answers_account_status_like_get_account(binance: Bina
         k: v for k, v in rest.items() if k != "balances"
     }
     assert (forged["status"], forged["error"]["code"]) == (400, -1022)
+    assert (unreadable["status"], unreadable["error"]["code"]) == (400, -1022)
+    assert again["status"] == 200
 
 
 # -- expiry, on a server whose keys live two seconds --------------------------------------------
