@@ -4,8 +4,9 @@
 committed, encodes each message once and hands the bytes to the shared WebSocket hub
 (`trade_engine.edge.hub`, which never blocks). Real-time streams (`@trade`, `@aggTrade`,
 `@bookTicker`, user data) go out per batch; a timer sends depth diffs every 100 ms
-(`@depth@100ms`, partial books) and every second (`@depth`, `@ticker`, `@miniTicker`,
-`@kline_<i>`, those three `statistics.py`'s).
+(`@depth@100ms`, and the partial books `@depth<N>@100ms`, changed or not) and every second
+(`@depth`, `@depth<N>`, `@ticker`, `@miniTicker`, `@kline_<i>`, those three
+`statistics.py`'s).
 
 Depth diffs carry the market sequence numbers: a diff covers `[U, u]`, the events since
 the previous diff, and `U` is always the previous `u + 1`. The committed depth view
@@ -228,20 +229,25 @@ class StreamPublisher:
                         "a": levels(market, sorted(diff.asks.items())),
                     },
                 )
-            for count in PARTIAL_DEPTHS:
-                name = f"{stream}@depth{count}{suffix}"
-                if self._outlet.wanted(name):
-                    view = self._depth.market(symbol)
-                    bids, asks = view.levels(count)
-                    self._outlet.publish(
-                        name,
-                        {
-                            "lastUpdateId": view.sequence,
-                            "bids": levels(market, bids),
-                            "asks": levels(market, asks),
-                        },
-                    )
             diff.reset()
+        self._publish_partial_books(suffix)
+
+    def _publish_partial_books(self, suffix: str) -> None:
+        """`@depth<N>` and `@depth<N>@100ms`: the top levels, pushed every period whether
+        or not the book changed, as Binance's partial book streams are (a client waits for
+        its first one; a quiet book once sent none). Each subscribed one only."""
+        for stream, symbol in self._by_stream_symbol.items():
+            names = {count: f"{stream}@depth{count}{suffix}" for count in PARTIAL_DEPTHS}
+            wanted = [count for count, name in names.items() if self._outlet.wanted(name)]
+            if not wanted:
+                continue
+            market, view = self._markets.require(symbol), self._depth.market(symbol)
+            for count in wanted:
+                bids, asks = view.levels(count)
+                bids_text, asks_text = levels(market, bids), levels(market, asks)
+                self._outlet.publish(
+                    names[count], {"lastUpdateId": view.sequence, "bids": bids_text, "asks": asks_text}
+                )
 
     async def _timer(self) -> None:
         # The 1-second streams run on the first tick of each second of the clock, not

@@ -189,6 +189,35 @@ def test_depth_diffs_are_gap_free_and_line_up_with_rest_snapshots(binance: Binan
     assert books[""] == last_book
 
 
+def test_partial_books_are_pushed_every_period_on_a_quiet_book_too(binance: Binance) -> None:
+    """`@depth<N>` every second and `@depth<N>@100ms` every 100 ms, changed or not, as
+    Binance's are: a quiet book once sent nothing, and a client waiting for its first
+    partial book waited for ever."""
+    native, market_id, _ = binance.market()
+    a, _ = traders(binance, native)
+    name = market_id.lower()
+    for step in range(7):
+        placed(a, limit_order(market_id, "BUY", "0.1", str(10 + step)))
+        placed(a, limit_order(market_id, "SELL", "0.2", str(30 + step)))
+    rest = binance.api.http.get("/api/v3/depth", params={"symbol": market_id, "limit": 5}).json()
+    path = f"/stream?streams={name}@depth5/{name}@depth10@100ms"
+    with stream(binance, path) as connection:  # nothing changes from here on
+        began = time.monotonic()
+        seen: dict[str, list[Message]] = {f"{name}@depth5": [], f"{name}@depth10@100ms": []}
+        while len(seen[f"{name}@depth5"]) < 2:
+            message = receive(connection, timeout=3)
+            seen[message["stream"]].append(message["data"])
+        waited = time.monotonic() - began
+    assert seen[f"{name}@depth5"][0] == rest
+    assert seen[f"{name}@depth5"][1] == rest
+    fast = seen[f"{name}@depth10@100ms"]
+    assert len(fast) >= 5, (len(fast), waited)
+    for book in fast:
+        assert book["lastUpdateId"] == rest["lastUpdateId"]
+        assert (len(book["bids"]), len(book["asks"])) == (7, 7)
+        assert (book["bids"][:5], book["asks"][:5]) == (rest["bids"], rest["asks"])
+
+
 def test_ticker_mini_ticker_and_kline_streams_report_trades(binance: Binance) -> None:
     native, market_id, _ = binance.market()
     a, b = traders(binance, native)
