@@ -14,7 +14,7 @@ from typing import Any, Final
 from trade_engine.binance import tickers, views
 from trade_engine.binance.errors import (
     INVALID_INTERVAL,
-    illegal,
+    INVALID_TICKER_TYPE,
     invalid_value,
     one_of_mandatory,
     refusal,
@@ -149,7 +149,7 @@ def _mini(params: Params) -> bool:
     """`type`: FULL (the default) or MINI."""
     kind = params.text("type") or "FULL"
     if kind not in ("FULL", "MINI"):
-        raise illegal("type", "FULL, MINI")
+        raise refusal(INVALID_TICKER_TYPE)
     return kind == "MINI"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from trade_engine.binance import limits, order_views, views
 from trade_engine.binance.auth import READ, TRADE
 from trade_engine.binance.errors import (
+    CLIENT_ORDER_ID_INVALID,
     ORDER_DOES_NOT_EXIST,
     from_engine,
     one_of_mandatory,
@@ -62,9 +63,14 @@ async def query_order(gateway: Gateway, call: Call) -> dict[str, Any]:
     market = market_of(gateway, params)
     order_id, client_order_id = _order_reference(params)
     history = await gateway.history()
-    row = await history.order_row(caller.user_id, order_id, client_order_id)
+    # By its id if sent: an order whose client order id is not the one sent with it is
+    # -2039, as Binance answers, not an order that does not exist.
+    by_id = order_id is not None
+    row = await history.order_row(caller.user_id, order_id, None if by_id else client_order_id)
     if row is None or row["market"] != market.symbol:
         raise refusal(ORDER_DOES_NOT_EXIST)
+    if by_id and client_order_id is not None and row["client_order_id"] != client_order_id:
+        raise refusal(CLIENT_ORDER_ID_INVALID)
     return order_views.order(model_of_row(row), market)
 
 

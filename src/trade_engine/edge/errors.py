@@ -87,7 +87,7 @@ ERRORS: Final[dict[ErrorCode, Rule]] = {
     ErrorCode.MARKET_HALTED: _rejected("Market is closed."),
     ErrorCode.MARKET_CANCEL_ONLY: _rejected("Market is closed."),
     ErrorCode.POST_ONLY_WOULD_TAKE: _rejected("Order would immediately match and take."),
-    ErrorCode.STOP_WOULD_TRIGGER: _rejected("Stop price would trigger immediately."),
+    ErrorCode.STOP_WOULD_TRIGGER: _rejected("Order would trigger immediately."),
     ErrorCode.ORDER_NOT_AMENDABLE: _rejected("{message}"),
     ErrorCode.CANCEL_RESTRICTED: Rule(
         409, Binance(-2011, CANCEL_RESTRICTED), Binance(-2011, CANCEL_RESTRICTED)

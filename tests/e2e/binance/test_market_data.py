@@ -114,7 +114,7 @@ def test_a_rolling_mini_ticker_for_several_symbols_is_a_list(
         ({"windowSize": "8d"}, -1130),
         ({"windowSize": "1d2h"}, -1130),
         ({"windowSize": "0m"}, -1130),
-        ({"type": "HALF"}, -1100),
+        ({"type": "HALF"}, -1139),  # Binance's "Invalid ticker type."
     ],
 )
 def test_rolling_tickers_refuse_bad_windows_and_a_missing_symbol(

@@ -110,6 +110,14 @@ def test_integers_past_a_long_and_deeply_nested_symbols_are_illegal_parameters(
         binance_error(http.get(f"/api/v3/{path}", params={"symbols": deep}), 400, -1100)
 
 
+def test_a_ticker_type_other_than_full_or_mini_is_an_invalid_ticker_type(
+    binance: Binance, market: tuple[str, str]
+) -> None:
+    for path in ("ticker/24hr", "ticker"):
+        response = binance.api.http.get(f"/api/v3/{path}", params={"symbol": market[1], "type": "FOO"})
+        binance_error(response, 400, -1139, "Invalid ticker type.")
+
+
 def test_an_unknown_symbol_is_invalid(binance: Binance) -> None:
     http = binance.api.http
     for path in ("exchangeInfo", "depth", "trades", "aggTrades", "ticker/24hr", "ticker/price"):
@@ -281,6 +289,12 @@ def test_query_order_has_binance_fields_by_id_and_by_client_id(
     )
     by_client_id = client.request("GET", "order", f"symbol={market[1]}&origClientOrderId=q-1").json()
     assert by_client_id == by_id
+    both = client.request("GET", "order", f"symbol={market[1]}&orderId={order_id}&origClientOrderId=q-1")
+    assert both.json() == by_id
+    # Both sent and not the same order's: Binance's -2039 (once -2013, as if it did not exist).
+    mismatched = f"symbol={market[1]}&orderId={order_id}&origClientOrderId=q-2"
+    message = "Client order ID is not correct for this order ID."
+    binance_error(client.request("GET", "order", mismatched), 400, -2039, message)
 
 
 def test_unknown_orders_are_reported_as_binance_does(market: tuple[str, str], client: SignedClient) -> None:
@@ -414,7 +428,7 @@ def test_a_stop_loss_that_would_trigger_at_once_is_refused(binance: Binance) -> 
     taker.request("POST", "order", body=limit_order(market_id, "BUY", "0.1", "30"))
     body = f"symbol={market_id}&side=SELL&type=STOP_LOSS&quantity=0.1&stopPrice=31"
     refused = maker.request("POST", "order", body=body)
-    binance_error(refused, 400, -2010, "Stop price would trigger immediately.")
+    binance_error(refused, 400, -2010, "Order would trigger immediately.")
     accepted = maker.request("POST", "order", body=body.replace("stopPrice=31", "stopPrice=29"))
     assert accepted.status_code == 200, accepted.text
 
@@ -427,9 +441,7 @@ def test_a_take_profit_that_would_trigger_at_once_is_refused(binance: Binance) -
     taker.request("POST", "order", body=limit_order(market_id, "BUY", "0.1", "30"))
     # A take-profit sell fires on a rise: a trigger at or below the last price is refused.
     body = f"symbol={market_id}&side=SELL&type=TAKE_PROFIT&quantity=0.1&stopPrice=29"
-    binance_error(
-        maker.request("POST", "order", body=body), 400, -2010, "Stop price would trigger immediately."
-    )
+    binance_error(maker.request("POST", "order", body=body), 400, -2010, "Order would trigger immediately.")
     accepted = maker.request("POST", "order", body=body.replace("stopPrice=29", "stopPrice=31"))
     assert accepted.status_code == 200, accepted.text
     # A take-profit buy fires on a fall: a trigger at or above the last price is refused.
@@ -437,9 +449,7 @@ def test_a_take_profit_that_would_trigger_at_once_is_refused(binance: Binance) -
         f"symbol={market_id}&side=BUY&type=TAKE_PROFIT_LIMIT&timeInForce=GTC&quantity=0.1&price=29"
         "&stopPrice=30"
     )
-    binance_error(
-        taker.request("POST", "order", body=body), 400, -2010, "Stop price would trigger immediately."
-    )
+    binance_error(taker.request("POST", "order", body=body), 400, -2010, "Order would trigger immediately.")
     accepted = taker.request("POST", "order", body=body.replace("stopPrice=30", "stopPrice=29"))
     assert accepted.status_code == 200, accepted.text
 
