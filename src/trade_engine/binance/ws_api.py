@@ -3,7 +3,10 @@
 
 Methods: `ping`, `time`; the user-data stream on this connection
 (`userDataStream.subscribe.signature`, `userDataStream.unsubscribe`: events arrive as
-`{"subscriptionId": 0, "event": ...}`); listen keys (`userDataStream.start`, `.ping`,
+`{"subscriptionId": 0, "event": ...}`; one account per connection, where Binance allows
+several: a second subscription, of the same account or another, is refused with
+Binance's -2035 rather than answered with an id whose events never come, and
+unsubscribing with none active is -2036); listen keys (`userDataStream.start`, `.ping`,
 `.stop`, as the REST endpoints: userstream.py); `account.status` (signed, as
 `GET /api/v3/account`). Any other method is -1000 "Unknown method".
 
@@ -30,6 +33,8 @@ from trade_engine.binance.auth import READ, api_key, check_time
 from trade_engine.binance.errors import (
     INVALID_SIGNATURE,
     MALFORMED,
+    SUBSCRIPTION_ACTIVE,
+    SUBSCRIPTION_INACTIVE,
     UNKNOWN_METHOD,
     BinanceError,
     from_engine,
@@ -160,6 +165,8 @@ class _ApiSession:
         if method == "userDataStream.subscribe.signature":
             return await self.subscribe(params)
         if method == "userDataStream.unsubscribe":
+            if self.user is None:
+                raise refusal(SUBSCRIPTION_INACTIVE)
             self.unsubscribe()
             return {}
         if method == "userDataStream.start":
@@ -193,16 +200,17 @@ class _ApiSession:
 
     async def subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
         key, active = await self.signed(params)
-        if self.user is None:
-            self.user, self.key = active.user_id, key
-            self.hub.subscribe(user_key(active.user_id), self.connection)
-            self.user_data.add(key, self)
-            # A revocation committed while this request was being checked could not see
-            # this subscription: ask again now that a revocation would find it.
-            if await self.gateway.key_store().active(key) is None:
-                self.unsubscribe()
-                raise unauthorized()
-        # One subscription per connection: its id is 0 (streams.user_event relies on it).
+        if self.user is not None:  # one subscription per connection (the module's docstring)
+            raise refusal(SUBSCRIPTION_ACTIVE)
+        self.user, self.key = active.user_id, key
+        self.hub.subscribe(user_key(active.user_id), self.connection)
+        self.user_data.add(key, self)
+        # A revocation committed while this request was being checked could not see
+        # this subscription: ask again now that a revocation would find it.
+        if await self.gateway.key_store().active(key) is None:
+            self.unsubscribe()
+            raise unauthorized()
+        # Its id is 0 (streams.user_event relies on it).
         return {"subscriptionId": 0}
 
     def unsubscribe(self) -> None:

@@ -313,6 +313,42 @@ def test_user_data_events_arrive_wrapped_with_the_subscription_id(binance: Binan
     assert (deposit["event"]["a"], deposit["event"]["d"]) == (QUOTE, "7.00000000")
 
 
+def test_one_user_data_subscription_per_connection_and_a_second_is_refused_not_dropped(
+    binance: Binance,
+) -> None:
+    """Once a second subscription, of another account, answered `subscriptionId` 0 and
+    none of its events ever came; unsubscribing with nothing subscribed answered `{}`."""
+    native, market_id, _ = binance.market()
+    funds = {QUOTE: "1000", native.split("-")[0]: "5"}
+    first, second = binance.account("ws-one", funds), binance.account("ws-two", funds)
+    with stream(binance, "/ws-api/v3") as connection:
+        connection.send(subscribe_request(first, request_id="a"))
+        assert receive(connection)["result"] == {"subscriptionId": 0}
+        for account in (first, second):
+            connection.send(subscribe_request(account, request_id="again"))
+            refused = receive(connection)
+            assert (refused["status"], refused["error"]) == (
+                400, {"code": -2035, "msg": "User Data Stream subscription already active."},
+            )  # fmt: skip
+        unsubscribe = json.dumps({"id": "u", "method": "userDataStream.unsubscribe", "params": {}})
+        connection.send(unsubscribe)
+        stopped = receive(connection)
+        assert (stopped["status"], stopped["result"]) == (200, {})
+        connection.send(unsubscribe)
+        again = receive(connection)
+        assert (again["status"], again["error"]) == (
+            400, {"code": -2036, "msg": "User Data Stream subscription not active."},
+        )  # fmt: skip
+        connection.send(subscribe_request(second, request_id="b"))
+        assert receive(connection)["result"] == {"subscriptionId": 0}
+        placed(SignedClient(binance, first), limit_order(market_id, "BUY", "1", "3"))  # not this stream's
+        order = placed(SignedClient(binance, second), limit_order(market_id, "BUY", "1", "4"))
+        report = receive(connection)
+    assert (report["subscriptionId"], report["event"]["e"], report["event"]["i"]) == (
+        0, "executionReport", order["orderId"],
+    )  # fmt: skip
+
+
 def test_execution_reports_of_a_take_profit_carry_its_type_and_stop_price(binance: Binance) -> None:
     native, market_id, _ = binance.market()
     account = binance.account("ws-tp", {QUOTE: "1000"})
