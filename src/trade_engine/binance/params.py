@@ -64,6 +64,10 @@ class Params:
             raise mandatory(name)
         return value
 
+    def true(self, name: str) -> bool:
+        """A boolean parameter: "true" in any case; anything else, or none, is false."""
+        return (self.text(name) or "").lower() == "true"
+
     def integer(self, name: str, default: int | None = None) -> int | None:
         value = self.text(name)
         if value is None:

@@ -45,9 +45,12 @@ async def new_order(gateway: Gateway, call: Call) -> dict[str, Any]:
 
 
 async def test_order(gateway: Gateway, call: Call) -> dict[str, Any]:
+    """Validated as an order and not placed: `{}`, or with `computeCommissionRates` the
+    rates its trades would pay."""
     caller, params = await signed(gateway, call, TRADE)
-    place_command(caller.user_id, market_of(gateway, params), params)
-    return {}
+    market = market_of(gateway, params)
+    place_command(caller.user_id, market, params)
+    return views.order_commissions(market) if params.true("computeCommissionRates") else {}
 
 
 def _order_reference(params: Params) -> tuple[int | None, str | None]:
@@ -190,7 +193,7 @@ async def account(gateway: Gateway, call: Call) -> dict[str, Any]:
     markets = gateway.read_model().markets
     assets = markets.assets()
     rows = await history.balance_rows(caller.user_id)
-    omit = (params.text("omitZeroBalances") or "false").lower() == "true"
+    omit = params.true("omitZeroBalances")
     return views.account(caller.user_id, caller.permissions, assets, rows, markets.all(), omit)
 
 

@@ -137,6 +137,24 @@ def account(
     }
 
 
+def order_commissions(market: Market) -> dict[str, Any]:
+    """What `POST /order/test?computeCommissionRates=true` answers: the market's maker and
+    taker rates; no special or tax commission, and no discount (no asset pays fees at a
+    discount here)."""
+    standard = {"maker": fee_rate_text(market.maker_fee, 8), "taker": fee_rate_text(market.taker_fee, 8)}
+    return {
+        "standardCommissionForOrder": standard,
+        "specialCommissionForOrder": {"maker": ZERO, "taker": ZERO},
+        "taxCommissionForOrder": {"maker": ZERO, "taker": ZERO},
+        "discount": {
+            "enabledForAccount": False,
+            "enabledForSymbol": False,
+            "discountAsset": None,
+            "discount": ZERO,
+        },
+    }
+
+
 # -- market data -------------------------------------------------------------------------
 
 

@@ -50,7 +50,7 @@ def rolling_ticker(params: Params) -> int:
 
 
 def test_order(params: Params) -> int:
-    return 20 if (params.text("computeCommissionRates") or "").lower() == "true" else 1
+    return 20 if params.true("computeCommissionRates") else 1
 
 
 def open_orders(params: Params) -> int:

@@ -272,6 +272,28 @@ def test_a_limit_order_answers_full_by_default_with_its_fills(
     }  # fmt: skip
 
 
+def test_a_test_order_is_validated_not_placed_and_tells_its_commission_rates_if_asked(
+    market: tuple[str, str], client: SignedClient
+) -> None:
+    """Once `{}` even with `computeCommissionRates=true` (charged its weight of 20)."""
+    open_before = client.request("GET", "openOrders", f"symbol={market[1]}").json()
+    body = limit_order(market[1], "BUY", "0.3", "9")
+    assert client.request("POST", "order/test", body=body).json() == {}
+    rates = client.request("POST", "order/test", body=f"{body}&computeCommissionRates=true").json()
+    assert rates == {
+        "standardCommissionForOrder": {"maker": "0.00100000", "taker": "0.00200000"},  # the market's
+        "specialCommissionForOrder": {"maker": "0.00000000", "taker": "0.00000000"},
+        "taxCommissionForOrder": {"maker": "0.00000000", "taker": "0.00000000"},
+        "discount": {
+            "enabledForAccount": False, "enabledForSymbol": False,
+            "discountAsset": None, "discount": "0.00000000",
+        },
+    }  # fmt: skip
+    refused = client.request("POST", "order/test", body=limit_order(market[1], "BUY", "0.3", "9.001"))
+    binance_error(refused, 400, -1013)
+    assert client.request("GET", "openOrders", f"symbol={market[1]}").json() == open_before
+
+
 def test_query_order_has_binance_fields_by_id_and_by_client_id(
     market: tuple[str, str], client: SignedClient
 ) -> None:
