@@ -91,21 +91,32 @@ async def agg_trades(gateway: Gateway, call: Call) -> list[dict[str, Any]]:
     limit = params.limit(500, 1000)
     from_id = params.integer("fromId")
     start_ns, end_ns = time_ns(params, "startTime"), time_ns(params, "endTime")
-    # Several trades can make one aggregate: read more, and drop a group the read may
-    # have cut short at its far edge.
-    cap = 2 * limit + 100
-    history = await gateway.history()
-    rows = await history.trades(
-        market.symbol,
-        from_id=from_id,
-        start_ns=start_ns,
-        end_ns=end_ns,
-        limit=cap,
-    )
-    groups = views.aggregate([trade_of_row(row, market.symbol) for row in rows])
     ascending = from_id is not None or start_ns is not None
-    if len(rows) == cap and groups:
-        groups = groups[:-1] if ascending else groups[1:]
+    history = await gateway.history()
+    # Several trades can make one aggregate: read more, and drop a group the read may
+    # have cut short at its far edge; a read that leaves no whole group (one taker's
+    # fills at one price outnumber it) is made again, larger.
+    cap = 2 * limit + 100
+    while True:
+        rows = await history.trades(
+            market.symbol,
+            # An aggregate's id is its first trade's (ids start at 1): from one trade
+            # before `fromId`, an aggregate `fromId` falls inside of is seen whole, and
+            # left out below.
+            from_id=None if from_id is None else max(from_id, 1) - 1,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            limit=cap,
+        )
+        groups = views.aggregate([trade_of_row(row, market.symbol) for row in rows])
+        cut = len(rows) == cap
+        if cut and groups:
+            groups = groups[:-1] if ascending else groups[1:]
+        if from_id is not None:  # aggregates from `fromId` on, inclusive, never part of one
+            groups = [group for group in groups if group[0].trade_id >= from_id]
+        if groups or not cut:
+            break
+        cap *= 4
     groups = groups[:limit] if ascending else groups[-limit:]
     return [views.agg_trade(group, market) for group in groups]
 

@@ -118,6 +118,51 @@ def test_a_ticker_type_other_than_full_or_mini_is_an_invalid_ticker_type(
         binance_error(response, 400, -1139, "Invalid ticker type.")
 
 
+def test_agg_trades_from_an_id_are_whole_aggregates(binance: Binance) -> None:
+    """An aggregate's id is its first trade's. `fromId` inside an aggregate once gave the
+    rest of it as an aggregate of its own, which the full list never shows."""
+    native, market_id, _ = binance.market()
+    funds = {QUOTE: "10000", native.split("-")[0]: "100"}
+    makers = [SignedClient(binance, binance.account(f"agg-maker-{n}", funds)) for n in range(3)]
+    taker = SignedClient(binance, binance.account("agg-taker", funds))
+    for maker in makers:
+        resting = maker.request("POST", "order", body=limit_order(market_id, "SELL", "1", "20"))
+        assert resting.status_code == 200, resting.text
+    taker.request("POST", "order", body=limit_order(market_id, "BUY", "3", "20"))  # one aggregate, 3 trades
+    makers[0].request("POST", "order", body=limit_order(market_id, "SELL", "1", "21"))
+    taker.request("POST", "order", body=limit_order(market_id, "BUY", "1", "21"))  # the next aggregate
+    http = binance.api.http
+    whole = http.get("/api/v3/aggTrades", params={"symbol": market_id}).json()
+    assert [(a["a"], a["f"], a["l"], a["q"]) for a in whole] == [
+        (whole[0]["f"], whole[0]["f"], whole[0]["f"] + 2, "3.00000000"),
+        (whole[0]["f"] + 3, whole[0]["f"] + 3, whole[0]["f"] + 3, "1.00000000"),
+    ]
+    first = whole[0]["a"]
+    cases: list[tuple[int, list[Any]]] = [(first, whole), (first + 1, whole[1:]), (first + 3, whole[1:])]
+    cases += [(first + 4, []), (0, whole), (-(2**63), whole)]  # the smallest long: once a 500
+    for from_id, expected in cases:
+        answer = http.get("/api/v3/aggTrades", params={"symbol": market_id, "fromId": from_id})
+        assert answer.json() == expected, from_id
+
+
+def test_an_aggregate_of_more_trades_than_a_read_holds_is_still_answered(binance: Binance) -> None:
+    """With `limit=1`, the read holds 102 trades: an aggregate of 110 was cut by it, left
+    out as cut, and the answer was `[]`, which a client paging through reads as the end."""
+    native, market_id, _ = binance.market()
+    funds = {QUOTE: "10000", native.split("-")[0]: "100"}
+    maker = SignedClient(binance, binance.account("agg-deep-maker", funds))
+    taker = SignedClient(binance, binance.account("agg-deep-taker", funds))
+    for _ in range(110):
+        resting = maker.request("POST", "order", body=limit_order(market_id, "SELL", "0.1", "20"))
+        assert resting.status_code == 200, resting.text
+    taker.request("POST", "order", body=limit_order(market_id, "BUY", "11", "20"))  # 110 fills: one aggregate
+    http = binance.api.http
+    (latest,) = http.get("/api/v3/aggTrades", params={"symbol": market_id, "limit": 1}).json()
+    assert (latest["l"] - latest["f"], latest["q"]) == (109, "11.00000000")
+    query = {"symbol": market_id, "limit": 1, "fromId": latest["a"]}
+    assert http.get("/api/v3/aggTrades", params=query).json() == [latest]
+
+
 def test_an_unknown_symbol_is_invalid(binance: Binance) -> None:
     http = binance.api.http
     for path in ("exchangeInfo", "depth", "trades", "aggTrades", "ticker/24hr", "ticker/price"):
