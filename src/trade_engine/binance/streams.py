@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from trade_engine.binance.outlet import StreamOutlet
 from trade_engine.binance.statistics import StatisticsStreams
@@ -88,6 +88,8 @@ class StreamPublisher:
         self._fast: dict[str, _Diff] = {}
         self._slow: dict[str, _Diff] = {}
         self._tops: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
+        # Per market: the partial books of its depth view's sequence, made once per change.
+        self._partial_books: dict[str, tuple[int, dict[int, dict[str, Any]]]] = {}
         # Per market: the first and last trade time since the last 1-second streams.
         self._traded: dict[str, tuple[int, int]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -235,19 +237,33 @@ class StreamPublisher:
     def _publish_partial_books(self, suffix: str) -> None:
         """`@depth<N>` and `@depth<N>@100ms`: the top levels, pushed every period whether
         or not the book changed, as Binance's partial book streams are (a client waits for
-        its first one; a quiet book once sent none). Each subscribed one only."""
+        its first one; a quiet book once sent none). Each subscribed one only; a market's
+        books are made once per change of its depth, whatever the periods in between."""
         for stream, symbol in self._by_stream_symbol.items():
             names = {count: f"{stream}@depth{count}{suffix}" for count in PARTIAL_DEPTHS}
             wanted = [count for count, name in names.items() if self._outlet.wanted(name)]
-            if not wanted:
-                continue
-            market, view = self._markets.require(symbol), self._depth.market(symbol)
-            for count in wanted:
-                bids, asks = view.levels(count)
-                bids_text, asks_text = levels(market, bids), levels(market, asks)
-                self._outlet.publish(
-                    names[count], {"lastUpdateId": view.sequence, "bids": bids_text, "asks": asks_text}
-                )
+            if wanted:
+                books = self._partial_books_of(symbol)
+                for count in wanted:
+                    self._outlet.publish(names[count], books[count])
+
+    def _partial_books_of(self, symbol: str) -> dict[int, dict[str, Any]]:
+        view = self._depth.market(symbol)
+        made = self._partial_books.get(symbol)
+        if made is not None and made[0] == view.sequence:
+            return made[1]
+        market = self._markets.require(symbol)
+        bids, asks = view.levels(max(PARTIAL_DEPTHS))
+        books = {
+            count: {
+                "lastUpdateId": view.sequence,
+                "bids": levels(market, bids[:count]),
+                "asks": levels(market, asks[:count]),
+            }
+            for count in PARTIAL_DEPTHS
+        }
+        self._partial_books[symbol] = (view.sequence, books)
+        return books
 
     async def _timer(self) -> None:
         # The 1-second streams run on the first tick of each second of the clock, not

@@ -135,6 +135,12 @@ class _ApiSession:
         try:
             if not isinstance(params, dict):
                 raise refusal(MALFORMED, reason="params must be an object")
+            # Every method here takes plain values; a nested one (a thousand levels deep,
+            # just under what the decoder refuses) would overflow the stack where the
+            # values are read as text.
+            for name, value in params.items():
+                if isinstance(value, dict | list):
+                    raise refusal(MALFORMED, reason=f"parameter '{name}' must be a plain value")
             result = await self.call(method, params)
         except TradeEngineError as error:
             self.answer(request_id, error=from_engine(error), rate_limits=limits)
@@ -195,7 +201,7 @@ class _ApiSession:
         markets = self.gateway.read_model().markets
         history = await self.gateway.history()
         rows = await history.balance_rows(active.user_id)
-        omit = str(params.get("omitZeroBalances", "false")).lower() == "true"
+        omit = _true(params.get("omitZeroBalances", False))
         return views.account(active.user_id, active.permissions, markets.assets(), rows, markets.all(), omit)
 
     async def subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
