@@ -40,7 +40,8 @@ def anchored_environment() -> dict[str, str]:
     entries = environment.get("PYTHONPATH")
     if entries:
         environment["PYTHONPATH"] = os.pathsep.join(
-            os.path.abspath(entry) if entry else entry for entry in entries.split(os.pathsep)
+            os.path.abspath(entry)
+            for entry in entries.split(os.pathsep)  # "" (this directory) too
         )
     return environment
 

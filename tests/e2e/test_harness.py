@@ -26,7 +26,7 @@ def test_a_relative_pythonpath_names_the_same_directory_in_a_servers_own(
     (tmp_path / "lib" / "harness_probe.py").write_text("")
     (tmp_path / "server").mkdir()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PYTHONPATH", "lib")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(("lib", "")))  # "": the current directory
     server = Server(f"sqlite:///{tmp_path}/server/te.db", tmp_path / "server")
     found = subprocess.run(
         [sys.executable, "-c", "import harness_probe; print(harness_probe.__file__)"],
@@ -39,7 +39,7 @@ def test_a_relative_pythonpath_names_the_same_directory_in_a_servers_own(
     )
     assert found.returncode == 0, found.stderr
     assert found.stdout.strip() == str(tmp_path / "lib" / "harness_probe.py")
-    assert server.env["PYTHONPATH"] == os.path.abspath("lib")
+    assert server.env["PYTHONPATH"] == os.pathsep.join((str(tmp_path / "lib"), str(tmp_path)))
 
 
 def test_a_server_says_which_engine_build_it_runs(shared_server: Server) -> None:
