@@ -311,6 +311,7 @@ def chaos(kills: int, scratch: Path) -> dict[str, Any]:
     rng = random.Random(7)
     try:
         cluster.start(cores=2, gateways=2)
+        core = cluster.cores[0].core_build()  # the engine the cores run, as they say
         fund(cluster.gateways[0], users)
         with Load(cluster.gateways, users) as load:
             for index in range(kills):
@@ -327,6 +328,7 @@ def chaos(kills: int, scratch: Path) -> dict[str, Any]:
         epoch = check_store(cluster)
         assert epoch == kills + 1, epoch
         return {
+            "core": core,
             "kills": kills,
             "committed": len(outcomes.committed),
             "rejected": len(outcomes.rejected),

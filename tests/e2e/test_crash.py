@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 
 from tests.e2e.postgres_cluster import wait_until
 from tests.e2e.server import Server
+from trade_engine.app.process import core_build
 from trade_engine.storage import schema
 from trade_engine.storage.database import normalise_url, open_database
 from trade_engine.storage.recovery import load_engine, verify
@@ -181,6 +182,9 @@ def snapshots_every(commands: int) -> dict[str, str]:
 def test_sigkill_at_random_instants_loses_nothing_acknowledged(database_url: str, tmp_path: Path) -> None:
     server = Server(database_url, tmp_path, **snapshots_every(40))
     server.start()
+    # The build this process runs (`make chaos`: the compiled one), not a fallback to the
+    # source that a path read from the server's own directory once gave unseen.
+    assert server.core_build() == core_build()
     acked = Acknowledged()
     rng = random.Random(20261125)
     try:
