@@ -83,6 +83,9 @@ class StreamPublisher:
         self._statistics = StatisticsStreams(read_model.markets, depth, live, self._outlet)
         self.user_data = UserData(read_model, hub, subscriptions)
         self._by_stream_symbol: dict[str, str] = {}
+        # Per period suffix ("" or "@100ms"), per market: its partial books' stream names
+        # by depth, made once, not at every tick of the timer.
+        self._partial_names: dict[str, dict[str, dict[int, str]]] = {"": {}, "@100ms": {}}
         for market in self._markets.all():
             self._add_market(market)
         self._fast: dict[str, _Diff] = {}
@@ -109,7 +112,10 @@ class StreamPublisher:
     # -- markets --
 
     def _add_market(self, market: Market) -> None:
-        self._by_stream_symbol[symbol_of(market.symbol).lower()] = market.symbol
+        stream = symbol_of(market.symbol).lower()
+        self._by_stream_symbol[stream] = market.symbol
+        for suffix, names in self._partial_names.items():
+            names[market.symbol] = {count: f"{stream}@depth{count}{suffix}" for count in PARTIAL_DEPTHS}
 
     def market_of_stream(self, stream_symbol: str) -> str | None:
         return self._by_stream_symbol.get(stream_symbol)
@@ -239,8 +245,7 @@ class StreamPublisher:
         or not the book changed, as Binance's partial book streams are (a client waits for
         its first one; a quiet book once sent none). Each subscribed one only; a market's
         books are made once per change of its depth, whatever the periods in between."""
-        for stream, symbol in self._by_stream_symbol.items():
-            names = {count: f"{stream}@depth{count}{suffix}" for count in PARTIAL_DEPTHS}
+        for symbol, names in self._partial_names[suffix].items():
             wanted = [count for count, name in names.items() if self._outlet.wanted(name)]
             if wanted:
                 books = self._partial_books_of(symbol)
