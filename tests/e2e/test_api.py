@@ -68,6 +68,10 @@ def test_deposits_are_idempotent_by_reference(api: Api) -> None:
     body = {"user_id": user.id, "asset": QUOTE, "amount": "1000.5", "reference": reference}
     response = api.http.post(f"{API}/admin/withdrawals", json=body, headers=api.admin)
     error(response, 409, "DUPLICATE_REFERENCE")
+    # Another asset with as many decimals: the same amount in minor units, still a conflict.
+    body = {"user_id": user.id, "asset": "BTC", "amount": "1000.5", "reference": reference}
+    error(api.http.post(f"{API}/admin/deposits", json=body, headers=api.admin), 409, "DUPLICATE_REFERENCE")
+    assert "BTC" not in api.balances(user)
 
     # Without a reference every deposit counts.
     one = api.deposit(user, QUOTE, "1")
@@ -96,6 +100,14 @@ def test_deposits_are_idempotent_by_reference(api: Api) -> None:
     error(api.http.post(f"{API}/admin/deposits", json=body, headers=api.admin), 404, "UNKNOWN_ASSET")
     body = {"user_id": user.id, "asset": QUOTE, "amount": "0.000000001"}
     error(api.http.post(f"{API}/admin/deposits", json=body, headers=api.admin), 400, "TOO_PRECISE")
+
+    # A name with a final newline is not the name: `$` alone let these through, crediting
+    # an account no token can name (a token's subject is matched whole).
+    newline = (("user_id", user.id + "\n"), ("reference", fresh("wire") + "\n"), ("asset", QUOTE + "\n"))
+    for field, value in newline:
+        body = {"user_id": user.id, "asset": QUOTE, "amount": "1", field: value}
+        error(api.http.post(f"{API}/admin/deposits", json=body, headers=api.admin), 400, "VALIDATION_ERROR")
+    assert api.balances(user)[QUOTE]["available"] == "1002.25000000"
 
 
 # -- matching ------------------------------------------------------------------------------------

@@ -116,6 +116,9 @@ def test_token_rules(api: Api) -> None:
         claims(roles=["superuser"]),
         claims(roles=[]),
         claims(roles="trader,admin"),
+        claims(roles=[["admin"]]),  # not a name: was a 500 (unhashable)
+        claims(roles=[{"admin": True}, "trader"]),
+        claims(user="alice\n"),  # a user id is the whole subject
         claims(exp="tomorrow"),
     ):
         token = jwt.encode(payload, DEV_SECRET, algorithm="HS256")

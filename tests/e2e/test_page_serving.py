@@ -1,7 +1,7 @@
 """The web page, the API docs and their assets as served over HTTP (no browser): the
 security headers of every answer, no inline script, nothing from another host."""
 
-from tests.e2e.client import API, Api
+from tests.e2e.client import API, Api, error
 
 CSP = "default-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
 
@@ -15,6 +15,10 @@ def test_every_answer_carries_the_security_headers(api: Api) -> None:
     unknown = api.http.get("/static/nope.js")
     assert unknown.status_code == 404
     assert unknown.headers["content-security-policy"] == CSP
+    # Paths the file system refuses: 404, not 500 (other spellings of a served file, which
+    # httpx would tidy up before sending: tests/unit/test_static_files.py).
+    for odd in ("/static/a%00b", "/static/" + "x" * 300):
+        error(api.http.get(odd), 404, "NOT_FOUND")
 
 
 def test_the_page_and_docs_are_served_without_inline_scripts(api: Api) -> None:

@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from tests.e2e.client import API, QUOTE, Api, User, amount, ok
 from tests.e2e.conftest import DATABASES, running_server
@@ -506,6 +508,34 @@ def test_ws_clients_beyond_the_maximum_are_refused(tight: Api) -> None:
     finally:
         for client in clients:
             client.close()
+
+
+def silent_client(server: Server, connections: contextlib.ExitStack) -> bool:
+    """Open a `/ws` connection that says nothing (closed with `connections`); False if
+    its handshake was refused."""
+    try:
+        connection = connect(server.url.replace("http://", "ws://") + "/ws", proxy=None, compression=None)
+    except InvalidStatus:
+        return False
+    connections.enter_context(connection)
+    return True
+
+
+def test_ws_clients_that_say_nothing_count_against_the_maximum(tight: Api) -> None:
+    # Regression: `/ws` waits for a client's first frame to learn its protocol, and those
+    # waiting were in no count: any number of silent sockets could be held open.
+    with contextlib.ExitStack() as silent:
+        opened = 0
+        for _ in range(100):  # three, once the clients of earlier tests have left
+            if silent_client(tight.server, silent):
+                opened += 1
+                if opened == 3:
+                    break
+            else:
+                time.sleep(0.05)
+        assert opened == 3
+        assert not silent_client(tight.server, silent)  # the fourth: refused at the handshake
+    admitted(tight.server).close()  # places are free again
 
 
 def test_ws_subscriptions_beyond_the_maximum_are_refused(tight: Api) -> None:

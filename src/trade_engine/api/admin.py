@@ -57,7 +57,8 @@ async def _transfer(
     if replayed or not gateway.holds(seq):
         history = await gateway.history()
         row, available, locked = await history.transfer_with_balance(transfer_id)
-        if row["kind"] != kind or row["user_id"] != body.user_id or row["amount"] != amount:
+        original = (row["kind"], row["user_id"], row["asset"], row["amount"])
+        if original != (kind, body.user_id, body.asset, amount):
             raise TradeEngineError(
                 ErrorCode.DUPLICATE_REFERENCE, "this reference was used for a different transfer"
             )

@@ -12,10 +12,10 @@ beyond the admin actions of api/admin.py.
 """
 
 import time
-from typing import Annotated, Final, Literal
+from typing import Final, Literal
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import Struct
 from prometheus_client.metrics import MetricWrapperBase
 
 from trade_engine.api.operator_schemas import (
@@ -29,7 +29,7 @@ from trade_engine.api.operator_schemas import (
     TransferPage,
     TransferRecord,
 )
-from trade_engine.api.params import Limit, Offset, UserId
+from trade_engine.api.params import Asset, Limit, Offset, UserId
 from trade_engine.api.verification import LedgerVerifier, Verification
 from trade_engine.domain.market import asset_text
 from trade_engine.domain.timestamps import ms
@@ -43,7 +43,7 @@ DEFAULT_DECIMALS: Final = 8  # an asset no market names any more (as GET /balanc
 
 class TransfersQuery(Struct, frozen=True, kw_only=True):
     user_id: UserId | None = None
-    asset: Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,12}$", description="an asset")] | None = None
+    asset: Asset | None = None
     kind: Literal["DEPOSIT", "WITHDRAWAL"] | None = None
     limit: Limit = 100
     offset: Offset = 0

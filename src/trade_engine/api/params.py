@@ -5,6 +5,8 @@ from typing import Annotated, Final, Literal
 
 from msgspec import Meta, Struct
 
+from trade_engine.domain import identifiers
+from trade_engine.domain.identifiers import whole
 from trade_engine.domain.timestamps import NS_PER_MS
 
 MAX_PAGE: Final = 1000
@@ -13,9 +15,12 @@ MAX_ID: Final = 2**63 - 1
 MAX_TIME_MS: Final = MAX_ID // NS_PER_MS
 
 OrderId = Annotated[int, Meta(ge=1, le=MAX_ID, description="an order id")]
-ClientOrderId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,36}$", description="a client order id")]
-Symbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$", description="a market symbol")]
-UserId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.@:-]{1,64}$", description="a user id")]
+ClientOrderId = Annotated[
+    str, Meta(pattern=whole(identifiers.CLIENT_ORDER_ID), description="a client order id")
+]
+Symbol = Annotated[str, Meta(pattern=whole(identifiers.SYMBOL), description="a market symbol")]
+UserId = Annotated[str, Meta(pattern=whole(identifiers.USER_ID), description="a user id")]
+Asset = Annotated[str, Meta(pattern=whole(identifiers.ASSET), description="an asset")]
 TimeMs = Annotated[int, Meta(ge=0, le=MAX_TIME_MS, description="Unix time in milliseconds")]
 Limit = Annotated[int, Meta(ge=1, le=MAX_PAGE, description="page size (max 1000)")]
 Offset = Annotated[int, Meta(ge=0, le=10_000_000)]
@@ -38,7 +43,7 @@ class MarketPath(Struct, frozen=True):
 
 
 class ApiKeyPath(Struct, frozen=True):
-    api_key: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{1,128}$", description="an API key")]
+    api_key: Annotated[str, Meta(pattern=whole(identifiers.API_KEY), description="an API key")]
 
 
 # -- queries --

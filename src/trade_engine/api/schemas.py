@@ -9,6 +9,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from trade_engine.domain import identifiers
+from trade_engine.domain.identifiers import whole
 from trade_engine.domain.lifecycle import OrderChange
 from trade_engine.domain.market import MarketSpec
 from trade_engine.domain.money import DecimalText
@@ -19,10 +21,11 @@ T = TypeVar("T")
 # The grammar is stated for clients, and enforced by the domain's parser (money.py), which
 # says precisely what is wrong (INVALID_NUMBER, NOT_FINITE, NEGATIVE_VALUE ...).
 Decimal = DecimalText
-ClientOrderId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,36}$")]
-Reference = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
-UserId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.@:-]{1,64}$")]
-Symbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$", examples=["BTC-USDT"])]
+ClientOrderId = Annotated[str, Meta(pattern=whole(identifiers.CLIENT_ORDER_ID))]
+Reference = Annotated[str, Meta(pattern=whole(identifiers.REFERENCE))]
+UserId = Annotated[str, Meta(pattern=whole(identifiers.USER_ID))]
+Symbol = Annotated[str, Meta(pattern=whole(identifiers.SYMBOL), examples=["BTC-USDT"])]
+Asset = Annotated[str, Meta(pattern=whole(identifiers.ASSET))]
 
 
 OrderTypeName = Annotated[
@@ -67,7 +70,7 @@ AmendOrderRequest = Annotated[AmendOrderBody, Meta(extra_json_schema={"minProper
 
 class TransferBody(Struct, kw_only=True, forbid_unknown_fields=True):
     user_id: UserId
-    asset: Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,12}$")]
+    asset: Asset
     amount: Decimal
     reference: Reference | None = None
 
@@ -82,7 +85,7 @@ class ApiKeyBody(Struct, kw_only=True, forbid_unknown_fields=True):
         default_factory=lambda: ["read", "trade"]
     )
     # Printable text only: PostgreSQL cannot store NUL, and labels are shown to operators.
-    label: Annotated[str, Meta(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")] = ""
+    label: Annotated[str, Meta(max_length=100, pattern=whole(identifiers.PRINTABLE))] = ""
 
 
 # -- responses --

@@ -5,7 +5,9 @@ requests have `op` (docs/websocket.md), Binance's have `method` (SUBSCRIBE, UNSU
 LIST_SUBSCRIPTIONS, ...: binance/ws.py). `/ws/<streams>` (market streams or a listen
 key), `/stream?streams=` and `/ws-api/v3` are Binance's only. Any other path refuses
 the handshake. Connection attempts count against the per-IP rate limit inside each
-endpoint, so that a refused client is told why.
+endpoint, so that a refused client is told why; `/ws` counts a client that says
+nothing at first before it waits for it, and such clients count against the maximum
+of clients while they wait (else any number could sit in that wait).
 """
 
 import asyncio
@@ -14,17 +16,17 @@ from collections.abc import Awaitable, Callable
 from trade_engine.app.service import Service
 from trade_engine.binance.ws import combined_streams, raw_streams, speaks_binance
 from trade_engine.binance.ws_api import websocket_api
+from trade_engine.domain.errors import TradeEngineError
 from trade_engine.edge.asgi import Receive, Scope, Send
-from trade_engine.edge.websocket import AsgiWebSocket
+from trade_engine.edge.websocket import CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER, AsgiWebSocket
 from trade_engine.ws.protocol import CLOSE_IDLE
-
-CLOSE_POLICY_VIOLATION = 1008
 
 
 def websocket_routes(service: Service) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     """The handler of every WebSocket connection."""
     gateway = service.gateway
     user_data = service.user_data
+    undecided = 0  # `/ws` clients waited for: not in the hub yet
 
     def native_at_once(socket: AsgiWebSocket) -> bool:
         """A client the native protocol answers before it sends anything: one that
@@ -42,9 +44,20 @@ def websocket_routes(service: Service) -> Callable[[Scope, Receive, Send], Await
     async def either(socket: AsgiWebSocket) -> None:
         """`/ws`: wait (as long as the native protocol lets a client idle) for the first
         frame, and serve the protocol it speaks."""
+        nonlocal undecided
         if native_at_once(socket):
             await service.streams.serve(socket)
             return
+        try:
+            socket.count_against(gateway.limiter)
+        except TradeEngineError as refused:
+            await socket.close(CLOSE_TRY_AGAIN_LATER, refused.message)
+            return
+        hub = gateway.hub
+        if len(hub) + undecided >= hub.max_clients:
+            await socket.close(CLOSE_TRY_AGAIN_LATER, "too many connections; retry later")
+            return
+        undecided += 1
         try:
             async with asyncio.timeout(gateway.config.websocket.idle_timeout_seconds):
                 first = await socket.first_message()
@@ -53,6 +66,8 @@ def websocket_routes(service: Service) -> Callable[[Scope, Receive, Send], Await
             return
         except OSError:  # the client went away mid-handshake
             return
+        finally:
+            undecided -= 1
         if first["type"] == "websocket.disconnect":
             return
         if speaks_binance(first):

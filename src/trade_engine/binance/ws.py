@@ -33,12 +33,11 @@ from trade_engine.edge.client_json import decode
 from trade_engine.edge.connection import Connection, Frame
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.hub import Hub
-from trade_engine.edge.websocket import AsgiWebSocket
+from trade_engine.edge.websocket import CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER, AsgiWebSocket
 from trade_engine.marketdata.intervals import KLINE_INTERVALS
 from trade_engine.storage.listen_keys import is_listen_key
 
-CLOSE_TRY_AGAIN_LATER: Final = 1013
-CLOSE_SLOW_CONSUMER: Final = 1008
+CLOSE_SLOW_CONSUMER: Final = CLOSE_POLICY_VIOLATION
 _STREAM: Final = re.compile(
     r"([a-z0-9]{1,30})@(trade|aggTrade|bookTicker|ticker|miniTicker|"
     r"depth(?:5|10|20)?(?:@100ms|@1000ms)?|kline_(" + "|".join(KLINE_INTERVALS) + r"))"
@@ -83,9 +82,8 @@ async def open_connection(socket: AsgiWebSocket, gateway: Gateway) -> tuple[Hub,
     if not gateway.is_ready:
         await socket.close(code=CLOSE_TRY_AGAIN_LATER, reason="the service is starting; retry shortly")
         return None
-    client = socket.client
     try:
-        gateway.limiter.check_ip(client.host if client else "unknown")
+        socket.count_against(gateway.limiter)
     except TradeEngineError as error:
         await socket.close(code=CLOSE_TRY_AGAIN_LATER, reason=error.message)
         return None

@@ -53,12 +53,11 @@ from trade_engine.edge.client_json import decode
 from trade_engine.edge.connection import Connection, Frame
 from trade_engine.edge.gateway import Gateway
 from trade_engine.edge.hub import Hub
-from trade_engine.edge.websocket import AsgiWebSocket
+from trade_engine.edge.websocket import CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER, AsgiWebSocket
 from trade_engine.storage.apikeys import ActiveKey
 
-CLOSE_KEY_REVOKED: Final = 1008  # policy violation: the key that signed the subscription
-CLOSE_BANNED: Final = 1008  # the address was banned for its request weight
-CLOSE_TRY_AGAIN_LATER: Final = 1013
+CLOSE_KEY_REVOKED: Final = CLOSE_POLICY_VIOLATION  # the key that signed the subscription
+CLOSE_BANNED: Final = CLOSE_POLICY_VIOLATION  # the address was banned for its request weight
 CONNECTION_WEIGHT: Final = 2
 # Binance's weight of each method (web-socket-api.md); a method it does not know costs 1.
 WEIGHTS: Final = {

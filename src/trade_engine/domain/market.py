@@ -20,6 +20,7 @@ import msgspec
 from msgspec import Meta
 
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
+from trade_engine.domain.identifiers import ASSET
 from trade_engine.domain.money import (
     DecimalText,
     exact,
@@ -40,7 +41,7 @@ from trade_engine.domain.vocabulary import (
     TRADING,
 )
 
-_SYMBOL: Final = re.compile(r"([A-Z0-9]{1,12})-([A-Z0-9]{1,12})")
+_SYMBOL: Final = re.compile(rf"({ASSET})-({ASSET})")
 _MAX_DECIMALS: Final = 18
 
 

@@ -17,13 +17,14 @@ from typing import Any, Final
 import jwt
 
 from trade_engine.config import Config
+from trade_engine.domain import identifiers
 from trade_engine.domain.errors import ErrorCode, TradeEngineError
 from trade_engine.domain.vocabulary import FEE_ACCOUNT
 
 TRADER: Final = "trader"
 ADMIN: Final = "admin"
 ROLES: Final = frozenset({TRADER, ADMIN})
-USER_ID: Final = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
+USER_ID: Final = re.compile(identifiers.USER_ID)  # fullmatch
 _CACHE_SIZE: Final = 10_000
 
 
@@ -109,7 +110,9 @@ def _principal(claims: dict[str, Any]) -> Principal:
     if not isinstance(user_id, str) or USER_ID.fullmatch(user_id) is None or user_id == FEE_ACCOUNT:
         raise TradeEngineError(ErrorCode.INVALID_TOKEN, "the token's subject is not a valid user id")
     raw = claims.get("roles", claims.get("role", [TRADER]))
-    roles = frozenset([raw] if isinstance(raw, str) else raw if isinstance(raw, list) else [])
+    names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    # Only names count: anything else in the claim (a list, an object) refuses the token.
+    roles = frozenset(names) if all(isinstance(name, str) for name in names) else frozenset()
     if not roles or not roles <= ROLES:
         raise TradeEngineError(ErrorCode.INVALID_TOKEN, f"the token's roles must be among {sorted(ROLES)}")
     return Principal(user_id, roles)

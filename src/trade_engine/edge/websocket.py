@@ -7,10 +7,16 @@ server's own callables. The handshake rules are ASGI's: the first message receiv
 `websocket.connect`; closing before accepting refuses the handshake (HTTP 403).
 """
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 from urllib.parse import parse_qsl
 
 from trade_engine.edge.asgi import Message, Receive, Scope, Send
+from trade_engine.edge.ratelimit import RateLimiter
+
+# Close codes of RFC 6455 (7.4.1) that every protocol here uses.
+CLOSE_GOING_AWAY: Final = 1001  # the server is shutting down
+CLOSE_POLICY_VIOLATION: Final = 1008
+CLOSE_TRY_AGAIN_LATER: Final = 1013  # too many clients, not ready, or rate limited
 
 
 class Client(NamedTuple):
@@ -35,7 +41,16 @@ class AsgiWebSocket:
         client = scope.get("client")
         self.client = Client(client[0], client[1]) if client else None
         self._connected = False
+        self._counted = False
         self.accepted = False
+
+    def count_against(self, limiter: RateLimiter) -> None:
+        """Count this connection attempt against its address's rate limit (raises
+        RATE_LIMITED): once, whichever endpoint asks first. `/ws` asks before it knows
+        which protocol the client speaks, and that protocol's endpoint asks again."""
+        if not self._counted:
+            limiter.check_ip(self.client.host if self.client else "unknown")
+            self._counted = True
 
     async def _connect(self) -> None:
         if not self._connected:

@@ -28,18 +28,24 @@ _TYPES: Final = {
 
 
 class StaticFiles:
-    """The files under `root`, read on first use and kept (they never change while the
-    service runs)."""
+    """The files under `root`, listed once (they never change while the service runs),
+    each read on first use and kept. Only a listed file's own spelling names it: any
+    other path (`a//b`, `./a`, a NUL, a name too long for the file system) is 404
+    without touching the disk, so the cache holds one entry per file whatever clients
+    ask for."""
 
     def __init__(self, root: Path) -> None:
-        self._root = root.resolve()
+        base = root.resolve()
+        self._paths: Final = {
+            path.relative_to(base).as_posix(): path for path in sorted(base.rglob("*")) if path.is_file()
+        }
         self._files: dict[str, tuple[bytes, str, str]] = {}
 
     def response(self, relative: str, if_none_match: str | None) -> Response:
         found = self._files.get(relative)
         if found is None:
-            path = (self._root / relative).resolve()
-            if not path.is_relative_to(self._root) or not path.is_file():
+            path = self._paths.get(relative)
+            if path is None:
                 raise TradeEngineError(ErrorCode.NOT_FOUND, "Not Found")
             content = path.read_bytes()
             kind = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"

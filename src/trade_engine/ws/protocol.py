@@ -18,9 +18,7 @@ from trade_engine.marketdata.candles import INTERVALS
 
 # -- close codes -----------------------------------------------------------------------------
 
-CLOSE_NORMAL: Final = 1000
-CLOSE_GOING_AWAY: Final = 1001  # the server is shutting down
-CLOSE_TRY_AGAIN_LATER: Final = 1013  # too many clients, not ready, or rate limited
+# The protocol's own; RFC 6455's (going away, try again later) are in edge/websocket.py.
 CLOSE_IDLE: Final = 4000  # nothing received for websocket.idle_timeout_seconds
 CLOSE_SLOW_CONSUMER: Final = 4001  # the client's queue overflowed
 CLOSE_TOKEN_EXPIRED: Final = 4002  # the authenticated token expired

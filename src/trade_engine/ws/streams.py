@@ -15,19 +15,13 @@ from trade_engine.domain.errors import TradeEngineError
 from trade_engine.edge.asgi import Send
 from trade_engine.edge.connection import CLOSE_GRACE_SECONDS, Frame
 from trade_engine.edge.gateway import Gateway
-from trade_engine.edge.websocket import AsgiWebSocket
+from trade_engine.edge.websocket import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER, AsgiWebSocket
 from trade_engine.marketdata.depth import DepthBook
 from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.views import ReadModel
 from trade_engine.ws import protocol
 from trade_engine.ws.channels import Channels
-from trade_engine.ws.protocol import (
-    CLOSE_GOING_AWAY,
-    CLOSE_SLOW_CONSUMER,
-    CLOSE_TOKEN_EXPIRED,
-    CLOSE_TRY_AGAIN_LATER,
-    Heartbeat,
-)
+from trade_engine.ws.protocol import CLOSE_SLOW_CONSUMER, CLOSE_TOKEN_EXPIRED, Heartbeat
 from trade_engine.ws.session import Session, serve
 from trade_engine.ws.snapshots import Snapshots
 
@@ -121,9 +115,8 @@ class Streams:
             return CLOSE_GOING_AWAY, "UNAVAILABLE", "the server is shutting down"
         if self._channels is None:
             return CLOSE_TRY_AGAIN_LATER, "NOT_READY", "the service is recovering; retry shortly"
-        client = socket.client
         try:
-            self.limiter.check_ip(client.host if client else "unknown")
+            socket.count_against(self.limiter)
         except TradeEngineError as error:
             return CLOSE_TRY_AGAIN_LATER, error.code, error.message
         return None
