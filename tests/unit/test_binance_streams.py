@@ -197,3 +197,52 @@ def test_one_second_klines_across_three_buckets_each_go_out_and_each_closes() ->
         (12_000, True, 14_500),
     ]
     assert all(k[9] == 1 for k in sent)  # one trade each
+
+
+def test_tickers_go_out_for_markets_that_traded_or_whose_best_quotes_moved() -> None:
+    """`@miniTicker` and `!miniTicker@arr` in a second with a trade; `@ticker` then, and
+    in a second when the best bid or ask moved (it shows them), not for a deeper level.
+    Once the full ticker went out only for trades, and its bid and ask went stale."""
+    names = ("btcusdt@ticker", "btcusdt@miniTicker", "!miniTicker@arr")
+    publishers: list[StreamPublisher] = []
+
+    def start(flow: Flow, hub: Hub) -> None:
+        depth, live = DepthBook(), LiveMarketData()
+        publisher = StreamPublisher(flow.view, depth, live, hub, UserDataSubscriptions())
+        for reader in (depth.on_view, live.on_view, publisher.on_view):
+            flow.view.subscribe(reader)
+        publishers.append(publisher)
+
+    def order(user: str, side: str, price: int) -> PlaceOrder:
+        return PlaceOrder(ts=2 * SECOND, user_id=user, market=SYMBOL, side=side, price=price, quantity=100)
+
+    def run(flow: Flow) -> None:
+        open_market(flow)
+        publisher = publishers[0]
+        publisher.every_second(1 * SECOND)  # the market opened: no quote yet
+        flow.commit(limit("alice", "BUY", 300, 1))
+        publisher.every_second(2 * SECOND)  # a bid
+        publisher.every_second(3 * SECOND)  # nothing
+        sell_at(flow, 3 * SECOND)
+        publisher.every_second(4 * SECOND)  # a trade
+        flow.commit(order("bob", "SELL", PRICE + 100_000))
+        publisher.every_second(5 * SECOND)  # an ask
+        flow.commit(order("alice", "BUY", PRICE - 100_000))
+        publisher.every_second(6 * SECOND)  # a bid below the best: no ticker shows it
+
+    sent = collected({name: [stream_key(name, combined=True)] for name in names}, start, run)
+    full = [
+        (m["data"]["E"], m["data"]["b"], m["data"]["B"], m["data"]["a"], m["data"]["n"])
+        for m in sent[names[0]]
+    ]
+    assert full == [
+        (2_000, "30000.00000000", "0.00300000", "0.00000000", 0),
+        (4_000, "30000.00000000", "0.00200000", "0.00000000", 1),
+        (5_000, "30000.00000000", "0.00200000", "31000.00000000", 1),
+    ]
+    (mini,) = [m["data"] for m in sent[names[1]]]
+    assert (mini["e"], mini["E"], mini["s"], mini["c"], mini["v"]) == (
+        "24hrMiniTicker", 4_000, "BTCUSDT", "30000.00000000", "0.00100000",
+    )  # fmt: skip
+    (every,) = sent[names[2]]
+    assert every == {"stream": "!miniTicker@arr", "data": [mini]}

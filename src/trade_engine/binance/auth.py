@@ -13,6 +13,7 @@ from typing import Final
 
 from trade_engine.binance import signing
 from trade_engine.binance.errors import (
+    AHEAD_OF_SERVER_TIME,
     INVALID_SIGNATURE,
     KEY_FORMAT,
     OUTSIDE_RECV_WINDOW,
@@ -71,7 +72,9 @@ def check_time(params: Params, now_ms: float | None = None) -> None:
             raise refusal(RECV_WINDOW_TOO_LARGE)
     now = Decimal(time.time_ns()) / NS_PER_MS if now_ms is None else Decimal(now_ms)
     timestamp = Decimal(raw)
-    if not (timestamp < now + 1000 and now - timestamp <= window):
+    if timestamp >= now + 1000:
+        raise refusal(AHEAD_OF_SERVER_TIME)
+    if now - timestamp > window:
         raise refusal(OUTSIDE_RECV_WINDOW)
 
 

@@ -37,6 +37,9 @@ KEY_FORMAT: Final = Binance(-2014, "API-key format invalid.", 401)
 UNAUTHORIZED: Final = Binance(-2015, INVALID_KEY, 401)
 RECV_WINDOW_TOO_LARGE: Final = Binance(-1131, "recvWindow must be less than 60000")
 OUTSIDE_RECV_WINDOW: Final = Binance(-1021, "Timestamp for this request is outside of the recvWindow.")
+AHEAD_OF_SERVER_TIME: Final = Binance(
+    -1021, "Timestamp for this request was 1000ms ahead of the server's time."
+)
 INVALID_SIGNATURE: Final = Binance(-1022, "Signature for this request is not valid.")
 ORDER_DOES_NOT_EXIST: Final = Binance(-2013, NO_SUCH_ORDER)
 CLIENT_ORDER_ID_INVALID: Final = Binance(-2039, "Client order ID is not correct for this order ID.")

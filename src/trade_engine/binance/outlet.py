@@ -11,6 +11,8 @@ from trade_engine.edge.hub import Hub
 # Hub keys of this gateway (the native protocol uses plain channel names).
 RAW: Final = "binance"
 COMBINED: Final = "binance-combined"
+# The one stream of every market (statistics.py): the mini tickers of those that traded.
+ALL_MINI_TICKERS: Final = "!miniTicker@arr"
 _encode = msgspec.json.Encoder().encode
 
 

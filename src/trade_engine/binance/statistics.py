@@ -1,5 +1,10 @@
-"""Binance's 1-second statistics streams: `@ticker`, `@miniTicker` and `@kline_<i>`,
-from the live market data (the figures the REST API serves).
+"""Binance's 1-second statistics streams: `@ticker`, `@miniTicker`, `!miniTicker@arr`
+and `@kline_<i>`, from the live market data (the figures the REST API serves).
+
+Tickers go out for the markets that changed in the last second, as Binance's
+`!miniTicker@arr` says of its own ("only tickers that have changed"): a mini ticker when
+the market traded, a full one then too or when its best bid or ask moved (it shows
+them). `!miniTicker@arr` holds the mini tickers of every market that traded.
 
 A kline goes out for each bucket that traded in the last second: the bucket the trades
 fell in, not the bucket of now, so a trade just before a bucket's edge is reported in
@@ -9,11 +14,11 @@ still be committing at it. A trade committed later still (a commit slower than t
 grace) is in the REST klines but not streamed: a bucket sent final is never sent again.
 """
 
-from typing import Final
+from typing import Any, Final
 
-from trade_engine.binance.outlet import StreamOutlet
+from trade_engine.binance.outlet import ALL_MINI_TICKERS, StreamOutlet
 from trade_engine.binance.tickers import day_ticker
-from trade_engine.binance.views import kline
+from trade_engine.binance.views import kline, top
 from trade_engine.binance.wire import symbol_of
 from trade_engine.domain.timestamps import NS_PER_SECOND, ms
 from trade_engine.marketdata.depth import DepthBook
@@ -22,6 +27,23 @@ from trade_engine.marketdata.live import LiveMarketData
 from trade_engine.readmodel.markets import Markets
 
 CLOSE_GRACE: Final = NS_PER_SECOND
+
+
+def _mini(t: dict[str, Any], now: int) -> dict[str, Any]:
+    """A mini ticker's event, from a 24-hour ticker."""
+    return {"e": "24hrMiniTicker", "E": now, "s": t["symbol"], **_common(t)}
+
+
+def _common(t: dict[str, Any]) -> dict[str, Any]:
+    """The fields `@ticker` and `@miniTicker` share, from a 24-hour ticker."""
+    return {
+        "c": t["lastPrice"],
+        "o": t["openPrice"],
+        "h": t["highPrice"],
+        "l": t["lowPrice"],
+        "v": t["volume"],
+        "q": t["quoteVolume"],
+    }
 
 
 class StatisticsStreams:
@@ -36,34 +58,50 @@ class StatisticsStreams:
         # close), and the latest bucket sent final (never sent again).
         self._open_klines: dict[tuple[str, str], set[int]] = {}
         self._final: dict[tuple[str, str], int] = {}
+        # Per market with `@ticker` subscribers: the best bid and ask the last one sent.
+        self._ticker_tops: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
 
-    def publish(self, traded: dict[str, tuple[int, int]], now_ns: int) -> None:
+    def publish(self, traded: dict[str, tuple[int, int]], quoted: set[str], now_ns: int) -> None:
         """`traded`: the first and last trade time of each market that traded since the
-        last call."""
+        last call; `quoted`: the markets whose book changed since then."""
         for symbol in traded:
-            self._publish_tickers(symbol, now_ns)
+            self._publish_tickers(symbol, now_ns, traded=True)
+        for symbol in quoted.difference(traded):
+            self._publish_tickers(symbol, now_ns, traded=False)
+        if traded and self._outlet.wanted(ALL_MINI_TICKERS):
+            now = ms(now_ns)
+            minis = [_mini(self._day_ticker(symbol, now_ns), now) for symbol in sorted(traded)]
+            self._outlet.publish(ALL_MINI_TICKERS, minis)
         self._publish_klines(traded, now_ns)
 
-    def _publish_tickers(self, symbol: str, now_ns: int) -> None:
-        market = self._markets.require(symbol)
+    def _day_ticker(self, symbol: str, now_ns: int) -> dict[str, Any]:
+        market, depth = self._markets.require(symbol), self._depth.market(symbol)
+        return day_ticker(market, self._live.ticker(symbol, now_ns), depth, now_ns)
+
+    def _publish_tickers(self, symbol: str, now_ns: int, *, traded: bool) -> None:
+        """`@miniTicker` when the market traded; `@ticker` then too, or when its best bid
+        or ask moved (it shows them: a quote that moved is a ticker that changed)."""
         stream = symbol_of(symbol).lower()
+        full: str | None = f"{stream}@ticker"
+        mini: str | None = f"{stream}@miniTicker" if traded else None
+        best = top(self._depth.market(symbol)) if self._outlet.wanted(f"{stream}@ticker") else None
+        if best is None:
+            full = None
+            self._ticker_tops.pop(symbol, None)
+        elif not traded and self._ticker_tops.get(symbol) == best:
+            full = None
+        if mini is not None and not self._outlet.wanted(mini):
+            mini = None
+        if full is None and mini is None:
+            return
         now = ms(now_ns)
-        if self._outlet.wanted(f"{stream}@ticker") or self._outlet.wanted(f"{stream}@miniTicker"):
-            ticker = self._live.ticker(symbol, now_ns)
-            t = day_ticker(market, ticker, self._depth.market(symbol), now_ns)
-            common = {
-                "c": t["lastPrice"],
-                "o": t["openPrice"],
-                "h": t["highPrice"],
-                "l": t["lowPrice"],
-                "v": t["volume"],
-                "q": t["quoteVolume"],
-            }
+        t = self._day_ticker(symbol, now_ns)
+        if mini is not None:
+            self._outlet.publish(mini, _mini(t, now))
+        if full is not None and best is not None:
+            self._ticker_tops[symbol] = best
             self._outlet.publish(
-                f"{stream}@miniTicker", {"e": "24hrMiniTicker", "E": now, "s": t["symbol"], **common}
-            )
-            self._outlet.publish(
-                f"{stream}@ticker",
+                full,
                 {
                     "e": "24hrTicker",
                     "E": now,
@@ -82,7 +120,7 @@ class StatisticsStreams:
                     "F": t["firstId"],
                     "L": t["lastId"],
                     "n": t["count"],
-                    **common,
+                    **_common(t),
                 },
             )
 

@@ -95,6 +95,7 @@ class StreamPublisher:
         self._partial_books: dict[str, tuple[int, dict[int, dict[str, Any]]]] = {}
         # Per market: the first and last trade time since the last 1-second streams.
         self._traded: dict[str, tuple[int, int]] = {}
+        self._quoted: set[str] = set()  # markets whose book changed: their tickers may have
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle --
@@ -147,6 +148,8 @@ class StreamPublisher:
             self._publish_trades(view.trades, now)
         for symbol in view.sequences:
             self._publish_book_ticker(symbol)
+        if view.levels:
+            self._quoted.update(view.sequences)
         self.user_data.on_view(view)
 
     def _advance(self, symbol: str, first: int, last: int) -> None:
@@ -292,4 +295,5 @@ class StreamPublisher:
         traded since the last call."""
         self._flush_depth(self._slow, "", ms(now_ns))
         traded, self._traded = self._traded, {}
-        self._statistics.publish(traded, now_ns)
+        quoted, self._quoted = self._quoted, set()
+        self._statistics.publish(traded, quoted, now_ns)

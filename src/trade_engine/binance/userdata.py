@@ -45,10 +45,15 @@ def in_stream(listen_key: str, data: bytes, combined: bool) -> bytes:
     return b'{"stream":' + _encode(listen_key) + b',"data":' + data + b"}"
 
 
+# A connection has one user-data subscription (binance/ws_api.py), so its id is always
+# this, and every subscriber of a user gets the same bytes.
+SUBSCRIPTION_ID: Final = 0
+_EVENT_HEAD: Final = b'{"subscriptionId":%d,"event":' % SUBSCRIPTION_ID
+
+
 def user_event(data: bytes) -> bytes:
-    """A WebSocket API event frame. A connection has one user-data subscription, so its
-    id is always 0 and every subscriber of a user gets the same bytes."""
-    return b'{"subscriptionId":0,"event":' + data + b"}"
+    """A WebSocket API event frame of the connection's subscription."""
+    return _EVENT_HEAD + data + b"}"
 
 
 class UserData:

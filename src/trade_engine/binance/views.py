@@ -20,6 +20,12 @@ from trade_engine.readmodel.trades import TradeModel
 
 def symbol_info(market: Market) -> dict[str, Any]:
     price, quantity = market.price_text, market.quantity_text
+    lot_size = {
+        "filterType": "LOT_SIZE",
+        "minQty": pad(quantity(market.min_quantity)),
+        "maxQty": pad(quantity(market.max_quantity)),
+        "stepSize": pad(market.step_size),
+    }
     return {
         "symbol": symbol_of(market.symbol),
         "status": market.status,
@@ -49,12 +55,10 @@ def symbol_info(market: Market) -> dict[str, Any]:
                 "maxPrice": pad(price(market.max_price)),
                 "tickSize": pad(market.tick_size),
             },
-            {
-                "filterType": "LOT_SIZE",
-                "minQty": pad(quantity(market.min_quantity)),
-                "maxQty": pad(quantity(market.max_quantity)),
-                "stepSize": pad(market.step_size),
-            },
+            lot_size,
+            # Market orders' quantities follow the same rules (engine/rules.py), and an
+            # order refused by them names this filter (errors.py), as Binance's do.
+            {**lot_size, "filterType": "MARKET_LOT_SIZE"},
             {
                 "filterType": "NOTIONAL",
                 "minNotional": pad(market.quote_text(market.min_notional)),

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import msgspec
 
-from trade_engine.binance.outlet import stream_key
+from trade_engine.binance.outlet import ALL_MINI_TICKERS, stream_key
 from trade_engine.binance.subscriptions import UserDataSubscriptions
 from trade_engine.binance.userdata import in_stream, listen_key_stream
 from trade_engine.domain.errors import TradeEngineError
@@ -49,6 +49,8 @@ _encode = msgspec.json.Encoder().encode
 
 def stream_name(raw: str) -> str | None:
     """The canonical name of a stream (`BTCUSDT@depth@1000ms` -> `btcusdt@depth`), or None."""
+    if raw.removesuffix("@1000ms") == ALL_MINI_TICKERS:
+        return ALL_MINI_TICKERS
     symbol, _, rest = raw.partition("@")
     name = f"{symbol.lower()}@{rest}"
     if _STREAM.fullmatch(name) is None:

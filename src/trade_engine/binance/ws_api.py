@@ -6,9 +6,12 @@ Methods: `ping`, `time`; the user-data stream on this connection
 `{"subscriptionId": 0, "event": ...}`; one account per connection, where Binance allows
 several: a second subscription, of the same account or another, is refused with
 Binance's -2035 rather than answered with an id whose events never come, and
-unsubscribing with none active is -2036); listen keys (`userDataStream.start`, `.ping`,
-`.stop`, as the REST endpoints: userstream.py); `account.status` (signed, as
-`GET /api/v3/account`). Any other method is -1000 "Unknown method".
+unsubscribing with none active is -2036; unsubscribing ends the stream with an
+`eventStreamTerminated` event, as Binance's does, unless `subscriptionId` names
+another subscription, which does not exist; `session.subscriptions` lists it); listen
+keys (`userDataStream.start`, `.ping`, `.stop`, as the REST endpoints: userstream.py);
+`account.status` (signed, as `GET /api/v3/account`). Any other method is -1000
+"Unknown method".
 
 A user-data subscription whose API key is revoked is terminated (`eventStreamTerminated`,
 then close code 1008 "API key revoked"; see subscriptions.py).
@@ -45,7 +48,7 @@ from trade_engine.binance.errors import (
 from trade_engine.binance.limits import BinanceLimits, Budget
 from trade_engine.binance.params import Params
 from trade_engine.binance.subscriptions import UserDataSubscriptions
-from trade_engine.binance.userdata import user_event, user_key
+from trade_engine.binance.userdata import SUBSCRIPTION_ID, user_event, user_key
 from trade_engine.binance.ws import open_connection, reply, serve
 from trade_engine.domain.errors import TradeEngineError
 from trade_engine.domain.timestamps import ms
@@ -66,6 +69,7 @@ WEIGHTS: Final = {
     "account.status": 20,
     "userDataStream.subscribe.signature": 2,
     "userDataStream.unsubscribe": 2,
+    "session.subscriptions": 2,
     "userDataStream.start": 2,
     "userDataStream.ping": 2,
     "userDataStream.stop": 2,
@@ -170,10 +174,9 @@ class _ApiSession:
         if method == "userDataStream.subscribe.signature":
             return await self.subscribe(params)
         if method == "userDataStream.unsubscribe":
-            if self.user is None:
-                raise refusal(SUBSCRIPTION_INACTIVE)
-            self.unsubscribe()
-            return {}
+            return self.stop_subscription(params)
+        if method == "session.subscriptions":
+            return [] if self.user is None else [{"subscriptionId": SUBSCRIPTION_ID}]
         if method == "userDataStream.start":
             return await userstream.start(gateway, _text(params, "apiKey"))
         if method == "userDataStream.ping":
@@ -215,8 +218,7 @@ class _ApiSession:
         if await self.gateway.key_store().active(key) is None:
             self.unsubscribe()
             raise unauthorized()
-        # Its id is 0 (streams.user_event relies on it).
-        return {"subscriptionId": 0}
+        return {"subscriptionId": SUBSCRIPTION_ID}
 
     def unsubscribe(self) -> None:
         if self.user is not None:
@@ -226,13 +228,31 @@ class _ApiSession:
             self.user_data.discard(self.key, self)
             self.key = None
 
-    def terminate(self) -> None:
-        """The subscription's API key was revoked: no event after this one, then close."""
+    def stop_subscription(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`userDataStream.unsubscribe`: all subscriptions, or the one `subscriptionId`
+        names "if it exists" (Binance's words): another id closes nothing."""
+        if self.user is None:
+            raise refusal(SUBSCRIPTION_INACTIVE)
+        named = params.get("subscriptionId")
+        if named is not None and Params({"subscriptionId": str(named)}).integer("subscriptionId") != 0:
+            return {}
+        self.end_stream()
+        return {}
+
+    def end_stream(self) -> None:
+        """Unsubscribe; the stream's last event says it ended (`eventStreamTerminated`)."""
         if self.user is None:
             return
         self.unsubscribe()
         event = {"e": "eventStreamTerminated", "E": ms(time.time_ns())}
         self.connection.offer(Frame(user_event(_encode(event))))
+
+    def terminate(self) -> None:
+        """The subscription's API key was revoked: no event after the stream's end, then
+        close."""
+        if self.user is None:
+            return
+        self.end_stream()
         self.connection.close(CLOSE_KEY_REVOKED, "API key revoked")
 
 

@@ -48,3 +48,15 @@ def test_watch_orders_delivers_new_and_filled_orders(streams: dict[str, Any]) ->
 def test_watch_balance_matches_the_rest_balance(streams: dict[str, Any]) -> None:
     for asset, views in streams["balance"].items():
         assert views["stream"] == views["rest"], asset
+
+
+def test_watch_tickers_of_every_market_and_a_ticker_whose_best_bid_moved(
+    streams: dict[str, Any], binance: Binance
+) -> None:
+    # watch_tickers() without symbols subscribes `!miniTicker@arr` (it was refused).
+    assert list(streams["tickers"].values()) == [{"last": 100.0}]
+    # watch_ticker's `@ticker` after bids that moved the best bid and no trade (it went
+    # out only for trades, and its bid and ask went stale).
+    ticker = streams["ticker"]
+    assert ticker is not None, "no @ticker came for a moved best bid"
+    assert (ticker["bid"], ticker["last"]) == (ticker["best"], 100.0)

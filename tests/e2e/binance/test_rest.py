@@ -81,6 +81,8 @@ def test_exchange_info_has_the_filters_and_order_types_and_no_contract_fields(
     assert filters["LOT_SIZE"] == {
         "filterType": "LOT_SIZE", "minQty": "0.00100000", "maxQty": "1000.00000000", "stepSize": "0.00100000",
     }  # fmt: skip
+    # A market order's quantity refused names MARKET_LOT_SIZE, so it is published too.
+    assert filters["MARKET_LOT_SIZE"] == {**filters["LOT_SIZE"], "filterType": "MARKET_LOT_SIZE"}
     assert filters["NOTIONAL"]["minNotional"] == "1.00000000"
     assert not {"contractType", "deliveryDate", "underlying"} & set(symbol)
 
@@ -222,16 +224,25 @@ def test_a_wrong_signature_is_refused(client: SignedClient) -> None:
     binance_error(response, 400, -1022, "Signature for this request is not valid.")
 
 
+OUTSIDE = "Timestamp for this request is outside of the recvWindow."
+AHEAD = "Timestamp for this request was 1000ms ahead of the server's time."  # errors.md's second -1021
+
+
 @pytest.mark.parametrize(
-    ("offset_ms", "recv_window", "code"),
-    [(-10_000, None, -1021), (-70_000, "60000", -1021), (2_000, None, -1021), (0, "60001", -1131)],
+    ("offset_ms", "recv_window", "code", "message"),
+    [
+        (-10_000, None, -1021, OUTSIDE),
+        (-70_000, "60000", -1021, OUTSIDE),
+        (2_000, None, -1021, AHEAD),
+        (0, "60001", -1131, "recvWindow must be less than 60000"),
+    ],
 )
 def test_timestamps_outside_the_receive_window_are_refused(
-    client: SignedClient, offset_ms: int, recv_window: str | None, code: int
+    client: SignedClient, offset_ms: int, recv_window: str | None, code: int, message: str
 ) -> None:
     stamp = int(time.time() * 1000) + offset_ms
     response = client.request("GET", "account", timestamp=stamp, recv_window=recv_window)
-    binance_error(response, 400, code)
+    binance_error(response, 400, code, message)
 
 
 def test_a_wider_receive_window_admits_an_older_timestamp(client: SignedClient) -> None:

@@ -221,7 +221,7 @@ def test_ticker_mini_ticker_and_kline_streams_report_trades(binance: Binance) ->
     native, market_id, _ = binance.market()
     a, b = traders(binance, native)
     name = market_id.lower()
-    path = f"/stream?streams={name}@ticker/{name}@miniTicker/{name}@kline_1m/{name}@kline_1h"
+    path = f"/stream?streams={name}@ticker/{name}@miniTicker/{name}@kline_1m/{name}@kline_1h/!miniTicker@arr"
     with stream(binance, path) as connection:
         # Both trades well inside one minute: one kline holds both, still open (an edge
         # between them would split them into two klines of one trade each).
@@ -231,10 +231,16 @@ def test_ticker_mini_ticker_and_kline_streams_report_trades(binance: Binance) ->
         placed(b, limit_order(market_id, "BUY", "0.5", "40"))
         placed(b, limit_order(market_id, "BUY", "1.5", "40"))
         seen: dict[str, Message] = {}
-        while len(seen) < 4:
+        while len(seen) < 5:
             message = receive(connection)
+            if message["stream"] == "!miniTicker@arr":  # every market that traded that second
+                ours = [t for t in message["data"] if t["s"] == market_id]
+                if ours:
+                    seen["all"] = ours[0]
+                continue
             seen[message["stream"].split("@", 1)[1]] = message["data"]
     ticker, mini = seen["ticker"], seen["miniTicker"]
+    assert seen["all"] == mini
     assert (ticker["e"], ticker["s"], ticker["c"], ticker["v"], ticker["q"], ticker["n"]) == (
         "24hrTicker", market_id, "40.00000000", "2.00000000", "80.00000000", 2,
     )  # fmt: skip
@@ -331,6 +337,9 @@ def test_one_user_data_subscription_per_connection_and_a_second_is_refused_not_d
             )  # fmt: skip
         unsubscribe = json.dumps({"id": "u", "method": "userDataStream.unsubscribe", "params": {}})
         connection.send(unsubscribe)
+        ended = receive(connection)  # the stream's last event, as Binance's (user-data-stream.md)
+        assert (ended["subscriptionId"], ended["event"]["e"]) == (0, "eventStreamTerminated")
+        assert isinstance(ended["event"]["E"], int)
         stopped = receive(connection)
         assert (stopped["status"], stopped["result"]) == (200, {})
         connection.send(unsubscribe)
@@ -346,6 +355,39 @@ def test_one_user_data_subscription_per_connection_and_a_second_is_refused_not_d
     assert (report["subscriptionId"], report["event"]["e"], report["event"]["i"]) == (
         0, "executionReport", order["orderId"],
     )  # fmt: skip
+
+
+def test_unsubscribing_another_subscription_id_closes_nothing_and_subscriptions_are_listed(
+    binance: Binance,
+) -> None:
+    _, market_id, _ = binance.market()
+    account = binance.account("ws-list", {QUOTE: "1000"})
+    with stream(binance, "/ws-api/v3") as connection:
+
+        def call(method: str, **params: Any) -> dict[str, Any]:
+            connection.send(json.dumps({"id": method, "method": method, "params": params}))
+            answer = receive(connection)
+            assert answer["id"] == method, answer
+            return answer
+
+        assert call("session.subscriptions")["result"] == []
+        connection.send(subscribe_request(account, request_id="sub"))
+        assert receive(connection)["result"] == {"subscriptionId": 0}
+        assert call("session.subscriptions")["result"] == [{"subscriptionId": 0}]
+        # Binance: "attempt to close the subscription with that subscription id, if it exists".
+        assert call("userDataStream.unsubscribe", subscriptionId=5)["result"] == {}
+        bad = call("userDataStream.unsubscribe", subscriptionId="x")
+        assert (bad["status"], bad["error"]["code"]) == (400, -1100)
+        order = placed(SignedClient(binance, account), limit_order(market_id, "BUY", "1", "3"))
+        report = receive(connection)  # still subscribed
+        assert (report["event"]["e"], report["event"]["i"]) == ("executionReport", order["orderId"])
+        receive(connection)  # its outboundAccountPosition
+        connection.send(
+            json.dumps({"id": "u", "method": "userDataStream.unsubscribe", "params": {"subscriptionId": 0}})
+        )
+        assert receive(connection)["event"]["e"] == "eventStreamTerminated"
+        assert receive(connection)["result"] == {}
+        assert call("session.subscriptions")["result"] == []
 
 
 def test_execution_reports_of_a_take_profit_carry_its_type_and_stop_price(binance: Binance) -> None:

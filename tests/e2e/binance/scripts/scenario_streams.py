@@ -103,6 +103,35 @@ async def book_consistency(a: Any, b: Any, symbol: str, seed: int) -> dict[str, 
     }
 
 
+async def tickers(a: Any, b: Any, symbol: str) -> dict[str, Any]:
+    """watch_tickers() with no symbols (`!miniTicker@arr`) after a trade at 100, then
+    watch_ticker on `@ticker` (which shows the best bid and ask) after bids that move the
+    best bid, with no trade: its bid must be the new one (once it went out only for
+    trades, and went stale)."""
+    every = asyncio.create_task(a.watch_tickers())
+
+    async def trade() -> None:
+        await b.create_order(symbol, "limit", "buy", 0.05, 100)
+        await a.create_order(symbol, "market", "sell", 0.05)
+
+    seen = await until_answered(every, trade)
+    result: dict[str, Any] = {"tickers": {s: {"last": t["last"]} for s, t in seen.items()}}
+    await a.cancel_all_orders(symbol)
+    one = asyncio.create_task(a.watch_ticker(symbol, {"name": "ticker"}))  # its default: miniTicker
+    bid = 41.0
+    for _ in range(20):  # each a new best bid, until the watch has answered
+        if one.done():
+            break
+        await a.create_order(symbol, "limit", "buy", 0.05, bid)
+        bid += 0.5
+        await asyncio.wait({one}, timeout=1.5)
+    ticker = one.result() if one.done() else None
+    result["ticker"] = (
+        None if ticker is None else {"bid": ticker["bid"], "last": ticker["last"], "best": bid - 0.5}
+    )
+    return result
+
+
 async def scenario(config: dict[str, Any]) -> dict[str, Any]:
     symbol = config["symbol"]
     a = pro_exchange(config, config["accounts"][0])
@@ -171,6 +200,7 @@ async def scenario(config: dict[str, Any]) -> dict[str, Any]:
             }
             for asset in (base, quote)
         }
+        result.update(await tickers(a, b, symbol))
     finally:
         await a.close()
         await b.close()
