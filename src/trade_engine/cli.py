@@ -8,6 +8,7 @@ import runpy
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 from trade_engine.app.process import long_lived
@@ -99,12 +100,24 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str, object] | None) -> int:
-    """Call the running service's admin API with a short-lived admin token."""
+def _admin_call(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    body: dict[str, object] | None,
+    unknown_outcome: str = "",
+) -> int:
+    """Call the running service's admin API with a short-lived admin token. A service
+    that cannot be reached, or does not answer in time, is said so in one line (with
+    `unknown_outcome` when the call may have been applied), not with a traceback."""
     from trade_engine.edge.auth import mint_token
 
     config = _config(args)
-    token = mint_token(config, "cli-admin", ["admin"], 300)
+    try:
+        token = mint_token(config, "cli-admin", ["admin"], 300)
+    except ValueError as error:  # an RS256 configuration: the CLI holds no private key
+        print(f"cannot call the admin API: {error}", file=sys.stderr)
+        return 2
     url = args.url or f"http://{config.http.host}:{config.http.port}"
     request = urllib.request.Request(
         f"{url}/api/v1/admin/{path}",
@@ -119,14 +132,27 @@ def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str
     except urllib.error.HTTPError as error:
         print(error.read().decode(), file=sys.stderr)
         return 1
+    except (urllib.error.URLError, OSError) as error:  # refused, unresolvable, timed out
+        reason = error.reason if isinstance(error, urllib.error.URLError) else error
+        print(f"cannot reach the service at {url}: {reason}", file=sys.stderr)
+        if unknown_outcome and not isinstance(reason, ConnectionRefusedError):
+            print(unknown_outcome, file=sys.stderr)
+        return 1
 
 
 def cmd_deposit(args: argparse.Namespace) -> int:
-    """Deposit through the running service's admin API (the engine must see it)."""
-    body: dict[str, object] = {"user_id": args.user, "asset": args.asset, "amount": args.amount}
-    if args.reference:
-        body["reference"] = args.reference
-    return _admin_call(args, "POST", "deposits", body)
+    """Deposit through the running service's admin API (the engine must see it). Without
+    `--reference` one is made, so that a deposit whose answer was lost can be retried
+    without crediting twice."""
+    reference = args.reference or f"cli-{uuid.uuid4().hex}"
+    body: dict[str, object] = {
+        "user_id": args.user,
+        "asset": args.asset,
+        "amount": args.amount,
+        "reference": reference,
+    }
+    unknown = f"the deposit may have been applied: run it again with --reference {reference} (idempotent)"
+    return _admin_call(args, "POST", "deposits", body, unknown_outcome=unknown)
 
 
 def cmd_api_key(args: argparse.Namespace) -> int:
@@ -182,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     deposit.add_argument("--user", required=True)
     deposit.add_argument("--asset", required=True)
     deposit.add_argument("--amount", required=True, help="decimal string, e.g. 1000.5")
-    deposit.add_argument("--reference", help="idempotency key")
+    deposit.add_argument("--reference", help="idempotency key (default: a new one, printed if needed)")
     deposit.add_argument("--url", help="service base URL (default from the configuration)")
     deposit.set_defaults(func=cmd_deposit)
     api_key = commands.add_parser("api-key", help="create, list or revoke API keys (running service)")

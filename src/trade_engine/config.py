@@ -44,6 +44,9 @@ class HttpConfig(msgspec.Struct, frozen=True, kw_only=True):
 class DatabaseConfig(msgspec.Struct, frozen=True, kw_only=True):
     url: str = "sqlite:///./data/trade-engine.db"
     pool_size: int = 5
+    # A ledger verification (the operator API's) not done by then is reported FAILED:
+    # a stalled database must not hold the requests waiting for it for ever.
+    verification_timeout_seconds: float = 300.0
 
 
 class AuthConfig(msgspec.Struct, frozen=True, kw_only=True):

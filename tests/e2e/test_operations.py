@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PG_ADMIN_URL
 from tests.e2e.client import API, QUOTE, Api, error, ok
-from tests.e2e.server import Server
+from tests.e2e.server import Server, free_port
 from tests.e2e.ws_client import WsClient
 from tests.postgres_locks import held
 
@@ -321,6 +321,40 @@ def test_metrics_expose_orders_trades_latency_and_queues(api: Api) -> None:
 
 
 GENERATED = r"[0-9a-f-]{8,64}"
+
+
+def test_the_cli_deposits_retry_safely_and_says_plainly_when_the_service_is_unreachable(api: Api) -> None:
+    """Once a deposit without `--reference` could not be retried safely after a lost
+    answer, and an unreachable service printed a traceback."""
+    server = api.server
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "trade_engine.cli", *args]
+        return subprocess.run(
+            command,
+            check=False,
+            env=server.env,
+            cwd=server.workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    user = api.user("cli-depositor")
+    deposit = ("deposit", "--user", user.id, "--asset", QUOTE, "--amount", "5")
+    made = cli(*deposit, "--url", server.url)
+    assert made.returncode == 0, made.stderr
+    first = json.loads(made.stdout)["data"]
+    assert first["reference"].startswith("cli-")
+    assert first["replayed"] is False
+    again = cli(*deposit, "--url", server.url, "--reference", first["reference"])
+    assert json.loads(again.stdout)["data"]["replayed"] is True
+    assert api.balances(user)[QUOTE]["available"] == "5.00000000"  # credited once
+
+    unreachable = cli(*deposit, "--url", f"http://127.0.0.1:{free_port()}")
+    assert unreachable.returncode == 1
+    assert "cannot reach the service at http://127.0.0.1:" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
 
 
 def test_every_response_carries_a_request_id(api: Api) -> None:

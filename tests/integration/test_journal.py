@@ -242,25 +242,31 @@ def test_a_write_that_fails_while_the_tables_stop_on_another_error_is_logged(tmp
     assert isinstance(logged.exc_info[1], ValueError)
 
 
-def test_a_read_of_history_waits_for_the_rows_of_what_was_committed_before_it(tmp_path):
+def gateway_of(core: Core, *, following: bool = True) -> Gateway:
+    """A gateway over `core` in this process, whose read model follows the commits (or,
+    not `following`, stays where it started, as a gateway of a cluster may lag)."""
     config = Config(sequencer=SequencerConfig(history_wait_seconds=0.2))
+    port = LocalCore(core)
+    view = ReadModel()
+    view.start_from(port.attach(view.on_commit if following else lambda batch: None))
+    gateway = Gateway(config)
+    gateway.ready(
+        port=port,
+        database=core.database,
+        view=view,
+        depth=DepthBook(),
+        live=LiveMarketData(),
+        api_keys=ApiKeyStore(core.database, config.auth.api_key_encryption_key),
+        listen_keys=ListenKeyStore(core.database, 60 * 1_000_000_000),
+    )
+    return gateway
 
+
+def test_a_read_of_history_waits_for_the_rows_of_what_was_committed_before_it(tmp_path):
     async def scenario():
         core = await start_core(f"sqlite:///{tmp_path}/reads.db", markets=MARKETS)
         tables = await held(core)
-        port = LocalCore(core)
-        view = ReadModel()
-        view.start_from(port.attach(view.on_commit))
-        gateway = Gateway(config)
-        gateway.ready(
-            port=port,
-            database=core.database,
-            view=view,
-            depth=DepthBook(),
-            live=LiveMarketData(),
-            api_keys=ApiKeyStore(core.database, config.auth.api_key_encryption_key),
-            listen_keys=ListenKeyStore(core.database, 60 * 1_000_000_000),
-        )
+        gateway = gateway_of(core)
         await gateway.submit(buy(100))
         with pytest.raises(TradeEngineError) as timed_out:
             await gateway.history()
@@ -277,6 +283,40 @@ def test_a_read_of_history_waits_for_the_rows_of_what_was_committed_before_it(tm
     assert timed_out.code is ErrorCode.UNAVAILABLE
     assert waited
     assert orders == 1  # the read went ahead once the order's row was written
+
+
+def test_a_read_of_history_for_a_command_waits_for_it_though_the_read_model_is_behind(tmp_path):
+    """A gateway of a cluster may be answered a command before its read model holds it.
+    A read of that command's rows (a transfer answered from history) waited only for
+    the read model's position, and found no row: a 500 for a deposit that was made."""
+
+    async def scenario():
+        core = await start_core(f"sqlite:///{tmp_path}/behind.db", markets=MARKETS)
+        tables = await held(core)
+        gateway = gateway_of(core, following=False)
+        seq, events = await gateway.submit_numbered(
+            Deposit(ts=0, user_id="newcomer", asset="USDT", amount=500, reference="wire-1")
+        )
+        (transfer_id,) = [e.transfer_id for e in events if hasattr(e, "transfer_id")]
+        behind = not gateway.holds(seq)
+        with pytest.raises(TradeEngineError) as timed_out:
+            await gateway.history(seq)  # its row is not written: wait, then 503, not a missing row
+        reading = asyncio.ensure_future(gateway.history(seq))
+        await asyncio.sleep(0.05)
+        waited = not reading.done()
+        tables.release()
+        history = await asyncio.wait_for(reading, 10)
+        found = await history.transfer_with_balance(transfer_id)
+        await core.close()
+        return behind, timed_out.value, waited, found
+
+    behind, timed_out, waited, found = run(scenario())
+    assert behind
+    assert timed_out.code is ErrorCode.UNAVAILABLE
+    assert waited
+    assert found is not None
+    row, available, locked = found
+    assert (row["user_id"], row["amount"], available, locked) == ("newcomer", 500, 500, 0)
 
 
 def test_a_process_killed_with_rows_unwritten_recovers_every_acknowledged_command(database_url, tmp_path):

@@ -9,11 +9,15 @@ from sqlalchemy import update
 
 from tests.flows import MARKETS
 from tests.integration.test_storage import fund, random_flow
+from tests.postgres_locks import held
 from trade_engine.api import verification
 from trade_engine.api.verification import LedgerVerifier, Verification, verify_snapshot
+from trade_engine.config import DatabaseConfig
 from trade_engine.core.bootstrap import start_core
 from trade_engine.storage import schema
 from trade_engine.storage.database import open_database
+
+TIMEOUT = DatabaseConfig().verification_timeout_seconds
 
 
 def run(coroutine):
@@ -27,7 +31,7 @@ def test_a_sound_store_verifies_consistent_with_what_it_holds(database_url):
         await random_flow(core, seed=3, count=300)
         open_orders = len(core.engine.all_open_orders())
         await core.close()
-        return open_orders, await verify_snapshot(database_url)
+        return open_orders, await verify_snapshot(database_url, TIMEOUT)
 
     open_orders, result = run(scenario())
     assert result.outcome == "CONSISTENT"
@@ -50,7 +54,7 @@ def test_a_tampered_balance_is_reported_inconsistent(database_url):
                 .values(available=schema.balances.c.available - 1)
             )
         await database.dispose()
-        return await verify_snapshot(database_url)
+        return await verify_snapshot(database_url, TIMEOUT)
 
     result = run(scenario())
     assert result.outcome == "INCONSISTENT"
@@ -71,7 +75,7 @@ def test_verifying_while_orders_commit_sees_one_committed_state(database_url):
         batches: list[int] = []
         while not flow.done():
             before = core.sequencer.stats.batches
-            results.append(await asyncio.to_thread(asyncio.run, verify_snapshot(database_url)))
+            results.append(await asyncio.to_thread(asyncio.run, verify_snapshot(database_url, TIMEOUT)))
             batches.append(core.sequencer.stats.batches - before)
         await flow
         await core.close()
@@ -83,10 +87,29 @@ def test_verifying_while_orders_commit_sees_one_committed_state(database_url):
 
 
 def test_a_store_that_cannot_be_read_is_reported_as_a_failed_run(tmp_path):
-    result = run(verify_snapshot(f"sqlite:///{tmp_path}/missing/never-created.db"))
+    result = run(verify_snapshot(f"sqlite:///{tmp_path}/missing/never-created.db", TIMEOUT))
     assert result.outcome == "FAILED"
     assert result.error is not None
     assert "OperationalError" in result.error
+
+
+def test_a_run_that_a_stalled_database_holds_up_fails_at_its_time_limit(postgres_url):
+    """Once a run waited on a stalled database for ever, and every later request joined
+    it. Here a lock on the ledger, which the run reads, stalls it."""
+
+    async def funded() -> None:
+        core = await start_core(postgres_url, markets=MARKETS)
+        await fund(core)
+        await core.close()
+
+    run(funded())
+    with held(postgres_url, "LOCK TABLE ledger_entries IN ACCESS EXCLUSIVE MODE"):
+        stalled = run(verify_snapshot(postgres_url, 1.0))
+    after = run(verify_snapshot(postgres_url, TIMEOUT))
+    assert stalled.outcome == "FAILED"
+    assert stalled.error == "TimeoutError: did not finish within 1 s"
+    assert 1.0 <= stalled.duration_seconds < 10
+    assert after.outcome == "CONSISTENT"
 
 
 def test_a_request_during_a_run_gets_that_runs_result(monkeypatch: pytest.MonkeyPatch):
@@ -94,7 +117,7 @@ def test_a_request_during_a_run_gets_that_runs_result(monkeypatch: pytest.Monkey
     started, release = threading.Event(), threading.Event()
     runs: list[str] = []
 
-    async def blocking_run(url: str) -> Verification:  # on the run's own loop and thread
+    async def blocking_run(url: str, timeout: float) -> Verification:  # on the run's own loop and thread
         runs.append(url)
         started.set()
         release.wait(timeout=30)
@@ -103,7 +126,7 @@ def test_a_request_during_a_run_gets_that_runs_result(monkeypatch: pytest.Monkey
     monkeypatch.setattr(verification, "verify_snapshot", blocking_run)
 
     async def scenario():
-        verifier = LedgerVerifier("sqlite:///unused.db")
+        verifier = LedgerVerifier("sqlite:///unused.db", TIMEOUT)
         first = asyncio.create_task(verifier.run())
         await asyncio.to_thread(started.wait, 30)
         second = asyncio.create_task(verifier.run())

@@ -55,8 +55,11 @@ async def _transfer(
     else:
         transfer_id = next(e for e in events if isinstance(e, FundsDeposited | FundsWithdrawn)).transfer_id
     if replayed or not gateway.holds(seq):
-        history = await gateway.history()
-        row, available, locked = await history.transfer_with_balance(transfer_id)
+        history = await gateway.history(seq)
+        found = await history.transfer_with_balance(transfer_id)
+        if found is None:  # a replay of a transfer committed while this request waited
+            raise TradeEngineError(ErrorCode.UNAVAILABLE, "the transfer is being recorded; retry shortly")
+        row, available, locked = found
         original = (row["kind"], row["user_id"], row["asset"], row["amount"])
         if original != (kind, body.user_id, body.asset, amount):
             raise TradeEngineError(

@@ -60,7 +60,8 @@ class Operator:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.window = CounterWindow(window=RATE_WINDOW_SECONDS)
-        self.verifier = LedgerVerifier(gateway.config.database.url)
+        database = gateway.config.database
+        self.verifier = LedgerVerifier(database.url, database.verification_timeout_seconds)
 
     # -- transfers and the audit log --
 

@@ -62,9 +62,14 @@ async def place_order(gateway: Gateway, call: Call) -> OrderView:
 
 
 async def _own_order(
-    gateway: Gateway, user_id: str, order_id: int | None = None, client_order_id: str | None = None
+    gateway: Gateway,
+    user_id: str,
+    order_id: int | None = None,
+    client_order_id: str | None = None,
+    seq: int = 0,
 ) -> OrderView:
-    history = await gateway.history()
+    """The order as history holds it, once it holds the command numbered `seq` too."""
+    history = await gateway.history(seq)
     row = await history.order_row(user_id, order_id, client_order_id)
     if row is None:
         raise TradeEngineError(ErrorCode.ORDER_NOT_FOUND, "no such order")
@@ -189,7 +194,7 @@ async def _amended_view(
     current = gateway.read_model().orders.get(order.order_id)
     if current is not None and gateway.holds(seq):
         return views.order_view(current, market)
-    return await _own_order(gateway, order.user_id, order_id=order.order_id)
+    return await _own_order(gateway, order.user_id, order_id=order.order_id, seq=seq)
 
 
 async def amend_order(gateway: Gateway, call: Call) -> OrderView:

@@ -9,6 +9,8 @@ database, without stalling the service.
   (storage/one_state.py).
 - **One at a time.** A request while a run is in progress waits for that run's result
   instead of starting another; the last result is kept with its time and duration.
+- **Bounded.** A run not done within `database.verification_timeout_seconds` is
+  FAILED, so a stalled database holds no request for ever.
 """
 
 import asyncio
@@ -42,13 +44,17 @@ class Verification:
     error: str | None = None
 
 
-async def verify_snapshot(url: str) -> Verification:
-    """Load and verify the store at `url` as of one committed state."""
+async def verify_snapshot(url: str, timeout: float) -> Verification:
+    """Load and verify the store at `url` as of one committed state, within `timeout`
+    seconds (else FAILED: the database stalled, or the store outgrew the limit)."""
     started_ns, started = time.time_ns(), time.perf_counter()
     try:
-        async with one_committed_state(url) as snapshot:
-            engine, report = await load_engine(snapshot)
-            problems = await verify(snapshot, engine)
+        try:
+            async with asyncio.timeout(timeout), one_committed_state(url) as snapshot:
+                engine, report = await load_engine(snapshot)
+                problems = await verify(snapshot, engine)
+        except TimeoutError as error:
+            raise TimeoutError(f"did not finish within {timeout:g} s") from error
     except Exception as error:
         log.error("ledger verification could not run", extra={"error": f"{type(error).__name__}: {error}"})
         return Verification(
@@ -90,8 +96,9 @@ async def verify_snapshot(url: str) -> Verification:
 class LedgerVerifier:
     """Runs verifications one at a time, in a worker thread; keeps the last result."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float) -> None:
         self._url = url
+        self._timeout = timeout
         self._running: asyncio.Task[Verification] | None = None
         self.last: Verification | None = None
 
@@ -107,6 +114,6 @@ class LedgerVerifier:
         return await asyncio.shield(self._running)
 
     async def _run(self) -> Verification:
-        result = await OwnLoop(lambda: verify_snapshot(self._url), "ledger-verification")
+        result = await OwnLoop(lambda: verify_snapshot(self._url, self._timeout), "ledger-verification")
         self.last = result
         return result

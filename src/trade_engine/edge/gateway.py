@@ -136,12 +136,14 @@ class Gateway:
         """The database, for what is not history: API keys, the audit trail, probes."""
         return self._require().database
 
-    async def history(self) -> History:
+    async def history(self, seq: int = 0) -> History:
         """The reads of committed history (fills, orders, trades, klines), once its
-        tables hold every command committed before this call: they are written
-        behind the acknowledgement, so a client reads its own writes."""
+        tables hold every command committed before this call, and the command numbered
+        `seq` (which a gateway of a cluster may have been answered before its read model
+        holds it): they are written behind the acknowledgement, so a client reads its
+        own writes."""
         ready = self._require()
-        seq = ready.view.seq
+        seq = max(seq, ready.view.seq)
         if not await ready.port.history_reached(seq, self.config.sequencer.history_wait_seconds):
             raise TradeEngineError(
                 ErrorCode.UNAVAILABLE, "history is catching up with the latest commits; retry shortly"

@@ -221,12 +221,15 @@ class OwnHistory(Reads):
         async with connected(self._database) as connection:
             return [(str(a), int(f), int(lk), int(u)) for a, f, lk, u in await connection.execute(query)]
 
-    async def transfer_with_balance(self, transfer_id: int) -> tuple[dict[str, Any], int, int]:
-        """A transfer's row, and the (available, locked) balance of its user's asset now."""
+    async def transfer_with_balance(self, transfer_id: int) -> tuple[dict[str, Any], int, int] | None:
+        """A transfer's row, and the (available, locked) balance of its user's asset now;
+        None if the tables do not hold it (yet)."""
         transfers, balances = schema.transfers, schema.balances
         async with connected(self._database) as connection:
             query = select(transfers).where(transfers.c.id == transfer_id)
-            row = (await connection.execute(query)).mappings().one()
+            row = (await connection.execute(query)).mappings().one_or_none()
+            if row is None:
+                return None
             balance = (
                 await connection.execute(
                     select(balances.c.available, balances.c.locked).where(
