@@ -13,12 +13,12 @@ what it opened before. In a cluster, the other gateways are told (`revoked_elsew
 import hashlib
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import Row, Select, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from trade_engine.storage import schema
@@ -113,34 +113,25 @@ class ApiKeyStore:
         return ApiKey(key, user_id, granted, label, now_ns, None), secret
 
     async def revoke(self, key: str, now_ns: int) -> ApiKey | None:
+        """Revoke `key` (again: no change), and tell the listeners once it is committed.
+        The key is read back in the same transaction: a read after it could fail with
+        the revocation committed and the listeners (the other gateways) never told."""
         keys = schema.api_keys
         self._revocations += 1
         async with connected(self._database, write=True) as connection:
             await connection.execute(
                 update(keys).where(keys.c.id == key, keys.c.revoked_ts.is_(None)).values(revoked_ts=now_ns)
             )
+            found = _api_keys((await connection.execute(_listing(key=key))).all())
         self._cache.pop(key, None)
-        found = await self.list(key=key)
         if found:
             for listener in (*self._on_revoke, *self._announce):
                 listener(key)
         return found[0] if found else None
 
     async def list(self, *, user_id: str | None = None, key: str | None = None) -> list[ApiKey]:
-        keys = schema.api_keys
-        query = select(
-            keys.c.id, keys.c.user_id, keys.c.permissions, keys.c.label, keys.c.created_ts, keys.c.revoked_ts
-        ).order_by(keys.c.created_ts)
-        if user_id is not None:
-            query = query.where(keys.c.user_id == user_id)
-        if key is not None:
-            query = query.where(keys.c.id == key)
         async with connected(self._database) as connection:
-            rows = (await connection.execute(query)).all()
-        return [
-            ApiKey(k, user, tuple(p.split(",")) if p else (), label, created, revoked)
-            for k, user, p, label, created, revoked in rows
-        ]
+            return _api_keys((await connection.execute(_listing(user_id=user_id, key=key))).all())
 
     async def active(self, key: str) -> ActiveKey | None:
         """The user, permissions and secret of a key that is not revoked."""
@@ -163,3 +154,23 @@ class ApiKeyStore:
             self._cache.clear()
         self._cache[key] = found
         return found
+
+
+def _listing(*, user_id: str | None = None, key: str | None = None) -> Select[Any]:
+    """The keys (of a user, or one), oldest first, without their secrets."""
+    keys = schema.api_keys
+    query = select(
+        keys.c.id, keys.c.user_id, keys.c.permissions, keys.c.label, keys.c.created_ts, keys.c.revoked_ts
+    ).order_by(keys.c.created_ts)
+    if user_id is not None:
+        query = query.where(keys.c.user_id == user_id)
+    if key is not None:
+        query = query.where(keys.c.id == key)
+    return query
+
+
+def _api_keys(rows: Sequence[Row[Any]]) -> list[ApiKey]:
+    return [
+        ApiKey(k, user, tuple(p.split(",")) if p else (), label, created, revoked)
+        for k, user, p, label, created, revoked in (tuple(row) for row in rows)
+    ]
