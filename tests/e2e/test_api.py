@@ -867,6 +867,10 @@ def test_candles_match_the_trades(api: Api, traded: tuple[str, list[dict[str, An
     assert {c["open_time"]: c for c in ranged if c["trades"]} == expected
     error(api.http.get(url, params={"interval": "2m"}), 400, "VALIDATION_ERROR")
     error(api.http.get(url, params={"interval": interval, "limit": 1001}), 400, "VALIDATION_ERROR")
+    # No bucket opens before the epoch: once 500 empty candles with negative open times.
+    assert ok(api.http.get(url, params={"interval": interval, "end_time": 0})) == []
+    early = ok(api.http.get(url, params={"interval": interval, "end_time": 1}))
+    assert [c["open_time"] for c in early] == [0]
 
 
 def test_ticker_matches_the_trades_and_the_book(api: Api, traded: tuple[str, list[dict[str, Any]]]) -> None:

@@ -89,13 +89,14 @@ async def candles(
     limit: int,
     now_ns: int,
 ) -> list[Candle]:
-    """The native series: every bucket in [start, end), empty ones included."""
+    """The native series: every bucket in [start, end), empty ones included; none opens
+    before the epoch (an early `end` without a `start` gives fewer than `limit`)."""
     size = INTERVALS[interval]
     if end_ns is None:
         end_ns = (now_ns // size + 1) * size
     if start_ns is None:
         start_ns = end_ns - limit * size
-    first = start_ns - start_ns % size
+    first = max(0, start_ns - start_ns % size)
     last = min(end_ns, first + limit * size)
     rows, _ = await history.buckets(market, size, first, last, limit)
     by_bucket = {row[0]: row for row in rows}
