@@ -152,11 +152,13 @@ def execution_report(
         execution = PREVENTED[1]
     quantity = order.quantity or (order.executed if not is_open(status) else 0)
     client_order_id = order.client_order_id or ""
+    cancelled = update.change is OrderChange.CANCELED
     return {
         "e": "executionReport",
         "E": now_ms,
         "s": symbol_of(market.symbol),
-        "c": client_order_id,
+        # A cancel's report names the cancel (its own id) in `c` and the order in `C`.
+        "c": (update.cancel_request_id or client_order_id) if cancelled else client_order_id,
         "S": order.side,
         "o": binance_type(order.order_type, order.post_only),
         "f": binance_tif(order.order_type, order.time_in_force),
@@ -165,7 +167,7 @@ def execution_report(
         "P": _price(market, order.stop_price),
         "F": ZERO,
         "g": -1,
-        "C": client_order_id if update.change is OrderChange.CANCELED else "",
+        "C": client_order_id if cancelled else "",
         "x": execution,
         "X": status,
         "r": "NONE",

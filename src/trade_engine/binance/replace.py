@@ -150,6 +150,7 @@ async def cancel_replace(gateway: Gateway, call: Call) -> dict[str, Any]:
         cancel_order_id=order.order_id,
         allow_failure=allow_failure,
         cancel_only_status=only_status,
+        cancel_request_id=request.cancel_client_id,
     )
     try:
         events = await gateway.submit(command)
@@ -210,7 +211,13 @@ async def _cancel_only(
     cancelled: dict[str, Any] | None = None
     refused = unknown_order().body()
     if order is not None and order.market == request.market.symbol:
-        command = CancelOrder(ts=0, user_id=user_id, order_id=order.order_id, only_status=only_status)
+        command = CancelOrder(
+            ts=0,
+            user_id=user_id,
+            order_id=order.order_id,
+            only_status=only_status,
+            cancel_request_id=request.cancel_client_id,
+        )
         try:
             cancelled = request.cancel_response(order, await gateway.submit(command))
         except TradeEngineError as error:

@@ -85,7 +85,13 @@ async def _cancel_one(
     client_order_id: str,
     only_status: str | None = None,
 ) -> dict[str, Any]:
-    command = CancelOrder(ts=0, user_id=user_id, order_id=order.order_id, only_status=only_status)
+    command = CancelOrder(
+        ts=0,
+        user_id=user_id,
+        order_id=order.order_id,
+        only_status=only_status,
+        cancel_request_id=client_order_id,
+    )
     try:
         events = await gateway.submit(command)
     except TradeEngineError as error:

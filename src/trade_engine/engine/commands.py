@@ -49,12 +49,15 @@ class CancelOrder(Command, frozen=True):
     `only_status` (NEW or PARTIALLY_FILLED; Binance's `cancelRestrictions`) cancels the
     order only if that is its status when the engine gets to it: otherwise the command
     is refused with CANCEL_RESTRICTED, decided against the engine's own state, so no
-    fill can slip between the check and the cancel."""
+    fill can slip between the check and the cancel. `cancel_request_id` is the cancel's
+    own client id (Binance's `newClientOrderId` of a cancel), carried to its event so
+    that every stream of it names the cancel as its answer does."""
 
     user_id: str
     order_id: int | None = None
     client_order_id: str | None = None
     only_status: str | None = None
+    cancel_request_id: str | None = None
 
 
 class CancelAllOrders(Command, frozen=True):
@@ -92,6 +95,7 @@ class CancelReplaceOrder(Command, frozen=True):
     `PartRejected` event names the part refused while the other went through; both
     refused is a `ReplaceRejected`. `cancel_only_status` restricts the cancel as
     `CancelOrder.only_status` does; a cancel it refuses is a refused cancel like any.
+    `cancel_request_id` is the cancel's own client id, as `CancelOrder`'s.
     """
 
     user_id: str
@@ -100,6 +104,7 @@ class CancelReplaceOrder(Command, frozen=True):
     cancel_client_order_id: str | None = None
     allow_failure: bool = False
     cancel_only_status: str | None = None
+    cancel_request_id: str | None = None
 
 
 class Deposit(Command, frozen=True):

@@ -116,7 +116,14 @@ def order_filled(order: Order, *, ts: int, seq: int, released: Minor) -> OrderFi
 
 
 def order_cancelled(
-    order: Order, *, ts: int, seq: int, remaining: Lots, released: Minor, reason: str
+    order: Order,
+    *,
+    ts: int,
+    seq: int,
+    remaining: Lots,
+    released: Minor,
+    reason: str,
+    cancel_request_id: str | None = None,
 ) -> OrderCancelled:
     return OrderCancelled(
         ts,
@@ -133,6 +140,7 @@ def order_cancelled(
         fee_charged(order.fee_numer),
         order.price,
         order.quantity,
+        cancel_request_id,
     )
 
 

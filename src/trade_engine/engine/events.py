@@ -108,7 +108,7 @@ class OrderFilled(Event, frozen=True):
     quantity: int
 
 
-class OrderCancelled(Event, frozen=True):
+class OrderCancelled(Event, frozen=True, omit_defaults=True):
     seq: int
     market: str
     order_id: int
@@ -123,6 +123,9 @@ class OrderCancelled(Event, frozen=True):
     # Its final terms (an amendment may have changed them since acceptance).
     price: int
     quantity: int
+    # The cancel request's own client id, if it gave one (CancelOrder.cancel_request_id);
+    # left out of the encoding when it gave none, as before it existed (omit_defaults).
+    cancel_request_id: str | None = None
 
 
 class OrderExpired(Event, frozen=True):

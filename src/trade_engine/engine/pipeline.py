@@ -133,7 +133,7 @@ def cancel(state: EngineState, cmd: CancelOrder, events: list[Event]) -> None:
     rules.require_status(order, cmd.only_status)
     m = state.markets[order.market]
     rules.require_not_halted(m)
-    remove_open(m, account, order, cmd.ts, events, None, "USER")
+    remove_open(m, account, order, cmd.ts, events, None, "USER", cmd.cancel_request_id)
     if m.touched:
         emit.level_changes(m, cmd.ts, events)
 
@@ -161,7 +161,7 @@ def cancel_replace(state: EngineState, cmd: CancelReplaceOrder, events: list[Eve
         return
 
     # -- from here on nothing is rejected: a refused new order is announced --
-    remove_open(m, account, order, cmd.ts, events, None, "USER")
+    remove_open(m, account, order, cmd.ts, events, None, "USER", cmd.cancel_request_id)
     if m.touched:
         emit.level_changes(m, cmd.ts, events)
     try:

@@ -50,9 +50,11 @@ def remove_open(
     events: list[Event],
     expire_reason: str | None,
     cancel_reason: str,
+    cancel_request_id: str | None = None,
 ) -> None:
     """Take an open order or pending stop out of the engine: cancelled with
-    `cancel_reason`, or expired with `expire_reason` if that is given."""
+    `cancel_reason` (by the request `cancel_request_id` names, if any), or expired with
+    `expire_reason` if that is given."""
     released = hold_of(m, order)
     remaining = order.remaining
     if order.pending:
@@ -66,7 +68,13 @@ def remove_open(
     if expire_reason is None:
         events.append(
             emit.order_cancelled(
-                order, ts=ts, seq=m.seq, remaining=remaining, released=released, reason=cancel_reason
+                order,
+                ts=ts,
+                seq=m.seq,
+                remaining=remaining,
+                released=released,
+                reason=cancel_reason,
+                cancel_request_id=cancel_request_id,
             )
         )
     else:

@@ -78,6 +78,7 @@ class OrderUpdate(msgspec.Struct, kw_only=True, gc=False):
     remaining: int | None = None  # AMENDED, CANCELED, EXPIRED: lots left (unfilled)
     priority_kept: bool | None = None  # AMENDED
     completes: bool = False  # TRADE: this fill is the one that fills the order
+    cancel_request_id: str | None = None  # CANCELED: the cancel's own client id, if it gave one
 
 
 def fills_of(trade: TradeExecuted) -> tuple[FillModel, FillModel]:
@@ -305,7 +306,13 @@ class OpenOrders:
             if order is None:
                 return None
             remaining = None if isinstance(event, OrderFilled) else event.remaining
-            return OrderUpdate(change=ENDINGS[type(event)], order=finished(order, event), remaining=remaining)
+            request = event.cancel_request_id if isinstance(event, OrderCancelled) else None
+            return OrderUpdate(
+                change=ENDINGS[type(event)],
+                order=finished(order, event),
+                remaining=remaining,
+                cancel_request_id=request,
+            )
         return None
 
 

@@ -94,6 +94,29 @@ def test_the_stream_of_a_listen_key_sends_the_user_data_events_bare(binance: Bin
     assert (deposit["e"], deposit["a"], deposit["d"]) == ("balanceUpdate", QUOTE, "7.00000000")
 
 
+def test_a_cancel_s_report_names_the_cancel_in_c_and_the_order_in_big_c(binance: Binance) -> None:
+    """user-data-stream.md: `C` is "the ID of the order being canceled", so `c` is the
+    cancel's own id: the `newClientOrderId` it gave, or the one its answer made. Once
+    both were the order's."""
+    client, market_id, key = trader_with_key(binance, "lk-cancel")
+    cancels = {}
+    with stream(binance, f"/ws/{key}") as connection:
+        for price, given in (("20", "my-cancel"), ("21", None)):
+            order = placed(client, limit_order(market_id, "BUY", "1", price) + f"&newClientOrderId=o{price}")
+            query = f"symbol={market_id}&orderId={order['orderId']}"
+            answer = client.request(
+                "DELETE", "order", query + (f"&newClientOrderId={given}" if given else "")
+            )
+            cancelled = answer.json()
+            assert (cancelled["origClientOrderId"], cancelled["status"]) == (f"o{price}", "CANCELED")
+            report = receive_until(connection, lambda m: m.get("x") == "CANCELED")
+            cancels[price] = (cancelled["clientOrderId"], report["c"], report["C"])
+    assert cancels["20"] == ("my-cancel", "my-cancel", "o20")
+    made, reported, original = cancels["21"]
+    assert (reported, original) == (made, "o21")  # the id the answer made
+    assert made not in ("", "o21")
+
+
 def test_a_combined_stream_wraps_the_events_with_the_listen_key(binance: Binance) -> None:
     client, market_id, key = trader_with_key(binance, "lk-combined")
     name = market_id.lower()
