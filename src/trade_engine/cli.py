@@ -131,6 +131,8 @@ def _admin_call(
             return 0
     except urllib.error.HTTPError as error:
         print(error.read().decode(), file=sys.stderr)
+        if unknown_outcome and error.code >= 500:  # 503 "retry shortly", or a fault
+            print(unknown_outcome, file=sys.stderr)
         return 1
     except (urllib.error.URLError, OSError) as error:  # refused, unresolvable, timed out
         reason = error.reason if isinstance(error, urllib.error.URLError) else error

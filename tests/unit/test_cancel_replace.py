@@ -221,3 +221,28 @@ def test_a_cancel_cannot_be_restricted_to_a_status_an_open_order_never_has():
     assert_rejected(
         engine, CancelOrder(ts=ts(), user_id="alice", order_id=resting, only_status="FILLED"), "INVALID_ORDER"
     )
+
+
+def test_a_cancel_s_own_request_id_is_carried_to_its_event_and_nothing_else() -> None:
+    """`cancel_request_id` (Binance's newClientOrderId of a cancel) is named by the cancel's
+    event alone, in a cancel and in a cancel-replace: the state is as without it, and an
+    event without one is as it was before the field existed (encoded without it)."""
+    engine, twin = make_engine(), make_engine()
+    for e in (engine, twin):
+        buy(e, "alice", 5, 9_500)
+        buy(e, "alice", 5, 9_400)
+    first, second = (o.id for o in engine.open_orders("alice"))
+    named = engine.apply(CancelOrder(ts=ts(), user_id="alice", order_id=first, cancel_request_id="cx-1"))
+    plain = twin.apply(CancelOrder(ts=named[0].ts, user_id="alice", order_id=first))
+    (cancelled,) = of_type(named, OrderCancelled)
+    (bare,) = of_type(plain, OrderCancelled)
+    assert cancelled.cancel_request_id == "cx-1"
+    assert msgspec.structs.replace(cancelled, cancel_request_id=None) == bare
+    assert b"cancel_request_id" not in msgspec.json.encode(bare)
+    command = CancelReplaceOrder(
+        ts=ts(), user_id="alice", cancel_order_id=second, place=new_buy(price=9_000), cancel_request_id="cx-2"
+    )
+    (replaced,) = of_type(engine.apply(command), OrderCancelled)
+    assert (replaced.order_id, replaced.cancel_request_id) == (second, "cx-2")
+    twin.apply(msgspec.structs.replace(command, cancel_request_id=None))
+    assert engine.snapshot() == twin.snapshot()

@@ -20,6 +20,7 @@ from trade_engine.domain.errors import TradeEngineError
 from trade_engine.edge.asgi import Receive, Scope, Send
 from trade_engine.edge.websocket import CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN_LATER, AsgiWebSocket
 from trade_engine.ws.protocol import CLOSE_IDLE
+from trade_engine.ws.session import refuse
 
 
 def websocket_routes(service: Service) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
@@ -48,14 +49,15 @@ def websocket_routes(service: Service) -> Callable[[Scope, Receive, Send], Await
         if native_at_once(socket):
             await service.streams.serve(socket)
             return
+        # Turned away as every client the server turns away is: natively (docs/websocket.md).
         try:
             socket.count_against(gateway.limiter)
         except TradeEngineError as refused:
-            await socket.close(CLOSE_TRY_AGAIN_LATER, refused.message)
+            await refuse(socket, CLOSE_TRY_AGAIN_LATER, refused.code, refused.message)
             return
         hub = gateway.hub
         if len(hub) + undecided >= hub.max_clients:
-            await socket.close(CLOSE_TRY_AGAIN_LATER, "too many connections; retry later")
+            await refuse(socket, *service.streams.too_many_clients())
             return
         undecided += 1
         try:

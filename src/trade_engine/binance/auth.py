@@ -24,6 +24,7 @@ from trade_engine.binance.errors import (
     unauthorized,
 )
 from trade_engine.binance.params import Params
+from trade_engine.domain import identifiers
 from trade_engine.domain.timestamps import NS_PER_MS
 from trade_engine.edge.gateway import Gateway
 from trade_engine.storage.apikeys import ActiveKey
@@ -32,7 +33,7 @@ READ: Final = "read"
 TRADE: Final = "trade"
 DEFAULT_RECV_WINDOW: Final = Decimal(5000)
 MAX_RECV_WINDOW: Final = Decimal(60000)
-_KEY: Final = re.compile(r"[A-Za-z0-9]{1,128}")
+_KEY: Final = re.compile(identifiers.API_KEY)  # fullmatch
 _TIMESTAMP: Final = re.compile(r"[0-9]{1,16}")
 _RECV_WINDOW: Final = re.compile(r"[0-9]{1,5}(?:\.[0-9]{1,3})?")
 

@@ -64,21 +64,27 @@ class StatisticsStreams:
     def publish(self, traded: dict[str, tuple[int, int]], quoted: set[str], now_ns: int) -> None:
         """`traded`: the first and last trade time of each market that traded since the
         last call; `quoted`: the markets whose book changed since then."""
+        made: dict[str, dict[str, Any]] = {}  # the day tickers made this second
         for symbol in traded:
-            self._publish_tickers(symbol, now_ns, traded=True)
+            self._publish_tickers(symbol, now_ns, made, traded=True)
         for symbol in quoted.difference(traded):
-            self._publish_tickers(symbol, now_ns, traded=False)
+            self._publish_tickers(symbol, now_ns, made, traded=False)
         if traded and self._outlet.wanted(ALL_MINI_TICKERS):
             now = ms(now_ns)
-            minis = [_mini(self._day_ticker(symbol, now_ns), now) for symbol in sorted(traded)]
+            minis = [_mini(self._day_ticker(symbol, now_ns, made), now) for symbol in sorted(traded)]
             self._outlet.publish(ALL_MINI_TICKERS, minis)
         self._publish_klines(traded, now_ns)
 
-    def _day_ticker(self, symbol: str, now_ns: int) -> dict[str, Any]:
-        market, depth = self._markets.require(symbol), self._depth.market(symbol)
-        return day_ticker(market, self._live.ticker(symbol, now_ns), depth, now_ns)
+    def _day_ticker(self, symbol: str, now_ns: int, made: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        ticker = made.get(symbol)
+        if ticker is None:
+            market, depth = self._markets.require(symbol), self._depth.market(symbol)
+            ticker = made[symbol] = day_ticker(market, self._live.ticker(symbol, now_ns), depth, now_ns)
+        return ticker
 
-    def _publish_tickers(self, symbol: str, now_ns: int, *, traded: bool) -> None:
+    def _publish_tickers(
+        self, symbol: str, now_ns: int, made: dict[str, dict[str, Any]], *, traded: bool
+    ) -> None:
         """`@miniTicker` when the market traded; `@ticker` then too, or when its best bid
         or ask moved (it shows them: a quote that moved is a ticker that changed)."""
         stream = symbol_of(symbol).lower()
@@ -95,7 +101,7 @@ class StatisticsStreams:
         if full is None and mini is None:
             return
         now = ms(now_ns)
-        t = self._day_ticker(symbol, now_ns)
+        t = self._day_ticker(symbol, now_ns, made)
         if mini is not None:
             self._outlet.publish(mini, _mini(t, now))
         if full is not None and best is not None:

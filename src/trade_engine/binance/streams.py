@@ -149,7 +149,7 @@ class StreamPublisher:
         for symbol in view.sequences:
             self._publish_book_ticker(symbol)
         if view.levels:
-            self._quoted.update(view.sequences)
+            self._quoted.update(level.market for level in view.levels)
         self.user_data.on_view(view)
 
     def _advance(self, symbol: str, first: int, last: int) -> None:

@@ -234,7 +234,10 @@ class _ApiSession:
         if self.user is None:
             raise refusal(SUBSCRIPTION_INACTIVE)
         named = params.get("subscriptionId")
-        if named is not None and Params({"subscriptionId": str(named)}).integer("subscriptionId") != 0:
+        if (
+            named is not None
+            and Params({"subscriptionId": str(named)}).integer("subscriptionId") != SUBSCRIPTION_ID
+        ):
             return {}
         self.end_stream()
         return {}

@@ -103,12 +103,12 @@ async def serve(socket: AsgiWebSocket, streams: Streams) -> None:
     await socket.accept()
     refusal = streams.refusal(socket)
     if refusal is not None:
-        await _refuse(socket, *refusal)
+        await refuse(socket, *refusal)
         return
     batching = socket.query_params.get("batch", "").lower() in ("1", "true")
     session = streams.open_session(socket.send, batching=batching)
     if session is None:
-        await _refuse(socket, *streams.too_many_clients())
+        await refuse(socket, *streams.too_many_clients())
         return
     try:
         header = socket.headers.get("authorization")
@@ -155,8 +155,10 @@ async def _read(socket: AsgiWebSocket, streams: Streams, session: Session) -> No
             session.close(CLOSE_IDLE, "idle timeout")
 
 
-async def _refuse(socket: AsgiWebSocket, close_code: int, code: str, message: str) -> None:
+async def refuse(socket: AsgiWebSocket, close_code: int, code: str, message: str) -> None:
+    """Turn a client away as the native protocol does: its error, then the close."""
     try:
+        await socket.accept()  # once: a socket accepted already is not accepted again
         await socket.send_data(protocol.error(None, code, message).decode())
         await socket.close(close_code, message)
     except (OSError, RuntimeError):

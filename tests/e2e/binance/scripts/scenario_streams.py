@@ -117,17 +117,21 @@ async def tickers(a: Any, b: Any, symbol: str) -> dict[str, Any]:
     seen = await until_answered(every, trade)
     result: dict[str, Any] = {"tickers": {s: {"last": t["last"]} for s, t in seen.items()}}
     await a.cancel_all_orders(symbol)
-    one = asyncio.create_task(a.watch_ticker(symbol, {"name": "ticker"}))  # its default: miniTicker
-    bid = 41.0
-    for _ in range(20):  # each a new best bid, until the watch has answered
-        if one.done():
-            break
+    # `@ticker` (it carries the best bid and ask), named: ccxt's default stream for
+    # watch_ticker has changed between its versions.
+    watch = asyncio.create_task(a.watch_ticker(symbol, {"name": "ticker"}))
+    bid, placed, ticker = 41.0, 0.0, None
+    for _ in range(20):  # each a new best bid, until a ticker shows the latest one
         await a.create_order(symbol, "limit", "buy", 0.05, bid)
-        bid += 0.5
-        await asyncio.wait({one}, timeout=1.5)
-    ticker = one.result() if one.done() else None
+        placed, bid = bid, bid + 0.5
+        done, _ = await asyncio.wait({watch}, timeout=1.5)
+        if done:
+            ticker = watch.result()
+            if ticker["bid"] == placed:
+                break  # (one from before the latest bid shows an earlier best)
+            watch = asyncio.create_task(a.watch_ticker(symbol, {"name": "ticker"}))
     result["ticker"] = (
-        None if ticker is None else {"bid": ticker["bid"], "last": ticker["last"], "best": bid - 0.5}
+        None if ticker is None else {"bid": ticker["bid"], "last": ticker["last"], "best": placed}
     )
     return result
 
