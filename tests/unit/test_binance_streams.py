@@ -90,13 +90,10 @@ def test_the_timer_streams_carry_every_batch_committed_before_them_though_the_re
     assert len(turns) == 4  # no batch's turn came: the last batch was read by the timer
 
 
-def klines_sent(
-    names: tuple[str, ...], scenario: Callable[[Flow, StreamPublisher], None]
-) -> dict[str, list[tuple[Any, ...]]]:
-    """The klines each stream got, as (interval, open time, close time, open, high, low,
-    close, volume, quote volume, trades, closed, event time), while `scenario` commits
-    and calls the publisher's seconds itself (its timer is not started)."""
-    publishers: list[StreamPublisher] = []
+def publisher_kept(publishers: list[StreamPublisher]) -> Callable[[Flow, Hub], None]:
+    """A `start` that subscribes a publisher to the read model, as the composition root
+    does, and keeps it in `publishers` (its timer not started: a scenario calls its
+    seconds)."""
 
     def start(flow: Flow, hub: Hub) -> None:
         depth, live = DepthBook(), LiveMarketData()
@@ -104,6 +101,18 @@ def klines_sent(
         for reader in (depth.on_view, live.on_view, publisher.on_view):
             flow.view.subscribe(reader)
         publishers.append(publisher)
+
+    return start
+
+
+def klines_sent(
+    names: tuple[str, ...], scenario: Callable[[Flow, StreamPublisher], None]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The klines each stream got, as (interval, open time, close time, open, high, low,
+    close, volume, quote volume, trades, closed, event time), while `scenario` commits
+    and calls the publisher's seconds itself (its timer is not started)."""
+    publishers: list[StreamPublisher] = []
+    start = publisher_kept(publishers)
 
     def run(flow: Flow) -> None:
         open_market(flow)
@@ -206,13 +215,6 @@ def test_tickers_go_out_for_markets_that_traded_or_whose_best_quotes_moved() -> 
     names = ("btcusdt@ticker", "btcusdt@miniTicker", "!miniTicker@arr")
     publishers: list[StreamPublisher] = []
 
-    def start(flow: Flow, hub: Hub) -> None:
-        depth, live = DepthBook(), LiveMarketData()
-        publisher = StreamPublisher(flow.view, depth, live, hub, UserDataSubscriptions())
-        for reader in (depth.on_view, live.on_view, publisher.on_view):
-            flow.view.subscribe(reader)
-        publishers.append(publisher)
-
     def order(user: str, side: str, price: int) -> PlaceOrder:
         return PlaceOrder(ts=2 * SECOND, user_id=user, market=SYMBOL, side=side, price=price, quantity=100)
 
@@ -230,7 +232,9 @@ def test_tickers_go_out_for_markets_that_traded_or_whose_best_quotes_moved() -> 
         flow.commit(order("alice", "BUY", PRICE - 100_000))
         publisher.every_second(6 * SECOND)  # a bid below the best: no ticker shows it
 
-    sent = collected({name: [stream_key(name, combined=True)] for name in names}, start, run)
+    sent = collected(
+        {name: [stream_key(name, combined=True)] for name in names}, publisher_kept(publishers), run
+    )
     full = [
         (m["data"]["E"], m["data"]["b"], m["data"]["B"], m["data"]["a"], m["data"]["n"])
         for m in sent[names[0]]
