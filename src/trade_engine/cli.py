@@ -134,7 +134,7 @@ def _admin_call(
         if unknown_outcome and error.code >= 500:  # 503 "retry shortly", or a fault
             print(unknown_outcome, file=sys.stderr)
         return 1
-    except (urllib.error.URLError, OSError) as error:  # refused, unresolvable, timed out
+    except OSError as error:  # URLError too: refused, unresolvable, timed out
         reason = error.reason if isinstance(error, urllib.error.URLError) else error
         print(f"cannot reach the service at {url}: {reason}", file=sys.stderr)
         if unknown_outcome and not isinstance(reason, ConnectionRefusedError):

@@ -108,7 +108,6 @@ def test_a_run_that_a_stalled_database_holds_up_fails_at_its_time_limit(postgres
     after = run(verify_snapshot(postgres_url, TIMEOUT))
     assert stalled.outcome == "FAILED"
     assert stalled.error == "TimeoutError: did not finish within 1 s"
-    assert 1.0 <= stalled.duration_seconds < 10
     assert after.outcome == "CONSISTENT"
 
 

@@ -88,23 +88,20 @@ class StatisticsStreams:
         """`@miniTicker` when the market traded; `@ticker` then too, or when its best bid
         or ask moved (it shows them: a quote that moved is a ticker that changed)."""
         stream = symbol_of(symbol).lower()
-        full: str | None = f"{stream}@ticker"
-        mini: str | None = f"{stream}@miniTicker" if traded else None
-        best = top(self._depth.market(symbol)) if self._outlet.wanted(f"{stream}@ticker") else None
+        full, mini = f"{stream}@ticker", f"{stream}@miniTicker"
+        best = top(self._depth.market(symbol)) if self._outlet.wanted(full) else None
         if best is None:
-            full = None
             self._ticker_tops.pop(symbol, None)
         elif not traded and self._ticker_tops.get(symbol) == best:
-            full = None
-        if mini is not None and not self._outlet.wanted(mini):
-            mini = None
-        if full is None and mini is None:
+            best = None  # nothing the full ticker shows moved
+        send_mini = traded and self._outlet.wanted(mini)
+        if best is None and not send_mini:
             return
         now = ms(now_ns)
         t = self._day_ticker(symbol, now_ns, made)
-        if mini is not None:
+        if send_mini:
             self._outlet.publish(mini, _mini(t, now))
-        if full is not None and best is not None:
+        if best is not None:
             self._ticker_tops[symbol] = best
             self._outlet.publish(
                 full,
